@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+import { formatPlan, plan } from './commands/plan.js';
+import { formatStatus, status } from './commands/status.js';
+import { HelpRequested, loadConfig, type Config } from './config.js';
+import { BootstrapError, ConfigError, describeError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { Runner } from './machine/runner.js';
+import { EXIT_CODES } from './machine/states.js';
+import { Metrics } from './metrics.js';
+import { startServer } from './server.js';
+import { SecretsInFlight, type StepContext } from './steps/context.js';
+import { Spool } from './steps/spool.js';
+import { createStore } from './store/index.js';
+import { Records } from './store/records.js';
+import type { SecretStore } from './store/types.js';
+import { VaultApi } from './vault/api.js';
+import { VaultClient } from './vault/client.js';
+import pino from 'pino';
+
+const EXIT_FAILURE = 1;
+const EXIT_BAD_INPUT = 2;
+
+/** argv → command → exit code (SPEC §2). Typed errors map to codes; nothing here prints a secret. */
+async function main(argv: readonly string[]): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(argv);
+  } catch (error) {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${error.message}\n`);
+      return 0;
+    }
+    return reportStartupError(error);
+  }
+  // status and plan print their report on stdout; their logs go to stderr.
+  const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
+  if (config.tls.skipVerify) {
+    log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
+  }
+  let store: SecretStore;
+  try {
+    store = await createStore(config.store);
+    await store.verifyAccess();
+  } catch (error) {
+    return reportStartupError(error);
+  }
+  const controller = new AbortController();
+  const context: StepContext = {
+    config,
+    vault: new VaultApi(new VaultClient(config.vaultAddress, config.tls)),
+    records: new Records(store, config.storePrefix),
+    spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
+    log,
+    metrics: new Metrics(),
+    signal: controller.signal,
+    secretsInFlight: new SecretsInFlight(),
+  };
+  try {
+    switch (config.command) {
+      case 'run':
+        return await runCommand(context, controller);
+      case 'status': {
+        const report = await status(context);
+        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStatus(report)}\n`);
+        return 0;
+      }
+      case 'plan': {
+        const report = await plan(context);
+        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
+        return 0;
+      }
+    }
+  } catch (error) {
+    const described = describeError(error);
+    log.error({ error: described }, described.message);
+    return error instanceof BootstrapError && error.code === 'POLICY_REJECTED' ? EXIT_BAD_INPUT : EXIT_FAILURE;
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
+
+async function runCommand(context: StepContext, controller: AbortController): Promise<number> {
+  const { config, log, metrics, secretsInFlight } = context;
+  const runner = new Runner(context);
+  installSignalHandlers(log, controller, secretsInFlight, config);
+  if (config.listen !== undefined) {
+    const stuckAfterMs = Math.max(60_000, config.intervalMs * 6);
+    const { port } = await startServer(config.listen, runner, metrics, stuckAfterMs);
+    log.info({ host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
+  }
+  log.info({ vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
+  const outcome = await runner.run();
+  log.info({ outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  return EXIT_CODES[outcome];
+}
+
+/**
+ * First SIGTERM/SIGINT: stop starting steps (the shutdown signal ends every wait), let a
+ * step holding unstored secrets finish, bounded by --shutdown-timeout. Second: exit now.
+ */
+function installSignalHandlers(log: Logger, controller: AbortController, secretsInFlight: SecretsInFlight, config: Config): void {
+  let received = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    received += 1;
+    if (received > 1) {
+      log.warn({ signal, secretsInFlight: secretsInFlight.active }, 'second signal: exiting now');
+      process.exit(secretsInFlight.active ? EXIT_FAILURE : 0);
+    }
+    log.info({ signal, secretsInFlight: secretsInFlight.active }, secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down');
+    controller.abort();
+    setTimeout(() => {
+      if (!secretsInFlight.active) return;
+      const where = config.spoolDirectory ? `they wait in the spool ${config.spoolDirectory} for the next start` : 'they are LOST unless the store caught up';
+      log.error({ timeout: config.shutdownTimeoutMs }, `--shutdown-timeout reached with secrets not yet stored: ${where}`);
+      process.exit(EXIT_FAILURE);
+    }, config.shutdownTimeoutMs).unref();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** One line on stderr naming what is wrong; exit 2 for bad input, 1 otherwise. */
+function reportStartupError(error: unknown): number {
+  const badInput = error instanceof ConfigError || (error instanceof BootstrapError && error.code === 'STORE_DENIED');
+  process.stderr.write(`vault-bootstrap: ${describeError(error).message}\n`);
+  return badInput ? EXIT_BAD_INPUT : EXIT_FAILURE;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`vault-bootstrap: ${describeError(error).message}\n`);
+    process.exit(EXIT_FAILURE);
+  },
+);

@@ -1,0 +1,52 @@
+import { inspectVault, type VaultView } from './inspect.js';
+import type { StepContext } from '../steps/context.js';
+import { inspectProvisionerToken } from '../steps/tokens.js';
+
+export interface StatusReport {
+  vault: VaultView;
+  store: { kind: string; secrets: Array<{ name: string; versions: number }> };
+  rootToken: 'stored' | 'revoked' | 'absent';
+  provisionerToken: { state: string; expiresAt: string | null; ttlSeconds: number | null; policies: string[] };
+}
+
+/** Vault health, store contents by name and version count (never values), token validity. */
+export async function status(context: StepContext): Promise<StatusReport> {
+  const { records } = context;
+  const vault = await inspectVault(context);
+  const secrets = await Promise.all(
+    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.readAllVersions(name)).length })),
+  );
+  const root = await records.readRootToken();
+  let provisionerToken: StatusReport['provisionerToken'] = { state: 'missing', expiresAt: null, ttlSeconds: null, policies: [] };
+  const stored = await records.readProvisionerToken();
+  if (stored !== undefined) {
+    provisionerToken = { state: 'unknown (Vault not unsealed)', expiresAt: stored.expiresAt, ttlSeconds: null, policies: stored.policies };
+    if (vault.health === 'active' || vault.health === 'standby' || vault.health === 'performance-standby') {
+      const inspected = await inspectProvisionerToken(context);
+      provisionerToken.state = inspected.kind;
+      if (inspected.kind === 'valid' || inspected.kind === 'rotate') provisionerToken.ttlSeconds = inspected.info.ttlSeconds;
+    }
+  }
+  return {
+    vault,
+    store: { kind: records.store.kind, secrets },
+    rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
+    provisionerToken,
+  };
+}
+
+export function formatStatus(report: StatusReport): string {
+  const { vault } = report;
+  const lines = [
+    `vault      ${vault.address}: ${vault.health}${vault.status ? ` (HTTP ${vault.status})` : ''}${vault.version ? `, version ${vault.version}` : ''}${vault.error ? `: ${vault.error}` : ''}`,
+  ];
+  if (vault.seal) {
+    lines.push(`seal       ${vault.seal.type}, ${vault.seal.initialized ? 'initialized' : 'not initialized'}, ${vault.seal.sealed ? 'sealed' : 'unsealed'}, threshold ${vault.seal.threshold} of ${vault.seal.shares}`);
+  }
+  lines.push(`store      ${report.store.kind}`);
+  for (const secret of report.store.secrets) lines.push(`  ${secret.name.padEnd(40)} ${secret.versions === 0 ? 'absent' : `${secret.versions} version(s)`}`);
+  lines.push(`root token ${report.rootToken}`);
+  const token = report.provisionerToken;
+  lines.push(`provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,372 @@
+import { readdirSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseDuration } from './duration.js';
+import { ConfigError } from './errors.js';
+import { checkPolicy } from './policy.js';
+import type { StoreConfig } from './store/index.js';
+
+export type Command = 'run' | 'status' | 'plan';
+export type RootTokenMode = 'store' | 'revoke';
+
+export interface TlsConfig {
+  /** PEM text of every trusted CA (VAULT_CACERT file plus each file of VAULT_CAPATH). */
+  readonly caCertificates: readonly string[];
+  readonly clientCertificate: string | undefined;
+  readonly clientKey: string | undefined;
+  readonly serverName: string | undefined;
+  readonly skipVerify: boolean;
+}
+
+export interface Config {
+  readonly command: Command;
+  readonly once: boolean;
+  readonly json: boolean;
+  readonly vaultAddress: URL;
+  readonly tls: TlsConfig;
+  readonly store: StoreConfig;
+  readonly storePrefix: string;
+  readonly secretShares: number;
+  readonly secretThreshold: number;
+  readonly recoveryShares: number;
+  readonly recoveryThreshold: number;
+  /** Policy name → HCL text: the shipped ones, overridden or extended by --policies-dir. */
+  readonly policies: ReadonlyMap<string, string>;
+  readonly policiesDirectory: string | undefined;
+  readonly spoolDirectory: string | undefined;
+  readonly allowReinit: boolean;
+  readonly shutdownTimeoutMs: number;
+  readonly rootToken: RootTokenMode;
+  readonly provisionerTtlMs: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly listen: { host: string; port: number } | undefined;
+  readonly logLevel: string;
+  /** Who claims initialization: the pod name (downward API) or the host name. */
+  readonly holder: string;
+}
+
+export const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const STORE_KINDS = ['gcp', 'aws', 'file'];
+const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
+const POLICY_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+
+const OPTIONS = {
+  once: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  'vault-addr': { type: 'string' },
+  store: { type: 'string' },
+  'store-prefix': { type: 'string' },
+  'gcp-project': { type: 'string' },
+  'aws-region': { type: 'string' },
+  'kms-key': { type: 'string' },
+  'gcp-endpoint': { type: 'string' },
+  'file-dir': { type: 'string' },
+  'allow-file-store': { type: 'boolean' },
+  'secret-shares': { type: 'string' },
+  'secret-threshold': { type: 'string' },
+  'recovery-shares': { type: 'string' },
+  'recovery-threshold': { type: 'string' },
+  'policies-dir': { type: 'string' },
+  'spool-dir': { type: 'string' },
+  'allow-reinit': { type: 'boolean' },
+  'shutdown-timeout': { type: 'string' },
+  'root-token': { type: 'string' },
+  'provisioner-ttl': { type: 'string' },
+  interval: { type: 'string' },
+  timeout: { type: 'string' },
+  listen: { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+export const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
+
+  run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
+  status   [--json]   Vault health, store contents by name (never values), token validity
+  plan     [--json]   what run would do now, changing nothing
+
+Every option also reads an environment variable; see README.md for the full reference.`;
+
+export class HelpRequested extends Error {
+  override readonly name = 'HelpRequested';
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Flags and environment → one frozen, validated Config. Throws ConfigError naming the flag/env. */
+export function loadConfig(argv: readonly string[], env: Environment = process.env): Config {
+  let parsed: { values: Flags; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (error) {
+    throw new ConfigError(`command line: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const flags = parsed.values;
+  if (flags.help) throw new HelpRequested(USAGE);
+
+  const [command, ...extra] = parsed.positionals;
+  if (command !== 'run' && command !== 'status' && command !== 'plan') {
+    throw new ConfigError(`command line: expected a command, one of run, status, plan (got ${command === undefined ? 'none' : JSON.stringify(command)})`);
+  }
+  if (extra.length > 0) throw new ConfigError(`command line: unexpected argument ${JSON.stringify(extra[0])}`);
+  if (flags.once && command !== 'run') throw new ConfigError('--once: only valid with the run command');
+
+  const setting = (flag: keyof typeof OPTIONS, ...envNames: string[]): { value: string | undefined; name: string } => {
+    const fromFlag = flags[flag];
+    if (typeof fromFlag === 'string') return { value: fromFlag, name: `--${flag}` };
+    for (const envName of envNames) {
+      const fromEnv = env[envName];
+      if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, name: envName };
+    }
+    return { value: undefined, name: `--${flag}/${envNames.join('/')}` };
+  };
+  const boolean = (flag: keyof typeof OPTIONS, envName: string): boolean => {
+    if (flags[flag] === true) return true;
+    const text = env[envName];
+    return text === undefined || text === '' ? false : parseBoolean(text, envName);
+  };
+  const integer = (flag: keyof typeof OPTIONS, envName: string, fallback: number, min: number, max: number): number => {
+    const { value, name } = setting(flag, envName);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new ConfigError(`${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return Number(value);
+  };
+  const duration = (flag: keyof typeof OPTIONS, envName: string, fallback: string, minimumMs: number): number => {
+    const { value, name } = setting(flag, envName);
+    const milliseconds = parseDuration(value ?? fallback);
+    if (milliseconds === undefined) {
+      throw new ConfigError(`${name}: expected a duration such as 90s, 5m or 720h, got ${JSON.stringify(value)}`);
+    }
+    if (milliseconds < minimumMs) throw new ConfigError(`${name}: must be at least ${minimumMs}ms, got ${JSON.stringify(value)}`);
+    return milliseconds;
+  };
+
+  const vaultAddress = parseVaultAddress(setting('vault-addr', 'VAULT_ADDR', 'BAO_ADDR'));
+  const store = parseStore(setting, boolean('allow-file-store', 'VB_ALLOW_FILE_STORE'), env);
+
+  const prefix = setting('store-prefix', 'VB_STORE_PREFIX');
+  const storePrefix = prefix.value ?? 'vault';
+  if (!PREFIX.test(storePrefix)) {
+    throw new ConfigError(`${prefix.name}: expected 1-200 letters, digits, "_" or "-", got ${JSON.stringify(storePrefix)}`);
+  }
+
+  const secretShares = integer('secret-shares', 'VB_SECRET_SHARES', 5, 1, 255);
+  const secretThreshold = integer('secret-threshold', 'VB_SECRET_THRESHOLD', 3, 1, 255);
+  checkSplit('--secret-shares/VB_SECRET_SHARES', secretShares, '--secret-threshold/VB_SECRET_THRESHOLD', secretThreshold);
+  const recoveryShares = integer('recovery-shares', 'VB_RECOVERY_SHARES', 5, 1, 255);
+  const recoveryThreshold = integer('recovery-threshold', 'VB_RECOVERY_THRESHOLD', 3, 1, 255);
+  checkSplit('--recovery-shares/VB_RECOVERY_SHARES', recoveryShares, '--recovery-threshold/VB_RECOVERY_THRESHOLD', recoveryThreshold);
+
+  const rootTokenSetting = setting('root-token', 'VB_ROOT_TOKEN');
+  const rootToken = rootTokenSetting.value ?? 'store';
+  if (rootToken !== 'store' && rootToken !== 'revoke') {
+    throw new ConfigError(`${rootTokenSetting.name}: expected "store" or "revoke", got ${JSON.stringify(rootToken)}`);
+  }
+
+  const logLevelSetting = setting('log-level', 'VB_LOG_LEVEL');
+  const logLevel = logLevelSetting.value ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`${logLevelSetting.name}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+
+  const once = flags.once === true;
+  const policiesDirectory = setting('policies-dir', 'VB_POLICIES_DIR').value;
+  const spool = setting('spool-dir', 'VB_SPOOL_DIR');
+
+  const config: Config = {
+    command,
+    once,
+    json: flags.json === true,
+    vaultAddress,
+    tls: loadTls(env),
+    store,
+    storePrefix,
+    secretShares,
+    secretThreshold,
+    recoveryShares,
+    recoveryThreshold,
+    policies: loadPolicies(policiesDirectory),
+    policiesDirectory,
+    spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
+    allowReinit: boolean('allow-reinit', 'VB_ALLOW_REINIT'),
+    shutdownTimeoutMs: duration('shutdown-timeout', 'VB_SHUTDOWN_TIMEOUT', '25s', 0),
+    rootToken,
+    provisionerTtlMs: duration('provisioner-ttl', 'VB_PROVISIONER_TTL', '720h', 60_000),
+    intervalMs: duration('interval', 'VB_INTERVAL', '5s', 100),
+    timeoutMs: duration('timeout', 'VB_TIMEOUT', '10m', 1000),
+    listen: parseListen(setting('listen', 'VB_LISTEN'), once || command !== 'run'),
+    logLevel,
+    holder: env.POD_NAME || hostname(),
+  };
+  return Object.freeze(config);
+}
+
+/** Accepts what Go's strconv.ParseBool accepts, as Vault's own variables do. */
+export function parseBoolean(text: string, name: string): boolean {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
+  throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(text)}`);
+}
+
+function parseVaultAddress({ value, name }: { value: string | undefined; name: string }): URL {
+  const text = value ?? 'https://127.0.0.1:8200';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${name}: expected an address such as https://127.0.0.1:8200, got ${JSON.stringify(text)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(`${name}: expected http(s)://host:port with no credentials or query, got ${JSON.stringify(text)}`);
+  }
+  return url;
+}
+
+function parseStore(
+  setting: (flag: keyof typeof OPTIONS, ...envNames: string[]) => { value: string | undefined; name: string },
+  allowFileStore: boolean,
+  env: Environment,
+): StoreConfig {
+  const { value: kind, name } = setting('store', 'VB_STORE');
+  if (kind === undefined) throw new ConfigError(`${name}: required, one of ${STORE_KINDS.join(', ')}`);
+  const kmsKey = setting('kms-key', 'VB_KMS_KEY').value;
+  switch (kind) {
+    case 'file': {
+      if (env.KUBERNETES_SERVICE_HOST && !allowFileStore) {
+        throw new ConfigError(`${name}: the file store is for local development and is refused inside Kubernetes; use gcp or aws (or --allow-file-store)`);
+      }
+      return { kind, directory: setting('file-dir', 'VB_FILE_DIR').value ?? './.vault-bootstrap' };
+    }
+    case 'gcp': {
+      const endpoint = setting('gcp-endpoint', 'VB_GCP_ENDPOINT');
+      if (endpoint.value !== undefined && !/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(endpoint.value)) {
+        throw new ConfigError(`${endpoint.name}: expected host:port, got ${JSON.stringify(endpoint.value)}`);
+      }
+      return { kind, project: setting('gcp-project', 'VB_GCP_PROJECT').value, endpoint: endpoint.value, kmsKey };
+    }
+    case 'aws': {
+      const region = setting('aws-region', 'VB_AWS_REGION', 'AWS_REGION');
+      if (region.value !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region.value)) {
+        throw new ConfigError(`${region.name}: expected an AWS region such as eu-west-1, got ${JSON.stringify(region.value)}`);
+      }
+      return { kind, region: region.value, kmsKey };
+    }
+    default:
+      throw new ConfigError(`${name}: expected one of ${STORE_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  }
+}
+
+function checkSplit(sharesName: string, shares: number, thresholdName: string, threshold: number): void {
+  if (threshold > shares) throw new ConfigError(`${thresholdName}: ${threshold} is above ${sharesName} ${shares}`);
+  if (shares > 1 && threshold < 2) throw new ConfigError(`${thresholdName}: must be at least 2 when ${sharesName} is above 1`);
+}
+
+function parseListen({ value, name }: { value: string | undefined; name: string }, offByDefault: boolean): Config['listen'] {
+  const text = value ?? (offByDefault ? 'off' : ':8099');
+  if (text === 'off') return undefined;
+  const match = /^(.*):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || port > 65535) throw new ConfigError(`${name}: expected [host]:port or off, got ${JSON.stringify(text)}`);
+  const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+function loadTls(env: Environment): TlsConfig {
+  const readPem = (path: string, name: string): string => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!text.includes('-----BEGIN')) throw new ConfigError(`${name}: ${path} is not a PEM file`);
+    return text;
+  };
+  const caCertificates: string[] = [];
+  if (env.VAULT_CACERT) caCertificates.push(readPem(env.VAULT_CACERT, 'VAULT_CACERT'));
+  if (env.VAULT_CAPATH) {
+    let entries: string[];
+    try {
+      entries = readdirSync(env.VAULT_CAPATH).sort();
+    } catch (error) {
+      throw new ConfigError(`VAULT_CAPATH: cannot read directory ${env.VAULT_CAPATH} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    for (const entry of entries) {
+      const path = join(env.VAULT_CAPATH, entry);
+      if (statSync(path).isFile()) caCertificates.push(readPem(path, 'VAULT_CAPATH'));
+    }
+    if (caCertificates.length === 0) throw new ConfigError(`VAULT_CAPATH: ${env.VAULT_CAPATH} holds no certificate`);
+  }
+  if (Boolean(env.VAULT_CLIENT_CERT) !== Boolean(env.VAULT_CLIENT_KEY)) {
+    throw new ConfigError('VAULT_CLIENT_CERT/VAULT_CLIENT_KEY: set both or neither');
+  }
+  return {
+    caCertificates,
+    clientCertificate: env.VAULT_CLIENT_CERT ? readPem(env.VAULT_CLIENT_CERT, 'VAULT_CLIENT_CERT') : undefined,
+    clientKey: env.VAULT_CLIENT_KEY ? readPem(env.VAULT_CLIENT_KEY, 'VAULT_CLIENT_KEY') : undefined,
+    serverName: env.VAULT_TLS_SERVER_NAME || undefined,
+    skipVerify: env.VAULT_SKIP_VERIFY ? parseBoolean(env.VAULT_SKIP_VERIFY, 'VAULT_SKIP_VERIFY') : false,
+  };
+}
+
+/** Reads and checks every policy: the shipped ones, then *.hcl of --policies-dir (same name overrides). */
+export function loadPolicies(policiesDirectory: string | undefined): Map<string, string> {
+  const policies = readPolicyDirectory(BUILT_IN_POLICIES_DIRECTORY, 'built-in policies');
+  if (policiesDirectory !== undefined) {
+    for (const [name, text] of readPolicyDirectory(policiesDirectory, '--policies-dir/VB_POLICIES_DIR')) policies.set(name, text);
+  }
+  return policies;
+}
+
+function readPolicyDirectory(directory: string, name: string): Map<string, string> {
+  let entries: string[];
+  try {
+    entries = readdirSync(directory).filter((entry) => entry.endsWith('.hcl')).sort();
+  } catch (error) {
+    throw new ConfigError(`${name}: cannot read directory ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const policies = new Map<string, string>();
+  for (const entry of entries) {
+    const path = join(directory, entry);
+    const policyName = entry.slice(0, -'.hcl'.length);
+    if (!POLICY_NAME.test(policyName) || policyName === 'root' || policyName === 'default') {
+      throw new ConfigError(`${name}: ${path}: policy name must be letters, digits, "_" or "-" and not root or default`);
+    }
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    checkPolicy(`${name}: ${path}`, text);
+    policies.set(policyName, text);
+  }
+  return policies;
+}
+
+/** Keys may wait in the spool only on memory: a disk-backed path would outlive the pod. */
+function checkSpoolDirectory(directory: string, name: string): string {
+  let type: number;
+  try {
+    if (!statSync(directory).isDirectory()) throw new ConfigError(`${name}: ${directory} is not a directory`);
+    type = statfsSync(directory).type;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`${name}: cannot use ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) {
+    throw new ConfigError(`${name}: ${directory} is not memory-backed (tmpfs); use an emptyDir with medium: Memory`);
+  }
+  return directory;
+}

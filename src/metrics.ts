@@ -1,0 +1,40 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { State } from './machine/states.js';
+import { STATES } from './machine/states.js';
+
+/** The Prometheus metrics of SPEC §9. Labels are state names and operations, never values. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #state = new Gauge({ name: 'vault_bootstrap_state', help: '1 for the current state, 0 for the others', labelNames: ['state'], registers: [this.registry] });
+  readonly #transitions = new Counter({ name: 'vault_bootstrap_transitions_total', help: 'State transitions', labelNames: ['from', 'to'], registers: [this.registry] });
+  readonly #unseals = new Counter({ name: 'vault_bootstrap_unseal_total', help: 'Unseal key shares submitted', registers: [this.registry] });
+  readonly #storeErrors = new Counter({ name: 'vault_bootstrap_store_errors_total', help: 'Failed store operations', labelNames: ['op'], registers: [this.registry] });
+  readonly #vaultUp = new Gauge({ name: 'vault_bootstrap_vault_up', help: '1 when Vault answered the last health check', registers: [this.registry] });
+
+  constructor() {
+    for (const state of STATES) this.#state.set({ state }, state === 'waiting' ? 1 : 0);
+    this.#vaultUp.set(0);
+  }
+
+  transition(from: State, to: State): void {
+    this.#state.set({ state: from }, 0);
+    this.#state.set({ state: to }, 1);
+    this.#transitions.inc({ from, to });
+  }
+
+  unsealSubmitted(): void {
+    this.#unseals.inc();
+  }
+
+  storeError(operation: string): void {
+    this.#storeErrors.inc({ op: operation });
+  }
+
+  vaultUp(up: boolean): void {
+    this.#vaultUp.set(up ? 1 : 0);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

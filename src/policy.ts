@@ -1,0 +1,138 @@
+import { ConfigError } from './errors.js';
+
+/** Capabilities OpenBao and Vault accept in a `path` block. */
+const CAPABILITIES = new Set(['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny', 'subscribe', 'scan']);
+
+type Token = { kind: 'string' | 'word' | 'punct'; text: string; line: number };
+
+/**
+ * Checks a policy's HCL before anything is sent to Vault, so a broken file stops the
+ * program at start-up (exit 2) instead of half-way through configuring a live server.
+ * It covers the grammar policies use (blocks, attributes, strings, numbers, lists,
+ * objects, comments) and the capability names; OpenBao stays the final judge.
+ */
+export function checkPolicy(source: string, text: string): void {
+  const tokens = tokenize(source, text);
+  let index = 0;
+  let pathBlocks = 0;
+
+  const fail = (message: string, token = tokens[index]): never => {
+    throw new ConfigError(`${source}: line ${token?.line ?? 'end'}: ${message}`);
+  };
+  const next = (): Token => tokens[index++] ?? fail('unexpected end of file');
+  const peek = (): Token | undefined => tokens[index];
+  const expect = (text: string): void => {
+    const token = next();
+    if (token.kind !== 'punct' || token.text !== text) fail(`expected "${text}"`, token);
+  };
+
+  const parseValue = (): unknown => {
+    const token = next();
+    if (token.kind === 'string') return token.text;
+    if (token.kind === 'word') return token.text;
+    if (token.text === '[') {
+      const items: unknown[] = [];
+      while (peek()?.text !== ']') {
+        items.push(parseValue());
+        if (peek()?.text === ',') next();
+        else if (peek()?.text !== ']') fail('expected "," or "]" in a list');
+      }
+      next();
+      return items;
+    }
+    if (token.text === '{') {
+      parseBody(false);
+      return {};
+    }
+    return fail(`unexpected "${token.text}"`, token);
+  };
+
+  const parseBody = (topLevel: boolean): void => {
+    for (;;) {
+      const token = peek();
+      if (token === undefined) {
+        if (topLevel) return;
+        fail('missing "}"');
+      }
+      if (!topLevel && token!.text === '}' && token!.kind === 'punct') {
+        next();
+        return;
+      }
+      const name = next();
+      if (name.kind === 'punct') fail(`unexpected "${name.text}"`, name);
+      if (peek()?.text === '=') {
+        next();
+        const value = parseValue();
+        if (name.text === 'capabilities') checkCapabilities(value, name);
+        continue;
+      }
+      let label: Token | undefined;
+      if (peek()?.kind === 'string') label = next();
+      expect('{');
+      if (topLevel && name.text === 'path') {
+        if (label === undefined) fail('a path block needs a quoted path', name);
+        pathBlocks += 1;
+      }
+      parseBody(false);
+    }
+  };
+
+  const checkCapabilities = (value: unknown, at: Token): void => {
+    if (!Array.isArray(value)) fail('capabilities must be a list of strings', at);
+    for (const capability of value as unknown[]) {
+      if (typeof capability !== 'string' || !CAPABILITIES.has(capability)) {
+        fail(`invalid capability ${JSON.stringify(capability)} (expected one of ${[...CAPABILITIES].join(', ')})`, at);
+      }
+    }
+  };
+
+  parseBody(true);
+  if (pathBlocks === 0) throw new ConfigError(`${source}: no path "…" { … } block`);
+}
+
+function tokenize(source: string, text: string): Token[] {
+  const tokens: Token[] = [];
+  let line = 1;
+  let position = 0;
+  while (position < text.length) {
+    const character = text[position]!;
+    if (character === '\n') {
+      line += 1;
+      position += 1;
+    } else if (/\s/.test(character)) {
+      position += 1;
+    } else if (character === '#' || text.startsWith('//', position)) {
+      while (position < text.length && text[position] !== '\n') position += 1;
+    } else if (text.startsWith('/*', position)) {
+      const end = text.indexOf('*/', position + 2);
+      if (end < 0) throw new ConfigError(`${source}: line ${line}: unterminated comment`);
+      line += text.slice(position, end).split('\n').length - 1;
+      position = end + 2;
+    } else if (character === '"') {
+      let value = '';
+      position += 1;
+      for (;;) {
+        const next = text[position];
+        if (next === undefined || next === '\n') throw new ConfigError(`${source}: line ${line}: unterminated string`);
+        position += 1;
+        if (next === '"') break;
+        if (next === '\\') {
+          value += text[position] ?? '';
+          position += 1;
+        } else {
+          value += next;
+        }
+      }
+      tokens.push({ kind: 'string', text: value, line });
+    } else if ('{}[]=,'.includes(character)) {
+      tokens.push({ kind: 'punct', text: character, line });
+      position += 1;
+    } else {
+      const word = /^[A-Za-z0-9_.\-+]+/.exec(text.slice(position));
+      if (word === null) throw new ConfigError(`${source}: line ${line}: unexpected character ${JSON.stringify(character)}`);
+      tokens.push({ kind: 'word', text: word[0], line });
+      position += word[0].length;
+    }
+  }
+  return tokens;
+}

@@ -1,0 +1,61 @@
+import { StoreAlreadyExistsError } from '../errors.js';
+import type { InitRequest } from '../vault/api.js';
+import type { StepContext } from './context.js';
+import type { PendingSecrets } from './spool.js';
+
+export type ClaimResult = { won: true } | { won: false; holder: string };
+
+/** How long a claim whose holder never stored keys stays binding. */
+export const CLAIM_STALE_AFTER_MS = 5 * 60_000;
+
+/**
+ * Takes the cluster-wide initialization mutex (SPEC §4): create-if-absent of the claim
+ * secret. A claim we hold from before a restart is ours again; a claim nobody followed
+ * with keys goes stale after CLAIM_STALE_AFTER_MS and may be taken over; --allow-reinit
+ * takes it over on purpose.
+ */
+export async function claimCluster(context: StepContext, now: Date = new Date()): Promise<ClaimResult> {
+  const { records, config, log } = context;
+  const claim = { holder: config.holder, claimedAt: now.toISOString(), clusterHint: context.vault.address.origin };
+  try {
+    await records.createClaim(claim);
+    return { won: true };
+  } catch (error) {
+    if (!(error instanceof StoreAlreadyExistsError)) throw error;
+  }
+  const existing = await records.readClaim();
+  if (existing === undefined || existing.holder === config.holder) return { won: true };
+  const ageMs = now.getTime() - Date.parse(existing.claimedAt);
+  const stale = !(ageMs < CLAIM_STALE_AFTER_MS);
+  if (config.allowReinit || stale) {
+    log.warn({ previousHolder: existing.holder, claimedAt: existing.claimedAt, reason: config.allowReinit ? '--allow-reinit' : 'stale' }, 'taking over the init claim');
+    await records.replaceClaim(claim);
+    const latest = await records.readClaim();
+    if (latest?.holder === config.holder) return { won: true };
+    return { won: false, holder: latest?.holder ?? 'unknown' };
+  }
+  return { won: false, holder: existing.holder };
+}
+
+/**
+ * PUT sys/init once, with Shamir or recovery shares by the seal type, and hand the answer
+ * to storing. The call is not abortable: its answer is the only copy of the keys.
+ */
+export async function initialize(context: StepContext, autoUnseal: boolean): Promise<PendingSecrets> {
+  const { config } = context;
+  const request: InitRequest = autoUnseal
+    ? { recovery_shares: config.recoveryShares, recovery_threshold: config.recoveryThreshold }
+    : { secret_shares: config.secretShares, secret_threshold: config.secretThreshold };
+  const result = await context.vault.initialize(request);
+  const now = new Date().toISOString();
+  return {
+    unsealKeys: {
+      type: autoUnseal ? 'recovery' : 'shamir',
+      keys: result.keys,
+      threshold: autoUnseal ? config.recoveryThreshold : config.secretThreshold,
+      shares: autoUnseal ? config.recoveryShares : config.secretShares,
+      initializedAt: now,
+    },
+    rootToken: { token: result.rootToken, createdAt: now },
+  };
+}

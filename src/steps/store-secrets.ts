@@ -1,0 +1,31 @@
+import { describeError } from '../errors.js';
+import { Backoff, sleep } from '../machine/wait.js';
+import type { StepContext } from './context.js';
+import type { PendingSecrets } from './spool.js';
+
+/**
+ * Stores the keys and root token from sys/init, retrying until the store has them and
+ * they read back equal. Nothing else happens meanwhile: the loop does not move on while
+ * the only copy is in memory (and in the spool, when one is configured). Shutdown does
+ * not cut this short; the CLI bounds it by --shutdown-timeout.
+ */
+export async function storeInitSecrets(context: StepContext, pending: PendingSecrets): Promise<void> {
+  const { records, spool, log, metrics } = context;
+  if (spool !== undefined) {
+    await spool.write(pending).catch((error: unknown) => log.error({ error: describeError(error) }, 'could not write the spool; keys are only in memory until stored'));
+  }
+  const backoff = new Backoff(200, 10_000);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await records.writeUnsealKeys(pending.unsealKeys);
+      await records.writeRootToken(pending.rootToken);
+      break;
+    } catch (error) {
+      metrics.storeError('store-init-secrets');
+      log.warn({ attempt, error: describeError(error) }, 'storing the keys failed; retrying (keys are held until stored)');
+      await sleep(backoff.next());
+    }
+  }
+  log.info({ names: [records.names.unsealKeys, records.names.rootToken], store: records.store.kind }, 'keys and root token stored and verified');
+  if (spool !== undefined) await spool.remove();
+}

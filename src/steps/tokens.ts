@@ -1,0 +1,88 @@
+import { BootstrapError, describeError } from '../errors.js';
+import { Backoff, sleep } from '../machine/wait.js';
+import type { Secret } from '../secret.js';
+import type { ProvisionerToken } from '../store/records.js';
+import type { TokenInfo } from '../vault/api.js';
+import { PROVISIONER_POLICY, PROVISIONER_ROLE } from './configure.js';
+import type { StepContext } from './context.js';
+
+export type ProvisionerTokenState =
+  | { kind: 'missing' }
+  | { kind: 'invalid'; stored: ProvisionerToken }
+  | { kind: 'rotate'; stored: ProvisionerToken; info: TokenInfo }
+  | { kind: 'valid'; stored: ProvisionerToken; info: TokenInfo };
+
+/** Looks the stored provisioner token up (with itself): kept while valid and not in the last third of its life. */
+export async function inspectProvisionerToken(context: StepContext): Promise<ProvisionerTokenState> {
+  const stored = await context.records.readProvisionerToken();
+  if (stored === undefined) return { kind: 'missing' };
+  const info = await context.vault.lookupSelf(stored.token, { signal: context.signal });
+  if (info === undefined || !info.policies.includes(PROVISIONER_POLICY)) return { kind: 'invalid', stored };
+  const inLastThird = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds;
+  return { kind: inLastThird ? 'rotate' : 'valid', stored, info };
+}
+
+/**
+ * Issues a provisioner token through the role, stores it as a new version (retrying until
+ * stored), then revokes the one it replaces. The token exists only in memory between
+ * creation and storage, so that stretch counts as secrets in flight.
+ */
+export async function issueProvisionerToken(context: StepContext, managementToken: Secret, replaced: ProvisionerToken | undefined): Promise<ProvisionerToken> {
+  const { vault, records, log, metrics, config } = context;
+  const ttlSeconds = Math.round(config.provisionerTtlMs / 1000);
+  const issued = await context.secretsInFlight.hold(async () => {
+    const created = await vault.createTokenWithRole(PROVISIONER_ROLE, ttlSeconds, managementToken);
+    const record: ProvisionerToken = {
+      token: created.token,
+      accessor: created.accessor,
+      policies: created.policies,
+      expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
+    };
+    const backoff = new Backoff(200, 10_000);
+    for (;;) {
+      try {
+        await records.writeProvisionerToken(record);
+        return record;
+      } catch (error) {
+        metrics.storeError('store-provisioner-token');
+        log.warn({ error: describeError(error) }, 'storing the provisioner token failed; retrying');
+        await sleep(backoff.next());
+      }
+    }
+  });
+  log.info({ expiresAt: issued.expiresAt, name: records.names.provisionerToken }, 'provisioner token issued and stored');
+  if (replaced !== undefined) {
+    await vault.revokeAccessor(replaced.accessor, managementToken, { signal: context.signal });
+    log.info({ expiresAt: replaced.expiresAt }, 'previous provisioner token revoked');
+  }
+  return issued;
+}
+
+/**
+ * The token configuring works with: the stored root token, or once it is revoked
+ * (--root-token revoke), the stored provisioner token.
+ */
+export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'root' | 'provisioner' }> {
+  const root = await context.records.readRootToken();
+  if (root?.token) {
+    if ((await context.vault.lookupSelf(root.token, { signal: context.signal })) !== undefined) return { token: root.token, source: 'root' };
+  }
+  const provisioner = await context.records.readProvisionerToken();
+  if (provisioner && (await context.vault.lookupSelf(provisioner.token, { signal: context.signal })) !== undefined) {
+    return { token: provisioner.token, source: 'provisioner' };
+  }
+  throw new BootstrapError(
+    'VAULT_REQUEST_FAILED',
+    'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; generate a root token (README: recovery)',
+  );
+}
+
+/** --root-token revoke: revoke the root token once a working provisioner token is stored; keep the record, marked revoked. */
+export async function revokeRootToken(context: StepContext): Promise<boolean> {
+  const root = await context.records.readRootToken();
+  if (!root?.token) return false;
+  await context.vault.revokeSelf(root.token);
+  await context.records.writeRootToken({ token: null, createdAt: root.createdAt, revokedAt: new Date().toISOString() });
+  context.log.info({ name: context.records.names.rootToken }, 'root token revoked; later runs use the provisioner token');
+  return true;
+}

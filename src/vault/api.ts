@@ -1,0 +1,192 @@
+import { BootstrapError } from '../errors.js';
+import { Secret } from '../secret.js';
+import type { CallOptions, VaultClient, VaultResponse } from './client.js';
+
+/** Explicit codes for every state, so each answers distinctly whatever the server's defaults. */
+export const HEALTH_QUERY: Readonly<Record<string, string>> = Object.freeze({
+  standbyok: 'false',
+  perfstandbyok: 'false',
+  activecode: '200',
+  standbycode: '429',
+  drsecondarycode: '472',
+  performancestandbycode: '473',
+  uninitcode: '501',
+  sealedcode: '503',
+  removedcode: '530',
+});
+
+export interface SealStatus {
+  type: string;
+  initialized: boolean;
+  sealed: boolean;
+  threshold: number;
+  shares: number;
+  progress: number;
+  recoverySeal: boolean;
+}
+
+export interface InitRequest {
+  secret_shares?: number;
+  secret_threshold?: number;
+  recovery_shares?: number;
+  recovery_threshold?: number;
+}
+
+export interface InitResult {
+  /** Unseal keys (Shamir) or recovery keys (auto-unseal), base64. */
+  keys: Secret[];
+  rootToken: Secret;
+}
+
+export interface TokenInfo {
+  accessor: string;
+  policies: string[];
+  orphan: boolean;
+  /** Seconds left; 0 for a token that never expires. */
+  ttlSeconds: number;
+  creationTtlSeconds: number;
+  expireTime: string | null;
+}
+
+export interface TokenRole {
+  allowed_policies: string[];
+  orphan: boolean;
+  renewable: boolean;
+  token_type: string;
+}
+
+type Signal = Pick<CallOptions, 'signal'>;
+
+/** Typed Vault operations, one function per API call, named by what it does. */
+export class VaultApi {
+  readonly #client: VaultClient;
+
+  constructor(client: VaultClient) {
+    this.#client = client;
+  }
+
+  get address(): URL {
+    return this.#client.address;
+  }
+
+  /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer. */
+  async health(options: Signal = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string }>> {
+    return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, ...options, timeoutMs: 5000 });
+  }
+
+  async sealStatus(options: Signal = {}): Promise<SealStatus> {
+    const body = expectOk(await this.#client.call('GET', 'sys/seal-status', options), 'read seal status');
+    return {
+      type: String(body.type ?? 'unknown'),
+      initialized: body.initialized === true,
+      sealed: body.sealed === true,
+      threshold: Number(body.t ?? 0),
+      shares: Number(body.n ?? 0),
+      progress: Number(body.progress ?? 0),
+      recoverySeal: body.recovery_seal === true,
+    };
+  }
+
+  /** PUT sys/init. Not abortable: once sent, its answer holds the only copy of the keys. */
+  async initialize(request: InitRequest): Promise<InitResult> {
+    const response = await this.#client.call<Record<string, unknown>>('PUT', 'sys/init', { body: request, timeoutMs: 120_000 });
+    const body = expectOk(response, 'initialize');
+    const recovery = Array.isArray(body.recovery_keys_base64) && body.recovery_keys_base64.length > 0;
+    const keys = (recovery ? body.recovery_keys_base64 : body.keys_base64) as unknown;
+    if (!Array.isArray(keys) || keys.length === 0 || typeof body.root_token !== 'string') {
+      throw new BootstrapError('VAULT_REQUEST_FAILED', 'initialize: the answer holds no keys or no root token');
+    }
+    return { keys: keys.map((key) => new Secret(String(key))), rootToken: new Secret(body.root_token) };
+  }
+
+  /** Submits one unseal key share; returns whether the server is still sealed. */
+  async unseal(key: Secret, options: Signal = {}): Promise<{ sealed: boolean; progress: number }> {
+    const body = expectOk(await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options }), 'unseal');
+    return { sealed: body.sealed === true, progress: Number(body.progress ?? 0) };
+  }
+
+  /** The policy's text, or undefined when the server has no such policy. */
+  async readPolicy(name: string, token: Secret, options: Signal = {}): Promise<string | undefined> {
+    const response = await this.#client.call<{ data?: { policy?: string } }>('GET', `sys/policies/acl/${name}`, { token, ...options });
+    if (response.status === 404) return undefined;
+    return String(expectOk(response, `read policy ${name}`).data?.policy ?? '');
+  }
+
+  async writePolicy(name: string, text: string, token: Secret, options: Signal = {}): Promise<void> {
+    const response = await this.#client.call('PUT', `sys/policies/acl/${name}`, { token, body: { policy: text }, ...options });
+    if (response.status === 400) {
+      throw new BootstrapError('POLICY_REJECTED', `policy ${name}: rejected by the server: ${firstError(response.body)}`, { statusCode: 400 });
+    }
+    expectOk(response, `write policy ${name}`);
+  }
+
+  async readTokenRole(name: string, token: Secret, options: Signal = {}): Promise<TokenRole | undefined> {
+    const response = await this.#client.call<{ data?: TokenRole }>('GET', `auth/token/roles/${name}`, { token, ...options });
+    if (response.status === 404) return undefined;
+    return expectOk(response, `read token role ${name}`).data;
+  }
+
+  async writeTokenRole(name: string, role: Record<string, unknown>, token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('POST', `auth/token/roles/${name}`, { token, body: role, ...options }), `write token role ${name}`);
+  }
+
+  /** Creates a token through a role. Not abortable: the answer is a secret that must be stored. */
+  async createTokenWithRole(role: string, ttlSeconds: number, token: Secret): Promise<{ token: Secret; accessor: string; policies: string[] }> {
+    const response = await this.#client.call<{ auth?: { client_token?: string; accessor?: string; policies?: string[] } }>(
+      'POST',
+      `auth/token/create/${role}`,
+      { token, body: { ttl: `${ttlSeconds}s`, display_name: 'vault-bootstrap-provisioner', no_parent: true } },
+    );
+    const auth = expectOk(response, `create token with role ${role}`).auth;
+    if (typeof auth?.client_token !== 'string' || typeof auth.accessor !== 'string') {
+      throw new BootstrapError('VAULT_REQUEST_FAILED', `create token with role ${role}: the answer holds no token`);
+    }
+    return { token: new Secret(auth.client_token), accessor: auth.accessor, policies: auth.policies ?? [] };
+  }
+
+  /** Looks a token up with itself; undefined when the server no longer accepts it. */
+  async lookupSelf(token: Secret, options: Signal = {}): Promise<TokenInfo | undefined> {
+    const response = await this.#client.call<{ data?: Record<string, unknown> }>('GET', 'auth/token/lookup-self', { token, ...options });
+    if (response.status === 403 || response.status === 401) return undefined;
+    const data = expectOk(response, 'look up token').data ?? {};
+    return {
+      accessor: String(data.accessor ?? ''),
+      policies: Array.isArray(data.policies) ? data.policies.map(String) : [],
+      orphan: data.orphan === true,
+      ttlSeconds: Number(data.ttl ?? 0),
+      creationTtlSeconds: Number(data.creation_ttl ?? 0),
+      expireTime: typeof data.expire_time === 'string' ? data.expire_time : null,
+    };
+  }
+
+  async revokeAccessor(accessor: string, token: Secret, options: Signal = {}): Promise<void> {
+    const response = await this.#client.call('POST', 'auth/token/revoke-accessor', { token, body: { accessor }, ...options });
+    // 400 "invalid accessor": already revoked or expired, which is the goal.
+    if (response.status === 400) return;
+    expectOk(response, 'revoke token by accessor');
+  }
+
+  async revokeSelf(token: Secret): Promise<void> {
+    const response = await this.#client.call('POST', 'auth/token/revoke-self', { token });
+    if (response.status === 403) return;
+    expectOk(response, 'revoke token');
+  }
+
+  /** Asks the server to join a raft cluster through the given leader address. */
+  async joinRaft(leaderAddress: string, options: Signal = {}): Promise<boolean> {
+    const response = await this.#client.call<{ joined?: boolean }>('POST', 'sys/storage/raft/join', { body: { leader_api_addr: leaderAddress }, ...options });
+    return expectOk(response, 'join raft cluster').joined === true;
+  }
+}
+
+function expectOk<Body>(response: VaultResponse<Body>, what: string): Body {
+  if (response.status >= 200 && response.status < 300) return response.body;
+  throw new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(response.body)}`, { statusCode: response.status });
+}
+
+/** Vault's error text names paths and reasons, never a submitted value; cut it short all the same. */
+function firstError(body: unknown): string {
+  const errors = (body as { errors?: unknown })?.errors;
+  const first = Array.isArray(errors) && errors.length > 0 ? String(errors[0]) : 'no error text';
+  return first.replace(/\s+/g, ' ').slice(0, 200);
+}

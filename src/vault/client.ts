@@ -1,0 +1,90 @@
+import nodeVault from 'node-vault';
+import type { TlsConfig } from '../config.js';
+import { AbortedError, BootstrapError } from '../errors.js';
+import type { Secret } from '../secret.js';
+
+export interface VaultResponse<Body = Record<string, unknown>> {
+  status: number;
+  /** Parsed JSON body; an empty object for 204 or a non-JSON body. */
+  body: Body;
+}
+
+export interface CallOptions {
+  token?: Secret;
+  body?: unknown;
+  query?: Record<string, string>;
+  /** Abandons the wait (not the request) on shutdown; left out where secrets are in flight. */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+/**
+ * The one door to Vault's HTTP API: every call returns its status and body, and only
+ * transport failures throw (code VAULT_UNREACHABLE, message without headers or body).
+ *
+ * It goes through node-vault's generic `request` only (SPEC §8), configured so that
+ * nothing is taken from the environment behind our back: TLS verification, token,
+ * namespace and path prefix are set from our Config, its debug output (which prints
+ * request bodies, unseal keys included) is silenced, and its status-to-exception
+ * handling is replaced by returning the status.
+ */
+export class VaultClient {
+  readonly address: URL;
+  readonly #client: nodeVault.client;
+
+  constructor(address: URL, tls: TlsConfig) {
+    this.address = address;
+    const verify = !tls.skipVerify;
+    this.#client = nodeVault({
+      endpoint: address.origin + address.pathname.replace(/\/$/, ''),
+      apiVersion: 'v1',
+      debug: () => undefined,
+      requestOptions: {
+        strictSSL: verify,
+        ...(tls.caCertificates.length > 0 ? { ca: [...tls.caCertificates] } : {}),
+        ...(tls.clientCertificate ? { cert: tls.clientCertificate, key: tls.clientKey } : {}),
+        agentOptions: { ...(tls.serverName ? { servername: tls.serverName } : {}), rejectUnauthorized: verify, keepAlive: true },
+      },
+      rpDefaults: { strictSSL: verify, timeout: DEFAULT_TIMEOUT_MS },
+    } as nodeVault.VaultOptions);
+    // node-vault reads VAULT_TOKEN, VAULT_NAMESPACE and VAULT_PREFIX itself; we send a token per call only.
+    this.#client.token = '';
+    Object.assign(this.#client, { namespace: undefined, pathPrefix: '' });
+    this.#client.handleVaultResponse = async (response) => response;
+  }
+
+  async call<Body = Record<string, unknown>>(method: string, path: string, options: CallOptions = {}): Promise<VaultResponse<Body>> {
+    const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
+    const request = this.#client.request({
+      method,
+      path: `/${path}${query}`,
+      headers: options.token ? { 'X-Vault-Token': options.token.reveal() } : {},
+      ...(options.body === undefined ? {} : { json: options.body }),
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    }) as Promise<{ statusCode: number; body: unknown }>;
+    const response = await abortable(request, options.signal).catch((error: unknown) => {
+      throw transportError(method, path, error);
+    });
+    const body = typeof response.body === 'object' && response.body !== null ? response.body : {};
+    return { status: response.statusCode, body: body as Body };
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(new AbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Axios errors carry the request (headers, token, body): keep only the method, path and error code. */
+function transportError(method: string, path: string, error: unknown): BootstrapError {
+  if (error instanceof BootstrapError) return error;
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'request failed';
+  return new BootstrapError('VAULT_UNREACHABLE', `${method} /v1/${path}: ${code}`);
+}
