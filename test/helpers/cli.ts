@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Milliseconds from spawn to exit. */
+  elapsedMs: number;
+}
+
+/** Every byte any CLI run printed in this test file, for the no-secret-in-output checks. */
+export const capturedOutput: string[] = [];
+
+/** The environment the CLI sees: nothing from the developer's shell that could change its behaviour. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VB_LOG_LEVEL: 'trace', ...extra };
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  result: Promise<CliResult>;
+  /** Resolves when a line containing the text has been printed. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  output(): string;
+}
+
+export function startCli(args: string[], env: Record<string, string> = cleanEnv()): RunningCli {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const listeners: Array<() => void> = [];
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    for (const listener of listeners) listener();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const result = new Promise<CliResult>((resolve) => {
+    child.once('close', (code, signal) => {
+      capturedOutput.push(stdout, stderr);
+      resolve({ code, signal, stdout, stderr, elapsedMs: Date.now() - started });
+    });
+  });
+  return {
+    child,
+    result,
+    output: () => stdout + stderr,
+    waitFor: (text, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (stdout.includes(text)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => reject(new Error(`no output line with ${JSON.stringify(text)} within ${timeoutMs}ms:\n${stdout}\n${stderr}`)), timeoutMs);
+        listeners.push(check);
+        check();
+      }),
+  };
+}
+
+export function runCli(args: string[], env: Record<string, string> = cleanEnv()): Promise<CliResult> {
+  return startCli(args, env).result;
+}
+
+/** The pino lines of a run, parsed. */
+export function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The `to` of every state transition, in order. */
+export function transitions(output: string): string[] {
+  return logLines(output)
+    .filter((line) => line.msg === 'state')
+    .map((line) => String(line.to));
+}

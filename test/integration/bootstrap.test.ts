@@ -1,0 +1,151 @@
+import { readFile, mkdtemp, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/store/file.js';
+import { capturedOutput, cleanEnv, logLines, runCli, transitions } from '../helpers/cli.js';
+import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } from '../helpers/secrets.js';
+
+const SHIPPED = (name: string) => readFileSync(new URL(`../../policies/${name}.hcl`, import.meta.url), 'utf8');
+
+/** Audit entries (requests) written after a given line count. */
+async function auditRequestsAfter(server: OpenBao, lineCount: number): Promise<Array<{ path: string; operation: string }>> {
+  const lines = (await readFile(server.auditLog, 'utf8')).split('\n').filter(Boolean);
+  return lines
+    .slice(lineCount)
+    .map((line) => JSON.parse(line) as { type: string; request: { path: string; operation: string } })
+    .filter((entry) => entry.type === 'request')
+    .map((entry) => ({ path: entry.request.path, operation: entry.request.operation }));
+}
+
+async function auditLineCount(server: OpenBao): Promise<number> {
+  return (await readFile(server.auditLog, 'utf8')).split('\n').filter(Boolean).length;
+}
+
+describe('a fresh Shamir server, end to end', () => {
+  let server: OpenBao;
+  let workDirectory: string;
+  let storeDirectory: string;
+  let store: FileStore;
+  const args = () => ['--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address];
+
+  beforeAll(async () => {
+    server = await OpenBao.start({ audit: true });
+    workDirectory = await mkdtemp(join(tmpdir(), 'vb-work-'));
+    storeDirectory = join(workDirectory, 'store');
+    store = new FileStore(storeDirectory);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('run --once initializes, stores, unseals, configures and issues the provisioner token', async () => {
+    const result = await runCli(['run', '--once', ...args()]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(transitions(result.stdout)).toEqual(expect.arrayContaining(['uninitialized', 'initializing', 'storing', 'sealed', 'configuring', 'issuing', 'ready']));
+
+    const health = await baoRequest(server, 'GET', 'sys/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ initialized: true, sealed: false, standby: false });
+
+    const keys = JSON.parse(await store.readLatest('vault-unseal-keys'));
+    expect(keys).toMatchObject({ type: 'shamir', shares: 5, threshold: 3 });
+    expect(keys.keysBase64).toHaveLength(5);
+    expect(typeof keys.initializedAt).toBe('string');
+    const root = JSON.parse(await store.readLatest('vault-root-token'));
+    expect(root.token).toMatch(/^s\./);
+    expect(JSON.parse(await store.readLatest('vault-init-claim'))).toMatchObject({ holder: expect.any(String), clusterHint: server.address });
+
+    for (const name of ['admin', 'provisioner']) {
+      const policy = await baoRequest(server, 'GET', `sys/policies/acl/${name}`, root.token);
+      expect(policy.body.data.policy).toBe(SHIPPED(name));
+    }
+
+    const provisioner = JSON.parse(await store.readLatest('vault-provisioner-token'));
+    expect(provisioner.policies).toContain('provisioner');
+    const lookup = await baoRequest(server, 'GET', 'auth/token/lookup-self', provisioner.token);
+    expect(lookup.status).toBe(200);
+    expect(lookup.body.data.orphan).toBe(true);
+    expect(lookup.body.data.policies).toContain('provisioner');
+    expect(lookup.body.data.accessor).toBe(provisioner.accessor);
+    expect(Date.parse(provisioner.expiresAt)).toBeGreaterThan(Date.now() + 700 * 3600_000);
+    // The token works for what the provisioner persona does, and not for seal operations.
+    expect((await baoRequest(server, 'GET', 'sys/policies/acl/admin', provisioner.token)).status).toBe(200);
+    expect((await baoRequest(server, 'PUT', 'sys/seal', provisioner.token)).status).toBe(403);
+  });
+
+  it('after a restart (sealed), run --once unseals with the stored keys and initializes nothing', async () => {
+    const keysBefore = await store.readAllVersions('vault-unseal-keys');
+    await server.restart();
+    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
+
+    const result = await runCli(['run', '--once', ...args()]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(transitions(result.stdout)).not.toContain('initializing');
+    expect(transitions(result.stdout)).toContain('sealed');
+    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(false);
+    expect(await store.readAllVersions('vault-unseal-keys')).toEqual(keysBefore);
+  });
+
+  it('a third run changes nothing on the server (shown by the audit log)', async () => {
+    // Let the unsealed node settle as the active node first.
+    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
+    const before = await auditLineCount(server);
+    const tokensBefore = await store.readAllVersions('vault-provisioner-token');
+
+    const result = await runCli(['run', '--once', ...args()]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+
+    const requests = await auditRequestsAfter(server, before);
+    expect(requests.length).toBeGreaterThan(0);
+    const writes = requests.filter((request) => request.operation !== 'read' && request.operation !== 'list');
+    expect(writes).toEqual([]);
+    expect(requests.filter((request) => request.path.startsWith('auth/token/create'))).toEqual([]);
+    expect(await store.readAllVersions('vault-provisioner-token')).toEqual(tokensBefore);
+  });
+
+  it('status and plan show names and state, never values', async () => {
+    const statusResult = await runCli(['status', '--json', ...args()]);
+    expect(statusResult.code, statusResult.stderr).toBe(0);
+    const report = JSON.parse(statusResult.stdout);
+    expect(report.vault.health).toBe('active');
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token']);
+    expect(report.provisionerToken.state).toBe('valid');
+    expect(report.rootToken).toBe('stored');
+
+    const text = await runCli(['status', ...args()]);
+    expect(text.stdout).toContain('vault-unseal-keys');
+
+    const planResult = await runCli(['plan', '--json', ...args()]);
+    expect(planResult.code, planResult.stderr).toBe(0);
+    expect(JSON.parse(planResult.stdout).actions).toEqual(['nothing to change']);
+  });
+
+  it('plan against a fresh server lists the init without doing it', async () => {
+    const fresh = await OpenBao.start();
+    try {
+      const freshStore = join(workDirectory, 'fresh-store');
+      const result = await runCli(['plan', '--store', 'file', '--file-dir', freshStore, '--vault-addr', fresh.address]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('initialize (5 shares, threshold 3)');
+      expect((await baoRequest(fresh, 'GET', 'sys/health')).status).toBe(501);
+      expect(await new FileStore(freshStore).readAllVersions('vault-init-claim')).toEqual([]);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('no key or token value appears in any output, and the store directory is 0700 with 0600 files', async () => {
+    const secrets = await secretValuesIn(store);
+    expect(secrets.length).toBeGreaterThanOrEqual(5 * 2 + 2);
+    expectNoSecretIn(capturedOutput, secrets);
+    expect(logLines(capturedOutput.join('\n')).some((line) => line.level === 'trace' || line.level === 'debug')).toBe(true);
+    // No file outside the store holds a secret.
+    await expectNoSecretInFiles(await filesUnder(workDirectory, [storeDirectory]), secrets);
+    expect((await stat(storeDirectory)).mode & 0o777).toBe(0o700);
+    for (const file of await filesUnder(storeDirectory)) expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+});
