@@ -1,0 +1,66 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  /** Top-level field names of a JSON body (never the values: they may be keys). */
+  bodyFields: string[];
+}
+
+/**
+ * A loopback HTTP proxy in front of a real OpenBao that records each request's method,
+ * path and body field names, so a test can show which calls the program made (sys/init
+ * and sys/unseal happen while sealed, before any audit device runs).
+ */
+export class RecordingProxy {
+  readonly requests: RecordedRequest[] = [];
+  readonly #server: Server;
+  #port = 0;
+
+  private constructor(target: URL) {
+    this.#server = createServer((incoming, outgoing) => {
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.on('end', () => {
+        const body = Buffer.concat(chunks);
+        let bodyFields: string[] = [];
+        try {
+          bodyFields = body.length > 0 ? Object.keys(JSON.parse(body.toString('utf8')) as object).sort() : [];
+        } catch {
+          bodyFields = ['<not json>'];
+        }
+        this.requests.push({ method: incoming.method ?? '', path: (incoming.url ?? '').split('?')[0]!, bodyFields });
+        const forward = httpRequest(
+          { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: target.host } },
+          (answer) => {
+            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(outgoing);
+          },
+        );
+        forward.on('error', () => outgoing.destroy());
+        forward.end(body);
+      });
+    });
+  }
+
+  static async start(target: string): Promise<RecordingProxy> {
+    const proxy = new RecordingProxy(new URL(target));
+    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
+    proxy.#port = (proxy.#server.address() as AddressInfo).port;
+    return proxy;
+  }
+
+  get address(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  paths(method: string, path: string): RecordedRequest[] {
+    return this.requests.filter((request) => request.method === method && request.path === `/v1/${path}`);
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,51 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/store/file.js';
+import { capturedOutput, runCli, transitions } from '../helpers/cli.js';
+import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { RecordingProxy } from '../helpers/recording-proxy.js';
+import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
+
+describe('auto-unseal (OpenBao static seal)', () => {
+  let server: OpenBao;
+  let proxy: RecordingProxy;
+  let storeDirectory: string;
+  const args = () => ['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', proxy.address, '--recovery-shares', '4', '--recovery-threshold', '2'];
+
+  beforeAll(async () => {
+    server = await OpenBao.start({ seal: 'static' });
+    proxy = await RecordingProxy.start(server.address);
+    storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-static-')), 'store');
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await server?.stop();
+  });
+
+  it('initializes with recovery shares, stores them as type recovery, and never calls unseal', async () => {
+    const result = await runCli(args());
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(transitions(result.stdout)).toContain('initializing');
+
+    const keys = JSON.parse(await new FileStore(storeDirectory).readLatest('vault-unseal-keys'));
+    expect(keys).toMatchObject({ type: 'recovery', shares: 4, threshold: 2 });
+    expect(keys.keysBase64).toHaveLength(4);
+
+    // The server restarts unsealed by itself; a second run unseals nothing either.
+    await server.restart();
+    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
+    const again = await runCli(args());
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(transitions(again.stdout)).not.toContain('initializing');
+
+    expect(proxy.paths('PUT', 'sys/unseal')).toEqual([]);
+    const init = proxy.paths('PUT', 'sys/init');
+    expect(init).toHaveLength(1);
+    expect(init[0]!.bodyFields).toEqual(['recovery_shares', 'recovery_threshold']);
+
+    expectNoSecretIn(capturedOutput, await secretValuesIn(new FileStore(storeDirectory)));
+  });
+});
