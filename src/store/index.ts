@@ -11,8 +11,13 @@ export async function createStore(config: StoreConfig): Promise<SecretStore> {
   switch (config.kind) {
     case 'file':
       return new FileStore(config.directory);
-    case 'gcp':
-    case 'aws':
-      throw new Error(`store ${config.kind} is not built yet`);
+    case 'gcp': {
+      const { GcpStore } = await import('./gcp.js');
+      return new GcpStore({ project: config.project, endpoint: config.endpoint, kmsKey: config.kmsKey });
+    }
+    case 'aws': {
+      const { AwsStore } = await import('./aws.js');
+      return new AwsStore({ region: config.region, kmsKey: config.kmsKey });
+    }
   }
 }
