@@ -1,0 +1,89 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/store/file.js';
+import { freePort } from '../helpers/child-server.js';
+import { capturedOutput, startCli, transitions, type RunningCli } from '../helpers/cli.js';
+import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
+
+async function probe(port: number, path: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: response.status, text: await response.text() };
+}
+
+function metricValue(text: string, series: string): number {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+describe('the sidecar loop (run without --once)', () => {
+  let server: OpenBao | undefined;
+  let cli: RunningCli | undefined;
+
+  afterAll(async () => {
+    cli?.child.kill('SIGTERM');
+    await cli?.result;
+    await server?.stop();
+  });
+
+  it('is not ready before unseal, ready after, not ready when the server comes back sealed, then unseals it again', async () => {
+    server = await OpenBao.create();
+    const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-sidecar-')), 'store');
+    const port = await freePort();
+    cli = startCli(['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s']);
+    await cli.waitFor('serving /healthz');
+
+    // No server yet: alive, not ready, vault down.
+    expect((await probe(port, '/healthz')).status).toBe(200);
+    expect(await probe(port, '/readyz')).toEqual({ status: 503, text: 'waiting\n' });
+    expect(metricValue((await probe(port, '/metrics')).text, 'vault_bootstrap_vault_up')).toBe(0);
+
+    await server.start();
+    await expect.poll(async () => (await probe(port, '/readyz')).status, { timeout: 60_000, interval: 100 }).toBe(200);
+    let metrics = (await probe(port, '/metrics')).text;
+    expect(metricValue(metrics, 'vault_bootstrap_state{state="ready"}')).toBe(1);
+    expect(metricValue(metrics, 'vault_bootstrap_vault_up')).toBe(1);
+    expect(metricValue(metrics, 'vault_bootstrap_unseal_total')).toBeGreaterThanOrEqual(3);
+    const unsealsBefore = metricValue(metrics, 'vault_bootstrap_unseal_total');
+
+    // Restart: the server comes back sealed; the sidecar notices, is not ready, and unseals it.
+    const seenNotReady = watchForNotReady(port);
+    await server.restart();
+    await expect.poll(async () => (await baoRequest(server!, 'GET', 'sys/seal-status')).body.sealed, { timeout: 30_000, interval: 100 }).toBe(false);
+    await expect.poll(async () => (await probe(port, '/readyz')).status, { timeout: 30_000, interval: 100 }).toBe(200);
+    expect(await seenNotReady.stop()).toBe(true);
+
+    metrics = (await probe(port, '/metrics')).text;
+    expect(metricValue(metrics, 'vault_bootstrap_unseal_total')).toBeGreaterThan(unsealsBefore);
+    expect(metricValue(metrics, 'vault_bootstrap_transitions_total{from="ready",to="sealed"}') + metricValue(metrics, 'vault_bootstrap_transitions_total{from="ready",to="waiting"}')).toBeGreaterThanOrEqual(1);
+    expect(metrics).toContain('vault_bootstrap_store_errors_total');
+    expect(transitions(cli.output()).filter((state) => state === 'initializing')).toHaveLength(1);
+
+    cli.child.kill('SIGTERM');
+    const result = await cli.result;
+    expect(result.code).toBe(0);
+    expectNoSecretIn([...capturedOutput, metrics], await secretValuesIn(new FileStore(storeDirectory)));
+  });
+});
+
+/** Polls /readyz every 20ms in the background; stop() tells whether a non-200 was seen. */
+function watchForNotReady(port: number): { stop(): Promise<boolean> } {
+  let seen = false;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const status = await probe(port, '/readyz').then((answer) => answer.status, () => 0);
+      if (status !== 200) seen = true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
