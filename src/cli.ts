@@ -12,7 +12,7 @@ import { SecretsInFlight, type StepContext } from './steps/context.js';
 import { Spool } from './steps/spool.js';
 import { createStore } from './store/index.js';
 import { Records } from './store/records.js';
-import type { SecretStore } from './store/types.js';
+import { secretNames, type SecretStore } from './store/types.js';
 import { VaultApi } from './vault/api.js';
 import { VaultClient } from './vault/client.js';
 import pino from 'pino';
@@ -40,7 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let store: SecretStore;
   try {
     store = await createStore(config.store);
-    await store.verifyAccess();
+    await store.verifyAccess(secretNames(config.storePrefix).initClaim);
   } catch (error) {
     return reportStartupError(error);
   }

@@ -3,7 +3,7 @@ import { loadPolicies } from '../config.js';
 import { BootstrapError, describeError, isAborted } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { configure } from '../steps/configure.js';
-import { claimCluster, initialize } from '../steps/initialize.js';
+import { claimCluster, initialize, type ClaimWatch } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
 import { inspectProvisionerToken, issueProvisionerToken, managementToken, revokeRootToken } from '../steps/tokens.js';
@@ -34,6 +34,7 @@ export class Runner {
   #policies: ReadonlyMap<string, string>;
   #tokenRecheckAt = 0;
   #rootRevoked = false;
+  readonly #claimWatch: ClaimWatch = { emptySince: undefined };
   readonly #said = new Set<string>();
   readonly #waitBackoff = new Backoff(100, 5000);
   readonly #errorBackoff = new Backoff(500, 15_000);
@@ -123,7 +124,7 @@ export class Runner {
     }
     const pending = await spool?.read();
     if (pending !== undefined) return this.#storePending(pending, 'keys waiting in the spool');
-    const claim = await claimCluster(this.#context);
+    const claim = await claimCluster(this.#context, this.#claimWatch);
     if (!claim.won) {
       this.#sayOnce(`claim-${claim.holder}`, 'info', `initialization is claimed by ${claim.holder}; waiting for this node to join the cluster`);
       return { pauseMs: Math.min(config.intervalMs, 2000) };

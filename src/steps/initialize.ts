@@ -14,7 +14,7 @@ export const CLAIM_STALE_AFTER_MS = 5 * 60_000;
  * with keys goes stale after CLAIM_STALE_AFTER_MS and may be taken over; --allow-reinit
  * takes it over on purpose.
  */
-export async function claimCluster(context: StepContext, now: Date = new Date()): Promise<ClaimResult> {
+export async function claimCluster(context: StepContext, watch: ClaimWatch, now: Date = new Date()): Promise<ClaimResult> {
   const { records, config, log } = context;
   const claim = { holder: config.holder, claimedAt: now.toISOString(), clusterHint: context.vault.address.origin };
   try {
@@ -23,18 +23,29 @@ export async function claimCluster(context: StepContext, now: Date = new Date())
   } catch (error) {
     if (!(error instanceof StoreAlreadyExistsError)) throw error;
   }
+  // Losing the create always means losing, even when the claim reads empty: GCP creates the
+  // secret and its first version in two calls, and the winner may be between them.
   const existing = await records.readClaim();
-  if (existing === undefined || existing.holder === config.holder) return { won: true };
-  const ageMs = now.getTime() - Date.parse(existing.claimedAt);
-  const stale = !(ageMs < CLAIM_STALE_AFTER_MS);
-  if (config.allowReinit || stale) {
-    log.warn({ previousHolder: existing.holder, claimedAt: existing.claimedAt, reason: config.allowReinit ? '--allow-reinit' : 'stale' }, 'taking over the init claim');
-    await records.replaceClaim(claim);
-    const latest = await records.readClaim();
-    if (latest?.holder === config.holder) return { won: true };
-    return { won: false, holder: latest?.holder ?? 'unknown' };
+  if (existing?.holder === config.holder) return { won: true };
+  let ageMs: number;
+  if (existing === undefined) {
+    watch.emptySince ??= now.getTime();
+    ageMs = now.getTime() - watch.emptySince;
+  } else {
+    watch.emptySince = undefined;
+    ageMs = now.getTime() - Date.parse(existing.claimedAt);
   }
-  return { won: false, holder: existing.holder };
+  const stale = !(ageMs < CLAIM_STALE_AFTER_MS);
+  if (!config.allowReinit && !stale) return { won: false, holder: existing?.holder ?? '(claim being written)' };
+  log.warn({ previousHolder: existing?.holder ?? null, claimedAt: existing?.claimedAt ?? null, reason: config.allowReinit ? '--allow-reinit' : 'stale' }, 'taking over the init claim');
+  await records.replaceClaim(claim);
+  const latest = await records.readClaim();
+  return latest?.holder === config.holder ? { won: true } : { won: false, holder: latest?.holder ?? 'unknown' };
+}
+
+/** Remembers since when a lost claim has read empty, across passes of the loop. */
+export interface ClaimWatch {
+  emptySince: number | undefined;
 }
 
 /**

@@ -38,7 +38,6 @@ export interface AwsStoreOptions {
  * exist (ResourceNotFoundException is the healthy answer); its name starts with the default
  * prefix so that a policy scoped to `vault-*` covers it.
  */
-export const AWS_ACCESS_PROBE_SECRET = 'vault-bootstrap-access-probe';
 
 const CONNECTION_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -64,12 +63,12 @@ export class AwsStore implements SecretStore {
     this.#api = api ?? sdkApi(options.region);
   }
 
-  async verifyAccess(): Promise<void> {
+  async verifyAccess(probeName: string): Promise<void> {
     try {
-      await this.#api.getSecretValue({ SecretId: AWS_ACCESS_PROBE_SECRET });
+      await this.#api.getSecretValue({ SecretId: probeName });
     } catch (error) {
       if (errorName(error) === 'ResourceNotFoundException') return;
-      throw startupProblem(error) ?? translate(error, 'verifyAccess', AWS_ACCESS_PROBE_SECRET);
+      throw startupProblem(error, probeName) ?? translate(error, 'verifyAccess', probeName);
     }
   }
 
@@ -239,7 +238,7 @@ function isTransient(error: unknown, statusCode: number | undefined): boolean {
 }
 
 /** Start-up failures an operator fixes in configuration: one line naming what is missing. */
-function startupProblem(error: unknown): ConfigError | undefined {
+function startupProblem(error: unknown, probeName: string): ConfigError | undefined {
   const name = errorName(error);
   if (isRegionMissing(error)) return new ConfigError('AWS region is not set: use --aws-region/VB_AWS_REGION (or AWS_REGION)');
   if (name === 'CredentialsProviderError') {
@@ -247,7 +246,7 @@ function startupProblem(error: unknown): ConfigError | undefined {
   }
   if (REJECTED_CREDENTIAL_NAMES.has(name)) return new ConfigError(`AWS credentials were rejected (${reasonOf(error)}): check the role or keys and --aws-region/VB_AWS_REGION`);
   if (name === 'AccessDeniedException' || name === 'AccessDenied') {
-    return new ConfigError(`AWS credentials lack secretsmanager:GetSecretValue on secret ${AWS_ACCESS_PROBE_SECRET} (the start-up probe); grant it with the other secretsmanager permissions`);
+    return new ConfigError(`AWS credentials lack secretsmanager:GetSecretValue on secret ${probeName} (the start-up probe); grant it with the other secretsmanager permissions`);
   }
   return undefined;
 }

@@ -21,7 +21,7 @@ export class FileStore implements SecretStore {
     this.#directory = directory;
   }
 
-  async verifyAccess(): Promise<void> {
+  async verifyAccess(_probeName: string): Promise<void> {
     try {
       await mkdir(this.#directory, { recursive: true, mode: 0o700 });
       await chmod(this.#directory, 0o700);

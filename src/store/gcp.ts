@@ -33,7 +33,6 @@ export interface GcpStoreOptions {
  * Read at start-up to prove credentials, project and permissions; it normally does not exist
  * (NOT_FOUND is the healthy answer).
  */
-export const GCP_ACCESS_PROBE_SECRET = 'vault-bootstrap-access-probe';
 
 const FIRST_VERSION_ATTEMPTS = 3;
 const FIRST_VERSION_RETRY_MS = 250;
@@ -59,13 +58,13 @@ export class GcpStore implements SecretStore {
     this.#api = api ?? sdkApi(options.endpoint);
   }
 
-  async verifyAccess(): Promise<void> {
+  async verifyAccess(probeName: string): Promise<void> {
     const project = await this.#projectId();
     try {
-      await this.#api.accessSecretVersion({ name: `projects/${project}/secrets/${GCP_ACCESS_PROBE_SECRET}/versions/latest` });
+      await this.#api.accessSecretVersion({ name: `projects/${project}/secrets/${probeName}/versions/latest` });
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return;
-      throw startupProblem(error, project) ?? translate(error, 'verifyAccess', GCP_ACCESS_PROBE_SECRET);
+      throw startupProblem(error, project) ?? translate(error, 'verifyAccess', probeName);
     }
   }
 

@@ -11,8 +11,11 @@ export interface SecretStore {
   /** `file`, `gcp` or `aws`: shown by status and logs. */
   readonly kind: string;
 
-  /** Checks credentials and access once at start-up; throws ConfigError naming what is missing. */
-  verifyAccess(): Promise<void>;
+  /**
+   * Checks credentials and access once at start-up by reading `probeName` (absent is fine);
+   * throws ConfigError naming what is missing.
+   */
+  verifyAccess(probeName: string): Promise<void>;
 
   /** The latest version's value. Throws StoreNotFoundError when the secret or every version is absent. */
   readLatest(name: string): Promise<string>;

@@ -64,7 +64,7 @@ function storeContract(start: () => Promise<Backend>): void {
   });
 
   test('verifies access against the server', async () => {
-    await expect(store.verifyAccess()).resolves.toBeUndefined();
+    await expect(store.verifyAccess('vault-init-claim')).resolves.toBeUndefined();
   });
 
   test('a missing secret reads as STORE_NOT_FOUND and has no versions', async () => {

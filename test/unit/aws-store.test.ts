@@ -1,7 +1,7 @@
 import type { GetSecretValueCommandOutput, ListSecretVersionIdsCommandOutput } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, test, vi } from 'vitest';
 import { BootstrapError, ConfigError } from '../../src/errors.js';
-import { AwsStore, AWS_ACCESS_PROBE_SECRET, type SecretsManagerApi } from '../../src/store/aws.js';
+import { AwsStore, type SecretsManagerApi } from '../../src/store/aws.js';
 
 const FAKE_REQUEST_ID = 'req-7f3e-fake-request-id';
 const FAKE_SECRET_VALUE = 'hvs.fake-secret-value-never-printed';
@@ -86,8 +86,8 @@ describe('AwsStore error translation', () => {
 describe('AwsStore.verifyAccess', () => {
   test('a missing probe secret means access works', async () => {
     const getSecretValue = vi.fn(() => Promise.reject(sdkError('ResourceNotFoundException', 400)));
-    await new AwsStore({}, fakeApi({ getSecretValue })).verifyAccess();
-    expect(getSecretValue).toHaveBeenCalledWith({ SecretId: AWS_ACCESS_PROBE_SECRET });
+    await new AwsStore({}, fakeApi({ getSecretValue })).verifyAccess('vault-init-claim');
+    expect(getSecretValue).toHaveBeenCalledWith({ SecretId: 'vault-init-claim' });
   });
 
   test.each([
@@ -97,7 +97,7 @@ describe('AwsStore.verifyAccess', () => {
     ['missing region', new Error('Region is missing'), /--aws-region\/VB_AWS_REGION/],
   ])('%s is a ConfigError naming what to fix', async (_label, thrown, message) => {
     const store = new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(thrown) }));
-    const error = await failure(store.verifyAccess());
+    const error = await failure(store.verifyAccess('vault-init-claim'));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toMatch(message);
@@ -105,7 +105,7 @@ describe('AwsStore.verifyAccess', () => {
 
   test('a throttled probe stays STORE_UNAVAILABLE, not a configuration error', async () => {
     const store = new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(sdkError('ThrottlingException', 400)) }));
-    expect((await failure(store.verifyAccess())).code).toBe('STORE_UNAVAILABLE');
+    expect((await failure(store.verifyAccess('vault-init-claim'))).code).toBe('STORE_UNAVAILABLE');
   });
 });
 

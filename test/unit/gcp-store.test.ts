@@ -1,7 +1,7 @@
 import { GoogleError, Status } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { BootstrapError, ConfigError } from '../../src/errors.js';
-import { GCP_ACCESS_PROBE_SECRET, GcpStore, isLoopback, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
+import { GcpStore, isLoopback, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
 import { freePort } from '../helpers/child-server.js';
 
 const PROJECT = 'vault-bootstrap-test';
@@ -80,8 +80,8 @@ describe('GcpStore error translation', () => {
 describe('GcpStore.verifyAccess', () => {
   test('a missing probe secret means access works', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
-    await storeWith({ accessSecretVersion }).verifyAccess();
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/${GCP_ACCESS_PROBE_SECRET}/versions/latest` });
+    await storeWith({ accessSecretVersion }).verifyAccess('vault-init-claim');
+    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-init-claim/versions/latest` });
   });
 
   test.each([
@@ -89,7 +89,7 @@ describe('GcpStore.verifyAccess', () => {
     ['UNAUTHENTICATED', clientError(Status.UNAUTHENTICATED), /GCP credentials not found or rejected/],
     ['missing credentials', clientError(Status.UNAVAILABLE, 'Could not load the default credentials.'), /GCP credentials not found/],
   ])('%s is a ConfigError naming what to fix', async (_label, thrown, message) => {
-    const error = await failure(storeWith({ accessSecretVersion: () => Promise.reject(thrown) }).verifyAccess());
+    const error = await failure(storeWith({ accessSecretVersion: () => Promise.reject(thrown) }).verifyAccess('vault-init-claim'));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(message);
   });
@@ -97,19 +97,19 @@ describe('GcpStore.verifyAccess', () => {
   test('a project that cannot be found is a ConfigError naming the flag', async () => {
     const getProjectId = vi.fn(() => Promise.reject(new Error(`Unable to detect a Project Id ${FAKE_SECRET_VALUE}`)));
     const store = new GcpStore({}, fakeApi({ getProjectId }));
-    const error = await failure(store.verifyAccess());
+    const error = await failure(store.verifyAccess('vault-init-claim'));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(/--gcp-project\/VB_GCP_PROJECT/);
   });
 
   test('the project comes from the credentials when not configured', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
-    await new GcpStore({}, fakeApi({ getProjectId: async () => 'from-adc', accessSecretVersion })).verifyAccess();
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/from-adc/secrets/${GCP_ACCESS_PROBE_SECRET}/versions/latest` });
+    await new GcpStore({}, fakeApi({ getProjectId: async () => 'from-adc', accessSecretVersion })).verifyAccess('vault-init-claim');
+    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/from-adc/secrets/vault-init-claim/versions/latest` });
   });
 
   test('an unavailable service stays STORE_UNAVAILABLE, not a configuration error', async () => {
-    const error = await failure(storeWith({ accessSecretVersion: () => Promise.reject(clientError(Status.UNAVAILABLE)) }).verifyAccess());
+    const error = await failure(storeWith({ accessSecretVersion: () => Promise.reject(clientError(Status.UNAVAILABLE)) }).verifyAccess('vault-init-claim'));
     expect(error.code).toBe('STORE_UNAVAILABLE');
   });
 });
