@@ -34,6 +34,7 @@ export class Runner {
   #policies: ReadonlyMap<string, string>;
   #tokenRecheckAt = 0;
   #rootRevoked = false;
+  #unreachableReason: string | undefined;
   readonly #claimWatch: ClaimWatch = { emptySince: undefined };
   readonly #said = new Set<string>();
   readonly #waitBackoff = new Backoff(100, 5000);
@@ -88,9 +89,12 @@ export class Runner {
       if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
       metrics.vaultUp(false);
       this.#transition('waiting', error.message);
+      if (error.message !== this.#unreachableReason) this.#context.log.warn({ reason: error.message }, 'Vault unreachable; retrying');
+      this.#unreachableReason = error.message;
       return { pauseMs: this.#waitBackoff.next() };
     }
     metrics.vaultUp(true);
+    this.#unreachableReason = undefined;
     const kind = classifyHealth(status);
     switch (kind) {
       case 'unreachable':

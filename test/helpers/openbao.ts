@@ -11,8 +11,8 @@ export const BAO = fileURLToPath(new URL('../../.tools/bao', import.meta.url));
 export interface OpenBaoOptions {
   /** `static`: auto-unseal with OpenBao's static seal (init returns recovery keys). */
   seal?: 'shamir' | 'static';
-  /** PEM files for a TLS listener. */
-  tls?: { certFile: string; keyFile: string };
+  /** PEM files for a TLS listener; with clientCaFile, clients must present a certificate it signed. */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /** A file audit device declared in the config (OpenBao refuses API-created audit devices). */
   audit?: boolean;
   /** Raft peers to join (their API addresses). */
@@ -96,6 +96,7 @@ export class OpenBao {
       `  address = "127.0.0.1:${this.port}"`,
       `  cluster_address = "127.0.0.1:${this.clusterPort}"`,
       ...(tls ? [`  tls_cert_file = "${tls.certFile}"`, `  tls_key_file = "${tls.keyFile}"`] : ['  tls_disable = true']),
+      ...(tls?.clientCaFile ? [`  tls_client_ca_file = "${tls.clientCaFile}"`, '  tls_require_and_verify_client_cert = true'] : []),
       '}',
       `api_addr = "${scheme}://127.0.0.1:${this.port}"`,
       `cluster_addr = "https://127.0.0.1:${this.clusterPort}"`,
