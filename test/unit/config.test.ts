@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+
+const base = ['run', '--store', 'file'];
+
+describe('loadConfig', () => {
+  it('has the SPEC defaults', () => {
+    const config = loadConfig(base, {});
+    expect(config.vaultAddress.href).toBe('https://127.0.0.1:8200/');
+    expect(config).toMatchObject({ storePrefix: 'vault', secretShares: 5, secretThreshold: 3, recoveryShares: 5, recoveryThreshold: 3, rootToken: 'store', logLevel: 'info' });
+    expect(config).toMatchObject({ shutdownTimeoutMs: 25_000, provisionerTtlMs: 720 * 3600_000, intervalMs: 5000, timeoutMs: 600_000, allowReinit: false });
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 8099 });
+    expect(config.store).toEqual({ kind: 'file', directory: './.vault-bootstrap' });
+    expect(config.tls.skipVerify).toBe(false);
+    expect([...config.policies.keys()].sort()).toEqual(['admin', 'provisioner']);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('--once turns the listener off unless asked for', () => {
+    expect(loadConfig([...base, '--once'], {}).listen).toBeUndefined();
+    expect(loadConfig([...base, '--once', '--listen', '127.0.0.1:9000'], {}).listen).toEqual({ host: '127.0.0.1', port: 9000 });
+  });
+
+  it('the flag wins over the environment; VAULT_ADDR before BAO_ADDR', () => {
+    expect(loadConfig([...base, '--secret-shares', '7'], { VB_SECRET_SHARES: '9' }).secretShares).toBe(7);
+    expect(loadConfig(base, { VB_SECRET_SHARES: '9' }).secretShares).toBe(9);
+    expect(loadConfig(base, { BAO_ADDR: 'http://127.0.0.1:1' }).vaultAddress.port).toBe('1');
+    expect(loadConfig(base, { VAULT_ADDR: 'http://127.0.0.1:2', BAO_ADDR: 'http://127.0.0.1:1' }).vaultAddress.port).toBe('2');
+    expect(loadConfig(['run'], { VB_STORE: 'aws', AWS_REGION: 'eu-west-1' }).store).toEqual({ kind: 'aws', region: 'eu-west-1', kmsKey: undefined });
+  });
+
+  it('boolean variables read as Go does; the holder is the pod name', () => {
+    expect(loadConfig(base, { VB_ALLOW_REINIT: 'true' }).allowReinit).toBe(true);
+    expect(loadConfig(base, { VB_ALLOW_REINIT: '0' }).allowReinit).toBe(false);
+    expect(loadConfig(base, { VAULT_SKIP_VERIFY: 'false' }).tls.skipVerify).toBe(false);
+    expect(loadConfig(base, { POD_NAME: 'vault-1' }).holder).toBe('vault-1');
+  });
+
+  it('bad input is a ConfigError with the stable code', () => {
+    expect(() => loadConfig(['run'], {})).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => loadConfig(['deploy', '--store', 'file'], {})).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+});
