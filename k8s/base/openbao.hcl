@@ -1,0 +1,33 @@
+# OpenBao server configuration. api_addr, cluster_addr and the raft node_id come from the
+# environment (BAO_API_ADDR, BAO_CLUSTER_ADDR, BAO_RAFT_NODE_ID), set per pod in statefulset.yaml.
+ui            = true
+disable_mlock = true # raft on Kubernetes: no IPC_LOCK capability; swap is off on nodes
+
+listener "tcp" {
+  address         = "0.0.0.0:8200"
+  cluster_address = "0.0.0.0:8201"
+  # From the Secret vault-tls (see k8s/README.md for the names the certificate must cover).
+  tls_cert_file   = "/openbao/tls/tls.crt"
+  tls_key_file    = "/openbao/tls/tls.key"
+  tls_min_version = "tls12"
+}
+
+storage "raft" {
+  path = "/openbao/data"
+
+  # Every node tries every peer; whichever is initialized and unsealed lets the others join.
+  retry_join {
+    leader_api_addr     = "https://openbao-0.openbao-internal:8200"
+    leader_ca_cert_file = "/openbao/tls/ca.crt"
+  }
+  retry_join {
+    leader_api_addr     = "https://openbao-1.openbao-internal:8200"
+    leader_ca_cert_file = "/openbao/tls/ca.crt"
+  }
+  retry_join {
+    leader_api_addr     = "https://openbao-2.openbao-internal:8200"
+    leader_ca_cert_file = "/openbao/tls/ca.crt"
+  }
+}
+
+service_registration "kubernetes" {}

