@@ -34,6 +34,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   // status and plan print their report on stdout; their logs go to stderr.
   const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
+  // Node prints process warnings (the AWS SDK's Node-version notice among them) as
+  // multi-line stderr text; keep them one JSON log line each instead.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => log.warn({ warning: warning.name }, warning.message.split('\n')[0]));
   if (config.tls.skipVerify) {
     log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
   }

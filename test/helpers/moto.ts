@@ -11,10 +11,13 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
-/** moto in server mode on a free loopback port (installed by scripts/install-tools.sh). */
-export async function startMoto(): Promise<Moto> {
+/**
+ * moto in server mode on a loopback port (installed by scripts/install-tools.sh): a free
+ * one, or the given one to bring a stopped server back where its clients expect it.
+ */
+export async function startMoto(port?: number): Promise<Moto> {
   if (!existsSync(MOTO_SERVER)) throw new Error(`${MOTO_SERVER} is missing: run npm run tools`);
-  const port = await freePort();
+  port ??= await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const server = await startChildServer(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], `${endpoint}/moto-api/`);
   return {
