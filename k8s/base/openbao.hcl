@@ -1,7 +1,8 @@
 # OpenBao server configuration. api_addr, cluster_addr and the raft node_id come from the
 # environment (BAO_API_ADDR, BAO_CLUSTER_ADDR, BAO_RAFT_NODE_ID), set per pod in statefulset.yaml.
-ui            = true
-disable_mlock = true # raft on Kubernetes: no IPC_LOCK capability; swap is off on nodes
+# No disable_mlock: OpenBao 2.x does not mlock and reports the field as unknown, so the
+# container needs no IPC_LOCK capability.
+ui = true
 
 listener "tcp" {
   address         = "0.0.0.0:8200"
