@@ -9,6 +9,8 @@ const cleanups: Cleanup[] = [];
 
 let interrupted = false;
 
+const DUPLICATE_SIGNAL_WINDOW_MS = 1_000;
+
 /** Registers an undo action; the returned function drops it once the thing is gone on its own. */
 export function deferCleanup(cleanup: Cleanup): () => void {
   cleanups.push(cleanup);
@@ -39,16 +41,25 @@ export async function stopIfInterrupted(): Promise<void> {
 
 /**
  * Runs a script's body so that servers, child processes and temp dirs are removed on success,
- * failure and Ctrl-C alike. A second Ctrl-C during cleanup exits at once (the default action).
+ * failure and Ctrl-C alike. A second Ctrl-C during cleanup exits at once.
  */
 export async function runScript(body: () => Promise<void>): Promise<never> {
-  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
-    process.once(signal, () => {
-      interrupted = true;
-      console.error(`\n${signal}: stopping and cleaning up`);
-      void cleanUp().finally(() => process.exit(128 + number));
-    });
-  }
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals, number: number) => {
+    if (interrupted) {
+      // Ctrl-C may reach this process twice: from the terminal, and from tsx, which relays
+      // it when it has not heard within 30 ms that this process got it.
+      // Only a signal well after the first is the operator's second Ctrl-C.
+      if (Date.now() - firstSignalAt > DUPLICATE_SIGNAL_WINDOW_MS) process.exit(128 + number);
+      return;
+    }
+    interrupted = true;
+    firstSignalAt = Date.now();
+    console.error(`\n${signal}: stopping and cleaning up (again to exit at once)`);
+    void cleanUp().finally(() => process.exit(128 + number));
+  };
+  process.on('SIGINT', () => onSignal('SIGINT', 2));
+  process.on('SIGTERM', () => onSignal('SIGTERM', 15));
   let exitCode = 0;
   try {
     await body();
