@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { loadPolicies } from '../config.js';
+import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, describeError, isAborted } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { configure } from '../steps/configure.js';
@@ -133,6 +134,7 @@ export class Runner {
       this.#sayOnce(`claim-${claim.holder}`, 'info', `initialization is claimed by ${claim.holder}; waiting for this node to join the cluster`);
       return { pauseMs: Math.min(config.intervalMs, 2000) };
     }
+    checkpoint('claimed');
     const seal = await vault.sealStatus({ signal });
     if (seal.initialized) return GO_ON;
     const autoUnseal = seal.type !== 'shamir';
@@ -158,7 +160,10 @@ export class Runner {
       return { pauseMs: config.intervalMs };
     }
     const unsealed = await unseal(this.#context, unsealKeys);
-    if (unsealed) log.info('unsealed');
+    if (unsealed) {
+      log.info('unsealed');
+      checkpoint('unsealed');
+    }
     else log.warn({ progress: (await vault.sealStatus({ signal })).progress }, 'still sealed after submitting every stored share');
     return unsealed ? GO_ON : { pauseMs: config.intervalMs };
   }
@@ -175,16 +180,18 @@ export class Runner {
       const { token } = await managementToken(this.#context);
       await configure(this.#context, this.#policies, token);
       this.#configuredPolicies = policies;
+      checkpoint('configured');
     }
     if (Date.now() >= this.#tokenRecheckAt) {
       this.#transition('issuing', 'configured');
       if (!(await this.#ensureProvisionerToken(kind === 'active'))) {
         this.#sayOnce('standby-token', 'info', `this node is ${kind}: waiting for the active node's sidecar to issue the provisioner token`);
-        return { pauseMs: 1000 };
+        return { pauseMs: 250 };
       }
     }
     if (kind === 'active' && config.rootToken === 'revoke' && !this.#rootRevoked) this.#rootRevoked = await revokeRootToken(this.#context).then(() => true);
     this.#transition('ready', kind === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${kind})`);
+    checkpoint('ready');
     if (config.once) return { outcome: 'ready' };
     return { pauseMs: config.intervalMs };
   }

@@ -45,11 +45,11 @@ export async function configure(context: StepContext, policies: ReadonlyMap<stri
   const changes = await planConfiguration(context, policies, token);
   for (const name of changes.policiesWritten) {
     await vault.writePolicy(name, policies.get(name)!, token, { signal });
-    log.info({ policy: name }, 'policy written');
+    log.info({ policy: name }, `policy ${name} written`);
   }
   if (changes.roleWritten) {
     await vault.writeTokenRole(PROVISIONER_ROLE, provisionerRole(config.provisionerTtlMs), token, { signal });
-    log.info({ role: PROVISIONER_ROLE }, 'token role written');
+    log.info({ role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
   }
   return changes;
 }

@@ -1,3 +1,4 @@
+import { checkpoint } from '../checkpoints.js';
 import { StoreAlreadyExistsError } from '../errors.js';
 import type { InitRequest } from '../vault/api.js';
 import type { StepContext } from './context.js';
@@ -57,6 +58,7 @@ export async function initialize(context: StepContext, autoUnseal: boolean): Pro
   const request: InitRequest = autoUnseal
     ? { recovery_shares: config.recoveryShares, recovery_threshold: config.recoveryThreshold }
     : { secret_shares: config.secretShares, secret_threshold: config.secretThreshold };
+  checkpoint('init-sent');
   const result = await context.vault.initialize(request);
   const now = new Date().toISOString();
   return {

@@ -1,3 +1,4 @@
+import { checkpoint } from '../checkpoints.js';
 import { describeError } from '../errors.js';
 import { Backoff, sleep } from '../machine/wait.js';
 import type { StepContext } from './context.js';
@@ -14,10 +15,12 @@ export async function storeInitSecrets(context: StepContext, pending: PendingSec
   if (spool !== undefined) {
     await spool.write(pending).catch((error: unknown) => log.error({ error: describeError(error) }, 'could not write the spool; keys are only in memory until stored'));
   }
+  checkpoint('init-spooled');
   const backoff = new Backoff(200, 10_000);
   for (let attempt = 1; ; attempt += 1) {
     try {
       await records.writeUnsealKeys(pending.unsealKeys);
+      checkpoint('unseal-keys-stored');
       await records.writeRootToken(pending.rootToken);
       break;
     } catch (error) {
@@ -26,6 +29,7 @@ export async function storeInitSecrets(context: StepContext, pending: PendingSec
       await sleep(backoff.next());
     }
   }
-  log.info({ names: [records.names.unsealKeys, records.names.rootToken], store: records.store.kind }, 'keys and root token stored and verified');
+  log.info({ secrets: [records.names.unsealKeys, records.names.rootToken], store: records.store.kind }, 'keys and root token stored and verified');
+  checkpoint('secrets-stored');
   if (spool !== undefined) await spool.remove();
 }

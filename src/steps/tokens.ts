@@ -1,3 +1,4 @@
+import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, describeError } from '../errors.js';
 import { Backoff, sleep } from '../machine/wait.js';
 import type { Secret } from '../secret.js';
@@ -32,6 +33,7 @@ export async function issueProvisionerToken(context: StepContext, managementToke
   const ttlSeconds = Math.round(config.provisionerTtlMs / 1000);
   const issued = await context.secretsInFlight.hold(async () => {
     const created = await vault.createTokenWithRole(PROVISIONER_ROLE, ttlSeconds, managementToken);
+    checkpoint('token-created');
     const record: ProvisionerToken = {
       token: created.token,
       accessor: created.accessor,
@@ -50,7 +52,8 @@ export async function issueProvisionerToken(context: StepContext, managementToke
       }
     }
   });
-  log.info({ expiresAt: issued.expiresAt, name: records.names.provisionerToken }, 'provisioner token issued and stored');
+  log.info({ expiresAt: issued.expiresAt, secret: records.names.provisionerToken }, 'provisioner token issued and stored');
+  checkpoint('token-stored');
   if (replaced !== undefined) {
     await vault.revokeAccessor(replaced.accessor, managementToken, { signal: context.signal });
     log.info({ expiresAt: replaced.expiresAt }, 'previous provisioner token revoked');
@@ -83,6 +86,6 @@ export async function revokeRootToken(context: StepContext): Promise<boolean> {
   if (!root?.token) return false;
   await context.vault.revokeSelf(root.token);
   await context.records.writeRootToken({ token: null, createdAt: root.createdAt, revokedAt: new Date().toISOString() });
-  context.log.info({ name: context.records.names.rootToken }, 'root token revoked; later runs use the provisioner token');
+  context.log.info({ secret: context.records.names.rootToken }, 'root token revoked; later runs use the provisioner token');
   return true;
 }

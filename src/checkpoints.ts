@@ -1,0 +1,26 @@
+import { channel } from 'node:diagnostics_channel';
+
+/** Step boundaries, in the order a fresh Shamir run passes them. */
+export type Checkpoint =
+  | 'claimed'
+  | 'init-sent'
+  | 'init-spooled'
+  | 'unseal-keys-stored'
+  | 'secrets-stored'
+  | 'unsealed'
+  | 'configured'
+  | 'token-created'
+  | 'token-stored'
+  | 'ready';
+
+const checkpoints = channel('vault-bootstrap:checkpoint');
+
+/**
+ * Marks a step boundary on a diagnostics channel. Nothing subscribes in production; the
+ * fault-injection suite preloads a test module (`node --import …`, not shipped in the
+ * package or image) that subscribes and kills the process exactly here, so crashes are
+ * injected on the production code path without any switch production could flip.
+ */
+export function checkpoint(name: Checkpoint): void {
+  if (checkpoints.hasSubscribers) checkpoints.publish({ name });
+}
