@@ -37,12 +37,17 @@ export interface Config {
   readonly policiesDirectory: string | undefined;
   readonly spoolDirectory: string | undefined;
   readonly allowReinit: boolean;
+  /** How long a claim whose holder never stored keys binds the others. */
+  readonly claimStaleAfterMs: number;
+  /** A leader's API address this node joins through sys/storage/raft/join, for servers without retry_join. */
+  readonly raftJoin: URL | undefined;
   readonly shutdownTimeoutMs: number;
   readonly rootToken: RootTokenMode;
   readonly provisionerTtlMs: number;
   readonly intervalMs: number;
   readonly timeoutMs: number;
-  readonly listen: { host: string; port: number } | undefined;
+  /** host undefined: every address, IPv6 and IPv4 alike. */
+  readonly listen: { host: string | undefined; port: number } | undefined;
   readonly logLevel: string;
   /** Who claims initialization: the pod name (downward API) or the host name. */
   readonly holder: string;
@@ -77,6 +82,8 @@ const OPTIONS = {
   'policies-dir': { type: 'string' },
   'spool-dir': { type: 'string' },
   'allow-reinit': { type: 'boolean' },
+  'claim-stale-after': { type: 'string' },
+  'raft-join': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   'root-token': { type: 'string' },
   'provisioner-ttl': { type: 'string' },
@@ -183,6 +190,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const once = flags.once === true;
   const policiesDirectory = setting('policies-dir', 'VB_POLICIES_DIR').value;
   const spool = setting('spool-dir', 'VB_SPOOL_DIR');
+  const raftJoin = setting('raft-join', 'VB_RAFT_JOIN');
 
   const config: Config = {
     command,
@@ -200,6 +208,8 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
     allowReinit: boolean('allow-reinit', 'VB_ALLOW_REINIT'),
+    claimStaleAfterMs: duration('claim-stale-after', 'VB_CLAIM_STALE_AFTER', '5m', 1000),
+    raftJoin: raftJoin.value === undefined ? undefined : parseVaultAddress(raftJoin),
     shutdownTimeoutMs: duration('shutdown-timeout', 'VB_SHUTDOWN_TIMEOUT', '25s', 0),
     rootToken,
     provisionerTtlMs: duration('provisioner-ttl', 'VB_PROVISIONER_TTL', '720h', 60_000),
@@ -279,7 +289,7 @@ function parseListen({ value, name }: { value: string | undefined; name: string 
   const port = Number(match?.[2]);
   if (match === null || port > 65535) throw new ConfigError(`${name}: expected [host]:port or off, got ${JSON.stringify(text)}`);
   const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
-  return { host: host === '' ? '0.0.0.0' : host, port };
+  return { host: host === '' ? undefined : host, port };
 }
 
 function loadTls(env: Environment): TlsConfig {

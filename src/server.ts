@@ -12,7 +12,7 @@ export interface Probe {
  * /healthz: the process is alive and its loop is not stuck (a pass started recently).
  * /readyz: the ready state is reached and holding. /metrics: Prometheus text.
  */
-export async function startServer(listen: { host: string; port: number }, probe: Probe, metrics: Metrics, stuckAfterMs: number): Promise<{ server: Server; port: number }> {
+export async function startServer(listen: { host: string | undefined; port: number }, probe: Probe, metrics: Metrics, stuckAfterMs: number): Promise<{ server: Server; port: number }> {
   const server = createServer((request, response) => {
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });

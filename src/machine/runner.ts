@@ -50,9 +50,13 @@ export class Runner {
     return this.#state;
   }
 
-  /** When the loop last started a pass: /healthz says stuck when this grows old. */
+  /**
+   * When the loop last started a pass: /healthz says stuck when this grows old. Retrying a
+   * store write that holds the only copy of the keys is progress, not a hang: a liveness
+   * restart then would only risk the keys.
+   */
   get lastBeat(): number {
-    return this.#lastBeat;
+    return this.#context.secretsInFlight.active ? Date.now() : this.#lastBeat;
   }
 
   async run(): Promise<Outcome> {
@@ -125,14 +129,14 @@ export class Runner {
     const stored = await records.readUnsealKeys();
     if (stored !== undefined && !config.allowReinit) {
       this.#sayOnce('restore', 'warn', `keys exist in ${records.names.unsealKeys}: not initializing (restore, don't init); waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`);
-      return { pauseMs: Math.min(config.intervalMs, 2000) };
+      return this.#awaitJoin();
     }
     const pending = await spool?.read();
     if (pending !== undefined) return this.#storePending(pending, 'keys waiting in the spool');
     const claim = await claimCluster(this.#context, this.#claimWatch);
     if (!claim.won) {
       this.#sayOnce(`claim-${claim.holder}`, 'info', `initialization is claimed by ${claim.holder}; waiting for this node to join the cluster`);
-      return { pauseMs: Math.min(config.intervalMs, 2000) };
+      return this.#awaitJoin();
     }
     checkpoint('claimed');
     const seal = await vault.sealStatus({ signal });
@@ -146,6 +150,19 @@ export class Runner {
     });
     this.#keysConfirmed = true;
     return GO_ON;
+  }
+
+  /** A follower waits for raft retry_join to make its node part of the cluster, or asks it to join (--raft-join). */
+  async #awaitJoin(): Promise<Iteration> {
+    const { config, vault, signal, log } = this.#context;
+    if (config.raftJoin !== undefined) {
+      const joined = await vault.joinRaft(config.raftJoin.origin, { signal }).catch((error: unknown) => {
+        log.warn({ leader: config.raftJoin!.origin, error: describeError(error) }, 'raft join failed; will retry');
+        return false;
+      });
+      if (joined) log.info({ leader: config.raftJoin.origin }, 'joined the raft cluster');
+    }
+    return { pauseMs: Math.min(config.intervalMs, 1000) };
   }
 
   async #onSealed(): Promise<Iteration> {

@@ -6,13 +6,10 @@ import type { PendingSecrets } from './spool.js';
 
 export type ClaimResult = { won: true } | { won: false; holder: string };
 
-/** How long a claim whose holder never stored keys stays binding. */
-export const CLAIM_STALE_AFTER_MS = 5 * 60_000;
-
 /**
  * Takes the cluster-wide initialization mutex (SPEC §4): create-if-absent of the claim
  * secret. A claim we hold from before a restart is ours again; a claim nobody followed
- * with keys goes stale after CLAIM_STALE_AFTER_MS and may be taken over; --allow-reinit
+ * with keys goes stale after --claim-stale-after and may be taken over; --allow-reinit
  * takes it over on purpose.
  */
 export async function claimCluster(context: StepContext, watch: ClaimWatch, now: Date = new Date()): Promise<ClaimResult> {
@@ -36,7 +33,7 @@ export async function claimCluster(context: StepContext, watch: ClaimWatch, now:
     watch.emptySince = undefined;
     ageMs = now.getTime() - Date.parse(existing.claimedAt);
   }
-  const stale = !(ageMs < CLAIM_STALE_AFTER_MS);
+  const stale = !(ageMs < config.claimStaleAfterMs);
   if (!config.allowReinit && !stale) return { won: false, holder: existing?.holder ?? '(claim being written)' };
   log.warn({ previousHolder: existing?.holder ?? null, claimedAt: existing?.claimedAt ?? null, reason: config.allowReinit ? '--allow-reinit' : 'stale' }, 'taking over the init claim');
   await records.replaceClaim(claim);
