@@ -100,6 +100,9 @@ export class Runner {
     }
     metrics.vaultUp(true);
     this.#unreachableReason = undefined;
+    // Keys a crashed or timed-out process left in the spool are stored before anything else.
+    const pending = await this.#context.spool?.read();
+    if (pending !== undefined) return this.#storePending(pending, 'keys waiting in the spool');
     const kind = classifyHealth(status);
     switch (kind) {
       case 'unreachable':
@@ -124,15 +127,13 @@ export class Runner {
   }
 
   async #onUninitialized(): Promise<Iteration> {
-    const { records, config, spool, vault, signal } = this.#context;
+    const { records, config, vault, signal } = this.#context;
     this.#transition('uninitialized', 'health 501');
     const stored = await records.readUnsealKeys();
     if (stored !== undefined && !config.allowReinit) {
       this.#sayOnce('restore', 'warn', `keys exist in ${records.names.unsealKeys}: not initializing (restore, don't init); waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`);
       return this.#awaitJoin();
     }
-    const pending = await spool?.read();
-    if (pending !== undefined) return this.#storePending(pending, 'keys waiting in the spool');
     const claim = await claimCluster(this.#context, this.#claimWatch);
     if (!claim.won) {
       this.#sayOnce(`claim-${claim.holder}`, 'info', `initialization is claimed by ${claim.holder}; waiting for this node to join the cluster`);
@@ -181,7 +182,7 @@ export class Runner {
       log.info('unsealed');
       checkpoint('unsealed');
     }
-    else log.warn({ progress: (await vault.sealStatus({ signal })).progress }, 'still sealed after submitting every stored share');
+    else log.info({ progress: (await vault.sealStatus({ signal })).progress }, 'still sealed after submitting every stored share (a node joining raft unseals once it has caught up)');
     return unsealed ? GO_ON : { pauseMs: config.intervalMs };
   }
 
@@ -236,8 +237,6 @@ export class Runner {
   }
 
   async #onKeysMissing(): Promise<Iteration> {
-    const pending = await this.#context.spool?.read();
-    if (pending !== undefined) return this.#storePending(pending, 'keys waiting in the spool');
     this.#transition('orphaned', 'initialized, but no keys in the store and none in flight');
     this.#sayOnce('orphaned', 'error', ORPHANED_RECOVERY);
     if (this.#context.config.once) return { outcome: 'orphaned' };

@@ -19,6 +19,8 @@ export async function storeInitSecrets(context: StepContext, pending: PendingSec
   const backoff = new Backoff(200, 10_000);
   for (let attempt = 1; ; attempt += 1) {
     try {
+      // A crash after storing but before removing the spool leaves the same keys in both.
+      if (await records.holdsInitSecrets(pending.unsealKeys, pending.rootToken)) break;
       await records.writeUnsealKeys(pending.unsealKeys);
       checkpoint('unseal-keys-stored');
       await records.writeRootToken(pending.rootToken);

@@ -54,6 +54,15 @@ export class Records {
     await this.#writeVerified(this.names.unsealKeys, encodeUnsealKeys(record));
   }
 
+  /** Whether the latest stored versions are exactly these keys and this root token. */
+  async holdsInitSecrets(unsealKeys: UnsealKeys, rootToken: RootToken): Promise<boolean> {
+    const latest = (name: string) => this.store.readLatest(name).catch((error: unknown) => {
+      if (error instanceof StoreNotFoundError) return undefined;
+      throw error;
+    });
+    return (await latest(this.names.unsealKeys)) === encodeUnsealKeys(unsealKeys) && (await latest(this.names.rootToken)) === encodeRootToken(rootToken);
+  }
+
   async readRootToken(): Promise<RootToken | undefined> {
     const record = await this.#read(this.names.rootToken);
     if (record === undefined) return undefined;

@@ -28,9 +28,10 @@ export interface RunningCli {
   output(): string;
 }
 
-export function startCli(args: string[], env: Record<string, string> = cleanEnv()): RunningCli {
+/** `nodeOptions` go before the script, e.g. `--import` of the fault-injection hook. */
+export function startCli(args: string[], env: Record<string, string> = cleanEnv(), nodeOptions: string[] = []): RunningCli {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeOptions, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const listeners: Array<() => void> = [];

@@ -38,12 +38,27 @@ export class OpenBao {
     this.options = options;
   }
 
-  static async create(options: OpenBaoOptions = {}): Promise<OpenBao> {
+  static async create(options: OpenBaoOptions = {}, ports?: { port: number; clusterPort: number }): Promise<OpenBao> {
     if (!existsSync(BAO)) throw new Error(`${BAO} is missing: run npm run tools`);
     const directory = await mkdtemp(join(tmpdir(), 'vb-bao-'));
-    const server = new OpenBao(directory, await freePort(), await freePort(), options);
+    const server = new OpenBao(directory, ports?.port ?? (await freePort()), ports?.clusterPort ?? (await freePort()), options);
     await server.#writeConfig();
     return server;
+  }
+
+  /** Nodes of one raft cluster, each with retry_join to every other; created, not started. */
+  static async createCluster(size: number, options: OpenBaoOptions = {}): Promise<OpenBao[]> {
+    const ports: Array<{ port: number; clusterPort: number }> = [];
+    for (let index = 0; index < size; index += 1) ports.push({ port: await freePort(), clusterPort: await freePort() });
+    const scheme = options.tls ? 'https' : 'http';
+    return Promise.all(
+      ports.map((own, index) =>
+        OpenBao.create(
+          { ...options, nodeId: `node-${index}`, retryJoin: ports.filter((other) => other !== own).map((other) => `${scheme}://127.0.0.1:${other.port}`) },
+          own,
+        ),
+      ),
+    );
   }
 
   static async start(options: OpenBaoOptions = {}): Promise<OpenBao> {
