@@ -33,12 +33,6 @@ export interface AwsStoreOptions {
   kmsKey?: string;
 }
 
-/**
- * Read at start-up to prove credentials, region and permissions. It normally does not
- * exist (ResourceNotFoundException is the healthy answer); its name starts with the default
- * prefix so that a policy scoped to `vault-*` covers it.
- */
-
 const CONNECTION_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 

@@ -29,11 +29,6 @@ export interface GcpStoreOptions {
   kmsKey?: string;
 }
 
-/**
- * Read at start-up to prove credentials, project and permissions; it normally does not exist
- * (NOT_FOUND is the healthy answer).
- */
-
 const FIRST_VERSION_ATTEMPTS = 3;
 const FIRST_VERSION_RETRY_MS = 250;
 
