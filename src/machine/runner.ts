@@ -109,7 +109,7 @@ export class Runner {
         this.#transition('waiting', `health answered HTTP ${status}`);
         return { pauseMs: this.#waitBackoff.next() };
       case 'unknown':
-        this.#context.log.warn({ status }, 'unknown health status: not acting on it');
+        this.#sayOnce(`unknown-${status}`, 'warn', `unknown health status ${status}: not acting on it`);
         return { pauseMs: this.#waitBackoff.next() };
       case 'removed':
         this.#sayOnce('removed', 'error', 'this node was removed from the raft cluster: not acting on it; re-join it or replace the pod');

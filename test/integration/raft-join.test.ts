@@ -1,0 +1,32 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, runCli, transitions } from '../helpers/cli.js';
+import { baoRequest, OpenBao } from '../helpers/openbao.js';
+
+describe('--raft-join: a follower whose server has no retry_join', () => {
+  const servers: OpenBao[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+
+  it('asks its node to join the leader, then unseals it with the stored keys; one cluster, one init', async () => {
+    const [leader, follower] = await Promise.all([OpenBao.start({ nodeId: 'leader' }), OpenBao.start({ nodeId: 'follower' })]);
+    servers.push(leader!, follower!);
+    const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-join-')), 'store');
+    const store = ['--store', 'file', '--file-dir', storeDirectory];
+
+    const first = await runCli(['run', '--once', ...store, '--vault-addr', leader!.address], cleanEnv({ POD_NAME: 'vault-0' }));
+    expect(first.code, first.stdout).toBe(0);
+
+    const second = await runCli(['run', '--once', ...store, '--vault-addr', follower!.address, '--raft-join', leader!.address], cleanEnv({ POD_NAME: 'vault-1' }));
+    expect(second.code, second.stdout).toBe(0);
+    expect(second.stdout).toContain('joined the raft cluster');
+    expect(transitions(second.stdout)).not.toContain('initializing');
+
+    const [leaderHealth, followerHealth] = await Promise.all([baoRequest(leader!, 'GET', 'sys/health'), baoRequest(follower!, 'GET', 'sys/health')]);
+    expect(followerHealth.body.sealed).toBe(false);
+    expect(followerHealth.body.cluster_id).toBe(leaderHealth.body.cluster_id);
+  });
+});
