@@ -2,6 +2,7 @@
 import { formatPlan, plan } from './commands/plan.js';
 import { formatStatus, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
+import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { Runner } from './machine/runner.js';
@@ -115,7 +116,7 @@ function installSignalHandlers(log: Logger, controller: AbortController, secrets
     setTimeout(() => {
       if (!secretsInFlight.active) return;
       const where = config.spoolDirectory ? `they wait in the spool ${config.spoolDirectory} for the next start` : 'they are LOST unless the store caught up';
-      log.error({ timeout: config.shutdownTimeoutMs }, `--shutdown-timeout reached with secrets not yet stored: ${where}`);
+      log.error({ timeout: formatDuration(config.shutdownTimeoutMs) }, `--shutdown-timeout reached with secrets not yet stored: ${where}`);
       process.exit(EXIT_FAILURE);
     }, config.shutdownTimeoutMs).unref();
   };

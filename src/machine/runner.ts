@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { loadPolicies } from '../config.js';
 import { checkpoint } from '../checkpoints.js';
+import { formatDuration } from '../duration.js';
 import { BootstrapError, describeError, isAborted } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { configure } from '../steps/configure.js';
@@ -65,7 +66,7 @@ export class Runner {
     while (!signal.aborted) {
       this.#lastBeat = Date.now();
       if (this.#lastBeat >= deadline) {
-        log.error({ state: this.#state, timeout: config.timeoutMs }, '--once gave up: not ready within --timeout');
+        log.error({ state: this.#state, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
         return 'timed-out';
       }
       let pauseMs: number;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
 import { MANAGED_LABELS, type SecretStore } from './types.js';
@@ -129,12 +129,4 @@ async function guard<T>(name: string, operation: () => Promise<T>): Promise<T> {
     const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
     throw new BootstrapError(denied ? 'STORE_DENIED' : 'STORE_UNAVAILABLE', `file store: ${name}: ${code}`);
   }
-}
-
-/** Used by tests and status: whether a path exists. */
-export async function pathExists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
