@@ -30,7 +30,7 @@ try {
     () => threeNodesStartedTogether(store, runs),
     () => killAtEveryBoundary(store, boundaryRuns),
     () => killAtRandomInstants(store, runs),
-    () => storeOutageThenSigterm(smallRuns),
+    () => storeOutageThenSigterm(store, smallRuns),
     () => activeRestartsWhileConfiguring(store, smallRuns),
     () => redeployOnOldData(store, smallRuns),
     () => wipedServerWithKeys(store, smallRuns),

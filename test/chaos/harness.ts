@@ -13,7 +13,7 @@ const CRASH_HOOK = fileURLToPath(new URL('./crash-hook.mjs', import.meta.url));
 
 /** The store every scenario uses: a real moto server; each run gets its own secret prefix. */
 export class ChaosStore {
-  readonly moto: Moto;
+  moto: Moto;
   readonly home: string;
 
   private constructor(moto: Moto, home: string) {
@@ -38,6 +38,16 @@ export class ChaosStore {
 
   async versions(prefix: string, secret: string): Promise<string[]> {
     return this.client().readAllVersions(`${prefix}-${secret}`);
+  }
+
+  /** The store goes away (moto keeps nothing, so it comes back empty). */
+  async outage(): Promise<void> {
+    await this.moto.stop();
+  }
+
+  /** The store comes back on the same port, where every client still points. */
+  async recover(): Promise<void> {
+    this.moto = await startMoto(Number(new URL(this.moto.endpoint).port));
   }
 
   async stop(): Promise<void> {

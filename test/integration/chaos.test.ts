@@ -48,7 +48,7 @@ describe('fault injection (shortened): one init per cluster, no key lost', () =>
   }, 300_000);
 
   it('3: store outage while storing, SIGTERM during the outage', async () => {
-    expectHeld(await storeOutageThenSigterm(1));
+    expectHeld(await storeOutageThenSigterm(store, 1));
   }, 300_000);
 
   it('4: the active node restarts sealed while configuring', async () => {
