@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60000,
     hookTimeout: 120000,
     pool: 'forks',
+    // The suites mostly wait on real servers (sys/init, raft elections, timeouts), not on CPU.
+    maxWorkers: 4,
+    minWorkers: 1,
   },
 });
