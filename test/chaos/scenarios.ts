@@ -200,6 +200,15 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
         result.notes.push('the cluster did not converge before the fault');
         continue;
       }
+      // Joined nodes start as non-voters (raft autopilot promotes them after a stabilization
+      // time); until then the cluster has no quorum without its leader and leadership cannot move.
+      const root = JSON.parse((await store.versions(prefix, 'root-token')).at(-1)!).token as string;
+      const allVoters = await waitUntil(async () => {
+        const configuration = await baoRequest(nodes[0]!, 'GET', 'sys/storage/raft/configuration', root);
+        const servers = (configuration.body.data?.config?.servers ?? []) as Array<{ voter: boolean }>;
+        return servers.length === nodes.length && servers.every((server) => server.voter);
+      }, 60_000);
+      if (!allVoters) result.notes.push('not every node became a raft voter within 60s');
       const health = await Promise.all(nodes.map(healthOf));
       const active = nodes[health.findIndex((node) => node.status === 200)]!;
       const marker = `tenant-${run}`;
@@ -209,17 +218,16 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
       const converged = await waitUntil(async () => {
         const after = await Promise.all(nodes.map(healthOf));
         if (!after.every((node) => node.status === 200 || node.status === 429)) return false;
-        const root = JSON.parse((await store.versions(prefix, 'root-token')).at(-1)!).token as string;
         const activeNow = nodes[after.findIndex((node) => node.status === 200)];
         if (activeNow === undefined) return false;
         return (await baoRequest(activeNow, 'GET', `sys/policies/acl/${marker}`, root)).status === 200;
       }, 90_000);
       const activeAfter = nodes[(await Promise.all(nodes.map(healthOf))).findIndex((node) => node.status === 200)];
-      if (converged) {
+      if (converged && activeAfter !== active) {
         result.converged += 1;
         result.convergeMs.push(Date.now() - started);
-        if (activeAfter === active) result.notes.push('the restarted node became active again');
       }
+      if (activeAfter === active) result.notes.push('the active node did not move');
       if (counters.initRequests() > 1) result.doubleInits += 1;
       if ((await store.versions(prefix, 'unseal-keys')).length !== 1) result.keysLost += 1;
     } finally {
