@@ -53,7 +53,7 @@ export interface Config {
   readonly holder: string;
 }
 
-export const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
+const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const STORE_KINDS = ['gcp', 'aws', 'file'];
@@ -95,7 +95,7 @@ const OPTIONS = {
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-export const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
+const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -223,7 +223,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
 }
 
 /** Accepts what Go's strconv.ParseBool accepts, as Vault's own variables do. */
-export function parseBoolean(text: string, name: string): boolean {
+function parseBoolean(text: string, name: string): boolean {
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
   if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
   throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(text)}`);

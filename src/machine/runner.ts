@@ -18,7 +18,7 @@ type Iteration = { outcome: Outcome } | { pauseMs: number };
 
 const GO_ON: Iteration = { pauseMs: 0 };
 
-export const ORPHANED_RECOVERY =
+const ORPHANED_RECOVERY =
   'Vault is initialized but no keys are in the store and none are in flight: restore the keys secret from a backup or an earlier version, ' +
   'or wipe the server storage and run again to initialize anew (README: recovery)';
 

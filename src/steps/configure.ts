@@ -5,7 +5,7 @@ export const PROVISIONER_ROLE = 'provisioner';
 export const PROVISIONER_POLICY = 'provisioner';
 
 /** The token role provisioner tokens are created through (SPEC §6): orphan, provisioner policy only. */
-export function provisionerRole(provisionerTtlMs: number): Record<string, unknown> {
+function provisionerRole(provisionerTtlMs: number): Record<string, unknown> {
   return {
     allowed_policies: [PROVISIONER_POLICY],
     orphan: true,

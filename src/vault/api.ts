@@ -3,7 +3,7 @@ import { Secret } from '../secret.js';
 import type { CallOptions, VaultClient, VaultResponse } from './client.js';
 
 /** Explicit codes for every state, so each answers distinctly whatever the server's defaults. */
-export const HEALTH_QUERY: Readonly<Record<string, string>> = Object.freeze({
+const HEALTH_QUERY: Readonly<Record<string, string>> = Object.freeze({
   standbyok: 'false',
   perfstandbyok: 'false',
   activecode: '200',
