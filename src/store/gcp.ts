@@ -15,6 +15,7 @@ export interface SecretManagerApi {
   addSecretVersion(request: protos.google.cloud.secretmanager.v1.IAddSecretVersionRequest): Promise<unknown>;
   accessSecretVersion(
     request: protos.google.cloud.secretmanager.v1.IAccessSecretVersionRequest,
+    options?: { timeout: number },
   ): Promise<[protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse, ...unknown[]]>;
   listSecretVersions(request: protos.google.cloud.secretmanager.v1.IListSecretVersionsRequest): Promise<[SecretVersion[], ...unknown[]]>;
   close(): Promise<void>;
@@ -29,6 +30,7 @@ export interface GcpStoreOptions {
   kmsKey?: string;
 }
 
+const VERIFY_TIMEOUT_MS = 10_000;
 const FIRST_VERSION_ATTEMPTS = 3;
 const FIRST_VERSION_RETRY_MS = 250;
 
@@ -56,7 +58,8 @@ export class GcpStore implements SecretStore {
   async verifyAccess(probeName: string): Promise<void> {
     const project = await this.#projectId();
     try {
-      await this.#api.accessSecretVersion({ name: `projects/${project}/secrets/${probeName}/versions/latest` });
+      // Bounded: an unreachable endpoint at start-up should fail in seconds, not after the client's 60s of retries.
+      await this.#api.accessSecretVersion({ name: `projects/${project}/secrets/${probeName}/versions/latest` }, { timeout: VERIFY_TIMEOUT_MS });
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return;
       throw startupProblem(error, project) ?? translate(error, 'verifyAccess', probeName);

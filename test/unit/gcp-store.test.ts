@@ -81,7 +81,7 @@ describe('GcpStore.verifyAccess', () => {
   test('a missing probe secret means access works', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
     await storeWith({ accessSecretVersion }).verifyAccess('vault-init-claim');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-init-claim/versions/latest` });
+    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-init-claim/versions/latest` }, { timeout: 10_000 });
   });
 
   test.each([
@@ -105,7 +105,7 @@ describe('GcpStore.verifyAccess', () => {
   test('the project comes from the credentials when not configured', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
     await new GcpStore({}, fakeApi({ getProjectId: async () => 'from-adc', accessSecretVersion })).verifyAccess('vault-init-claim');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/from-adc/secrets/vault-init-claim/versions/latest` });
+    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/from-adc/secrets/vault-init-claim/versions/latest` }, { timeout: 10_000 });
   });
 
   test('an unavailable service stays STORE_UNAVAILABLE, not a configuration error', async () => {
