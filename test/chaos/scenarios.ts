@@ -20,6 +20,11 @@ function newResult(scenario: string): ScenarioResult {
   return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, convergeMs: [], notes: [] };
 }
 
+function recordConverged(result: ScenarioResult, startedAt: number): void {
+  result.converged += 1;
+  result.convergeMs.push(Date.now() - startedAt);
+}
+
 let prefixCounter = 0;
 const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;
 
@@ -52,8 +57,7 @@ export async function threeNodesStartedTogether(store: ChaosStore, runs: number)
       const unsealed = health.every((node) => node.status === 200 || node.status === 429);
       const clusters = new Set(health.map((node) => node.clusterId));
       if (ready && unsealed && clusters.size === 1) {
-        result.converged += 1;
-        result.convergeMs.push(Date.now() - started);
+        recordConverged(result, started);
       }
       if (counters.initRequests() > 1 || clusters.size > 1) result.doubleInits += 1;
       if ((await store.versions(prefix, 'unseal-keys')).length !== 1) result.keysLost += 1;
@@ -104,8 +108,7 @@ async function crashThenRestart(store: ChaosStore, result: ScenarioResult, crash
     const initRequests = counters.initRequests();
     if (initRequests > 1) result.doubleInits += 1;
     if (outcome.code === 0) {
-      result.converged += 1;
-      result.convergeMs.push(Date.now() - started);
+      recordConverged(result, started);
     }
     // Killed between sending sys/init and the answer reaching the spool: the keys never left
     // OpenBao's answer, so no client could have kept them. Reported apart from "lost".
@@ -166,8 +169,7 @@ export async function storeOutageThenSigterm(store: ChaosStore, runs: number): P
       const second = startSidecar(store, address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, once: true });
       const outcome = await second.cli.result;
       if (outcome.code === 0) {
-        result.converged += 1;
-        result.convergeMs.push(Date.now() - started);
+        recordConverged(result, started);
       }
       if (counters.initRequests() > 1) result.doubleInits += 1;
       if (!(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
@@ -224,8 +226,7 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
       }, 90_000);
       const activeAfter = nodes[(await Promise.all(nodes.map(healthOf))).findIndex((node) => node.status === 200)];
       if (converged && activeAfter !== active) {
-        result.converged += 1;
-        result.convergeMs.push(Date.now() - started);
+        recordConverged(result, started);
       }
       if (activeAfter === active) result.notes.push('the active node did not move');
       if (counters.initRequests() > 1) result.doubleInits += 1;
@@ -259,8 +260,7 @@ export async function redeployOnOldData(store: ChaosStore, runs: number): Promis
       const redeployed = startSidecar(store, counters.proxies[0]!.address, { prefix, podName: 'vault-0-redeployed', once: true });
       const outcome = await redeployed.cli.result;
       if (outcome.code === 0 && (await healthOf(node)).status === 200) {
-        result.converged += 1;
-        result.convergeMs.push(Date.now() - started);
+        recordConverged(result, started);
       }
       if (counters.initRequests() > 0) result.doubleInits += 1;
       if ((await store.versions(prefix, 'unseal-keys')).length !== 1 || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
@@ -299,8 +299,7 @@ export async function wipedServerWithKeys(store: ChaosStore, runs: number): Prom
       const reinit = await startSidecar(store, counters.proxies[0]!.address, { prefix, podName: 'vault-0', once: true, extraArgs: ['--allow-reinit'] }).cli.result;
       const versions = await store.versions(prefix, 'unseal-keys');
       if (refusedCleanly && reinit.code === 0 && counters.initRequests() === 1) {
-        result.converged += 1;
-        result.convergeMs.push(Date.now() - started);
+        recordConverged(result, started);
       }
       if (versions.length !== 2 || versions[0] !== oldKeys || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
       await counters.stop();
