@@ -146,11 +146,8 @@ export class Runner {
     const autoUnseal = seal.type !== 'shamir';
     await this.#context.secretsInFlight.hold(async () => {
       this.#transition('initializing', autoUnseal ? `claim held; ${seal.type} seal: recovery shares` : 'claim held; Shamir seal');
-      const secrets = await initialize(this.#context, autoUnseal);
-      this.#transition('storing', 'init answered');
-      await storeInitSecrets(this.#context, secrets);
+      await this.#storePending(await initialize(this.#context, autoUnseal), 'init answered');
     });
-    this.#keysConfirmed = true;
     return GO_ON;
   }
 
@@ -208,7 +205,10 @@ export class Runner {
         return { pauseMs: 250 };
       }
     }
-    if (kind === 'active' && config.rootToken === 'revoke' && !this.#rootRevoked) this.#rootRevoked = await revokeRootToken(this.#context).then(() => true);
+    if (kind === 'active' && config.rootToken === 'revoke' && !this.#rootRevoked) {
+      await revokeRootToken(this.#context);
+      this.#rootRevoked = true;
+    }
     this.#transition('ready', kind === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${kind})`);
     checkpoint('ready');
     if (config.once) return { outcome: 'ready' };

@@ -1,11 +1,11 @@
 import { checkpoint } from '../checkpoints.js';
-import { BootstrapError, describeError } from '../errors.js';
-import { Backoff, sleep } from '../machine/wait.js';
+import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { ProvisionerToken } from '../store/records.js';
 import type { TokenInfo } from '../vault/api.js';
 import { PROVISIONER_POLICY, PROVISIONER_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
+import { retryUntilStored } from './store-secrets.js';
 
 export type ProvisionerTokenState =
   | { kind: 'missing' }
@@ -29,7 +29,7 @@ export async function inspectProvisionerToken(context: StepContext): Promise<Pro
  * creation and storage, so that stretch counts as secrets in flight.
  */
 export async function issueProvisionerToken(context: StepContext, managementToken: Secret, replaced: ProvisionerToken | undefined): Promise<ProvisionerToken> {
-  const { vault, records, log, metrics, config } = context;
+  const { vault, records, log, config } = context;
   const ttlSeconds = Math.round(config.provisionerTtlMs / 1000);
   const issued = await context.secretsInFlight.hold(async () => {
     const created = await vault.createTokenWithRole(PROVISIONER_ROLE, ttlSeconds, managementToken);
@@ -40,17 +40,8 @@ export async function issueProvisionerToken(context: StepContext, managementToke
       policies: created.policies,
       expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
     };
-    const backoff = new Backoff(200, 10_000);
-    for (;;) {
-      try {
-        await records.writeProvisionerToken(record);
-        return record;
-      } catch (error) {
-        metrics.storeError('store-provisioner-token');
-        log.warn({ error: describeError(error) }, 'storing the provisioner token failed; retrying');
-        await sleep(backoff.next());
-      }
-    }
+    await retryUntilStored(context, 'store-provisioner-token', 'storing the provisioner token failed; retrying', () => records.writeProvisionerToken(record));
+    return record;
   });
   log.info({ expiresAt: issued.expiresAt, secret: records.names.provisionerToken }, 'provisioner token issued and stored');
   checkpoint('token-stored');
@@ -81,11 +72,10 @@ export async function managementToken(context: StepContext): Promise<{ token: Se
 }
 
 /** --root-token revoke: revoke the root token once a working provisioner token is stored; keep the record, marked revoked. */
-export async function revokeRootToken(context: StepContext): Promise<boolean> {
+export async function revokeRootToken(context: StepContext): Promise<void> {
   const root = await context.records.readRootToken();
-  if (!root?.token) return false;
+  if (!root?.token) return;
   await context.vault.revokeSelf(root.token);
   await context.records.writeRootToken({ token: null, createdAt: root.createdAt, revokedAt: new Date().toISOString() });
   context.log.info({ secret: context.records.names.rootToken }, 'root token revoked; later runs use the provisioner token');
-  return true;
 }
