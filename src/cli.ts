@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
+import { rotateKeys } from './commands/rotate-keys.js';
 import { formatStatus, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { formatDuration } from './duration.js';
@@ -34,7 +36,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return reportStartupError(error);
   }
   // status and plan print their report on stdout; their logs go to stderr.
-  const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
+  const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'status' || config.command === 'plan' ? 2 : 1, sync: true }));
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
   process.removeAllListeners('warning');
@@ -60,6 +62,10 @@ async function main(argv: readonly string[]): Promise<number> {
     signal: controller.signal,
     secretsInFlight: new SecretsInFlight(),
   };
+  context.metrics.trackKeysAge(async () => {
+    const keys = await context.records.readUnsealKeys();
+    return keys?.rotatedAt ?? keys?.initializedAt;
+  });
   try {
     switch (config.command) {
       case 'run':
@@ -74,11 +80,23 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
         return 0;
       }
+      case 'rotate-keys': {
+        installSignalHandlers(log, controller, context.secretsInFlight, config);
+        const result = await rotateKeys(context);
+        log.info({ ...result }, 'rotate-keys done');
+        return 0;
+      }
+      case 'generate-root': {
+        installSignalHandlers(log, controller, context.secretsInFlight, config);
+        const result = await generateRoot(context);
+        log.info({ ...result }, 'generate-root done');
+        return 0;
+      }
     }
   } catch (error) {
     const described = describeError(error);
     log.error({ error: described }, described.message);
-    return error instanceof BootstrapError && error.code === 'POLICY_REJECTED' ? EXIT_BAD_INPUT : EXIT_FAILURE;
+    return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;
   } finally {
     await store.close().catch(() => undefined);
   }

@@ -5,10 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan';
+export type Command = 'run' | 'status' | 'plan' | 'rotate-keys' | 'generate-root';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'rotate-keys', 'generate-root'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -32,6 +34,12 @@ export interface Config {
   readonly secretThreshold: number;
   readonly recoveryShares: number;
   readonly recoveryThreshold: number;
+  /** Whether the split was given (flag or env): rotate-keys keeps the current one otherwise. */
+  readonly splitGiven: { readonly secret: boolean; readonly recovery: boolean };
+  /** PGP custody: one public key per recovery share (auto-unseal only). */
+  readonly recoveryPgpKeys: readonly PgpPublicKey[] | undefined;
+  /** generate-root: revoke the generated root token once configuring is done. */
+  readonly revokeAfter: boolean;
   /** Policy name → HCL text: the shipped ones, overridden or extended by --policies-dir. */
   readonly policies: ReadonlyMap<string, string>;
   readonly policiesDirectory: string | undefined;
@@ -79,6 +87,8 @@ const OPTIONS = {
   'secret-threshold': { type: 'string' },
   'recovery-shares': { type: 'string' },
   'recovery-threshold': { type: 'string' },
+  'recovery-pgp-keys': { type: 'string' },
+  'revoke-after': { type: 'boolean' },
   'policies-dir': { type: 'string' },
   'spool-dir': { type: 'string' },
   'allow-reinit': { type: 'boolean' },
@@ -95,11 +105,13 @@ const OPTIONS = {
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
+const USAGE = `usage: vault-bootstrap <run|status|plan|rotate-keys|generate-root> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
   plan     [--json]   what run would do now, changing nothing
+  rotate-keys         crash-safe rotation of the unseal or recovery keys (new split: --secret-*/--recovery-*)
+  generate-root [--revoke-after]  a new root token from the stored keys, stored first
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -121,11 +133,12 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   if (flags.help) throw new HelpRequested(USAGE);
 
   const [command, ...extra] = parsed.positionals;
-  if (command !== 'run' && command !== 'status' && command !== 'plan') {
-    throw new ConfigError(`command line: expected a command, one of run, status, plan (got ${command === undefined ? 'none' : JSON.stringify(command)})`);
+  if (!COMMANDS.includes(command as Command)) {
+    throw new ConfigError(`command line: expected a command, one of ${COMMANDS.join(', ')} (got ${command === undefined ? 'none' : JSON.stringify(command)})`);
   }
   if (extra.length > 0) throw new ConfigError(`command line: unexpected argument ${JSON.stringify(extra[0])}`);
   if (flags.once && command !== 'run') throw new ConfigError('--once: only valid with the run command');
+  if (flags['revoke-after'] && command !== 'generate-root') throw new ConfigError('--revoke-after: only valid with the generate-root command');
 
   const setting = (flag: keyof typeof OPTIONS, ...envNames: string[]): { value: string | undefined; name: string } => {
     const fromFlag = flags[flag];
@@ -171,8 +184,19 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const secretShares = integer('secret-shares', 'VB_SECRET_SHARES', 5, 1, 255);
   const secretThreshold = integer('secret-threshold', 'VB_SECRET_THRESHOLD', 3, 1, 255);
   checkSplit('--secret-shares/VB_SECRET_SHARES', secretShares, '--secret-threshold/VB_SECRET_THRESHOLD', secretThreshold);
-  const recoveryShares = integer('recovery-shares', 'VB_RECOVERY_SHARES', 5, 1, 255);
-  const recoveryThreshold = integer('recovery-threshold', 'VB_RECOVERY_THRESHOLD', 3, 1, 255);
+  const pgpSetting = setting('recovery-pgp-keys', 'VB_RECOVERY_PGP_KEYS');
+  const recoveryPgpKeys = pgpSetting.value === undefined ? undefined : parsePgpKeys(pgpSetting.value, pgpSetting.name, command as Command);
+  const splitGiven = {
+    secret: setting('secret-shares', 'VB_SECRET_SHARES').value !== undefined || setting('secret-threshold', 'VB_SECRET_THRESHOLD').value !== undefined,
+    recovery: setting('recovery-shares', 'VB_RECOVERY_SHARES').value !== undefined || setting('recovery-threshold', 'VB_RECOVERY_THRESHOLD').value !== undefined,
+  };
+  // With custodians, one share per public key unless told otherwise.
+  const custodians = recoveryPgpKeys?.length;
+  const recoveryShares = integer('recovery-shares', 'VB_RECOVERY_SHARES', custodians ?? 5, 1, 255);
+  const recoveryThreshold = integer('recovery-threshold', 'VB_RECOVERY_THRESHOLD', Math.min(3, custodians ?? 5), 1, 255);
+  if (custodians !== undefined && recoveryShares !== custodians) {
+    throw new ConfigError(`${pgpSetting.name}: ${custodians} public key(s) for ${recoveryShares} recovery shares (--recovery-shares/VB_RECOVERY_SHARES); give one key per share`);
+  }
   checkSplit('--recovery-shares/VB_RECOVERY_SHARES', recoveryShares, '--recovery-threshold/VB_RECOVERY_THRESHOLD', recoveryThreshold);
 
   const rootTokenSetting = setting('root-token', 'VB_ROOT_TOKEN');
@@ -193,7 +217,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const raftJoin = setting('raft-join', 'VB_RAFT_JOIN');
 
   const config: Config = {
-    command,
+    command: command as Command,
     once,
     json: flags.json === true,
     vaultAddress,
@@ -204,6 +228,9 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     secretThreshold,
     recoveryShares,
     recoveryThreshold,
+    splitGiven,
+    recoveryPgpKeys,
+    revokeAfter: flags['revoke-after'] === true,
     policies: loadPolicies(policiesDirectory),
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
@@ -220,6 +247,14 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     holder: env.POD_NAME || hostname(),
   };
   return Object.freeze(config);
+}
+
+/** A comma-separated list of public key files, each checked now (not at init time). */
+function parsePgpKeys(text: string, name: string, command: Command): PgpPublicKey[] {
+  if (command !== 'run' && command !== 'rotate-keys') throw new ConfigError(`${name}: only valid with the run and rotate-keys commands`);
+  const paths = text.split(',').map((path) => path.trim());
+  if (paths.some((path) => path === '')) throw new ConfigError(`${name}: expected FILE,FILE,… of OpenPGP public keys, got an empty entry`);
+  return readPgpPublicKeys(paths, name);
 }
 
 /** Accepts what Go's strconv.ParseBool accepts, as Vault's own variables do. */

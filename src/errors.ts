@@ -17,7 +17,11 @@ export type ErrorCode =
   | 'ORPHANED'
   | 'TIMED_OUT'
   | 'ABORTED'
-  | 'SECRETS_UNSTORED';
+  | 'SECRETS_UNSTORED'
+  | 'VAULT_SEALED'
+  | 'KEYS_REJECTED'
+  | 'ROTATION_FAILED'
+  | 'GENERATE_ROOT_FAILED';
 
 export class BootstrapError extends Error {
   override readonly name: string = 'BootstrapError';

@@ -6,6 +6,16 @@ export interface StatusReport {
   vault: VaultView;
   store: { kind: string; secrets: Array<{ name: string; versions: number }> };
   rootToken: 'stored' | 'revoked' | 'absent';
+  /** The unseal/recovery keys' versions (never values): which one is active, whether a rotation is pending. */
+  keys: {
+    type: string | null;
+    activeVersion: number | null;
+    versions: number;
+    pendingRotation: boolean;
+    lastRotatedAt: string | null;
+    initializedAt: string | null;
+    encrypted: boolean;
+  };
   provisionerToken: { state: string; expiresAt: string | null; ttlSeconds: number | null; policies: string[] };
 }
 
@@ -27,9 +37,21 @@ export async function status(context: StepContext): Promise<StatusReport> {
       if (inspected.kind === 'valid' || inspected.kind === 'rotate') provisionerToken.ttlSeconds = inspected.info.ttlSeconds;
     }
   }
+  const versions = await records.readUnsealKeyVersions();
+  const active = versions.active?.record;
+  const keys: StatusReport['keys'] = {
+    type: (active ?? versions.pending[0]?.record)?.type ?? null,
+    activeVersion: versions.active?.version ?? null,
+    versions: versions.count,
+    pendingRotation: versions.pending.length > 0,
+    lastRotatedAt: active?.rotatedAt ?? null,
+    initializedAt: active?.initializedAt || null,
+    encrypted: active?.encrypted === true,
+  };
   return {
     vault,
     store: { kind: records.store.kind, secrets },
+    keys,
     rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
     provisionerToken,
   };
@@ -45,6 +67,13 @@ export function formatStatus(report: StatusReport): string {
   }
   lines.push(`store      ${report.store.kind}`);
   for (const secret of report.store.secrets) lines.push(`  ${secret.name.padEnd(40)} ${secret.versions === 0 ? 'absent' : `${secret.versions} version(s)`}`);
+  const { keys } = report;
+  if (keys.versions > 0) {
+    lines.push(
+      `keys       ${keys.type ?? 'unknown'}${keys.encrypted ? ' (PGP-encrypted)' : ''}, active version ${keys.activeVersion ?? 'none'} of ${keys.versions}` +
+        `${keys.pendingRotation ? ', rotation pending' : ''}, last rotated ${keys.lastRotatedAt ?? 'never'}${keys.initializedAt ? `, initialized ${keys.initializedAt}` : ''}`,
+    );
+  }
   lines.push(`root token ${report.rootToken}`);
   const token = report.provisionerToken;
   lines.push(`provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`);

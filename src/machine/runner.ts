@@ -77,7 +77,7 @@ export class Runner {
         this.#errorBackoff.reset();
       } catch (error) {
         if (isAborted(error)) break;
-        if (error instanceof BootstrapError && error.code === 'POLICY_REJECTED') throw error;
+        if (error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID')) throw error;
         log.warn({ state: this.#state, error: describeError(error) }, 'step failed; will retry');
         pauseMs = this.#errorBackoff.next();
       }

@@ -30,6 +30,8 @@ export interface InitRequest {
   secret_threshold?: number;
   recovery_shares?: number;
   recovery_threshold?: number;
+  /** PGP custody: base64 public keys, one per recovery share, each share encrypted to one. */
+  recovery_pgp_keys?: string[];
 }
 
 export interface InitResult {
@@ -67,6 +69,16 @@ export class VaultApi {
 
   get address(): URL {
     return this.#client.address;
+  }
+
+  /** The transport, for the rotation and generate-root calls of rotation.ts. */
+  get client(): VaultClient {
+    return this.#client;
+  }
+
+  /** The server's version from sys/seal-status (unauthenticated on Vault and OpenBao). */
+  async version(options: Signal = {}): Promise<string> {
+    return String(expectOk(await this.#client.call('GET', 'sys/seal-status', options), 'read seal status').version ?? '');
   }
 
   /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer. */
