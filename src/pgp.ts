@@ -38,6 +38,7 @@ function readPgpPublicKey(path: string, name: string): PgpPublicKey {
   }
   const armored = ARMOR.exec(bytes.toString('latin1'));
   if (armored !== null) {
+    if (armored[1] === 'PRIVATE KEY BLOCK') throw new ConfigError(`${name}: ${path} is a private key; give the public key only`);
     if (armored[1] !== 'PUBLIC KEY BLOCK') throw new ConfigError(`${name}: ${path} is not an OpenPGP public key (found ${armored[1]!.toLowerCase()})`);
     bytes = dearmor(armored[2]!);
   }
