@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Checkpoint } from '../../src/checkpoints.js';
 import { startCli, type CliResult } from '../helpers/cli.js';
@@ -18,12 +20,15 @@ function newResult(scenario: string): ScenarioResult {
 }
 
 /** One rotate-keys process against the node, with the crash hook preloaded. */
-function rotate(store: ChaosStore, node: OpenBao, prefix: string, crash: { at?: Checkpoint; killAfterMs?: number } = {}): Promise<CliResult> {
+async function rotate(store: ChaosStore, node: OpenBao, prefix: string, crash: { at?: Checkpoint; killAfterMs?: number } = {}): Promise<CliResult & { lastCheckpoint: string }> {
   const args = ['rotate-keys', '--store', 'aws', '--store-prefix', prefix, '--vault-addr', node.address, '--shutdown-timeout', '3s'];
-  const env = store.env({ ...(crash.at ? { VB_TEST_CRASH_AT: crash.at } : {}) });
+  const traceFile = join(store.home, `rotation-trace-${prefix}-${Date.now()}.txt`);
+  const env = store.env({ VB_TEST_TRACE_FILE: traceFile, ...(crash.at ? { VB_TEST_CRASH_AT: crash.at } : {}) });
   const cli = startCli(args, env, ['--import', CRASH_HOOK]);
   if (crash.killAfterMs !== undefined) setTimeout(() => cli.child.kill('SIGKILL'), crash.killAfterMs);
-  return cli.result;
+  const result = await cli.result;
+  const passed = existsSync(traceFile) ? readFileSync(traceFile, 'utf8').split('\n').filter(Boolean) : [];
+  return { ...result, lastCheckpoint: passed.at(-1) ?? 'none' };
 }
 
 interface KeysRecord {
@@ -71,7 +76,10 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
       result.notes.push('the first deploy did not converge');
       return;
     }
-    await rotate(store, node, prefix, crash);
+    const killed = await rotate(store, node, prefix, crash);
+    if (crash.killAfterMs !== undefined) {
+      result.notes.push(killed.code === 0 ? 'the random kill came after the rotation finished' : `killed after checkpoint ${killed.lastCheckpoint}`);
+    }
     const started = Date.now();
     if (serverRestarts) {
       await node.restart();
