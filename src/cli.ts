@@ -82,12 +82,14 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       case 'rotate-keys': {
         installSignalHandlers(log, controller, context.secretsInFlight, config);
+        stopAtSafePoint(context);
         const result = await rotateKeys(context);
         log.info({ ...result }, 'rotate-keys done');
         return 0;
       }
       case 'generate-root': {
         installSignalHandlers(log, controller, context.secretsInFlight, config);
+        stopAtSafePoint(context);
         const result = await generateRoot(context);
         log.info({ ...result }, 'generate-root done');
         return 0;
@@ -140,6 +142,19 @@ function installSignalHandlers(log: Logger, controller: AbortController, secrets
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/**
+ * rotate-keys and generate-root on a signal: stop as soon as no secret is held only in memory
+ * (each is safe to stop at any other instant, and resumes when run again); exit 1, not done.
+ */
+function stopAtSafePoint(context: StepContext): void {
+  context.signal.addEventListener('abort', () => {
+    void context.secretsInFlight.settled().then(() => {
+      context.log.warn({ command: context.config.command }, 'stopped by a signal before finishing; run the command again to resume');
+      process.exit(EXIT_FAILURE);
+    });
+  }, { once: true });
 }
 
 /** One line on stderr naming what is wrong; exit 2 for bad input, 1 otherwise. */

@@ -138,7 +138,6 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   }
   if (extra.length > 0) throw new ConfigError(`command line: unexpected argument ${JSON.stringify(extra[0])}`);
   if (flags.once && command !== 'run') throw new ConfigError('--once: only valid with the run command');
-  if (flags['revoke-after'] && command !== 'generate-root') throw new ConfigError('--revoke-after: only valid with the generate-root command');
 
   const setting = (flag: keyof typeof OPTIONS, ...envNames: string[]): { value: string | undefined; name: string } => {
     const fromFlag = flags[flag];
@@ -212,6 +211,8 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   }
 
   const once = flags.once === true;
+  const revokeAfter = boolean('revoke-after', 'VB_REVOKE_AFTER');
+  if (revokeAfter && command !== 'generate-root') throw new ConfigError('--revoke-after/VB_REVOKE_AFTER: only valid with the generate-root command');
   const policiesDirectory = setting('policies-dir', 'VB_POLICIES_DIR').value;
   const spool = setting('spool-dir', 'VB_SPOOL_DIR');
   const raftJoin = setting('raft-join', 'VB_RAFT_JOIN');
@@ -230,7 +231,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     recoveryThreshold,
     splitGiven,
     recoveryPgpKeys,
-    revokeAfter: flags['revoke-after'] === true,
+    revokeAfter,
     policies: loadPolicies(policiesDirectory),
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),

@@ -136,7 +136,18 @@ describe('loadConfig: the key-lifecycle commands and flags', () => {
     expect(loadConfig(['rotate-keys', ...base, '--secret-shares', '4'], {}).splitGiven).toEqual({ secret: true, recovery: false });
     expect(loadConfig(['rotate-keys', ...base], { VB_RECOVERY_THRESHOLD: '2' }).splitGiven).toEqual({ secret: false, recovery: true });
     expect(loadConfig(['generate-root', ...base, '--revoke-after'], {}).revokeAfter).toBe(true);
-    expect(() => loadConfig(['run', ...base, '--revoke-after'], {})).toThrow(/--revoke-after: only valid with the generate-root command/);
+    expect(loadConfig(['generate-root', ...base], { VB_REVOKE_AFTER: 'true' }).revokeAfter).toBe(true);
+    expect(() => loadConfig(['run', ...base, '--revoke-after'], {})).toThrow(/--revoke-after\/VB_REVOKE_AFTER: only valid with the generate-root command/);
     expect(() => loadConfig(['generate-root', ...base, '--recovery-pgp-keys', 'x'], {})).toThrow(/only valid with the run and rotate-keys commands/);
+  });
+});
+
+describe('vault_bootstrap_keys_age_seconds', () => {
+  it('is the time since the active keys were created, read at scrape time', async () => {
+    const { Metrics } = await import('../../src/metrics.js');
+    const metrics = new Metrics();
+    expect(await metrics.text()).not.toMatch(/^vault_bootstrap_keys_age_seconds \d/m);
+    metrics.trackKeysAge(async () => new Date(Date.now() - 120_000).toISOString());
+    expect(await metrics.text()).toMatch(/^vault_bootstrap_keys_age_seconds 12\d$/m);
   });
 });
