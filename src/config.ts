@@ -105,7 +105,8 @@ const OPTIONS = {
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const USAGE = `usage: vault-bootstrap <run|status|plan|rotate-keys|generate-root> [options]
+const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
+       vault-bootstrap <rotate-keys|generate-root> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
