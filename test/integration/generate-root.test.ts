@@ -11,8 +11,8 @@ import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 const servers: OpenBao[] = [];
 
 /** A server whose listener re-enables the unauthenticated generate-root endpoints (off by default from OpenBao 2.5.3). */
-async function startServer(generateRootEnabled: boolean): Promise<OpenBao> {
-  const server = await OpenBao.create();
+async function startServer(generateRootEnabled: boolean, seal: 'shamir' | 'static'): Promise<OpenBao> {
+  const server = await OpenBao.create({ seal });
   if (generateRootEnabled) {
     const config = join(server.directory, 'server.hcl');
     await writeFile(config, (await readFile(config, 'utf8')).replace('listener "tcp" {', 'listener "tcp" {\n  disable_unauthed_generate_root_endpoints = false'));
@@ -22,8 +22,8 @@ async function startServer(generateRootEnabled: boolean): Promise<OpenBao> {
   return server;
 }
 
-async function setUp(generateRootEnabled: boolean) {
-  const server = await startServer(generateRootEnabled);
+async function setUp(generateRootEnabled: boolean, seal: 'shamir' | 'static' = 'shamir') {
+  const server = await startServer(generateRootEnabled, seal);
   const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-genroot-')), 'store');
   const store = new FileStore(storeDirectory);
   const args = (command: string, ...extra: string[]) => [command, ...(command === 'run' ? ['--once'] : []), '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra];
@@ -84,6 +84,15 @@ describe('generate-root against real OpenBao', () => {
     expect(logLines(restarted.stdout).some((line) => String(line.msg).startsWith('cancelling the generate-root attempt'))).toBe(true);
     const latest = (await rootVersions(store)).at(-1).token as string;
     expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', latest)).status).toBe(200);
+    expectNoSecretIn(capturedOutput, await outputSecrets(store));
+  }, 120_000);
+
+  it('auto-unseal: the stored recovery keys generate the root token', async () => {
+    const { server, store, args } = await setUp(true, 'static');
+    const result = await runCli(args('generate-root'));
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const token = (await rootVersions(store)).at(-1).token as string;
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', token)).body.data.policies).toEqual(['root']);
     expectNoSecretIn(capturedOutput, await outputSecrets(store));
   }, 120_000);
 
