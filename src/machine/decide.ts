@@ -228,7 +228,8 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     return go('issuing', '--root-token revoke: a valid provisioner token is stored', { kind: 'revoke-root' });
   }
   if (rejected.size > 0) {
-    return hold('policy-rejected', [...rejected.entries()].map(([, rejection]) => rejection.message).join('; '));
+    // Re-checked at the normal pace: the pass writes nothing while the text is unchanged, and a fixed file is picked up soon.
+    return hold('policy-rejected', [...rejected.values()].map((rejection) => rejection.message).join('; '), 'interval');
   }
   return go('ready', health === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${health})`, { kind: 'done' });
 }
@@ -258,8 +259,8 @@ function go(state: State, reason: string, action: Action): Decision {
   return { state, reason, action };
 }
 
-function hold(blocker: Blocker, reason: string): Decision {
-  return { state: 'blocked', reason, action: { kind: 'hold', blocker, pace: 'slow' } };
+function hold(blocker: Blocker, reason: string, pace: Pace = 'slow'): Decision {
+  return { state: 'blocked', reason, action: { kind: 'hold', blocker, pace } };
 }
 
 function required<T>(value: T | undefined, what: string): T {
