@@ -96,6 +96,9 @@ export class Runner {
       this.#memory = remember(this.#memory, seen);
       decision = decide(seen, this.#memory, this.#settings);
       this.#enter(decision.state, decision.reason);
+      if (decision.state === 'waiting') {
+        this.#sayOnce(`waiting:${decision.reason}`, () => this.#context.log.warn({ reason: decision.reason }, 'Vault unreachable; retrying'));
+      }
       const { action } = decision;
       this.#block(action.kind === 'hold' ? action.blocker : undefined, decision.reason);
       if (action.kind === 'done') {
