@@ -7,6 +7,7 @@ import { HelpRequested, loadConfig, type Config } from './config.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { classifyHealth, isUnsealed } from './machine/health.js';
 import { Runner } from './machine/runner.js';
 import { EXIT_CODES } from './machine/states.js';
 import { Metrics } from './metrics.js';
@@ -110,13 +111,20 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   installSignalHandlers(log, controller, secretsInFlight, config);
   if (config.listen !== undefined) {
     const stuckAfterMs = Math.max(60_000, config.intervalMs * 6);
-    const { port } = await startServer(config.listen, runner, metrics, stuckAfterMs);
+    const { port } = await startServer(config.listen, runner, () => serverProblem(context), metrics, stuckAfterMs);
     log.info({ host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
   }
   log.info({ vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
   const outcome = await runner.run();
   log.info({ outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  context.vault.close();
   return EXIT_CODES[outcome];
+}
+
+/** For /readyz: undefined while the server serves requests, else what it is instead. */
+async function serverProblem(context: StepContext): Promise<string | undefined> {
+  const kind = classifyHealth((await context.vault.health()).status);
+  return isUnsealed(kind) ? undefined : kind;
 }
 
 /**

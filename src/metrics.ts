@@ -1,6 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { State } from './machine/states.js';
-import { STATES } from './machine/states.js';
+import { BLOCKERS, STATES, type Blocker, type State } from './machine/states.js';
 
 /** The Prometheus metrics of SPEC §9. Labels are state names and operations, never values. */
 export class Metrics {
@@ -10,6 +9,8 @@ export class Metrics {
   readonly #unseals = new Counter({ name: 'vault_bootstrap_unseal_total', help: 'Unseal key shares submitted', registers: [this.registry] });
   readonly #storeErrors = new Counter({ name: 'vault_bootstrap_store_errors_total', help: 'Failed store operations', labelNames: ['op'], registers: [this.registry] });
   readonly #vaultUp = new Gauge({ name: 'vault_bootstrap_vault_up', help: '1 when Vault answered the last health check', registers: [this.registry] });
+  readonly #blocked = new Gauge({ name: 'vault_bootstrap_blocked', help: '1 for what a person must fix now, 0 for the others', labelNames: ['reason'], registers: [this.registry] });
+  readonly #driftRepairs = new Counter({ name: 'vault_bootstrap_drift_repairs_total', help: 'Writes that put back configuration changed on the server after it was ready', labelNames: ['kind'], registers: [this.registry] });
   #keysTimestamp: (() => Promise<string | undefined>) | undefined;
   #keysTimestampCache: { value: string | undefined; readAt: number } | undefined;
   readonly #keysAge = new Gauge({
@@ -26,6 +27,16 @@ export class Metrics {
   constructor() {
     for (const state of STATES) this.#state.set({ state }, state === 'waiting' ? 1 : 0);
     this.#vaultUp.set(0);
+    for (const reason of BLOCKERS) this.#blocked.set({ reason }, 0);
+  }
+
+  /** The one blocker in force, or none. */
+  blocked(current: Blocker | undefined): void {
+    for (const reason of BLOCKERS) this.#blocked.set({ reason }, reason === current ? 1 : 0);
+  }
+
+  driftRepaired(kind: 'policy' | 'token-role' | 'provisioner-token'): void {
+    this.#driftRepairs.inc({ kind });
   }
 
   transition(from: State, to: State): void {

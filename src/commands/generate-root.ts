@@ -1,7 +1,7 @@
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
-import { configure } from '../steps/configure.js';
+import { configurePolicy, configureTokenRole, planConfiguration } from '../steps/configure.js';
 import type { StepContext } from '../steps/context.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import { inspectProvisionerToken, issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
@@ -84,7 +84,9 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   if (!info?.policies.includes('root')) throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the server does not take the generated token as a root token');
   log.info({ secret: records.names.rootToken }, 'root token generated and stored');
 
-  await configure(context, config.policies, token);
+  const changes = await planConfiguration(context, config.policies, token);
+  for (const name of changes.policiesWritten) await configurePolicy(context, name, config.policies.get(name)!, token);
+  if (changes.roleWritten) await configureTokenRole(context, token);
   log.info('configured with the generated root token');
   const provisioner = await inspectProvisionerToken(context);
   let provisionerTokenIssued = false;

@@ -57,6 +57,19 @@ export interface ProvisionerToken {
   expiresAt: string;
 }
 
+/**
+ * A record as observed: absent, valid, or invalid — with the problem (never the value), how
+ * many versions the secret has, and the newest earlier version that is a valid record, which
+ * is reported and never used by itself.
+ */
+export type StoredRecord<T> =
+  | { kind: 'absent' }
+  | { kind: 'valid'; value: T }
+  | { kind: 'invalid'; name: string; problem: string; versions: number; earlierValidVersion: number | undefined };
+
+/** Both clouds cap a secret value at 64 KiB; anything larger was not written by us. */
+const MAX_RECORD_BYTES = 64 * 1024;
+
 export interface InitClaim {
   holder: string;
   claimedAt: string;
@@ -82,23 +95,46 @@ export class Records {
    * only once the rotation is verified; `readUnsealKeyVersions` gives both to check).
    */
   async readUnsealKeys(): Promise<UnsealKeys | undefined> {
-    const record = await this.#read(this.names.unsealKeys);
-    if (record === undefined) return undefined;
-    const latest = decodeUnsealKeys(record, this.names.unsealKeys);
-    if (latest.status !== 'pending') return latest;
-    return (await this.readUnsealKeyVersions()).active?.record;
+    return valueOf(await this.inspectUnsealKeys());
   }
 
+  async inspectUnsealKeys(): Promise<StoredRecord<UnsealKeys>> {
+    const latest = await this.#inspect(this.names.unsealKeys, decodeUnsealKeys);
+    if (latest.kind !== 'valid' || latest.value.status !== 'pending') return latest;
+    const active = (await this.readUnsealKeyVersions()).active;
+    // Only pending versions (not written by this program): the newest is all there is.
+    return active === undefined ? latest : { kind: 'valid', value: active.record };
+  }
+
+  /** Every version of the unseal keys, split into the active one and the pending ones after it. */
   async readUnsealKeyVersions(): Promise<UnsealKeyVersions> {
     const texts = await this.store.readAllVersions(this.names.unsealKeys);
-    const records = texts.map((text) => decodeUnsealKeys(parseRecord(text, this.names.unsealKeys), this.names.unsealKeys));
     const pending: UnsealKeyVersions['pending'] = [];
-    for (let index = records.length - 1; index >= 0; index -= 1) {
-      const record = records[index]!;
-      if (record.status !== 'pending') return { active: { record, version: index + 1 }, pending, count: records.length };
+    for (let index = texts.length - 1; index >= 0; index -= 1) {
+      let record: UnsealKeys;
+      try {
+        record = decodeUnsealKeys(texts[index]!);
+      } catch (error) {
+        if (!(error instanceof RecordProblem)) throw error;
+        if (index === texts.length - 1) throw new BootstrapError('STORE_CORRUPT', `${this.names.unsealKeys}: the latest version (${texts.length}) is not a valid record: ${error.message}`);
+        break; // an invalid earlier version ends what counts
+      }
+      if (record.status !== 'pending') return { active: { record, version: index + 1 }, pending, count: texts.length };
       pending.push({ record, version: index + 1 });
     }
-    return { active: undefined, pending, count: records.length };
+    return { active: undefined, pending, count: texts.length };
+  }
+
+  inspectRootToken(): Promise<StoredRecord<RootToken>> {
+    return this.#inspect(this.names.rootToken, decodeRootToken);
+  }
+
+  inspectProvisionerToken(): Promise<StoredRecord<ProvisionerToken>> {
+    return this.#inspect(this.names.provisionerToken, decodeProvisionerToken);
+  }
+
+  inspectClaim(): Promise<StoredRecord<InitClaim>> {
+    return this.#inspect(this.names.initClaim, decodeClaim);
   }
 
   async writeUnsealKeys(record: UnsealKeys): Promise<void> {
@@ -115,18 +151,7 @@ export class Records {
   }
 
   async readRootToken(): Promise<RootToken | undefined> {
-    const record = await this.#read(this.names.rootToken);
-    if (record === undefined) return undefined;
-    const token = record.token;
-    if (token !== null && typeof token !== 'string') throw corrupt(this.names.rootToken);
-    const generation = record.generation as Record<string, unknown> | undefined;
-    if (generation !== undefined && (typeof generation?.nonce !== 'string' || typeof generation.otp !== 'string')) throw corrupt(this.names.rootToken);
-    return {
-      token: token === null ? null : new Secret(token),
-      createdAt: String(record.createdAt ?? ''),
-      ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
-      ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
-    };
+    return valueOf(await this.inspectRootToken());
   }
 
   async writeRootToken(record: RootToken): Promise<void> {
@@ -134,15 +159,7 @@ export class Records {
   }
 
   async readProvisionerToken(): Promise<ProvisionerToken | undefined> {
-    const record = await this.#read(this.names.provisionerToken);
-    if (record === undefined) return undefined;
-    if (typeof record.token !== 'string' || typeof record.accessor !== 'string') throw corrupt(this.names.provisionerToken);
-    return {
-      token: new Secret(record.token),
-      accessor: record.accessor,
-      policies: Array.isArray(record.policies) ? record.policies.map(String) : [],
-      expiresAt: String(record.expiresAt ?? ''),
-    };
+    return valueOf(await this.inspectProvisionerToken());
   }
 
   async writeProvisionerToken(record: ProvisionerToken): Promise<void> {
@@ -151,9 +168,7 @@ export class Records {
   }
 
   async readClaim(): Promise<InitClaim | undefined> {
-    const record = await this.#read(this.names.initClaim);
-    if (record === undefined) return undefined;
-    return { holder: String(record.holder ?? ''), claimedAt: String(record.claimedAt ?? ''), clusterHint: String(record.clusterHint ?? '') };
+    return valueOf(await this.inspectClaim());
   }
 
   /** Create-if-absent: throws StoreAlreadyExistsError when someone holds or held the claim. */
@@ -166,15 +181,31 @@ export class Records {
     await this.store.addVersion(this.names.initClaim, JSON.stringify(claim));
   }
 
-  async #read(name: string): Promise<Record<string, unknown> | undefined> {
+  async #inspect<T>(name: string, decode: (text: string) => T): Promise<StoredRecord<T>> {
     let text: string;
     try {
       text = await this.store.readLatest(name);
     } catch (error) {
-      if (error instanceof StoreNotFoundError) return undefined;
+      if (error instanceof StoreNotFoundError) return { kind: 'absent' };
       throw error;
     }
-    return parseRecord(text, name);
+    try {
+      return { kind: 'valid', value: decode(text) };
+    } catch (error) {
+      if (!(error instanceof RecordProblem)) throw error;
+      // Rare and worth the reads: which version is bad, and is an earlier one intact?
+      const history = await this.store.readAllVersions(name);
+      let earlierValidVersion: number | undefined;
+      for (let index = history.length - 2; index >= 0 && earlierValidVersion === undefined; index -= 1) {
+        try {
+          decode(history[index]!);
+          earlierValidVersion = index + 1;
+        } catch {
+          // keep looking further back
+        }
+      }
+      return { kind: 'invalid', name, problem: error.message, versions: Math.max(history.length, 1), earlierValidVersion };
+    }
   }
 
   async #writeVerified(name: string, text: string): Promise<void> {
@@ -201,23 +232,97 @@ export function encodeUnsealKeys(record: UnsealKeys): string {
   });
 }
 
-export function decodeUnsealKeys(record: Record<string, unknown>, name: string): UnsealKeys {
-  const { type, keysBase64, threshold, shares, status, fingerprints } = record;
-  if ((type !== 'shamir' && type !== 'recovery') || !Array.isArray(keysBase64) || keysBase64.some((key) => typeof key !== 'string')) {
-    throw corrupt(name);
+/** Why a stored value is not a valid record. The text never quotes the value, which may hold a secret. */
+class RecordProblem extends Error {}
+
+function parseObject(text: string): Record<string, unknown> {
+  if (Buffer.byteLength(text) > MAX_RECORD_BYTES) throw new RecordProblem(`larger than ${MAX_RECORD_BYTES / 1024} KiB`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new RecordProblem('not JSON');
   }
-  if ((status !== undefined && status !== 'pending' && status !== 'active') || (fingerprints !== undefined && !Array.isArray(fingerprints))) throw corrupt(name);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RecordProblem('not a JSON object');
+  return value as Record<string, unknown>;
+}
+
+export function decodeUnsealKeys(text: string): UnsealKeys {
+  return unsealKeysFromObject(parseObject(text));
+}
+
+export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKeys {
+  const { type, keysBase64, threshold, shares, status, fingerprints } = record;
+  if (type !== 'shamir' && type !== 'recovery') throw new RecordProblem('unknown type (expected "shamir" or "recovery")');
+  if (!Array.isArray(keysBase64) || keysBase64.length === 0) throw new RecordProblem('no keys in keysBase64');
+  if (keysBase64.some((key) => typeof key !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(key))) throw new RecordProblem('a key is not a base64 string');
+  if (!Number.isInteger(threshold) || (threshold as number) < 1 || (threshold as number) > keysBase64.length) {
+    throw new RecordProblem(`threshold must be a whole number from 1 to the number of keys (${keysBase64.length})`);
+  }
+  if (!Number.isInteger(shares) || (shares as number) < keysBase64.length) throw new RecordProblem('shares must be a whole number, at least the number of keys');
+  if (status !== undefined && status !== 'pending' && status !== 'active') throw new RecordProblem('status must be "pending" or "active"');
+  if (fingerprints !== undefined && (!Array.isArray(fingerprints) || fingerprints.some((fingerprint) => typeof fingerprint !== 'string'))) {
+    throw new RecordProblem('fingerprints must be a list of strings');
+  }
   return {
     type,
     keys: (keysBase64 as string[]).map((key) => new Secret(key)),
-    threshold: Number(threshold),
-    shares: Number(shares),
+    threshold: threshold as number,
+    shares: shares as number,
     initializedAt: String(record.initializedAt ?? ''),
     ...(status ? { status } : {}),
     ...(typeof record.rotatedAt === 'string' ? { rotatedAt: record.rotatedAt } : {}),
     ...(typeof record.nonce === 'string' ? { nonce: record.nonce } : {}),
-    ...(record.encrypted === true ? { encrypted: true, fingerprints: (fingerprints as unknown[] | undefined ?? []).map(String) } : {}),
+    ...(record.encrypted === true ? { encrypted: true, fingerprints: ((fingerprints as string[] | undefined) ?? []).slice() } : {}),
   };
+}
+
+function decodeRootToken(text: string): RootToken {
+  const record = parseObject(text);
+  const token = record.token;
+  if (token !== null && (typeof token !== 'string' || token === '')) throw new RecordProblem('token must be a non-empty string or null');
+  const generation = record.generation as Record<string, unknown> | undefined;
+  if (generation !== undefined && (typeof generation?.nonce !== 'string' || typeof generation.otp !== 'string')) {
+    throw new RecordProblem('generation must hold a nonce and a one-time pad');
+  }
+  return {
+    token: token === null ? null : new Secret(token),
+    createdAt: String(record.createdAt ?? ''),
+    ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
+    ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
+  };
+}
+
+function decodeProvisionerToken(text: string): ProvisionerToken {
+  const record = parseObject(text);
+  if (typeof record.token !== 'string' || record.token === '') throw new RecordProblem('token must be a non-empty string');
+  if (typeof record.accessor !== 'string') throw new RecordProblem('accessor must be a string');
+  return {
+    token: new Secret(record.token),
+    accessor: record.accessor,
+    policies: Array.isArray(record.policies) ? record.policies.map(String) : [],
+    expiresAt: String(record.expiresAt ?? ''),
+  };
+}
+
+function decodeClaim(text: string): InitClaim {
+  const record = parseObject(text);
+  return { holder: String(record.holder ?? ''), claimedAt: String(record.claimedAt ?? ''), clusterHint: String(record.clusterHint ?? '') };
+}
+
+/** The value of a valid record, undefined when absent; an invalid one throws STORE_CORRUPT naming the version. */
+export function valueOf<T>(stored: StoredRecord<T>): T | undefined {
+  if (stored.kind === 'absent') return undefined;
+  if (stored.kind === 'valid') return stored.value;
+  throw new BootstrapError('STORE_CORRUPT', describeInvalidRecord(stored));
+}
+
+export function describeInvalidRecord(stored: Extract<StoredRecord<unknown>, { kind: 'invalid' }>): string {
+  const earlier =
+    stored.earlierValidVersion === undefined
+      ? 'no earlier version is a valid record'
+      : `version ${stored.earlierValidVersion} is a valid record (not used by itself: add it again as the latest version to restore it)`;
+  return `${stored.name}: the latest version (${stored.versions}) is not a valid record: ${stored.problem}; ${earlier}`;
 }
 
 export function encodeRootToken(record: RootToken): string {
@@ -227,18 +332,4 @@ export function encodeRootToken(record: RootToken): string {
     ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
     ...(record.generation ? { generation: { nonce: record.generation.nonce, otp: record.generation.otp.reveal(), startedAt: record.generation.startedAt } } : {}),
   });
-}
-
-function parseRecord(text: string, name: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // fall through: the message must not quote the text, which may hold a secret
-  }
-  throw corrupt(name);
-}
-
-function corrupt(name: string): BootstrapError {
-  return new BootstrapError('STORE_CORRUPT', `${name}: the stored value is not a valid record`);
 }

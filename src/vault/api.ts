@@ -81,8 +81,22 @@ export class VaultApi {
     return String(expectOk(await this.#client.call('GET', 'sys/seal-status', options), 'read seal status').version ?? '');
   }
 
+  /** Calls `listener` whenever an established connection to the server closes (a restart closes them all). */
+  onConnectionClosed(listener: () => void): () => void {
+    return this.#client.transport.onConnectionClosed(listener);
+  }
+
+  /** Established connections closed so far: unchanged between two answers means the server process kept running. */
+  get closedConnections(): number {
+    return this.#client.transport.closedConnections;
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
   /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer. */
-  async health(options: Signal = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string }>> {
+  async health(options: Signal = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>> {
     return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, ...options, timeoutMs: 5000 });
   }
 
@@ -111,9 +125,16 @@ export class VaultApi {
     return { keys: keys.map((key) => new Secret(String(key))), rootToken: new Secret(body.root_token) };
   }
 
-  /** Submits one unseal key share; returns whether the server is still sealed. */
+  /**
+   * Submits one unseal key share; returns whether the server is still sealed. A 400 means the
+   * server refused the share (not base64, or the shares do not open this barrier): KEYS_REJECTED.
+   */
   async unseal(key: Secret, options: Signal = {}): Promise<{ sealed: boolean; progress: number }> {
-    const body = expectOk(await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options }), 'unseal');
+    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options });
+    if (response.status === 400) {
+      throw new BootstrapError('KEYS_REJECTED', `unseal: the server refused the stored shares: ${firstError(response.body)}`, { statusCode: 400 });
+    }
+    const body = expectOk(response, 'unseal');
     return { sealed: body.sealed === true, progress: Number(body.progress ?? 0) };
   }
 

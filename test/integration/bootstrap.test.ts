@@ -121,7 +121,7 @@ describe('a fresh Shamir server, end to end', () => {
 
     const planResult = await runCli(['plan', '--json', ...args()]);
     expect(planResult.code, planResult.stderr).toBe(0);
-    expect(JSON.parse(planResult.stdout).actions).toEqual(['nothing to change']);
+    expect(JSON.parse(planResult.stdout)).toMatchObject({ state: 'ready', action: { kind: 'done' } });
   });
 
   it('plan against a fresh server lists the init without doing it', async () => {
