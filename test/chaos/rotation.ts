@@ -65,19 +65,25 @@ async function activeKeysUnsealRestarted(store: ChaosStore, prefix: string, node
  *   names if its verification completed); then rotate-keys again must finish.
  * Either way the stored active keys must then unseal a restarted node: otherwise a key is lost.
  */
-async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: { at?: Checkpoint; killAfterMs?: number }, serverRestarts: boolean): Promise<void> {
+async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: { at?: Checkpoint; randomInstant?: boolean }, serverRestarts: boolean): Promise<void> {
   result.runs += 1;
   const node = await OpenBao.start();
   const prefix = uniquePrefix('r');
-  const where = crash.at ?? `${crash.killAfterMs}ms`;
+  let killAfterMs: number | undefined;
+  const where = () => crash.at ?? `${killAfterMs}ms`;
   try {
     const day1 = await startSidecar(store, node.address, { prefix, podName: 'vault-0', once: true }).cli.result;
     if (day1.code !== 0) {
       result.notes.push('the first deploy did not converge');
       return;
     }
-    const killed = await rotate(store, node, prefix, crash);
-    if (crash.killAfterMs !== undefined) {
+    if (crash.randomInstant) {
+      // A whole rotation first, timed on this node: the kill lands uniformly within the next one.
+      const timed = await rotate(store, node, prefix);
+      killAfterMs = Math.round(Math.random() * timed.elapsedMs);
+    }
+    const killed = await rotate(store, node, prefix, { ...(crash.at ? { at: crash.at } : {}), ...(killAfterMs !== undefined ? { killAfterMs } : {}) });
+    if (killAfterMs !== undefined) {
       result.notes.push(killed.code === 0 ? 'the random kill came after the rotation finished' : `killed after checkpoint ${killed.lastCheckpoint}`);
     }
     const started = Date.now();
@@ -86,7 +92,7 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
       const sidecar = await startSidecar(store, node.address, { prefix, podName: 'vault-0', once: true }).cli.result;
       if (sidecar.code !== 0) {
         result.keysLost += 1;
-        result.notes.push(`the sidecar could not unseal the restarted node after a kill at ${where}`);
+        result.notes.push(`the sidecar could not unseal the restarted node after a kill at ${where()}`);
         return;
       }
     }
@@ -95,11 +101,11 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
       result.converged += 1;
       result.convergeMs.push(Date.now() - started);
     } else {
-      result.notes.push(`rotate-keys after a kill at ${where} exited ${again.code}`);
+      result.notes.push(`rotate-keys after a kill at ${where()} exited ${again.code}`);
     }
     if (!(await activeKeysUnsealRestarted(store, prefix, node))) {
       result.keysLost += 1;
-      result.notes.push(`the stored active keys did not unseal the restarted node after a kill at ${where}`);
+      result.notes.push(`the stored active keys did not unseal the restarted node after a kill at ${where()}`);
     }
   } finally {
     await node.stop();
@@ -118,9 +124,12 @@ export async function rotationKillAtEveryBoundary(store: ChaosStore, runsPerBoun
   return result;
 }
 
-/** 7b. SIGKILL of rotate-keys at a random instant (uniform over its first `spanMs`); every other run restarts the node. */
-export async function rotationKillAtRandomInstants(store: ChaosStore, runs: number, spanMs = 3000): Promise<ScenarioResult> {
+/**
+ * 7b. SIGKILL of rotate-keys at a random instant, uniform over the time a whole rotation took
+ * on the same node just before (process start included); every other run restarts the node.
+ */
+export async function rotationKillAtRandomInstants(store: ChaosStore, runs: number): Promise<ScenarioResult> {
   const result = newResult('7b rotate-keys: SIGKILL at a random instant, re-run (and node restart)');
-  for (let run = 0; run < runs; run += 1) await killedRotation(store, result, { killAfterMs: Math.round(Math.random() * spanMs) }, run % 2 === 1);
+  for (let run = 0; run < runs; run += 1) await killedRotation(store, result, { randomInstant: true }, run % 2 === 1);
   return result;
 }
