@@ -20,15 +20,31 @@ function newResult(scenario: string): ScenarioResult {
 }
 
 /** One rotate-keys process against the node, with the crash hook preloaded. */
-async function rotate(store: ChaosStore, node: OpenBao, prefix: string, crash: { at?: Checkpoint; killAfterMs?: number } = {}): Promise<CliResult & { lastCheckpoint: string }> {
+/** Logged once start-up (node, modules, store access) is done and the rotation itself begins. */
+const ROTATION_BEGINS = '"msg":"rotating the ';
+
+/**
+ * `killAfterMs` counts from the rotation's beginning (its first log line), so random kills
+ * land in the rotation rather than in process start-up; `rotationMs` is that span for a run
+ * that was not killed.
+ */
+async function rotate(store: ChaosStore, node: OpenBao, prefix: string, crash: { at?: Checkpoint; killAfterMs?: number } = {}): Promise<CliResult & { lastCheckpoint: string; rotationMs: number }> {
   const args = ['rotate-keys', '--store', 'aws', '--store-prefix', prefix, '--vault-addr', node.address, '--shutdown-timeout', '3s'];
   const traceFile = join(store.home, `rotation-trace-${prefix}-${Date.now()}.txt`);
   const env = store.env({ VB_TEST_TRACE_FILE: traceFile, ...(crash.at ? { VB_TEST_CRASH_AT: crash.at } : {}) });
   const cli = startCli(args, env, ['--import', CRASH_HOOK]);
-  if (crash.killAfterMs !== undefined) setTimeout(() => cli.child.kill('SIGKILL'), crash.killAfterMs);
+  let begunAt: number | undefined;
+  cli.waitFor(ROTATION_BEGINS, 60_000).then(
+    () => {
+      begunAt = Date.now();
+      if (crash.killAfterMs !== undefined) setTimeout(() => cli.child.kill('SIGKILL'), crash.killAfterMs);
+    },
+    () => undefined,
+  );
   const result = await cli.result;
+  const rotationMs = begunAt === undefined ? 0 : Date.now() - begunAt;
   const passed = existsSync(traceFile) ? readFileSync(traceFile, 'utf8').split('\n').filter(Boolean) : [];
-  return { ...result, lastCheckpoint: passed.at(-1) ?? 'none' };
+  return { ...result, lastCheckpoint: passed.at(-1) ?? 'none', rotationMs };
 }
 
 interface KeysRecord {
@@ -80,7 +96,7 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
     if (crash.randomInstant) {
       // A whole rotation first, timed on this node: the kill lands uniformly within the next one.
       const timed = await rotate(store, node, prefix);
-      killAfterMs = Math.round(Math.random() * timed.elapsedMs);
+      killAfterMs = Math.round(Math.random() * timed.rotationMs);
     }
     const killed = await rotate(store, node, prefix, { ...(crash.at ? { at: crash.at } : {}), ...(killAfterMs !== undefined ? { killAfterMs } : {}) });
     if (killAfterMs !== undefined) {
@@ -125,8 +141,9 @@ export async function rotationKillAtEveryBoundary(store: ChaosStore, runsPerBoun
 }
 
 /**
- * 7b. SIGKILL of rotate-keys at a random instant, uniform over the time a whole rotation took
- * on the same node just before (process start included); every other run restarts the node.
+ * 7b. SIGKILL of rotate-keys at a random instant, uniform over the time the rotation itself
+ * (from its first log line to the exit) took on the same node just before; every other run
+ * restarts the node.
  */
 export async function rotationKillAtRandomInstants(store: ChaosStore, runs: number): Promise<ScenarioResult> {
   const result = newResult('7b rotate-keys: SIGKILL at a random instant, re-run (and node restart)');
