@@ -150,3 +150,33 @@ describe('vault_bootstrap_keys_age_seconds', () => {
     expect(await metrics.text()).toMatch(/^vault_bootstrap_keys_age_seconds 12\d$/m);
   });
 });
+
+describe('KeyRotationApi: one set of calls, two servers', () => {
+  const recorder = () => {
+    const calls: string[] = [];
+    const client = {
+      call: async (method: string, path: string) => {
+        calls.push(`${method} ${path}`);
+        return { status: 200, body: { data: { started: true, nonce: 'n', complete: false, progress: 1 } } };
+      },
+    };
+    return { calls, client: client as unknown as import('../../src/vault/client.js').VaultClient };
+  };
+
+  it.each([
+    ['openbao-rotate', 'unseal', ['GET sys/rotate/root/init', 'POST sys/rotate/root/init', 'POST sys/rotate/root/update', 'POST sys/rotate/root/verify', 'DELETE sys/rotate/root/init']],
+    ['openbao-rotate', 'recovery', ['GET sys/rotate/recovery/init', 'POST sys/rotate/recovery/init', 'POST sys/rotate/recovery/update', 'POST sys/rotate/recovery/verify', 'DELETE sys/rotate/recovery/init']],
+    ['vault-rekey', 'unseal', ['GET sys/rekey/init', 'PUT sys/rekey/init', 'PUT sys/rekey/update', 'PUT sys/rekey/verify', 'DELETE sys/rekey/init']],
+    ['vault-rekey', 'recovery', ['GET sys/rekey-recovery-key/init', 'PUT sys/rekey-recovery-key/init', 'PUT sys/rekey-recovery-key/update', 'PUT sys/rekey-recovery-key/verify', 'DELETE sys/rekey-recovery-key/init']],
+  ] as const)('%s, %s keys', async (flavour, kind, expected) => {
+    const { KeyRotationApi } = await import('../../src/vault/rotation.js');
+    const { calls, client } = recorder();
+    const rotation = new KeyRotationApi(client, flavour, kind, new Secret('token'));
+    await rotation.status();
+    await rotation.start({ shares: 3, threshold: 2, requireVerification: true });
+    await rotation.update(new Secret('key'), 'n');
+    await rotation.verify(new Secret('key'), 'n');
+    await rotation.cancel();
+    expect(calls).toEqual(expected);
+  });
+});
