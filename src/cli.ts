@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { formatPlan, plan } from './commands/plan.js';
+import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { formatStatus, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { formatDuration } from './duration.js';
@@ -34,7 +35,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return reportStartupError(error);
   }
-  // status and plan print their report on stdout; their logs go to stderr.
+  // Reports go to stdout; the logs of every command but run go to stderr.
   const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
@@ -73,6 +74,13 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'plan': {
         const report = await plan(context);
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
+        return 0;
+      }
+      case 'seal':
+      case 'resume': {
+        const by = process.env.USER || config.holder;
+        const report = config.command === 'seal' ? await sealCluster(context, by) : await resumeCluster(context, by);
+        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
         return 0;
       }
     }

@@ -8,7 +8,8 @@ import { ConfigError } from './errors.js';
 import { checkPolicy } from './policy.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan';
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -51,6 +52,8 @@ export interface Config {
   readonly logLevel: string;
   /** Who claims initialization: the pod name (downward API) or the host name. */
   readonly holder: string;
+  /** `seal --reason`: why, recorded with the seal intent. */
+  readonly reason: string | undefined;
 }
 
 const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
@@ -91,15 +94,18 @@ const OPTIONS = {
   timeout: { type: 'string' },
   listen: { type: 'string' },
   'log-level': { type: 'string' },
+  reason: { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
+const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
   plan     [--json]   what run would do now, changing nothing
+  seal     [--reason TEXT]  emergency brake: record a seal intent, seal this node; every sidecar keeps its node sealed
+  resume              end the seal intent: the sidecars unseal as usual
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -121,11 +127,13 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   if (flags.help) throw new HelpRequested(USAGE);
 
   const [command, ...extra] = parsed.positionals;
-  if (command !== 'run' && command !== 'status' && command !== 'plan') {
-    throw new ConfigError(`command line: expected a command, one of run, status, plan (got ${command === undefined ? 'none' : JSON.stringify(command)})`);
+  if (!COMMANDS.includes(command as Command)) {
+    throw new ConfigError(`command line: expected a command, one of ${COMMANDS.join(', ')} (got ${command === undefined ? 'none' : JSON.stringify(command)})`);
   }
   if (extra.length > 0) throw new ConfigError(`command line: unexpected argument ${JSON.stringify(extra[0])}`);
   if (flags.once && command !== 'run') throw new ConfigError('--once: only valid with the run command');
+  if (flags.reason !== undefined && command !== 'seal') throw new ConfigError('--reason: only valid with the seal command');
+  if (flags.reason !== undefined && !/^[^\u0000-\u001f]{1,500}$/.test(flags.reason)) throw new ConfigError('--reason: expected 1-500 characters of text on one line');
 
   const setting = (flag: keyof typeof OPTIONS, ...envNames: string[]): { value: string | undefined; name: string } => {
     const fromFlag = flags[flag];
@@ -193,7 +201,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const raftJoin = setting('raft-join', 'VB_RAFT_JOIN');
 
   const config: Config = {
-    command,
+    command: command as Command,
     once,
     json: flags.json === true,
     vaultAddress,
@@ -218,6 +226,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     listen: parseListen(setting('listen', 'VB_LISTEN'), once || command !== 'run'),
     logLevel,
     holder: env.POD_NAME || hostname(),
+    reason: flags.reason,
   };
   return Object.freeze(config);
 }

@@ -93,6 +93,7 @@ export class Runner {
       this.#reloadPolicies();
       const seen = await observe(this.#context, this.#policies);
       metrics.vaultUp(seen.vault.health !== 'unreachable');
+      if (seen.sealIntent !== undefined) metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
       this.#memory = remember(this.#memory, seen);
       decision = decide(seen, this.#memory, this.#settings);
       this.#enter(decision.state, decision.reason);

@@ -10,6 +10,16 @@ export interface UnsealKeys {
   threshold: number;
   shares: number;
   initializedAt: string;
+  /** The cluster these keys open, recorded once it is first seen unsealed: the split-brain check. */
+  clusterId?: string;
+}
+
+/** An operator's emergency seal (vault-bootstrap seal / resume); each change is a new version. */
+export interface SealIntent {
+  active: boolean;
+  by: string;
+  at: string;
+  reason: string;
 }
 
 export interface RootToken {
@@ -72,6 +82,14 @@ export class Records {
 
   inspectProvisionerToken(): Promise<StoredRecord<ProvisionerToken>> {
     return this.#inspect(this.names.provisionerToken, decodeProvisionerToken);
+  }
+
+  inspectSealIntent(): Promise<StoredRecord<SealIntent>> {
+    return this.#inspect(this.names.sealIntent, decodeSealIntent);
+  }
+
+  async writeSealIntent(intent: SealIntent): Promise<void> {
+    await this.#writeVerified(this.names.sealIntent, JSON.stringify(intent));
   }
 
   inspectClaim(): Promise<StoredRecord<InitClaim>> {
@@ -165,6 +183,7 @@ export function encodeUnsealKeys(record: UnsealKeys): string {
     threshold: record.threshold,
     shares: record.shares,
     initializedAt: record.initializedAt,
+    ...(record.clusterId === undefined ? {} : { clusterId: record.clusterId }),
   });
 }
 
@@ -202,7 +221,14 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
     threshold: threshold as number,
     shares: shares as number,
     initializedAt: String(record.initializedAt ?? ''),
+    ...(typeof record.clusterId === 'string' && record.clusterId !== '' ? { clusterId: record.clusterId } : {}),
   };
+}
+
+function decodeSealIntent(text: string): SealIntent {
+  const record = parseObject(text);
+  if (typeof record.active !== 'boolean') throw new RecordProblem('active must be true or false');
+  return { active: record.active, by: String(record.by ?? ''), at: String(record.at ?? ''), reason: String(record.reason ?? '') };
 }
 
 function decodeRootToken(text: string): RootToken {

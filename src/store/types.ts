@@ -36,12 +36,13 @@ export interface SecretStore {
 /** Labels (GCP) or tags (AWS) put on every secret the program creates. */
 export const MANAGED_LABELS: Readonly<Record<string, string>> = Object.freeze({ 'managed-by': 'vault-bootstrap' });
 
-/** The four secret names of SPEC §3. */
+/** The secret names of SPEC §3, plus the seal intent (an operator's emergency seal). */
 export interface SecretNames {
   initClaim: string;
   unsealKeys: string;
   rootToken: string;
   provisionerToken: string;
+  sealIntent: string;
 }
 
 export function secretNames(prefix: string): SecretNames {
@@ -50,5 +51,6 @@ export function secretNames(prefix: string): SecretNames {
     unsealKeys: `${prefix}-unseal-keys`,
     rootToken: `${prefix}-root-token`,
     provisionerToken: `${prefix}-provisioner-token`,
+    sealIntent: `${prefix}-seal-intent`,
   };
 }

@@ -23,6 +23,8 @@ export interface SealStatus {
   shares: number;
   progress: number;
   recoverySeal: boolean;
+  /** A seal migration is in progress: a person runs it; nothing here feeds it keys. */
+  migration: boolean;
 }
 
 export interface InitRequest {
@@ -98,6 +100,7 @@ export class VaultApi {
       shares: Number(body.n ?? 0),
       progress: Number(body.progress ?? 0),
       recoverySeal: body.recovery_seal === true,
+      migration: body.migration === true,
     };
   }
 
@@ -191,6 +194,11 @@ export class VaultApi {
     const response = await this.#client.call('POST', 'auth/token/revoke-self', { token });
     if (response.status === 403) return;
     expectOk(response, 'revoke token');
+  }
+
+  /** Seals this node (the emergency brake); needs a token with sudo on sys/seal (the root token). */
+  async seal(token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('PUT', 'sys/seal', { token, ...options }), 'seal');
   }
 
   /** Asks the server to join a raft cluster through the given leader address. */
