@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Checkpoint } from '../../src/checkpoints.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
-import { ChaosStore, healthOf, initCounters, median, memorySpool, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
+import { ChaosStore, healthOf, initCounters, median, memorySpool, oneKeySetStored, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
 
 export interface ScenarioResult {
   scenario: string;
@@ -60,7 +60,7 @@ export async function threeNodesStartedTogether(store: ChaosStore, runs: number)
         recordConverged(result, started);
       }
       if (counters.initRequests() > 1 || clusters.size > 1) result.doubleInits += 1;
-      if ((await store.versions(prefix, 'unseal-keys')).length !== 1) result.keysLost += 1;
+      if (!(await oneKeySetStored(store, prefix))) result.keysLost += 1;
     } finally {
       await stopAll(sidecars);
       await counters.stop();
@@ -230,7 +230,7 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
       }
       if (activeAfter === active) result.notes.push('the active node did not move');
       if (counters.initRequests() > 1) result.doubleInits += 1;
-      if ((await store.versions(prefix, 'unseal-keys')).length !== 1) result.keysLost += 1;
+      if (!(await oneKeySetStored(store, prefix))) result.keysLost += 1;
     } finally {
       await stopAll(sidecars);
       await counters.stop();
@@ -263,7 +263,7 @@ export async function redeployOnOldData(store: ChaosStore, runs: number): Promis
         recordConverged(result, started);
       }
       if (counters.initRequests() > 0) result.doubleInits += 1;
-      if ((await store.versions(prefix, 'unseal-keys')).length !== 1 || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
+      if (!(await oneKeySetStored(store, prefix)) || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
       await counters.stop();
     } finally {
       await node.stop();
