@@ -14,6 +14,7 @@ import {
   type PutSecretValueCommandOutput,
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
+import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
 import { MANAGED_LABELS, type SecretStore } from './types.js';
 
@@ -217,10 +218,12 @@ const REJECTED_CREDENTIAL_NAMES = new Set([
  * never its message, request id or cause (they can carry request details).
  */
 function translate(error: unknown, operation: string, name: string): BootstrapError {
-  if (error instanceof BootstrapError) return error;
+  return storeError('aws', operation, name, error, classify);
+}
+
+function classify(error: unknown): SdkFailure {
   const statusCode = httpStatusOf(error);
-  const code = isTransient(error, statusCode) ? 'STORE_UNAVAILABLE' : 'STORE_DENIED';
-  return new BootstrapError(code, `aws ${operation} ${name}: ${reasonOf(error)}`, statusCode === undefined ? {} : { statusCode });
+  return { transient: isTransient(error, statusCode), reason: reasonOf(error), ...(statusCode === undefined ? {} : { statusCode }) };
 }
 
 function isTransient(error: unknown, statusCode: number | undefined): boolean {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isIP } from 'node:net';
 import { protos, v1 } from '@google-cloud/secret-manager';
 import { grpc, Status } from 'google-gax';
+import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
 import { MANAGED_LABELS, type SecretStore } from './types.js';
 
@@ -264,10 +265,13 @@ const TRANSIENT_STATUSES = new Set<number>([
  * errno), never the message, metadata or cause (they can carry request details).
  */
 function translate(error: unknown, operation: string, name: string): BootstrapError {
-  if (error instanceof BootstrapError) return error;
+  return storeError('gcp', operation, name, error, classify);
+}
+
+function classify(error: unknown): SdkFailure {
   const status = statusOf(error);
   const transient = status === undefined ? !isMissingCredentials(error) : TRANSIENT_STATUSES.has(status) && !isMissingCredentials(error);
-  return new BootstrapError(transient ? 'STORE_UNAVAILABLE' : 'STORE_DENIED', `gcp ${operation} ${name}: ${reasonOf(error)}`);
+  return { transient, reason: reasonOf(error) };
 }
 
 /** Start-up failures an operator fixes in configuration: one line naming what is missing. */
