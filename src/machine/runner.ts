@@ -88,6 +88,7 @@ export class Runner {
   /** One pass; returns the pause before the next, or how the run ends. */
   async #pass(): Promise<Outcome | number> {
     const { config, metrics } = this.#context;
+    const started = performance.now();
     let decision: Decision;
     try {
       this.#reloadPolicies();
@@ -116,6 +117,7 @@ export class Runner {
       }
       const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) => this.#enter(state, reason));
       this.#memory = result.memory;
+      this.#context.log.debug({ action: action.kind, ms: Math.round((performance.now() - started) * 10) / 10 }, 'pass');
       this.#errorBackoff.reset();
       if (seen.vault.health !== 'unreachable') this.#fastBackoff.reset();
       return result.pace === undefined ? 0 : this.#pauseFor(result.pace);
