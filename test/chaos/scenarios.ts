@@ -11,13 +11,15 @@ export interface ScenarioResult {
   converged: number;
   doubleInits: number;
   keysLost: number;
+  /** Runs killed while sys/init was in flight that then ended orphaned with exit 3: no client can close that window. */
+  orphanedInFlight: number;
   /** Milliseconds from the (re)start that must converge to ready, one per converged run. */
   convergeMs: number[];
   notes: string[];
 }
 
 function newResult(scenario: string): ScenarioResult {
-  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, convergeMs: [], notes: [] };
+  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, orphanedInFlight: 0, convergeMs: [], notes: [] };
 }
 
 function recordConverged(result: ScenarioResult, startedAt: number): void {
@@ -114,6 +116,7 @@ async function crashThenRestart(store: ChaosStore, result: ScenarioResult, crash
     // OpenBao's answer, so no client could have kept them. Reported apart from "lost".
     const diedWithInitInFlight = initsByFirst === 1 && !passed.includes('init-spooled');
     if (diedWithInitInFlight) {
+      if (outcome.code === 3) result.orphanedInFlight += 1;
       result.notes.push(`orphaned by a kill while sys/init was in flight (exit ${outcome.code})`);
     } else if (initRequests === 1 && !(await storedKeysUnseal(store, prefix, node))) {
       result.keysLost += 1;
