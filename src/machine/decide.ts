@@ -151,8 +151,11 @@ export const RECHECK_AFTER_MS = 60_000;
 export function remember(memory: Memory, seen: Observation): Memory {
   let next = memory;
   const clusterId = seen.vault.clusterId;
-  if (clusterId !== undefined && clusterId !== memory.clusterId) {
-    // The first id seen is the node this process set up; a different one later is another cluster.
+  if (seen.vault.health === 'uninitialized' && memory.clusterId !== undefined) {
+    // Wiped: whatever comes next is another cluster, and this process may be the one to make it.
+    next = { ...EMPTY_MEMORY, claimEmptySince: memory.claimEmptySince };
+  } else if (clusterId !== undefined && clusterId !== memory.clusterId) {
+    // The first id seen is the node this process set up or opened; a different one later is another cluster.
     next = memory.clusterId === undefined ? { ...memory, clusterId } : { ...EMPTY_MEMORY, clusterId, claimEmptySince: memory.claimEmptySince };
   }
   const { health, connectionsClosed } = seen.vault;

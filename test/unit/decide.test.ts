@@ -192,6 +192,12 @@ describe('remember', () => {
     expect(remember(memory, withHealth(503, { vault: { ...converged().vault, health: 'sealed', clusterId: undefined } }))).toBe(memory);
   });
 
+  it('forgets the old cluster as soon as the node is uninitialized (a wipe), so the init that follows is remembered as ours', () => {
+    const wiped = remember({ ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true }, withHealth(501, { vault: { ...converged().vault, health: 'uninitialized', clusterId: undefined } }));
+    expect(wiped).toEqual(EMPTY_MEMORY);
+    expect(remember({ ...wiped, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true, convergedOnce: false });
+  });
+
   it('adopts the first cluster id it sees without forgetting that this process opened the node', () => {
     expect(remember({ ...EMPTY_MEMORY, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true });
   });
