@@ -431,7 +431,9 @@ describe.skipIf(skipReason !== undefined)('Helm values for the official charts (
       const environment = Object.fromEntries((sidecar.env ?? []).filter((variable: any) => variable.value !== undefined).map((variable: any) => [variable.name, variable.value]));
       expect(environment.VAULT_TLS_SERVER_NAME).toBe(`$(POD_NAME).${release}-internal`);
       const { VAULT_CACERT, ...rest } = environment;
-      const config = loadConfig(sidecar.args ?? [], { ...rest, POD_NAME: `${release}-0`, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
+      // --spool-dir reads the pod's filesystem; the volume is checked below instead.
+      const args = (sidecar.args ?? []).filter((arg) => !arg.startsWith('--spool-dir='));
+      const config = loadConfig(args, { ...rest, POD_NAME: `${release}-0`, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
       expect(config.store.kind).toBe('gcp');
       expect(server.serviceAccount.annotations['iam.gke.io/gcp-service-account']).toMatch(/@my-project\.iam\.gserviceaccount\.com$/);
       expect(config.tls.skipVerify).toBe(false);
