@@ -81,20 +81,16 @@ cached_build() {
 # it is not a plain `go install`.
 cached_build vault "$cache/vault-$VAULT_VERSION" vault -- \
   bash "$root/scripts/build-vault.sh" "v$VAULT_VERSION" "$cache/vault-$VAULT_VERSION"
-[[ -x $tools/vault ]] && echo "install-tools: $("$tools/vault" version)"
+if [[ -x $tools/vault ]]; then echo "install-tools: $("$tools/vault" version)"; fi
 
-# kube-apiserver and etcd from our wrapper module scripts/kube (versions in its go.mod).
-kube_key=$(cat "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
+# kube-apiserver and etcd from our wrapper module scripts/kube (versions in its go.mod), keyed by
+# the content of the module and of its build script.
+kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
 kube_dir="$cache/kube-$kube_key"
-cached_build kube "$kube_dir" kube-apiserver etcd -- bash -c '
-  set -euo pipefail
-  cd "$1/scripts/kube"
-  export GOTOOLCHAIN=local GOFLAGS=-mod=readonly
-  go build -trimpath -ldflags "-s -w" -o "$2/kube-apiserver.partial" ./kube-apiserver
-  go build -trimpath -ldflags "-s -w" -o "$2/etcd.partial" ./etcd
-  mv "$2/kube-apiserver.partial" "$2/kube-apiserver"
-  mv "$2/etcd.partial" "$2/etcd"' build-kube "$root" "$kube_dir"
-[[ -x $tools/kube-apiserver ]] && echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
+cached_build kube "$kube_dir" kube-apiserver etcd -- bash "$root/scripts/build-kube.sh" "$kube_dir"
+if [[ -x $tools/kube-apiserver ]]; then
+  echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
+fi
 
 # No GCP Secret Manager emulator installs from the registries reachable here and works with the
 # official client (test/integration/GCP_EMULATOR.md says what was tried); GCP store tests use a

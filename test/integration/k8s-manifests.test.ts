@@ -510,14 +510,19 @@ describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API ser
       });
   }
 
-  /** Creates the namespace for real (the pods are judged by its labels), then dry-runs the rest and the pods. */
+  /**
+   * Creates the Namespace (the pods are judged by its labels) and the ServiceAccounts (pod
+   * admission looks them up; no controller makes them here) for real, then dry-runs the rest
+   * and the pods.
+   */
   async function dryRunAll(objects: K8sObject[]): Promise<Array<{ what: string; status: number; message: string; warnings: string[] }>> {
-    const answers = [];
-    for (const namespace of objects.filter((object) => object.kind === 'Namespace')) {
-      const created = await apply(namespace, false);
-      expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const prerequisite = (object: K8sObject) => object.kind === 'Namespace' || object.kind === 'ServiceAccount';
+    for (const object of [...objects.filter((candidate) => candidate.kind === 'Namespace'), ...objects.filter((candidate) => candidate.kind === 'ServiceAccount')]) {
+      const created = await apply(object, false);
+      expect([200, 201], `${object.kind}/${object.metadata.name}: ${JSON.stringify(created.body)}`).toContain(created.status);
     }
-    for (const object of [...objects.filter((candidate) => candidate.kind !== 'Namespace'), ...podsOf(objects)]) {
+    const answers = [];
+    for (const object of [...objects.filter((candidate) => !prerequisite(candidate)), ...podsOf(objects)]) {
       const answer = await apply(object, true);
       answers.push({ what: `${object.kind}/${object.metadata.name}`, status: answer.status, message: String(answer.body?.message ?? ''), warnings: answer.warnings });
     }
@@ -543,14 +548,24 @@ describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API ser
     const { server } = readYaml(join(ROOT, 'k8s', 'helm', file));
     // What the chart renders from these values, less what it adds itself (config volume, probes).
     const serverContainer = { name: release, image: `${release}:test`, securityContext: server.statefulSet.securityContext.container, volumeMounts: server.volumeMounts };
+    const namespace = `helm-${release}`;
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: `${release}-0`, namespace: 'helm-values' },
-      spec: { securityContext: server.statefulSet.securityContext.pod, terminationGracePeriodSeconds: server.terminationGracePeriodSeconds, containers: [serverContainer, ...server.extraContainers], volumes: server.volumes },
+      metadata: { name: `${release}-0`, namespace },
+      spec: {
+        serviceAccountName: release,
+        securityContext: server.statefulSet.securityContext.pod,
+        terminationGracePeriodSeconds: server.terminationGracePeriodSeconds,
+        containers: [serverContainer, ...server.extraContainers],
+        volumes: server.volumes,
+      },
     } as K8sObject;
-    const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'helm-values', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } as K8sObject;
-    const [answer] = await dryRunAll([namespace, pod]);
+    const [answer] = await dryRunAll([
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: release, namespace, annotations: server.serviceAccount.annotations } },
+      pod,
+    ]);
     expect([200, 201], answer!.message).toContain(answer!.status);
     expect(answer!.warnings).toEqual([]);
   });
