@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { SERVER_TRAITS } from '../../src/vault/servers.js';
+import { SERVER_TRAITS, serverKindOf } from '../../src/vault/servers.js';
 import { capturedOutput, logLines, runCli, transitions } from '../helpers/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } from '../helpers/secrets.js';
@@ -51,6 +51,7 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     const health = await serverRequest(server, 'GET', 'sys/health');
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ initialized: true, sealed: false, standby: false });
+    expect(serverKindOf(health.body)).toBe(kind);
 
     const keys = JSON.parse(await store.readLatest('vault-unseal-keys'));
     expect(keys).toMatchObject({ type: 'shamir', shares: 5, threshold: 3 });
