@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Checkpoint } from '../../src/checkpoints.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import type { ServerKind } from '../helpers/servers.js';
 import { ChaosStore, healthOf, initCounters, median, memorySpool, oneKeySetStored, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
 
 export interface ScenarioResult {
@@ -43,11 +44,11 @@ async function stopAll(sidecars: Sidecar[]): Promise<void> {
 }
 
 /** 1. A 3-node raft cluster, three sidecars started together: exactly one init, all unsealed. */
-export async function threeNodesStartedTogether(store: ChaosStore, runs: number): Promise<ScenarioResult> {
-  const result = newResult('1 three sidecars start together (3-node raft)');
+export async function threeNodesStartedTogether(store: ChaosStore, runs: number, kind: ServerKind = 'openbao'): Promise<ScenarioResult> {
+  const result = newResult(`1 three sidecars start together (3-node raft, ${kind})`);
   for (let run = 0; run < runs; run += 1) {
     result.runs += 1;
-    const nodes = await OpenBao.createCluster(3);
+    const nodes = await OpenBao.createCluster(3, { kind });
     await Promise.all(nodes.map((node) => node.start()));
     const counters = await initCounters(nodes);
     const prefix = uniquePrefix('s1');

@@ -1,11 +1,12 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { freePort } from '../helpers/child-server.js';
 import { capturedOutput, logLines, runCli, startCli } from '../helpers/cli.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 /** A server initialized by hand, not by us: its own keys, its own cluster. */
@@ -21,13 +22,13 @@ async function metric(port: number, series: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
-describe('guards: a node our keys do not belong to is never acted on', () => {
+describeEachServer('guards: a node our keys do not belong to is never acted on', (kind) => {
   const servers: OpenBao[] = [];
   let storeDirectory: string;
   const storeArgs = () => ['--store', 'file', '--file-dir', storeDirectory];
 
   beforeAll(async () => {
-    const home = await OpenBao.start();
+    const home = await OpenBao.start({ kind });
     servers.push(home);
     storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-guards-')), 'store');
     const result = await runCli(['run', '--once', ...storeArgs(), '--vault-addr', home.address]);
@@ -64,7 +65,7 @@ describe('guards: a node our keys do not belong to is never acted on', () => {
   });
 
   it('split brain: a node that initialized its own cluster is cluster-mismatch, never configured', async () => {
-    const stray = await OpenBao.start();
+    const stray = await OpenBao.start({ kind });
     servers.push(stray);
     const own = await initializedOnItsOwn(stray);
     expect((await baoRequest(stray, 'PUT', 'sys/unseal', undefined, { key: own.keys[0] })).body.sealed).toBe(false);
@@ -74,15 +75,15 @@ describe('guards: a node our keys do not belong to is never acted on', () => {
   });
 
   it('stored keys that do not open a sealed node: keys-rejected, and never an init', async () => {
-    const stranger = await OpenBao.start();
+    const stranger = await OpenBao.start({ kind });
     servers.push(stranger);
     await initializedOnItsOwn(stranger);
     await expectGuard(stranger, 'keys-rejected', null);
     expect((await baoRequest(stranger, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
   });
 
-  it('a static-seal node facing a Shamir keys record: seal-mismatch, no key submitted', async () => {
-    const autoUnsealed = await OpenBao.start({ seal: 'static' });
+  it('an auto-unseal node (static or transit seal) facing a Shamir keys record: seal-mismatch, no key submitted', async () => {
+    const autoUnsealed = await OpenBao.start({ kind, seal: 'auto' });
     servers.push(autoUnsealed);
     const own = await initializedOnItsOwn(autoUnsealed, true);
     await expect.poll(async () => (await baoRequest(autoUnsealed, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);

@@ -1,11 +1,12 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { freePort } from '../helpers/child-server.js';
 import { capturedOutput, runCli, startCli, transitions, type RunningCli } from '../helpers/cli.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 async function probe(port: number, path: string): Promise<{ status: number; text: string }> {
@@ -18,7 +19,7 @@ function metricValue(text: string, series: string): number {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
-describe('the sidecar loop (run without --once)', () => {
+describeEachServer('the sidecar loop (run without --once)', (kind) => {
   let server: OpenBao | undefined;
   let cli: RunningCli | undefined;
 
@@ -29,7 +30,7 @@ describe('the sidecar loop (run without --once)', () => {
   });
 
   it('is not ready before unseal, ready after; unseals a restarted server, but keeps a node sealed in place (API or seal command) until resume', async () => {
-    server = await OpenBao.create();
+    server = await OpenBao.create({ kind });
     const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-sidecar-')), 'store');
     const port = await freePort();
     cli = startCli(['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s']);
