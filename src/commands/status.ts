@@ -19,7 +19,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
   const { records } = context;
   const vault = await inspectVault(context);
   const secrets = await Promise.all(
-    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.readAllVersions(name)).length })),
+    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.listVersions(name)).length })),
   );
   const root = await records.readRootToken();
   let provisionerToken: StatusReport['provisionerToken'] = { state: 'missing', expiresAt: null, ttlSeconds: null, policies: [] };

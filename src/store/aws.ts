@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { MANAGED_LABELS, type SecretStore } from './types.js';
+import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
 
 /** The slice of Secrets Manager this store calls, so tests can hand in a fake. */
 export interface SecretsManagerApi {
@@ -113,6 +113,13 @@ export class AwsStore implements SecretStore {
       .filter((version) => version !== undefined)
       .sort((a, b) => a.createdAt - b.createdAt || a.stageRank - b.stageRank)
       .map((version) => version.value);
+  }
+
+  async listVersions(name: string): Promise<VersionInfo[]> {
+    return (await this.#listVersions(name))
+      .map((entry) => entry.CreatedDate?.getTime() ?? 0)
+      .sort((a, b) => a - b)
+      .map((createdAt) => ({ createdAt: createdAt === 0 ? null : new Date(createdAt).toISOString() }));
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, link, mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
 import { storeError, type SdkFailure } from './errors.js';
-import { MANAGED_LABELS, type SecretStore } from './types.js';
+import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
 
 const VERSION_DIGITS = 6;
 
@@ -54,6 +54,13 @@ export class FileStore implements SecretStore {
       const next = versions.length === 0 ? 1 : Number(versions.at(-1)) + 1;
       if (await this.#publish(name, versionFileName(next), value)) return;
     }
+  }
+
+  async listVersions(name: string): Promise<VersionInfo[]> {
+    const versions = await this.#versionFiles(name);
+    return Promise.all(
+      versions.map(async (version) => ({ createdAt: (await guard(name, () => stat(join(this.#directory, name, version)))).mtime.toISOString() })),
+    );
   }
 
   async readAllVersions(name: string): Promise<string[]> {

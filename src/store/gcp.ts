@@ -4,7 +4,7 @@ import { protos, v1 } from '@google-cloud/secret-manager';
 import { grpc, Status } from 'google-gax';
 import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { MANAGED_LABELS, type SecretStore } from './types.js';
+import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
 
 type Replication = protos.google.cloud.secretmanager.v1.IReplication;
 type SecretVersion = protos.google.cloud.secretmanager.v1.ISecretVersion;
@@ -102,20 +102,26 @@ export class GcpStore implements SecretStore {
   }
 
   async readAllVersions(name: string): Promise<string[]> {
+    const enabled = await this.#enabledVersions(name, 'readAllVersions');
+    const values = await Promise.all(enabled.map((version) => this.#access(String(version.name), 'readAllVersions', name)));
+    return values.filter((value) => value !== undefined);
+  }
+
+  async listVersions(name: string): Promise<VersionInfo[]> {
+    return (await this.#enabledVersions(name, 'listVersions')).map((version) => ({ createdAt: timestampOf(version.createTime) }));
+  }
+
+  /** The secret's enabled versions, oldest first: version ids are sequential integers, a total order; create times can tie. */
+  async #enabledVersions(name: string, operation: string): Promise<SecretVersion[]> {
     const secret = await this.#secretPath(name);
     let versions: SecretVersion[];
     try {
       [versions] = await this.#api.listSecretVersions({ parent: secret });
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return [];
-      throw translate(error, 'readAllVersions', name);
+      throw translate(error, operation, name);
     }
-    // Version ids are sequential integers, a total order; create times can tie.
-    const enabled = versions
-      .filter((version) => isEnabled(version) && version.name)
-      .sort((a, b) => versionNumberOf(a) - versionNumberOf(b));
-    const values = await Promise.all(enabled.map((version) => this.#access(String(version.name), 'readAllVersions', name)));
-    return values.filter((value) => value !== undefined);
+    return versions.filter((version) => isEnabled(version) && version.name).sort((a, b) => versionNumberOf(a) - versionNumberOf(b));
   }
 
   async close(): Promise<void> {
@@ -287,6 +293,11 @@ function startupProblem(error: unknown, project: string): ConfigError | undefine
   }
   if (status === Status.INVALID_ARGUMENT) return new ConfigError(`GCP project ${project} was rejected (INVALID_ARGUMENT): check --gcp-project/VB_GCP_PROJECT`);
   return undefined;
+}
+
+function timestampOf(time: SecretVersion['createTime']): string | null {
+  const seconds = Number(time?.seconds ?? 0);
+  return seconds > 0 ? new Date(seconds * 1000).toISOString() : null;
 }
 
 /** google-auth-library's failure to find any credentials; gRPC reports it as UNAVAILABLE. */

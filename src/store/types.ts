@@ -29,8 +29,16 @@ export interface SecretStore {
   /** Every version's value, oldest first; empty when the secret is absent. */
   readAllVersions(name: string): Promise<string[]>;
 
+  /** Each version's metadata, oldest first, never its value (status lists secrets with it); empty when absent. */
+  listVersions(name: string): Promise<VersionInfo[]>;
+
   /** Releases clients and connections. */
   close(): Promise<void>;
+}
+
+export interface VersionInfo {
+  /** ISO time the version was created, when the store says. */
+  createdAt: string | null;
 }
 
 /** Labels (GCP) or tags (AWS) put on every secret the program creates. */
