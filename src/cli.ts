@@ -2,6 +2,7 @@
 import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { formatStatus, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { formatDuration } from './duration.js';
@@ -36,8 +37,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return reportStartupError(error);
   }
-  // status and plan print their report on stdout; their logs go to stderr.
-  const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'status' || config.command === 'plan' ? 2 : 1, sync: true }));
+  // Reports go to stdout; the logs of every command but run go to stderr.
+  const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
   process.removeAllListeners('warning');
@@ -86,6 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
         stopAtSafePoint(context);
         const result = await rotateKeys(context);
         log.info({ ...result }, 'rotate-keys done');
+        process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
       case 'generate-root': {
@@ -93,6 +95,14 @@ async function main(argv: readonly string[]): Promise<number> {
         stopAtSafePoint(context);
         const result = await generateRoot(context);
         log.info({ ...result }, 'generate-root done');
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+      case 'seal':
+      case 'resume': {
+        const by = process.env.USER || config.holder;
+        const report = config.command === 'seal' ? await sealCluster(context, by) : await resumeCluster(context, by);
+        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
         return 0;
       }
     }

@@ -9,8 +9,8 @@ import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan' | 'rotate-keys' | 'generate-root';
-const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'rotate-keys', 'generate-root'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -59,6 +59,8 @@ export interface Config {
   readonly logLevel: string;
   /** Who claims initialization: the pod name (downward API) or the host name. */
   readonly holder: string;
+  /** `seal --reason`: why, recorded with the seal intent. */
+  readonly reason: string | undefined;
 }
 
 const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
@@ -101,16 +103,19 @@ const OPTIONS = {
   timeout: { type: 'string' },
   listen: { type: 'string' },
   'log-level': { type: 'string' },
+  reason: { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
+const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
   plan     [--json]   what run would do now, changing nothing
+  seal     [--reason TEXT]  emergency brake: record a seal intent, seal this node; every sidecar keeps its node sealed
+  resume              end the seal intent: the sidecars unseal as usual
   rotate-keys         crash-safe rotation of the unseal or recovery keys (new split: --secret-*/--recovery-*)
   generate-root [--revoke-after]  a new root token from the stored keys, stored first
 
@@ -139,6 +144,8 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   }
   if (extra.length > 0) throw new ConfigError(`command line: unexpected argument ${JSON.stringify(extra[0])}`);
   if (flags.once && command !== 'run') throw new ConfigError('--once: only valid with the run command');
+  if (flags.reason !== undefined && command !== 'seal') throw new ConfigError('--reason: only valid with the seal command');
+  if (flags.reason !== undefined && !/^[^\u0000-\u001f]{1,500}$/.test(flags.reason)) throw new ConfigError('--reason: expected 1-500 characters of text on one line');
 
   const setting = (flag: keyof typeof OPTIONS, ...envNames: string[]): { value: string | undefined; name: string } => {
     const fromFlag = flags[flag];
@@ -247,6 +254,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     listen: parseListen(setting('listen', 'VB_LISTEN'), once || command !== 'run'),
     logLevel,
     holder: env.POD_NAME || hostname(),
+    reason: flags.reason,
   };
   return Object.freeze(config);
 }

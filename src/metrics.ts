@@ -10,6 +10,7 @@ export class Metrics {
   readonly #storeErrors = new Counter({ name: 'vault_bootstrap_store_errors_total', help: 'Failed store operations', labelNames: ['op'], registers: [this.registry] });
   readonly #vaultUp = new Gauge({ name: 'vault_bootstrap_vault_up', help: '1 when Vault answered the last health check', registers: [this.registry] });
   readonly #blocked = new Gauge({ name: 'vault_bootstrap_blocked', help: '1 for what a person must fix now, 0 for the others', labelNames: ['reason'], registers: [this.registry] });
+  readonly #sealIntent = new Gauge({ name: 'vault_bootstrap_seal_intent', help: '1 while an operator\'s seal intent is active (vault-bootstrap seal … resume)', registers: [this.registry] });
   readonly #driftRepairs = new Counter({ name: 'vault_bootstrap_drift_repairs_total', help: 'Writes that put back configuration changed on the server after it was ready', labelNames: ['kind'], registers: [this.registry] });
   #keysTimestamp: (() => Promise<string | undefined>) | undefined;
   #keysTimestampCache: { value: string | undefined; readAt: number } | undefined;
@@ -33,6 +34,10 @@ export class Metrics {
   /** The one blocker in force, or none. */
   blocked(current: Blocker | undefined): void {
     for (const reason of BLOCKERS) this.#blocked.set({ reason }, reason === current ? 1 : 0);
+  }
+
+  sealIntent(active: boolean): void {
+    this.#sealIntent.set(active ? 1 : 0);
   }
 
   driftRepaired(kind: 'policy' | 'token-role' | 'provisioner-token'): void {

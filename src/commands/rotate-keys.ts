@@ -4,7 +4,8 @@ import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
-import { identifyServer, KeyRotationApi, type KeyKind, type RotationStatus } from '../vault/rotation.js';
+import { KeyRotationApi, type KeyKind, type RotationStatus } from '../vault/rotation.js';
+import { SERVER_TRAITS, serverKindOf } from '../vault/servers.js';
 
 /**
  * What to do about a rotation, from what the store and the server say. Pure: the unit
@@ -76,9 +77,10 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
   }
   const root = await records.readRootToken();
   if (!root?.token) throw new BootstrapError('VAULT_REQUEST_FAILED', `rotate-keys needs the root token and ${records.names.rootToken} holds none (revoked): run vault-bootstrap generate-root first`);
-  const identity = identifyServer(await vault.version({ signal }));
-  const rotation = new KeyRotationApi(vault.client, identity.flavour, kind, root.token);
-  log.info({ server: identity.product, version: identity.version, path: rotation.path, kind }, `rotating the ${kind} keys`);
+  const health = await vault.health({ signal });
+  const server = serverKindOf(health.body);
+  const rotation = new KeyRotationApi(vault.client, server, kind, root.token);
+  log.info({ server: SERVER_TRAITS[server].name, version: health.body.version ?? null, path: rotation.path, kind }, `rotating the ${kind} keys`);
 
   const action = decideRotation(stored, await rotation.status());
   if (action.kind === 'resume-verification') {
@@ -119,6 +121,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
       status: custodians ? 'active' : 'pending',
       rotatedAt: now,
       nonce: started.nonce,
+      ...(current.clusterId ? { clusterId: current.clusterId } : {}),
       ...(custodians ? { encrypted: true, fingerprints: newKeys.fingerprints.length ? newKeys.fingerprints : custodians.map((key) => key.fingerprint) } : {}),
     };
     await retryUntilStored(context, 'store-rotated-keys', 'storing the new keys failed; retrying (the server still takes the current keys until they are verified)', () => records.writeUnsealKeys(record));

@@ -1,4 +1,6 @@
+import type { SealIntent } from '../store/records.js';
 import { inspectVault, type VaultView } from './inspect.js';
+import { plan } from './plan.js';
 import type { StepContext } from '../steps/context.js';
 import { inspectProvisionerToken } from '../steps/tokens.js';
 
@@ -17,6 +19,9 @@ export interface StatusReport {
     encrypted: boolean;
   };
   provisionerToken: { state: string; expiresAt: string | null; ttlSeconds: number | null; policies: string[] };
+  sealIntent: SealIntent | null;
+  /** What the loop decides now (plan's answer): every guard in force shows here. */
+  decision: { state: string; reason: string; blocker: string | null };
 }
 
 /** Vault health, store contents by name and version count (never values), token validity. */
@@ -24,7 +29,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
   const { records } = context;
   const vault = await inspectVault(context);
   const secrets = await Promise.all(
-    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.readAllVersions(name)).length })),
+    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.listVersions(name)).length })),
   );
   const root = await records.readRootToken();
   let provisionerToken: StatusReport['provisionerToken'] = { state: 'missing', expiresAt: null, ttlSeconds: null, policies: [] };
@@ -48,12 +53,16 @@ export async function status(context: StepContext): Promise<StatusReport> {
     initializedAt: active?.initializedAt || null,
     encrypted: active?.encrypted === true,
   };
+  const intent = await records.inspectSealIntent();
+  const planned = await plan(context);
   return {
     vault,
     store: { kind: records.store.kind, secrets },
     keys,
     rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
     provisionerToken,
+    sealIntent: intent.kind === 'valid' ? intent.value : null,
+    decision: { state: planned.state, reason: planned.reason, blocker: planned.action.kind === 'hold' ? planned.action.blocker : null },
   };
 }
 
@@ -77,5 +86,8 @@ export function formatStatus(report: StatusReport): string {
   lines.push(`root token ${report.rootToken}`);
   const token = report.provisionerToken;
   lines.push(`provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`);
+  const intent = report.sealIntent;
+  lines.push(intent === null ? 'seal intent none' : `seal intent ${intent.active ? 'ACTIVE' : 'ended'}: by ${intent.by} at ${intent.at} (${intent.reason})`);
+  lines.push(`decision   ${report.decision.state}${report.decision.blocker ? ` [${report.decision.blocker}]` : ''}: ${report.decision.reason}`);
   return lines.join('\n');
 }

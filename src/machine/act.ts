@@ -46,6 +46,22 @@ export async function act(context: StepContext, action: Action, seen: Observatio
     case 'revoke-root':
       await revokeRootToken(context);
       return { memory };
+    case 'record-seal-intent':
+      await context.records.writeSealIntent({ active: true, by: context.config.holder, at: new Date(seen.at).toISOString(), reason: 'sealed while running (not by vault-bootstrap seal)' });
+      context.log.warn({ secret: context.records.names.sealIntent }, 'the node was sealed while running: recorded as a seal intent; the sidecars keep every node sealed until vault-bootstrap resume');
+      return { memory };
+    case 'seal': {
+      const { token } = await managementToken(context);
+      await context.vault.seal(token, { signal: context.signal });
+      context.log.warn('sealed this node: a seal intent is active');
+      return { memory };
+    }
+    case 'record-cluster-id': {
+      const keys = seen.keys?.kind === 'valid' ? seen.keys.value : undefined;
+      if (keys !== undefined) await context.records.writeUnsealKeys({ ...keys, clusterId: action.clusterId });
+      context.log.info({ clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
+      return { memory };
+    }
     case 'wait':
     case 'hold':
     case 'done':
@@ -78,7 +94,7 @@ async function claimAndInitialize(context: StepContext, autoUnseal: boolean, mem
     const pending = await initialize(context, autoUnseal);
     await storeSecretsInFlight(context, pending, 'init answered', enter);
   });
-  return { memory: remembered };
+  return { memory: { ...remembered, opened: true } };
 }
 
 /** A follower asks its node to join through --raft-join; without it, raft retry_join does the work. */
@@ -107,7 +123,7 @@ async function unsealNode(context: StepContext, seen: Observation, memory: Memor
   if (unsealed) {
     context.log.info('unsealed');
     checkpoint('unsealed');
-    return { memory: { ...memory, keysRejectedAt: undefined } };
+    return { memory: { ...memory, keysRejectedAt: undefined, opened: true } };
   }
   // A node joining raft unseals once it has caught up; submitting again at once would only spin.
   context.log.info('still sealed after submitting every stored share (a node joining raft unseals once it has caught up)');

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
+import type { SecretNames } from '../store/types.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { describeInvalidRecord, type InitClaim, type ProvisionerToken, type RootToken, type StoredRecord, type UnsealKeys } from '../store/records.js';
+import { describeInvalidRecord, type InitClaim, type ProvisionerToken, type RootToken, type SealIntent, type StoredRecord, type UnsealKeys } from '../store/records.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
 
@@ -13,8 +14,16 @@ export interface VaultSeen {
   detail: string;
   /** The cluster this node belongs to (an unsealed node says; a sealed one may not). */
   clusterId: string | undefined;
-  /** From sys/seal-status, read on an uninitialized or sealed node: `shamir`, `static`, `transit`, … */
+  /** From sys/seal-status: `shamir`, `static`, `transit`, … */
   sealType: string | undefined;
+  /** sys/seal-status says a seal migration is in progress. */
+  migration: boolean;
+  /**
+   * Established connections to the server closed so far. A server process that restarts closes
+   * them all; a seal made in place closes none: unchanged since the node was seen unsealed, a
+   * sealed node was sealed by someone while it kept running.
+   */
+  connectionsClosed: number;
 }
 
 /** What an unsealed node holds of our configuration, read with the management token. */
@@ -45,6 +54,7 @@ export interface Observation {
   rootToken?: StoredRecord<RootToken>;
   provisionerToken?: StoredRecord<ProvisionerToken>;
   server?: ServerSeen;
+  sealIntent?: StoredRecord<SealIntent>;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
   policyHashes: ReadonlyMap<string, string>;
 }
@@ -68,6 +78,10 @@ export interface Memory {
   keysRejectedAt: number | undefined;
   /** This cluster was ready once in this process: a later write is a drift repair, not setup. */
   convergedOnce: boolean;
+  /** This process initialized this node, or unsealed it with the stored keys: they are its keys. */
+  opened: boolean;
+  /** connectionsClosed when the node was last seen unsealed; dropped once it was unreachable or sealed on purpose. */
+  unsealedAtCloses: number | undefined;
 }
 
 export const EMPTY_MEMORY: Memory = Object.freeze({
@@ -76,6 +90,8 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
   rejectedPolicies: new Map(),
   keysRejectedAt: undefined,
   convergedOnce: false,
+  opened: false,
+  unsealedAtCloses: undefined,
 });
 
 /** How soon to look again after a pass that changed nothing. */
@@ -90,6 +106,9 @@ export type Action =
   | { kind: 'configure'; policies: string[]; role: boolean }
   | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring' }
   | { kind: 'revoke-root' }
+  | { kind: 'record-seal-intent' }
+  | { kind: 'seal' }
+  | { kind: 'record-cluster-id'; clusterId: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
@@ -125,11 +144,34 @@ export function decideSettings(config: Config, unsealKeysName: string): DecideSe
 /** Keys refused by the server, or a policy it rejected, are tried again this long after. */
 export const RECHECK_AFTER_MS = 60_000;
 
-/** The memory to decide with after seeing `seen`: what was learned about another cluster is dropped. */
+/**
+ * The memory to decide with after seeing `seen`: what was learned about another cluster is
+ * dropped, and the seal watch follows what the node is now.
+ */
 export function remember(memory: Memory, seen: Observation): Memory {
+  let next = memory;
   const clusterId = seen.vault.clusterId;
-  if (clusterId === undefined || clusterId === memory.clusterId) return memory;
-  return { ...EMPTY_MEMORY, clusterId, claimEmptySince: memory.claimEmptySince };
+  if (seen.vault.health === 'uninitialized' && memory.clusterId !== undefined) {
+    // Wiped: whatever comes next is another cluster, and this process may be the one to make it.
+    next = { ...EMPTY_MEMORY, claimEmptySince: memory.claimEmptySince };
+  } else if (clusterId !== undefined && clusterId !== memory.clusterId) {
+    // The first id seen is the node this process set up or opened; a different one later is another cluster.
+    next = memory.clusterId === undefined ? { ...memory, clusterId } : { ...EMPTY_MEMORY, clusterId, claimEmptySince: memory.claimEmptySince };
+  }
+  const { health, connectionsClosed } = seen.vault;
+  let unsealedAtCloses = next.unsealedAtCloses;
+  if (health === 'unreachable' || intentActive(seen)) unsealedAtCloses = undefined;
+  else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed') unsealedAtCloses = connectionsClosed;
+  return unsealedAtCloses === next.unsealedAtCloses ? next : { ...next, unsealedAtCloses };
+}
+
+function intentActive(seen: Observation): SealIntent | undefined {
+  return seen.sealIntent?.kind === 'valid' && seen.sealIntent.value.active ? seen.sealIntent.value : undefined;
+}
+
+/** The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal. */
+function keyTypeFor(sealType: string | undefined): 'shamir' | 'recovery' {
+  return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
 }
 
 /**
@@ -181,15 +223,21 @@ function decideUninitialized(seen: Observation, settings: DecideSettings): Decis
 }
 
 function decideSealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
+  const intent = intentActive(seen);
+  if (intent !== undefined) {
+    return go('sealed', `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`, { kind: 'hold', blocker: 'seal-intent', pace: 'interval' });
+  }
+  if (memory.unsealedAtCloses !== undefined && seen.vault.connectionsClosed === memory.unsealedAtCloses) {
+    return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', { kind: 'record-seal-intent' });
+  }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
   if (keys.kind === 'absent') return orphaned();
+  const mismatch = sealMismatch(seen, keys.value, settings);
+  if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
     return go('sealed', `the ${sealType} seal has not unsealed this node: check the seal's key service; recovery keys do not unseal`, { kind: 'hold', blocker: 'auto-unseal-sealed', pace: 'interval' });
-  }
-  if (keys.value.type !== 'shamir') {
-    return hold('keys-rejected', `${settings.unsealKeysName} holds recovery keys, but the server has a Shamir seal: not submitting them (README: seal migration)`);
   }
   if (memory.keysRejectedAt !== undefined && seen.at - memory.keysRejectedAt < RECHECK_AFTER_MS) {
     return hold('keys-rejected', `the server refused the keys in ${settings.unsealKeysName}: they are not this cluster's keys (README: recovery)`);
@@ -198,10 +246,16 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
 }
 
 function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
-  const { health } = seen.vault;
+  const { health, clusterId } = seen.vault;
+  if (intentActive(seen) !== undefined) return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal' });
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
   if (keys.kind === 'absent') return orphaned();
+  const mismatch = sealMismatch(seen, keys.value, settings);
+  if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
+  if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
+    return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
+  }
   const server = required(seen.server, 'server');
   if (server.managementToken === 'none') {
     return hold('no-management-token', 'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; run vault-bootstrap generate-root (README: recovery)');
@@ -227,11 +281,22 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   if (settings.rootToken === 'revoke' && server.rootTokenLive && health === 'active') {
     return go('issuing', '--root-token revoke: a valid provisioner token is stored', { kind: 'revoke-root' });
   }
+  if (keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
+    return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId });
+  }
   if (rejected.size > 0) {
     // Re-checked at the normal pace: the pass writes nothing while the text is unchanged, and a fixed file is picked up soon.
     return hold('policy-rejected', [...rejected.values()].map((rejection) => rejection.message).join('; '), 'interval');
   }
   return go('ready', health === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${health})`, { kind: 'done' });
+}
+
+/** Why the stored keys cannot serve this seal (a changed seal stanza, a migration), or undefined. */
+function sealMismatch(seen: Observation, keys: UnsealKeys, settings: DecideSettings): string | undefined {
+  if (seen.vault.migration) return `a seal migration is in progress: a person runs it; no keys are fed to it automatically (README: seal migration)`;
+  const expected = keyTypeFor(seen.vault.sealType);
+  if (keys.type === expected) return undefined;
+  return `the server has a ${seen.vault.sealType ?? 'shamir'} seal, which takes ${expected} keys, but ${settings.unsealKeysName} holds ${keys.type} keys: the seal stanza changed (README: seal migration)`;
 }
 
 /** Policies the server rejected with the text we still hold, not yet due for another try. */
@@ -270,7 +335,7 @@ function required<T>(value: T | undefined, what: string): T {
 }
 
 /** One line per action, for plan and the act log. */
-export function describeAction(action: Action, names: { unsealKeys: string; rootToken: string; initClaim: string; provisionerToken: string }): string {
+export function describeAction(action: Action, names: SecretNames): string {
   switch (action.kind) {
     case 'wait':
       return `wait (${action.pace})`;
@@ -288,6 +353,12 @@ export function describeAction(action: Action, names: { unsealKeys: string; root
       return `issue a provisioner token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-root':
       return `revoke the root token and mark ${names.rootToken} revoked`;
+    case 'record-seal-intent':
+      return `record a seal intent in ${names.sealIntent} (sealed while running) and keep the node sealed`;
+    case 'seal':
+      return 'seal this node (a seal intent is active)';
+    case 'record-cluster-id':
+      return `add the cluster id to ${names.unsealKeys}`;
     case 'hold':
       return `hold: ${action.blocker} (nothing changes until a person acts)`;
     case 'done':

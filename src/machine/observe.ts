@@ -11,9 +11,9 @@ import { classifyHealth, isUnsealed } from './health.js';
 /**
  * One pass's look at the world: the server's health (and seal type where it matters), the
  * spool, the store records this health kind calls for, and on an unsealed node what the
- * server holds of our configuration. Reads only. A converged pass makes: sys/health, three
- * store reads (keys, root token, provisioner token), two token look-ups, one read per policy
- * and one of the token role.
+ * server holds of our configuration. Reads only. A converged pass makes: sys/health,
+ * sys/seal-status, four store reads (seal intent, keys, provisioner token, root token), two
+ * token look-ups, one read per policy and one of the token role.
  */
 export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, at: number = Date.now()): Promise<Observation> {
   const { records } = context;
@@ -25,8 +25,10 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaim();
   } else if (vault.health === 'sealed') {
+    seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
   } else if (isUnsealed(vault.health)) {
+    seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') {
       seen.provisionerToken = await records.inspectProvisionerToken();
@@ -44,12 +46,17 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
     response = await vault.health({ signal });
   } catch (error) {
     if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
-    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined };
+    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined, migration: false, connectionsClosed: vault.closedConnections };
   }
+  const connectionsClosed = vault.closedConnections;
   const health = classifyHealth(response.status);
   const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
-  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined };
-  if (health === 'uninitialized' || health === 'sealed') seen.sealType = (await vault.sealStatus({ signal })).type;
+  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, connectionsClosed };
+  if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
+    const sealStatus = await vault.sealStatus({ signal });
+    seen.sealType = sealStatus.type;
+    seen.migration = sealStatus.migration;
+  }
   return seen;
 }
 

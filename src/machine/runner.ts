@@ -4,7 +4,7 @@ import { formatDuration } from '../duration.js';
 import { BootstrapError, describeError, isAborted, isTransientError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { act } from './act.js';
-import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Decision, type DecideSettings, type Memory, type Pace } from './decide.js';
+import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type DecideSettings, type Memory, type Pace } from './decide.js';
 import { observe } from './observe.js';
 import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from './states.js';
 import { Backoff, Waker } from './wait.js';
@@ -88,13 +88,14 @@ export class Runner {
   /** One pass; returns the pause before the next, or how the run ends. */
   async #pass(): Promise<Outcome | number> {
     const { config, metrics } = this.#context;
-    let decision: Decision;
+    const started = performance.now();
     try {
       this.#reloadPolicies();
       const seen = await observe(this.#context, this.#policies);
       metrics.vaultUp(seen.vault.health !== 'unreachable');
+      if (seen.sealIntent !== undefined) metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
       this.#memory = remember(this.#memory, seen);
-      decision = decide(seen, this.#memory, this.#settings);
+      const decision = decide(seen, this.#memory, this.#settings);
       this.#enter(decision.state, decision.reason);
       if (decision.state === 'waiting') {
         this.#sayOnce(`waiting:${decision.reason}`, () => this.#context.log.warn({ reason: decision.reason }, 'Vault unreachable; retrying'));
@@ -115,6 +116,7 @@ export class Runner {
       }
       const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) => this.#enter(state, reason));
       this.#memory = result.memory;
+      this.#context.log.debug({ action: action.kind, ms: Math.round((performance.now() - started) * 10) / 10 }, 'pass');
       this.#errorBackoff.reset();
       if (seen.vault.health !== 'unreachable') this.#fastBackoff.reset();
       return result.pace === undefined ? 0 : this.#pauseFor(result.pace);
@@ -132,7 +134,7 @@ export class Runner {
   #onError(error: unknown): Outcome | number {
     const { log, metrics, config } = this.#context;
     const described = describeError(error);
-    if (error instanceof BootstrapError && error.code.startsWith('STORE_')) metrics.storeError('read');
+    if (error instanceof BootstrapError && error.code.startsWith('STORE_')) metrics.storeError('pass');
     if (isTransientError(error)) {
       this.#sayOnce(`transient:${described.message}`, () => log.warn({ state: this.#state, error: described }, 'transient failure; retrying with backoff'));
       return this.#errorBackoff.next();

@@ -21,6 +21,9 @@ export const BLOCKERS = [
   'node-removed',
   'auto-unseal-sealed',
   'vault-request-rejected',
+  'seal-intent',
+  'cluster-mismatch',
+  'seal-mismatch',
   'config-rejected',
 ] as const;
 
@@ -44,5 +47,8 @@ export const ONCE_OUTCOME: Readonly<Partial<Record<Blocker, Outcome>>> = {
   'no-management-token': 'needs-person',
   'node-removed': 'needs-person',
   'vault-request-rejected': 'needs-person',
+  'seal-intent': 'needs-person',
+  'cluster-mismatch': 'needs-person',
+  'seal-mismatch': 'needs-person',
   'config-rejected': 'bad-input',
 };

@@ -21,6 +21,8 @@ export interface UnsealKeys {
   /** PGP custody: each share is encrypted to one custodian's key, in `fingerprints` order. */
   encrypted?: boolean;
   fingerprints?: string[];
+  /** The cluster these keys open, recorded once it is first seen unsealed: the split-brain check. */
+  clusterId?: string;
 }
 
 export type KeyStatus = 'pending' | 'active';
@@ -33,6 +35,14 @@ export interface UnsealKeyVersions {
   pending: Array<{ record: UnsealKeys; version: number }>;
   /** How many versions the secret holds. */
   count: number;
+}
+
+/** An operator's emergency seal (vault-bootstrap seal / resume); each change is a new version. */
+export interface SealIntent {
+  active: boolean;
+  by: string;
+  at: string;
+  reason: string;
 }
 
 export interface RootToken {
@@ -106,23 +116,33 @@ export class Records {
     return active === undefined ? latest : { kind: 'valid', value: active.record };
   }
 
-  /** Every version of the unseal keys, split into the active one and the pending ones after it. */
+  /**
+   * Every version of the unseal keys, split into the active one (the newest that is not
+   * pending) and the pending ones that may have replaced it: pending versions newer than the
+   * first appearance of the active key set, with other keys, newest first. A copy of the
+   * active keys written after a pending version (the cluster id being recorded) does not
+   * hide that pending version.
+   */
   async readUnsealKeyVersions(): Promise<UnsealKeyVersions> {
     const texts = await this.store.readAllVersions(this.names.unsealKeys);
-    const pending: UnsealKeyVersions['pending'] = [];
-    for (let index = texts.length - 1; index >= 0; index -= 1) {
-      let record: UnsealKeys;
+    const records = texts.map((text, index) => {
       try {
-        record = decodeUnsealKeys(texts[index]!);
+        return decodeUnsealKeys(text);
       } catch (error) {
         if (!(error instanceof RecordProblem)) throw error;
         if (index === texts.length - 1) throw new BootstrapError('STORE_CORRUPT', `${this.names.unsealKeys}: the latest version (${texts.length}) is not a valid record: ${error.message}`);
-        break; // an invalid earlier version ends what counts
+        return undefined; // an invalid earlier version is skipped
       }
-      if (record.status !== 'pending') return { active: { record, version: index + 1 }, pending, count: texts.length };
-      pending.push({ record, version: index + 1 });
+    });
+    const activeIndex = records.findLastIndex((record) => record !== undefined && record.status !== 'pending');
+    const active = activeIndex === -1 ? undefined : records[activeIndex]!;
+    const firstOfActive = active === undefined ? -1 : records.findIndex((record) => record !== undefined && sameKeys(record, active));
+    const pending: UnsealKeyVersions['pending'] = [];
+    for (let index = records.length - 1; index > firstOfActive; index -= 1) {
+      const record = records[index];
+      if (record?.status === 'pending' && !(active && sameKeys(record, active))) pending.push({ record, version: index + 1 });
     }
-    return { active: undefined, pending, count: texts.length };
+    return { active: active && { record: active, version: activeIndex + 1 }, pending, count: texts.length };
   }
 
   inspectRootToken(): Promise<StoredRecord<RootToken>> {
@@ -131,6 +151,14 @@ export class Records {
 
   inspectProvisionerToken(): Promise<StoredRecord<ProvisionerToken>> {
     return this.#inspect(this.names.provisionerToken, decodeProvisionerToken);
+  }
+
+  inspectSealIntent(): Promise<StoredRecord<SealIntent>> {
+    return this.#inspect(this.names.sealIntent, decodeSealIntent);
+  }
+
+  async writeSealIntent(intent: SealIntent): Promise<void> {
+    await this.#writeVerified(this.names.sealIntent, JSON.stringify(intent));
   }
 
   inspectClaim(): Promise<StoredRecord<InitClaim>> {
@@ -229,7 +257,12 @@ export function encodeUnsealKeys(record: UnsealKeys): string {
     ...(record.rotatedAt ? { rotatedAt: record.rotatedAt } : {}),
     ...(record.nonce ? { nonce: record.nonce } : {}),
     ...(record.encrypted ? { encrypted: true, fingerprints: record.fingerprints ?? [] } : {}),
+    ...(record.clusterId === undefined ? {} : { clusterId: record.clusterId }),
   });
+}
+
+function sameKeys(a: UnsealKeys, b: UnsealKeys): boolean {
+  return a.keys.length === b.keys.length && a.keys.every((key, index) => key.equals(b.keys[index]!));
 }
 
 /** Why a stored value is not a valid record. The text never quotes the value, which may hold a secret. */
@@ -274,7 +307,14 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
     ...(typeof record.rotatedAt === 'string' ? { rotatedAt: record.rotatedAt } : {}),
     ...(typeof record.nonce === 'string' ? { nonce: record.nonce } : {}),
     ...(record.encrypted === true ? { encrypted: true, fingerprints: ((fingerprints as string[] | undefined) ?? []).slice() } : {}),
+    ...(typeof record.clusterId === 'string' && record.clusterId !== '' ? { clusterId: record.clusterId } : {}),
   };
+}
+
+function decodeSealIntent(text: string): SealIntent {
+  const record = parseObject(text);
+  if (typeof record.active !== 'boolean') throw new RecordProblem('active must be true or false');
+  return { active: record.active, by: String(record.by ?? ''), at: String(record.at ?? ''), reason: String(record.reason ?? '') };
 }
 
 function decodeRootToken(text: string): RootToken {

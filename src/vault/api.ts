@@ -23,6 +23,8 @@ export interface SealStatus {
   shares: number;
   progress: number;
   recoverySeal: boolean;
+  /** A seal migration is in progress: a person runs it; nothing here feeds it keys. */
+  migration: boolean;
 }
 
 export interface InitRequest {
@@ -76,11 +78,6 @@ export class VaultApi {
     return this.#client;
   }
 
-  /** The server's version from sys/seal-status (unauthenticated on Vault and OpenBao). */
-  async version(options: Signal = {}): Promise<string> {
-    return String(expectOk(await this.#client.call('GET', 'sys/seal-status', options), 'read seal status').version ?? '');
-  }
-
   /** Calls `listener` whenever an established connection to the server closes (a restart closes them all). */
   onConnectionClosed(listener: () => void): () => void {
     return this.#client.transport.onConnectionClosed(listener);
@@ -110,6 +107,7 @@ export class VaultApi {
       shares: Number(body.n ?? 0),
       progress: Number(body.progress ?? 0),
       recoverySeal: body.recovery_seal === true,
+      migration: body.migration === true,
     };
   }
 
@@ -203,6 +201,11 @@ export class VaultApi {
     const response = await this.#client.call('POST', 'auth/token/revoke-self', { token });
     if (response.status === 403) return;
     expectOk(response, 'revoke token');
+  }
+
+  /** Seals this node (the emergency brake); needs a token with sudo on sys/seal (the root token). */
+  async seal(token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('PUT', 'sys/seal', { token, ...options }), 'seal');
   }
 
   /** Asks the server to join a raft cluster through the given leader address. */

@@ -1,28 +1,17 @@
 import { BootstrapError, ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { VaultClient, VaultResponse } from './client.js';
+import { SERVER_TRAITS, type KeyRotationPaths, type ServerKind } from './servers.js';
 
 /**
- * Key rotation and root-token generation, for both servers. What differs is named here:
- *
- * | operation        | OpenBao ≥ 2.4 (authenticated)      | HashiCorp Vault, OpenBao < 2.4       |
- * |------------------|------------------------------------|--------------------------------------|
- * | unseal keys      | sys/rotate/root/{init,update,verify} | sys/rekey/{init,update,verify}     |
- * | recovery keys    | sys/rotate/recovery/…              | sys/rekey-recovery-key/…             |
- * | generate root    | sys/generate-root/{attempt,update} (unauthenticated; off by default from OpenBao 2.5.3) |
- *
- * OpenBao ≥ 2.4 answers the old sys/rekey* paths with 405 "unsupported operation" unless
- * its listener re-enables them, and OpenBao's rotate paths want a token with sudo on them.
+ * Key rotation and root-token generation, for both servers. The paths that differ are named
+ * in servers.ts (SERVER_TRAITS.rotation): OpenBao ≥ 2.4 rotates through the authenticated
+ * sys/rotate/(root|recovery)/{init,update,verify} (its old sys/rekey* answer 405 "unsupported
+ * operation" by default), HashiCorp Vault through the unauthenticated sys/rekey/* and
+ * sys/rekey-recovery-key/*, with the same verification flow. sys/generate-root is the same
+ * on both (unauthenticated; switched off by default from OpenBao 2.5.3).
  */
 export type KeyKind = 'unseal' | 'recovery';
-
-export type RotationFlavour = 'openbao-rotate' | 'vault-rekey';
-
-export interface ServerIdentity {
-  product: 'openbao' | 'vault';
-  version: string;
-  flavour: RotationFlavour;
-}
 
 export interface RotationStatus {
   started: boolean;
@@ -56,38 +45,20 @@ export interface GenerateRootStatus {
   required: number;
 }
 
-/**
- * Which server answers: OpenBao's version line is 2.x and up, Vault's is 1.x. The seal
- * status carries the version unauthenticated on both.
- */
-export function identifyServer(version: string): ServerIdentity {
-  const [major = 0, minor = 0] = version.split(/[.+-]/).map(Number);
-  const product = major >= 2 ? 'openbao' : 'vault';
-  const flavour: RotationFlavour = product === 'openbao' && (major > 2 || minor >= 4) ? 'openbao-rotate' : 'vault-rekey';
-  return { product, version, flavour };
-}
-
-function rotationBase(flavour: RotationFlavour, kind: KeyKind): string {
-  if (flavour === 'openbao-rotate') return kind === 'unseal' ? 'sys/rotate/root' : 'sys/rotate/recovery';
-  return kind === 'unseal' ? 'sys/rekey' : 'sys/rekey-recovery-key';
-}
-
 /** Typed calls of one rotation (rekey) of one key kind on one server. */
 export class KeyRotationApi {
   readonly #client: VaultClient;
-  readonly #base: string;
-  readonly #token: Secret;
-  readonly #write: 'POST' | 'PUT';
+  readonly #paths: KeyRotationPaths;
+  readonly #token: Secret | undefined;
 
-  constructor(client: VaultClient, flavour: RotationFlavour, kind: KeyKind, token: Secret) {
+  constructor(client: VaultClient, server: ServerKind, kind: KeyKind, token: Secret) {
     this.#client = client;
-    this.#base = rotationBase(flavour, kind);
-    this.#token = token;
-    this.#write = flavour === 'openbao-rotate' ? 'POST' : 'PUT';
+    this.#paths = SERVER_TRAITS[server].rotation[kind];
+    this.#token = this.#paths.authenticated ? token : undefined;
   }
 
   get path(): string {
-    return this.#base;
+    return this.#paths.init.replace(/\/init$/, '');
   }
 
   async status(): Promise<RotationStatus> {
@@ -102,7 +73,7 @@ export class KeyRotationApi {
       require_verification: request.requireVerification,
       ...(request.pgpKeys ? { pgp_keys: request.pgpKeys } : {}),
     };
-    return decodeStatus(dataOf(expectOk(await this.#call(this.#write, 'init', body), 'start rotation')));
+    return decodeStatus(dataOf(expectOk(await this.#call('POST', 'init', body), 'start rotation')));
   }
 
   async cancel(): Promise<void> {
@@ -115,7 +86,7 @@ export class KeyRotationApi {
    * (KEYS_REJECTED); the server then resets the progress and keeps the rotation.
    */
   async update(key: Secret, nonce: string): Promise<RotationUpdate> {
-    const response = await this.#call(this.#write, 'update', { key: key.reveal(), nonce });
+    const response = await this.#call('POST', 'update', { key: key.reveal(), nonce });
     if (response.status === 400) throw rejected('rotation update', response);
     const data = dataOf(expectOk(response, 'submit key share to rotation'));
     if (data.complete !== true) return { complete: false, progress: Number(data.progress ?? 0) };
@@ -142,14 +113,14 @@ export class KeyRotationApi {
    * and the server starts it anew under a new nonce.
    */
   async verify(key: Secret, nonce: string): Promise<{ complete: boolean; progress: number }> {
-    const response = await this.#call(this.#write, 'verify', { key: key.reveal(), nonce });
+    const response = await this.#call('POST', 'verify', { key: key.reveal(), nonce });
     if (response.status === 400) throw rejected('rotation verification', response);
     const data = dataOf(expectOk(response, 'submit key share to verification'));
     return { complete: data.complete === true, progress: Number(data.progress ?? 0) };
   }
 
-  async #call(method: string, leaf: string, body?: unknown): Promise<VaultResponse> {
-    return this.#client.call(method, `${this.#base}/${leaf}`, { token: this.#token, ...(body === undefined ? {} : { body }), timeoutMs: 60_000 });
+  async #call(method: string, step: 'init' | 'update' | 'verify', body?: unknown): Promise<VaultResponse> {
+    return this.#client.call(method, this.#paths[step], { ...(this.#token ? { token: this.#token } : {}), ...(body === undefined ? {} : { body }), timeoutMs: 60_000 });
   }
 }
 

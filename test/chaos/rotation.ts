@@ -16,7 +16,7 @@ let prefixCounter = 0;
 const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;
 
 function newResult(scenario: string): ScenarioResult {
-  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, convergeMs: [], notes: [] };
+  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, orphanedInFlight: 0, convergeMs: [], notes: [] };
 }
 
 /** One rotate-keys process against the node, with the crash hook preloaded. */

@@ -8,15 +8,24 @@ export interface RecordedRequest {
   bodyFields: string[];
 }
 
+/** An answer the proxy has received from the server and keeps from the client until released. */
+export interface HeldAnswer {
+  /** Resolves once the server has answered the request (the client is still waiting). */
+  answered: Promise<void>;
+  release(): void;
+}
+
 /**
- * A loopback HTTP proxy in front of a real OpenBao that records each request's method,
+ * A loopback HTTP proxy in front of a real server that records each request's method,
  * path and body field names, so a test can show which calls the program made (sys/init
- * and sys/unseal happen while sealed, before any audit device runs).
+ * and sys/unseal happen while sealed, before any audit device runs). It can also hold the
+ * server's answer to one request, so a test acts at a known point of a call in flight.
  */
 export class RecordingProxy {
   readonly requests: RecordedRequest[] = [];
   readonly #server: Server;
   #port = 0;
+  readonly #holds: Array<{ method: string; path: string; answered: () => void; released: Promise<void> }> = [];
 
   private constructor(target: URL) {
     this.#server = createServer((incoming, outgoing) => {
@@ -34,8 +43,17 @@ export class RecordingProxy {
         const forward = httpRequest(
           { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: target.host } },
           (answer) => {
-            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(outgoing);
+            const path = (incoming.url ?? '').split('?')[0]!;
+            const hold = this.#holds.findIndex((candidate) => candidate.method === incoming.method && `/v1/${candidate.path}` === path);
+            const deliver = () => {
+              outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+              answer.pipe(outgoing);
+            };
+            if (hold === -1) return deliver();
+            const held = this.#holds.splice(hold, 1)[0]!;
+            answer.pause();
+            held.answered();
+            void held.released.then(deliver);
           },
         );
         forward.on('error', () => outgoing.destroy());
@@ -53,6 +71,16 @@ export class RecordingProxy {
 
   get address(): string {
     return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Holds the server's answer to the next `method path` request until release(). */
+  holdAnswer(method: string, path: string): HeldAnswer {
+    let answered!: () => void;
+    let release!: () => void;
+    const answeredPromise = new Promise<void>((resolve) => (answered = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#holds.push({ method, path, answered, released });
+    return { answered: answeredPromise, release };
   }
 
   paths(method: string, path: string): RecordedRequest[] {

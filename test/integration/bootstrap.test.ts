@@ -2,16 +2,17 @@ import { readFile, mkdtemp, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, cleanEnv, logLines, runCli, transitions } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { SERVER_TRAITS, serverKindOf } from '../../src/vault/servers.js';
+import { capturedOutput, logLines, runCli, transitions } from '../helpers/cli.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } from '../helpers/secrets.js';
 
 const SHIPPED = (name: string) => readFileSync(new URL(`../../policies/${name}.hcl`, import.meta.url), 'utf8');
 
 /** Audit entries (requests) written after a given line count. */
-async function auditRequestsAfter(server: OpenBao, lineCount: number): Promise<Array<{ path: string; operation: string }>> {
+async function auditRequestsAfter(server: TestServer, lineCount: number): Promise<Array<{ path: string; operation: string }>> {
   const lines = (await readFile(server.auditLog, 'utf8')).split('\n').filter(Boolean);
   return lines
     .slice(lineCount)
@@ -20,19 +21,19 @@ async function auditRequestsAfter(server: OpenBao, lineCount: number): Promise<A
     .map((entry) => ({ path: entry.request.path, operation: entry.request.operation }));
 }
 
-async function auditLineCount(server: OpenBao): Promise<number> {
+async function auditLineCount(server: TestServer): Promise<number> {
   return (await readFile(server.auditLog, 'utf8')).split('\n').filter(Boolean).length;
 }
 
-describe('a fresh Shamir server, end to end', () => {
-  let server: OpenBao;
+describeEachServer('a fresh Shamir server, end to end', (kind) => {
+  let server: TestServer;
   let workDirectory: string;
   let storeDirectory: string;
   let store: FileStore;
   const args = () => ['--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address];
 
   beforeAll(async () => {
-    server = await OpenBao.start({ audit: true });
+    server = await TestServer.start({ kind, audit: true });
     workDirectory = await mkdtemp(join(tmpdir(), 'vb-work-'));
     storeDirectory = join(workDirectory, 'store');
     store = new FileStore(storeDirectory);
@@ -47,52 +48,54 @@ describe('a fresh Shamir server, end to end', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(transitions(result.stdout)).toEqual(expect.arrayContaining(['uninitialized', 'initializing', 'storing', 'sealed', 'configuring', 'issuing', 'ready']));
 
-    const health = await baoRequest(server, 'GET', 'sys/health');
+    const health = await serverRequest(server, 'GET', 'sys/health');
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ initialized: true, sealed: false, standby: false });
+    expect(serverKindOf(health.body)).toBe(kind);
 
     const keys = JSON.parse(await store.readLatest('vault-unseal-keys'));
     expect(keys).toMatchObject({ type: 'shamir', shares: 5, threshold: 3 });
     expect(keys.keysBase64).toHaveLength(5);
     expect(typeof keys.initializedAt).toBe('string');
     const root = JSON.parse(await store.readLatest('vault-root-token'));
-    expect(root.token).toMatch(/^s\./);
+    expect(root.token.startsWith(SERVER_TRAITS[kind].tokenPrefixes.service)).toBe(true);
+    await server.enableAudit(root.token);
     expect(JSON.parse(await store.readLatest('vault-init-claim'))).toMatchObject({ holder: expect.any(String), clusterHint: server.address });
 
     for (const name of ['admin', 'provisioner']) {
-      const policy = await baoRequest(server, 'GET', `sys/policies/acl/${name}`, root.token);
+      const policy = await serverRequest(server, 'GET', `sys/policies/acl/${name}`, root.token);
       expect(policy.body.data.policy).toBe(SHIPPED(name));
     }
 
     const provisioner = JSON.parse(await store.readLatest('vault-provisioner-token'));
     expect(provisioner.policies).toContain('provisioner');
-    const lookup = await baoRequest(server, 'GET', 'auth/token/lookup-self', provisioner.token);
+    const lookup = await serverRequest(server, 'GET', 'auth/token/lookup-self', provisioner.token);
     expect(lookup.status).toBe(200);
     expect(lookup.body.data.orphan).toBe(true);
     expect(lookup.body.data.policies).toContain('provisioner');
     expect(lookup.body.data.accessor).toBe(provisioner.accessor);
     expect(Date.parse(provisioner.expiresAt)).toBeGreaterThan(Date.now() + 700 * 3600_000);
     // The token works for what the provisioner persona does, and not for seal operations.
-    expect((await baoRequest(server, 'GET', 'sys/policies/acl/admin', provisioner.token)).status).toBe(200);
-    expect((await baoRequest(server, 'PUT', 'sys/seal', provisioner.token)).status).toBe(403);
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', provisioner.token)).status).toBe(200);
+    expect((await serverRequest(server, 'PUT', 'sys/seal', provisioner.token)).status).toBe(403);
   });
 
   it('after a restart (sealed), run --once unseals with the stored keys and initializes nothing', async () => {
     const keysBefore = await store.readAllVersions('vault-unseal-keys');
     await server.restart();
-    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
 
     const result = await runCli(['run', '--once', ...args()]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(transitions(result.stdout)).not.toContain('initializing');
     expect(transitions(result.stdout)).toContain('sealed');
-    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(false);
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(false);
     expect(await store.readAllVersions('vault-unseal-keys')).toEqual(keysBefore);
   });
 
   it('a third run changes nothing on the server (shown by the audit log)', async () => {
     // Let the unsealed node settle as the active node first.
-    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
+    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
     const before = await auditLineCount(server);
     const tokensBefore = await store.readAllVersions('vault-provisioner-token');
 
@@ -112,7 +115,7 @@ describe('a fresh Shamir server, end to end', () => {
     expect(statusResult.code, statusResult.stderr).toBe(0);
     const report = JSON.parse(statusResult.stdout);
     expect(report.vault.health).toBe('active');
-    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token']);
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-seal-intent']);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
 
@@ -125,13 +128,13 @@ describe('a fresh Shamir server, end to end', () => {
   });
 
   it('plan against a fresh server lists the init without doing it', async () => {
-    const fresh = await OpenBao.start();
+    const fresh = await TestServer.start({ kind });
     try {
       const freshStore = join(workDirectory, 'fresh-store');
       const result = await runCli(['plan', '--store', 'file', '--file-dir', freshStore, '--vault-addr', fresh.address]);
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain('initialize (5 shares, threshold 3)');
-      expect((await baoRequest(fresh, 'GET', 'sys/health')).status).toBe(501);
+      expect((await serverRequest(fresh, 'GET', 'sys/health')).status).toBe(501);
       expect(await new FileStore(freshStore).readAllVersions('vault-init-claim')).toEqual([]);
     } finally {
       await fresh.stop();

@@ -1,14 +1,19 @@
 import { describe, it } from 'vitest';
 import { activeRestartsWhileConfiguring, redeployOnOldData, threeNodesStartedTogether, wipedServerWithKeys } from '../chaos/scenarios.js';
 import { useChaosStore } from '../chaos/suite.js';
+import { missingServer, SERVER_KINDS } from '../helpers/servers.js';
 
 // CI's shortened form of `npm run chaos`, cluster scenarios (chaos-crash.test.ts has the others).
 describe('fault injection (shortened), clusters: one init per cluster, no key lost', () => {
   const { store, expectHeld } = useChaosStore();
 
-  it('1: three sidecars on a 3-node raft cluster started together, twice', async () => {
-    expectHeld(await threeNodesStartedTogether(store(), 2));
-  }, 300_000);
+  for (const kind of SERVER_KINDS) {
+    const missing = missingServer(kind);
+    if (missing) console.warn(`chaos scenario 1 [${kind}]: skipped: ${missing}`);
+    it.skipIf(missing !== undefined)(`1: three sidecars on a 3-node raft cluster started together, twice [${kind}]`, async () => {
+      expectHeld(await threeNodesStartedTogether(store(), 2, kind));
+    }, 300_000);
+  }
 
   it('4: the active node restarts sealed while configuring', async () => {
     expectHeld(await activeRestartsWhileConfiguring(store(), 1));

@@ -1,19 +1,19 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { cleanEnv, runCli, transitions } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
-describe('the init claim against a real OpenBao', () => {
-  const servers: OpenBao[] = [];
+describeEachServer('the init claim against a real server', (kind) => {
+  const servers: TestServer[] = [];
   afterAll(async () => {
     await Promise.all(servers.map((server) => server.stop()));
   });
 
-  async function claimedByGhost(): Promise<{ server: OpenBao; storeDirectory: string }> {
-    const server = await OpenBao.start();
+  async function claimedByGhost(): Promise<{ server: TestServer; storeDirectory: string }> {
+    const server = await TestServer.start({ kind });
     servers.push(server);
     const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-claim-')), 'store');
     const ghostClaim = { holder: 'vault-ghost', claimedAt: new Date().toISOString(), clusterHint: server.address };
@@ -26,7 +26,7 @@ describe('the init claim against a real OpenBao', () => {
     const result = await runCli(['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--timeout', '3s'], cleanEnv({ POD_NAME: 'vault-1' }));
     expect(result.code).toBe(4);
     expect(result.stdout).toContain('initialization is claimed by vault-ghost');
-    expect((await baoRequest(server, 'GET', 'sys/health')).status).toBe(501);
+    expect((await serverRequest(server, 'GET', 'sys/health')).status).toBe(501);
   });
 
   it('a claim never followed by keys goes stale after --claim-stale-after and is taken over', async () => {

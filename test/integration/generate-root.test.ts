@@ -11,7 +11,7 @@ import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 const servers: OpenBao[] = [];
 
 /** A server whose listener re-enables the unauthenticated generate-root endpoints (off by default from OpenBao 2.5.3). */
-async function startServer(generateRootEnabled: boolean, seal: 'shamir' | 'static'): Promise<OpenBao> {
+async function startServer(generateRootEnabled: boolean, seal: 'shamir' | 'auto'): Promise<OpenBao> {
   const server = await OpenBao.create({ seal });
   if (generateRootEnabled) {
     const config = join(server.directory, 'server.hcl');
@@ -22,7 +22,7 @@ async function startServer(generateRootEnabled: boolean, seal: 'shamir' | 'stati
   return server;
 }
 
-async function setUp(generateRootEnabled: boolean, seal: 'shamir' | 'static' = 'shamir') {
+async function setUp(generateRootEnabled: boolean, seal: 'shamir' | 'auto' = 'shamir') {
   const server = await startServer(generateRootEnabled, seal);
   const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-genroot-')), 'store');
   const store = new FileStore(storeDirectory);
@@ -88,7 +88,7 @@ describe('generate-root against real OpenBao', () => {
   }, 120_000);
 
   it('auto-unseal: the stored recovery keys generate the root token', async () => {
-    const { server, store, args } = await setUp(true, 'static');
+    const { server, store, args } = await setUp(true, 'auto');
     const result = await runCli(args('generate-root'));
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const token = (await rootVersions(store)).at(-1).token as string;

@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { KubeApiServer, missingKubeApiServer } from '../helpers/kube-apiserver.js';
 import { filesUnder } from '../helpers/secrets.js';
 
 /**
  * Renders every kustomization under k8s/ with a real kustomize, validates every object offline
- * against the Kubernetes JSON schemas (kubernetes-validate, strict), and checks the invariants
- * the program relies on against the rendered objects, reading settings through the program's
- * own config loader where it can.
+ * against the Kubernetes JSON schemas (kubernetes-validate, strict), applies it with server-side
+ * dry-run to a real kube-apiserver whose namespace enforces the restricted Pod Security Standard,
+ * and checks the invariants the program relies on against the rendered objects, reading settings
+ * through the program's own config loader where it can.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,7 +28,7 @@ const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-jo
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
 const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp' };
 
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 type Container = { name: string; image: string; args?: string[]; env?: any[]; envFrom?: any[]; ports?: any[]; volumeMounts?: any[]; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any };
 
 function missingTools(): string | undefined {
@@ -43,14 +45,32 @@ if (skipReason) console.warn(`k8s-manifests: skipped: ${skipReason}`);
 const workDirectory = mkdtempSync(join(tmpdir(), 'vb-k8s-'));
 const rendered = new Map<string, { yaml: string; file: string; objects: K8sObject[] }>();
 
+/** `kustomize build` of a directory, as YAML and as parsed objects. */
+function render(directory: string): { yaml: string; objects: K8sObject[] } {
+  const yaml = execFileSync(KUSTOMIZE, ['build', directory], { encoding: 'utf8' });
+  const json = execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'], { input: yaml, encoding: 'utf8' });
+  return { yaml, objects: JSON.parse(json) as K8sObject[] };
+}
+
+/** A YAML file, parsed (PyYAML from the manifest tools' venv). */
+function readYaml(file: string): any {
+  return JSON.parse(execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: readFileSync(file, 'utf8'), encoding: 'utf8' }));
+}
+
+/** The official charts' values files (k8s/helm), with the names each chart gives its pods. */
+const HELM_VALUES = [
+  { file: 'vault-values.yaml', release: 'vault', image: /^1\.19\.0$/ },
+  { file: 'openbao-values.yaml', release: 'openbao', image: /^2\.7\.2$/ },
+] as const;
+const helmSidecar = (server: any): Container => server.extraContainers.find(isBootstrap);
+
 beforeAll(() => {
   if (skipReason) return;
   for (const name of KUSTOMIZATIONS) {
-    const yaml = execFileSync(KUSTOMIZE, ['build', join(ROOT, 'k8s', name)], { encoding: 'utf8' });
+    const { yaml, objects } = render(join(ROOT, 'k8s', name));
     const file = join(workDirectory, `${name.replace('/', '-')}.yaml`);
     writeFileSync(file, yaml);
-    const json = execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'], { input: yaml, encoding: 'utf8' });
-    rendered.set(name, { yaml, file, objects: JSON.parse(json) as K8sObject[] });
+    rendered.set(name, { yaml, file, objects });
   }
 });
 
@@ -385,5 +405,175 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
       const text = readFileSync(file, 'utf8');
       for (const [label, pattern] of SECRET_PATTERNS) expect(pattern.test(text), `${file.slice(ROOT.length)}: looks like a ${label}`).toBe(false);
     }
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('Helm values for the official charts (k8s/helm)', () => {
+  describe.each(HELM_VALUES)('$file', ({ file, release, image }) => {
+    const values = () => readYaml(join(ROOT, 'k8s', 'helm', file));
+
+    it('a 3-node raft cluster over TLS whose retry_join names every pod the chart creates', () => {
+      const { server, global } = values();
+      expect(global.tlsDisable).toBe(false);
+      expect(server.image.tag).toMatch(image);
+      expect(server.ha).toMatchObject({ enabled: true, replicas: 3, raft: { enabled: true, setNodeId: true } });
+      const config: string = server.ha.raft.config;
+      const leaders = [...config.matchAll(/leader_api_addr\s*=\s*"([^"]+)"/g)].map((match) => match[1]);
+      expect(leaders).toEqual([0, 1, 2].map((index) => `https://${release}-${index}.${release}-internal:8200`));
+      expect(config).toMatch(/performance_multiplier\s*=\s*1\b/);
+      expect(config).toMatch(/tls_cert_file/);
+      expect(config).not.toMatch(/tls_disable/);
+    });
+
+    it('the sidecar: store and identity set, TLS verified under the pod name, spool in memory, grace above --shutdown-timeout', () => {
+      const { server } = values();
+      const sidecar = helmSidecar(server);
+      const environment = Object.fromEntries((sidecar.env ?? []).filter((variable: any) => variable.value !== undefined).map((variable: any) => [variable.name, variable.value]));
+      expect(environment.VAULT_TLS_SERVER_NAME).toBe(`$(POD_NAME).${release}-internal`);
+      const { VAULT_CACERT, ...rest } = environment;
+      // --spool-dir reads the pod's filesystem; the volume is checked below instead.
+      const args = (sidecar.args ?? []).filter((arg) => !arg.startsWith('--spool-dir='));
+      const config = loadConfig(args, { ...rest, POD_NAME: `${release}-0`, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
+      expect(config.store.kind).toBe('gcp');
+      expect(server.serviceAccount.annotations['iam.gke.io/gcp-service-account']).toMatch(/@my-project\.iam\.gserviceaccount\.com$/);
+      expect(config.tls.skipVerify).toBe(false);
+      expect(config.vaultAddress.hostname).toBe('127.0.0.1');
+      expect(server.terminationGracePeriodSeconds * 1000 - config.shutdownTimeoutMs).toBeGreaterThanOrEqual(10_000);
+      const spool = server.volumes.find((volume: any) => volume.name === sidecar.volumeMounts!.find((mount: any) => mount.mountPath === '/spool').name);
+      expect(spool.emptyDir.medium).toBe('Memory');
+      expect(sidecar.readinessProbe.httpGet.path).toBe('/readyz');
+      expect(sidecar.livenessProbe.httpGet.path).toBe('/healthz');
+    });
+  });
+});
+
+const apiServerMissing = skipReason ?? missingKubeApiServer();
+if (apiServerMissing && !skipReason) console.warn(`k8s-manifests on a real API server: skipped: ${apiServerMissing}`);
+
+/** Overlays made to be refused (test/fixtures/k8s): each breaks one rule the API server enforces. */
+const INVALID_OVERLAYS = {
+  // What running Vault with mlock needs, and what the restricted profile forbids.
+  'ipc-lock': /violates PodSecurity "restricted:latest".*IPC_LOCK/s,
+  // A container port out of range: object validation, not Pod Security.
+  'bad-port': /containerPort.*must be between 1 and 65535/s,
+} as const;
+
+describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API server (server-side dry-run, Pod Security restricted)', () => {
+  let api: KubeApiServer;
+  const discovery = new Map<string, Array<{ name: string; kind: string; namespaced: boolean }>>();
+
+  beforeAll(async () => {
+    api = await KubeApiServer.start();
+  }, 180_000);
+
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  /** The object's URL, from the server's own discovery (kind → resource name, namespaced or not). */
+  async function objectPath(object: K8sObject): Promise<string> {
+    const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
+    const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+    if (!discovery.has(base)) {
+      const answer = await api.request('GET', base);
+      expect(answer.status, `discovery ${base}`).toBe(200);
+      discovery.set(base, answer.body.resources);
+    }
+    const resource = discovery.get(base)!.find((candidate) => candidate.kind === object.kind && !candidate.name.includes('/'));
+    expect(resource, `the server serves ${object.apiVersion} ${object.kind}`).toBeDefined();
+    const namespace = resource!.namespaced ? `/namespaces/${object.metadata.namespace ?? 'default'}` : '';
+    return `${base}${namespace}/${resource!.name}/${object.metadata.name}`;
+  }
+
+  /** Server-side apply; `dryRun` admits and validates everything and stores nothing. */
+  async function apply(object: K8sObject, dryRun: boolean) {
+    const query = `fieldManager=vault-bootstrap-test&force=true&fieldValidation=Strict${dryRun ? '&dryRun=All' : ''}`;
+    return api.request('PATCH', `${await objectPath(object)}?${query}`, object, 'application/apply-patch+yaml');
+  }
+
+  /**
+   * The Pod a workload would create, as its controller makes it (a StatefulSet's claims become
+   * PVC volumes). Pod Security admission enforces on Pods only; on workloads it only warns.
+   */
+  function podsOf(objects: K8sObject[]): K8sObject[] {
+    return objects
+      .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
+      .map((object) => {
+        const template = object.spec.template;
+        const claims = (object.spec.volumeClaimTemplates ?? []).map((claim: any) => ({ name: claim.metadata.name, persistentVolumeClaim: { claimName: `${claim.metadata.name}-${object.metadata.name}-0` } }));
+        return {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `${object.metadata.name}-0`, namespace: object.metadata.namespace!, labels: template.metadata?.labels, annotations: template.metadata?.annotations },
+          spec: { ...template.spec, volumes: [...(template.spec.volumes ?? []), ...claims] },
+        } as K8sObject;
+      });
+  }
+
+  /**
+   * Creates the Namespace (the pods are judged by its labels) and the ServiceAccounts (pod
+   * admission looks them up; no controller makes them here) for real, then dry-runs the rest
+   * and the pods.
+   */
+  async function dryRunAll(objects: K8sObject[]): Promise<Array<{ what: string; status: number; message: string; warnings: string[] }>> {
+    const prerequisite = (object: K8sObject) => object.kind === 'Namespace' || object.kind === 'ServiceAccount';
+    for (const object of [...objects.filter((candidate) => candidate.kind === 'Namespace'), ...objects.filter((candidate) => candidate.kind === 'ServiceAccount')]) {
+      const created = await apply(object, false);
+      expect([200, 201], `${object.kind}/${object.metadata.name}: ${JSON.stringify(created.body)}`).toContain(created.status);
+    }
+    const answers = [];
+    for (const object of [...objects.filter((candidate) => !prerequisite(candidate)), ...podsOf(objects)]) {
+      const answer = await apply(object, true);
+      answers.push({ what: `${object.kind}/${object.metadata.name}`, status: answer.status, message: String(answer.body?.message ?? ''), warnings: answer.warnings });
+    }
+    return answers;
+  }
+
+  it.each(KUSTOMIZATIONS)('%s: every object and every pod it makes is admitted (dry-run) in a namespace enforcing restricted', async (name) => {
+    const namespace = one(name, 'Namespace');
+    expect(namespace.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const answers = await dryRunAll(objectsOf(name));
+    const live = await api.request('GET', `/api/v1/namespaces/${namespace.metadata.name}`);
+    expect(live.body.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    for (const answer of answers) {
+      expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
+      expect(answer.warnings, answer.what).toEqual([]);
+    }
+    expect(answers.filter((answer) => answer.what.startsWith('Pod/')).length).toBe(podTemplates(name).length);
+    // Dry-run stored nothing.
+    expect((await api.request('GET', `/apis/apps/v1/namespaces/${namespace.metadata.name}/statefulsets`)).body.items).toEqual([]);
+  });
+
+  it.each(HELM_VALUES)('Helm $file: the pod parts it sets (sidecar, volumes, security contexts) are admitted under restricted', async ({ file, release }) => {
+    const { server } = readYaml(join(ROOT, 'k8s', 'helm', file));
+    // What the chart renders from these values, less what it adds itself (config volume, probes).
+    const serverContainer = { name: release, image: `${release}:test`, securityContext: server.statefulSet.securityContext.container, volumeMounts: server.volumeMounts };
+    const namespace = `helm-${release}`;
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${release}-0`, namespace },
+      spec: {
+        serviceAccountName: release,
+        securityContext: server.statefulSet.securityContext.pod,
+        terminationGracePeriodSeconds: server.terminationGracePeriodSeconds,
+        containers: [serverContainer, ...server.extraContainers],
+        volumes: server.volumes,
+      },
+    } as K8sObject;
+    const [answer] = await dryRunAll([
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: release, namespace, annotations: server.serviceAccount.annotations } },
+      pod,
+    ]);
+    expect([200, 201], answer!.message).toContain(answer!.status);
+    expect(answer!.warnings).toEqual([]);
+  });
+
+  it.each(Object.keys(INVALID_OVERLAYS) as Array<keyof typeof INVALID_OVERLAYS>)('the invalid overlay test/fixtures/k8s/%s is rejected', async (fixture) => {
+    const { objects } = render(join(ROOT, 'test', 'fixtures', 'k8s', fixture));
+    const refused = (await dryRunAll(objects)).filter((answer) => answer.status >= 400);
+    expect(refused.length, 'at least one object refused').toBeGreaterThan(0);
+    expect(refused.map((answer) => `${answer.what}: ${answer.message}`).join('\n')).toMatch(INVALID_OVERLAYS[fixture]);
   });
 });

@@ -11,7 +11,7 @@ import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 const servers: OpenBao[] = [];
 
-async function serverAndStore(seal: 'shamir' | 'static') {
+async function serverAndStore(seal: 'shamir' | 'auto') {
   const server = await OpenBao.start({ seal });
   servers.push(server);
   const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-pgp-')), 'store');
@@ -35,7 +35,7 @@ describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made he
   });
 
   it('init: each recovery share encrypted to one custodian; the store holds no usable key; decrypted shares authorize', async () => {
-    const { server, store, args } = await serverAndStore('static');
+    const { server, store, args } = await serverAndStore('auto');
     const result = await runCli(args('run', '--recovery-pgp-keys', keyFiles(), '--recovery-threshold', '2'));
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const [stored] = await keyVersions(store);
@@ -52,7 +52,7 @@ describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made he
   }, 120_000);
 
   it('rotate-keys --recovery-pgp-keys: plaintext recovery shares become encrypted ones (stored active); the old ones stop working', async () => {
-    const { server, store, args } = await serverAndStore('static');
+    const { server, store, args } = await serverAndStore('auto');
     expect((await runCli(args('run', '--recovery-shares', '3', '--recovery-threshold', '2'))).code).toBe(0);
     const [initial] = await keyVersions(store);
     const rotated = await runCli(args('rotate-keys', '--recovery-pgp-keys', keyFiles(), '--recovery-threshold', '2'));

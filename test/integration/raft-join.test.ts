@@ -1,18 +1,18 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { cleanEnv, runCli, transitions } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
-describe('--raft-join: a follower whose server has no retry_join', () => {
-  const servers: OpenBao[] = [];
+describeEachServer('--raft-join: a follower whose server has no retry_join', (kind) => {
+  const servers: TestServer[] = [];
   afterAll(async () => {
     await Promise.all(servers.map((server) => server.stop()));
   });
 
   it('asks its node to join the leader, then unseals it with the stored keys; one cluster, one init', async () => {
-    const [leader, follower] = await Promise.all([OpenBao.start({ nodeId: 'leader' }), OpenBao.start({ nodeId: 'follower' })]);
+    const [leader, follower] = await Promise.all([TestServer.start({ kind, nodeId: 'leader' }), TestServer.start({ kind, nodeId: 'follower' })]);
     servers.push(leader!, follower!);
     const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-join-')), 'store');
     const store = ['--store', 'file', '--file-dir', storeDirectory];
@@ -25,7 +25,7 @@ describe('--raft-join: a follower whose server has no retry_join', () => {
     expect(second.stdout).toContain('joined the raft cluster');
     expect(transitions(second.stdout)).not.toContain('initializing');
 
-    const [leaderHealth, followerHealth] = await Promise.all([baoRequest(leader!, 'GET', 'sys/health'), baoRequest(follower!, 'GET', 'sys/health')]);
+    const [leaderHealth, followerHealth] = await Promise.all([serverRequest(leader!, 'GET', 'sys/health'), serverRequest(follower!, 'GET', 'sys/health')]);
     expect(followerHealth.body.sealed).toBe(false);
     expect(followerHealth.body.cluster_id).toBe(leaderHealth.body.cluster_id);
   });

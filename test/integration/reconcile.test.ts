@@ -79,7 +79,11 @@ describe('the sidecar reconciles: drift is repaired and nothing is trusted from 
     expect(newRoot).not.toBe(root);
     for (const policy of ['admin', 'provisioner']) expect((await baoRequest(server, 'GET', `sys/policies/acl/${policy}`, newRoot)).status).toBe(200);
     expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', await storedToken(store, 'vault-provisioner-token'))).status).toBe(200);
-    expect(await store.readAllVersions('vault-unseal-keys')).toHaveLength(2);
+    // Both clusters' keys stay (each init, then the version recording its cluster id); the latest names the new cluster.
+    const keyVersions = (await store.readAllVersions('vault-unseal-keys')).map((text) => JSON.parse(text));
+    expect(keyVersions).toHaveLength(4);
+    expect(keyVersions[3].clusterId).toBe((await baoRequest(server, 'GET', 'sys/health')).body.cluster_id);
+    expect(keyVersions[1].clusterId).not.toBe(keyVersions[3].clusterId);
     // A new cluster is set up, not repaired: the drift counters did not move.
     expect(await metric(port, 'vault_bootstrap_drift_repairs_total{kind="policy"}')).toBe(1);
 

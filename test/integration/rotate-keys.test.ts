@@ -16,7 +16,7 @@ interface Setup {
 
 const servers: OpenBao[] = [];
 
-async function setUp(seal: 'shamir' | 'static'): Promise<Setup> {
+async function setUp(seal: 'shamir' | 'auto'): Promise<Setup> {
   const server = await OpenBao.start({ seal });
   servers.push(server);
   const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-rotate-')), 'store');
@@ -65,7 +65,7 @@ describe('rotate-keys against real OpenBao', () => {
   }, 120_000);
 
   it('recovery keys (static auto-unseal): rotated with verification; only the new ones authorize', async () => {
-    const { server, store, args } = await setUp('static');
+    const { server, store, args } = await setUp('auto');
     const [initial] = await keyVersions(store);
     expect(initial).toMatchObject({ type: 'recovery', shares: 3 });
 
@@ -132,7 +132,7 @@ describe('rotate-keys against real OpenBao', () => {
   }, 120_000);
 
   it('killed after verification, the server never restarted: the re-run finds the server takes the pending keys, marks them active, and rotates again', async () => {
-    const setup = await setUp('static');
+    const setup = await setUp('auto');
     const { server, store, args } = setup;
     await rotateKilledAt(setup, 'rotation-verified');
     const pending = (await keyVersions(store)).at(-1)!;

@@ -3,40 +3,61 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { freePort } from '../helpers/child-server.js';
-import { capturedOutput, logLines, startCli } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { capturedOutput, logLines, startCli, transitions } from '../helpers/cli.js';
+import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
-describe('shutdown (SPEC §7)', () => {
-  const servers: OpenBao[] = [];
+const storeArgs = async () => ['--store', 'file', '--file-dir', join(await mkdtemp(join(tmpdir(), 'vb-shutdown-')), 'store'), '--listen', 'off'];
+
+describe('shutdown (SPEC §7): a signal ends the pause at once', () => {
+  it('SIGTERM during a 10-minute --interval pause of a ready sidecar exits 0 without another pass', async () => {
+    const server = await TestServer.start();
+    const proxy = await RecordingProxy.start(server.address);
+    try {
+      const cli = startCli(['run', ...(await storeArgs()), '--vault-addr', proxy.address, '--interval', '10m']);
+      await cli.waitFor('"to":"ready"');
+      const requestsBefore = proxy.requests.length;
+      const signalledAt = Date.now();
+      cli.child.kill('SIGTERM');
+      const result = await cli.result;
+      expect(result.code, result.stdout).toBe(0);
+      expect(logLines(result.stdout).at(-1)?.msg).toBe('stopped cleanly');
+      // No pass after the signal, and the exit came long before the pause could have run out.
+      expect(proxy.requests.length).toBe(requestsBefore);
+      expect(Date.now() - signalledAt).toBeLessThan(5 * 60_000);
+    } finally {
+      await proxy.stop();
+      await server.stop();
+    }
+  });
+});
+
+describeEachServer('shutdown (SPEC §7)', (kind) => {
+  const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
   });
 
-  const storeArgs = async () => ['--store', 'file', '--file-dir', join(await mkdtemp(join(tmpdir(), 'vb-shutdown-')), 'store'), '--listen', 'off'];
+  /** A fresh server behind a proxy that holds sys/init's answer: the keys are in flight until released. */
+  async function serverWithInitHeld() {
+    const server = await TestServer.start({ kind });
+    const proxy = await RecordingProxy.start(server.address);
+    cleanups.push(async () => {
+      await proxy.stop();
+      await server.stop();
+    });
+    return { server, proxy, init: proxy.holdAnswer('PUT', 'sys/init') };
+  }
 
-  it('SIGTERM while waiting for an unreachable server exits 0 within a second', async () => {
-    const port = await freePort();
-    const cli = startCli(['run', ...(await storeArgs()), '--vault-addr', `http://127.0.0.1:${port}`]);
-    await cli.waitFor('"to":"waiting"', 10_000).catch(() => undefined);
-    // Let it settle into a backoff sleep first.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const signalledAt = Date.now();
-    cli.child.kill('SIGTERM');
-    const result = await cli.result;
-    expect(result.code).toBe(0);
-    expect(Date.now() - signalledAt).toBeLessThan(1000);
-    expect(logLines(result.stdout).at(-1)?.msg).toBe('stopped cleanly');
-  });
-
-  it('SIGTERM during sys/init lets the step finish storing the keys, then exits 0', async () => {
-    const server = await OpenBao.start();
-    servers.push(server);
+  it('SIGTERM while sys/init is in flight lets the step finish storing the keys, then exits 0', async () => {
+    const { server, proxy, init } = await serverWithInitHeld();
     const args = await storeArgs();
-    const cli = startCli(['run', ...args, '--vault-addr', server.address]);
-    await cli.waitFor('"to":"initializing"');
+    const cli = startCli(['run', ...args, '--vault-addr', proxy.address]);
+    await init.answered;
     cli.child.kill('SIGTERM');
+    await cli.waitFor('shutting down once the secrets in flight are stored');
+    init.release();
     const result = await cli.result;
     expect(result.code, result.stdout).toBe(0);
 
@@ -47,26 +68,28 @@ describe('shutdown (SPEC §7)', () => {
     expect(stored).toBeGreaterThan(signalled);
     expect(messages.at(-1)).toBe('stopped cleanly');
     // Stopped after storing: no step started after the signal.
-    expect(messages.slice(stored).filter((message) => message.startsWith('policy '))).toEqual([]);
+    expect(transitions(result.stdout)).not.toContain('configuring');
+    expect(proxy.paths('PUT', 'sys/unseal')).toEqual([]);
 
     const store = new FileStore(args[3]!);
     expect(JSON.parse(await store.readLatest('vault-unseal-keys')).keysBase64).toHaveLength(5);
-    expect((await baoRequest(server, 'GET', 'sys/health')).status).toBe(503);
+    expect((await serverRequest(server, 'GET', 'sys/health')).status).toBe(503);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
 
   it('a second signal exits at once, even while secrets are in flight', async () => {
-    const server = await OpenBao.start();
-    servers.push(server);
-    const cli = startCli(['run', ...(await storeArgs()), '--vault-addr', server.address]);
-    await cli.waitFor('"to":"initializing"');
+    const { proxy, init } = await serverWithInitHeld();
+    const args = await storeArgs();
+    const cli = startCli(['run', ...args, '--vault-addr', proxy.address]);
+    await init.answered;
     cli.child.kill('SIGINT');
     await cli.waitFor('shutting down once the secrets in flight are stored');
-    const secondAt = Date.now();
     cli.child.kill('SIGTERM');
+    // The answer is still held: the process cannot have waited for the keys.
     const result = await cli.result;
-    expect(Date.now() - secondAt).toBeLessThan(1000);
+    init.release();
     expect(result.code).toBe(1);
     expect(logLines(result.stdout).at(-1)?.msg).toBe('second signal: exiting now');
+    expect(await new FileStore(args[3]!).readAllVersions('vault-unseal-keys')).toEqual([]);
   });
 });

@@ -1,16 +1,16 @@
 import { mkdir, mkdtemp, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cleanEnv, logLines, runCli } from '../helpers/cli.js';
 import { createTestPki, type TestPki } from '../helpers/certificates.js';
-import { OpenBao } from '../helpers/openbao.js';
+import { describeEachServer, TestServer } from '../helpers/servers.js';
 
 const SERVER_NAME = 'vault.bootstrap.test';
 
-describe('TLS: verification on by default, Vault variables honoured', () => {
+describeEachServer('TLS: verification on by default, Vault variables honoured', (kind) => {
   let pki: TestPki;
-  let server: OpenBao;
+  let server: TestServer;
   let storeDirectory: string;
   const run = (env: Record<string, string>, extra: string[] = []) =>
     runCli(['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--timeout', '3s', ...extra], cleanEnv(env));
@@ -18,7 +18,7 @@ describe('TLS: verification on by default, Vault variables honoured', () => {
 
   beforeAll(async () => {
     pki = await createTestPki(SERVER_NAME);
-    server = await OpenBao.start({ tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile, clientCaFile: pki.caFile } });
+    server = await TestServer.start({ kind, tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile, clientCaFile: pki.caFile } });
     storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-tls-')), 'store');
   });
 

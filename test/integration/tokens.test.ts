@@ -1,14 +1,14 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { capturedOutput, runCli } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
-async function setUp(): Promise<{ server: OpenBao; work: string; store: FileStore; args: (...extra: string[]) => string[] }> {
-  const server = await OpenBao.start();
+async function setUp(kind: ServerKind): Promise<{ server: TestServer; work: string; store: FileStore; args: (...extra: string[]) => string[] }> {
+  const server = await TestServer.start({ kind });
   const work = await mkdtemp(join(tmpdir(), 'vb-tokens-'));
   const storeDirectory = join(work, 'store');
   return {
@@ -21,14 +21,14 @@ async function setUp(): Promise<{ server: OpenBao; work: string; store: FileStor
 
 const latest = async (store: FileStore, name: string) => JSON.parse(await store.readLatest(name));
 
-describe('the provisioner token and the root token', () => {
-  const servers: OpenBao[] = [];
+describeEachServer('the provisioner token and the root token', (kind) => {
+  const servers: TestServer[] = [];
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((server) => server.stop()));
   });
 
   it('--root-token revoke: root revoked after configuring, kept in history; later runs work with the provisioner token', async () => {
-    const { server, work, store, args } = await setUp();
+    const { server, work, store, args } = await setUp(kind);
     servers.push(server);
     const first = await runCli(args('--root-token', 'revoke'));
     expect(first.code, first.stdout).toBe(0);
@@ -36,7 +36,7 @@ describe('the provisioner token and the root token', () => {
     const rootVersions = (await store.readAllVersions('vault-root-token')).map((text) => JSON.parse(text));
     expect(rootVersions).toHaveLength(2);
     expect(rootVersions[1]).toMatchObject({ token: null, revokedAt: expect.any(String) });
-    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', rootVersions[0].token)).status).toBe(403);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', rootVersions[0].token)).status).toBe(403);
 
     // Sealed restart, and a new policy to write: all done with the provisioner token.
     await server.restart();
@@ -47,14 +47,14 @@ describe('the provisioner token and the root token', () => {
     expect(second.code, second.stdout).toBe(0);
     expect(second.stdout).toContain('"policy":"tenant-a"');
     const provisioner = await latest(store, 'vault-provisioner-token');
-    const written = await baoRequest(server, 'GET', 'sys/policies/acl/tenant-a', provisioner.token);
+    const written = await serverRequest(server, 'GET', 'sys/policies/acl/tenant-a', provisioner.token);
     expect(written.body.data.policy).toContain('tenant-a');
     expect(await store.readAllVersions('vault-root-token')).toHaveLength(2);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
 
   it('kept while valid, rotated in the last third of its life (old one revoked after the new one is stored), reissued when invalid', async () => {
-    const { server, store, args } = await setUp();
+    const { server, store, args } = await setUp(kind);
     servers.push(server);
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
     const first = await latest(store, 'vault-provisioner-token');
@@ -64,14 +64,14 @@ describe('the provisioner token and the root token', () => {
 
     // Wait until less than a third of the 60s is left.
     await expect
-      .poll(async () => (await baoRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, { timeout: 50_000, interval: 1000 })
+      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, { timeout: 50_000, interval: 1000 })
       .toBeLessThan(19);
     const rotation = await runCli(args('--provisioner-ttl', '1m'));
     expect(rotation.code, rotation.stdout).toBe(0);
     const second = await latest(store, 'vault-provisioner-token');
     expect(second.accessor).not.toBe(first.accessor);
-    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', second.token)).status).toBe(200);
-    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', first.token)).status).toBe(403);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', second.token)).status).toBe(200);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).status).toBe(403);
     const messages = rotation.stdout.split('\n');
     const storedAt = messages.findIndex((line) => line.includes('provisioner token issued and stored'));
     const revokedAt = messages.findIndex((line) => line.includes('previous provisioner token revoked'));
@@ -80,11 +80,11 @@ describe('the provisioner token and the root token', () => {
 
     // A stored token the server no longer accepts is replaced.
     const root = (await latest(store, 'vault-root-token')).token;
-    await baoRequest(server, 'POST', 'auth/token/revoke-accessor', root, { accessor: second.accessor });
+    await serverRequest(server, 'POST', 'auth/token/revoke-accessor', root, { accessor: second.accessor });
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
     const third = await latest(store, 'vault-provisioner-token');
     expect(third.accessor).not.toBe(second.accessor);
-    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', third.token)).status).toBe(200);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', third.token)).status).toBe(200);
     expect(await store.readAllVersions('vault-provisioner-token')).toHaveLength(3);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });

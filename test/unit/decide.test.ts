@@ -18,8 +18,18 @@ const SETTINGS: DecideSettings = {
 
 const KEYS: StoredRecord<UnsealKeys> = {
   kind: 'valid',
-  value: { type: 'shamir', keys: [new Secret('a2V5MQ=='), new Secret('a2V5Mg=='), new Secret('a2V5Mw==')], threshold: 2, shares: 3, initializedAt: '2026-11-01T00:00:00Z' },
+  value: { type: 'shamir', keys: [new Secret('a2V5MQ=='), new Secret('a2V5Mg=='), new Secret('a2V5Mw==')], threshold: 2, shares: 3, initializedAt: '2026-11-01T00:00:00Z', clusterId: 'cluster-a' },
 };
+
+const RECOVERY_KEYS: StoredRecord<UnsealKeys> = { kind: 'valid', value: { ...KEYS.value, type: 'recovery' } };
+
+const INTENT: Observation['sealIntent'] = { kind: 'valid', value: { active: true, by: 'alice', at: '2026-11-26T11:00:00Z', reason: 'incident 42' } };
+
+function sealedAs(sealType: string, extra: Partial<Observation> = {}): Observation {
+  const seen = withHealth(503, extra);
+  seen.vault = { ...seen.vault, sealType };
+  return seen;
+}
 
 const CONVERGED_SERVER: ServerSeen = { managementToken: 'root', policiesDiffering: [], roleDiffers: false, provisionerToken: 'valid', rootTokenLive: true };
 
@@ -27,7 +37,7 @@ const CONVERGED_SERVER: ServerSeen = { managementToken: 'root', policiesDifferin
 function converged(): Observation {
   return {
     at: NOW,
-    vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: undefined },
+    vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, connectionsClosed: 0 },
     spool: undefined,
     keys: KEYS,
     server: { ...CONVERGED_SERVER },
@@ -37,7 +47,7 @@ function converged(): Observation {
 
 function withHealth(status: number | undefined, extra: Partial<Observation> = {}): Observation {
   const seen = converged();
-  seen.vault = { ...seen.vault, health: classifyHealth(status), status, sealType: status === 501 || status === 503 ? 'shamir' : undefined };
+  seen.vault = { ...seen.vault, health: classifyHealth(status), status };
   if (status === 501) seen.claim = { kind: 'absent' };
   return { ...seen, ...extra };
 }
@@ -96,7 +106,18 @@ describe('decide: one row per rule', () => {
     ['sealed, Shamir keys stored', withHealth(503), {}, EMPTY_MEMORY, { state: 'sealed', action: 'unseal' }],
     ['sealed, no keys anywhere', withHealth(503, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
     ['sealed, invalid keys record', withHealth(503, { keys: INVALID_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'store-record-invalid' }],
-    ['sealed auto-unseal node: reported, recovery keys never submitted', { ...withHealth(503), vault: { ...withHealth(503).vault, sealType: 'static' } }, {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'auto-unseal-sealed' }],
+    ['sealed auto-unseal node: reported, recovery keys never submitted', sealedAs('static', { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'auto-unseal-sealed' }],
+    ['sealed on purpose (seal intent)', withHealth(503, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-intent' }],
+    ['sealed while its process kept running: recorded as an intent', withHealth(503), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 0 }, { state: 'sealed', action: 'record-seal-intent' }],
+    ['sealed after a restart (its connections closed): unsealed', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, connectionsClosed: 2 } }), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 1 }, { state: 'sealed', action: 'unseal' }],
+    ['a Shamir seal but recovery keys stored (seal stanza changed)', withHealth(503, { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['a static seal but Shamir keys stored', sealedAs('static'), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['a seal migration in progress', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, migration: true } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['unsealed while a seal intent is active: sealed too', withHealth(429, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'seal' }],
+    ['unsealed node of another cluster (split brain)', withHealth(200, { vault: { ...converged().vault, clusterId: 'cluster-b' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'cluster-mismatch' }],
+    ['unsealed with a seal type the keys do not fit', withHealth(200, { vault: { ...converged().vault, sealType: 'transit' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['keys without a cluster id, node opened here: the id is recorded', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, { ...EMPTY_MEMORY, opened: true }, { state: 'configuring', action: 'record-cluster-id' }],
+    ['keys without a cluster id, node not opened here: not recorded by guess', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['sealed, keys refused a moment ago', withHealth(503), {}, { ...EMPTY_MEMORY, keysRejectedAt: NOW - 1000 }, { state: 'blocked', action: 'hold', blocker: 'keys-rejected' }],
     ['sealed, keys refused long ago: try again', withHealth(503), {}, { ...EMPTY_MEMORY, keysRejectedAt: NOW - RECHECK_AFTER_MS }, { state: 'sealed', action: 'unseal' }],
     ['unsealed, no keys in the store', withHealth(200, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
@@ -163,11 +184,31 @@ describe('decide: a rejected policy', () => {
 
 describe('remember', () => {
   it('drops what it knew of a server when the cluster id changes (wipe, re-init, DR redeploy)', () => {
-    const memory: Memory = { ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, keysRejectedAt: NOW, rejectedPolicies: new Map([['admin', { textHash: 'h', message: 'm', at: NOW }]]) };
+    const memory: Memory = { ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true, keysRejectedAt: NOW, unsealedAtCloses: 0, rejectedPolicies: new Map([['admin', { textHash: 'h', message: 'm', at: NOW }]]) };
     const other = converged();
     other.vault.clusterId = 'cluster-b';
-    expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b' });
+    expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', unsealedAtCloses: 0 });
     expect(remember(memory, converged())).toBe(memory);
     expect(remember(memory, withHealth(503, { vault: { ...converged().vault, health: 'sealed', clusterId: undefined } }))).toBe(memory);
+  });
+
+  it('forgets the old cluster as soon as the node is uninitialized (a wipe), so the init that follows is remembered as ours', () => {
+    const wiped = remember({ ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true }, withHealth(501, { vault: { ...converged().vault, health: 'uninitialized', clusterId: undefined } }));
+    expect(wiped).toEqual(EMPTY_MEMORY);
+    expect(remember({ ...wiped, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true, convergedOnce: false });
+  });
+
+  it('adopts the first cluster id it sees without forgetting that this process opened the node', () => {
+    expect(remember({ ...EMPTY_MEMORY, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true });
+  });
+
+  it('keeps the connection count of the last unsealed sighting; an unreachable server or a seal intent clears it', () => {
+    const seenUnsealed = converged();
+    seenUnsealed.vault.connectionsClosed = 3;
+    const watched = remember(EMPTY_MEMORY, seenUnsealed);
+    expect(watched.unsealedAtCloses).toBe(3);
+    expect(remember(watched, withHealth(503)).unsealedAtCloses).toBe(3);
+    expect(remember(watched, withHealth(undefined)).unsealedAtCloses).toBeUndefined();
+    expect(remember(watched, withHealth(503, { sealIntent: INTENT })).unsealedAtCloses).toBeUndefined();
   });
 });

@@ -1,23 +1,26 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
+import { SERVER_TRAITS } from '../../src/vault/servers.js';
 import { capturedOutput, runCli, transitions } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
-describe('auto-unseal (OpenBao static seal)', () => {
-  let server: OpenBao;
+// OpenBao: its static seal (a key file). Vault has none: its transit seal, whose key service is a
+// second Vault in dev mode (test/helpers/servers.ts).
+describeEachServer('auto-unseal', (kind) => {
+  let server: TestServer;
   let proxy: RecordingProxy;
   let storeDirectory: string;
   const args = () => ['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', proxy.address, '--recovery-shares', '4', '--recovery-threshold', '2'];
 
   beforeAll(async () => {
-    server = await OpenBao.start({ seal: 'static' });
+    server = await TestServer.start({ kind, seal: 'auto' });
     proxy = await RecordingProxy.start(server.address);
-    storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-static-')), 'store');
+    storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-auto-')), 'store');
   });
 
   afterAll(async () => {
@@ -26,6 +29,7 @@ describe('auto-unseal (OpenBao static seal)', () => {
   });
 
   it('initializes with recovery shares, stores them as type recovery, and never calls unseal', async () => {
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.type).toBe(SERVER_TRAITS[kind].testAutoUnsealSeal);
     const result = await runCli(args());
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(transitions(result.stdout)).toContain('initializing');
@@ -36,7 +40,7 @@ describe('auto-unseal (OpenBao static seal)', () => {
 
     // The server restarts unsealed by itself; a second run unseals nothing either.
     await server.restart();
-    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
+    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
     const again = await runCli(args());
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(transitions(again.stdout)).not.toContain('initializing');

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds HashiCorp Vault from its Go module (the module proxy is the only source reachable here)
+# into OUT_DIR (a per-version cache directory outside any clone). Vault's go.mod replaces its own
+# submodules (`api`, `api/auth/{approle,kubernetes,userpass}`, `sdk`) with local paths that the
+# published module does not contain, so `go install` refuses it; without those replace lines the
+# published versions it requires build cleanly (true for v1.19.0; v1.21.x needs unpublished sdk
+# versions).
+#   usage: build-vault.sh VERSION OUT_DIR      → OUT_DIR/vault
+set -euo pipefail
+version=$1
+out=$2
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod
+work=$(mktemp -d "${TMPDIR:-/tmp}/vault-src.XXXXXX")
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+module_dir=$(go mod download -json "github.com/hashicorp/vault@$version" |
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[[ -d $module_dir ]] || { echo "build-vault: go mod download gave no directory" >&2; exit 1; }
+cp -R "$module_dir/." "$work/"
+chmod -R u+w "$work"
+sed -i -E '/^replace[[:space:]]+github\.com\/hashicorp\/vault\/[^[:space:]]+[[:space:]]+=>[[:space:]]+\.\//d' "$work/go.mod"
+if grep -qE '^replace[[:space:]].*=>[[:space:]]+\./' "$work/go.mod"; then
+  echo "build-vault: local replace directives left in go.mod: $(grep -E '^replace[[:space:]].*=>[[:space:]]+\./' "$work/go.mod" | tr '\n' ' ')" >&2
+  exit 1
+fi
+mkdir -p "$out"
+(cd "$work" && go build -trimpath -ldflags "-s -w" -o "$out/vault.partial" .)
+mv "$out/vault.partial" "$out/vault"

@@ -1,0 +1,77 @@
+/**
+ * What differs between HashiCorp Vault and OpenBao, in one place (SPEC §10). Everything not
+ * named here is the same API on both: sys/health (with explicit codes), sys/seal-status,
+ * sys/init, sys/unseal, sys/policies/acl, auth/token/*, sys/storage/raft/join.
+ *
+ * Tested against Vault 1.19.0 and OpenBao 2.7.2 (README, "Compatibility").
+ */
+export type ServerKind = 'vault' | 'openbao';
+
+export interface KeyRotationPaths {
+  /** POST starts a rotation (new shares/threshold), GET reads its progress, DELETE cancels it. */
+  init: string;
+  /** POST one current key share with the rotation's nonce. */
+  update: string;
+  /** POST one new key share with the verification nonce (when verification was asked for). */
+  verify: string;
+  /** Whether the rotation endpoints need a token (OpenBao ≥ 2.4: yes; Vault's rekey: no). */
+  authenticated: boolean;
+}
+
+export interface ServerTraits {
+  /** The product name as operators know it, for log lines. */
+  name: string;
+  /** sys/health codes this server answers with (a code not listed is `unknown` there). */
+  healthCodes: readonly number[];
+  /** Seal types (sys/seal-status `type`) that unseal by themselves: init asks for recovery shares. */
+  autoUnsealSeals: readonly string[];
+  /** The seal the test suite uses for auto-unseal: OpenBao's `static` key; Vault has none, so `transit`. */
+  testAutoUnsealSeal: 'static' | 'transit';
+  /** Rotation of the Shamir unseal keys and of the recovery keys. */
+  rotation: { unseal: KeyRotationPaths; recovery: KeyRotationPaths };
+  /** Prefixes of service, batch and recovery tokens. */
+  tokenPrefixes: { service: string; batch: string; recovery: string };
+}
+
+const VAULT: ServerTraits = Object.freeze({
+  name: 'HashiCorp Vault',
+  healthCodes: Object.freeze([200, 429, 472, 473, 474, 501, 503, 530]),
+  autoUnsealSeals: Object.freeze(['transit', 'awskms', 'gcpckms', 'azurekeyvault', 'ocikms', 'alicloudkms', 'pkcs11', 'kmip']),
+  testAutoUnsealSeal: 'transit',
+  rotation: {
+    unseal: { init: 'sys/rekey/init', update: 'sys/rekey/update', verify: 'sys/rekey/verify', authenticated: false },
+    recovery: { init: 'sys/rekey-recovery-key/init', update: 'sys/rekey-recovery-key/update', verify: 'sys/rekey-recovery-key/verify', authenticated: false },
+  },
+  tokenPrefixes: { service: 'hvs.', batch: 'hvb.', recovery: 'hvr.' },
+});
+
+const OPENBAO: ServerTraits = Object.freeze({
+  name: 'OpenBao',
+  healthCodes: Object.freeze([200, 429, 501, 503]),
+  autoUnsealSeals: Object.freeze(['static', 'transit', 'awskms', 'gcpckms', 'azurekeyvault', 'ocikms', 'alicloudkms', 'pkcs11', 'kmip']),
+  testAutoUnsealSeal: 'static',
+  rotation: {
+    unseal: { init: 'sys/rotate/root/init', update: 'sys/rotate/root/update', verify: 'sys/rotate/root/verify', authenticated: true },
+    recovery: { init: 'sys/rotate/recovery/init', update: 'sys/rotate/recovery/update', verify: 'sys/rotate/recovery/verify', authenticated: true },
+  },
+  tokenPrefixes: { service: 's.', batch: 'b.', recovery: 'r.' },
+});
+
+export const SERVER_TRAITS: Readonly<Record<ServerKind, ServerTraits>> = Object.freeze({ vault: VAULT, openbao: OPENBAO });
+
+/**
+ * Which server answered, from a sys/health body: Vault reports `enterprise` (true or false) there,
+ * OpenBao never does. A body without it is taken for OpenBao, whose API is the narrower of the two.
+ */
+export function serverKindOf(healthBody: Record<string, unknown>): ServerKind {
+  return 'enterprise' in healthBody ? 'vault' : 'openbao';
+}
+
+/** The server that issued a token, from its prefix; undefined for a legacy or unknown form. */
+export function serverKindOfToken(token: string): ServerKind | undefined {
+  for (const kind of Object.keys(SERVER_TRAITS) as ServerKind[]) {
+    const { service, batch, recovery } = SERVER_TRAITS[kind].tokenPrefixes;
+    if ([service, batch, recovery].some((prefix) => token.startsWith(prefix))) return kind;
+  }
+  return undefined;
+}

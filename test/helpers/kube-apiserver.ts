@@ -1,0 +1,171 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, startChildServer, type ChildServer } from './child-server.js';
+
+const TOOLS = fileURLToPath(new URL('../../.tools/', import.meta.url));
+const KUBE_APISERVER = join(TOOLS, 'kube-apiserver');
+const ETCD = join(TOOLS, 'etcd');
+
+/** Why the API server cannot run here (install-tools wrote the build error), or undefined. */
+export function missingKubeApiServer(): string | undefined {
+  const missing = [KUBE_APISERVER, ETCD].filter((path) => !existsSync(path));
+  if (missing.length === 0) return undefined;
+  const errorFile = join(TOOLS, 'kube-error');
+  const error = existsSync(errorFile) ? readFileSync(errorFile, 'utf8').trim() : 'run npm run tools';
+  return `missing ${missing.join(', ')}: ${error}`;
+}
+
+export interface KubeAnswer {
+  status: number;
+  body: any;
+  /** The API server's `Warning` headers (Pod Security warnings on workloads come this way). */
+  warnings: string[];
+}
+
+/**
+ * A real kube-apiserver on a loopback port, backed by its own etcd, authenticating one static
+ * token (in group system:masters) and serving a certificate made for this run. No controllers,
+ * no nodes: objects are stored and admitted (validation, Pod Security admission), never run.
+ */
+export class KubeApiServer {
+  readonly url: string;
+  readonly #token: string;
+  readonly #ca: Buffer;
+  readonly #processes: ChildServer[];
+  readonly #directory: string;
+
+  private constructor(url: string, token: string, ca: Buffer, processes: ChildServer[], directory: string) {
+    this.url = url;
+    this.#token = token;
+    this.#ca = ca;
+    this.#processes = processes;
+    this.#directory = directory;
+  }
+
+  static async start(): Promise<KubeApiServer> {
+    const missing = missingKubeApiServer();
+    if (missing) throw new Error(missing);
+    const directory = await mkdtemp(join(tmpdir(), 'vb-kube-'));
+    const processes: ChildServer[] = [];
+    try {
+      const [clientPort, peerPort, securePort] = [await freePort(), await freePort(), await freePort()];
+      await mkdir(join(directory, 'etcd'), { mode: 0o700 });
+      const etcdUrl = `http://127.0.0.1:${clientPort}`;
+      processes.push(
+        await startChildServer(
+          ETCD,
+          [
+            '--name=test',
+            `--data-dir=${join(directory, 'etcd')}`,
+            `--listen-client-urls=${etcdUrl}`,
+            `--advertise-client-urls=${etcdUrl}`,
+            `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+            `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+            `--initial-cluster=test=http://127.0.0.1:${peerPort}`,
+            '--log-level=warn',
+          ],
+          `${etcdUrl}/health`,
+          { PATH: process.env.PATH ?? '', HOME: directory },
+        ),
+      );
+
+      const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: directory, stdio: 'ignore' });
+      openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'serving.key', '-out', 'serving.pem', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1');
+      openssl('genrsa', '-out', 'service-account.key', '2048');
+      const token = randomUUID();
+      await writeFile(join(directory, 'tokens.csv'), `${token},vault-bootstrap-test,vault-bootstrap-test,system:masters\n`, { mode: 0o600 });
+
+      const url = `https://127.0.0.1:${securePort}`;
+      processes.push(
+        await startChildServer(
+          KUBE_APISERVER,
+          [
+            `--etcd-servers=${etcdUrl}`,
+            '--bind-address=127.0.0.1',
+            '--advertise-address=127.0.0.1',
+            `--secure-port=${securePort}`,
+            `--tls-cert-file=${join(directory, 'serving.pem')}`,
+            `--tls-private-key-file=${join(directory, 'serving.key')}`,
+            `--cert-dir=${directory}`,
+            `--token-auth-file=${join(directory, 'tokens.csv')}`,
+            '--authorization-mode=RBAC',
+            '--anonymous-auth=false',
+            `--service-account-issuer=${url}`,
+            `--service-account-key-file=${join(directory, 'service-account.key')}`,
+            `--service-account-signing-key-file=${join(directory, 'service-account.key')}`,
+            '--service-cluster-ip-range=10.96.0.0/24',
+            // Nothing here runs pods or reaches other hosts: no endpoints for the kubernetes
+            // Service, no flow control bookkeeping.
+            '--endpoint-reconciler-type=none',
+            '--enable-priority-and-fairness=false',
+            '--profiling=false',
+          ],
+          // Any HTTP answer means it listens; readiness is polled below.
+          `${url}/readyz`.replace('https:', 'http:'),
+          { PATH: process.env.PATH ?? '', HOME: directory },
+        ),
+      );
+      const server = new KubeApiServer(url, token, readFileSync(join(directory, 'serving.pem')), processes, directory);
+      await server.#waitReady();
+      return server;
+    } catch (error) {
+      await Promise.all(processes.map((child) => child.stop()));
+      await rm(directory, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async #waitReady(): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    let last: KubeAnswer | undefined;
+    while (Date.now() < deadline) {
+      last = await this.request('GET', '/readyz').catch(() => undefined);
+      if (last?.status === 200) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`kube-apiserver not ready within 120 s: ${JSON.stringify(last?.body)}`);
+  }
+
+  /** One HTTPS call with the test's token; a JSON body unless `contentType` says otherwise. */
+  request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeAnswer> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const call = request(
+        `${this.url}${path}`,
+        {
+          method,
+          ca: this.#ca,
+          headers: { authorization: `Bearer ${this.#token}`, accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': contentType }) },
+        },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // plain text (e.g. /readyz)
+            }
+            const warning = answer.headers.warning;
+            resolve({ status: answer.statusCode ?? 0, body: parsed, warnings: warning === undefined ? [] : ([] as string[]).concat(warning) });
+          });
+        },
+      );
+      call.on('error', reject);
+      call.end(payload);
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const child of [...this.#processes].reverse()) await child.stop();
+    await rm(this.#directory, { recursive: true, force: true });
+  }
+}
