@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { FileStore } from '../../src/store/file.js';
+import { SERVER_TRAITS } from '../../src/vault/servers.js';
 import { baoRequest, type OpenBao } from './openbao.js';
+import { serverRequest, type TestServer } from './servers.js';
 
 /** The fault-injection hook of the chaos suite: SIGKILL at the checkpoint named in VB_TEST_CRASH_AT. */
 export const CRASH_HOOK = fileURLToPath(new URL('../chaos/crash-hook.mjs', import.meta.url));
@@ -54,21 +56,23 @@ export async function submitUnseal(server: OpenBao, keys: string[]): Promise<boo
 }
 
 /**
- * Whether the server takes these recovery (or unseal) keys, asked without changing anything:
+ * Whether the server takes these unseal or recovery keys, asked without changing anything:
  * a rotation with verification required completes only for the right keys, then is cancelled.
+ * The paths are the server's own (servers.ts), called directly, not through the code under test.
  */
-export async function rotationAccepts(server: OpenBao, rootToken: string, kind: 'root' | 'recovery', keys: string[]): Promise<boolean> {
-  await baoRequest(server, 'DELETE', `sys/rotate/${kind}/init`, rootToken);
-  const started = await baoRequest(server, 'POST', `sys/rotate/${kind}/init`, rootToken, { secret_shares: 1, secret_threshold: 1, require_verification: true });
-  const nonce = started.body.data.nonce as string;
+export async function rotationAccepts(server: TestServer, rootToken: string, kind: 'unseal' | 'recovery', keys: string[]): Promise<boolean> {
+  const paths = SERVER_TRAITS[server.kind].rotation[kind];
+  await serverRequest(server, 'DELETE', paths.init, rootToken);
+  const started = await serverRequest(server, 'POST', paths.init, rootToken, { secret_shares: 1, secret_threshold: 1, require_verification: true });
+  const nonce = (started.body.data ?? started.body).nonce as string;
   try {
     for (const key of keys) {
-      const answer = await baoRequest(server, 'POST', `sys/rotate/${kind}/update`, rootToken, { key, nonce });
+      const answer = await serverRequest(server, 'POST', paths.update, rootToken, { key, nonce });
       if (answer.status !== 200) return false;
-      if (answer.body.data?.complete) return true;
+      if ((answer.body.data ?? answer.body).complete) return true;
     }
     return false;
   } finally {
-    await baoRequest(server, 'DELETE', `sys/rotate/${kind}/init`, rootToken);
+    await serverRequest(server, 'DELETE', paths.init, rootToken);
   }
 }

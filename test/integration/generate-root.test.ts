@@ -50,7 +50,7 @@ describe('generate-root against real OpenBao', () => {
 
     const result = await runCli(args('generate-root', '--revoke-after'));
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(logLines(result.stdout).find((line) => line.msg === 'generate-root done')).toMatchObject({ revoked: true, provisionerTokenIssued: true });
+    expect(logLines(result.stderr).find((line) => line.msg === 'generate-root done')).toMatchObject({ revoked: true, provisionerTokenIssued: true });
 
     const after = (await rootVersions(store)).slice(before.length);
     expect(after.map((version) => [version.token === null, Boolean(version.generation)])).toEqual([
@@ -72,7 +72,7 @@ describe('generate-root against real OpenBao', () => {
     expect(killedAfterStore.signal).toBe('SIGKILL');
     const resumed = await runCli(args('generate-root'));
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
-    expect(logLines(resumed.stdout).find((line) => line.msg === 'generate-root done')).toMatchObject({ resumed: true });
+    expect(logLines(resumed.stderr).find((line) => line.msg === 'generate-root done')).toMatchObject({ resumed: true });
     const token = (await rootVersions(store)).at(-1).token as string;
     expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', token)).body.data.policies).toEqual(['root']);
 
@@ -81,7 +81,7 @@ describe('generate-root against real OpenBao', () => {
     expect((await baoRequest(server, 'GET', 'sys/generate-root/attempt')).body.started).toBe(true);
     const restarted = await runCli(args('generate-root'));
     expect(restarted.code, restarted.stdout + restarted.stderr).toBe(0);
-    expect(logLines(restarted.stdout).some((line) => String(line.msg).startsWith('cancelling the generate-root attempt'))).toBe(true);
+    expect(logLines(restarted.stderr).some((line) => String(line.msg).startsWith('cancelling the generate-root attempt'))).toBe(true);
     const latest = (await rootVersions(store)).at(-1).token as string;
     expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', latest)).status).toBe(200);
     expectNoSecretIn(capturedOutput, await outputSecrets(store));
@@ -101,7 +101,7 @@ describe('generate-root against real OpenBao', () => {
     const before = await store.readAllVersions('vault-root-token');
     const result = await runCli(args('generate-root'));
     expect(result.code).toBe(2);
-    const error = logLines(result.stdout).find((line) => line.level === 'error');
+    const error = logLines(result.stderr).find((line) => line.level === 'error');
     expect(error).toMatchObject({ error: { code: 'CONFIG_INVALID' } });
     expect(String(error!.msg)).toContain('disable_unauthed_generate_root_endpoints = false');
     expect(await store.readAllVersions('vault-root-token')).toEqual(before);
