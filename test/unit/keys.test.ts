@@ -85,6 +85,15 @@ describe('Records: the active version and the pending ones after it', () => {
     expect(stored.pending.map((entry) => [entry.version, entry.record.nonce])).toEqual([[2, 'n-1']]);
     await records.writeUnsealKeys({ ...keys('active', 'n-1'), keys: [new Secret('c'), new Secret('d')] });
     expect((await records.readUnsealKeys())!.keys.map((key) => key.reveal())).toEqual(['c', 'd']);
+    // A copy of the active keys written after a pending version (the sidecar recording the
+    // cluster id) does not hide it; once the pending keys are active, nothing is pending.
+    await records.writeUnsealKeys({ ...keys('pending', 'n-2'), keys: [new Secret('e'), new Secret('f')] });
+    await records.writeUnsealKeys({ ...keys('active', 'n-1'), keys: [new Secret('c'), new Secret('d')], clusterId: 'cluster-1' });
+    const withCopy = await records.readUnsealKeyVersions();
+    expect(withCopy.active?.version).toBe(5);
+    expect(withCopy.pending.map((entry) => entry.record.nonce)).toEqual(['n-2']);
+    await records.writeUnsealKeys({ ...keys('active', 'n-2'), keys: [new Secret('e'), new Secret('f')] });
+    expect((await records.readUnsealKeyVersions()).pending).toEqual([]);
     // An init record reads and writes exactly as before the rotation fields existed.
     expect(JSON.parse((await store.readAllVersions('vault-unseal-keys'))[0]!)).toEqual({ type: 'shamir', keysBase64: ['a', 'b'], threshold: 2, shares: 2, initializedAt: keys().initializedAt });
   });
