@@ -5,9 +5,12 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe } from 'vitest';
 import { SERVER_TRAITS, type ServerKind } from '../../src/vault/servers.js';
 import { freePort, startChildServer, type ChildServer } from './child-server.js';
+
+// vitest only when running under it: `npm run chaos` (tsx) loads this helper too, and vitest
+// refuses to be imported outside its runner.
+const vitest = process.env.VITEST ? await import('vitest') : undefined;
 
 export type { ServerKind };
 
@@ -30,6 +33,8 @@ export function missingServer(kind: ServerKind): string | undefined {
  * skipped with the install error in the log, never silently.
  */
 export function describeEachServer(title: string, body: (kind: ServerKind) => void): void {
+  if (vitest === undefined) throw new Error('describeEachServer runs inside vitest only');
+  const { describe } = vitest;
   for (const kind of SERVER_KINDS) {
     const missing = missingServer(kind);
     if (missing) console.warn(`${title} [${kind}]: skipped: ${missing}`);
