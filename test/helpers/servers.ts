@@ -5,7 +5,6 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe } from 'vitest';
 import { SERVER_TRAITS, type ServerKind } from '../../src/vault/servers.js';
 import { freePort, startChildServer, type ChildServer } from './child-server.js';
 
@@ -23,18 +22,6 @@ export function missingServer(kind: ServerKind): string | undefined {
   const errorFile = join(TOOLS, `${kind}-error`);
   const error = existsSync(errorFile) ? readFileSync(errorFile, 'utf8').trim() : 'run npm run tools';
   return `${BINARIES[kind]} is missing: ${error}`;
-}
-
-/**
- * `describe` once per server kind, named `title [kind]`; a kind whose binary is missing is
- * skipped with the install error in the log, never silently.
- */
-export function describeEachServer(title: string, body: (kind: ServerKind) => void): void {
-  for (const kind of SERVER_KINDS) {
-    const missing = missingServer(kind);
-    if (missing) console.warn(`${title} [${kind}]: skipped: ${missing}`);
-    describe.skipIf(missing !== undefined)(`${title} [${kind}]`, () => body(kind));
-  }
 }
 
 export interface ServerOptions {
@@ -210,7 +197,8 @@ let transit: Promise<TransitVault> | undefined;
 /**
  * The key service of Vault's transit seal: one `vault server -dev` per test process (its keys
  * live in memory, so it must outlive every restart of the servers that use it), with the
- * transit engine mounted. Killed when the process exits.
+ * transit engine mounted. It goes when the test process goes, however that ends: a shell
+ * between them kills it once its standard input, a pipe from this process, reaches end of file.
  */
 function transitVault(): Promise<TransitVault> {
   transit ??= (async () => {
@@ -219,9 +207,9 @@ function transitVault(): Promise<TransitVault> {
     const home = await mkdtemp(join(tmpdir(), 'vb-transit-'));
     const address = `http://127.0.0.1:${port}`;
     const args = ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${token}`, '-dev-no-store-token'];
-    // An exit hook must be synchronous: SIGKILL is enough for a server that keeps nothing on disk.
-    const child = spawn(BINARIES.vault, args, { env: { PATH: process.env.PATH ?? '', HOME: home }, stdio: 'ignore' });
-    process.once('exit', () => child.kill('SIGKILL'));
+    const child = spawn('sh', ['-c', WATCHDOG, BINARIES.vault, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, stdio: ['pipe', 'ignore', 'ignore'] });
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
     await waitUntilActive(address, child);
     const mount = await serverRequest({ address }, 'POST', 'sys/mounts/transit', token, { type: 'transit' });
     if (mount.status !== 204) throw new Error(`transit Vault: mount transit: HTTP ${mount.status}`);
@@ -237,6 +225,16 @@ function transitVault(): Promise<TransitVault> {
   return transit;
 }
 
+/** Runs "$0" "$@" and kills it when standard input closes; exits with its status. */
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$0" "$@" </dev/null & server=$!',
+  '(read -r _ <&3; kill -KILL "$server" 2>/dev/null) & watchdog=$!',
+  'wait "$server"; status=$?',
+  'kill "$watchdog" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
+
 async function waitUntilActive(address: string, child: ReturnType<typeof spawn>): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -249,6 +247,6 @@ async function waitUntilActive(address: string, child: ReturnType<typeof spawn>)
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  child.kill('SIGKILL');
+  child.stdin?.end();
   throw new Error(`transit Vault was not ready at ${address} within 60 s`);
 }

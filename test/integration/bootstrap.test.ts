@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { SERVER_TRAITS, serverKindOf } from '../../src/vault/servers.js';
 import { capturedOutput, logLines, runCli, transitions } from '../helpers/cli.js';
-import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachServer } from '../helpers/each-server.js';
+import { serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } from '../helpers/secrets.js';
 
 const SHIPPED = (name: string) => readFileSync(new URL(`../../policies/${name}.hcl`, import.meta.url), 'utf8');

@@ -7,7 +7,8 @@ import { FileStore } from '../../src/store/file.js';
 import { capturedOutput, logLines, startCli, transitions } from '../helpers/cli.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
-import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachServer } from '../helpers/each-server.js';
+import { serverRequest, TestServer } from '../helpers/servers.js';
 
 const storeArgs = async () => ['--store', 'file', '--file-dir', join(await mkdtemp(join(tmpdir(), 'vb-shutdown-')), 'store'), '--listen', 'off'];
 
