@@ -1,9 +1,11 @@
 // npm run chaos: the fault-injection suite against real OpenBao and moto, printing the table.
 // CHAOS_RUNS (default 20) sets the repetitions of scenario 1 and of the random kills; every
 // step boundary gets CHAOS_BOUNDARY_RUNS (default 2) kills; scenarios 3–6 run CHAOS_SMALL_RUNS (default 3).
-// CHAOS_SCENARIOS (e.g. "1,4") runs only those.
+// CHAOS_SCENARIOS (e.g. "1,4") runs only those. 7a/7b are the key-rotation rows (rotate-keys killed,
+// re-run, with and without a node restart; the stored active keys must unseal a restarted node).
 import { execFileSync } from 'node:child_process';
 import { ChaosStore } from '../test/chaos/harness.js';
+import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../test/chaos/rotation.js';
 import {
   activeRestartsWhileConfiguring,
   formatTable,
@@ -36,6 +38,8 @@ try {
     ['4', () => activeRestartsWhileConfiguring(store, smallRuns)],
     ['5', () => redeployOnOldData(store, smallRuns)],
     ['6', () => wipedServerWithKeys(store, smallRuns)],
+    ['7a', () => rotationKillAtEveryBoundary(store, boundaryRuns)],
+    ['7b', () => rotationKillAtRandomInstants(store, runs)],
   ];
   for (const [name, scenario] of scenarios) {
     if (only !== undefined && !only.includes(name)) continue;

@@ -11,7 +11,18 @@ export type Checkpoint =
   | 'configured'
   | 'token-created'
   | 'token-stored'
-  | 'ready';
+  | 'ready'
+  // rotate-keys
+  | 'rotation-started'
+  | 'rotation-keys-received'
+  | 'rotation-pending-stored'
+  | 'rotation-verified'
+  | 'rotation-active-stored'
+  // generate-root
+  | 'root-generation-started'
+  | 'root-generation-stored'
+  | 'root-token-generated'
+  | 'root-token-stored';
 
 const checkpoints = channel('vault-bootstrap:checkpoint');
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
+import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
+import { rotateKeys } from './commands/rotate-keys.js';
+import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
+import { cancelStaleOperations, formatStale } from './commands/stale.js';
 import { formatStatus, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { classifyHealth, isUnsealed } from './machine/health.js';
 import { Runner } from './machine/runner.js';
 import { EXIT_CODES } from './machine/states.js';
 import { Metrics } from './metrics.js';
@@ -33,7 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return reportStartupError(error);
   }
-  // status and plan print their report on stdout; their logs go to stderr.
+  // Reports go to stdout; the logs of every command but run go to stderr.
   const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
@@ -60,6 +65,10 @@ async function main(argv: readonly string[]): Promise<number> {
     signal: controller.signal,
     secretsInFlight: new SecretsInFlight(),
   };
+  context.metrics.trackKeysAge(async () => {
+    const keys = await context.records.readUnsealKeys();
+    return keys?.rotatedAt ?? keys?.initializedAt;
+  });
   try {
     switch (config.command) {
       case 'run':
@@ -74,11 +83,39 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
         return 0;
       }
+      case 'rotate-keys': {
+        installSignalHandlers(log, controller, context.secretsInFlight, config);
+        stopAtSafePoint(context);
+        const result = await rotateKeys(context);
+        log.info({ ...result }, 'rotate-keys done');
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+      case 'generate-root': {
+        installSignalHandlers(log, controller, context.secretsInFlight, config);
+        stopAtSafePoint(context);
+        const result = await generateRoot(context);
+        log.info({ ...result }, 'generate-root done');
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+      case 'seal':
+      case 'resume': {
+        const by = process.env.USER || config.holder;
+        const report = config.command === 'seal' ? await sealCluster(context, by) : await resumeCluster(context, by);
+        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
+        return 0;
+      }
+      case 'cancel-stale': {
+        const report = await cancelStaleOperations(context);
+        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStale(report)}\n`);
+        return 0;
+      }
     }
   } catch (error) {
     const described = describeError(error);
     log.error({ error: described }, described.message);
-    return error instanceof BootstrapError && error.code === 'POLICY_REJECTED' ? EXIT_BAD_INPUT : EXIT_FAILURE;
+    return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;
   } finally {
     await store.close().catch(() => undefined);
   }
@@ -90,13 +127,20 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   installSignalHandlers(log, controller, secretsInFlight, config);
   if (config.listen !== undefined) {
     const stuckAfterMs = Math.max(60_000, config.intervalMs * 6);
-    const { port } = await startServer(config.listen, runner, metrics, stuckAfterMs);
+    const { port } = await startServer(config.listen, runner, () => serverProblem(context), metrics, stuckAfterMs);
     log.info({ host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
   }
   log.info({ vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
   const outcome = await runner.run();
   log.info({ outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  context.vault.close();
   return EXIT_CODES[outcome];
+}
+
+/** For /readyz: undefined while the server serves requests, else what it is instead. */
+async function serverProblem(context: StepContext): Promise<string | undefined> {
+  const kind = classifyHealth((await context.vault.health()).status);
+  return isUnsealed(kind) ? undefined : kind;
 }
 
 /**
@@ -122,6 +166,19 @@ function installSignalHandlers(log: Logger, controller: AbortController, secrets
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/**
+ * rotate-keys and generate-root on a signal: stop as soon as no secret is held only in memory
+ * (each is safe to stop at any other instant, and resumes when run again); exit 1, not done.
+ */
+function stopAtSafePoint(context: StepContext): void {
+  context.signal.addEventListener('abort', () => {
+    void context.secretsInFlight.settled().then(() => {
+      context.log.warn({ command: context.config.command }, 'stopped by a signal before finishing; run the command again to resume');
+      process.exit(EXIT_FAILURE);
+    });
+  }, { once: true });
 }
 
 /** One line on stderr naming what is wrong; exit 2 for bad input, 1 otherwise. */

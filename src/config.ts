@@ -5,10 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan';
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -32,6 +34,12 @@ export interface Config {
   readonly secretThreshold: number;
   readonly recoveryShares: number;
   readonly recoveryThreshold: number;
+  /** Whether the split was given (flag or env): rotate-keys keeps the current one otherwise. */
+  readonly splitGiven: { readonly secret: boolean; readonly recovery: boolean };
+  /** PGP custody: one public key per recovery share (auto-unseal only). */
+  readonly recoveryPgpKeys: readonly PgpPublicKey[] | undefined;
+  /** generate-root: revoke the generated root token once configuring is done. */
+  readonly revokeAfter: boolean;
   /** Policy name → HCL text: the shipped ones, overridden or extended by --policies-dir. */
   readonly policies: ReadonlyMap<string, string>;
   readonly policiesDirectory: string | undefined;
@@ -51,6 +59,8 @@ export interface Config {
   readonly logLevel: string;
   /** Who claims initialization: the pod name (downward API) or the host name. */
   readonly holder: string;
+  /** `seal --reason`: why, recorded with the seal intent. */
+  readonly reason: string | undefined;
 }
 
 const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
@@ -79,6 +89,8 @@ const OPTIONS = {
   'secret-threshold': { type: 'string' },
   'recovery-shares': { type: 'string' },
   'recovery-threshold': { type: 'string' },
+  'recovery-pgp-keys': { type: 'string' },
+  'revoke-after': { type: 'boolean' },
   'policies-dir': { type: 'string' },
   'spool-dir': { type: 'string' },
   'allow-reinit': { type: 'boolean' },
@@ -91,15 +103,22 @@ const OPTIONS = {
   timeout: { type: 'string' },
   listen: { type: 'string' },
   'log-level': { type: 'string' },
+  reason: { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const USAGE = `usage: vault-bootstrap <run|status|plan> [options]
+const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
+       vault-bootstrap <rotate-keys|generate-root|cancel-stale> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
   plan     [--json]   what run would do now, changing nothing
+  seal     [--reason TEXT]  emergency brake: record a seal intent, seal this node; every sidecar keeps its node sealed
+  resume              end the seal intent: the sidecars unseal as usual
+  rotate-keys         crash-safe rotation of the unseal or recovery keys (new split: --secret-*/--recovery-*)
+  generate-root [--revoke-after]  a new root token from the stored keys, stored first
+  cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -121,11 +140,13 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   if (flags.help) throw new HelpRequested(USAGE);
 
   const [command, ...extra] = parsed.positionals;
-  if (command !== 'run' && command !== 'status' && command !== 'plan') {
-    throw new ConfigError(`command line: expected a command, one of run, status, plan (got ${command === undefined ? 'none' : JSON.stringify(command)})`);
+  if (!COMMANDS.includes(command as Command)) {
+    throw new ConfigError(`command line: expected a command, one of ${COMMANDS.join(', ')} (got ${command === undefined ? 'none' : JSON.stringify(command)})`);
   }
   if (extra.length > 0) throw new ConfigError(`command line: unexpected argument ${JSON.stringify(extra[0])}`);
   if (flags.once && command !== 'run') throw new ConfigError('--once: only valid with the run command');
+  if (flags.reason !== undefined && command !== 'seal') throw new ConfigError('--reason: only valid with the seal command');
+  if (flags.reason !== undefined && !/^[^\u0000-\u001f]{1,500}$/.test(flags.reason)) throw new ConfigError('--reason: expected 1-500 characters of text on one line');
 
   const setting = (flag: keyof typeof OPTIONS, ...envNames: string[]): { value: string | undefined; name: string } => {
     const fromFlag = flags[flag];
@@ -171,8 +192,19 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const secretShares = integer('secret-shares', 'VB_SECRET_SHARES', 5, 1, 255);
   const secretThreshold = integer('secret-threshold', 'VB_SECRET_THRESHOLD', 3, 1, 255);
   checkSplit('--secret-shares/VB_SECRET_SHARES', secretShares, '--secret-threshold/VB_SECRET_THRESHOLD', secretThreshold);
-  const recoveryShares = integer('recovery-shares', 'VB_RECOVERY_SHARES', 5, 1, 255);
-  const recoveryThreshold = integer('recovery-threshold', 'VB_RECOVERY_THRESHOLD', 3, 1, 255);
+  const pgpSetting = setting('recovery-pgp-keys', 'VB_RECOVERY_PGP_KEYS');
+  const recoveryPgpKeys = pgpSetting.value === undefined ? undefined : parsePgpKeys(pgpSetting.value, pgpSetting.name, command as Command);
+  const splitGiven = {
+    secret: setting('secret-shares', 'VB_SECRET_SHARES').value !== undefined || setting('secret-threshold', 'VB_SECRET_THRESHOLD').value !== undefined,
+    recovery: setting('recovery-shares', 'VB_RECOVERY_SHARES').value !== undefined || setting('recovery-threshold', 'VB_RECOVERY_THRESHOLD').value !== undefined,
+  };
+  // With custodians, one share per public key unless told otherwise.
+  const custodians = recoveryPgpKeys?.length;
+  const recoveryShares = integer('recovery-shares', 'VB_RECOVERY_SHARES', custodians ?? 5, 1, 255);
+  const recoveryThreshold = integer('recovery-threshold', 'VB_RECOVERY_THRESHOLD', Math.min(3, custodians ?? 5), 1, 255);
+  if (custodians !== undefined && recoveryShares !== custodians) {
+    throw new ConfigError(`${pgpSetting.name}: ${custodians} public key(s) for ${recoveryShares} recovery shares (--recovery-shares/VB_RECOVERY_SHARES); give one key per share`);
+  }
   checkSplit('--recovery-shares/VB_RECOVERY_SHARES', recoveryShares, '--recovery-threshold/VB_RECOVERY_THRESHOLD', recoveryThreshold);
 
   const rootTokenSetting = setting('root-token', 'VB_ROOT_TOKEN');
@@ -188,12 +220,14 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   }
 
   const once = flags.once === true;
+  const revokeAfter = boolean('revoke-after', 'VB_REVOKE_AFTER');
+  if (revokeAfter && command !== 'generate-root') throw new ConfigError('--revoke-after/VB_REVOKE_AFTER: only valid with the generate-root command');
   const policiesDirectory = setting('policies-dir', 'VB_POLICIES_DIR').value;
   const spool = setting('spool-dir', 'VB_SPOOL_DIR');
   const raftJoin = setting('raft-join', 'VB_RAFT_JOIN');
 
   const config: Config = {
-    command,
+    command: command as Command,
     once,
     json: flags.json === true,
     vaultAddress,
@@ -204,6 +238,9 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     secretThreshold,
     recoveryShares,
     recoveryThreshold,
+    splitGiven,
+    recoveryPgpKeys,
+    revokeAfter,
     policies: loadPolicies(policiesDirectory),
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
@@ -218,8 +255,17 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     listen: parseListen(setting('listen', 'VB_LISTEN'), once || command !== 'run'),
     logLevel,
     holder: env.POD_NAME || hostname(),
+    reason: flags.reason,
   };
   return Object.freeze(config);
+}
+
+/** A comma-separated list of public key files, each checked now (not at init time). */
+function parsePgpKeys(text: string, name: string, command: Command): PgpPublicKey[] {
+  if (command !== 'run' && command !== 'rotate-keys') throw new ConfigError(`${name}: only valid with the run and rotate-keys commands`);
+  const paths = text.split(',').map((path) => path.trim());
+  if (paths.some((path) => path === '')) throw new ConfigError(`${name}: expected FILE,FILE,… of OpenPGP public keys, got an empty entry`);
+  return readPgpPublicKeys(paths, name);
 }
 
 /** Accepts what Go's strconv.ParseBool accepts, as Vault's own variables do. */

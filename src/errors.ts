@@ -17,17 +17,36 @@ export type ErrorCode =
   | 'ORPHANED'
   | 'TIMED_OUT'
   | 'ABORTED'
-  | 'SECRETS_UNSTORED';
+  | 'SECRETS_UNSTORED'
+  | 'KEYS_REJECTED'
+  | 'VAULT_SEALED'
+  | 'ROTATION_FAILED'
+  | 'GENERATE_ROOT_FAILED';
+
+/**
+ * Codes that say "try again later" by themselves. A VAULT_REQUEST_FAILED is transient only
+ * for a 5xx or a 429; everything else (denied, rejected input, a bad stored record, keys the
+ * server refuses) needs a person, and retrying it at full pace only hides it.
+ */
+const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_MISMATCH', 'VAULT_UNREACHABLE', 'ABORTED', 'SECRETS_UNSTORED']);
+
+function isTransient(code: ErrorCode, statusCode: number | undefined): boolean {
+  if (TRANSIENT_CODES.has(code)) return true;
+  return code === 'VAULT_REQUEST_FAILED' && statusCode !== undefined && (statusCode >= 500 || statusCode === 429);
+}
 
 export class BootstrapError extends Error {
   override readonly name: string = 'BootstrapError';
   readonly code: ErrorCode;
   readonly statusCode: number | undefined;
+  /** True: retry with capped backoff. False: a person must act; say so once and re-check slowly. */
+  readonly transient: boolean;
 
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; statusCode?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.statusCode = options.statusCode;
+    this.transient = isTransient(code, options.statusCode);
   }
 
   /** The shape logged for this error: code and message, never the cause object. */
@@ -67,6 +86,11 @@ export class AbortedError extends BootstrapError {
 
 export function isAborted(error: unknown): boolean {
   return error instanceof BootstrapError && error.code === 'ABORTED';
+}
+
+/** Whether a thrown value should be retried by itself; unknown errors are (a bug is not a person's task). */
+export function isTransientError(error: unknown): boolean {
+  return !(error instanceof BootstrapError) || error.transient;
 }
 
 /** A message safe to log for any thrown value: ours verbatim, anything else by class name only. */

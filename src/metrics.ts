@@ -1,6 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { State } from './machine/states.js';
-import { STATES } from './machine/states.js';
+import { BLOCKERS, STATES, type Blocker, type State } from './machine/states.js';
 
 /** The Prometheus metrics of SPEC §9. Labels are state names and operations, never values. */
 export class Metrics {
@@ -10,10 +9,39 @@ export class Metrics {
   readonly #unseals = new Counter({ name: 'vault_bootstrap_unseal_total', help: 'Unseal key shares submitted', registers: [this.registry] });
   readonly #storeErrors = new Counter({ name: 'vault_bootstrap_store_errors_total', help: 'Failed store operations', labelNames: ['op'], registers: [this.registry] });
   readonly #vaultUp = new Gauge({ name: 'vault_bootstrap_vault_up', help: '1 when Vault answered the last health check', registers: [this.registry] });
+  readonly #blocked = new Gauge({ name: 'vault_bootstrap_blocked', help: '1 for what a person must fix now, 0 for the others', labelNames: ['reason'], registers: [this.registry] });
+  readonly #sealIntent = new Gauge({ name: 'vault_bootstrap_seal_intent', help: '1 while an operator\'s seal intent is active (vault-bootstrap seal … resume)', registers: [this.registry] });
+  readonly #driftRepairs = new Counter({ name: 'vault_bootstrap_drift_repairs_total', help: 'Writes that put back configuration changed on the server after it was ready', labelNames: ['kind'], registers: [this.registry] });
+  #keysTimestamp: (() => Promise<string | undefined>) | undefined;
+  #keysTimestampCache: { value: string | undefined; readAt: number } | undefined;
+  readonly #keysAge = new Gauge({
+    name: 'vault_bootstrap_keys_age_seconds',
+    help: 'Seconds since the active unseal/recovery keys were created (initialized or last rotated)',
+    registers: [this.registry],
+    collect: async () => {
+      const timestamp = await this.#readKeysTimestamp();
+      const age = timestamp === undefined ? Number.NaN : (Date.now() - Date.parse(timestamp)) / 1000;
+      if (Number.isFinite(age)) this.#keysAge.set(Math.max(0, Math.round(age)));
+    },
+  });
 
   constructor() {
     for (const state of STATES) this.#state.set({ state }, state === 'waiting' ? 1 : 0);
     this.#vaultUp.set(0);
+    for (const reason of BLOCKERS) this.#blocked.set({ reason }, 0);
+  }
+
+  /** The one blocker in force, or none. */
+  blocked(current: Blocker | undefined): void {
+    for (const reason of BLOCKERS) this.#blocked.set({ reason }, reason === current ? 1 : 0);
+  }
+
+  sealIntent(active: boolean): void {
+    this.#sealIntent.set(active ? 1 : 0);
+  }
+
+  driftRepaired(kind: 'policy' | 'token-role' | 'provisioner-token'): void {
+    this.#driftRepairs.inc({ kind });
   }
 
   transition(from: State, to: State): void {
@@ -32,6 +60,20 @@ export class Metrics {
 
   vaultUp(up: boolean): void {
     this.#vaultUp.set(up ? 1 : 0);
+  }
+
+  /** Where the keys' age comes from: read at most once a minute, at scrape time, so a rotation by another process shows. */
+  trackKeysAge(readTimestamp: () => Promise<string | undefined>): void {
+    this.#keysTimestamp = readTimestamp;
+  }
+
+  async #readKeysTimestamp(): Promise<string | undefined> {
+    if (this.#keysTimestamp === undefined) return undefined;
+    if (this.#keysTimestampCache === undefined || Date.now() - this.#keysTimestampCache.readAt > 60_000) {
+      const value = await this.#keysTimestamp().catch(() => this.#keysTimestampCache?.value);
+      this.#keysTimestampCache = { value, readAt: Date.now() };
+    }
+    return this.#keysTimestampCache.value;
   }
 
   text(): Promise<string> {

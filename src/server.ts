@@ -5,14 +5,38 @@ import type { State } from './machine/states.js';
 
 export interface Probe {
   readonly state: State;
+  /** Why the loop is in its state: the body of a 503 from /readyz. */
+  readonly reason: string;
   readonly lastBeat: number;
+  /** Look again now. */
+  wake(): void;
 }
+
+/** Asks the server itself, now: undefined when it serves requests, else what it is instead (sealed, unreachable, …). */
+export type LiveCheck = () => Promise<string | undefined>;
+
+/** A live answer is reused this long, so a burst of probes costs one health call. */
+const LIVE_CACHE_MS = 250;
 
 /**
  * /healthz: the process is alive and its loop is not stuck (a pass started recently).
- * /readyz: the ready state is reached and holding. /metrics: Prometheus text.
+ * /readyz: the loop reached ready AND the server, asked now, still serves requests: it never
+ * answers 200 for a server that went sealed or away since the last pass. /metrics: Prometheus text.
  */
-export async function startServer(listen: { host: string | undefined; port: number }, probe: Probe, metrics: Metrics, stuckAfterMs: number): Promise<{ server: Server; port: number }> {
+export async function startServer(
+  listen: { host: string | undefined; port: number },
+  probe: Probe,
+  liveCheck: LiveCheck,
+  metrics: Metrics,
+  stuckAfterMs: number,
+): Promise<{ server: Server; port: number }> {
+  let cached: { at: number; answer: Promise<string | undefined> } | undefined;
+  const checkLive = (): Promise<string | undefined> => {
+    if (cached === undefined || Date.now() - cached.at > LIVE_CACHE_MS) {
+      cached = { at: Date.now(), answer: liveCheck().catch(() => 'unreachable') };
+    }
+    return cached.answer;
+  };
   const server = createServer((request, response) => {
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -26,7 +50,13 @@ export async function startServer(listen: { host: string | undefined; port: numb
         return sinceMs < stuckAfterMs ? reply(200, 'ok\n') : reply(503, `loop stuck for ${Math.round(sinceMs / 1000)}s\n`);
       }
       case '/readyz':
-        return probe.state === 'ready' ? reply(200, 'ready\n') : reply(503, `${probe.state}\n`);
+        if (probe.state !== 'ready') return reply(503, `${probe.state}: ${probe.reason}\n`);
+        checkLive().then((problem) => {
+          if (problem === undefined && probe.state === 'ready') return reply(200, 'ready\n');
+          probe.wake();
+          reply(503, `${problem ?? probe.state}: the server changed since the last pass\n`);
+        });
+        return;
       case '/metrics':
         metrics.text().then(
           (text) => reply(200, text, metrics.registry.contentType),

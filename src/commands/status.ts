@@ -1,4 +1,7 @@
+import type { SealIntent } from '../store/records.js';
 import { inspectVault, type VaultView } from './inspect.js';
+import { plan } from './plan.js';
+import { formatStale, type StaleCheck } from './stale.js';
 import type { StepContext } from '../steps/context.js';
 import { inspectProvisionerToken } from '../steps/tokens.js';
 
@@ -6,7 +9,22 @@ export interface StatusReport {
   vault: VaultView;
   store: { kind: string; secrets: Array<{ name: string; versions: number }> };
   rootToken: 'stored' | 'revoked' | 'absent';
+  /** The unseal/recovery keys' versions (never values): which one is active, whether a rotation is pending. */
+  keys: {
+    type: string | null;
+    activeVersion: number | null;
+    versions: number;
+    pendingRotation: boolean;
+    lastRotatedAt: string | null;
+    initializedAt: string | null;
+    encrypted: boolean;
+  };
   provisionerToken: { state: string; expiresAt: string | null; ttlSeconds: number | null; policies: string[] };
+  sealIntent: SealIntent | null;
+  /** What the loop decides now (plan's answer): every guard in force shows here. */
+  decision: { state: string; reason: string; blocker: string | null };
+  /** Rotations or root generations in progress that no record of ours owns (cancel-stale cancels them). */
+  staleOperations: StaleCheck;
 }
 
 /** Vault health, store contents by name and version count (never values), token validity. */
@@ -14,7 +32,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
   const { records } = context;
   const vault = await inspectVault(context);
   const secrets = await Promise.all(
-    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.readAllVersions(name)).length })),
+    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.listVersions(name)).length })),
   );
   const root = await records.readRootToken();
   let provisionerToken: StatusReport['provisionerToken'] = { state: 'missing', expiresAt: null, ttlSeconds: null, policies: [] };
@@ -27,11 +45,28 @@ export async function status(context: StepContext): Promise<StatusReport> {
       if (inspected.kind === 'valid' || inspected.kind === 'rotate') provisionerToken.ttlSeconds = inspected.info.ttlSeconds;
     }
   }
+  const versions = await records.readUnsealKeyVersions();
+  const active = versions.active?.record;
+  const keys: StatusReport['keys'] = {
+    type: (active ?? versions.pending[0]?.record)?.type ?? null,
+    activeVersion: versions.active?.version ?? null,
+    versions: versions.count,
+    pendingRotation: versions.pending.length > 0,
+    lastRotatedAt: active?.rotatedAt ?? null,
+    initializedAt: active?.initializedAt || null,
+    encrypted: active?.encrypted === true,
+  };
+  const intent = await records.inspectSealIntent();
+  const planned = await plan(context);
   return {
     vault,
     store: { kind: records.store.kind, secrets },
+    keys,
     rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
     provisionerToken,
+    sealIntent: intent.kind === 'valid' ? intent.value : null,
+    decision: { state: planned.state, reason: planned.reason, blocker: planned.action.kind === 'hold' ? planned.action.blocker : null },
+    staleOperations: planned.staleOperations,
   };
 }
 
@@ -45,8 +80,19 @@ export function formatStatus(report: StatusReport): string {
   }
   lines.push(`store      ${report.store.kind}`);
   for (const secret of report.store.secrets) lines.push(`  ${secret.name.padEnd(40)} ${secret.versions === 0 ? 'absent' : `${secret.versions} version(s)`}`);
+  const { keys } = report;
+  if (keys.versions > 0) {
+    lines.push(
+      `keys       ${keys.type ?? 'unknown'}${keys.encrypted ? ' (PGP-encrypted)' : ''}, active version ${keys.activeVersion ?? 'none'} of ${keys.versions}` +
+        `${keys.pendingRotation ? ', rotation pending' : ''}, last rotated ${keys.lastRotatedAt ?? 'never'}${keys.initializedAt ? `, initialized ${keys.initializedAt}` : ''}`,
+    );
+  }
   lines.push(`root token ${report.rootToken}`);
   const token = report.provisionerToken;
   lines.push(`provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`);
+  const intent = report.sealIntent;
+  lines.push(intent === null ? 'seal intent none' : `seal intent ${intent.active ? 'ACTIVE' : 'ended'}: by ${intent.by} at ${intent.at} (${intent.reason})`);
+  for (const line of formatStale(report.staleOperations).split('\n')) lines.push(`operations ${line}`);
+  lines.push(`decision   ${report.decision.state}${report.decision.blocker ? ` [${report.decision.blocker}]` : ''}: ${report.decision.reason}`);
   return lines.join('\n');
 }

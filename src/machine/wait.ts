@@ -33,3 +33,27 @@ export class Backoff {
     this.#attempt = 0;
   }
 }
+
+/** A sleep that anyone may end early: a closed connection to the server, a probe that saw a change. */
+export class Waker {
+  #wake: (() => void) | undefined;
+  #pending = false;
+
+  /** Sleeps up to `milliseconds`; returns at once if wake() was called since the last sleep. */
+  async sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
+    if (this.#pending || milliseconds <= 0) {
+      this.#pending = false;
+      return;
+    }
+    const woken = new AbortController();
+    this.#wake = () => woken.abort();
+    await sleep(milliseconds, AbortSignal.any([signal, woken.signal]));
+    this.#wake = undefined;
+    this.#pending = false;
+  }
+
+  wake(): void {
+    if (this.#wake === undefined) this.#pending = true;
+    else this.#wake();
+  }
+}

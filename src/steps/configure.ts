@@ -39,17 +39,13 @@ export async function planConfiguration(context: StepContext, policies: Readonly
   return { policiesWritten, roleWritten };
 }
 
-/** Writes each policy only where the server's text differs, then the provisioner token role if it differs. */
-export async function configure(context: StepContext, policies: ReadonlyMap<string, string>, token: Secret): Promise<ConfigureChanges> {
-  const { vault, signal, log, config } = context;
-  const changes = await planConfiguration(context, policies, token);
-  for (const name of changes.policiesWritten) {
-    await vault.writePolicy(name, policies.get(name)!, token, { signal });
-    log.info({ policy: name }, `policy ${name} written`);
-  }
-  if (changes.roleWritten) {
-    await vault.writeTokenRole(PROVISIONER_ROLE, provisionerRole(config.provisionerTtlMs), token, { signal });
-    log.info({ role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
-  }
-  return changes;
+/** Writes one policy; POLICY_REJECTED when the server refuses its text. */
+export async function configurePolicy(context: StepContext, name: string, text: string, token: Secret): Promise<void> {
+  await context.vault.writePolicy(name, text, token, { signal: context.signal });
+  context.log.info({ policy: name }, `policy ${name} written`);
+}
+
+export async function configureTokenRole(context: StepContext, token: Secret): Promise<void> {
+  await context.vault.writeTokenRole(PROVISIONER_ROLE, provisionerRole(context.config.provisionerTtlMs), token, { signal: context.signal });
+  context.log.info({ role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
 }

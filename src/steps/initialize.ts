@@ -1,5 +1,5 @@
 import { checkpoint } from '../checkpoints.js';
-import { StoreAlreadyExistsError } from '../errors.js';
+import { ConfigError, StoreAlreadyExistsError } from '../errors.js';
 import type { InitRequest } from '../vault/api.js';
 import type { StepContext } from './context.js';
 import type { PendingSecrets } from './spool.js';
@@ -52,8 +52,12 @@ export interface ClaimWatch {
  */
 export async function initialize(context: StepContext, autoUnseal: boolean): Promise<PendingSecrets> {
   const { config } = context;
+  const custodians = config.recoveryPgpKeys;
+  if (custodians && !autoUnseal) {
+    throw new ConfigError('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal; the sidecar needs plaintext unseal keys, so PGP custody is for auto-unseal (recovery keys) only');
+  }
   const request: InitRequest = autoUnseal
-    ? { recovery_shares: config.recoveryShares, recovery_threshold: config.recoveryThreshold }
+    ? { recovery_shares: config.recoveryShares, recovery_threshold: config.recoveryThreshold, ...(custodians ? { recovery_pgp_keys: custodians.map((key) => key.keyBase64) } : {}) }
     : { secret_shares: config.secretShares, secret_threshold: config.secretThreshold };
   checkpoint('init-sent');
   const result = await context.vault.initialize(request);
@@ -65,6 +69,7 @@ export async function initialize(context: StepContext, autoUnseal: boolean): Pro
       threshold: autoUnseal ? config.recoveryThreshold : config.secretThreshold,
       shares: autoUnseal ? config.recoveryShares : config.secretShares,
       initializedAt: now,
+      ...(custodians ? { encrypted: true, fingerprints: custodians.map((key) => key.fingerprint) } : {}),
     },
     rootToken: { token: result.rootToken, createdAt: now },
   };

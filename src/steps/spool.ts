@@ -3,7 +3,7 @@ import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
-import { decodeUnsealKeys, encodeRootToken, encodeUnsealKeys, type RootToken, type UnsealKeys } from '../store/records.js';
+import { unsealKeysFromObject, encodeRootToken, encodeUnsealKeys, type RootToken, type UnsealKeys } from '../store/records.js';
 
 export interface PendingSecrets {
   unsealKeys: UnsealKeys;
@@ -44,7 +44,7 @@ export class Spool {
     try {
       const parsed = JSON.parse(text) as { unsealKeys: Record<string, unknown>; rootToken: { token: string; createdAt: string } };
       return {
-        unsealKeys: decodeUnsealKeys(parsed.unsealKeys, this.#path),
+        unsealKeys: unsealKeysFromObject(parsed.unsealKeys),
         rootToken: { token: new Secret(parsed.rootToken.token), createdAt: parsed.rootToken.createdAt },
       };
     } catch {

@@ -14,8 +14,9 @@ import {
   type PutSecretValueCommandOutput,
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
+import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { MANAGED_LABELS, type SecretStore } from './types.js';
+import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
 
 /** The slice of Secrets Manager this store calls, so tests can hand in a fake. */
 export interface SecretsManagerApi {
@@ -112,6 +113,13 @@ export class AwsStore implements SecretStore {
       .filter((version) => version !== undefined)
       .sort((a, b) => a.createdAt - b.createdAt || a.stageRank - b.stageRank)
       .map((version) => version.value);
+  }
+
+  async listVersions(name: string): Promise<VersionInfo[]> {
+    return (await this.#listVersions(name))
+      .map((entry) => entry.CreatedDate?.getTime() ?? 0)
+      .sort((a, b) => a - b)
+      .map((createdAt) => ({ createdAt: createdAt === 0 ? null : new Date(createdAt).toISOString() }));
   }
 
   async close(): Promise<void> {
@@ -217,10 +225,12 @@ const REJECTED_CREDENTIAL_NAMES = new Set([
  * never its message, request id or cause (they can carry request details).
  */
 function translate(error: unknown, operation: string, name: string): BootstrapError {
-  if (error instanceof BootstrapError) return error;
+  return storeError('aws', operation, name, error, classify);
+}
+
+function classify(error: unknown): SdkFailure {
   const statusCode = httpStatusOf(error);
-  const code = isTransient(error, statusCode) ? 'STORE_UNAVAILABLE' : 'STORE_DENIED';
-  return new BootstrapError(code, `aws ${operation} ${name}: ${reasonOf(error)}`, statusCode === undefined ? {} : { statusCode });
+  return { transient: isTransient(error, statusCode), reason: reasonOf(error), ...(statusCode === undefined ? {} : { statusCode }) };
 }
 
 function isTransient(error: unknown, statusCode: number | undefined): boolean {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, link, mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { MANAGED_LABELS, type SecretStore } from './types.js';
+import { ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
+import { storeError, type SdkFailure } from './errors.js';
+import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
 
 const VERSION_DIGITS = 6;
 
@@ -53,6 +54,13 @@ export class FileStore implements SecretStore {
       const next = versions.length === 0 ? 1 : Number(versions.at(-1)) + 1;
       if (await this.#publish(name, versionFileName(next), value)) return;
     }
+  }
+
+  async listVersions(name: string): Promise<VersionInfo[]> {
+    const versions = await this.#versionFiles(name);
+    return Promise.all(
+      versions.map(async (version) => ({ createdAt: (await guard(name, () => stat(join(this.#directory, name, version)))).mtime.toISOString() })),
+    );
   }
 
   async readAllVersions(name: string): Promise<string[]> {
@@ -124,9 +132,11 @@ async function guard<T>(name: string, operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    if (error instanceof BootstrapError) throw error;
-    const code = errnoOf(error);
-    const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-    throw new BootstrapError(denied ? 'STORE_DENIED' : 'STORE_UNAVAILABLE', `file store: ${name}: ${code}`);
+    throw storeError('file', 'access', name, error, classify);
   }
+}
+
+function classify(error: unknown): SdkFailure {
+  const code = errnoOf(error);
+  return { transient: code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS', reason: code };
 }

@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isIP } from 'node:net';
 import { protos, v1 } from '@google-cloud/secret-manager';
 import { grpc, Status } from 'google-gax';
+import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { MANAGED_LABELS, type SecretStore } from './types.js';
+import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
 
 type Replication = protos.google.cloud.secretmanager.v1.IReplication;
 type SecretVersion = protos.google.cloud.secretmanager.v1.ISecretVersion;
@@ -101,20 +102,26 @@ export class GcpStore implements SecretStore {
   }
 
   async readAllVersions(name: string): Promise<string[]> {
+    const enabled = await this.#enabledVersions(name, 'readAllVersions');
+    const values = await Promise.all(enabled.map((version) => this.#access(String(version.name), 'readAllVersions', name)));
+    return values.filter((value) => value !== undefined);
+  }
+
+  async listVersions(name: string): Promise<VersionInfo[]> {
+    return (await this.#enabledVersions(name, 'listVersions')).map((version) => ({ createdAt: timestampOf(version.createTime) }));
+  }
+
+  /** The secret's enabled versions, oldest first: version ids are sequential integers, a total order; create times can tie. */
+  async #enabledVersions(name: string, operation: string): Promise<SecretVersion[]> {
     const secret = await this.#secretPath(name);
     let versions: SecretVersion[];
     try {
       [versions] = await this.#api.listSecretVersions({ parent: secret });
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return [];
-      throw translate(error, 'readAllVersions', name);
+      throw translate(error, operation, name);
     }
-    // Version ids are sequential integers, a total order; create times can tie.
-    const enabled = versions
-      .filter((version) => isEnabled(version) && version.name)
-      .sort((a, b) => versionNumberOf(a) - versionNumberOf(b));
-    const values = await Promise.all(enabled.map((version) => this.#access(String(version.name), 'readAllVersions', name)));
-    return values.filter((value) => value !== undefined);
+    return versions.filter((version) => isEnabled(version) && version.name).sort((a, b) => versionNumberOf(a) - versionNumberOf(b));
   }
 
   async close(): Promise<void> {
@@ -264,10 +271,13 @@ const TRANSIENT_STATUSES = new Set<number>([
  * errno), never the message, metadata or cause (they can carry request details).
  */
 function translate(error: unknown, operation: string, name: string): BootstrapError {
-  if (error instanceof BootstrapError) return error;
+  return storeError('gcp', operation, name, error, classify);
+}
+
+function classify(error: unknown): SdkFailure {
   const status = statusOf(error);
   const transient = status === undefined ? !isMissingCredentials(error) : TRANSIENT_STATUSES.has(status) && !isMissingCredentials(error);
-  return new BootstrapError(transient ? 'STORE_UNAVAILABLE' : 'STORE_DENIED', `gcp ${operation} ${name}: ${reasonOf(error)}`);
+  return { transient, reason: reasonOf(error) };
 }
 
 /** Start-up failures an operator fixes in configuration: one line naming what is missing. */
@@ -283,6 +293,11 @@ function startupProblem(error: unknown, project: string): ConfigError | undefine
   }
   if (status === Status.INVALID_ARGUMENT) return new ConfigError(`GCP project ${project} was rejected (INVALID_ARGUMENT): check --gcp-project/VB_GCP_PROJECT`);
   return undefined;
+}
+
+function timestampOf(time: SecretVersion['createTime']): string | null {
+  const seconds = Number(time?.seconds ?? 0);
+  return seconds > 0 ? new Date(seconds * 1000).toISOString() : null;
 }
 
 /** google-auth-library's failure to find any credentials; gRPC reports it as UNAVAILABLE. */

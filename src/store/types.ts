@@ -29,19 +29,28 @@ export interface SecretStore {
   /** Every version's value, oldest first; empty when the secret is absent. */
   readAllVersions(name: string): Promise<string[]>;
 
+  /** Each version's metadata, oldest first, never its value (status lists secrets with it); empty when absent. */
+  listVersions(name: string): Promise<VersionInfo[]>;
+
   /** Releases clients and connections. */
   close(): Promise<void>;
+}
+
+export interface VersionInfo {
+  /** ISO time the version was created, when the store says. */
+  createdAt: string | null;
 }
 
 /** Labels (GCP) or tags (AWS) put on every secret the program creates. */
 export const MANAGED_LABELS: Readonly<Record<string, string>> = Object.freeze({ 'managed-by': 'vault-bootstrap' });
 
-/** The four secret names of SPEC §3. */
+/** The secret names of SPEC §3, plus the seal intent (an operator's emergency seal). */
 export interface SecretNames {
   initClaim: string;
   unsealKeys: string;
   rootToken: string;
   provisionerToken: string;
+  sealIntent: string;
 }
 
 export function secretNames(prefix: string): SecretNames {
@@ -50,5 +59,6 @@ export function secretNames(prefix: string): SecretNames {
     unsealKeys: `${prefix}-unseal-keys`,
     rootToken: `${prefix}-root-token`,
     provisionerToken: `${prefix}-provisioner-token`,
+    sealIntent: `${prefix}-seal-intent`,
   };
 }

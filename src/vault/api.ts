@@ -23,6 +23,8 @@ export interface SealStatus {
   shares: number;
   progress: number;
   recoverySeal: boolean;
+  /** A seal migration is in progress: a person runs it; nothing here feeds it keys. */
+  migration: boolean;
 }
 
 export interface InitRequest {
@@ -30,6 +32,8 @@ export interface InitRequest {
   secret_threshold?: number;
   recovery_shares?: number;
   recovery_threshold?: number;
+  /** PGP custody: base64 public keys, one per recovery share, each share encrypted to one. */
+  recovery_pgp_keys?: string[];
 }
 
 export interface InitResult {
@@ -69,8 +73,27 @@ export class VaultApi {
     return this.#client.address;
   }
 
+  /** The transport, for the rotation and generate-root calls of rotation.ts. */
+  get client(): VaultClient {
+    return this.#client;
+  }
+
+  /** Calls `listener` whenever an established connection to the server closes (a restart closes them all). */
+  onConnectionClosed(listener: () => void): () => void {
+    return this.#client.transport.onConnectionClosed(listener);
+  }
+
+  /** Established connections closed so far: unchanged between two answers means the server process kept running. */
+  get closedConnections(): number {
+    return this.#client.transport.closedConnections;
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
   /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer. */
-  async health(options: Signal = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string }>> {
+  async health(options: Signal = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>> {
     return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, ...options, timeoutMs: 5000 });
   }
 
@@ -84,6 +107,7 @@ export class VaultApi {
       shares: Number(body.n ?? 0),
       progress: Number(body.progress ?? 0),
       recoverySeal: body.recovery_seal === true,
+      migration: body.migration === true,
     };
   }
 
@@ -99,9 +123,16 @@ export class VaultApi {
     return { keys: keys.map((key) => new Secret(String(key))), rootToken: new Secret(body.root_token) };
   }
 
-  /** Submits one unseal key share; returns whether the server is still sealed. */
+  /**
+   * Submits one unseal key share; returns whether the server is still sealed. A 400 means the
+   * server refused the share (not base64, or the shares do not open this barrier): KEYS_REJECTED.
+   */
   async unseal(key: Secret, options: Signal = {}): Promise<{ sealed: boolean; progress: number }> {
-    const body = expectOk(await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options }), 'unseal');
+    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options });
+    if (response.status === 400) {
+      throw new BootstrapError('KEYS_REJECTED', `unseal: the server refused the stored shares: ${firstError(response.body)}`, { statusCode: 400 });
+    }
+    const body = expectOk(response, 'unseal');
     return { sealed: body.sealed === true, progress: Number(body.progress ?? 0) };
   }
 
@@ -170,6 +201,11 @@ export class VaultApi {
     const response = await this.#client.call('POST', 'auth/token/revoke-self', { token });
     if (response.status === 403) return;
     expectOk(response, 'revoke token');
+  }
+
+  /** Seals this node (the emergency brake); needs a token with sudo on sys/seal (the root token). */
+  async seal(token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('PUT', 'sys/seal', { token, ...options }), 'seal');
   }
 
   /** Asks the server to join a raft cluster through the given leader address. */

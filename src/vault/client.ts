@@ -2,6 +2,7 @@ import nodeVault from 'node-vault';
 import type { TlsConfig } from '../config.js';
 import { AbortedError, BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
+import { Transport } from './transport.js';
 
 export interface VaultResponse<Body = Record<string, unknown>> {
   status: number;
@@ -25,34 +26,34 @@ const DEFAULT_TIMEOUT_MS = 15_000;
  * transport failures throw (code VAULT_UNREACHABLE, message without headers or body).
  *
  * It goes through node-vault's generic `request` only (SPEC §8), configured so that
- * nothing is taken from the environment behind our back: TLS verification, token,
- * namespace and path prefix are set from our Config, its debug output (which prints
- * request bodies, unseal keys included) is silenced, and its status-to-exception
- * handling is replaced by returning the status.
+ * nothing is taken from the environment behind our back: token, namespace and path prefix
+ * are cleared, its debug output (which prints request bodies, unseal keys included) is
+ * silenced, its status-to-exception handling is replaced by returning the status, and its
+ * HTTP goes through our Transport, whose TLS settings come from Config alone and whose
+ * connection closes tell the loop that the server restarted.
  */
 export class VaultClient {
   readonly address: URL;
+  readonly transport: Transport;
   readonly #client: nodeVault.client;
 
   constructor(address: URL, tls: TlsConfig) {
     this.address = address;
-    const verify = !tls.skipVerify;
+    this.transport = new Transport(address, tls);
     this.#client = nodeVault({
       endpoint: address.origin + address.pathname.replace(/\/$/, ''),
       apiVersion: 'v1',
       debug: () => undefined,
-      requestOptions: {
-        strictSSL: verify,
-        ...(tls.caCertificates.length > 0 ? { ca: [...tls.caCertificates] } : {}),
-        ...(tls.clientCertificate ? { cert: tls.clientCertificate, key: tls.clientKey } : {}),
-        agentOptions: { ...(tls.serverName ? { servername: tls.serverName } : {}), rejectUnauthorized: verify, keepAlive: true },
-      },
-      rpDefaults: { strictSSL: verify, timeout: DEFAULT_TIMEOUT_MS },
+      'request-promise': this.transport.forNodeVault(),
     } as nodeVault.VaultOptions);
     // node-vault reads VAULT_TOKEN, VAULT_NAMESPACE and VAULT_PREFIX itself; we send a token per call only.
     this.#client.token = '';
     Object.assign(this.#client, { namespace: undefined, pathPrefix: '' });
     this.#client.handleVaultResponse = async (response) => response;
+  }
+
+  close(): void {
+    this.transport.close();
   }
 
   async call<Body = Record<string, unknown>>(method: string, path: string, options: CallOptions = {}): Promise<VaultResponse<Body>> {
@@ -82,7 +83,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   });
 }
 
-/** Axios errors carry the request (headers, token, body): keep only the method, path and error code. */
+/** Transport errors may carry the request (headers, token, body): keep only the method, path and error code. */
 function transportError(method: string, path: string, error: unknown): BootstrapError {
   if (error instanceof BootstrapError) return error;
   const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'request failed';

@@ -118,6 +118,15 @@ export async function initCounters(nodes: OpenBao[]): Promise<{ proxies: Recordi
  * Whether the stored keys really open this server: seal it with the stored root token,
  * unseal it with the stored key shares, directly over HTTP. Leaves it unsealed.
  */
+/**
+ * Every stored version of the keys holds the same key set: one init. (Recording the cluster id
+ * adds a version with the same keys; a second init would add different ones.)
+ */
+export async function oneKeySetStored(store: ChaosStore, prefix: string): Promise<boolean> {
+  const sets = (await store.versions(prefix, 'unseal-keys')).map((text) => JSON.stringify((JSON.parse(text) as { keysBase64: string[] }).keysBase64));
+  return sets.length > 0 && sets.every((set) => set === sets[0]);
+}
+
 export async function storedKeysUnseal(store: ChaosStore, prefix: string, node: OpenBao): Promise<boolean> {
   const [keysText] = (await store.versions(prefix, 'unseal-keys')).slice(-1);
   const rootVersions = (await store.versions(prefix, 'root-token')).map((text) => JSON.parse(text) as { token: string | null });

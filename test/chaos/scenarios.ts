@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Checkpoint } from '../../src/checkpoints.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
-import type { ServerKind } from '../helpers/servers.js';
-import { ChaosStore, healthOf, initCounters, median, memorySpool, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
+import type { ServerKind } from '../helpers/server-process.js';
+import { ChaosStore, healthOf, initCounters, median, memorySpool, oneKeySetStored, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
 
 export interface ScenarioResult {
   scenario: string;
@@ -12,13 +12,15 @@ export interface ScenarioResult {
   converged: number;
   doubleInits: number;
   keysLost: number;
+  /** Runs killed while sys/init was in flight that then ended orphaned with exit 3: no client can close that window. */
+  orphanedInFlight: number;
   /** Milliseconds from the (re)start that must converge to ready, one per converged run. */
   convergeMs: number[];
   notes: string[];
 }
 
 function newResult(scenario: string): ScenarioResult {
-  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, convergeMs: [], notes: [] };
+  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, orphanedInFlight: 0, convergeMs: [], notes: [] };
 }
 
 function recordConverged(result: ScenarioResult, startedAt: number): void {
@@ -61,7 +63,7 @@ export async function threeNodesStartedTogether(store: ChaosStore, runs: number,
         recordConverged(result, started);
       }
       if (counters.initRequests() > 1 || clusters.size > 1) result.doubleInits += 1;
-      if ((await store.versions(prefix, 'unseal-keys')).length !== 1) result.keysLost += 1;
+      if (!(await oneKeySetStored(store, prefix))) result.keysLost += 1;
     } finally {
       await stopAll(sidecars);
       await counters.stop();
@@ -115,6 +117,7 @@ async function crashThenRestart(store: ChaosStore, result: ScenarioResult, crash
     // OpenBao's answer, so no client could have kept them. Reported apart from "lost".
     const diedWithInitInFlight = initsByFirst === 1 && !passed.includes('init-spooled');
     if (diedWithInitInFlight) {
+      if (outcome.code === 3) result.orphanedInFlight += 1;
       result.notes.push(`orphaned by a kill while sys/init was in flight (exit ${outcome.code})`);
     } else if (initRequests === 1 && !(await storedKeysUnseal(store, prefix, node))) {
       result.keysLost += 1;
@@ -231,7 +234,7 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
       }
       if (activeAfter === active) result.notes.push('the active node did not move');
       if (counters.initRequests() > 1) result.doubleInits += 1;
-      if ((await store.versions(prefix, 'unseal-keys')).length !== 1) result.keysLost += 1;
+      if (!(await oneKeySetStored(store, prefix))) result.keysLost += 1;
     } finally {
       await stopAll(sidecars);
       await counters.stop();
@@ -264,7 +267,7 @@ export async function redeployOnOldData(store: ChaosStore, runs: number): Promis
         recordConverged(result, started);
       }
       if (counters.initRequests() > 0) result.doubleInits += 1;
-      if ((await store.versions(prefix, 'unseal-keys')).length !== 1 || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
+      if (!(await oneKeySetStored(store, prefix)) || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
       await counters.stop();
     } finally {
       await node.stop();
@@ -285,7 +288,7 @@ export async function wipedServerWithKeys(store: ChaosStore, runs: number): Prom
         result.notes.push('the first deploy did not converge');
         continue;
       }
-      const oldKeys = (await store.versions(prefix, 'unseal-keys'))[0];
+      const oldKeys = await store.versions(prefix, 'unseal-keys');
       await node.stop();
       await rm(node.dataDirectory, { recursive: true, force: true });
       await node.start();
@@ -302,7 +305,12 @@ export async function wipedServerWithKeys(store: ChaosStore, runs: number): Prom
       if (refusedCleanly && reinit.code === 0 && counters.initRequests() === 1) {
         recordConverged(result, started);
       }
-      if (versions.length !== 2 || versions[0] !== oldKeys || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
+      // Every earlier version stays as it was; the latest opens the new server.
+      const historyKept = versions.length > oldKeys.length && oldKeys.every((text, index) => versions[index] === text);
+      if (!historyKept || !(await storedKeysUnseal(store, prefix, node))) {
+        result.keysLost += 1;
+        result.notes.push(historyKept ? 'the latest stored keys do not unseal the new server' : 'an earlier keys version changed or vanished');
+      }
       await counters.stop();
     } finally {
       await node.stop();

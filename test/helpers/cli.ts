@@ -28,10 +28,13 @@ export interface RunningCli {
   output(): string;
 }
 
-/** `nodeOptions` go before the script, e.g. `--import` of the fault-injection hook. */
-export function startCli(args: string[], env: Record<string, string> = cleanEnv(), nodeOptions: string[] = []): RunningCli {
+/**
+ * `nodeOptions` go before the script, e.g. `--import` of the fault-injection hook. `uid` runs it
+ * as that user (tests run as root, which file modes do not stop: a denied store needs another user).
+ */
+export function startCli(args: string[], env: Record<string, string> = cleanEnv(), nodeOptions: string[] = [], uid?: number): RunningCli {
   const started = Date.now();
-  const child = spawn(process.execPath, [...nodeOptions, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeOptions, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...(uid === undefined ? {} : { uid, gid: uid }) });
   let stdout = '';
   let stderr = '';
   const listeners: Array<() => void> = [];
@@ -77,6 +80,13 @@ export function logLines(output: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((line) => line.startsWith('{"'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The structured `act` events of a run: what it did, in order. */
+export function actions(output: string): Array<{ action: string; detail: string }> {
+  return logLines(output)
+    .filter((line) => line.msg === 'act')
+    .map((line) => ({ action: String(line.action), detail: String(line.detail) }));
 }
 
 /** The `to` of every state transition, in order. */

@@ -5,8 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { SERVER_TRAITS } from '../../src/vault/servers.js';
 import { capturedOutput, runCli, transitions } from '../helpers/cli.js';
-import { describeEachServer } from '../helpers/each-server.js';
-import { serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 

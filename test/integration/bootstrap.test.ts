@@ -6,8 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { SERVER_TRAITS, serverKindOf } from '../../src/vault/servers.js';
 import { capturedOutput, logLines, runCli, transitions } from '../helpers/cli.js';
-import { describeEachServer } from '../helpers/each-server.js';
-import { serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } from '../helpers/secrets.js';
 
 const SHIPPED = (name: string) => readFileSync(new URL(`../../policies/${name}.hcl`, import.meta.url), 'utf8');
@@ -116,7 +115,7 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(statusResult.code, statusResult.stderr).toBe(0);
     const report = JSON.parse(statusResult.stdout);
     expect(report.vault.health).toBe('active');
-    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token']);
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-seal-intent']);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
 
@@ -125,7 +124,7 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
 
     const planResult = await runCli(['plan', '--json', ...args()]);
     expect(planResult.code, planResult.stderr).toBe(0);
-    expect(JSON.parse(planResult.stdout).actions).toEqual(['nothing to change']);
+    expect(JSON.parse(planResult.stdout)).toMatchObject({ state: 'ready', action: { kind: 'done' } });
   });
 
   it('plan against a fresh server lists the init without doing it', async () => {

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { cleanEnv, runCli, transitions } from '../helpers/cli.js';
-import { describeEachServer } from '../helpers/each-server.js';
-import { serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
 describeEachServer('the init claim against a real server', (kind) => {
   const servers: TestServer[] = [];

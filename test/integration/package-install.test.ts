@@ -80,7 +80,7 @@ describe('the production install (what the image holds)', () => {
   it('--help exits 0 with the usage text', async () => {
     const result = await runInstalled(['--help']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^usage: vault-bootstrap <run\|status\|plan>/);
+    expect(result.stdout).toMatch(/^usage: vault-bootstrap <run\|status\|plan\|/);
   });
 
   it('a bad flag exits 2 with one line naming it', async () => {

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { cleanEnv, runCli, transitions } from '../helpers/cli.js';
-import { describeEachServer } from '../helpers/each-server.js';
-import { serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
 describeEachServer('--raft-join: a follower whose server has no retry_join', (kind) => {
   const servers: TestServer[] = [];

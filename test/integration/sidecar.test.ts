@@ -1,11 +1,12 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { freePort } from '../helpers/child-server.js';
-import { capturedOutput, startCli, transitions, type RunningCli } from '../helpers/cli.js';
+import { capturedOutput, runCli, startCli, transitions, type RunningCli } from '../helpers/cli.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 async function probe(port: number, path: string): Promise<{ status: number; text: string }> {
@@ -18,7 +19,7 @@ function metricValue(text: string, series: string): number {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
-describe('the sidecar loop (run without --once)', () => {
+describeEachServer('the sidecar loop (run without --once)', (kind) => {
   let server: OpenBao | undefined;
   let cli: RunningCli | undefined;
 
@@ -28,8 +29,8 @@ describe('the sidecar loop (run without --once)', () => {
     await server?.stop();
   });
 
-  it('is not ready before unseal, ready after, not ready when the server comes back sealed, then unseals it again', async () => {
-    server = await OpenBao.create();
+  it('is not ready before unseal, ready after; unseals a restarted server, but keeps a node sealed in place (API or seal command) until resume', async () => {
+    server = await OpenBao.create({ kind });
     const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-sidecar-')), 'store');
     const port = await freePort();
     cli = startCli(['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s']);
@@ -37,7 +38,7 @@ describe('the sidecar loop (run without --once)', () => {
 
     // No server yet: alive, not ready, vault down.
     expect((await probe(port, '/healthz')).status).toBe(200);
-    expect(await probe(port, '/readyz')).toEqual({ status: 503, text: 'waiting\n' });
+    expect(await probe(port, '/readyz')).toMatchObject({ status: 503, text: expect.stringMatching(/^waiting: /) });
     expect(metricValue((await probe(port, '/metrics')).text, 'vault_bootstrap_vault_up')).toBe(0);
 
     await server.start();
@@ -50,7 +51,7 @@ describe('the sidecar loop (run without --once)', () => {
 
     // The server goes down: the sidecar is not ready while it waits.
     await server.stop();
-    await expect.poll(async () => (await probe(port, '/readyz')).text, { timeout: 30_000, interval: 50 }).toBe('waiting\n');
+    await expect.poll(async () => (await probe(port, '/readyz')).text.split(':')[0], { timeout: 30_000, interval: 50 }).toBe('waiting');
     expect(metricValue((await probe(port, '/metrics')).text, 'vault_bootstrap_vault_up')).toBe(0);
 
     // It comes back sealed: the sidecar unseals it and is ready again.
@@ -62,15 +63,36 @@ describe('the sidecar loop (run without --once)', () => {
     expect(metricValue(metrics, 'vault_bootstrap_transitions_total{from="ready",to="waiting"}')).toBe(1);
     expect(metricValue(metrics, 'vault_bootstrap_transitions_total{from="waiting",to="sealed"}')).toBeGreaterThanOrEqual(1);
 
-    // Sealed while running (no restart): the next health check leaves ready and unseals again.
-    const root = JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')).token;
+    // Sealed in place with the API (no restart): the sidecar records a seal intent and keeps it sealed.
+    const store = new FileStore(storeDirectory);
+    const root = JSON.parse(await store.readLatest('vault-root-token')).token;
     await expect.poll(async () => (await baoRequest(server!, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
     expect((await baoRequest(server, 'PUT', 'sys/seal', root)).status).toBe(204);
-    await expect
-      .poll(async () => metricValue((await probe(port, '/metrics')).text, 'vault_bootstrap_transitions_total{from="ready",to="sealed"}'), { timeout: 30_000, interval: 100 })
-      .toBe(1);
+    await expect.poll(async () => metricValue((await probe(port, '/metrics')).text, 'vault_bootstrap_seal_intent'), { timeout: 30_000, interval: 100 }).toBe(1);
+    expect(JSON.parse(await store.readLatest('vault-seal-intent'))).toMatchObject({ active: true, reason: expect.stringContaining('sealed while running') });
+    expect((await probe(port, '/readyz')).status).toBe(503);
+    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
+    const statusReport = await runCli(['status', '--json', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
+    expect(JSON.parse(statusReport.stdout)).toMatchObject({ sealIntent: { active: true }, decision: { state: 'sealed', blocker: 'seal-intent' } });
+
+    // resume: unsealed again within two intervals.
+    const cliArgs = ['--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address];
+    expect((await runCli(['resume', ...cliArgs])).code).toBe(0);
     await expect.poll(async () => (await probe(port, '/readyz')).status, { timeout: 30_000, interval: 100 }).toBe(200);
-    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(false);
+    expect(metricValue((await probe(port, '/metrics')).text, 'vault_bootstrap_seal_intent')).toBe(0);
+
+    // The seal command: sealed, and still sealed 15 s (fifteen passes) later.
+    const sealed = await runCli(['seal', '--reason', 'incident 42', ...cliArgs]);
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(JSON.parse(await store.readLatest('vault-seal-intent'))).toMatchObject({ active: true, reason: 'incident 42' });
+    const watchUntil = Date.now() + 15_000;
+    while (Date.now() < watchUntil) {
+      expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
+      expect((await probe(port, '/readyz')).status).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect((await runCli(['resume', ...cliArgs])).code).toBe(0);
+    await expect.poll(async () => (await probe(port, '/readyz')).status, { timeout: 30_000, interval: 100 }).toBe(200);
 
     metrics = (await probe(port, '/metrics')).text;
     expect(metrics).toContain('vault_bootstrap_store_errors_total');

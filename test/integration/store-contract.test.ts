@@ -104,6 +104,12 @@ function storeContract(start: () => Promise<Backend>): void {
       await expect(store.readLatest(name)).resolves.toBe(value);
     }
     await expect(store.readAllVersions(name)).resolves.toEqual(values);
+    // The listing status uses: one entry per version, oldest first, metadata only.
+    const listed = await store.listVersions(name);
+    expect(listed).toHaveLength(values.length);
+    const times = listed.map((version) => Date.parse(version.createdAt ?? ''));
+    expect(times.every((time, index) => !Number.isNaN(time) && (index === 0 || time >= times[index - 1]!))).toBe(true);
+    if (!backend.historyOfMissingSecretBroken) await expect(store.listVersions(uniqueName('absent'))).resolves.toEqual([]);
   });
 
   test('add version on top of a created secret keeps the first value as history', async () => {

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cleanEnv, logLines, runCli } from '../helpers/cli.js';
 import { createTestPki, type TestPki } from '../helpers/certificates.js';
-import { describeEachServer } from '../helpers/each-server.js';
-import { TestServer } from '../helpers/servers.js';
+import { describeEachServer, TestServer } from '../helpers/servers.js';
 
 const SERVER_NAME = 'vault.bootstrap.test';
 

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { capturedOutput, runCli } from '../helpers/cli.js';
-import { describeEachServer } from '../helpers/each-server.js';
-import { serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
+import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 async function setUp(kind: ServerKind): Promise<{ server: TestServer; work: string; store: FileStore; args: (...extra: string[]) => string[] }> {

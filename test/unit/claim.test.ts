@@ -15,6 +15,7 @@ function storeWithEmptyClaim(): SecretStore & { versions: string[] } {
     kind: 'fake',
     versions,
     verifyAccess: async () => undefined,
+    listVersions: async () => versions.map(() => ({ createdAt: null })),
     readLatest: async (name) => {
       const latest = versions.at(-1);
       if (latest === undefined) throw new StoreNotFoundError(name);

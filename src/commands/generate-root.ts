@@ -1,0 +1,99 @@
+import { checkpoint } from '../checkpoints.js';
+import { BootstrapError, ConfigError } from '../errors.js';
+import type { Secret } from '../secret.js';
+import { configurePolicy, configureTokenRole, planConfiguration } from '../steps/configure.js';
+import type { StepContext } from '../steps/context.js';
+import { retryUntilStored } from '../steps/store-secrets.js';
+import { inspectProvisionerToken, issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
+import type { RootToken } from '../store/records.js';
+import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
+
+export interface GenerateRootResult {
+  resumed: boolean;
+  revoked: boolean;
+  provisionerTokenIssued: boolean;
+}
+
+/** Resume only the attempt whose nonce and one-time pad the store holds; anything else is cancelled. */
+export function decideGeneration(stored: RootToken | undefined, server: GenerateRootStatus): { kind: 'resume' } | { kind: 'start'; cancelFirst: boolean } {
+  if (stored?.generation && server.started && server.nonce === stored.generation.nonce) return { kind: 'resume' };
+  return { kind: 'start', cancelFirst: server.started };
+}
+
+/**
+ * generate-root: a root token from the stored keys (OTP flow), for when the root token was
+ * revoked and the provisioner token has lapsed. The one-time pad and nonce are stored (a new
+ * version of the root-token secret, the previous token kept in it) before any key share is
+ * submitted, and the token is stored as soon as the server hands it out. Then configuring
+ * runs with it, a provisioner token is issued if needed, and --revoke-after revokes it.
+ */
+export async function generateRoot(context: StepContext): Promise<GenerateRootResult> {
+  const { vault, records, log, config, signal } = context;
+  const seal = await vault.sealStatus({ signal });
+  if (!seal.initialized || seal.sealed) throw new BootstrapError('VAULT_SEALED', 'generate-root: the server must be initialized and unsealed (vault-bootstrap run)');
+  const keys = await records.readUnsealKeys();
+  if (keys === undefined) throw new BootstrapError('STORE_NOT_FOUND', `generate-root: ${records.names.unsealKeys} holds no keys`);
+  if (keys.encrypted) {
+    throw new ConfigError(`${records.names.unsealKeys}: the stored recovery shares are PGP-encrypted; the custodians generate a root token with their decrypted shares (bao operator generate-root)`);
+  }
+  const api = new GenerateRootApi(vault.client);
+  const status = await api.status();
+  const stored = await records.readRootToken();
+  const action = decideGeneration(stored, status);
+  let progress = 0;
+  let generation = stored?.generation;
+  if (action.kind === 'resume') {
+    log.info({ progress: status.progress }, 'resuming the stored generate-root attempt');
+    progress = status.progress;
+  } else {
+    if (action.cancelFirst) {
+      log.warn('cancelling the generate-root attempt in progress: its one-time pad was never stored (a run died first, or another client started it)');
+      await api.cancel();
+    }
+    const started = await api.start();
+    checkpoint('root-generation-started');
+    generation = { nonce: started.nonce, otp: started.otp, startedAt: new Date().toISOString() };
+    const withGeneration: RootToken = { token: stored?.token ?? null, createdAt: stored?.createdAt ?? generation.startedAt, ...(stored?.revokedAt ? { revokedAt: stored.revokedAt } : {}), generation };
+    await records.writeRootToken(withGeneration);
+    checkpoint('root-generation-stored');
+    log.info({ secret: records.names.rootToken }, 'generate-root attempt started; its nonce and one-time pad are stored');
+  }
+  const attempt = generation!;
+
+  const token = await context.secretsInFlight.hold(async () => {
+    let encoded: Secret | undefined;
+    for (const key of keys.keys.slice(progress)) {
+      const answer = await api.update(key, attempt.nonce);
+      if (answer.complete) {
+        encoded = answer.encodedToken;
+        break;
+      }
+    }
+    if (encoded === undefined) {
+      throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: every stored key was submitted and the attempt did not complete');
+    }
+    checkpoint('root-token-generated');
+    const generated = decodeRootToken(encoded, attempt.otp);
+    await retryUntilStored(context, 'store-root-token', 'storing the generated root token failed; retrying', () =>
+      records.writeRootToken({ token: generated, createdAt: new Date().toISOString() }),
+    );
+    checkpoint('root-token-stored');
+    return generated;
+  });
+  const info = await vault.lookupSelf(token, { signal });
+  if (!info?.policies.includes('root')) throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the server does not take the generated token as a root token');
+  log.info({ secret: records.names.rootToken }, 'root token generated and stored');
+
+  const changes = await planConfiguration(context, config.policies, token);
+  for (const name of changes.policiesWritten) await configurePolicy(context, name, config.policies.get(name)!, token);
+  if (changes.roleWritten) await configureTokenRole(context, token);
+  log.info('configured with the generated root token');
+  const provisioner = await inspectProvisionerToken(context);
+  let provisionerTokenIssued = false;
+  if (provisioner.kind !== 'valid') {
+    await issueProvisionerToken(context, token, provisioner.kind === 'missing' ? undefined : provisioner.stored);
+    provisionerTokenIssued = true;
+  }
+  if (config.revokeAfter) await revokeRootToken(context);
+  return { resumed: action.kind === 'resume', revoked: config.revokeAfter, provisionerTokenIssued };
+}

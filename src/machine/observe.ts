@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { BootstrapError } from '../errors.js';
+import type { StepContext } from '../steps/context.js';
+import { planConfiguration } from '../steps/configure.js';
+import { PROVISIONER_POLICY } from '../steps/configure.js';
+import type { Secret } from '../secret.js';
+import type { ProvisionerToken, RootToken, StoredRecord } from '../store/records.js';
+import type { Observation, ServerSeen, VaultSeen } from './decide.js';
+import { classifyHealth, isUnsealed } from './health.js';
+
+/**
+ * One pass's look at the world: the server's health (and seal type where it matters), the
+ * spool, the store records this health kind calls for, and on an unsealed node what the
+ * server holds of our configuration. Reads only. A converged pass makes: sys/health,
+ * sys/seal-status, four store reads (seal intent, keys, provisioner token, root token), two
+ * token look-ups, one read per policy and one of the token role.
+ */
+export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, at: number = Date.now()): Promise<Observation> {
+  const { records } = context;
+  const spool = await context.spool?.read();
+  const vault = await observeVault(context);
+  const seen: Observation = { at, vault, spool, policyHashes: hashPolicies(policies) };
+  if (spool !== undefined) return seen;
+  if (vault.health === 'uninitialized') {
+    seen.keys = await records.inspectUnsealKeys();
+    if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaim();
+  } else if (vault.health === 'sealed') {
+    seen.sealIntent = await records.inspectSealIntent();
+    seen.keys = await records.inspectUnsealKeys();
+  } else if (isUnsealed(vault.health)) {
+    seen.sealIntent = await records.inspectSealIntent();
+    seen.keys = await records.inspectUnsealKeys();
+    if (seen.keys.kind === 'valid') {
+      seen.provisionerToken = await records.inspectProvisionerToken();
+      seen.rootToken = await records.inspectRootToken();
+      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, policies);
+    }
+  }
+  return seen;
+}
+
+async function observeVault(context: StepContext): Promise<VaultSeen> {
+  const { vault, signal } = context;
+  let response;
+  try {
+    response = await vault.health({ signal });
+  } catch (error) {
+    if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
+    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined, migration: false, connectionsClosed: vault.closedConnections };
+  }
+  const connectionsClosed = vault.closedConnections;
+  const health = classifyHealth(response.status);
+  const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
+  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, connectionsClosed };
+  if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
+    const sealStatus = await vault.sealStatus({ signal });
+    seen.sealType = sealStatus.type;
+    seen.migration = sealStatus.migration;
+  }
+  return seen;
+}
+
+async function observeServer(
+  context: StepContext,
+  provisioner: StoredRecord<ProvisionerToken>,
+  root: StoredRecord<RootToken>,
+  policies: ReadonlyMap<string, string>,
+): Promise<ServerSeen> {
+  const { vault, signal } = context;
+  let provisionerToken: ServerSeen['provisionerToken'] = 'missing';
+  let provisionerSecret: Secret | undefined;
+  if (provisioner.kind === 'invalid') provisionerToken = 'invalid';
+  if (provisioner.kind === 'valid') {
+    const info = await vault.lookupSelf(provisioner.value.token, { signal });
+    if (info === undefined || !info.policies.includes(PROVISIONER_POLICY)) {
+      provisionerToken = 'invalid';
+    } else {
+      provisionerSecret = provisioner.value.token;
+      provisionerToken = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds ? 'rotate' : 'valid';
+    }
+  }
+  const rootSecret = root.kind === 'valid' ? root.value.token : null;
+  const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
+  const management = rootTokenLive ? rootSecret : provisionerSecret;
+  if (management === undefined || management === null) {
+    return { managementToken: 'none', policiesDiffering: [], roleDiffers: false, provisionerToken, rootTokenLive };
+  }
+  const changes = await planConfiguration(context, policies, management);
+  return {
+    managementToken: rootTokenLive ? 'root' : 'provisioner',
+    policiesDiffering: changes.policiesWritten,
+    roleDiffers: changes.roleWritten,
+    provisionerToken,
+    rootTokenLive,
+  };
+}
+
+function hashPolicies(policies: ReadonlyMap<string, string>): Map<string, string> {
+  return new Map([...policies].map(([name, text]) => [name, createHash('sha256').update(text).digest('hex').slice(0, 16)]));
+}

@@ -1,0 +1,124 @@
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TlsConfig } from '../config.js';
+
+/** What node-vault hands its request function (the former request-promise options). */
+export interface TransportRequest {
+  method: string;
+  uri: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+  timeout?: number;
+}
+
+export interface TransportResponse {
+  statusCode: number;
+  body: unknown;
+  request: { path: string };
+}
+
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * HTTP to the one Vault server over Node's own http/https, plugged into node-vault as its
+ * request function. Two reasons (README, design decisions): every TLS setting comes from our
+ * Config and nothing from the environment, and the keep-alive connections are ours to watch.
+ * A server process that exits closes them at once, so a close is the earliest sign of a
+ * restart (the loop looks again immediately) — and a seal made in place closes none.
+ */
+export class Transport {
+  readonly #agent: HttpAgent;
+  readonly #secure: boolean;
+  readonly #listeners = new Set<() => void>();
+  readonly #watched = new WeakSet<Socket>();
+  #closedConnections = 0;
+
+  constructor(address: URL, tls: TlsConfig) {
+    this.#secure = address.protocol === 'https:';
+    const common = { keepAlive: true, maxSockets: 4, maxFreeSockets: 2, scheduling: 'lifo' as const };
+    this.#agent = this.#secure
+      ? new HttpsAgent({
+          ...common,
+          rejectUnauthorized: !tls.skipVerify,
+          ...(tls.caCertificates.length > 0 ? { ca: [...tls.caCertificates] } : {}),
+          ...(tls.clientCertificate ? { cert: tls.clientCertificate, key: tls.clientKey } : {}),
+          ...(tls.serverName ? { servername: tls.serverName } : {}),
+        })
+      : new HttpAgent(common);
+  }
+
+  /** How many established connections to the server have closed since start. */
+  get closedConnections(): number {
+    return this.#closedConnections;
+  }
+
+  /** Calls `listener` each time an established connection closes; returns the unsubscribe. */
+  onConnectionClosed(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** node-vault's `request-promise` option: an object whose `defaults()` gives the request function. */
+  forNodeVault(): { defaults: () => (request: TransportRequest) => Promise<TransportResponse> } {
+    return { defaults: () => (request) => this.send(request) };
+  }
+
+  send(request: TransportRequest): Promise<TransportResponse> {
+    const url = new URL(request.uri);
+    const payload = request.json === undefined ? undefined : Buffer.from(JSON.stringify(request.json));
+    const headers: Record<string, string | number> = { accept: 'application/json', ...request.headers };
+    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+    return new Promise((resolve, reject) => {
+      const send = this.#secure ? httpsRequest : httpRequest;
+      const outgoing: ClientRequest = send(url, { method: request.method, headers, agent: this.#agent }, (response) => {
+        readBody(response).then((body) => resolve({ statusCode: response.statusCode ?? 0, body, request: { path: url.pathname } }), reject);
+      });
+      outgoing.on('socket', (socket) => this.#watch(socket));
+      outgoing.on('error', reject);
+      if (request.timeout !== undefined) {
+        outgoing.setTimeout(request.timeout, () => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      }
+      outgoing.end(payload);
+    });
+  }
+
+  /** Ends every connection (shutdown). */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #watch(socket: Socket): void {
+    if (this.#watched.has(socket)) return;
+    this.#watched.add(socket);
+    let established = !socket.connecting;
+    socket.once(this.#secure ? 'secureConnect' : 'connect', () => {
+      established = true;
+    });
+    socket.once('close', () => {
+      // A connection that never opened (refused while the server is down) is no news.
+      if (!established) return;
+      this.#closedConnections += 1;
+      for (const listener of this.#listeners) listener();
+    });
+  }
+}
+
+async function readBody(response: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_RESPONSE_BYTES) {
+      response.destroy();
+      throw Object.assign(new Error('response too large'), { code: 'ERESPONSETOOLARGE' });
+    }
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return {};
+  }
+}

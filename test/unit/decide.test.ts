@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { decide, EMPTY_MEMORY, remember, RECHECK_AFTER_MS, type DecideSettings, type Memory, type Observation, type ServerSeen } from '../../src/machine/decide.js';
+import { classifyHealth } from '../../src/machine/health.js';
+import { Secret } from '../../src/secret.js';
+import type { StoredRecord, UnsealKeys } from '../../src/store/records.js';
+
+const NOW = Date.parse('2026-11-26T12:00:00Z');
+
+const SETTINGS: DecideSettings = {
+  holder: 'pod-0',
+  allowReinit: false,
+  claimStaleAfterMs: 300_000,
+  rootToken: 'store',
+  unsealKeysName: 'vault-unseal-keys',
+  shamir: { shares: 5, threshold: 3 },
+  recovery: { shares: 5, threshold: 3 },
+};
+
+const KEYS: StoredRecord<UnsealKeys> = {
+  kind: 'valid',
+  value: { type: 'shamir', keys: [new Secret('a2V5MQ=='), new Secret('a2V5Mg=='), new Secret('a2V5Mw==')], threshold: 2, shares: 3, initializedAt: '2026-11-01T00:00:00Z', clusterId: 'cluster-a' },
+};
+
+const RECOVERY_KEYS: StoredRecord<UnsealKeys> = { kind: 'valid', value: { ...KEYS.value, type: 'recovery' } };
+
+const INTENT: Observation['sealIntent'] = { kind: 'valid', value: { active: true, by: 'alice', at: '2026-11-26T11:00:00Z', reason: 'incident 42' } };
+
+function sealedAs(sealType: string, extra: Partial<Observation> = {}): Observation {
+  const seen = withHealth(503, extra);
+  seen.vault = { ...seen.vault, sealType };
+  return seen;
+}
+
+const CONVERGED_SERVER: ServerSeen = { managementToken: 'root', policiesDiffering: [], roleDiffers: false, provisionerToken: 'valid', rootTokenLive: true };
+
+/** An active, converged node: decide says ready. Each row below changes one thing. */
+function converged(): Observation {
+  return {
+    at: NOW,
+    vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, connectionsClosed: 0 },
+    spool: undefined,
+    keys: KEYS,
+    server: { ...CONVERGED_SERVER },
+    policyHashes: new Map([['admin', 'h-admin'], ['provisioner', 'h-provisioner']]),
+  };
+}
+
+function withHealth(status: number | undefined, extra: Partial<Observation> = {}): Observation {
+  const seen = converged();
+  seen.vault = { ...seen.vault, health: classifyHealth(status), status };
+  if (status === 501) seen.claim = { kind: 'absent' };
+  return { ...seen, ...extra };
+}
+
+const INVALID_KEYS: StoredRecord<UnsealKeys> = { kind: 'invalid', name: 'vault-unseal-keys', problem: 'no keys in keysBase64', versions: 2, earlierValidVersion: 1 };
+
+describe('decide: one row per rule', () => {
+  const rows: Array<[string, Observation, Partial<DecideSettings>, Memory, { state: string; action: string; blocker?: string }]> = [
+    ['converged active node', converged(), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['converged standby node', withHealth(429), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['converged performance standby', withHealth(473), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['converged DR secondary', withHealth(472), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['standby without an active node', withHealth(474), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['no answer at all', withHealth(undefined), {}, EMPTY_MEMORY, { state: 'waiting', action: 'wait' }],
+    ['a 502 from a proxy', withHealth(502), {}, EMPTY_MEMORY, { state: 'waiting', action: 'wait' }],
+    ['an undocumented status', withHealth(418), {}, EMPTY_MEMORY, { state: 'waiting', action: 'wait' }],
+    ['removed from raft (530)', withHealth(530), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'node-removed' }],
+    ['uninitialized, no keys, no claim', withHealth(501, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'uninitialized', action: 'claim-and-init' }],
+    ['uninitialized, keys stored: restore, do not init', withHealth(501), {}, EMPTY_MEMORY, { state: 'uninitialized', action: 'join' }],
+    ['uninitialized, invalid keys record: never init because of it', withHealth(501, { keys: INVALID_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'store-record-invalid' }],
+    [
+      'uninitialized, fresh claim of another pod',
+      withHealth(501, { keys: { kind: 'absent' }, claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } }),
+      {},
+      EMPTY_MEMORY,
+      { state: 'uninitialized', action: 'join' },
+    ],
+    [
+      'uninitialized, our own claim (a restart after claiming)',
+      withHealth(501, { keys: { kind: 'absent' }, claim: { kind: 'valid', value: { holder: 'pod-0', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } }),
+      {},
+      EMPTY_MEMORY,
+      { state: 'uninitialized', action: 'claim-and-init' },
+    ],
+    [
+      'uninitialized, stale claim and still no keys',
+      withHealth(501, { keys: { kind: 'absent' }, claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 600_000).toISOString(), clusterHint: '' } } }),
+      {},
+      EMPTY_MEMORY,
+      { state: 'uninitialized', action: 'claim-and-init' },
+    ],
+    [
+      '--allow-reinit takes over the old cluster\'s claim',
+      withHealth(501, { claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: '2026-10-31T00:00:00Z', clusterHint: '' } } }),
+      { allowReinit: true },
+      EMPTY_MEMORY,
+      { state: 'uninitialized', action: 'claim-and-init' },
+    ],
+    [
+      '--allow-reinit respects a claim taken after the keys (another pod re-initializing now)',
+      withHealth(501, { claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } }),
+      { allowReinit: true },
+      EMPTY_MEMORY,
+      { state: 'uninitialized', action: 'join' },
+    ],
+    ['sealed, Shamir keys stored', withHealth(503), {}, EMPTY_MEMORY, { state: 'sealed', action: 'unseal' }],
+    ['sealed, no keys anywhere', withHealth(503, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['sealed, invalid keys record', withHealth(503, { keys: INVALID_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'store-record-invalid' }],
+    ['sealed auto-unseal node: reported, recovery keys never submitted', sealedAs('static', { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'auto-unseal-sealed' }],
+    ['sealed on purpose (seal intent)', withHealth(503, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-intent' }],
+    ['sealed while its process kept running: recorded as an intent', withHealth(503), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 0 }, { state: 'sealed', action: 'record-seal-intent' }],
+    ['sealed after a restart (its connections closed): unsealed', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, connectionsClosed: 2 } }), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 1 }, { state: 'sealed', action: 'unseal' }],
+    ['a Shamir seal but recovery keys stored (seal stanza changed)', withHealth(503, { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['a static seal but Shamir keys stored', sealedAs('static'), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['a seal migration in progress', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, migration: true } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['unsealed while a seal intent is active: sealed too', withHealth(429, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'seal' }],
+    ['unsealed node of another cluster (split brain)', withHealth(200, { vault: { ...converged().vault, clusterId: 'cluster-b' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'cluster-mismatch' }],
+    ['unsealed with a seal type the keys do not fit', withHealth(200, { vault: { ...converged().vault, sealType: 'transit' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['keys without a cluster id, node opened here: the id is recorded', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, { ...EMPTY_MEMORY, opened: true }, { state: 'configuring', action: 'record-cluster-id' }],
+    ['keys without a cluster id, node not opened here: not recorded by guess', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['sealed, keys refused a moment ago', withHealth(503), {}, { ...EMPTY_MEMORY, keysRejectedAt: NOW - 1000 }, { state: 'blocked', action: 'hold', blocker: 'keys-rejected' }],
+    ['sealed, keys refused long ago: try again', withHealth(503), {}, { ...EMPTY_MEMORY, keysRejectedAt: NOW - RECHECK_AFTER_MS }, { state: 'sealed', action: 'unseal' }],
+    ['unsealed, no keys in the store', withHealth(200, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['spool holds keys: stored before anything, even while Vault is down', withHealth(undefined, { spool: { unsealKeys: KEYS.value, rootToken: { token: new Secret('t'), createdAt: '' } } }), {}, EMPTY_MEMORY, { state: 'storing', action: 'store-spooled' }],
+    ['a policy differs', withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
+    ['the token role differs', withHealth(200, { server: { ...CONVERGED_SERVER, roleDiffers: true } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
+    ['no usable token to configure with', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'none' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'no-management-token' }],
+    ['provisioner token missing on the active node', withHealth(200, { server: { ...CONVERGED_SERVER, provisionerToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'issue-token' }],
+    ['provisioner token revoked', withHealth(200, { server: { ...CONVERGED_SERVER, provisionerToken: 'invalid' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'issue-token' }],
+    ['provisioner token in its last third', withHealth(200, { server: { ...CONVERGED_SERVER, provisionerToken: 'rotate' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'issue-token' }],
+    ['a standby waits for the active node to issue', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'wait' }],
+    ['a standby leaves rotation to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'rotate' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--root-token revoke with a live root token', converged(), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'revoke-root' }],
+    ['--root-token revoke, already revoked', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'provisioner', rootTokenLive: false } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+  ];
+
+  it.each(rows)('%s', (_name, seen, settings, memory, expected) => {
+    const decision = decide(seen, memory, { ...SETTINGS, ...settings });
+    expect({ state: decision.state, action: decision.action.kind, ...(decision.action.kind === 'hold' ? { blocker: decision.action.blocker } : {}) }).toEqual(expected);
+    expect(decision.reason.length).toBeGreaterThan(0);
+  });
+
+  it('covers every documented health status', () => {
+    const covered = new Set(rows.map(([, seen]) => seen.vault.status));
+    for (const status of [200, 429, 472, 473, 474, 501, 503, 530]) expect(covered).toContain(status);
+  });
+
+  it('uses Shamir shares for a Shamir seal and recovery shares for an auto-unseal seal', () => {
+    const shamir = decide(withHealth(501, { keys: { kind: 'absent' } }), EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } });
+    expect(shamir.action).toEqual({ kind: 'claim-and-init', autoUnseal: false, shares: 5, threshold: 3 });
+    const seen = withHealth(501, { keys: { kind: 'absent' } });
+    seen.vault.sealType = 'transit';
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } }).action).toEqual({ kind: 'claim-and-init', autoUnseal: true, shares: 7, threshold: 4 });
+  });
+
+  it('names the bad version and the intact earlier one, never a value', () => {
+    const decision = decide(withHealth(503, { keys: INVALID_KEYS }), EMPTY_MEMORY, SETTINGS);
+    expect(decision.reason).toContain('vault-unseal-keys: the latest version (2) is not a valid record: no keys in keysBase64');
+    expect(decision.reason).toContain('version 1 is a valid record');
+  });
+});
+
+describe('decide: a rejected policy', () => {
+  const rejectedProvisioner = (at: number, textHash = 'h-provisioner'): Memory => ({
+    ...EMPTY_MEMORY,
+    clusterId: 'cluster-a',
+    rejectedPolicies: new Map([['provisioner', { textHash, message: 'policy provisioner: rejected', at }]]),
+  });
+
+  it('is not written again while its text is unchanged; the others are, and the node is not ready', () => {
+    const seen = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['admin', 'provisioner'] } });
+    expect(decide(seen, rejectedProvisioner(NOW - 1000), SETTINGS).action).toEqual({ kind: 'configure', policies: ['admin'], role: false });
+    const onlyRejected = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } });
+    const decision = decide(onlyRejected, rejectedProvisioner(NOW - 1000), SETTINGS);
+    expect(decision).toMatchObject({ state: 'blocked', action: { kind: 'hold', blocker: 'policy-rejected' } });
+  });
+
+  it('is tried again once its text changed, or after the re-check period', () => {
+    const seen = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } });
+    expect(decide(seen, rejectedProvisioner(NOW - 1000, 'h-old-text'), SETTINGS).action.kind).toBe('configure');
+    expect(decide(seen, rejectedProvisioner(NOW - RECHECK_AFTER_MS), SETTINGS).action.kind).toBe('configure');
+  });
+});
+
+describe('remember', () => {
+  it('drops what it knew of a server when the cluster id changes (wipe, re-init, DR redeploy)', () => {
+    const memory: Memory = { ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true, keysRejectedAt: NOW, unsealedAtCloses: 0, rejectedPolicies: new Map([['admin', { textHash: 'h', message: 'm', at: NOW }]]) };
+    const other = converged();
+    other.vault.clusterId = 'cluster-b';
+    expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', unsealedAtCloses: 0 });
+    expect(remember(memory, converged())).toBe(memory);
+    expect(remember(memory, withHealth(503, { vault: { ...converged().vault, health: 'sealed', clusterId: undefined } }))).toBe(memory);
+  });
+
+  it('forgets the old cluster as soon as the node is uninitialized (a wipe), so the init that follows is remembered as ours', () => {
+    const wiped = remember({ ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true }, withHealth(501, { vault: { ...converged().vault, health: 'uninitialized', clusterId: undefined } }));
+    expect(wiped).toEqual(EMPTY_MEMORY);
+    expect(remember({ ...wiped, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true, convergedOnce: false });
+  });
+
+  it('adopts the first cluster id it sees without forgetting that this process opened the node', () => {
+    expect(remember({ ...EMPTY_MEMORY, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true });
+  });
+
+  it('keeps the connection count of the last unsealed sighting; an unreachable server or a seal intent clears it', () => {
+    const seenUnsealed = converged();
+    seenUnsealed.vault.connectionsClosed = 3;
+    const watched = remember(EMPTY_MEMORY, seenUnsealed);
+    expect(watched.unsealedAtCloses).toBe(3);
+    expect(remember(watched, withHealth(503)).unsealedAtCloses).toBe(3);
+    expect(remember(watched, withHealth(undefined)).unsealedAtCloses).toBeUndefined();
+    expect(remember(watched, withHealth(503, { sealIntent: INTENT })).unsealedAtCloses).toBeUndefined();
+  });
+});
