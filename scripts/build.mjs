@@ -9,11 +9,26 @@
 // The cloud SDKs stay external and are still imported on demand (src/store/index.ts): with
 // code splitting each store lands in its own chunk beside cli.js and loads only when chosen, so
 // the installed node_modules holds the SDKs as before. Plain JavaScript: runs before any build.
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Two statements of axios (under node-vault) that run at load and touch Node's fetch globals
+ * (FormData, Request, Response, fetch), which makes Node load its whole built-in undici, web
+ * streams included: about 3 MiB of RSS and ~12 ms of start-up, for the fetch adapter that
+ * node-vault never uses (axios takes its http adapter in Node). Each edit must match exactly
+ * once, so an axios release that changes them fails the build instead of slipping through.
+ */
+const AXIOS = 'node_modules/axios/dist/node/axios.cjs';
+const AXIOS_EDITS = [
+  // The fetch adapter's warm-up at load; the adapter builds the same thing on first use.
+  ['\ngetFetch();\n', '\n'],
+  // isFormData's instanceof shortcut; its structural check below still recognizes a FormData.
+  ["const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;", 'const FormDataCtor = undefined;'],
+];
 
 /** Packages replaced inside the bundle by the module that says why (only the bare name; subpaths resolve as usual). */
 const REPLACED = {
@@ -45,6 +60,14 @@ await build({
       name: 'replace-unused-parts',
       setup(builder) {
         builder.onResolve({ filter: /^(prom-client|form-data)$/ }, ({ path }) => ({ path: REPLACED[path] }));
+        builder.onLoad({ filter: /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, async ({ path }) => {
+          let source = await readFile(path, 'utf8');
+          for (const [from, to] of AXIOS_EDITS) {
+            if (source.split(from).length !== 2) throw new Error(`${AXIOS}: expected exactly one ${JSON.stringify(from)} (axios changed: review scripts/build.mjs)`);
+            source = source.replace(from, to);
+          }
+          return { contents: source, loader: 'js' };
+        });
       },
     },
   ],
