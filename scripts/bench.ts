@@ -199,6 +199,7 @@ function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults): 
     versus('peak RSS, sidecar loop, aws store (moto)', our.awsPeakRssKiB, undefined, mebibytes, '1'),
     versus('peak RSS, gcp store, start-up only (no emulator)', our.gcpPeakRssKiB, undefined, mebibytes, '1'),
     versus('process start → first request to Vault', median(our.startToFirstRequestMs), peer && median(peer.startToFirstRequestMs), seconds, String(our.startToFirstRequestMs.length)),
+    versus('    CPU time used by then', median(our.startCpuMs), peer && median(peer.startCpuMs), seconds, String(our.startCpuMs.length)),
     versus('fresh server listening → unsealed, sidecar loop', our.loop.freshToUnsealedMs, peer?.loop.freshToUnsealedMs, seconds, '1'),
     versus('fresh server listening → `/readyz` 200, sidecar loop', our.loop.freshToReadyMs ?? Number.NaN, undefined, seconds, '1'),
   );

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deferCleanup } from './cleanup.js';
+import { cpuTimeMs } from './proc.js';
 
 const OUTPUT_TAIL_CHARS = 4_000;
 const STOP_GRACE_MS = 30_000;
@@ -79,14 +80,21 @@ export class LongRunning {
 
 /**
  * Process start → first request to Vault: a stand-in HTTP server on loopback notes when the
- * first request of any kind arrives, and the process is killed right after. Milliseconds.
+ * first request of any kind arrives, and the process is killed right after. Wall-clock
+ * milliseconds, and the CPU time the process had used by then (which a busy machine inflates
+ * much less than the wall clock).
  */
-export async function startToFirstRequestMs(command: (address: string) => LongRunningCommand, cwd: string): Promise<number> {
+export async function startToFirstRequest(command: (address: string) => LongRunningCommand, cwd: string): Promise<{ wallMs: number; cpuMs: number }> {
   let firstRequestAt: number | undefined;
+  let cpuMs: Promise<number> | undefined;
   let resolveFirst: () => void = () => undefined;
   const firstRequest = new Promise<void>((resolve) => (resolveFirst = resolve));
+  let child: LongRunning | undefined;
   const server = createServer((request, response) => {
-    firstRequestAt ??= performance.now();
+    if (firstRequestAt === undefined) {
+      firstRequestAt = performance.now();
+      cpuMs = cpuTimeMs(child!.pid);
+    }
     resolveFirst();
     // 503 sealed: an answer both contenders understand and on which they act no further.
     response.writeHead(503, { 'content-type': 'application/json' });
@@ -95,12 +103,13 @@ export async function startToFirstRequestMs(command: (address: string) => LongRu
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const process = new LongRunning(command(address), cwd);
+    child = new LongRunning(command(address), cwd);
     const deadline = sleep(30_000).then(() => 'timeout' as const);
-    const outcome = await Promise.race([firstRequest.then(() => 'request' as const), process.exited().then(() => 'exited' as const), deadline]);
-    await process.stop('SIGKILL');
-    if (outcome !== 'request' || firstRequestAt === undefined) throw new Error(`no request to Vault (${outcome}):\n${process.outputTail}`);
-    return firstRequestAt - process.spawnedAt;
+    const outcome = await Promise.race([firstRequest.then(() => 'request' as const), child.exited().then(() => 'exited' as const), deadline]);
+    const used = await cpuMs?.catch(() => Number.NaN);
+    await child.stop('SIGKILL');
+    if (outcome !== 'request' || firstRequestAt === undefined || used === undefined) throw new Error(`no request to Vault (${outcome}):\n${child.outputTail}`);
+    return { wallMs: firstRequestAt - child.spawnedAt, cpuMs: used };
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../test/helpers/child-server.js';
 import { startMoto } from '../../test/helpers/moto.js';
-import { startToFirstRequestMs, type LongRunningCommand } from './long-running.js';
+import { startToFirstRequest, type LongRunningCommand } from './long-running.js';
 import { CLI, cleanEnv, runNodeMeasuringRss } from './processes.js';
 import { sidecarRun, type SidecarContender, type SidecarFigures } from './sidecar-run.js';
 
@@ -25,6 +25,8 @@ export interface SidecarOptions {
 
 export interface ContenderResults {
   startToFirstRequestMs: number[];
+  /** CPU time used by the first request, per start. */
+  startCpuMs: number[];
   loop: SidecarFigures;
 }
 
@@ -77,15 +79,18 @@ export async function sidecarSection(options: SidecarOptions, progress: (line: s
   const contenders = [ours(options, { kind: 'file' }), ...(options.peerBinary ? [peer(options.peerBinary)] : [])];
 
   const startMs = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
+  const startCpuMs = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
   for (let run = 1; run <= runs; run += 1) {
     for (const contender of contenders) {
       const directory = join(benchDirectory, `start-${contender.name}-${run}`);
       await mkdir(directory, { mode: 0o700 });
       const port = await freePort();
-      startMs.get(contender.name)!.push(await startToFirstRequestMs((address) => contender.command(address, directory, port), directory));
+      const { wallMs, cpuMs } = await startToFirstRequest((address) => contender.command(address, directory, port), directory);
+      startMs.get(contender.name)!.push(wallMs);
+      startCpuMs.get(contender.name)!.push(cpuMs);
     }
   }
-  progress(`start → first request: ${[...startMs].map(([name, values]) => `${name} ${values.map(Math.round).join(', ')} ms`).join('; ')}`);
+  progress(`start → first request: ${[...startMs].map(([name, values]) => `${name} ${values.map(Math.round).join(', ')} ms (CPU ${startCpuMs.get(name)!.join(', ')} ms)`).join('; ')}`);
 
   const loops = new Map<string, SidecarFigures>();
   for (const contender of contenders) {
@@ -107,7 +112,7 @@ export async function sidecarSection(options: SidecarOptions, progress: (line: s
     options.nodeFlags.length > 0 ? (await sidecarRun(ours(options, { kind: 'file' }, []), join(benchDirectory, 'loop-no-flags'), short)).peakRssKiB : undefined;
   progress(`peak RSS: aws ${(awsPeakRssKiB / 1024).toFixed(1)} MiB, gcp ${(gcpPeakRssKiB / 1024).toFixed(1)} MiB${withoutFlagsPeakRssKiB ? `, file without flags ${(withoutFlagsPeakRssKiB / 1024).toFixed(1)} MiB` : ''}`);
 
-  const results = (name: string): ContenderResults => ({ startToFirstRequestMs: startMs.get(name)!, loop: loops.get(name)! });
+  const results = (name: string): ContenderResults => ({ startToFirstRequestMs: startMs.get(name)!, startCpuMs: startCpuMs.get(name)!, loop: loops.get(name)! });
   return {
     ours: { ...results('vault-bootstrap'), awsPeakRssKiB, gcpPeakRssKiB, withoutFlagsPeakRssKiB },
     peer: options.peerBinary ? results('bank-vaults') : undefined,
