@@ -17,7 +17,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,7 @@ await runScript(async () => {
   if (peerBinary && !existsSync(peerBinary)) throw new Error(`BENCH_PEER=1: ${peerBinary} is missing: run bash scripts/install-peer.sh`);
   const benchDirectory = await temporaryDirectory('vb-bench-');
   const nodeVersion = await versionOf(NODE, benchDirectory);
+  console.log(`load average (1/5/15 min) at the start: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
   console.log(`vault-bootstrap bench on node ${nodeVersion}, flags: ${NODE_FLAGS.join(' ') || '(none)'}${process.env.BENCH_NODE_FLAGS === undefined ? ' (from the Dockerfile ENTRYPOINT)' : ''}`);
   console.log(`${RUNS} run(s) each of vault-bootstrap and the floor, alternating, each against its own fresh OpenBao (Shamir, raft, loopback)\n`);
   const ours: Sample[] = [];
@@ -79,6 +80,7 @@ await runScript(async () => {
     { benchDirectory, runs: RUNS, restarts: RESTARTS, idleSeconds: IDLE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
     (line) => console.log(`  ${line}`),
   );
+  console.log(`\nload average (1/5/15 min) at the end: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
   printTable(ours, floors, sidecar);
   printMethod(ours, floors, sidecar, await emptyNodeMaxRssKiB(benchDirectory));
 });
