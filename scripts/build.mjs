@@ -10,6 +10,7 @@
 // code splitting each store lands in its own chunk beside cli.js and loads only when chosen, so
 // the installed node_modules holds the SDKs as before. Plain JavaScript: runs before any build.
 import { readFile, rm } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -60,6 +61,17 @@ await build({
       name: 'replace-unused-parts',
       setup(builder) {
         builder.onResolve({ filter: /^(prom-client|form-data)$/ }, ({ path }) => ({ path: REPLACED[path] }));
+        // src/ imports Node's built-in modules as ES modules. On Node 24, importing node:http that
+        // way copies every export into the module namespace, getters included, and its lazy
+        // WebSocket/EventSource getters load the whole built-in undici (~26 ms of start-up).
+        // require() returns the exports object without touching them: the bundle requires builtins.
+        builder.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, ({ path, kind }) =>
+          kind === 'import-statement' && isBuiltin(path) ? { path, namespace: 'builtin-required' } : undefined,
+        );
+        builder.onLoad({ filter: /.*/, namespace: 'builtin-required' }, ({ path }) => ({
+          contents: `module.exports = require(${JSON.stringify(path.startsWith('node:') ? path : `node:${path}`)});`,
+          loader: 'js',
+        }));
         builder.onLoad({ filter: /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, async ({ path }) => {
           let source = await readFile(path, 'utf8');
           for (const [from, to] of AXIOS_EDITS) {
