@@ -3,39 +3,24 @@
 // Why: the sidecar runs beside every Vault pod, so its memory and start-up are paid per pod, and
 // one file parsed once costs less than ~40 compiled modules plus ~150 dependency files resolved
 // one by one. The plugin below keeps out what the program never runs: prom-client's index (only
-// its metric classes are taken), form-data under axios, axios's load-time touches of the fetch
-// globals, and the ES-import of builtins that loads undici on Node 24. Whitespace and syntax are
+// its metric classes are taken), axios (node-vault is given our own transport, so it never calls
+// it), and the ES-import of builtins that loads undici on Node 24. Whitespace and syntax are
 // minified (names are kept; dist/*.map maps back to src/ for `node --enable-source-maps`).
 // Peak RSS of the sidecar loop, Node 20: 70-71 MiB as tsc output, 57 MiB bundled (README, Benchmarks).
 // The cloud SDKs stay external and are still imported on demand (src/store/index.ts): with
 // code splitting each store lands in its own chunk beside cli.js and loads only when chosen, so
 // the installed node_modules holds the SDKs as before. Plain JavaScript: runs before any build.
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/**
- * Two statements of axios (under node-vault) that run at load and touch Node's fetch globals
- * (FormData, Request, Response, fetch), which makes Node load its whole built-in undici, web
- * streams included: about 3 MiB of RSS and ~12 ms of start-up, for the fetch adapter that
- * node-vault never uses (axios takes its http adapter in Node). Each edit must match exactly
- * once, so an axios release that changes them fails the build instead of slipping through.
- */
-const AXIOS = 'node_modules/axios/dist/node/axios.cjs';
-const AXIOS_EDITS = [
-  // The fetch adapter's warm-up at load; the adapter builds the same thing on first use.
-  ['\ngetFetch();\n', '\n'],
-  // isFormData's instanceof shortcut; its structural check below still recognizes a FormData.
-  ["const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;", 'const FormDataCtor = undefined;'],
-];
-
 /** Packages replaced inside the bundle by the module that says why (only the bare name; subpaths resolve as usual). */
 const REPLACED = {
   'prom-client': fileURLToPath(new URL('./bundle/prom-client.mjs', import.meta.url)),
-  'form-data': fileURLToPath(new URL('./bundle/form-data.cjs', import.meta.url)),
+  axios: fileURLToPath(new URL('./bundle/axios.cjs', import.meta.url)),
 };
 
 // dist/cli.js sits one level below the package root, as src/cli.ts does below the repository
@@ -61,7 +46,7 @@ await build({
     {
       name: 'only-what-the-program-runs',
       setup(builder) {
-        builder.onResolve({ filter: /^(prom-client|form-data)$/ }, ({ path }) => ({ path: REPLACED[path] }));
+        builder.onResolve({ filter: /^(prom-client|axios)$/ }, ({ path }) => ({ path: REPLACED[path] }));
         // src/ imports Node's built-in modules as ES modules. On Node 24, importing node:http that
         // way copies every export into the module namespace, getters included, and its lazy
         // WebSocket/EventSource getters load the whole built-in undici (~26 ms of start-up).
@@ -73,14 +58,6 @@ await build({
           contents: `module.exports = require(${JSON.stringify(path.startsWith('node:') ? path : `node:${path}`)});`,
           loader: 'js',
         }));
-        builder.onLoad({ filter: /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, async ({ path }) => {
-          let source = await readFile(path, 'utf8');
-          for (const [from, to] of AXIOS_EDITS) {
-            if (source.split(from).length !== 2) throw new Error(`${AXIOS}: expected exactly one ${JSON.stringify(from)} (axios changed: review scripts/build.mjs)`);
-            source = source.replace(from, to);
-          }
-          return { contents: source, loader: 'js' };
-        });
       },
     },
   ],
