@@ -12,9 +12,13 @@ out=$2
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 work=$(mktemp -d "${TMPDIR:-/tmp}/vault-src.XXXXXX")
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-module_dir=$(go mod download -json "github.com/hashicorp/vault@$version" |
-  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[[ -d $module_dir ]] || { echo "build-vault: go mod download gave no directory" >&2; exit 1; }
+# -json reports a failure as an "Error" field on stdout, with a non-zero exit.
+download=$(go mod download -json "github.com/hashicorp/vault@$version" 2>&1) || true
+module_dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$download")
+if [[ ! -d $module_dir ]]; then
+  echo "build-vault: go mod download github.com/hashicorp/vault@$version failed: $(sed -n 's/^[[:space:]]*"Error": "\(.*\)"[,]*$/\1/p' <<<"$download" | head -n 1)" >&2
+  exit 1
+fi
 cp -R "$module_dir/." "$work/"
 chmod -R u+w "$work"
 sed -i -E '/^replace[[:space:]]+github\.com\/hashicorp\/vault\/[^[:space:]]+[[:space:]]+=>[[:space:]]+\.\//d' "$work/go.mod"

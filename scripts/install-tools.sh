@@ -70,6 +70,8 @@ cached_build() {
       fi
     fi
   ) 9>"$dir/.lock" || {
+    # No stale link to another version: the tests must skip, not run against something else.
+    for binary in "${binaries[@]}"; do rm -f "$tools/$binary"; done
     echo "install-tools: $name not built: $(tr '\n' ' ' <"$tools/$name-error"); the tests that need it will skip" >&2
     return 0
   }

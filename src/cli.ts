@@ -3,6 +3,7 @@ import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
+import { cancelStaleOperations, formatStale } from './commands/stale.js';
 import { formatStatus, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { formatDuration } from './duration.js';
@@ -103,6 +104,11 @@ async function main(argv: readonly string[]): Promise<number> {
         const by = process.env.USER || config.holder;
         const report = config.command === 'seal' ? await sealCluster(context, by) : await resumeCluster(context, by);
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
+        return 0;
+      }
+      case 'cancel-stale': {
+        const report = await cancelStaleOperations(context);
+        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStale(report)}\n`);
         return 0;
       }
     }

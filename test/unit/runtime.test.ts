@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-// `npm test` runs the suite on the engines floor and again (in part) on the image's Node major;
+// `npm test` runs the suite on the engines floor and again on the image's Node major;
 // VB_TEST_NODE_MAJOR says which major a pass meant to run on, so a wrong PATH cannot pass unseen.
 describe('the Node runtime of this test pass', () => {
   const expected = process.env.VB_TEST_NODE_MAJOR;

@@ -1,0 +1,86 @@
+import { describeError } from '../errors.js';
+import { classifyHealth, isUnsealed } from '../machine/health.js';
+import type { StepContext } from '../steps/context.js';
+import { GenerateRootApi, KeyRotationApi, type KeyKind } from '../vault/rotation.js';
+import { serverKindOf } from '../vault/servers.js';
+
+/** A key operation in progress on the server that no record of ours owns. */
+export interface StaleOperation {
+  operation: 'rotation' | 'generate-root';
+  /** The server path of the operation (sys/rotate/root, sys/rekey-recovery-key, sys/generate-root, …). */
+  path: string;
+  nonce: string;
+  progress: number;
+  required: number;
+}
+
+export interface StaleCheck {
+  operations: StaleOperation[];
+  /** Why (part of) the check could not run, e.g. no root token, a sealed node, endpoints switched off. */
+  unchecked: string[];
+}
+
+/**
+ * Rotations (rekeys) and root generations in progress that no record of ours owns: ours carry
+ * their nonce in the pending keys record or in the root-token record's generation. Anyone
+ * else's attempt — a crashed operator's, an attacker's — is reported by status and plan, and
+ * cancel-stale cancels it. Reads only.
+ */
+export async function findStaleOperations(context: StepContext): Promise<StaleCheck> {
+  const { vault, records, signal } = context;
+  const health = await vault.health({ signal });
+  if (!isUnsealed(classifyHealth(health.status))) return { operations: [], unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'] };
+  const server = serverKindOf(health.body);
+  const kind: KeyKind = (await vault.sealStatus({ signal })).type === 'shamir' ? 'unseal' : 'recovery';
+  const operations: StaleOperation[] = [];
+  const unchecked: string[] = [];
+
+  const root = await records.readRootToken();
+  if (root?.token) {
+    const rotation = new KeyRotationApi(vault.client, server, kind, root.token);
+    try {
+      const status = await rotation.status();
+      const ours = (await records.readUnsealKeyVersions()).pending.some((pending) => pending.record.nonce === status.nonce);
+      if (status.started && !ours) operations.push({ operation: 'rotation', path: rotation.path, nonce: status.nonce, progress: status.progress, required: status.required });
+    } catch (error) {
+      unchecked.push(`rotation: ${describeError(error).message}`);
+    }
+  } else {
+    unchecked.push(`rotation: ${records.names.rootToken} holds no root token to read its status with`);
+  }
+
+  try {
+    const status = await new GenerateRootApi(vault.client).status();
+    if (status.started && root?.generation?.nonce !== status.nonce) {
+      operations.push({ operation: 'generate-root', path: 'sys/generate-root', nonce: status.nonce, progress: status.progress, required: status.required });
+    }
+  } catch (error) {
+    unchecked.push(`generate-root: ${describeError(error).message}`);
+  }
+  return { operations, unchecked };
+}
+
+/** cancel-stale: cancels each operation findStaleOperations reports; ours are left to their commands. */
+export async function cancelStaleOperations(context: StepContext): Promise<StaleCheck & { cancelled: StaleOperation[] }> {
+  const { vault, records, log, signal } = context;
+  const check = await findStaleOperations(context);
+  const cancelled: StaleOperation[] = [];
+  for (const operation of check.operations) {
+    if (operation.operation === 'generate-root') {
+      await new GenerateRootApi(vault.client).cancel();
+    } else {
+      const root = await records.readRootToken();
+      const health = await vault.health({ signal });
+      const kind: KeyKind = operation.path.includes('recovery') ? 'recovery' : 'unseal';
+      await new KeyRotationApi(vault.client, serverKindOf(health.body), kind, root!.token!).cancel();
+    }
+    log.warn({ operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
+    cancelled.push(operation);
+  }
+  return { ...check, cancelled };
+}
+
+export function formatStale(check: StaleCheck & { cancelled?: StaleOperation[] }): string {
+  const lines = check.operations.length === 0 ? ['no stale key operation in progress'] : check.operations.map((op) => `${check.cancelled ? 'cancelled' : 'stale'} ${op.operation} at ${op.path}: ${op.progress} of ${op.required} shares in (not ours)`);
+  return [...lines, ...check.unchecked.map((reason) => `not checked: ${reason}`)].join('\n');
+}

@@ -1,0 +1,252 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SERVER_TRAITS, type ServerKind } from '../../src/vault/servers.js';
+import { freePort, startChildServer, type ChildServer } from './child-server.js';
+
+export type { ServerKind };
+
+const TOOLS = fileURLToPath(new URL('../../.tools/', import.meta.url));
+const BINARIES: Record<ServerKind, string> = { openbao: join(TOOLS, 'bao'), vault: join(TOOLS, 'vault') };
+
+/** Every server the server-facing suites run against. */
+export const SERVER_KINDS: readonly ServerKind[] = ['openbao', 'vault'];
+
+/** Why a server cannot run here (install-tools wrote the error), or undefined when it can. */
+export function missingServer(kind: ServerKind): string | undefined {
+  if (existsSync(BINARIES[kind])) return undefined;
+  const errorFile = join(TOOLS, `${kind}-error`);
+  const error = existsSync(errorFile) ? readFileSync(errorFile, 'utf8').trim() : 'run npm run tools';
+  return `${BINARIES[kind]} is missing: ${error}`;
+}
+
+export interface ServerOptions {
+  kind?: ServerKind;
+  /** `auto`: auto-unseal (init returns recovery keys): OpenBao's static seal, Vault's transit seal. */
+  seal?: 'shamir' | 'auto';
+  /** PEM files for a TLS listener; with clientCaFile, clients must present a certificate it signed. */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /**
+   * A file audit device at `auditLog`. OpenBao declares it in the config (it refuses API-created
+   * devices); Vault only takes it through the API, so `enableAudit` adds it once a token exists.
+   */
+  audit?: boolean;
+  /** Raft peers to join (their API addresses). */
+  retryJoin?: string[];
+  nodeId?: string;
+}
+
+/**
+ * A real `bao server` or `vault server` on loopback ports with raft storage in a temp dir.
+ * stop() and start() keep the data, so a restart comes back sealed exactly as a pod would.
+ */
+export class TestServer {
+  readonly kind: ServerKind;
+  readonly directory: string;
+  readonly port: number;
+  readonly clusterPort: number;
+  readonly options: ServerOptions;
+  #server: ChildServer | undefined;
+  #environment: Record<string, string> = {};
+
+  private constructor(directory: string, port: number, clusterPort: number, options: ServerOptions) {
+    this.kind = options.kind ?? 'openbao';
+    this.directory = directory;
+    this.port = port;
+    this.clusterPort = clusterPort;
+    this.options = options;
+  }
+
+  static async create(options: ServerOptions = {}, ports?: { port: number; clusterPort: number }): Promise<TestServer> {
+    const missing = missingServer(options.kind ?? 'openbao');
+    if (missing) throw new Error(missing);
+    const directory = await mkdtemp(join(tmpdir(), `vb-${options.kind ?? 'openbao'}-`));
+    const server = new TestServer(directory, ports?.port ?? (await freePort()), ports?.clusterPort ?? (await freePort()), options);
+    await server.#writeConfig();
+    return server;
+  }
+
+  /** Nodes of one raft cluster, each with retry_join to every other; created, not started. */
+  static async createCluster(size: number, options: ServerOptions = {}): Promise<TestServer[]> {
+    const ports: Array<{ port: number; clusterPort: number }> = [];
+    for (let index = 0; index < size; index += 1) ports.push({ port: await freePort(), clusterPort: await freePort() });
+    const scheme = options.tls ? 'https' : 'http';
+    return Promise.all(
+      ports.map((own, index) =>
+        TestServer.create(
+          { ...options, nodeId: `node-${index}`, retryJoin: ports.filter((other) => other !== own).map((other) => `${scheme}://127.0.0.1:${other.port}`) },
+          own,
+        ),
+      ),
+    );
+  }
+
+  static async start(options: ServerOptions = {}): Promise<TestServer> {
+    const server = await TestServer.create(options);
+    await server.start();
+    return server;
+  }
+
+  get address(): string {
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  get auditLog(): string {
+    return join(this.directory, 'audit.log');
+  }
+
+  get dataDirectory(): string {
+    return join(this.directory, 'data');
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.dataDirectory, { recursive: true });
+    // A TLS listener answers plain HTTP with 400, which is enough to know it listens.
+    this.#server = await startChildServer(BINARIES[this.kind], ['server', `-config=${join(this.directory, 'server.hcl')}`], `http://127.0.0.1:${this.port}/v1/sys/health`, {
+      PATH: process.env.PATH ?? '',
+      HOME: this.directory,
+      ...this.#environment,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#server?.stop();
+    this.#server = undefined;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Vault: enables the file audit device at `auditLog` (kept in raft across restarts). OpenBao: declared in the config already. */
+  async enableAudit(token: string): Promise<void> {
+    if (this.kind === 'openbao') return;
+    const enabled = await serverRequest(this, 'GET', 'sys/audit', token);
+    if (enabled.body.data?.['test/'] ?? enabled.body['test/']) return;
+    const answer = await serverRequest(this, 'PUT', 'sys/audit/test', token, { type: 'file', options: { file_path: this.auditLog } });
+    if (answer.status !== 204) throw new Error(`enable audit: HTTP ${answer.status}: ${JSON.stringify(answer.body.errors ?? answer.body)}`);
+  }
+
+  async #writeConfig(): Promise<void> {
+    const { tls, seal, audit, retryJoin } = this.options;
+    const scheme = tls ? 'https' : 'http';
+    const lines = [
+      'storage "raft" {',
+      `  path = "${this.dataDirectory}"`,
+      `  node_id = "${this.options.nodeId ?? `node-${this.port}`}"`,
+      // The production setting (k8s/base/openbao.hcl): raft's tightest timings. The default (5)
+      // stretches leader election, and with it sys/init on a single node, about fivefold.
+      '  performance_multiplier = 1',
+      ...(retryJoin ?? []).flatMap((leader) => ['  retry_join {', `    leader_api_addr = "${leader}"`, '  }']),
+      '}',
+      'listener "tcp" {',
+      `  address = "127.0.0.1:${this.port}"`,
+      `  cluster_address = "127.0.0.1:${this.clusterPort}"`,
+      ...(tls ? [`  tls_cert_file = "${tls.certFile}"`, `  tls_key_file = "${tls.keyFile}"`] : ['  tls_disable = true']),
+      ...(tls?.clientCaFile ? [`  tls_client_ca_file = "${tls.clientCaFile}"`, '  tls_require_and_verify_client_cert = true'] : []),
+      '}',
+      `api_addr = "${scheme}://127.0.0.1:${this.port}"`,
+      `cluster_addr = "https://127.0.0.1:${this.clusterPort}"`,
+      'disable_mlock = true',
+      'log_level = "warn"',
+    ];
+    if (seal === 'auto' && SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'static') {
+      const keyFile = join(this.directory, 'static-seal.key');
+      await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
+      lines.push('seal "static" {', '  current_key_id = "test-1"', `  current_key = "file://${keyFile}"`, '}');
+    }
+    if (seal === 'auto' && SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'transit') {
+      const transit = await transitVault();
+      const keyName = `autounseal-${this.port}`;
+      await transit.createKey(keyName);
+      lines.push('seal "transit" {', `  address = "${transit.address}"`, `  key_name = "${keyName}"`, '  mount_path = "transit/"', '}');
+      // The seal reads its token from VAULT_TOKEN, so it is never written to the config file.
+      this.#environment = { VAULT_TOKEN: transit.token };
+    }
+    if (audit && this.kind === 'openbao') {
+      lines.push('audit "file" "test" {', '  options {', `    file_path = "${this.auditLog}"`, '  }', '}');
+    }
+    await writeFile(join(this.directory, 'server.hcl'), `${lines.join('\n')}\n`);
+  }
+}
+
+/** Plain HTTP call to the server, for assertions that must not go through the code under test. */
+export async function serverRequest(server: { address: string }, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${server.address}/v1/${path}`, {
+    method,
+    headers: { ...(token ? { 'X-Vault-Token': token } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : {} };
+}
+
+interface TransitVault {
+  address: string;
+  token: string;
+  createKey(name: string): Promise<void>;
+}
+
+let transit: Promise<TransitVault> | undefined;
+
+/**
+ * The key service of Vault's transit seal: one `vault server -dev` per test process (its keys
+ * live in memory, so it must outlive every restart of the servers that use it), with the
+ * transit engine mounted. It goes when the test process goes, however that ends: a shell
+ * between them kills it once its standard input, a pipe from this process, reaches end of file.
+ */
+function transitVault(): Promise<TransitVault> {
+  transit ??= (async () => {
+    const port = await freePort();
+    const token = randomUUID();
+    const home = await mkdtemp(join(tmpdir(), 'vb-transit-'));
+    const address = `http://127.0.0.1:${port}`;
+    const args = ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${token}`, '-dev-no-store-token'];
+    const child = spawn('sh', ['-c', WATCHDOG, BINARIES.vault, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, stdio: ['pipe', 'ignore', 'ignore'] });
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    await waitUntilActive(address, child);
+    const mount = await serverRequest({ address }, 'POST', 'sys/mounts/transit', token, { type: 'transit' });
+    if (mount.status !== 204) throw new Error(`transit Vault: mount transit: HTTP ${mount.status}`);
+    return {
+      address,
+      token,
+      createKey: async (name: string) => {
+        const created = await serverRequest({ address }, 'POST', `transit/keys/${name}`, token, {});
+        if (created.status >= 300) throw new Error(`transit Vault: create key ${name}: HTTP ${created.status}`);
+      },
+    };
+  })();
+  return transit;
+}
+
+/** Runs "$0" "$@" and kills it when standard input closes; exits with its status. */
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$0" "$@" </dev/null & server=$!',
+  '(read -r _ <&3; kill -KILL "$server" 2>/dev/null) & watchdog=$!',
+  'wait "$server"; status=$?',
+  'kill "$watchdog" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
+
+async function waitUntilActive(address: string, child: ReturnType<typeof spawn>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`transit Vault exited with code ${child.exitCode}`);
+    try {
+      const health = await fetch(`${address}/v1/sys/health`, { signal: AbortSignal.timeout(1_000) });
+      if (health.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.stdin?.end();
+  throw new Error(`transit Vault was not ready at ${address} within 60 s`);
+}
