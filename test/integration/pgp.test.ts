@@ -6,20 +6,20 @@ import { FileStore } from '../../src/store/file.js';
 import { capturedOutput, runCli } from '../helpers/cli.js';
 import { decryptShare, GPG, makeCustodians, type Custodian } from '../helpers/gpg.js';
 import { keyVersions, rotationAccepts, storedRootToken } from '../helpers/keys.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { describeEachServer, serverRequest as baoRequest, TestServer as OpenBao, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 const servers: OpenBao[] = [];
 
-async function serverAndStore(seal: 'shamir' | 'auto') {
-  const server = await OpenBao.start({ seal });
+async function serverAndStore(kind: ServerKind, seal: 'shamir' | 'auto') {
+  const server = await OpenBao.start({ kind, seal });
   servers.push(server);
   const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-pgp-')), 'store');
   const args = (command: string, ...extra: string[]) => [command, ...(command === 'run' ? ['--once'] : []), '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra];
   return { server, store: new FileStore(storeDirectory), args };
 }
 
-describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made here with gpg)', () => {
+describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made here with gpg)', () => describeEachServer('PGP custody', (kind) => {
   let home: string;
   let custodians: Custodian[];
   const keyFiles = () => custodians.map((custodian) => custodian.publicKeyFile).join(',');
@@ -35,7 +35,7 @@ describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made he
   });
 
   it('init: each recovery share encrypted to one custodian; the store holds no usable key; decrypted shares authorize', async () => {
-    const { server, store, args } = await serverAndStore('auto');
+    const { server, store, args } = await serverAndStore(kind, 'auto');
     const result = await runCli(args('run', '--recovery-pgp-keys', keyFiles(), '--recovery-threshold', '2'));
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const [stored] = await keyVersions(store);
@@ -52,7 +52,7 @@ describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made he
   }, 120_000);
 
   it('rotate-keys --recovery-pgp-keys: plaintext recovery shares become encrypted ones (stored active); the old ones stop working', async () => {
-    const { server, store, args } = await serverAndStore('auto');
+    const { server, store, args } = await serverAndStore(kind, 'auto');
     expect((await runCli(args('run', '--recovery-shares', '3', '--recovery-threshold', '2'))).code).toBe(0);
     const [initial] = await keyVersions(store);
     const rotated = await runCli(args('rotate-keys', '--recovery-pgp-keys', keyFiles(), '--recovery-threshold', '2'));
@@ -69,7 +69,7 @@ describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made he
   }, 120_000);
 
   it('refused with exit 2 and nothing initialized: a Shamir seal, a private key, a file that is no key, a count that differs from the shares', async () => {
-    const { server, store, args } = await serverAndStore('shamir');
+    const { server, store, args } = await serverAndStore(kind, 'shamir');
     const shamir = await runCli(args('run', '--recovery-pgp-keys', keyFiles()));
     expect(shamir.code).toBe(2);
     expect(shamir.stdout + shamir.stderr).toContain('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal');
@@ -92,4 +92,4 @@ describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made he
       expect(result.stderr).toContain(message);
     }
   }, 120_000);
-});
+}));
