@@ -3,15 +3,28 @@
  * memory, each beside a floor: the same Vault calls made by a bare `node` script with plain
  * fetch (scripts/lib/floor.mjs). sys/init on raft takes seconds and dominates a fresh start,
  * so the absolute time says little; the ratio to the floor says what the program adds.
- * BENCH_RUNS (default 5) samples, medians reported. Nothing here asserts on time.
+ * Then the sidecar loop (`run` without --once) beside a server that restarts, and what it costs
+ * at rest, with bank-vaults, the Go tool it replaces, as a column when BENCH_PEER=1
+ * (scripts/install-peer.sh builds it). One markdown table at the end, ready for README.
+ *
+ *   BENCH_RUNS        samples of (a)–(d) and of start-up, medians reported (default 5)
+ *   BENCH_RESTARTS    server restarts for (e)/(f), per contender (default 10)
+ *   BENCH_IDLE_SECONDS  how long (g) watches a converged sidecar (default 30)
+ *   BENCH_NODE_FLAGS  node/V8 flags for vault-bootstrap (default: those of the Dockerfile's ENTRYPOINT)
+ *   BENCH_NODE        the node binary for vault-bootstrap (default: the one running this script)
+ *   BENCH_PEER=1      add the bank-vaults column
+ * Nothing here asserts on time.
  */
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { availableParallelism, homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runScript, temporaryDirectory } from './lib/cleanup.js';
 import { readableLogLine } from './lib/log-lines.js';
-import { CLI, runNodeMeasuringRss } from './lib/processes.js';
+import { CLI, ROOT, runNodeMeasuringRss } from './lib/processes.js';
+import { sidecarSection, type SidecarResults } from './lib/sidecar-section.js';
 import { ThrowawayOpenBao } from './lib/throwaway-openbao.js';
 
 const FLOOR = fileURLToPath(new URL('./lib/floor.mjs', import.meta.url));
@@ -33,15 +46,28 @@ type Scenario = 'fresh' | 'sealed' | 'noop';
 /** How a contender runs one scenario against a server, as a child `node` process. */
 type Contender = (scenario: Scenario, address: string, workDirectory: string) => string[];
 
+const PEER_VERSION = 'v1.33.1';
+const PEER_BINARY = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'vault-bootstrap', `bank-vaults-${PEER_VERSION}`, 'bin', 'bank-vaults');
+
+const NODE = process.env.BENCH_NODE ?? process.execPath;
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS === undefined ? await imageNodeFlags() : process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+
 const vaultBootstrap: Contender = (_scenario, address, workDirectory) => [
-  CLI, 'run', '--once', '--store', 'file', '--file-dir', join(workDirectory, 'store'), '--vault-addr', address, '--timeout', '2m',
+  ...NODE_FLAGS, CLI, 'run', '--once', '--store', 'file', '--file-dir', join(workDirectory, 'store'), '--vault-addr', address, '--timeout', '2m',
 ];
 const floor: Contender = (scenario, address, workDirectory) => [FLOOR, scenario, address, workDirectory];
 
 await runScript(async () => {
-  const RUNS = parseRuns(process.env.BENCH_RUNS ?? '5');
+  const RUNS = parseCount('BENCH_RUNS', process.env.BENCH_RUNS ?? '5', 1);
+  const RESTARTS = parseCount('BENCH_RESTARTS', process.env.BENCH_RESTARTS ?? '10', 1);
+  const IDLE_SECONDS = parseCount('BENCH_IDLE_SECONDS', process.env.BENCH_IDLE_SECONDS ?? '30', 0);
+  const peerBinary = process.env.BENCH_PEER === '1' ? PEER_BINARY : undefined;
+  if (peerBinary && !existsSync(peerBinary)) throw new Error(`BENCH_PEER=1: ${peerBinary} is missing: run bash scripts/install-peer.sh`);
   const benchDirectory = await temporaryDirectory('vb-bench-');
-  console.log(`vault-bootstrap bench: ${RUNS} run(s) each of vault-bootstrap and the floor, alternating, each against its own fresh OpenBao (Shamir, raft, loopback)\n`);
+  const nodeVersion = await versionOf(NODE, benchDirectory);
+  console.log(`load average (1/5/15 min) at the start: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
+  console.log(`vault-bootstrap bench on node ${nodeVersion}, flags: ${NODE_FLAGS.join(' ') || '(none)'}${process.env.BENCH_NODE_FLAGS === undefined ? ' (from the Dockerfile ENTRYPOINT)' : ''}`);
+  console.log(`${RUNS} run(s) each of vault-bootstrap and the floor, alternating, each against its own fresh OpenBao (Shamir, raft, loopback)\n`);
   const ours: Sample[] = [];
   const floors: Sample[] = [];
   for (let run = 1; run <= RUNS; run += 1) {
@@ -49,9 +75,31 @@ await runScript(async () => {
     floors.push(await sample(floor, join(benchDirectory, `floor-${run}`)));
     console.log(`  run ${run}/${RUNS}  ours: ${describeSample(ours.at(-1)!)}\n           floor: ${describeSample(floors.at(-1)!)}`);
   }
-  printTable(ours, floors);
-  printMethod(ours, floors, await emptyNodeMaxRssKiB(benchDirectory));
+  console.log(`\nThe sidecar loop: ${RESTARTS} server restarts each, ${IDLE_SECONDS} s at rest${peerBinary ? `, beside bank-vaults ${PEER_VERSION}` : ''}`);
+  const sidecar = await sidecarSection(
+    { benchDirectory, runs: RUNS, restarts: RESTARTS, idleSeconds: IDLE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
+    (line) => console.log(`  ${line}`),
+  );
+  console.log(`\nload average (1/5/15 min) at the end: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
+  printTable(ours, floors, sidecar);
+  printMethod(ours, floors, sidecar, await emptyNodeMaxRssKiB(benchDirectory));
 });
+
+/** The node flags the image runs with: what sits between the node binary and cli.js in the Dockerfile's ENTRYPOINT. */
+async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
+  if (entrypoint === null) throw new Error('Dockerfile: no exec-form ENTRYPOINT to take the node flags from; set BENCH_NODE_FLAGS');
+  const words = JSON.parse(entrypoint[1]!) as string[];
+  const cli = words.findIndex((word) => word.endsWith('/cli.js'));
+  return words.slice(1, cli);
+}
+
+async function versionOf(node: string, workDirectory: string): Promise<string> {
+  let version = '';
+  await runNodeMeasuringRss(['-p', 'process.version'], workDirectory, { node, onLine: (line) => (version ||= line) });
+  return version;
+}
 
 /**
  * (a) fresh server → ready, then restart → (b) sealed → ready, then (d) a no-op run. Each time
@@ -84,6 +132,7 @@ async function sample(contender: Contender, workDirectory: string): Promise<Samp
 async function runScenario(contender: Contender, scenario: Scenario, openBao: ThrowawayOpenBao, workDirectory: string) {
   const lines: string[] = [];
   const finished = await runNodeMeasuringRss(contender(scenario, openBao.address, workDirectory), workDirectory, {
+    node: NODE,
     onLine: (line) => lines.push(line),
   });
   if (finished.code !== 0) {
@@ -114,35 +163,57 @@ function ourInitMs(lines: string[]): number {
 
 /** For scale: what node itself costs before any code runs. */
 async function emptyNodeMaxRssKiB(workDirectory: string): Promise<number> {
-  return (await runNodeMeasuringRss(['-e', ''], workDirectory)).maxRssKiB;
+  return (await runNodeMeasuringRss(['-e', ''], workDirectory, { node: NODE })).maxRssKiB;
 }
 
-function printTable(ours: Sample[], floors: Sample[]): void {
-  const rows: Array<[string, (sample: Sample) => number, (value: number) => string]> = [
-    ['(a) fresh server listening → ready', (s) => s.freshMs, seconds],
+type Row = [metric: string, ours: string, floor: string, floorRatio: string, peer: string, peerRatio: string, samples: string];
+
+/** One markdown table, (a)–(g) and the rest, ready to paste into README. */
+function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults): void {
+  const floorRows: Array<[string, (sample: Sample) => number, (value: number) => string]> = [
+    ['(a) fresh server listening → ready (`run --once`)', (s) => s.freshMs, seconds],
     // sys/init varies by seconds from run to run; without it, what the program itself adds shows.
     ['    the same, less sys/init', (s) => s.freshMs - s.initMs, seconds],
-    ['(b) sealed restart → unsealed, ready', (s) => s.sealedRestartMs, seconds],
-    ['(c) peak RSS of the process, fresh run', (s) => s.maxRssKiB, mebibytes],
+    ['(b) sealed restart → unsealed, ready (`run --once`)', (s) => s.sealedRestartMs, seconds],
+    ['(c) peak RSS of the process, fresh run (`run --once`)', (s) => s.maxRssKiB, mebibytes],
     ['(d) no-op run (configured, unsealed)', (s) => s.noopMs, seconds],
   ];
-  const table = [
-    ['metric', 'ours (median)', 'floor (median)', 'ratio', 'N'],
-    ...rows.map(([metric, value, format]) => {
-      const ourMedian = median(ours.map(value));
-      const floorMedian = median(floors.map(value));
-      return [metric, format(ourMedian), format(floorMedian), `${(ourMedian / floorMedian).toFixed(2)}×`, String(ours.length)];
-    }),
+  const rows: Row[] = floorRows.map(([metric, value, format]) => {
+    const ourMedian = median(ours.map(value));
+    const floorMedian = median(floors.map(value));
+    return [metric, format(ourMedian), format(floorMedian), ratio(ourMedian, floorMedian), '', '', String(ours.length)];
+  });
+
+  const { ours: our, peer } = sidecar;
+  const restarts = (figures: typeof our.loop) => figures.restarts.map((restart) => restart.listeningToUnsealedMs);
+  const versus = (metric: string, ourValue: number, peerValue: number | undefined, format: (value: number) => string, samples: string): Row => [
+    metric, format(ourValue), '', '', peerValue === undefined ? '' : format(peerValue), peerValue === undefined ? '' : ratio(ourValue, peerValue), samples,
   ];
-  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  const ourSeen = our.loop.restarts.reduce((sum, restart) => sum + restart.readyWhileNotUnsealed, 0);
+  const ourProbes = our.loop.restarts.reduce((sum, restart) => sum + restart.probes, 0);
+  rows.push(
+    versus('(e) sidecar loop: server listening again → unsealed, p50', percentile(restarts(our.loop), 50), peer && percentile(restarts(peer.loop), 50), seconds, String(our.loop.restarts.length)),
+    versus('    the same, p95', percentile(restarts(our.loop), 95), peer && percentile(restarts(peer.loop), 95), seconds, String(our.loop.restarts.length)),
+    ['(f) `/readyz` 200 answers while the server was down or sealed', `${ourSeen} of ${ourProbes}`, '', '', peer ? 'no /readyz' : '', '', String(our.loop.restarts.length)],
+    versus(`(g) idle CPU, converged sidecar, ${process.env.BENCH_IDLE_SECONDS ?? '30'} s`, our.loop.idleCpuPercent ?? Number.NaN, peer?.loop.idleCpuPercent, percent, '1'),
+    versus('peak RSS, sidecar loop, file store', our.loop.peakRssKiB, peer?.loop.peakRssKiB, mebibytes, '1'),
+    ...(our.withoutFlagsPeakRssKiB === undefined ? [] : [versus('    the same, node without the image\'s flags', our.withoutFlagsPeakRssKiB, undefined, mebibytes, '1')]),
+    versus('peak RSS, sidecar loop, aws store (moto)', our.awsPeakRssKiB, undefined, mebibytes, '1'),
+    versus('peak RSS, gcp store, start-up only (no emulator)', our.gcpPeakRssKiB, undefined, mebibytes, '1'),
+    versus('process start → first request to Vault', median(our.startToFirstRequestMs), peer && median(peer.startToFirstRequestMs), seconds, String(our.startToFirstRequestMs.length)),
+    versus('    CPU time used by then', median(our.startCpuMs), peer && median(peer.startCpuMs), seconds, String(our.startCpuMs.length)),
+    versus('fresh server listening → unsealed, sidecar loop', our.loop.freshToUnsealedMs, peer?.loop.freshToUnsealedMs, seconds, '1'),
+    versus('fresh server listening → `/readyz` 200, sidecar loop', our.loop.freshToReadyMs ?? Number.NaN, undefined, seconds, '1'),
+  );
+
+  const header: Row = ['metric', 'vault-bootstrap', 'floor', 'ratio', peer ? `bank-vaults ${PEER_VERSION}` : 'peer (BENCH_PEER=1)', 'ratio', 'N'];
   console.log('');
-  for (const [index, row] of table.entries()) {
-    console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
-    if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  }
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`|${header.map((_, column) => (column === 0 ? '---|' : '---:|')).join('')}`);
+  for (const row of rows) console.log(`| ${row.map((cell) => cell || '').join(' | ')} |`);
 }
 
-function printMethod(ours: Sample[], floors: Sample[], emptyNodeKiB: number): void {
+function printMethod(ours: Sample[], floors: Sample[], sidecar: SidecarResults, emptyNodeKiB: number): void {
   const serverStartMs = median([...ours, ...floors].map((s) => s.serverStartMs));
   console.log(`
 What is measured
@@ -159,7 +230,18 @@ What is measured
     (d) health, read 2 policies, read the token role, lookup-self with the provisioner token
   * A single raft node answers "standby" for a moment after unsealing and writes need the active node; the floor
     polls health every 20 ms until active. vault-bootstrap must get there too before it issues the token.
-  vault-bootstrap also does what the floor skips: claim, read-back of stored keys, diffs before writing, token lookups.`);
+  vault-bootstrap also does what the floor skips: claim, read-back of stored keys, diffs before writing, token lookups.
+  The sidecar loop: \`node dist/cli.js run --store file --listen …\` (default settings otherwise)${sidecar.peer ? ' and `bank-vaults unseal --init --mode file --file-path DIR` (VAULT_ADDR)' : ''},
+    each beside its own fresh OpenBao, from spawn to converged (/readyz 200; for bank-vaults, the server active), one /metrics scrape.
+    (e) the server is stopped (SIGTERM) and started on its data, so it comes back sealed; from its port accepting TCP again
+        (polled every 5 ms) to sys/seal-status saying unsealed (plain fetch every 10 ms). p50/p95 over the restarts.
+    (f) /readyz polled every 20 ms from the stop on; a 200 counts when it arrived before a seal-status poll that still
+        found the server down or sealed.
+    (g) user+system CPU time of the process (/proc/PID/stat) over the idle window, 2 s after converging, no probes.
+    Peak RSS: VmHWM from /proc/PID/status just before SIGTERM: the high-water mark over fresh start, idle and restarts.
+      aws: the same loop against moto (2 restarts). gcp: no Secret Manager emulator installs here, so only the start-up:
+      the SDK loaded and its start-up probe refused by a closed loopback port until the process gives up (exit 2).
+    Process start → first request: a stand-in HTTP server on loopback notes the first request of any kind (${sidecar.ours.startToFirstRequestMs.length} spawns each).`);
 }
 
 function describeSample(sample: Sample): string {
@@ -180,8 +262,21 @@ function mebibytes(kibibytes: number): string {
   return `${(kibibytes / 1024).toFixed(1)} MiB`;
 }
 
-function parseRuns(text: string): number {
-  const runs = Number(text);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS: expected a whole number ≥ 1, got ${JSON.stringify(text)}`);
-  return runs;
+function percentile(values: number[], rank: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((rank / 100) * sorted.length) - 1)]!;
+}
+
+function ratio(value: number, reference: number): string {
+  return Number.isFinite(value) && Number.isFinite(reference) && reference > 0 ? `${(value / reference).toFixed(2)}×` : '';
+}
+
+function percent(value: number): string {
+  return Number.isNaN(value) ? '' : `${value.toFixed(2)} %`;
+}
+
+function parseCount(name: string, text: string, minimum: number): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < minimum) throw new Error(`${name}: expected a whole number ≥ ${minimum}, got ${JSON.stringify(text)}`);
+  return count;
 }

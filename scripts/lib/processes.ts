@@ -21,6 +21,8 @@ export interface RunOptions {
   /** Every line the process prints, as it prints it. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   env?: Record<string, string>;
+  /** The node binary (default: the one running the script), e.g. another major's for comparison. */
+  node?: string;
 }
 
 /** The environment a run sees: nothing from the operator's shell (VAULT_ADDR, VB_*) that could change what it does. */
@@ -64,8 +66,9 @@ let reports = 0;
 export async function runNodeMeasuringRss(args: string[], reportDirectory: string, options: RunOptions = {}): Promise<Finished & { maxRssKiB: number }> {
   const reportFile = join(reportDirectory, `max-rss-${(reports += 1)}`);
   const env = { ...(options.env ?? cleanEnv()), BENCH_MAX_RSS_FILE: reportFile };
-  const finished = await run(process.execPath, ['--import', MAX_RSS_HOOK, ...args], { ...options, env });
-  const maxRssKiB = finished.code === 0 ? Number(await readFile(reportFile, 'utf8')) : Number.NaN;
+  const finished = await run(options.node ?? process.execPath, ['--import', MAX_RSS_HOOK, ...args], { ...options, env });
+  // Also on a non-zero exit, when the hook got to write (a run expected to fail at start-up is measured too).
+  const maxRssKiB = await readFile(reportFile, 'utf8').then(Number, () => Number.NaN);
   return { ...finished, maxRssKiB };
 }
 
