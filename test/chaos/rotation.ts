@@ -33,14 +33,16 @@ async function rotate(store: ChaosStore, node: OpenBao, prefix: string, crash: {
   const traceFile = join(store.home, `rotation-trace-${prefix}-${Date.now()}.txt`);
   const env = store.env({ VB_TEST_TRACE_FILE: traceFile, ...(crash.at ? { VB_TEST_CRASH_AT: crash.at } : {}) });
   const cli = startCli(args, env, ['--import', CRASH_HOOK]);
+  // The logs of every command but run go to stderr.
   let begunAt: number | undefined;
-  cli.waitFor(ROTATION_BEGINS, 60_000).then(
-    () => {
-      begunAt = Date.now();
-      if (crash.killAfterMs !== undefined) setTimeout(() => cli.child.kill('SIGKILL'), crash.killAfterMs);
-    },
-    () => undefined,
-  );
+  let seen = '';
+  cli.child.stderr!.on('data', (chunk: Buffer) => {
+    if (begunAt !== undefined) return;
+    seen += chunk.toString('utf8');
+    if (!seen.includes(ROTATION_BEGINS)) return;
+    begunAt = Date.now();
+    if (crash.killAfterMs !== undefined) setTimeout(() => cli.child.kill('SIGKILL'), crash.killAfterMs);
+  });
   const result = await cli.result;
   const rotationMs = begunAt === undefined ? 0 : Date.now() - begunAt;
   const passed = existsSync(traceFile) ? readFileSync(traceFile, 'utf8').split('\n').filter(Boolean) : [];
