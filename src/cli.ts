@@ -83,19 +83,12 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatPlan(report)}\n`);
         return 0;
       }
-      case 'rotate-keys': {
-        installSignalHandlers(log, controller, context.secretsInFlight, config);
-        stopAtSafePoint(context);
-        const result = await rotateKeys(context);
-        log.info({ ...result }, 'rotate-keys done');
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-        return 0;
-      }
+      case 'rotate-keys':
       case 'generate-root': {
         installSignalHandlers(log, controller, context.secretsInFlight, config);
         stopAtSafePoint(context);
-        const result = await generateRoot(context);
-        log.info({ ...result }, 'generate-root done');
+        const result = config.command === 'rotate-keys' ? await rotateKeys(context) : await generateRoot(context);
+        log.info({ ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }

@@ -24,7 +24,8 @@ export interface PlanReport {
 export async function plan(context: StepContext): Promise<PlanReport> {
   const seen = await observe(context, context.config.policies);
   const decision = decide(seen, EMPTY_MEMORY, decideSettings(context.config, context.records.names.unsealKeys));
-  const staleOperations = await findStaleOperations(context).catch((error: unknown) => ({ operations: [], unchecked: [describeError(error).message] }));
+  const { operations, unchecked } = await findStaleOperations(context).catch((error: unknown) => ({ operations: [], unchecked: [describeError(error).message] }));
+  const staleOperations = { operations, unchecked };
   return { address: context.vault.address.origin, vault: seen.vault, ...decision, next: describeAction(decision.action, context.records.names), staleOperations };
 }
 

@@ -16,6 +16,8 @@ export interface StaleOperation {
 
 export interface StaleCheck {
   operations: StaleOperation[];
+  /** The rotation API the check read, for cancel-stale (not part of the report). */
+  rotation?: KeyRotationApi;
   /** Why (part of) the check could not run, e.g. no root token, a sealed node, endpoints switched off. */
   unchecked: string[];
 }
@@ -36,8 +38,9 @@ export async function findStaleOperations(context: StepContext): Promise<StaleCh
   const unchecked: string[] = [];
 
   const root = await records.readRootToken();
+  let rotation: KeyRotationApi | undefined;
   if (root?.token) {
-    const rotation = new KeyRotationApi(vault.client, server, kind, root.token);
+    rotation = new KeyRotationApi(vault.client, server, kind, root.token);
     try {
       const status = await rotation.status();
       const ours = (await records.readUnsealKeyVersions()).pending.some((pending) => pending.record.nonce === status.nonce);
@@ -57,27 +60,20 @@ export async function findStaleOperations(context: StepContext): Promise<StaleCh
   } catch (error) {
     unchecked.push(`generate-root: ${describeError(error).message}`);
   }
-  return { operations, unchecked };
+  return { operations, unchecked, ...(rotation ? { rotation } : {}) };
 }
 
 /** cancel-stale: cancels each operation findStaleOperations reports; ours are left to their commands. */
 export async function cancelStaleOperations(context: StepContext): Promise<StaleCheck & { cancelled: StaleOperation[] }> {
-  const { vault, records, log, signal } = context;
+  const { vault, log } = context;
   const check = await findStaleOperations(context);
   const cancelled: StaleOperation[] = [];
   for (const operation of check.operations) {
-    if (operation.operation === 'generate-root') {
-      await new GenerateRootApi(vault.client).cancel();
-    } else {
-      const root = await records.readRootToken();
-      const health = await vault.health({ signal });
-      const kind: KeyKind = operation.path.includes('recovery') ? 'recovery' : 'unseal';
-      await new KeyRotationApi(vault.client, serverKindOf(health.body), kind, root!.token!).cancel();
-    }
+    await (operation.operation === 'generate-root' ? new GenerateRootApi(vault.client) : check.rotation!).cancel();
     log.warn({ operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
     cancelled.push(operation);
   }
-  return { ...check, cancelled };
+  return { operations: check.operations, unchecked: check.unchecked, cancelled };
 }
 
 export function formatStale(check: StaleCheck & { cancelled?: StaleOperation[] }): string {

@@ -38,27 +38,29 @@ async function startSidecar(server: OpenBao, extraArgs: string[], options: { uid
   return { cli, port, store: new FileStore(storeDirectory), storeDirectory, directory };
 }
 
-describe('the sidecar reconciles: drift is repaired and nothing is trusted from memory', () => {
-  let server: OpenBao | undefined;
-  let cli: RunningCli | undefined;
+/** What each test started, stopped after the file whatever happened. */
+const running: Array<{ cli?: RunningCli; server?: OpenBao }> = [];
 
-  afterAll(async () => {
+afterAll(async () => {
+  for (const { cli, server } of running) {
     cli?.child.kill('SIGTERM');
     await cli?.result;
     await server?.stop();
-  });
+  }
+});
 
+describe('the sidecar reconciles: drift is repaired and nothing is trusted from memory', () => {
   it('puts back a deleted policy, replaces a revoked provisioner token, and after a wipe (--allow-reinit) says ready only once the new server is configured', async () => {
-    server = await OpenBao.start();
+    const server = await OpenBao.start();
     const sidecar = await startSidecar(server, ['--allow-reinit']);
-    cli = sidecar.cli;
-    const { port, store } = sidecar;
+    running.push({ server, cli: sidecar.cli });
+    const { cli, port, store } = sidecar;
     await expect.poll(async () => (await probe(port, '/readyz')).status, { timeout: 60_000, interval: 50 }).toBe(200);
     const root = await storedToken(store, 'vault-root-token');
 
     // Someone deletes the provisioner policy: written again, counted as a drift repair.
     expect((await baoRequest(server, 'DELETE', 'sys/policies/acl/provisioner', root)).status).toBe(204);
-    await expect.poll(async () => (await baoRequest(server!, 'GET', 'sys/policies/acl/provisioner', root)).status, { timeout: 10_000, interval: 50 }).toBe(200);
+    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/policies/acl/provisioner', root)).status, { timeout: 10_000, interval: 50 }).toBe(200);
     await expect.poll(() => metric(port, 'vault_bootstrap_drift_repairs_total{kind="policy"}'), { timeout: 5_000 }).toBe(1);
 
     // Someone revokes the provisioner token: a new one is issued and stored.
@@ -94,25 +96,17 @@ describe('the sidecar reconciles: drift is repaired and nothing is trusted from 
 });
 
 describe('what needs a person keeps the sidecar alive and not ready, and says why', () => {
-  let server: OpenBao | undefined;
-  let cli: RunningCli | undefined;
-
-  afterAll(async () => {
-    cli?.child.kill('SIGTERM');
-    await cli?.result;
-    await server?.stop();
-  });
-
   it('a policy the server rejects: the others are written, not ready naming the file; fixed file → ready; then a denied store: alive, not ready', async () => {
-    server = await OpenBao.start();
+    const server = await OpenBao.start();
+    running.push({ server });
     const policiesDirectory = await mkdtemp(join(tmpdir(), 'vb-policies-'));
     await chmod(policiesDirectory, 0o755);
     const brokenFile = join(policiesDirectory, 'broken.hcl');
     // Passes our local check; the server refuses the duration.
     await writeFile(brokenFile, 'path "secret/*" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "not-a-duration"\n}\n', { mode: 0o644 });
     const sidecar = await startSidecar(server, [], { uid: NOBODY, policiesDirectory });
-    cli = sidecar.cli;
-    const { port, store } = sidecar;
+    running.push({ cli: sidecar.cli });
+    const { cli, port, store } = sidecar;
 
     await expect.poll(() => metric(port, 'vault_bootstrap_blocked{reason="policy-rejected"}'), { timeout: 60_000, interval: 100 }).toBe(1);
     const readyz = await probe(port, '/readyz');
