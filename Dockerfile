@@ -18,6 +18,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY scripts/build.mjs ./scripts/build.mjs
+COPY scripts/bundle ./scripts/bundle
 COPY src ./src
 COPY policies ./policies
 RUN npm run build
@@ -46,5 +47,7 @@ EXPOSE 8099
 #    signal exits at once), so `docker stop` and pod termination reach it;
 #  - it starts no child processes, so there are no zombies to reap.
 # Exec form, so no shell sits between the container runtime and node.
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli.js"]
+# No optimizing compilers and a small young generation: ~4-5 MiB less peak RSS for a process
+# whose work is a few HTTP calls every few seconds (README, Benchmarks: measured with and without).
+ENTRYPOINT ["/nodejs/bin/node", "--no-turbofan", "--no-maglev", "--max-semi-space-size=1", "/app/dist/cli.js"]
 CMD ["--help"]

@@ -106,6 +106,8 @@ async function main(argv: readonly string[]): Promise<number> {
       }
     }
   } catch (error) {
+    // Bad input found after start-up (a --listen port in use, PGP keys for a Shamir seal): the same one line as at start-up.
+    if (error instanceof ConfigError) return reportStartupError(error);
     const described = describeError(error);
     log.error({ error: described }, described.message);
     return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { State } from './machine/states.js';
 
@@ -68,7 +69,9 @@ export async function startServer(
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new ConfigError(`--listen/VB_LISTEN: cannot listen on ${listen.host ?? '*'}:${listen.port} (${error.code ?? 'listen failed'}); choose a free port, or off`));
+    });
     server.listen(listen.port, listen.host, () => resolve());
   });
   server.unref();

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
   let work: string;
   let storeDirectory: string;
   let rootToken: string;
+  let busy: Server | undefined;
   const cases: BadInput[] = [
     { case: 'threshold above shares', args: ['--secret-shares', '3', '--secret-threshold', '4'], names: '--secret-threshold' },
     { case: 'zero shares', args: ['--secret-shares', '0'], names: '--secret-shares' },
@@ -59,13 +61,18 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
     await writeFile(join(work, 'broken', 'tenant.hcl'), BROKEN_SYNTAX);
     await mkdir(join(work, 'capability'));
     await writeFile(join(work, 'capability', 'tenant.hcl'), UNKNOWN_CAPABILITY);
+    // A port someone else holds: found when the probe server starts, still before Vault or the store is used.
+    busy = createServer();
+    await new Promise<void>((resolve) => busy!.listen(0, '127.0.0.1', resolve));
     cases.push(
+      { case: '--listen port in use', args: ['--listen', `127.0.0.1:${(busy.address() as AddressInfo).port}`], names: '--listen' },
       { case: 'policy with broken syntax', args: ['--policies-dir', join(work, 'broken')], names: 'tenant.hcl' },
       { case: 'policy with an unknown capability', args: ['--policies-dir', join(work, 'capability')], names: 'tenant.hcl' },
     );
   });
 
   afterAll(async () => {
+    busy?.close();
     await Promise.all([server?.stop(), fresh?.stop()]);
   });
 
