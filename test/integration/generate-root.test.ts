@@ -102,9 +102,10 @@ describeEachServer('generate-root', (kind) => {
     const before = await store.readAllVersions('vault-root-token');
     const result = await runCli(args('generate-root'));
     expect(result.code).toBe(2);
-    const error = logLines(result.stderr).find((line) => line.level === 'error');
-    expect(error).toMatchObject({ error: { code: 'CONFIG_INVALID' } });
-    expect(String(error!.msg)).toContain('disable_unauthed_generate_root_endpoints = false');
+    // Bad input: the one `vault-bootstrap: …` line on stderr, as for any flag, naming the listener setting.
+    const [line, ...more] = result.stderr.split('\n').filter((text) => text.startsWith('vault-bootstrap: '));
+    expect(more).toEqual([]);
+    expect(line).toContain('disable_unauthed_generate_root_endpoints = false');
     expect(await store.readAllVersions('vault-root-token')).toEqual(before);
   }, 120_000);
 });
