@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Checkpoint } from '../../src/checkpoints.js';
-import { startCli, type CliResult } from '../helpers/cli.js';
+import { logLines, startCli, type CliResult } from '../helpers/cli.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
 import { startSidecar, type ChaosStore } from './harness.js';
 import type { ScenarioResult } from './scenarios.js';
@@ -109,8 +109,11 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
       await node.restart();
       const sidecar = await startSidecar(store, node.address, { prefix, podName: 'vault-0', once: true }).cli.result;
       if (sidecar.code !== 0) {
-        result.keysLost += 1;
-        result.notes.push(`the sidecar could not unseal the restarted node after a kill at ${where()}`);
+        // Why it stopped (its blocker, or last state); a key is lost only if the stored active keys do not open the node.
+        const lines = logLines(sidecar.stdout);
+        const why = String(lines.find((line) => line.msg === 'needs a person')?.blocker ?? lines.filter((line) => line.msg === 'state').at(-1)?.to ?? 'no log');
+        result.notes.push(`the sidecar exited ${sidecar.code} (${why}) on the restarted node after a kill at ${where()}`);
+        if (!(await activeKeysUnsealRestarted(store, prefix, node))) result.keysLost += 1;
         return;
       }
     }
