@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BootstrapError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { planConfiguration } from '../steps/configure.js';
-import { PROVISIONER_POLICY } from '../steps/configure.js';
+import { judgeProvisionerToken } from '../steps/tokens.js';
 import type { Secret } from '../secret.js';
 import type { ProvisionerToken, RootToken, StoredRecord } from '../store/records.js';
 import type { Observation, ServerSeen, VaultSeen } from './decide.js';
@@ -67,17 +67,11 @@ async function observeServer(
   policies: ReadonlyMap<string, string>,
 ): Promise<ServerSeen> {
   const { vault, signal } = context;
-  let provisionerToken: ServerSeen['provisionerToken'] = 'missing';
+  let provisionerToken: ServerSeen['provisionerToken'] = provisioner.kind === 'absent' ? 'missing' : 'invalid';
   let provisionerSecret: Secret | undefined;
-  if (provisioner.kind === 'invalid') provisionerToken = 'invalid';
   if (provisioner.kind === 'valid') {
-    const info = await vault.lookupSelf(provisioner.value.token, { signal });
-    if (info === undefined || !info.policies.includes(PROVISIONER_POLICY)) {
-      provisionerToken = 'invalid';
-    } else {
-      provisionerSecret = provisioner.value.token;
-      provisionerToken = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds ? 'rotate' : 'valid';
-    }
+    provisionerToken = (await judgeProvisionerToken(context, provisioner.value)).kind;
+    if (provisionerToken !== 'invalid') provisionerSecret = provisioner.value.token;
   }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
   const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;

@@ -16,7 +16,11 @@ export type ProvisionerTokenState =
 /** Looks the stored provisioner token up (with itself): kept while valid and not in the last third of its life. */
 export async function inspectProvisionerToken(context: StepContext): Promise<ProvisionerTokenState> {
   const stored = await context.records.readProvisionerToken();
-  if (stored === undefined) return { kind: 'missing' };
+  return stored === undefined ? { kind: 'missing' } : judgeProvisionerToken(context, stored);
+}
+
+/** The verdict on a stored provisioner token, from looking it up on this server with itself. */
+export async function judgeProvisionerToken(context: StepContext, stored: ProvisionerToken): Promise<Exclude<ProvisionerTokenState, { kind: 'missing' }>> {
   const info = await context.vault.lookupSelf(stored.token, { signal: context.signal });
   if (info === undefined || !info.policies.includes(PROVISIONER_POLICY)) return { kind: 'invalid', stored };
   const inLastThird = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds;
