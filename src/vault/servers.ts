@@ -66,12 +66,3 @@ export const SERVER_TRAITS: Readonly<Record<ServerKind, ServerTraits>> = Object.
 export function serverKindOf(healthBody: Record<string, unknown>): ServerKind {
   return 'enterprise' in healthBody ? 'vault' : 'openbao';
 }
-
-/** The server that issued a token, from its prefix; undefined for a legacy or unknown form. */
-export function serverKindOfToken(token: string): ServerKind | undefined {
-  for (const kind of Object.keys(SERVER_TRAITS) as ServerKind[]) {
-    const { service, batch, recovery } = SERVER_TRAITS[kind].tokenPrefixes;
-    if ([service, batch, recovery].some((prefix) => token.startsWith(prefix))) return kind;
-  }
-  return undefined;
-}

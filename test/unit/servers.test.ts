@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyHealth } from '../../src/machine/health.js';
-import { SERVER_TRAITS, serverKindOf, serverKindOfToken } from '../../src/vault/servers.js';
+import { SERVER_TRAITS, serverKindOf } from '../../src/vault/servers.js';
 
 // sys/health bodies as Vault 1.19.0 and OpenBao 2.7.2 answer them, uninitialized.
 const VAULT_HEALTH = { initialized: false, sealed: true, standby: true, performance_standby: false, replication_performance_mode: 'unknown', replication_dr_mode: 'unknown', version: '1.19.0', enterprise: false, removed_from_cluster: false };
@@ -10,13 +10,6 @@ describe('what differs between Vault and OpenBao', () => {
   it('tells the servers apart by their sys/health body', () => {
     expect(serverKindOf(VAULT_HEALTH)).toBe('vault');
     expect(serverKindOf(OPENBAO_HEALTH)).toBe('openbao');
-  });
-
-  it('tells the issuer of a token by its prefix, and nothing from a legacy token', () => {
-    expect(serverKindOfToken('hvs.CAESIexample')).toBe('vault');
-    expect(serverKindOfToken('s.example')).toBe('openbao');
-    expect(serverKindOfToken('b.example')).toBe('openbao');
-    expect(serverKindOfToken('legacy-uuid-token')).toBeUndefined();
   });
 
   it('every health code either server answers is named by the state machine', () => {
