@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -6,17 +7,57 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 const OUTPUT_TAIL_CHARS = 2_000;
 
-/** A port nobody listens on now: bind 127.0.0.1:0, read the port, close. */
-export async function freePort(): Promise<number> {
+/**
+ * Ports for test servers come from below the kernel's ephemeral range, in a block of their own
+ * for each test worker. A port taken from the ephemeral range (bind to :0) can be handed a moment
+ * later to any outgoing connection as its local port, and the server then fails to bind: that
+ * happened in CI. Below the range only these helpers hand out ports, and the per-worker blocks
+ * keep parallel test files apart.
+ */
+const PORT_FLOOR = 10_000;
+const PORT_BLOCK = 1_000;
+let nextInBlock = -1;
+
+function ephemeralRangeStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > PORT_FLOOR + PORT_BLOCK) return low;
+  } catch {
+    // Not Linux: assume the common default.
+  }
+  return 32_768;
+}
+
+function portBlock(): { start: number; size: number } {
+  const blocks = Math.floor((ephemeralRangeStart() - PORT_FLOOR) / PORT_BLOCK);
+  const worker = Number(process.env.VITEST_POOL_ID);
+  const index = Number.isInteger(worker) && worker > 0 ? (worker - 1) % blocks : process.pid % blocks;
+  return { start: PORT_FLOOR + index * PORT_BLOCK, size: PORT_BLOCK };
+}
+
+async function canListen(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
   });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address for the port probe');
-  return address.port;
+  if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return listening;
+}
+
+/**
+ * A port nobody listens on now, from this worker's block (see above). Steps by two: `vault server
+ * -dev` binds the port after its listener for the cluster, so that one is never handed out next.
+ */
+export async function freePort(): Promise<number> {
+  const { start, size } = portBlock();
+  if (nextInBlock < 0) nextInBlock = 2 * Math.floor((Math.random() * size) / 2);
+  for (let tried = 0; tried < size; tried += 2) {
+    const port = start + nextInBlock;
+    nextInBlock = (nextInBlock + 2) % size;
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${start}-${start + size - 1}`);
 }
 
 export interface ChildServer {
