@@ -228,7 +228,9 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
         if (activeNow === undefined) return false;
         return (await baoRequest(activeNow, 'GET', `sys/policies/acl/${marker}`, root)).status === 200;
       }, 90_000);
-      const activeAfter = nodes[(await Promise.all(nodes.map(healthOf))).findIndex((node) => node.status === 200)];
+      const healthAfter = await Promise.all(nodes.map(healthOf));
+      const activeAfter = nodes[healthAfter.findIndex((node) => node.status === 200)];
+      if (!converged) result.notes.push(`not converged within 90s: health ${healthAfter.map((node) => node.status).join('/')}`);
       if (converged && activeAfter !== active) {
         recordConverged(result, started);
       }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -8,15 +8,21 @@ const STOP_GRACE_MS = 5_000;
 const OUTPUT_TAIL_CHARS = 2_000;
 
 /**
- * Ports for test servers come from below the kernel's ephemeral range, in a block of their own
- * for each test worker. A port taken from the ephemeral range (bind to :0) can be handed a moment
+ * Ports for test servers come from below the kernel's ephemeral range, from a block that this
+ * process holds alone. A port taken from the ephemeral range (bind to :0) can be handed a moment
  * later to any outgoing connection as its local port, and the server then fails to bind: that
- * happened in CI. Below the range only these helpers hand out ports, and the per-worker blocks
- * keep parallel test files apart.
+ * happened in CI. Below the range only these helpers hand out ports. A process holds its block by
+ * listening on the block's first port, so parallel test files, and a second test run on the same
+ * machine, never share a block, and the kernel frees it when the process ends, however it ends.
  */
 const PORT_FLOOR = 10_000;
-const PORT_BLOCK = 1_000;
+const PORT_BLOCK = 500;
 let nextInBlock = -1;
+
+interface PortBlock {
+  start: number;
+  size: number;
+}
 
 function ephemeralRangeStart(): number {
   try {
@@ -28,29 +34,45 @@ function ephemeralRangeStart(): number {
   return 32_768;
 }
 
-function portBlock(): { start: number; size: number } {
+async function holdBlock(): Promise<PortBlock> {
   const blocks = Math.floor((ephemeralRangeStart() - PORT_FLOOR) / PORT_BLOCK);
-  const worker = Number(process.env.VITEST_POOL_ID);
-  const index = Number.isInteger(worker) && worker > 0 ? (worker - 1) % blocks : process.pid % blocks;
-  return { start: PORT_FLOOR + index * PORT_BLOCK, size: PORT_BLOCK };
+  for (let offset = 0; offset < blocks; offset += 1) {
+    const start = PORT_FLOOR + ((process.pid + offset) % blocks) * PORT_BLOCK;
+    const lock = createServer();
+    if (!(await listensOn(lock, start))) continue;
+    lock.unref();
+    return { start, size: PORT_BLOCK };
+  }
+  throw new Error(`every block of test ports from ${PORT_FLOOR} is held by another process`);
+}
+
+/** The block, held once per process: vitest may load this module afresh for each test file. */
+function portBlock(): Promise<PortBlock> {
+  const registry = globalThis as { vaultBootstrapPortBlock?: Promise<PortBlock> };
+  registry.vaultBootstrapPortBlock ??= holdBlock();
+  return registry.vaultBootstrapPortBlock;
+}
+
+function listensOn(server: Server, port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
 }
 
 async function canListen(port: number): Promise<boolean> {
   const server = createServer();
-  const listening = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => resolve(true));
-  });
+  const listening = await listensOn(server, port);
   if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   return listening;
 }
 
 /**
- * A port nobody listens on now, from this worker's block (see above). Steps by two: `vault server
+ * A port nobody listens on now, from this process's block (see above). Steps by two: `vault server
  * -dev` binds the port after its listener for the cluster, so that one is never handed out next.
  */
 export async function freePort(): Promise<number> {
-  const { start, size } = portBlock();
+  const { start, size } = await portBlock();
   if (nextInBlock < 0) nextInBlock = 2 * Math.floor((Math.random() * size) / 2);
   for (let tried = 0; tried < size; tried += 2) {
     const port = start + nextInBlock;
