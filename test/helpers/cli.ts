@@ -1,7 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+let cliForOtherUsers: string | undefined;
+
+/**
+ * The CLI for a run as another user: a copy of the bundle and the built-in policies in a
+ * directory anyone can read. The checkout itself may sit in a directory only its owner can enter
+ * (a clone into `mktemp -d` does), and then that user could not load `dist/cli.js`. The copy has
+ * the layout the bundle expects (`dist/` next to `policies/`); the cloud SDKs it imports on demand
+ * are not there, so such runs use the file store.
+ */
+function readableCli(): string {
+  if (cliForOtherUsers !== undefined) return cliForOtherUsers;
+  const root = mkdtempSync(join(tmpdir(), 'vb-cli-'));
+  cpSync(fileURLToPath(new URL('../../dist/', import.meta.url)), join(root, 'dist'), { recursive: true });
+  cpSync(fileURLToPath(new URL('../../policies/', import.meta.url)), join(root, 'policies'), { recursive: true });
+  chmodSync(root, 0o755);
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  cliForOtherUsers = join(root, 'dist', 'cli.js');
+  return cliForOtherUsers;
+}
 
 export interface CliResult {
   code: number | null;
@@ -34,7 +57,8 @@ export interface RunningCli {
  */
 export function startCli(args: string[], env: Record<string, string> = cleanEnv(), nodeOptions: string[] = [], uid?: number): RunningCli {
   const started = Date.now();
-  const child = spawn(process.execPath, [...nodeOptions, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...(uid === undefined ? {} : { uid, gid: uid }) });
+  const script = uid === undefined ? CLI : readableCli();
+  const child = spawn(process.execPath, [...nodeOptions, script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...(uid === undefined ? {} : { uid, gid: uid }) });
   let stdout = '';
   let stderr = '';
   const listeners: Array<() => void> = [];
@@ -66,6 +90,12 @@ export function startCli(args: string[], env: Record<string, string> = cleanEnv(
         const timer = setTimeout(() => reject(new Error(`no output line with ${JSON.stringify(text)} within ${timeoutMs}ms:\n${stdout}\n${stderr}`)), timeoutMs);
         listeners.push(check);
         check();
+        // A process that ended without the line will never print it.
+        void result.then(({ code, signal }) => {
+          check();
+          clearTimeout(timer);
+          reject(new Error(`the CLI ended (code ${code}, signal ${signal}) without a line with ${JSON.stringify(text)}:\n${stdout}\n${stderr}`));
+        });
       }),
   };
 }
