@@ -1,29 +1,37 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-let cliForOtherUsers: string | undefined;
-
 /**
  * The CLI for a run as another user: a copy of the bundle and the built-in policies in a
  * directory anyone can read. The checkout itself may sit in a directory only its owner can enter
  * (a clone into `mktemp -d` does), and then that user could not load `dist/cli.js`. The copy has
  * the layout the bundle expects (`dist/` next to `policies/`); the cloud SDKs it imports on demand
- * are not there, so such runs use the file store.
+ * are not there, so such runs use the file store. It is named by the bundle's hash, so every run
+ * of the same build shares one copy (test processes end by SIGTERM, without exit handlers).
  */
 function readableCli(): string {
-  if (cliForOtherUsers !== undefined) return cliForOtherUsers;
-  const root = mkdtempSync(join(tmpdir(), 'vb-cli-'));
-  cpSync(fileURLToPath(new URL('../../dist/', import.meta.url)), join(root, 'dist'), { recursive: true });
-  cpSync(fileURLToPath(new URL('../../policies/', import.meta.url)), join(root, 'policies'), { recursive: true });
-  chmodSync(root, 0o755);
-  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
-  cliForOtherUsers = join(root, 'dist', 'cli.js');
-  return cliForOtherUsers;
+  const bundle = fileURLToPath(new URL('../../dist/', import.meta.url));
+  const hash = createHash('sha256').update(readFileSync(CLI)).digest('hex').slice(0, 16);
+  const root = join(tmpdir(), `vault-bootstrap-cli-${hash}`);
+  if (!existsSync(root)) {
+    const staging = mkdtempSync(join(tmpdir(), 'vault-bootstrap-cli-staging-'));
+    cpSync(bundle, join(staging, 'dist'), { recursive: true });
+    cpSync(fileURLToPath(new URL('../../policies/', import.meta.url)), join(staging, 'policies'), { recursive: true });
+    chmodSync(staging, 0o755);
+    try {
+      renameSync(staging, root);
+    } catch {
+      // Another test process put the same copy there first.
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  return join(root, 'dist', 'cli.js');
 }
 
 export interface CliResult {
