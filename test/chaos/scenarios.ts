@@ -230,7 +230,11 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
       }, 90_000);
       const healthAfter = await Promise.all(nodes.map(healthOf));
       const activeAfter = nodes[healthAfter.findIndex((node) => node.status === 200)];
-      if (!converged) result.notes.push(`not converged within 90s: health ${healthAfter.map((node) => node.status).join('/')}`);
+      if (!converged) {
+        // A restart read as a seal made in place would record an intent and seal every node.
+        const intent = (await store.versions(prefix, 'seal-intent')).at(-1);
+        result.notes.push(`not converged within 90s: health ${healthAfter.map((node) => node.status).join('/')}; seal intent ${intent ?? 'none'}`);
+      }
       if (converged && activeAfter !== active) {
         recordConverged(result, started);
       }

@@ -1,5 +1,5 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface RecordedRequest {
   method: string;
@@ -20,6 +20,11 @@ export interface HeldAnswer {
  * path and body field names, so a test can show which calls the program made (sys/init
  * and sys/unseal happen while sealed, before any audit device runs). It can also hold the
  * server's answer to one request, so a test acts at a known point of a call in flight.
+ *
+ * Each client connection has its own connection to the server, and closes when that one closes.
+ * A server that restarts behind the proxy then closes the client's connections as it would
+ * without a proxy: the sidecar reads a close as the sign of a restart, and an unchanged count
+ * as a seal made in place.
  */
 export class RecordingProxy {
   readonly requests: RecordedRequest[] = [];
@@ -28,6 +33,8 @@ export class RecordingProxy {
   readonly #holds: Array<{ method: string; path: string; answered: () => void; released: Promise<void> }> = [];
 
   private constructor(target: URL) {
+    const upstreamOf = new WeakMap<Socket, Agent>();
+    const watched = new WeakSet<Socket>();
     this.#server = createServer((incoming, outgoing) => {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -40,8 +47,9 @@ export class RecordingProxy {
           bodyFields = ['<not json>'];
         }
         this.requests.push({ method: incoming.method ?? '', path: (incoming.url ?? '').split('?')[0]!, bodyFields });
+        const client = incoming.socket;
         const forward = httpRequest(
-          { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: target.host } },
+          { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: target.host }, agent: upstreamOf.get(client) },
           (answer) => {
             const path = (incoming.url ?? '').split('?')[0]!;
             const hold = this.#holds.findIndex((candidate) => candidate.method === incoming.method && `/v1/${candidate.path}` === path);
@@ -56,9 +64,19 @@ export class RecordingProxy {
             void held.released.then(deliver);
           },
         );
+        forward.on('socket', (upstream) => {
+          if (watched.has(upstream)) return;
+          watched.add(upstream);
+          upstream.once('close', () => client.destroy());
+        });
         forward.on('error', () => outgoing.destroy());
         forward.end(body);
       });
+    });
+    this.#server.on('connection', (client: Socket) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      upstreamOf.set(client, agent);
+      client.once('close', () => agent.destroy());
     });
   }
 
