@@ -1,38 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-
-/**
- * The CLI for a run as another user: a copy of the bundle and the built-in policies in a
- * directory anyone can read. The checkout itself may sit in a directory only its owner can enter
- * (a clone into `mktemp -d` does), and then that user could not load `dist/cli.js`. The copy has
- * the layout the bundle expects (`dist/` next to `policies/`); the cloud SDKs it imports on demand
- * are not there, so such runs use the file store. It is named by the bundle's hash, so every run
- * of the same build shares one copy (test processes end by SIGTERM, without exit handlers).
- */
-function readableCli(): string {
-  const bundle = fileURLToPath(new URL('../../dist/', import.meta.url));
-  const hash = createHash('sha256').update(readFileSync(CLI)).digest('hex').slice(0, 16);
-  const root = join(tmpdir(), `vault-bootstrap-cli-${hash}`);
-  if (!existsSync(root)) {
-    const staging = mkdtempSync(join(tmpdir(), 'vault-bootstrap-cli-staging-'));
-    cpSync(bundle, join(staging, 'dist'), { recursive: true });
-    cpSync(fileURLToPath(new URL('../../policies/', import.meta.url)), join(staging, 'policies'), { recursive: true });
-    chmodSync(staging, 0o755);
-    try {
-      renameSync(staging, root);
-    } catch {
-      // Another test process put the same copy there first.
-      rmSync(staging, { recursive: true, force: true });
-    }
-  }
-  return join(root, 'dist', 'cli.js');
-}
 
 export interface CliResult {
   code: number | null;
@@ -60,13 +29,22 @@ export interface RunningCli {
 }
 
 /**
- * `nodeOptions` go before the script, e.g. `--import` of the fault-injection hook. `uid` runs it
- * as that user (tests run as root, which file modes do not stop: a denied store needs another user).
+ * Capabilities that let root ignore file modes. Dropped from the bounding set before the exec,
+ * the CLI runs as root but without them, so a store file with mode 000 is refused to it as to
+ * any other user, while it can still load itself and Node from wherever they are (a checkout in
+ * `mktemp -d` is mode 0700, which rules out running as another user).
  */
-export function startCli(args: string[], env: Record<string, string> = cleanEnv(), nodeOptions: string[] = [], uid?: number): RunningCli {
+const FILE_MODE_OVERRIDES = '-dac_override,-dac_read_search';
+
+/**
+ * `nodeOptions` go before the script, e.g. `--import` of the fault-injection hook.
+ * `honourFileModes` runs it without root's power to ignore file modes (a denied store).
+ */
+export function startCli(args: string[], env: Record<string, string> = cleanEnv(), nodeOptions: string[] = [], options: { honourFileModes?: boolean } = {}): RunningCli {
   const started = Date.now();
-  const script = uid === undefined ? CLI : readableCli();
-  const child = spawn(process.execPath, [...nodeOptions, script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...(uid === undefined ? {} : { uid, gid: uid }) });
+  const command = [process.execPath, ...nodeOptions, CLI, ...args];
+  if (options.honourFileModes === true && process.getuid?.() === 0) command.unshift('setpriv', `--bounding-set=${FILE_MODE_OVERRIDES}`, '--');
+  const child = spawn(command[0]!, command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const listeners: Array<() => void> = [];

@@ -1,4 +1,4 @@
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,8 +7,6 @@ import { freePort } from '../helpers/child-server.js';
 import { capturedOutput, cleanEnv, logLines, startCli, type RunningCli } from '../helpers/cli.js';
 import { baoRequest, OpenBao } from '../helpers/openbao.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
-
-const NOBODY = 65534;
 
 async function probe(port: number, path: string): Promise<{ status: number; text: string }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -26,14 +24,13 @@ async function storedToken(store: FileStore, name: string): Promise<string> {
 }
 
 /** A sidecar on its own store directory and probe port, run the whole time of a test. */
-async function startSidecar(server: OpenBao, extraArgs: string[], options: { uid?: number; policiesDirectory?: string } = {}) {
+async function startSidecar(server: OpenBao, extraArgs: string[], options: { honourFileModes?: boolean; policiesDirectory?: string } = {}) {
   const directory = await mkdtemp(join(tmpdir(), 'vb-reconcile-'));
   const storeDirectory = join(directory, 'store');
-  if (options.uid !== undefined) await chown(directory, options.uid, options.uid);
   const port = await freePort();
   const args = ['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s', ...extraArgs];
   if (options.policiesDirectory) args.push('--policies-dir', options.policiesDirectory);
-  const cli = startCli(args, cleanEnv({ HOME: directory }), [], options.uid);
+  const cli = startCli(args, cleanEnv({ HOME: directory }), [], { honourFileModes: options.honourFileModes });
   await cli.waitFor('serving /healthz');
   return { cli, port, store: new FileStore(storeDirectory), storeDirectory, directory };
 }
@@ -100,11 +97,10 @@ describe('what needs a person keeps the sidecar alive and not ready, and says wh
     const server = await OpenBao.start();
     running.push({ server });
     const policiesDirectory = await mkdtemp(join(tmpdir(), 'vb-policies-'));
-    await chmod(policiesDirectory, 0o755);
     const brokenFile = join(policiesDirectory, 'broken.hcl');
     // Passes our local check; the server refuses the duration.
-    await writeFile(brokenFile, 'path "secret/*" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "not-a-duration"\n}\n', { mode: 0o644 });
-    const sidecar = await startSidecar(server, [], { uid: NOBODY, policiesDirectory });
+    await writeFile(brokenFile, 'path "secret/*" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "not-a-duration"\n}\n');
+    const sidecar = await startSidecar(server, [], { honourFileModes: true, policiesDirectory });
     running.push({ cli: sidecar.cli });
     const { cli, port, store } = sidecar;
 
@@ -118,7 +114,7 @@ describe('what needs a person keeps the sidecar alive and not ready, and says wh
     expect((await baoRequest(server, 'GET', 'sys/policies/acl/broken', root)).status).toBe(404);
     expect(logLines(cli.output()).filter((line) => line.blocker === 'policy-rejected')).toHaveLength(1);
 
-    await writeFile(brokenFile, 'path "secret/*" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "1m"\n}\n', { mode: 0o644 });
+    await writeFile(brokenFile, 'path "secret/*" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "1m"\n}\n');
     await expect.poll(async () => (await probe(port, '/readyz')).status, { timeout: 15_000, interval: 100 }).toBe(200);
     expect(await metric(port, 'vault_bootstrap_blocked{reason="policy-rejected"}')).toBe(0);
 
