@@ -269,6 +269,11 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
       const server = (one(name, 'StatefulSet', 'openbao').spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
       expect(server.image).toMatch(new RegExp(`^(quay\\.io/|docker\\.io/)?openbao/openbao:${tested!.replace(/\./g, '\\.')}$`));
     });
+
+    it('the server exits when its core shuts itself down (a seal in place would read as an operator seal)', () => {
+      const server = (one(name, 'StatefulSet', 'openbao').spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
+      expect([...(server.command ?? []), ...(server.args ?? [])]).toContain('-exit-on-core-shutdown');
+    });
   });
 
   describe.each(OVERLAYS)('%s: the vault-bootstrap containers', (name) => {
@@ -426,6 +431,10 @@ describe.skipIf(skipReason !== undefined)('Helm values for the official charts (
       expect(config).toMatch(/performance_multiplier\s*=\s*1\b/);
       expect(config).toMatch(/tls_cert_file/);
       expect(config).not.toMatch(/tls_disable/);
+    });
+
+    it('the server exits when its core shuts itself down (a seal in place would read as an operator seal)', () => {
+      expect(values().server.extraArgs.split(/\s+/)).toContain('-exit-on-core-shutdown');
     });
 
     it('the sidecar: store and identity set, TLS verified under the pod name, spool in memory, grace above --shutdown-timeout', () => {
