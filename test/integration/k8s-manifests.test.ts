@@ -29,7 +29,7 @@ const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
 const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp' };
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
-type Container = { name: string; image: string; args?: string[]; env?: any[]; envFrom?: any[]; ports?: any[]; volumeMounts?: any[]; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any };
+type Container = { name: string; image: string; command?: string[]; args?: string[]; env?: any[]; envFrom?: any[]; ports?: any[]; volumeMounts?: any[]; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any };
 
 function missingTools(): string | undefined {
   const missing = [KUSTOMIZE, VALIDATE, PYTHON].filter((path) => !existsSync(path));
