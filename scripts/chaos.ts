@@ -4,8 +4,8 @@
 // CHAOS_SCENARIOS (e.g. "1,4") runs only those. 7a/7b are the key-rotation rows (rotate-keys killed,
 // re-run, with and without a node restart; the stored active keys must unseal a restarted node).
 import { execFileSync } from 'node:child_process';
-import { ChaosStore } from '../test/chaos/harness.js';
-import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../test/chaos/rotation.js';
+import { ChaosStore } from '../harness/chaos/harness.js';
+import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../harness/chaos/rotation.js';
 import {
   activeRestartsWhileConfiguring,
   formatTable,
@@ -16,7 +16,7 @@ import {
   threeNodesStartedTogether,
   wipedServerWithKeys,
   type ScenarioResult,
-} from '../test/chaos/scenarios.js';
+} from '../harness/chaos/scenarios.js';
 
 const runs = Number(process.env.CHAOS_RUNS ?? 20);
 const boundaryRuns = Number(process.env.CHAOS_BOUNDARY_RUNS ?? 2);

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../test/helpers/child-server.js';
+import { freePort } from '../../harness/child-server.js';
 import { LongRunning, type LongRunningCommand } from './long-running.js';
 import { cpuTimeMs, peakRssKiB } from './proc.js';
 import { ThrowawayOpenBao } from './throwaway-openbao.js';

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from '../../test/helpers/child-server.js';
-import { startMoto } from '../../test/helpers/moto.js';
+import { freePort } from '../../harness/child-server.js';
+import { startMoto } from '../../harness/moto.js';
 import { startToFirstRequest, type LongRunningCommand } from './long-running.js';
 import { CLI, cleanEnv, runNodeMeasuringRss } from './processes.js';
 import { sidecarRun, type SidecarContender, type SidecarFigures } from './sidecar-run.js';

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { OpenBao, type OpenBaoOptions } from '../../test/helpers/openbao.js';
+import { OpenBao, type OpenBaoOptions } from '../../harness/openbao.js';
 import { deferCleanup, stopIfInterrupted } from './cleanup.js';
 
 /**

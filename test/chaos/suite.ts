@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect } from 'vitest';
-import { ChaosStore } from './harness.js';
-import { formatTable, type ScenarioResult } from './scenarios.js';
+import { ChaosStore } from '../../harness/chaos/harness.js';
+import { formatTable, type ScenarioResult } from '../../harness/chaos/scenarios.js';
 
 /**
  * What each shortened chaos suite in CI shares: one moto for its scenarios, the table

@@ -1,9 +1,9 @@
 // The server helper as the test files use it: everything in server-process.ts (which scripts
 // import too, so it must not load vitest) plus the per-server describe.
 import { describe } from 'vitest';
-import { missingServer, SERVER_KINDS, type ServerKind } from './server-process.js';
+import { missingServer, SERVER_KINDS, type ServerKind } from '../../harness/server-process.js';
 
-export * from './server-process.js';
+export * from '../../harness/server-process.js';
 
 /**
  * `describe` once per server kind, named `title [kind]`; a kind whose binary is missing is

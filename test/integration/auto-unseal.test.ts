@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { SERVER_TRAITS } from '../../src/vault/servers.js';
-import { capturedOutput, runCli, transitions } from '../helpers/cli.js';
+import { capturedOutput, runCli, transitions } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
-import { RecordingProxy } from '../helpers/recording-proxy.js';
+import { RecordingProxy } from '../../harness/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 // OpenBao: its static seal (a key file). Vault has none: its transit seal, whose key service is a
-// second Vault in dev mode (test/helpers/servers.ts).
+// second Vault in dev mode (harness/server-process.ts).
 describeEachServer('auto-unseal', (kind) => {
   let server: TestServer;
   let proxy: RecordingProxy;

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { cleanEnv, runCli } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { cleanEnv, runCli } from '../../harness/cli.js';
+import { baoRequest, OpenBao } from '../../harness/openbao.js';
 
 interface BadInput {
   case: string;

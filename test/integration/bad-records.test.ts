@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, logLines, runCli } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { capturedOutput, logLines, runCli } from '../../harness/cli.js';
+import { baoRequest, OpenBao } from '../../harness/openbao.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 const VALID = { type: 'shamir', keysBase64: ['a2V5MQ=='], threshold: 1, shares: 1, initializedAt: '2026-11-01T00:00:00Z' };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { SERVER_TRAITS, serverKindOf } from '../../src/vault/servers.js';
-import { capturedOutput, logLines, runCli, transitions } from '../helpers/cli.js';
+import { capturedOutput, logLines, runCli, transitions } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } from '../helpers/secrets.js';
 

@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { activeRestartsWhileConfiguring, redeployOnOldData, threeNodesStartedTogether, wipedServerWithKeys } from '../chaos/scenarios.js';
+import { activeRestartsWhileConfiguring, redeployOnOldData, threeNodesStartedTogether, wipedServerWithKeys } from '../../harness/chaos/scenarios.js';
 import { useChaosStore } from '../chaos/suite.js';
 import { missingServer, SERVER_KINDS } from '../helpers/servers.js';
 

@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { killAtEveryBoundary, killAtRandomInstants, storeOutageThenSigterm } from '../chaos/scenarios.js';
+import { killAtEveryBoundary, killAtRandomInstants, storeOutageThenSigterm } from '../../harness/chaos/scenarios.js';
 import { useChaosStore } from '../chaos/suite.js';
 
 // CI's shortened form of `npm run chaos`, crash scenarios (chaos-cluster.test.ts has the others).

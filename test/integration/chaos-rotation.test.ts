@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../chaos/rotation.js';
+import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../../harness/chaos/rotation.js';
 import { useChaosStore } from '../chaos/suite.js';
 
 // CI's shortened form of `npm run chaos`, rotation scenarios: the stored active keys always unseal.

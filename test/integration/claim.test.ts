@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { cleanEnv, runCli, transitions } from '../helpers/cli.js';
+import { cleanEnv, runCli, transitions } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
 describeEachServer('the init claim against a real server', (kind) => {

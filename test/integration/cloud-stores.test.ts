@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsStore } from '../../src/store/aws.js';
-import { freePort } from '../helpers/child-server.js';
-import { capturedOutput, cleanEnv, logLines, runCli, startCli, transitions } from '../helpers/cli.js';
-import { startMoto, type Moto } from '../helpers/moto.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { freePort } from '../../harness/child-server.js';
+import { capturedOutput, cleanEnv, logLines, runCli, startCli, transitions } from '../../harness/cli.js';
+import { startMoto, type Moto } from '../../harness/moto.js';
+import { baoRequest, OpenBao } from '../../harness/openbao.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 const NAMES = ['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token'];

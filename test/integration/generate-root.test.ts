@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, cleanEnv, logLines, runCli, startCli } from '../helpers/cli.js';
-import { CRASH_HOOK, storedOneTimePads } from '../helpers/keys.js';
+import { capturedOutput, cleanEnv, logLines, runCli, startCli } from '../../harness/cli.js';
+import { CRASH_HOOK, storedOneTimePads } from '../../harness/keys.js';
 import { describeEachServer, serverRequest as baoRequest, TestServer as OpenBao, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 

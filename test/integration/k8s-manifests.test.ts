@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { KubeApiServer, missingKubeApiServer } from '../helpers/kube-apiserver.js';
+import { KubeApiServer, missingKubeApiServer } from '../../harness/kube-apiserver.js';
 import { filesUnder } from '../helpers/secrets.js';
 
 /**
@@ -16,7 +16,7 @@ import { filesUnder } from '../helpers/secrets.js';
  * through the program's own config loader where it can.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOOLS = join(ROOT, '.tools');
 const KUSTOMIZE = join(TOOLS, 'bin', 'kustomize');
 const VALIDATE = join(TOOLS, 'k8s-venv', 'bin', 'kubernetes-validate');

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { baoRequest, OpenBao } from '../../harness/openbao.js';
 
 /**
  * What the Docker image holds, built the way the Dockerfile builds it and run without the
@@ -17,7 +17,7 @@ import { baoRequest, OpenBao } from '../helpers/openbao.js';
  */
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const INSTALL_TIMEOUT_MS = 300_000;
 
 let workDirectory: string;

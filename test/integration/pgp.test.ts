@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, runCli } from '../helpers/cli.js';
-import { decryptShare, GPG, makeCustodians, type Custodian } from '../helpers/gpg.js';
-import { keyVersions, rotationAccepts, storedRootToken } from '../helpers/keys.js';
+import { capturedOutput, runCli } from '../../harness/cli.js';
+import { decryptShare, GPG, makeCustodians, type Custodian } from '../../harness/gpg.js';
+import { keyVersions, rotationAccepts, storedRootToken } from '../../harness/keys.js';
 import { describeEachServer, serverRequest as baoRequest, TestServer as OpenBao, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 

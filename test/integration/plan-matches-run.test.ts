@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { actions, capturedOutput, cleanEnv, runCli, startCli } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { actions, capturedOutput, cleanEnv, runCli, startCli } from '../../harness/cli.js';
+import { baoRequest, OpenBao } from '../../harness/openbao.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
-const CRASH_HOOK = fileURLToPath(new URL('../chaos/crash-hook.mjs', import.meta.url));
+const CRASH_HOOK = fileURLToPath(new URL('../../harness/chaos/crash-hook.mjs', import.meta.url));
 
 describe('plan prints what the following run does (the same decide())', () => {
   let server: OpenBao;

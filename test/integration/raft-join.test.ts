@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { cleanEnv, runCli, transitions } from '../helpers/cli.js';
+import { cleanEnv, runCli, transitions } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
 describeEachServer('--raft-join: a follower whose server has no retry_join', (kind) => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { SERVER_TRAITS } from '../../src/vault/servers.js';
-import { capturedOutput, cleanEnv, logLines, runCli, startCli } from '../helpers/cli.js';
-import { CRASH_HOOK, keyVersions, rotationAccepts, storedRootToken, unsealsWith } from '../helpers/keys.js';
+import { capturedOutput, cleanEnv, logLines, runCli, startCli } from '../../harness/cli.js';
+import { CRASH_HOOK, keyVersions, rotationAccepts, storedRootToken, unsealsWith } from '../../harness/keys.js';
 import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 

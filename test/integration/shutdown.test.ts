@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, logLines, startCli, transitions } from '../helpers/cli.js';
-import { RecordingProxy } from '../helpers/recording-proxy.js';
+import { capturedOutput, logLines, startCli, transitions } from '../../harness/cli.js';
+import { RecordingProxy } from '../../harness/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { freePort } from '../helpers/child-server.js';
-import { capturedOutput, runCli, startCli, transitions, type RunningCli } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { freePort } from '../../harness/child-server.js';
+import { capturedOutput, runCli, startCli, transitions, type RunningCli } from '../../harness/cli.js';
+import { baoRequest, OpenBao } from '../../harness/openbao.js';
 import { describeEachServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 

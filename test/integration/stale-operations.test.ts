@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, runCli } from '../helpers/cli.js';
+import { capturedOutput, runCli } from '../../harness/cli.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 

@@ -7,7 +7,7 @@ import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createStore } from '../../src/store/index.js';
 import { MANAGED_LABELS, secretNames, type SecretStore } from '../../src/store/types.js';
-import { startMoto } from '../helpers/moto.js';
+import { startMoto } from '../../harness/moto.js';
 
 /** One backend under test, on its own server. */
 interface Backend {

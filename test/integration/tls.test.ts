@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cleanEnv, logLines, runCli } from '../helpers/cli.js';
-import { createTestPki, type TestPki } from '../helpers/certificates.js';
+import { cleanEnv, logLines, runCli } from '../../harness/cli.js';
+import { createTestPki, type TestPki } from '../../harness/certificates.js';
 import { describeEachServer, TestServer } from '../helpers/servers.js';
 
 const SERVER_NAME = 'vault.bootstrap.test';

@@ -2,7 +2,7 @@ import { GoogleError, Status } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { BootstrapError, ConfigError } from '../../src/errors.js';
 import { GcpStore, isLoopback, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
-import { freePort } from '../helpers/child-server.js';
+import { freePort } from '../../harness/child-server.js';
 
 const PROJECT = 'vault-bootstrap-test';
 const FAKE_REQUEST_ID = 'req-51b2-fake-request-id';

@@ -1,7 +1,7 @@
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import { RecordingProxy } from '../helpers/recording-proxy.js';
+import { RecordingProxy } from '../../harness/recording-proxy.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AwsStore } from '../../src/store/aws.js';
-import { cleanEnv, startCli, type RunningCli } from '../helpers/cli.js';
-import { startMoto, type Moto } from '../helpers/moto.js';
-import { baoRequest, type OpenBao } from '../helpers/openbao.js';
-import { RecordingProxy } from '../helpers/recording-proxy.js';
+import { cleanEnv, startCli, type RunningCli } from '../cli.js';
+import { startMoto, type Moto } from '../moto.js';
+import { baoRequest, type OpenBao } from '../openbao.js';
+import { RecordingProxy } from '../recording-proxy.js';
 
 const CRASH_HOOK = fileURLToPath(new URL('./crash-hook.mjs', import.meta.url));
 

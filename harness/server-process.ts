@@ -5,12 +5,12 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVER_TRAITS, type ServerKind } from '../../src/vault/servers.js';
+import { SERVER_TRAITS, type ServerKind } from '../src/vault/servers.js';
 import { freePort, startChildServer, type ChildServer } from './child-server.js';
 
 export type { ServerKind };
 
-const TOOLS = fileURLToPath(new URL('../../.tools/', import.meta.url));
+const TOOLS = fileURLToPath(new URL('../.tools', import.meta.url));
 const BINARIES: Record<ServerKind, string> = { openbao: join(TOOLS, 'bao'), vault: join(TOOLS, 'vault') };
 
 /** Every server the server-facing suites run against. */

@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import type { FileStore } from '../../src/store/file.js';
-import { SERVER_TRAITS } from '../../src/vault/servers.js';
+import type { FileStore } from '../src/store/file.js';
+import { SERVER_TRAITS } from '../src/vault/servers.js';
 import { baoRequest, type OpenBao } from './openbao.js';
-import { serverRequest, type TestServer } from './servers.js';
+import { serverRequest, type TestServer } from './server-process.js';
 
 /** The fault-injection hook of the chaos suite: SIGKILL at the checkpoint named in VB_TEST_CRASH_AT. */
-export const CRASH_HOOK = fileURLToPath(new URL('../chaos/crash-hook.mjs', import.meta.url));
+export const CRASH_HOOK = fileURLToPath(new URL('./chaos/crash-hook.mjs', import.meta.url));
 
 export interface StoredKeys {
   type: string;

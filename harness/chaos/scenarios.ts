@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Checkpoint } from '../../src/checkpoints.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
-import type { ServerKind } from '../helpers/server-process.js';
+import { baoRequest, OpenBao } from '../openbao.js';
+import type { ServerKind } from '../server-process.js';
 import { ChaosStore, healthOf, initCounters, median, memorySpool, oneKeySetStored, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
 
 export interface ScenarioResult {

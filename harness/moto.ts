@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, startChildServer } from './child-server.js';
 
-const MOTO_SERVER = fileURLToPath(new URL('../../.tools/moto_server', import.meta.url));
+const MOTO_SERVER = fileURLToPath(new URL('../.tools/moto_server', import.meta.url));
 
 export interface Moto {
   endpoint: string;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startChildServer, type ChildServer } from './child-server.js';
 
-const TOOLS = fileURLToPath(new URL('../../.tools/', import.meta.url));
+const TOOLS = fileURLToPath(new URL('../.tools', import.meta.url));
 const KUBE_APISERVER = join(TOOLS, 'kube-apiserver');
 const ETCD = join(TOOLS, 'etcd');
 

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Checkpoint } from '../../src/checkpoints.js';
-import { logLines, startCli, type CliResult } from '../helpers/cli.js';
-import { baoRequest, OpenBao } from '../helpers/openbao.js';
+import { logLines, startCli, type CliResult } from '../cli.js';
+import { baoRequest, OpenBao } from '../openbao.js';
 import { startSidecar, type ChaosStore } from './harness.js';
 import type { ScenarioResult } from './scenarios.js';
 
