@@ -65,10 +65,6 @@ async function main(argv: readonly string[]): Promise<number> {
     signal: controller.signal,
     secretsInFlight: new SecretsInFlight(),
   };
-  context.metrics.trackKeysAge(async () => {
-    const keys = await context.records.readUnsealKeys();
-    return keys?.rotatedAt ?? keys?.initializedAt;
-  });
   try {
     switch (config.command) {
       case 'run':

@@ -38,6 +38,7 @@ function converged(): Observation {
   return {
     at: NOW,
     vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, connectionsClosed: 0 },
+    reconcile: 'start',
     spool: undefined,
     keys: KEYS,
     server: { ...CONVERGED_SERVER },
