@@ -16,8 +16,7 @@ import { classifyHealth, isUnsealed } from './health.js';
  * A cheap pass over a converged node makes sys/health and sys/seal-status, both without a
  * token, and nothing else. A full reconcile of a converged node adds four store reads (seal
  * intent, keys, provisioner token, root token), two token look-ups, one read per policy and
- * one of the token role. A record the decision cannot reach is not read: none after an active
- * seal intent.
+ * one of the token role. A sealed node held by an active seal intent reads no keys.
  */
 export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, memory: Memory = EMPTY_MEMORY, at: number = Date.now()): Promise<Observation> {
   const { records } = context;
@@ -29,13 +28,14 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
   if (spool !== undefined || reconcile === undefined) return seen;
   if (vault.health === 'uninitialized') {
     seen.keys = await records.inspectUnsealKeys();
-    if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaim();
+    if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaims();
   } else if (vault.health === 'sealed') {
     seen.sealIntent = await records.inspectSealIntent();
-    if (!isActive(seen.sealIntent)) seen.keys = await records.inspectUnsealKeys();
+    if (isActive(seen.sealIntent)) return seen;
+    seen.keys = await records.inspectUnsealKeys();
+    if (seen.keys.kind === 'valid') seen.keyVersions = await records.readUnsealKeyVersions();
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
-    if (isActive(seen.sealIntent)) return seen;
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') {
       seen.provisionerToken = await records.inspectProvisionerToken();
@@ -50,6 +50,8 @@ function isActive(intent: StoredRecord<SealIntent>): boolean {
   return intent.kind === 'valid' && intent.value.active;
 }
 
+const NO_PROGRESS = Object.freeze({ progress: 0, nonce: '' });
+
 async function observeVault(context: StepContext): Promise<VaultSeen> {
   const { vault, signal } = context;
   let response;
@@ -57,16 +59,17 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
     response = await vault.health({ signal });
   } catch (error) {
     if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
-    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined, migration: false, connectionsClosed: vault.closedConnections };
+    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed: vault.closedConnections };
   }
   const connectionsClosed = vault.closedConnections;
   const health = classifyHealth(response.status);
   const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
-  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, connectionsClosed };
+  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed };
   if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
     const sealStatus = await vault.sealStatus({ signal });
     seen.sealType = sealStatus.type;
     seen.migration = sealStatus.migration;
+    if (health === 'sealed') seen.unsealProgress = { progress: sealStatus.progress, nonce: sealStatus.nonce };
   }
   return seen;
 }

@@ -6,7 +6,7 @@ const NOW = Date.parse('2026-11-30T12:00:00Z');
 const RECONCILE_MS = 600_000;
 const POLICIES = new Map([['admin', 'h-admin'], ['provisioner', 'h-provisioner']]);
 
-const ACTIVE: VaultSeen = { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, connectionsClosed: 3 };
+const ACTIVE: VaultSeen = { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, unsealProgress: { progress: 0, nonce: '' }, connectionsClosed: 3 };
 
 /** What the last full reconcile saw: the same active node, a minute ago. */
 const CONVERGED: Converged = { at: NOW - 60_000, health: 'active', clusterId: 'cluster-a', connectionsClosed: 3, policies: 'admin:h-admin,provisioner:h-provisioner', rotateAt: NOW + 3600_000 };
@@ -17,6 +17,7 @@ const SETTINGS: DecideSettings = {
   claimStaleAfterMs: 300_000,
   rootToken: 'store',
   unsealKeysName: 'vault-unseal-keys',
+  initClaimName: 'vault-init-claim',
   shamir: { shares: 5, threshold: 3 },
   recovery: { shares: 5, threshold: 3 },
 };
@@ -67,7 +68,7 @@ describe('afterDecision: which full reconcile the cheap passes rest on', () => {
 
   it('any action, hold or wait drops it, and so does a failed call: the next pass reconciles in full', () => {
     const memory: Memory = { ...EMPTY_MEMORY, converged: CONVERGED };
-    expect(afterDecision(memory, full, { state: 'configuring', reason: '', action: { kind: 'configure', policies: ['admin'], role: false } }).converged).toBeUndefined();
+    expect(afterDecision(memory, full, { state: 'uninitialized', reason: '', action: { kind: 'join' } }).converged).toBeUndefined();
     expect(afterDecision(memory, full, { state: 'issuing', reason: '', action: { kind: 'wait', pace: 'join' } }).converged).toBeUndefined();
     expect(afterFailure(memory).converged).toBeUndefined();
   });
