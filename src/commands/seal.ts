@@ -27,6 +27,9 @@ export interface SealReport {
 const MAX_ROUNDS = 4;
 const NEW_ACTIVE_WAIT_MS = 10_000;
 const NEW_ACTIVE_POLL_MS = 100;
+/** A standby shows in sys/ha-status once it has reported to the active node. */
+const PEER_LIST_WAIT_MS = 15_000;
+const PEER_LIST_POLL_MS = 250;
 
 /**
  * The emergency brake: record the intent first (so no sidecar unseals a node from this moment
@@ -89,7 +92,9 @@ async function sealEveryNode(context: StepContext, token: Secret): Promise<NodeS
 
 /**
  * Adds the peers the cluster reports (asked of any node still unsealed) to `apis`; returns the
- * active node's address, when one says so.
+ * active node's address, when one says so. sys/ha-status lists a standby only once it has
+ * reported to the active node (every few seconds), so while it lists fewer nodes than the raft
+ * configuration holds, it is asked again, for a bounded time.
  */
 async function discoverPeers(
   context: StepContext,
@@ -98,15 +103,25 @@ async function discoverPeers(
   token: Secret,
   done: (address: string) => boolean,
 ): Promise<string | undefined> {
+  const { signal, log } = context;
   for (const [address, api] of [...apis]) {
     if (done(address)) continue;
     try {
-      const nodes = await api.clusterNodes(token, { signal: context.signal });
+      const members = await api.raftServerCount(token, { signal });
+      const deadline = Date.now() + PEER_LIST_WAIT_MS;
+      let nodes = await api.clusterNodes(token, { signal });
+      while (members !== undefined && nodes.length < members && Date.now() < deadline && !signal.aborted) {
+        await sleep(PEER_LIST_POLL_MS, signal);
+        nodes = await api.clusterNodes(token, { signal });
+      }
+      if (members !== undefined && nodes.length < members) {
+        log.warn({ event: 'seal-peers-unknown', members, known: nodes.length }, `the raft configuration holds ${members} servers, but only ${nodes.length} reported an API address: the sidecars seal the others`);
+      }
       for (const node of nodes) apiFor(new URL(node.apiAddress).origin);
       const active = nodes.find((node) => node.active);
       return active === undefined ? undefined : new URL(active.apiAddress).origin;
     } catch (error) {
-      context.log.debug({ address, error: describeError(error) }, 'no peer list from this node');
+      log.debug({ address, error: describeError(error) }, 'no peer list from this node');
     }
   }
   return undefined;

@@ -225,6 +225,14 @@ export class VaultApi {
       .map((node) => ({ apiAddress: node.api_address, active: node.active_node === true }));
   }
 
+  /** How many servers the raft configuration holds (voters or not); undefined when storage is not raft. */
+  async raftServerCount(token: Secret, options: Signal = {}): Promise<number | undefined> {
+    const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>('GET', 'sys/storage/raft/configuration', { token, ...options });
+    if (response.status < 200 || response.status >= 300) return undefined;
+    const servers = response.body.data?.config?.servers;
+    return Array.isArray(servers) ? servers.length : undefined;
+  }
+
   /** Seals this node (the emergency brake); needs a token with sudo on sys/seal (the root token). */
   async seal(token: Secret, options: Signal = {}): Promise<void> {
     expectOk(await this.#client.call('PUT', 'sys/seal', { token, ...options }), 'seal');

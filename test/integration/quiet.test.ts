@@ -31,7 +31,7 @@ describe('quiet when converged: cheap passes, full reconciles on events and ever
   beforeAll(async () => {
     moto = await startMoto();
     storeProxy = await RecordingProxy.start(moto.endpoint);
-    Object.assign(process.env, moto.env);
+    Object.assign(process.env, moto.env, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
     server = await OpenBao.start();
     vaultProxy = await RecordingProxy.start(server.address);
   });
