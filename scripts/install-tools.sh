@@ -10,6 +10,7 @@
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
+#   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
 # `npm run demo` installs only `openbao` (a minute on a fresh machine); `npm test` installs all.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -177,3 +178,13 @@ if want k8s-tools; then
     echo "install-tools: kustomize $KUSTOMIZE_VERSION; kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
   fi
 fi
+
+# --- promtool (test/integration/alerts.test.ts evaluates k8s/monitoring/rules.yaml with it) ------
+# From Debian's prometheus package (the machine's own registry; Go-building promtool takes far
+# longer). A failed install does not fail this script: the alert test skips, naming it.
+if want promtool && ! command -v promtool >/dev/null; then
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >"$tools/promtool-install.log" 2>&1; then
+    echo "install-tools: promtool not installed ($(tail -n 1 "$tools/promtool-install.log")); the alert tests will skip"
+  fi
+fi
+if want promtool && command -v promtool >/dev/null; then echo "install-tools: $(promtool --version 2>&1 | head -n 1)"; fi
