@@ -124,13 +124,13 @@ export class FaultProxy {
       pair.toClient = pair.toClient.then(() => this.#deliver(pair, chunk, 'down'));
     });
     client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
+    upstream.on('error', () => undefined);
     client.on('close', () => {
       upstream.destroy();
       this.#pairs.delete(pair);
     });
     upstream.on('close', () => {
-      // While black-holed nothing reaches the client, a close included.
+      // While black-holed nothing reaches the client, a close (or a refused upstream) included.
       if (this.#fault === 'black-hole') pair.upstreamGone = true;
       else void pair.toClient.then(() => client.destroy());
     });
