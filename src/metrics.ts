@@ -7,6 +7,7 @@ export class Metrics {
   readonly #state = new Gauge({ name: 'vault_bootstrap_state', help: '1 for the current state, 0 for the others', labelNames: ['state'], registers: [this.registry] });
   readonly #transitions = new Counter({ name: 'vault_bootstrap_transitions_total', help: 'State transitions', labelNames: ['from', 'to'], registers: [this.registry] });
   readonly #unseals = new Counter({ name: 'vault_bootstrap_unseal_total', help: 'Unseal key shares submitted', registers: [this.registry] });
+  readonly #progressResets = new Counter({ name: 'vault_bootstrap_unseal_progress_resets_total', help: 'Unseal progress someone else left on the server, reset before submitting the stored keys', registers: [this.registry] });
   readonly #storeErrors = new Counter({ name: 'vault_bootstrap_store_errors_total', help: 'Failed store operations', labelNames: ['op'], registers: [this.registry] });
   readonly #vaultUp = new Gauge({ name: 'vault_bootstrap_vault_up', help: '1 when Vault answered the last health check', registers: [this.registry] });
   readonly #blocked = new Gauge({ name: 'vault_bootstrap_blocked', help: '1 for what a person must fix now, 0 for the others', labelNames: ['reason'], registers: [this.registry] });
@@ -52,6 +53,10 @@ export class Metrics {
 
   unsealSubmitted(): void {
     this.#unseals.inc();
+  }
+
+  unsealProgressReset(): void {
+    this.#progressResets.inc();
   }
 
   storeError(operation: string): void {
