@@ -5,7 +5,7 @@ import type { Logger } from './log.js';
 export type Dependency = 'vault' | 'store';
 
 /**
- * Every call's own deadline, in one table (README: error policy). A call that reaches it fails
+ * Every call's own deadline, in one table (README's error policy quotes it). A call that reaches it fails
  * as transient (the dependency is unavailable), so the loop retries it with backoff; nothing
  * waits on an answer that may never come.
  */
