@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './child-server.js';
 
 /**
  * The network faults an operator's bad day brings between two processes:
@@ -58,7 +59,9 @@ export class FaultProxy {
   static async start(target: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
     const url = new URL(target.includes('://') ? target : `tcp://${target}`);
     const proxy = new FaultProxy({ host: url.hostname, port: Number(url.port) }, options);
-    await proxy.#listen(0);
+    // A port from below the ephemeral range (child-server.ts): lifting `refuse` listens on it again,
+    // and an outgoing connection must not have taken it meanwhile.
+    await proxy.#listen(await freePort());
     return proxy;
   }
 

@@ -95,6 +95,7 @@ export class Runner {
       const seen = await observe(this.#context, this.#policies);
       metrics.vaultUp(seen.vault.health !== 'unreachable');
       if (seen.sealIntent !== undefined) metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
+      if (seen.provisionerToken?.kind === 'valid') metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
       this.#memory = remember(this.#memory, seen);
       const decision = decide(seen, this.#memory, this.#settings);
       this.#enter(decision.state, decision.reason);
