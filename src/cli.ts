@@ -4,7 +4,7 @@ import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
-import { formatStatus, status } from './commands/status.js';
+import { formatStatus, problemsOf, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
@@ -75,7 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runCommand(context, controller);
       case 'status': {
         const report = await status(context);
-        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStatus(report)}\n`);
+        process.stdout.write(`${config.json ? JSON.stringify({ ...report, problems: problemsOf(report) }, null, 2) : formatStatus(report)}\n`);
         return 0;
       }
       case 'plan': {
