@@ -5,7 +5,7 @@ import { rotateKeys } from './commands/rotate-keys.js';
 import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
-import { formatStatus, status } from './commands/status.js';
+import { formatStatus, problemsOf, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
@@ -85,7 +85,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runCommand(context, controller);
       case 'status': {
         const report = await status(context);
-        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStatus(report)}\n`);
+        process.stdout.write(`${config.json ? JSON.stringify({ ...report, problems: problemsOf(report) }, null, 2) : formatStatus(report)}\n`);
         return 0;
       }
       case 'plan': {
