@@ -2,9 +2,10 @@
 import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
-import { formatStatus, status } from './commands/status.js';
+import { formatStatus, problemsOf, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
@@ -80,7 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runCommand(context, controller);
       case 'status': {
         const report = await status(context);
-        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStatus(report)}\n`);
+        process.stdout.write(`${config.json ? JSON.stringify({ ...report, problems: problemsOf(report) }, null, 2) : formatStatus(report)}\n`);
         return 0;
       }
       case 'plan': {
@@ -89,10 +90,11 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'rotate-keys':
-      case 'generate-root': {
+      case 'generate-root':
+      case 'migrate-seal': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
-        const result = config.command === 'rotate-keys' ? await rotateKeys(context) : await generateRoot(context);
+        const result = config.command === 'rotate-keys' ? await rotateKeys(context) : config.command === 'generate-root' ? await generateRoot(context) : await migrateSeal(context);
         log.info({ ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;

@@ -30,8 +30,6 @@ export class Runner {
   #lastBeat = Date.now();
   #policies: ReadonlyMap<string, string>;
   #policiesReadAt = Number.NEGATIVE_INFINITY;
-  /** When the server was first found away in the current absence; undefined while it answers. */
-  #awaySince: number | undefined;
   #said = '';
   readonly #waker = new Waker();
   readonly #errorBackoff = new Backoff(500, 15_000);
@@ -123,8 +121,6 @@ export class Runner {
       // reconcile: why this pass read the store and the server's configuration; null for a cheap pass.
       this.#context.log.debug({ event: 'pass', action: action.kind, reconcile: seen.reconcile ?? null, ms: Math.round((performance.now() - started) * 10) / 10 }, 'pass');
       this.#errorBackoff.reset();
-      const away = seen.vault.health === 'unreachable' || seen.vault.health === 'unknown';
-      this.#awaySince = away ? (this.#awaySince ?? seen.at) : undefined;
       return result.pace === undefined ? 0 : this.#pauseFor(result.pace);
     } catch (error) {
       if (isAborted(error)) return 'stopped';
@@ -157,7 +153,8 @@ export class Runner {
     const { intervalMs } = this.#context.config;
     switch (pace) {
       case 'fast':
-        return awayPauseMs(Date.now() - (this.#awaySince ?? Date.now()));
+        // An answer we do not understand (no unreachableSince) is not a restart: the slow pace.
+        return awayPauseMs(Date.now() - (this.#memory.unreachableSince ?? Number.NEGATIVE_INFINITY));
       case 'join':
         return Math.min(intervalMs, 1000);
       case 'interval':
