@@ -10,6 +10,8 @@
  *   BENCH_RUNS        samples of (a)–(d) and of start-up, medians reported (default 5)
  *   BENCH_RESTARTS    server restarts for (e)/(f), per contender (default 10)
  *   BENCH_IDLE_SECONDS  how long (g) watches a converged sidecar (default 30)
+ *   BENCH_QUIET_SECONDS how long the quiet rows count a converged sidecar's requests (default 120)
+ *   BENCH_RECONCILE_SECONDS  its --reconcile-interval there, so the window holds reconciles (default 30)
  *   BENCH_NODE_FLAGS  node/V8 flags for vault-bootstrap (default: those of the Dockerfile's ENTRYPOINT)
  *   BENCH_NODE        the node binary for vault-bootstrap (default: the one running this script)
  *   BENCH_PEER=1      add the bank-vaults column
@@ -24,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { runScript, temporaryDirectory } from './lib/cleanup.js';
 import { readableLogLine } from './lib/log-lines.js';
 import { CLI, ROOT, runNodeMeasuringRss } from './lib/processes.js';
+import { perDay, PRICE_PER_10K, quietSection, type QuietResults } from './lib/quiet-section.js';
 import { sidecarSection, type SidecarResults } from './lib/sidecar-section.js';
 import { ThrowawayOpenBao } from './lib/throwaway-openbao.js';
 
@@ -61,6 +64,8 @@ await runScript(async () => {
   const RUNS = parseCount('BENCH_RUNS', process.env.BENCH_RUNS ?? '5', 1);
   const RESTARTS = parseCount('BENCH_RESTARTS', process.env.BENCH_RESTARTS ?? '10', 1);
   const IDLE_SECONDS = parseCount('BENCH_IDLE_SECONDS', process.env.BENCH_IDLE_SECONDS ?? '30', 0);
+  const QUIET_SECONDS = parseCount('BENCH_QUIET_SECONDS', process.env.BENCH_QUIET_SECONDS ?? '120', 10);
+  const RECONCILE_SECONDS = parseCount('BENCH_RECONCILE_SECONDS', process.env.BENCH_RECONCILE_SECONDS ?? '30', 1);
   const peerBinary = process.env.BENCH_PEER === '1' ? PEER_BINARY : undefined;
   if (peerBinary && !existsSync(peerBinary)) throw new Error(`BENCH_PEER=1: ${peerBinary} is missing: run bash scripts/install-peer.sh`);
   const benchDirectory = await temporaryDirectory('vb-bench-');
@@ -80,9 +85,14 @@ await runScript(async () => {
     { benchDirectory, runs: RUNS, restarts: RESTARTS, idleSeconds: IDLE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
     (line) => console.log(`  ${line}`),
   );
+  console.log(`\nQuiet when converged: ${QUIET_SECONDS} s, requests counted by recording proxies in front of moto and OpenBao`);
+  const quiet = await quietSection(
+    { benchDirectory, windowSeconds: QUIET_SECONDS, reconcileSeconds: RECONCILE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
+    (line) => console.log(`  ${line}`),
+  );
   console.log(`\nload average (1/5/15 min) at the end: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
-  printTable(ours, floors, sidecar);
-  printMethod(ours, floors, sidecar, await emptyNodeMaxRssKiB(benchDirectory));
+  printTable(ours, floors, sidecar, quiet);
+  printMethod(ours, floors, sidecar, quiet, await emptyNodeMaxRssKiB(benchDirectory));
 });
 
 /** The node flags the image runs with: what sits between the node binary and cli.js in the Dockerfile's ENTRYPOINT. */
@@ -169,7 +179,7 @@ async function emptyNodeMaxRssKiB(workDirectory: string): Promise<number> {
 type Row = [metric: string, ours: string, floor: string, floorRatio: string, peer: string, peerRatio: string, samples: string];
 
 /** One markdown table, (a)–(g) and the rest, ready to paste into README. */
-function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults): void {
+function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults): void {
   const floorRows: Array<[string, (sample: Sample) => number, (value: number) => string]> = [
     ['(a) fresh server listening → ready (`run --once`)', (s) => s.freshMs, seconds],
     // sys/init varies by seconds from run to run; without it, what the program itself adds shows.
@@ -204,6 +214,7 @@ function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults): 
     versus('    CPU time used by then', median(our.startCpuMs), peer && median(peer.startCpuMs), seconds, String(our.startCpuMs.length)),
     versus('fresh server listening → unsealed, sidecar loop', our.loop.freshToUnsealedMs, peer?.loop.freshToUnsealedMs, seconds, '1'),
     versus('fresh server listening → `/readyz` 200, sidecar loop', our.loop.freshToReadyMs ?? Number.NaN, undefined, seconds, '1'),
+    ...quietRows(quiet, versus),
   );
 
   const header: Row = ['metric', 'vault-bootstrap', 'floor', 'ratio', peer ? `bank-vaults ${PEER_VERSION}` : 'peer (BENCH_PEER=1)', 'ratio', 'N'];
@@ -213,7 +224,28 @@ function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults): 
   for (const row of rows) console.log(`| ${row.map((cell) => cell || '').join(' | ')} |`);
 }
 
-function printMethod(ours: Sample[], floors: Sample[], sidecar: SidecarResults, emptyNodeKiB: number): void {
+/** The quiet rows: what a converged sidecar sends, per pod-day or pod-hour at the default --reconcile-interval, and what the store calls cost. */
+function quietRows(quiet: QuietResults, versus: (metric: string, ourValue: number, peerValue: number | undefined, format: (value: number) => string, samples: string) => Row): Row[] {
+  const ours = perDay(quiet.ours, true);
+  const peer = quiet.peer === undefined ? undefined : perDay(quiet.peer, false);
+  const window = `${quiet.ours.windowSeconds} s`;
+  const storeRow = (metric: string, value: (perDay: number) => number, format: (value: number) => string): Row => {
+    const row = versus(metric, value(ours.storeCallsPerDay ?? Number.NaN), undefined, format, window);
+    if (quiet.peer) row[4] = 'not counted (file mode)';
+    return row;
+  };
+  return [
+    storeRow('store calls per pod-day, converged (AWS store, default --reconcile-interval)', (calls) => calls, count),
+    versus('audited (token-bearing) Vault requests per pod-hour, converged', ours.tokenRequestsPerHour, peer?.tokenRequestsPerHour, count, window),
+    versus('    all Vault requests per pod-hour (health and seal status included)', ours.requestsPerHour, peer?.requestsPerHour, count, window),
+    versus(`Vault writes while converged, ${window}`, quiet.ours.vaultWrites, quiet.peer?.vaultWrites, count, window),
+    versus(`idle CPU, converged, ${window} (reconcile every ${quiet.ours.reconcileSeconds} s)`, quiet.ours.cpuPercent, quiet.peer?.cpuPercent, percent, '1'),
+    storeRow('store calls per pod-month at AWS list price ($0.05 / 10 000)', (calls) => (calls * 30 * PRICE_PER_10K.aws) / 10_000, dollars),
+    storeRow('    at GCP list price ($0.03 / 10 000 accesses)', (calls) => (calls * 30 * PRICE_PER_10K.gcp) / 10_000, dollars),
+  ];
+}
+
+function printMethod(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults, emptyNodeKiB: number): void {
   const serverStartMs = median([...ours, ...floors].map((s) => s.serverStartMs));
   console.log(`
 What is measured
@@ -241,7 +273,12 @@ What is measured
     Peak RSS: VmHWM from /proc/PID/status just before SIGTERM: the high-water mark over fresh start, idle and restarts.
       aws: the same loop against moto (2 restarts). gcp: no Secret Manager emulator installs here, so only the start-up:
       the SDK loaded and its start-up probe refused by a closed loopback port until the process gives up (exit 2).
-    Process start → first request: a stand-in HTTP server on loopback notes the first request of any kind (${sidecar.ours.startToFirstRequestMs.length} spawns each).`);
+    Process start → first request: a stand-in HTTP server on loopback notes the first request of any kind (${sidecar.ours.startToFirstRequestMs.length} spawns each).
+  Quiet rows: a converged sidecar left alone ${quiet.ours.windowSeconds} s (from 2 s after /readyz 200), recording proxies in front of moto and OpenBao.
+    vault-bootstrap: --store aws, defaults except --reconcile-interval ${quiet.ours.reconcileSeconds}s; in the window ${quiet.ours.storeCalls} store calls,
+      ${quiet.ours.vaultRequests} Vault requests (${quiet.ours.tokenRequests} with a token), ${quiet.ours.reconciles} full reconciles. Per day at the default 10m:
+      one measured reconcile's calls × 144, plus the cheap passes as measured (no store call, no token).
+    bank-vaults: unseal --init --mode file (its defaults); its Vault requests as measured in the window, scaled; its store is files, not counted.`);
 }
 
 function describeSample(sample: Sample): string {
@@ -271,8 +308,16 @@ function ratio(value: number, reference: number): string {
   return Number.isFinite(value) && Number.isFinite(reference) && reference > 0 ? `${(value / reference).toFixed(2)}×` : '';
 }
 
+function count(value: number): string {
+  return Number.isNaN(value) ? '' : Math.round(value).toLocaleString('en-US');
+}
+
+function dollars(value: number): string {
+  return Number.isNaN(value) ? '' : `$${value < 1 ? value.toFixed(3) : value.toFixed(2)}`;
+}
+
 function percent(value: number): string {
-  return Number.isNaN(value) ? '' : `${value.toFixed(2)} %`;
+  return Number.isNaN(value) ? '' : `${value.toFixed(value < 0.1 ? 3 : 2)} %`;
 }
 
 function parseCount(name: string, text: string, minimum: number): number {
