@@ -18,6 +18,7 @@ import { Metrics } from './metrics.js';
 import { startServer, type Probe } from './server.js';
 import { SecretsInFlight, type StepContext } from './steps/context.js';
 import { Spool } from './steps/spool.js';
+import { CountingStore } from './store/counting.js';
 import { createStore } from './store/index.js';
 import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
@@ -64,13 +65,17 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     return reportStartupError(error);
   }
+  // What the sidecar costs (SPEC §9): every store operation and every Vault request, counted where it is made.
+  const metrics = new Metrics();
+  const vaultClient = new VaultClient(config.vaultAddress, config.tls, deadlines);
+  vaultClient.onRequest((withToken) => metrics.vaultRequest(withToken));
   const context: StepContext = {
     config,
-    vault: new VaultApi(new VaultClient(config.vaultAddress, config.tls, deadlines)),
-    records: new Records(store, config.storePrefix),
+    vault: new VaultApi(vaultClient),
+    records: new Records(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix),
     spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
     log,
-    metrics: new Metrics(),
+    metrics,
     signal: controller.signal,
     secretsInFlight,
     deadlines,

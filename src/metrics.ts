@@ -15,6 +15,8 @@ export class Metrics {
   readonly #driftRepairs = new Counter({ name: 'vault_bootstrap_drift_repairs_total', help: 'Writes that put back configuration changed on the server after it was ready', labelNames: ['kind'], registers: [this.registry] });
   readonly #provisionerExpiry = new Gauge({ name: 'vault_bootstrap_provisioner_token_expiry_timestamp_seconds', help: 'When the stored provisioner token expires (Unix seconds), as last read from the store', registers: [this.registry] });
   readonly #provisionerTtl = new Gauge({ name: 'vault_bootstrap_provisioner_token_ttl_seconds', help: 'The lifetime a provisioner token is issued with (--provisioner-ttl)', registers: [this.registry] });
+  readonly #storeCalls = new Counter({ name: 'vault_bootstrap_store_calls_total', help: 'Store operations made (each a billed API call or more), by operation', labelNames: ['op'], registers: [this.registry] });
+  readonly #vaultRequests = new Counter({ name: 'vault_bootstrap_vault_requests_total', help: 'Requests sent to Vault; token="true" ones are written to its audit log', labelNames: ['token'], registers: [this.registry] });
   #keysCreatedAt: string | undefined;
   readonly #keysAge = new Gauge({
     name: 'vault_bootstrap_keys_age_seconds',
@@ -64,6 +66,14 @@ export class Metrics {
 
   unsealProgressReset(): void {
     this.#progressResets.inc();
+  }
+
+  storeCall(operation: string): void {
+    this.#storeCalls.inc({ op: operation });
+  }
+
+  vaultRequest(withToken: boolean): void {
+    this.#vaultRequests.inc({ token: String(withToken) });
   }
 
   storeError(operation: string): void {

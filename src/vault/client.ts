@@ -38,6 +38,7 @@ export class VaultClient {
   readonly transport: Transport;
   readonly #client: nodeVault.client;
   readonly #deadlines: Deadlines;
+  readonly #requestListeners = new Set<(withToken: boolean) => void>();
 
   constructor(address: URL, tls: TlsConfig, deadlines: Deadlines = new Deadlines()) {
     this.address = address;
@@ -55,6 +56,11 @@ export class VaultClient {
     this.#client.handleVaultResponse = async (response) => response;
   }
 
+  /** Calls `listener` for each request sent, saying whether it carries a token (the cost metric). */
+  onRequest(listener: (withToken: boolean) => void): void {
+    this.#requestListeners.add(listener);
+  }
+
   close(): void {
     this.transport.close();
   }
@@ -62,6 +68,7 @@ export class VaultClient {
   async call<Body = Record<string, unknown>>(method: string, path: string, options: CallOptions = {}): Promise<VaultResponse<Body>> {
     const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
     const send = ({ ms }: { ms: number }) => {
+      for (const listener of this.#requestListeners) listener(options.token !== undefined);
       const request = this.#client.request({
         method,
         path: `/${path}${query}`,

@@ -65,6 +65,10 @@ describe('quiet when converged: cheap passes, full reconciles on events and ever
     expect(vaultRequests.filter((request) => request.method !== 'GET')).toEqual([]);
     expect(new Set(vaultRequests.filter((request) => !request.token).map(requestLine))).toEqual(new Set(['GET /v1/sys/health', 'GET /v1/sys/seal-status']));
 
+    // The sidecar's own cost metrics agree with what arrived (the counts are still between reconciles).
+    await expect.poll(async () => metric(port, 'vault_bootstrap_vault_requests_total{token="true"}'), { timeout: 5_000, interval: 20 }).toBe(vaultProxy.requests.filter((request) => request.token).length);
+    expect(await metric(port, 'vault_bootstrap_store_calls_total{op="readLatest"}')).toBeGreaterThanOrEqual(window.full * STORE_READS_PER_RECONCILE);
+
     // Drift: someone deletes a policy. Cheap passes cannot see it; the next reconcile puts it back.
     const root = JSON.parse(await new AwsStore({ region: 'us-east-1' }).readLatest('vault-root-token')).token as string;
     const configurePasses = () => passes(cli!).filter((line) => line.action === 'configure').length;
@@ -81,6 +85,12 @@ describe('quiet when converged: cheap passes, full reconciles on events and ever
     expectNoSecretIn(capturedOutput, await secretValuesIn(new AwsStore({ region: 'us-east-1' })));
   });
 });
+
+async function metric(port: number, series: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
 
 function requestLine(request: RecordedRequest): string {
   return `${request.method} ${request.path}`;
