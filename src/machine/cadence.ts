@@ -50,13 +50,15 @@ export function afterDecision(memory: Memory, seen: Observation, decision: Decis
   if (decision.action.kind !== 'done') return memory.converged === undefined ? memory : { ...memory, converged: undefined };
   if (seen.reconcile === undefined) return memory;
   const { vault } = seen;
+  const rotateAt = seen.server?.provisionerRotateAt;
   const converged: Converged = {
     at: seen.at,
     health: vault.health,
     clusterId: vault.clusterId,
     connectionsClosed: vault.connectionsClosed,
     policies: policiesDigest(seen.policyHashes),
-    rotateAt: seen.server?.provisionerRotateAt,
+    // Already due and still ready: a standby, whose active node's sidecar rotates the token; the interval suffices.
+    rotateAt: rotateAt !== undefined && rotateAt > seen.at ? rotateAt : undefined,
   };
   return { ...memory, convergedOnce: true, converged };
 }

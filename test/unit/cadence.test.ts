@@ -61,6 +61,13 @@ describe('afterDecision: which full reconcile the cheap passes rest on', () => {
     expect(reconcileDue(ACTIVE, POLICIES, NOW + 5000, memory.converged, RECONCILE_MS)).toBeUndefined();
   });
 
+  it('a standby ready with a token already due (its active node rotates it) does not reconcile every pass', () => {
+    const due = { ...full, vault: { ...ACTIVE, health: 'standby' as const, status: 429 }, server: { ...full.server!, provisionerToken: 'rotate' as const, provisionerRotateAt: NOW - 1000 } };
+    const memory = afterDecision(EMPTY_MEMORY, due, done);
+    expect(memory.converged?.rotateAt).toBeUndefined();
+    expect(reconcileDue(due.vault, POLICIES, NOW + 5000, memory.converged, RECONCILE_MS)).toBeUndefined();
+  });
+
   it('a cheap pass leaves it standing, so the interval counts from the last full reconcile', () => {
     const memory: Memory = { ...EMPTY_MEMORY, converged: CONVERGED };
     expect(afterDecision(memory, { ...full, reconcile: undefined }, done).converged).toBe(CONVERGED);
