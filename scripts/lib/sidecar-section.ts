@@ -122,7 +122,8 @@ export async function sidecarSection(options: SidecarOptions, progress: (line: s
 /**
  * No GCP Secret Manager emulator installs here (test/integration/GCP_EMULATOR.md), so the GCP
  * figure is the start-up only: the SDK loaded and its start-up probe sent to a closed loopback
- * port until it gives up (exit 2). A floor for the GCP sidecar, not its steady state.
+ * port until --once --timeout ends the run (exit 4; the sidecar itself would wait for the store,
+ * not ready). A floor for the GCP sidecar, not its steady state.
  */
 async function gcpStartupPeakRssKiB(options: SidecarOptions): Promise<number> {
   const directory = join(options.benchDirectory, 'gcp');
@@ -130,7 +131,7 @@ async function gcpStartupPeakRssKiB(options: SidecarOptions): Promise<number> {
   const closedPort = await freePort();
   const finished = await runNodeMeasuringRss(
     [
-      ...options.nodeFlags, CLI, 'run', '--store', 'gcp', '--gcp-project', 'vb-bench', '--gcp-endpoint', `127.0.0.1:${closedPort}`,
+      ...options.nodeFlags, CLI, 'run', '--once', '--timeout', '5s', '--store', 'gcp', '--gcp-project', 'vb-bench', '--gcp-endpoint', `127.0.0.1:${closedPort}`,
       '--vault-addr', `http://127.0.0.1:${closedPort}`, '--listen', `127.0.0.1:${await freePort()}`,
     ],
     directory,
