@@ -272,7 +272,7 @@ What is measured
     (g) user+system CPU time of the process (/proc/PID/stat) over the idle window, 2 s after converging, no probes.
     Peak RSS: VmHWM from /proc/PID/status just before SIGTERM: the high-water mark over fresh start, idle and restarts.
       aws: the same loop against moto (2 restarts). gcp: no Secret Manager emulator installs here, so only the start-up:
-      the SDK loaded and its start-up probe refused by a closed loopback port until `--once --timeout 5s` ends the run (exit 4).
+      the SDK loaded and its start-up probe refused by a closed loopback port until --once --timeout 5s ends the run (exit 4).
     Process start → first request: a stand-in HTTP server on loopback notes the first request of any kind (${sidecar.ours.startToFirstRequestMs.length} spawns each).
   Quiet rows: a converged sidecar left alone ${quiet.ours.windowSeconds} s (from 2 s after /readyz 200), recording proxies in front of moto and OpenBao.
     vault-bootstrap: --store aws, defaults except --reconcile-interval ${quiet.ours.reconcileSeconds}s; in the window ${quiet.ours.storeCalls} store calls,
