@@ -62,7 +62,7 @@ async function sealEveryNode(context: StepContext, token: Secret): Promise<NodeS
   const apiFor = (address: string): VaultApi => {
     let api = apis.get(address);
     if (api === undefined) {
-      api = new VaultApi(new VaultClient(new URL(address), context.config.tls));
+      api = new VaultApi(new VaultClient(new URL(address), context.config.tls, context.deadlines));
       apis.set(address, api);
     }
     return api;
