@@ -39,12 +39,16 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
-    if (seen.keys.kind === 'valid') {
+    // --self-init: the server keeps no keys with us; its cluster id record is the split-brain check.
+    const selfInitialized = context.config.selfInit !== undefined && seen.keys.kind === 'absent';
+    if (selfInitialized) seen.selfInitCluster = await records.inspectSelfInitCluster();
+    if (seen.keys.kind === 'valid' || selfInitialized) {
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
       seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, policies, at);
+    } else if (seen.keys.kind === 'absent') {
+      seen.claim = await records.inspectClaims();
     }
-    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   }
   return seen;
 }
@@ -98,6 +102,15 @@ async function observeServer(
   }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
   const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
+  if (context.login !== undefined) {
+    // --self-init: the management token comes from a login, never from the store.
+    const login = await context.login.token(context);
+    if (login.kind === 'rejected') {
+      return { managementToken: 'none', loginProblem: login.problem, policiesDiffering: [], roleDiffers: false, provisionerToken, rootTokenLive, provisionerRotateAt };
+    }
+    const changes = await planConfiguration(context, policies, login.token);
+    return { managementToken: 'login', loginToken: login.token, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, provisionerToken, rootTokenLive, provisionerRotateAt };
+  }
   const management = rootTokenLive ? rootSecret : provisionerSecret;
   if (management === undefined || management === null) {
     return { managementToken: 'none', policiesDiffering: [], roleDiffers: false, provisionerToken, rootTokenLive, provisionerRotateAt };

@@ -63,10 +63,16 @@ export async function issueProvisionerToken(context: StepContext, managementToke
 }
 
 /**
- * The token `seal` works with: the stored root token, or once it is revoked (--root-token
- * revoke), the stored provisioner token. The sidecar's loop has decide() choose instead.
+ * The token `seal` works with: with --self-init the login's; else the stored root token, or
+ * once it is revoked (--root-token revoke), the stored provisioner token. The sidecar's loop has decide() choose instead.
  */
-export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'root' | 'provisioner' }> {
+export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'root' | 'provisioner' | 'login' }> {
+  if (context.login !== undefined) {
+    // --self-init: no root token exists; the login the server's initialize stanzas declare is the only source.
+    const login = await context.login.token(context);
+    if (login.kind === 'token') return { token: login.token, source: 'login' };
+    throw new BootstrapError('NO_MANAGEMENT_TOKEN', `--self-init: the server refused the sidecar's login: ${login.problem}`);
+  }
   const root = await context.records.readRootToken();
   if (root?.token) {
     if ((await context.vault.lookupSelf(root.token, { signal: context.signal })) !== undefined) return { token: root.token, source: 'root' };

@@ -51,6 +51,8 @@ export interface SecretNames {
   rootToken: string;
   provisionerToken: string;
   sealIntent: string;
+  /** --self-init: the cluster id of the self-initialized server, recorded on first sight (no keys record holds it). */
+  selfInitCluster: string;
 }
 
 export function secretNames(prefix: string): SecretNames {
@@ -60,5 +62,6 @@ export function secretNames(prefix: string): SecretNames {
     rootToken: `${prefix}-root-token`,
     provisionerToken: `${prefix}-provisioner-token`,
     sealIntent: `${prefix}-seal-intent`,
+    selfInitCluster: `${prefix}-self-init-cluster`,
   };
 }
