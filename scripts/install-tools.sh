@@ -124,3 +124,26 @@ fi
 if [[ -f $k8s_stamp ]]; then
   echo "install-tools: kustomize $KUSTOMIZE_VERSION; kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
 fi
+
+# --- Container image tools (test/integration/image.test.ts, scripts/image.sh) -----------------
+# podman with runc (crun refuses this kernel's hybrid cgroups) builds and runs the image;
+# mmdebstrap makes the stand-in base images from Debian packages (scripts/image-bases.sh).
+# Debian packages, so root installs them with apt. A failed install does not fail this script:
+# it writes the error to .tools/image-tools-error, which the image test names when it skips.
+image_tools=(podman runc mmdebstrap)
+missing_image_tools=()
+for tool in "${image_tools[@]}"; do command -v "$tool" >/dev/null || missing_image_tools+=("$tool"); done
+if ((${#missing_image_tools[@]})); then
+  image_log="$tools/image-tools-install.log"
+  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_image_tools[@]}"; } >"$image_log" 2>&1; then
+    rm -f "$tools/image-tools-error"
+  else
+    { grep -v '^[[:space:]]*$' "$image_log" | tail -n 1 || echo "apt-get install ${missing_image_tools[*]} failed"; } >"$tools/image-tools-error"
+    echo "install-tools: ${missing_image_tools[*]} not installed ($(cat "$tools/image-tools-error")); the image test will skip"
+  fi
+else
+  rm -f "$tools/image-tools-error"
+fi
+if [[ ! -f $tools/image-tools-error ]]; then
+  echo "install-tools: $(podman --version); $(runc --version | head -n 1); mmdebstrap $(mmdebstrap --version | cut -d' ' -f2)"
+fi
