@@ -12,7 +12,7 @@ import { CLI, cleanEnv, run, runOrFail } from './lib/processes.js';
 
 await runScript(async () => {
   header('tools');
-  await runOrFail('bash', ['scripts/install-tools.sh'], { onLine: printIndented, env: cleanEnv() });
+  await runOrFail('bash', ['scripts/install-tools.sh', 'openbao'], { onLine: printIndented, env: cleanEnv() });
 
   header('build');
   const build = await runOrFail('npm', ['run', '--silent', 'build'], { onLine: printIndented, env: process.env as Record<string, string> });

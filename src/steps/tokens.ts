@@ -1,7 +1,7 @@
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
-import type { ProvisionerToken } from '../store/records.js';
+import type { ProvisionerToken, RootToken } from '../store/records.js';
 import type { TokenInfo } from '../vault/api.js';
 import { PROVISIONER_POLICY, PROVISIONER_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
@@ -57,8 +57,8 @@ export async function issueProvisionerToken(context: StepContext, managementToke
 }
 
 /**
- * The token configuring works with: the stored root token, or once it is revoked
- * (--root-token revoke), the stored provisioner token.
+ * The token `seal` works with: the stored root token, or once it is revoked (--root-token
+ * revoke), the stored provisioner token. The sidecar's loop has decide() choose instead.
  */
 export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'root' | 'provisioner' }> {
   const root = await context.records.readRootToken();
@@ -70,16 +70,14 @@ export async function managementToken(context: StepContext): Promise<{ token: Se
     return { token: provisioner.token, source: 'provisioner' };
   }
   throw new BootstrapError(
-    'VAULT_REQUEST_FAILED',
+    'NO_MANAGEMENT_TOKEN',
     'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; generate a root token (README: recovery)',
   );
 }
 
 /** --root-token revoke: revoke the root token once a working provisioner token is stored; keep the record, marked revoked. */
-export async function revokeRootToken(context: StepContext): Promise<void> {
-  const root = await context.records.readRootToken();
-  if (!root?.token) return;
+export async function revokeRootToken(context: StepContext, root: RootToken & { token: Secret }): Promise<void> {
   await context.vault.revokeSelf(root.token);
   await context.records.writeRootToken({ token: null, createdAt: root.createdAt, revokedAt: new Date().toISOString() });
-  context.log.info({ secret: context.records.names.rootToken }, 'root token revoked; later runs use the provisioner token');
+  context.log.info({ event: 'root-token-revoked', secret: context.records.names.rootToken }, 'root token revoked; later runs use the provisioner token');
 }

@@ -23,6 +23,8 @@ export interface UnsealKeys {
   fingerprints?: string[];
   /** The cluster these keys open, recorded once it is first seen unsealed: the split-brain check. */
   clusterId?: string;
+  /** A seal migration (Shamir → auto-unseal) made these former unseal keys the recovery keys: when it started. */
+  migratedAt?: string;
 }
 
 export type KeyStatus = 'pending' | 'active';
@@ -84,6 +86,17 @@ export interface InitClaim {
   holder: string;
   claimedAt: string;
   clusterHint: string;
+}
+
+/** The newest readable claim generation (0: none), and its record. */
+export interface ClaimSeen {
+  generation: number;
+  record: StoredRecord<InitClaim>;
+}
+
+/** The secret of one claim generation; generation 1 keeps the name earlier releases used. */
+export function claimName(firstName: string, generation: number): string {
+  return generation <= 1 ? firstName : `${firstName}-g${generation}`;
 }
 
 /**
@@ -161,8 +174,26 @@ export class Records {
     await this.#writeVerified(this.names.sealIntent, JSON.stringify(intent));
   }
 
-  inspectClaim(): Promise<StoredRecord<InitClaim>> {
-    return this.#inspect(this.names.initClaim, decodeClaim);
+  /**
+   * The newest init claim (SPEC §4): generation 1 is `{prefix}-init-claim` (the name earlier
+   * releases wrote, so their claim is read as generation 1), generation n the secret
+   * `{prefix}-init-claim-g{n}`. Generations are read upwards; a generation that reads absent
+   * may be one being written (GCP creates a secret and its first version apart) or one whose
+   * writer died between the two, so the next one is read too before the search stops.
+   */
+  async inspectClaims(): Promise<ClaimSeen> {
+    let newest: ClaimSeen = { generation: 0, record: { kind: 'absent' } };
+    for (let generation = 1; ; generation += 1) {
+      const record = await this.#inspect(claimName(this.names.initClaim, generation), decodeClaim);
+      if (record.kind !== 'absent') {
+        newest = { generation, record };
+        continue;
+      }
+      const next = await this.#inspect(claimName(this.names.initClaim, generation + 1), decodeClaim);
+      if (next.kind === 'absent') return newest;
+      newest = { generation: generation + 1, record: next };
+      generation += 1;
+    }
   }
 
   async writeUnsealKeys(record: UnsealKeys): Promise<void> {
@@ -195,18 +226,12 @@ export class Records {
     await this.#writeVerified(this.names.provisionerToken, text);
   }
 
-  async readClaim(): Promise<InitClaim | undefined> {
-    return valueOf(await this.inspectClaim());
-  }
-
-  /** Create-if-absent: throws StoreAlreadyExistsError when someone holds or held the claim. */
-  async createClaim(claim: InitClaim): Promise<void> {
-    await this.store.createIfAbsent(this.names.initClaim, JSON.stringify(claim));
-  }
-
-  /** Takes a claim over (stale, or re-initialization): a new version on top of the old. */
-  async replaceClaim(claim: InitClaim): Promise<void> {
-    await this.store.addVersion(this.names.initClaim, JSON.stringify(claim));
+  /**
+   * Create-if-absent of one claim generation: the store picks exactly one winner among
+   * replicas creating the same generation; the others get StoreAlreadyExistsError.
+   */
+  async createClaim(generation: number, claim: InitClaim): Promise<void> {
+    await this.store.createIfAbsent(claimName(this.names.initClaim, generation), JSON.stringify(claim));
   }
 
   async #inspect<T>(name: string, decode: (text: string) => T): Promise<StoredRecord<T>> {
@@ -258,6 +283,7 @@ export function encodeUnsealKeys(record: UnsealKeys): string {
     ...(record.nonce ? { nonce: record.nonce } : {}),
     ...(record.encrypted ? { encrypted: true, fingerprints: record.fingerprints ?? [] } : {}),
     ...(record.clusterId === undefined ? {} : { clusterId: record.clusterId }),
+    ...(record.migratedAt === undefined ? {} : { migratedAt: record.migratedAt }),
   });
 }
 
@@ -308,6 +334,7 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
     ...(typeof record.nonce === 'string' ? { nonce: record.nonce } : {}),
     ...(record.encrypted === true ? { encrypted: true, fingerprints: ((fingerprints as string[] | undefined) ?? []).slice() } : {}),
     ...(typeof record.clusterId === 'string' && record.clusterId !== '' ? { clusterId: record.clusterId } : {}),
+    ...(typeof record.migratedAt === 'string' ? { migratedAt: record.migratedAt } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { CallOptions, VaultClient, VaultResponse } from './client.js';
@@ -22,6 +23,8 @@ export interface SealStatus {
   threshold: number;
   shares: number;
   progress: number;
+  /** Identifies the unseal attempt in progress (empty when none). */
+  nonce: string;
   recoverySeal: boolean;
   /** A seal migration is in progress: a person runs it; nothing here feeds it keys. */
   migration: boolean;
@@ -92,9 +95,9 @@ export class VaultApi {
     this.#client.close();
   }
 
-  /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer. */
-  async health(options: Signal = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>> {
-    return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, ...options, timeoutMs: 5000 });
+  /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer (within `timeoutMs`, by default the health deadline). */
+  async health(options: Signal & Pick<CallOptions, 'timeoutMs'> = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>> {
+    return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, timeoutMs: CALL_DEADLINE_MS.vaultHealth, ...options });
   }
 
   async sealStatus(options: Signal = {}): Promise<SealStatus> {
@@ -106,6 +109,7 @@ export class VaultApi {
       threshold: Number(body.t ?? 0),
       shares: Number(body.n ?? 0),
       progress: Number(body.progress ?? 0),
+      nonce: typeof body.nonce === 'string' ? body.nonce : '',
       recoverySeal: body.recovery_seal === true,
       migration: body.migration === true,
     };
@@ -113,7 +117,7 @@ export class VaultApi {
 
   /** PUT sys/init. Not abortable: once sent, its answer holds the only copy of the keys. */
   async initialize(request: InitRequest): Promise<InitResult> {
-    const response = await this.#client.call<Record<string, unknown>>('PUT', 'sys/init', { body: request, timeoutMs: 120_000 });
+    const response = await this.#client.call<Record<string, unknown>>('PUT', 'sys/init', { body: request, timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
     const body = expectOk(response, 'initialize');
     const recovery = Array.isArray(body.recovery_keys_base64) && body.recovery_keys_base64.length > 0;
     const keys = (recovery ? body.recovery_keys_base64 : body.keys_base64) as unknown;
@@ -127,13 +131,19 @@ export class VaultApi {
    * Submits one unseal key share; returns whether the server is still sealed. A 400 means the
    * server refused the share (not base64, or the shares do not open this barrier): KEYS_REJECTED.
    */
-  async unseal(key: Secret, options: Signal = {}): Promise<{ sealed: boolean; progress: number }> {
-    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options });
+  async unseal(key: Secret, options: Signal = {}, how: { migrate?: boolean } = {}): Promise<{ sealed: boolean; progress: number }> {
+    // migrate=true: the share also authorizes a seal migration in progress (migrate-seal only).
+    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal(), ...(how.migrate ? { migrate: true } : {}) }, ...options });
     if (response.status === 400) {
       throw new BootstrapError('KEYS_REJECTED', `unseal: the server refused the stored shares: ${firstError(response.body)}`, { statusCode: 400 });
     }
     const body = expectOk(response, 'unseal');
     return { sealed: body.sealed === true, progress: Number(body.progress ?? 0) };
+  }
+
+  /** PUT sys/unseal {"reset":true}: the server drops the unseal shares it holds. */
+  async resetUnseal(options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('PUT', 'sys/unseal', { body: { reset: true }, ...options }), 'reset unseal progress');
   }
 
   /** The policy's text, or undefined when the server has no such policy. */
