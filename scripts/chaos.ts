@@ -3,9 +3,13 @@
 // step boundary gets CHAOS_BOUNDARY_RUNS (default 2) kills; scenarios 3–6 run CHAOS_SMALL_RUNS (default 3).
 // CHAOS_SCENARIOS (e.g. "1,4") runs only those. 7a/7b are the key-rotation rows (rotate-keys killed,
 // re-run, with and without a node restart; the stored active keys must unseal a restarted node).
+// 8a/8b are the takeover races (three replicas take over a stale claim, or an old cluster's with
+// --allow-reinit), CHAOS_TAKEOVER_ROUNDS (default 10) rounds on each server kind installed.
 import { execFileSync } from 'node:child_process';
 import { ChaosStore } from '../harness/chaos/harness.js';
 import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../harness/chaos/rotation.js';
+import { takeoverRace } from '../harness/chaos/takeover.js';
+import { missingServer, SERVER_KINDS } from '../harness/server-process.js';
 import {
   activeRestartsWhileConfiguring,
   formatTable,
@@ -21,10 +25,19 @@ import {
 const runs = Number(process.env.CHAOS_RUNS ?? 20);
 const boundaryRuns = Number(process.env.CHAOS_BOUNDARY_RUNS ?? 2);
 const smallRuns = Number(process.env.CHAOS_SMALL_RUNS ?? 3);
+const takeoverRounds = Number(process.env.CHAOS_TAKEOVER_ROUNDS ?? 10);
 const only = process.env.CHAOS_SCENARIOS?.split(',').map((name) => name.trim());
 
-execFileSync('bash', ['scripts/install-tools.sh'], { stdio: 'inherit' });
+// Only the servers the scenarios start (Vault, for 8a/8b, comes from the per-machine build cache).
+execFileSync('bash', ['scripts/install-tools.sh', 'openbao', 'moto', 'vault'], { stdio: 'inherit' });
 execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
+
+/** The takeover rows' per-round figures, printed as they come. */
+async function reportRounds(running: ReturnType<typeof takeoverRace>): Promise<ScenarioResult> {
+  const result = await running;
+  console.log(`${result.scenario}: sys/init calls per round ${result.initsPerRound.join(',')}; replicas racing to create the claim ${result.creatorsPerRound.join(',')}`);
+  return result;
+}
 
 const store = await ChaosStore.start();
 const results: ScenarioResult[] = [];
@@ -40,6 +53,10 @@ try {
     ['6', () => wipedServerWithKeys(store, smallRuns)],
     ['7a', () => rotationKillAtEveryBoundary(store, boundaryRuns)],
     ['7b', () => rotationKillAtRandomInstants(store, runs)],
+    ...SERVER_KINDS.filter((kind) => missingServer(kind) === undefined).flatMap((kind): Array<[string, () => Promise<ScenarioResult>]> => [
+      ['8a', () => reportRounds(takeoverRace(store, takeoverRounds, 'stale', kind))],
+      ['8b', () => reportRounds(takeoverRace(store, takeoverRounds, 'allow-reinit', kind))],
+    ]),
   ];
   for (const [name, scenario] of scenarios) {
     if (only !== undefined && !only.includes(name)) continue;
