@@ -18,19 +18,19 @@ const STALE_AFTER = '1m';
 const HOUR_MS = 3_600_000;
 
 /**
- * 8. Three sidecars, each beside its own uninitialized node of a 3-node raft cluster, race to
+ * 9. Three sidecars, each beside its own uninitialized node of a 3-node raft cluster, race to
  * take a claim over. Exactly one sys/init per round reaches any node (counted by the recording
  * proxies in front of them), every node ends unsealed in one cluster, and the keys stored
  * after the seeded records are one key set that opens it.
  */
 export async function takeoverRace(store: ChaosStore, rounds: number, takeover: TakeoverCase, kind: ServerKind = 'openbao'): Promise<ScenarioResult & { initsPerRound: number[]; creatorsPerRound: number[] }> {
-  const result = { ...newResult(`8${takeover === 'stale' ? 'a' : 'b'} three replicas take over ${takeover === 'stale' ? 'a stale claim' : "an old cluster's claim (--allow-reinit)"} (${kind})`), initsPerRound: [] as number[], creatorsPerRound: [] as number[] };
+  const result = { ...newResult(`9${takeover === 'stale' ? 'a' : 'b'} three replicas take over ${takeover === 'stale' ? 'a stale claim' : "an old cluster's claim (--allow-reinit)"} (${kind})`), initsPerRound: [] as number[], creatorsPerRound: [] as number[] };
   for (let round = 0; round < rounds; round += 1) {
     result.runs += 1;
     const nodes = await OpenBao.createCluster(3, { kind });
     await Promise.all(nodes.map((node) => node.start()));
     const counters = await initCounters(nodes);
-    const prefix = uniquePrefix(`s8${takeover === 'stale' ? 'a' : 'b'}`);
+    const prefix = uniquePrefix(`s9${takeover === 'stale' ? 'a' : 'b'}`);
     const seededKeyVersions = await seed(store, prefix, takeover);
     const extraArgs = ['--claim-stale-after', STALE_AFTER, ...(takeover === 'allow-reinit' ? ['--allow-reinit'] : [])];
     const started = Date.now();

@@ -66,7 +66,8 @@ export class Runner {
 
   async run(): Promise<Outcome> {
     const { config, signal, log } = this.#context;
-    const deadline = config.once ? Date.now() + config.timeoutMs : Number.POSITIVE_INFINITY;
+    // --once: counted from the process's start (the start-up probe of the store included), not from here.
+    const deadline = this.#context.deadlines.runEnd;
     const unsubscribe = this.#context.vault.onConnectionClosed(() => this.wake());
     try {
       while (!signal.aborted) {
@@ -94,6 +95,7 @@ export class Runner {
       const seen = await observe(this.#context, this.#policies);
       metrics.vaultUp(seen.vault.health !== 'unreachable');
       if (seen.sealIntent !== undefined) metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
+      if (seen.provisionerToken?.kind === 'valid') metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
       this.#memory = remember(this.#memory, seen);
       const decision = decide(seen, this.#memory, this.#settings);
       this.#enter(decision.state, decision.reason);
