@@ -131,8 +131,9 @@ export class VaultApi {
    * Submits one unseal key share; returns whether the server is still sealed. A 400 means the
    * server refused the share (not base64, or the shares do not open this barrier): KEYS_REJECTED.
    */
-  async unseal(key: Secret, options: Signal = {}): Promise<{ sealed: boolean; progress: number }> {
-    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options });
+  async unseal(key: Secret, options: Signal = {}, how: { migrate?: boolean } = {}): Promise<{ sealed: boolean; progress: number }> {
+    // migrate=true: the share also authorizes a seal migration in progress (migrate-seal only).
+    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal(), ...(how.migrate ? { migrate: true } : {}) }, ...options });
     if (response.status === 400) {
       throw new BootstrapError('KEYS_REJECTED', `unseal: the server refused the stored shares: ${firstError(response.body)}`, { statusCode: 400 });
     }
