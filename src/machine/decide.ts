@@ -4,6 +4,7 @@ import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
 
@@ -41,16 +42,24 @@ export interface ServerSeen {
   provisionerToken: 'missing' | 'invalid' | 'rotate' | 'valid';
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
+  /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
+  provisionerRotateAt?: number;
 }
 
 /**
  * Everything one pass observed. A store record is undefined when the pass had no need to
- * read it (an unreachable server needs none; the claim matters only before init).
+ * read it (an unreachable server needs none; the claim matters only before init; a cheap pass
+ * over a converged node reads none; a sealed node held by an active seal intent needs no keys).
  */
 export interface Observation {
   /** Wall clock of the pass, ms; the only time decide() knows. */
   at: number;
   vault: VaultSeen;
+  /**
+   * Why this pass reconciled in full (store records, tokens, configuration: cadence.ts), or
+   * undefined for a cheap pass: health only, over a node converged and unchanged since.
+   */
+  reconcile: string | undefined;
   /** Keys a crashed or stopped process left in the spool, not yet stored. */
   spool: PendingSecrets | undefined;
   keys?: StoredRecord<UnsealKeys>;
@@ -97,6 +106,8 @@ export interface Memory {
   opened: boolean;
   /** connectionsClosed when the node was last seen unsealed; dropped once it was unreachable or sealed on purpose. */
   unsealedAtCloses: number | undefined;
+  /** What the last full reconcile that found nothing to do saw; cheap passes compare with it (cadence.ts). */
+  converged: Converged | undefined;
   /** The seal type the node last reported: while it does not answer, whether a KMS may be why. */
   sealType: string | undefined;
   /** Since when the server has not answered (a pass's `at`); undefined while it answers. */
@@ -114,6 +125,7 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
   convergedOnce: false,
   opened: false,
   unsealedAtCloses: undefined,
+  converged: undefined,
   sealType: undefined,
   unreachableSince: undefined,
   migratedKeysRefusedAt: undefined,
@@ -376,6 +388,7 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
 
 function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const { health, clusterId } = seen.vault;
+  if (seen.reconcile === undefined) return go('ready', `converged and unchanged since the last reconcile (${health})`, { kind: 'done' });
   const keys = required(seen.keys, 'keys');
   const server = seen.server;
   const management = server === undefined ? undefined : managementTokenOf(seen, server);

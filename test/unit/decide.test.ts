@@ -39,6 +39,7 @@ function converged(): Observation {
   return {
     at: NOW,
     vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, unsealProgress: { progress: 0, nonce: '' }, connectionsClosed: 0 },
+    reconcile: 'start',
     spool: undefined,
     keys: KEYS,
     rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '2026-11-01T00:00:00Z' } },
