@@ -34,6 +34,8 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
     if (isActive(seen.sealIntent)) return seen;
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') seen.keyVersions = await records.readUnsealKeyVersions();
+    // Initialized with no keys: our claim tells our lost init from someone else's.
+    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
@@ -42,6 +44,7 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
       seen.rootToken = await records.inspectRootToken();
       seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, policies, at);
     }
+    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   }
   return seen;
 }
