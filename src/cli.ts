@@ -75,10 +75,6 @@ async function main(argv: readonly string[]): Promise<number> {
     secretsInFlight,
     deadlines,
   };
-  context.metrics.trackKeysAge(async () => {
-    const keys = await context.records.readUnsealKeys();
-    return keys?.rotatedAt ?? keys?.initializedAt;
-  });
   try {
     switch (config.command) {
       case 'run':

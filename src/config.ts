@@ -54,6 +54,8 @@ export interface Config {
   readonly rootToken: RootTokenMode;
   readonly provisionerTtlMs: number;
   readonly intervalMs: number;
+  /** A full reconcile (store records, policies, token role, token look-ups) at least this often when nothing happened. */
+  readonly reconcileIntervalMs: number;
   readonly timeoutMs: number;
   /** host undefined: every address, IPv6 and IPv4 alike. */
   readonly listen: { host: string | undefined; port: number } | undefined;
@@ -101,6 +103,7 @@ const OPTIONS = {
   'root-token': { type: 'string' },
   'provisioner-ttl': { type: 'string' },
   interval: { type: 'string' },
+  'reconcile-interval': { type: 'string' },
   timeout: { type: 'string' },
   listen: { type: 'string' },
   'log-level': { type: 'string' },
@@ -262,6 +265,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     rootToken,
     provisionerTtlMs: duration('provisioner-ttl', 'VB_PROVISIONER_TTL', '720h', 60_000),
     intervalMs: duration('interval', 'VB_INTERVAL', '5s', 100),
+    reconcileIntervalMs: duration('reconcile-interval', 'VB_RECONCILE_INTERVAL', '10m', 1000),
     timeoutMs: duration('timeout', 'VB_TIMEOUT', '10m', 1000),
     listen: parseListen(setting('listen', 'VB_LISTEN'), once || command !== 'run'),
     logLevel,

@@ -213,6 +213,28 @@ export class VaultApi {
     expectOk(response, 'revoke token');
   }
 
+  /**
+   * The API addresses of the cluster's nodes the active node knows (itself and every standby
+   * that reports to it), from sys/ha-status; a sealed node is not among them.
+   */
+  async clusterNodes(token: Secret, options: Signal = {}): Promise<Array<{ apiAddress: string; active: boolean }>> {
+    const response = await this.#client.call<{ data?: { nodes?: unknown }; nodes?: unknown }>('GET', 'sys/ha-status', { token, ...options });
+    const body = expectOk(response, 'read HA status');
+    const nodes = body.data?.nodes ?? body.nodes;
+    if (!Array.isArray(nodes)) return [];
+    return nodes
+      .filter((node): node is { api_address: string; active_node?: unknown } => typeof node?.api_address === 'string' && node.api_address !== '')
+      .map((node) => ({ apiAddress: node.api_address, active: node.active_node === true }));
+  }
+
+  /** How many servers the raft configuration holds (voters or not); undefined when storage is not raft. */
+  async raftServerCount(token: Secret, options: Signal = {}): Promise<number | undefined> {
+    const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>('GET', 'sys/storage/raft/configuration', { token, ...options });
+    if (response.status < 200 || response.status >= 300) return undefined;
+    const servers = response.body.data?.config?.servers;
+    return Array.isArray(servers) ? servers.length : undefined;
+  }
+
   /** Seals this node (the emergency brake); needs a token with sudo on sys/seal (the root token). */
   async seal(token: Secret, options: Signal = {}): Promise<void> {
     expectOk(await this.#client.call('PUT', 'sys/seal', { token, ...options }), 'seal');
