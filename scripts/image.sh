@@ -21,4 +21,8 @@ while IFS= read -r line; do build_args+=(--build-arg "$line"); done <<<"$bases"
 
 # --network=host: npm ci in the build stage reaches the npm registry as the host does.
 podman build --pull=never --network=host --layers "${build_args[@]}" --tag "$tag" --file "$root/Dockerfile" "$root" >&2
+# Each build of a changed tree leaves the previous image and build stage untagged (they carry the
+# stand-ins' label); those older than a day go, so the store does not grow without bound while
+# today's stay to be reused.
+podman image prune --force --filter label=vault-bootstrap.stand-in-key --filter until=24h >/dev/null
 podman image inspect --format '{{.Id}}' "$tag"
