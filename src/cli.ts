@@ -47,6 +47,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (config.tls.skipVerify) {
     log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
   }
+  if (config.insecureHttp) {
+    log.warn({ event: 'insecure-http', vaultAddr: config.vaultAddress.origin }, '--allow-insecure-http: the Vault address is plain http to another host: tokens and unseal keys cross the network in clear');
+  }
   let store: SecretStore;
   try {
     store = await createStore(config.store);

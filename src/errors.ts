@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'KEYS_REJECTED'
   | 'VAULT_SEALED'
   | 'ROTATION_FAILED'
-  | 'GENERATE_ROOT_FAILED';
+  | 'GENERATE_ROOT_FAILED'
+  | 'NO_MANAGEMENT_TOKEN';
 
 /**
  * Codes that say "try again later" by themselves. A VAULT_REQUEST_FAILED is transient only

@@ -1,6 +1,6 @@
 import { describeError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
-import { managementToken } from '../steps/tokens.js';
+import { managementToken } from '../steps/management-token.js';
 
 export interface SealReport {
   intent: 'recorded' | 'ended';

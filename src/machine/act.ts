@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, describeError } from '../errors.js';
-import { configurePolicy, configureTokenRole } from '../steps/configure.js';
+import { configureAuditDevice, configurePolicy, configureTokenRole } from '../steps/configure.js';
 import type { StepContext } from '../steps/context.js';
 import { claimCluster, initialize } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
-import { issueProvisionerToken, managementToken, revokeRootToken } from '../steps/tokens.js';
+import { issueManagementToken, managementToken, renewManagementToken } from '../steps/management-token.js';
+import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { unseal } from '../steps/unseal.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
 import type { State } from './states.js';
@@ -36,6 +37,14 @@ export async function act(context: StepContext, action: Action, seen: Observatio
       return unsealNode(context, seen, memory);
     case 'configure':
       return configureServer(context, action, seen, memory, policies);
+    case 'issue-management-token': {
+      const root = seen.rootToken?.kind === 'valid' ? seen.rootToken.value.token : null;
+      if (root !== null) await issueManagementToken(context, root);
+      return { memory };
+    }
+    case 'renew-management-token':
+      await renewManagementToken(context);
+      return { memory };
     case 'issue-token': {
       const { token } = await managementToken(context);
       const stored = seen.provisionerToken?.kind === 'valid' ? seen.provisionerToken.value : undefined;
@@ -148,6 +157,10 @@ async function configureServer(context: StepContext, action: Extract<Action, { k
   if (action.role) {
     await configureTokenRole(context, token);
     if (memory.convergedOnce) context.metrics.driftRepaired('token-role');
+  }
+  if (action.audit) {
+    await configureAuditDevice(context, token);
+    if (memory.convergedOnce) context.metrics.driftRepaired('audit-device');
   }
   if (rejectedPolicies.size === 0) checkpoint('configured');
   return { memory: { ...memory, rejectedPolicies } };

@@ -1,7 +1,9 @@
 import type { Config } from '../config.js';
 import type { SecretNames } from '../store/types.js';
+import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { describeInvalidRecord, type InitClaim, type ProvisionerToken, type RootToken, type SealIntent, type StoredRecord, type UnsealKeys } from '../store/records.js';
+import type { ServerKind } from '../vault/servers.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
 
@@ -24,15 +26,21 @@ export interface VaultSeen {
    * sealed node was sealed by someone while it kept running.
    */
   connectionsClosed: number;
+  /** Which server answered (from its health body); undefined when nothing did. */
+  serverKind?: ServerKind;
 }
 
 /** What an unsealed node holds of our configuration, read with the management token. */
 export interface ServerSeen {
-  /** Which stored token is valid on this server to configure with. */
-  managementToken: 'root' | 'provisioner' | 'none';
+  /** Which stored token configures this server (steps/management-token.ts): never the provisioner (CI) token. */
+  managementToken: 'management' | 'root' | 'none';
+  /** The sidecar's own token ({prefix}-management-token) on this server. */
+  ownManagementToken: ManagementTokenVerdict;
   /** Policies whose text on the server differs from ours (or that are missing). */
   policiesDiffering: string[];
   roleDiffers: boolean;
+  /** HashiCorp Vault: the audit device the sidecar ensures is missing or differs. */
+  auditDiffers: boolean;
   /** The stored provisioner token, looked up on this server with itself. */
   provisionerToken: 'missing' | 'invalid' | 'rotate' | 'valid';
   /** The stored root token is still accepted (matters with --root-token revoke). */
@@ -103,7 +111,9 @@ export type Action =
   | { kind: 'claim-and-init'; autoUnseal: boolean; shares: number; threshold: number }
   | { kind: 'join' }
   | { kind: 'unseal' }
-  | { kind: 'configure'; policies: string[]; role: boolean }
+  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean }
+  | { kind: 'issue-management-token' }
+  | { kind: 'renew-management-token' }
   | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring' }
   | { kind: 'revoke-root' }
   | { kind: 'record-seal-intent' }
@@ -258,17 +268,25 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   }
   const server = required(seen.server, 'server');
   if (server.managementToken === 'none') {
-    return hold('no-management-token', 'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; run vault-bootstrap generate-root (README: recovery)');
+    return hold('no-management-token', 'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)');
   }
   const rejected = stillRejected(seen, memory);
   const policies = server.policiesDiffering.filter((name) => !rejected.has(name));
-  if (policies.length > 0 || server.roleDiffers) {
-    const what = [...policies.map((name) => `policy ${name}`), ...(server.roleDiffers ? ['token role provisioner'] : [])].join(', ');
-    return go('configuring', `${memory.convergedOnce ? 'drift' : 'unsealed'} (${health}): ${what} differ${policies.length + (server.roleDiffers ? 1 : 0) === 1 ? 's' : ''} from the desired configuration`, {
+  if (policies.length > 0 || server.roleDiffers || server.auditDiffers) {
+    const differing = [...policies.map((name) => `policy ${name}`), ...(server.roleDiffers ? ['token role provisioner'] : []), ...(server.auditDiffers ? ['audit device'] : [])];
+    return go('configuring', `${memory.convergedOnce ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration`, {
       kind: 'configure',
       policies,
       role: server.roleDiffers,
+      audit: server.auditDiffers,
     });
+  }
+  const own = server.ownManagementToken;
+  if ((own === 'missing' || own === 'invalid') && server.rootTokenLive && health === 'active') {
+    return go('issuing', own === 'missing' ? 'the sidecar has no management token of its own yet' : 'the stored management token is not valid on this server', { kind: 'issue-management-token' });
+  }
+  if (own === 'renew' && health === 'active') {
+    return go('issuing', 'the management token is in the last third of its period', { kind: 'renew-management-token' });
   }
   const token = server.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {
@@ -278,8 +296,8 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  if (settings.rootToken === 'revoke' && server.rootTokenLive && health === 'active') {
-    return go('issuing', '--root-token revoke: a valid provisioner token is stored', { kind: 'revoke-root' });
+  if (settings.rootToken === 'revoke' && server.rootTokenLive && server.managementToken === 'management' && health === 'active') {
+    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root' });
   }
   if (keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId });
@@ -348,7 +366,11 @@ export function describeAction(action: Action, names: SecretNames): string {
     case 'unseal':
       return `unseal with the shares in ${names.unsealKeys}`;
     case 'configure':
-      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : [])].join(', ');
+      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ');
+    case 'issue-management-token':
+      return `issue the management token with the root token, store it in ${names.managementToken}`;
+    case 'renew-management-token':
+      return `renew the management token in ${names.managementToken}`;
     case 'issue-token':
       return `issue a provisioner token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-root':

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { BootstrapError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
-import { planConfiguration } from '../steps/configure.js';
+import { auditDeviceDiffers, planConfiguration } from '../steps/configure.js';
+import { resolveManagementToken } from '../steps/management-token.js';
 import { judgeProvisionerToken } from '../steps/tokens.js';
-import type { Secret } from '../secret.js';
-import type { ProvisionerToken, RootToken, StoredRecord } from '../store/records.js';
+import type { ManagementToken, ProvisionerToken, RootToken, StoredRecord } from '../store/records.js';
+import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
 import type { Observation, ServerSeen, VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
 
@@ -12,8 +13,9 @@ import { classifyHealth, isUnsealed } from './health.js';
  * One pass's look at the world: the server's health (and seal type where it matters), the
  * spool, the store records this health kind calls for, and on an unsealed node what the
  * server holds of our configuration. Reads only. A converged pass makes: sys/health,
- * sys/seal-status, four store reads (seal intent, keys, provisioner token, root token), two
- * token look-ups, one read per policy and one of the token role.
+ * sys/seal-status, five store reads (seal intent, keys, provisioner, root and management
+ * tokens), a look-up of each stored token, one read per policy, one of the token role, and
+ * on HashiCorp Vault one of the audit devices.
  */
 export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, at: number = Date.now()): Promise<Observation> {
   const { records } = context;
@@ -33,7 +35,8 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
     if (seen.keys.kind === 'valid') {
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
-      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, policies);
+      const ownToken = await records.inspectManagementToken();
+      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, ownToken, policies, vault.serverKind);
     }
   }
   return seen;
@@ -51,7 +54,7 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
   const connectionsClosed = vault.closedConnections;
   const health = classifyHealth(response.status);
   const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
-  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, connectionsClosed };
+  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, connectionsClosed, serverKind: serverKindOf(response.body) };
   if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
     const sealStatus = await vault.sealStatus({ signal });
     seen.sealType = sealStatus.type;
@@ -64,29 +67,18 @@ async function observeServer(
   context: StepContext,
   provisioner: StoredRecord<ProvisionerToken>,
   root: StoredRecord<RootToken>,
+  own: StoredRecord<ManagementToken>,
   policies: ReadonlyMap<string, string>,
+  serverKind: ServerKind | undefined,
 ): Promise<ServerSeen> {
-  const { vault, signal } = context;
   let provisionerToken: ServerSeen['provisionerToken'] = provisioner.kind === 'absent' ? 'missing' : 'invalid';
-  let provisionerSecret: Secret | undefined;
-  if (provisioner.kind === 'valid') {
-    provisionerToken = (await judgeProvisionerToken(context, provisioner.value)).kind;
-    if (provisionerToken !== 'invalid') provisionerSecret = provisioner.value.token;
-  }
-  const rootSecret = root.kind === 'valid' ? root.value.token : null;
-  const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
-  const management = rootTokenLive ? rootSecret : provisionerSecret;
-  if (management === undefined || management === null) {
-    return { managementToken: 'none', policiesDiffering: [], roleDiffers: false, provisionerToken, rootTokenLive };
-  }
-  const changes = await planConfiguration(context, policies, management);
-  return {
-    managementToken: rootTokenLive ? 'root' : 'provisioner',
-    policiesDiffering: changes.policiesWritten,
-    roleDiffers: changes.roleWritten,
-    provisionerToken,
-    rootTokenLive,
-  };
+  if (provisioner.kind === 'valid') provisionerToken = (await judgeProvisionerToken(context, provisioner.value)).kind;
+  const management = await resolveManagementToken(context, own, root);
+  const known = { managementToken: management.source, ownManagementToken: management.own, provisionerToken, rootTokenLive: management.rootTokenLive };
+  if (management.token === undefined) return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
+  const changes = await planConfiguration(context, policies, management.token);
+  const auditDiffers = serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi && (await auditDeviceDiffers(context, management.token));
+  return { ...known, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, auditDiffers };
 }
 
 function hashPolicies(policies: ReadonlyMap<string, string>): Map<string, string> {

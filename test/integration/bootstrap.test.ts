@@ -115,7 +115,7 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(statusResult.code, statusResult.stderr).toBe(0);
     const report = JSON.parse(statusResult.stdout);
     expect(report.vault.health).toBe('active');
-    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-seal-intent']);
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-management-token', 'vault-seal-intent']);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
 
