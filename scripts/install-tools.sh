@@ -178,5 +178,5 @@ if want checkov; then
       echo "install-tools: checkov not installed ($(cat "$tools/checkov-error")); the security scan test will skip"
     fi
   fi
-  [[ -f $checkov_stamp ]] && echo "install-tools: checkov $CHECKOV_VERSION"
+  if [[ -f $checkov_stamp ]]; then echo "install-tools: checkov $CHECKOV_VERSION"; fi
 fi
