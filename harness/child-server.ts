@@ -87,11 +87,16 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-/**
- * Starts a server process and resolves once `readyUrl` answers any HTTP status. Fails with the
- * tail of the server's output if it exits or stays silent.
- */
-export async function startChildServer(command: string, args: string[], readyUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildServer> {
+/** A server process started without waiting for it to serve (one expected to exit or hang at start). */
+export interface LaunchedServer extends ChildServer {
+  /** The process's exit code, or null while it runs (or when a signal ended it). */
+  exitCode(): number | null;
+  running(): boolean;
+  /** The last characters it printed. */
+  output(): string;
+}
+
+export function launchChildServer(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): LaunchedServer {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keepTail = (chunk: Buffer): void => {
@@ -100,12 +105,24 @@ export async function startChildServer(command: string, args: string[], readyUrl
   child.stdout?.on('data', keepTail);
   child.stderr?.on('data', keepTail);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const server: ChildServer = { stop: () => stopChild(child, exited) };
+  return {
+    stop: () => stopChild(child, exited),
+    exitCode: () => child.exitCode,
+    running: () => child.exitCode === null && child.signalCode === null,
+    output: () => output,
+  };
+}
 
+/**
+ * Starts a server process and resolves once `readyUrl` answers any HTTP status. Fails with the
+ * tail of the server's output if it exits or stays silent.
+ */
+export async function startChildServer(command: string, args: string[], readyUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildServer> {
+  const server = launchChildServer(command, args, env);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${command} exited before it was ready:\n${output}`);
+    if (!server.running()) {
+      throw new Error(`${command} exited before it was ready:\n${server.output()}`);
     }
     try {
       await fetch(readyUrl, { signal: AbortSignal.timeout(1_000) });
@@ -115,7 +132,7 @@ export async function startChildServer(command: string, args: string[], readyUrl
     }
   }
   await server.stop();
-  throw new Error(`${command} was not ready at ${readyUrl} within ${READY_TIMEOUT_MS} ms:\n${output}`);
+  throw new Error(`${command} was not ready at ${readyUrl} within ${READY_TIMEOUT_MS} ms:\n${server.output()}`);
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -98,16 +98,17 @@ export function logLines(output: string): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-/** The structured `act` events of a run: what it did, in order. */
-export function actions(output: string): Array<{ action: string; detail: string }> {
-  return logLines(output)
-    .filter((line) => line.msg === 'act')
-    .map((line) => ({ action: String(line.action), detail: String(line.detail) }));
+/** The lines of a run that carry the stable `event` field, optionally only those of one event. */
+export function events(output: string, event?: string): Array<Record<string, unknown> & { event: string }> {
+  return logLines(output).filter((line): line is Record<string, unknown> & { event: string } => typeof line.event === 'string' && (event === undefined || line.event === event));
 }
 
-/** The `to` of every state transition, in order. */
+/** The `act` events of a run: what it did, in order. */
+export function actions(output: string): Array<{ action: string; detail: string }> {
+  return events(output, 'act').map((line) => ({ action: String(line.action), detail: String(line.detail) }));
+}
+
+/** The `to` of every state transition (`state` events), in order. */
 export function transitions(output: string): string[] {
-  return logLines(output)
-    .filter((line) => line.msg === 'state')
-    .map((line) => String(line.to));
+  return events(output, 'state').map((line) => String(line.to));
 }

@@ -6,28 +6,53 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVER_TRAITS, type ServerKind } from '../src/vault/servers.js';
-import { freePort, startChildServer, type ChildServer } from './child-server.js';
+import { freePort, launchChildServer, startChildServer, type ChildServer, type LaunchedServer } from './child-server.js';
+import type { AwsKmsSeal } from './kms.js';
 
 export type { ServerKind };
 
 const TOOLS = fileURLToPath(new URL('../.tools', import.meta.url));
-const BINARIES: Record<ServerKind, string> = { openbao: join(TOOLS, 'bao'), vault: join(TOOLS, 'vault') };
+
+/**
+ * A server binary the harness starts: `openbao` and `vault` are the current builds; `openbao-2.6`
+ * is OpenBao 2.6.x, the last line with the cloud KMS seals built in (2.7 made them plugins).
+ */
+export type ServerBuild = ServerKind | 'openbao-2.6';
+
+const BUILDS: Readonly<Record<ServerBuild, { kind: ServerKind; binary: string; tool: string }>> = {
+  openbao: { kind: 'openbao', binary: join(TOOLS, 'bao'), tool: 'openbao' },
+  'openbao-2.6': { kind: 'openbao', binary: join(TOOLS, 'bao-2.6', 'bao'), tool: 'openbao-2.6' },
+  vault: { kind: 'vault', binary: join(TOOLS, 'vault'), tool: 'vault' },
+};
 
 /** Every server the server-facing suites run against. */
 export const SERVER_KINDS: readonly ServerKind[] = ['openbao', 'vault'];
 
+/** The servers the awskms suites run against: both have the seal built in. */
+export const KMS_SERVER_BUILDS: readonly ServerBuild[] = ['openbao-2.6', 'vault'];
+
+export function kindOfBuild(build: ServerBuild): ServerKind {
+  return BUILDS[build].kind;
+}
+
 /** Why a server cannot run here (install-tools wrote the error), or undefined when it can. */
-export function missingServer(kind: ServerKind): string | undefined {
-  if (existsSync(BINARIES[kind])) return undefined;
-  const errorFile = join(TOOLS, `${kind}-error`);
+export function missingServer(build: ServerBuild): string | undefined {
+  const { binary, tool } = BUILDS[build];
+  if (existsSync(binary)) return undefined;
+  const errorFile = join(TOOLS, `${tool}-error`);
   const error = existsSync(errorFile) ? readFileSync(errorFile, 'utf8').trim() : 'run npm run tools';
-  return `${BINARIES[kind]} is missing: ${error}`;
+  return `${binary} is missing: ${error}`;
 }
 
 export interface ServerOptions {
   kind?: ServerKind;
-  /** `auto`: auto-unseal (init returns recovery keys): OpenBao's static seal, Vault's transit seal. */
-  seal?: 'shamir' | 'auto';
+  /** Which binary of that kind; defaults to the current build of `kind`. */
+  build?: ServerBuild;
+  /**
+   * `auto`: auto-unseal (init returns recovery keys): OpenBao's static seal, Vault's transit seal.
+   * An AwsKmsSeal: the awskms seal on a key in moto (harness/kms.ts).
+   */
+  seal?: 'shamir' | 'auto' | AwsKmsSeal;
   /** PEM files for a TLS listener; with clientCaFile, clients must present a certificate it signed. */
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /**
@@ -46,15 +71,17 @@ export interface ServerOptions {
  */
 export class TestServer {
   readonly kind: ServerKind;
+  readonly build: ServerBuild;
   readonly directory: string;
   readonly port: number;
   readonly clusterPort: number;
-  readonly options: ServerOptions;
+  options: ServerOptions;
   #server: ChildServer | undefined;
   #environment: Record<string, string> = {};
 
   private constructor(directory: string, port: number, clusterPort: number, options: ServerOptions) {
-    this.kind = options.kind ?? 'openbao';
+    this.build = options.build ?? options.kind ?? 'openbao';
+    this.kind = kindOfBuild(this.build);
     this.directory = directory;
     this.port = port;
     this.clusterPort = clusterPort;
@@ -62,9 +89,10 @@ export class TestServer {
   }
 
   static async create(options: ServerOptions = {}, ports?: { port: number; clusterPort: number }): Promise<TestServer> {
-    const missing = missingServer(options.kind ?? 'openbao');
+    const build = options.build ?? options.kind ?? 'openbao';
+    const missing = missingServer(build);
     if (missing) throw new Error(missing);
-    const directory = await mkdtemp(join(tmpdir(), `vb-${options.kind ?? 'openbao'}-`));
+    const directory = await mkdtemp(join(tmpdir(), `vb-${build}-`));
     const server = new TestServer(directory, ports?.port ?? (await freePort()), ports?.clusterPort ?? (await freePort()), options);
     await server.#writeConfig();
     return server;
@@ -106,11 +134,32 @@ export class TestServer {
   async start(): Promise<void> {
     await mkdir(this.dataDirectory, { recursive: true });
     // A TLS listener answers plain HTTP with 400, which is enough to know it listens.
-    this.#server = await startChildServer(BINARIES[this.kind], ['server', `-config=${join(this.directory, 'server.hcl')}`], `http://127.0.0.1:${this.port}/v1/sys/health`, {
-      PATH: process.env.PATH ?? '',
-      HOME: this.directory,
-      ...this.#environment,
-    });
+    this.#server = await startChildServer(BUILDS[this.build].binary, this.#arguments(), `http://127.0.0.1:${this.port}/v1/sys/health`, this.#processEnvironment());
+  }
+
+  /**
+   * Starts the process without waiting for it to listen: for a server expected to exit at once
+   * or to hang before it listens (a KMS seal that cannot reach its KMS). stop() ends it.
+   */
+  async launch(): Promise<LaunchedServer> {
+    await mkdir(this.dataDirectory, { recursive: true });
+    const launched = launchChildServer(BUILDS[this.build].binary, this.#arguments(), this.#processEnvironment());
+    this.#server = launched;
+    return launched;
+  }
+
+  /** A new seal stanza, in force from the next start (a seal migration starts that way). */
+  async changeSeal(seal: ServerOptions['seal']): Promise<void> {
+    this.options = { ...this.options, seal };
+    await this.#writeConfig();
+  }
+
+  #arguments(): string[] {
+    return ['server', `-config=${join(this.directory, 'server.hcl')}`];
+  }
+
+  #processEnvironment(): Record<string, string> {
+    return { PATH: process.env.PATH ?? '', HOME: this.directory, ...this.#environment };
   }
 
   async stop(): Promise<void> {
@@ -155,6 +204,12 @@ export class TestServer {
       'disable_mlock = true',
       'log_level = "warn"',
     ];
+    this.#environment = {};
+    if (typeof seal === 'object') {
+      lines.push('seal "awskms" {', `  region = "${seal.region}"`, `  kms_key_id = "${seal.keyId}"`, `  endpoint = "${seal.endpoint}"`, '}');
+      // The seal takes the SDK's credential chain: the environment, so no secret is in the config file.
+      this.#environment = { AWS_ACCESS_KEY_ID: seal.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: seal.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' };
+    }
     if (seal === 'auto' && SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'static') {
       const keyFile = join(this.directory, 'static-seal.key');
       await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
@@ -207,7 +262,7 @@ function transitVault(): Promise<TransitVault> {
     const home = await mkdtemp(join(tmpdir(), 'vb-transit-'));
     const address = `http://127.0.0.1:${port}`;
     const args = ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${token}`, '-dev-no-store-token'];
-    const child = spawn('sh', ['-c', WATCHDOG, BINARIES.vault, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn('sh', ['-c', WATCHDOG, BUILDS.vault.binary, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, stdio: ['pipe', 'ignore', 'ignore'] });
     child.unref();
     (child.stdin as unknown as { unref?: () => void }).unref?.();
     await waitUntilActive(address, child);

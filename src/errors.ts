@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'VAULT_SEALED'
   | 'ROTATION_FAILED'
   | 'GENERATE_ROOT_FAILED'
-  | 'NO_MANAGEMENT_TOKEN';
+  | 'NO_MANAGEMENT_TOKEN'
+  | 'INTERNAL';
 
 /**
  * Codes that say "try again later" by themselves. A VAULT_REQUEST_FAILED is transient only

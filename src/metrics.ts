@@ -7,11 +7,14 @@ export class Metrics {
   readonly #state = new Gauge({ name: 'vault_bootstrap_state', help: '1 for the current state, 0 for the others', labelNames: ['state'], registers: [this.registry] });
   readonly #transitions = new Counter({ name: 'vault_bootstrap_transitions_total', help: 'State transitions', labelNames: ['from', 'to'], registers: [this.registry] });
   readonly #unseals = new Counter({ name: 'vault_bootstrap_unseal_total', help: 'Unseal key shares submitted', registers: [this.registry] });
+  readonly #progressResets = new Counter({ name: 'vault_bootstrap_unseal_progress_resets_total', help: 'Unseal progress someone else left on the server, reset before submitting the stored keys', registers: [this.registry] });
   readonly #storeErrors = new Counter({ name: 'vault_bootstrap_store_errors_total', help: 'Failed store operations', labelNames: ['op'], registers: [this.registry] });
   readonly #vaultUp = new Gauge({ name: 'vault_bootstrap_vault_up', help: '1 when Vault answered the last health check', registers: [this.registry] });
   readonly #blocked = new Gauge({ name: 'vault_bootstrap_blocked', help: '1 for what a person must fix now, 0 for the others', labelNames: ['reason'], registers: [this.registry] });
   readonly #sealIntent = new Gauge({ name: 'vault_bootstrap_seal_intent', help: '1 while an operator\'s seal intent is active (vault-bootstrap seal … resume)', registers: [this.registry] });
   readonly #driftRepairs = new Counter({ name: 'vault_bootstrap_drift_repairs_total', help: 'Writes that put back configuration changed on the server after it was ready', labelNames: ['kind'], registers: [this.registry] });
+  readonly #provisionerExpiry = new Gauge({ name: 'vault_bootstrap_provisioner_token_expiry_timestamp_seconds', help: 'When the stored provisioner token expires (Unix seconds), as last read from the store', registers: [this.registry] });
+  readonly #provisionerTtl = new Gauge({ name: 'vault_bootstrap_provisioner_token_ttl_seconds', help: 'The lifetime a provisioner token is issued with (--provisioner-ttl)', registers: [this.registry] });
   #keysTimestamp: (() => Promise<string | undefined>) | undefined;
   #keysTimestampCache: { value: string | undefined; readAt: number } | undefined;
   readonly #keysAge = new Gauge({
@@ -36,6 +39,13 @@ export class Metrics {
     for (const reason of BLOCKERS) this.#blocked.set({ reason }, reason === current ? 1 : 0);
   }
 
+  /** The stored provisioner token's expiry and the lifetime tokens are issued with, so an alert can see a rotation that is overdue. */
+  provisionerToken(expiresAt: string, ttlSeconds: number): void {
+    const expiry = Date.parse(expiresAt) / 1000;
+    if (Number.isFinite(expiry)) this.#provisionerExpiry.set(expiry);
+    this.#provisionerTtl.set(ttlSeconds);
+  }
+
   sealIntent(active: boolean): void {
     this.#sealIntent.set(active ? 1 : 0);
   }
@@ -52,6 +62,10 @@ export class Metrics {
 
   unsealSubmitted(): void {
     this.#unseals.inc();
+  }
+
+  unsealProgressReset(): void {
+    this.#progressResets.inc();
   }
 
   storeError(operation: string): void {

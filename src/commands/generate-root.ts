@@ -100,6 +100,6 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
     await issueProvisionerToken(context, (await managementToken(context)).token, provisioner.kind === 'missing' ? undefined : provisioner.stored);
     provisionerTokenIssued = true;
   }
-  if (config.revokeAfter) await revokeRootToken(context);
+  if (config.revokeAfter) await revokeRootToken(context, { token, createdAt: new Date().toISOString() });
   return { resumed: action.kind === 'resume', revoked: config.revokeAfter, provisionerTokenIssued };
 }

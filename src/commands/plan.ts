@@ -1,4 +1,4 @@
-import { decide, decideSettings, describeAction, EMPTY_MEMORY, type Action, type VaultSeen } from '../machine/decide.js';
+import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type VaultSeen } from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
 import type { State } from '../machine/states.js';
 import { describeError } from '../errors.js';
@@ -23,7 +23,7 @@ export interface PlanReport {
  */
 export async function plan(context: StepContext): Promise<PlanReport> {
   const seen = await observe(context, context.config.policies);
-  const decision = decide(seen, EMPTY_MEMORY, decideSettings(context.config, context.records.names.unsealKeys));
+  const decision = decide(seen, remember(EMPTY_MEMORY, seen), decideSettings(context.config, context.records.names));
   const { operations, unchecked } = await findStaleOperations(context).catch((error: unknown) => ({ operations: [], unchecked: [describeError(error).message] }));
   const staleOperations = { operations, unchecked };
   return { address: context.vault.address.origin, vault: seen.vault, ...decision, next: describeAction(decision.action, context.records.names), staleOperations };

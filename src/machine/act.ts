@@ -1,15 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpoint } from '../checkpoints.js';
-import { BootstrapError, describeError } from '../errors.js';
+import { BootstrapError, describeError, StoreAlreadyExistsError } from '../errors.js';
 import { configureAuditDevice, configurePolicy, configureTokenRole } from '../steps/configure.js';
 import type { StepContext } from '../steps/context.js';
-import { claimCluster, initialize } from '../steps/initialize.js';
+import { initialize } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
-import { issueManagementToken, managementToken, renewManagementToken } from '../steps/management-token.js';
+import { issueManagementToken, renewManagementToken } from '../steps/management-token.js';
 import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
-import { unseal } from '../steps/unseal.js';
+import { submitUnsealKeys } from '../steps/unseal.js';
+import { claimName } from '../store/records.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
 import type { State } from './states.js';
 
@@ -22,55 +23,49 @@ export interface ActResult {
 /** How an action reports the states it passes through while it runs (initializing, storing). */
 export type Enter = (state: State, reason: string) => void;
 
-/** Does what decide() chose. Every write here is one the observation showed was needed. */
-export async function act(context: StepContext, action: Action, seen: Observation, memory: Memory, policies: ReadonlyMap<string, string>, enter: Enter): Promise<ActResult> {
+/**
+ * Does what decide() chose, with what the action carries: no rule lives here and nothing is
+ * read to choose. What it reports back is the outcome (in memory), for the next decide().
+ */
+export async function act(context: StepContext, action: Action, seen: Pick<Observation, 'at' | 'policyHashes'>, memory: Memory, policies: ReadonlyMap<string, string>, enter: Enter): Promise<ActResult> {
   switch (action.kind) {
     case 'store-spooled':
-      await storeSecretsInFlight(context, seen.spool!, 'keys waiting in the spool', enter);
+      await storeSecretsInFlight(context, action.pending, 'keys waiting in the spool', enter);
       return { memory };
     case 'claim-and-init':
-      return claimAndInitialize(context, action.autoUnseal, memory, enter);
+      return claimAndInitialize(context, action, seen.at, memory, enter);
     case 'join':
       await joinCluster(context);
       return { memory, pace: 'join' };
     case 'unseal':
-      return unsealNode(context, seen, memory);
+      return unsealNode(context, action, seen.at, memory);
     case 'configure':
       return configureServer(context, action, seen, memory, policies);
-    case 'issue-management-token': {
-      const root = seen.rootToken?.kind === 'valid' ? seen.rootToken.value.token : null;
-      if (root !== null) await issueManagementToken(context, root);
+    case 'issue-management-token':
+      await issueManagementToken(context, action.rootToken);
       return { memory };
-    }
     case 'renew-management-token':
-      await renewManagementToken(context);
+      await renewManagementToken(context, action.record);
       return { memory };
-    case 'issue-token': {
-      const { token } = await managementToken(context);
-      const stored = seen.provisionerToken?.kind === 'valid' ? seen.provisionerToken.value : undefined;
-      await issueProvisionerToken(context, token, stored);
-      if (memory.convergedOnce && action.replaces === 'invalid') context.metrics.driftRepaired('provisioner-token');
+    case 'issue-token':
+      await issueProvisionerToken(context, action.management.token, action.replaced);
+      if (action.repair && action.replaces === 'invalid') context.metrics.driftRepaired('provisioner-token');
       return { memory };
-    }
     case 'revoke-root':
-      await revokeRootToken(context);
+      await revokeRootToken(context, action.rootToken);
       return { memory };
     case 'record-seal-intent':
-      await context.records.writeSealIntent({ active: true, by: context.config.holder, at: new Date(seen.at).toISOString(), reason: 'sealed while running (not by vault-bootstrap seal)' });
-      context.log.warn({ secret: context.records.names.sealIntent }, 'the node was sealed while running: recorded as a seal intent; the sidecars keep every node sealed until vault-bootstrap resume');
+      await context.records.writeSealIntent(action.intent);
+      context.log.warn({ event: 'seal-intent-recorded', secret: context.records.names.sealIntent }, 'the node was sealed while running: recorded as a seal intent; the sidecars keep every node sealed until vault-bootstrap resume');
       return { memory };
-    case 'seal': {
-      const { token } = await managementToken(context);
-      await context.vault.seal(token, { signal: context.signal });
-      context.log.warn('sealed this node: a seal intent is active');
+    case 'seal':
+      await context.vault.seal(action.management.token, { signal: context.signal });
+      context.log.warn({ event: 'sealed-for-intent' }, 'sealed this node: a seal intent is active');
       return { memory };
-    }
-    case 'record-cluster-id': {
-      const keys = seen.keys?.kind === 'valid' ? seen.keys.value : undefined;
-      if (keys !== undefined) await context.records.writeUnsealKeys({ ...keys, clusterId: action.clusterId });
-      context.log.info({ clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
+    case 'record-cluster-id':
+      await context.records.writeUnsealKeys(action.keys);
+      context.log.info({ event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
       return { memory };
-    }
     case 'wait':
     case 'hold':
     case 'done':
@@ -86,24 +81,35 @@ async function storeSecretsInFlight(context: StepContext, pending: PendingSecret
   });
 }
 
-async function claimAndInitialize(context: StepContext, autoUnseal: boolean, memory: Memory, enter: Enter): Promise<ActResult> {
-  const { vault, signal, log } = context;
-  const watch = { emptySince: memory.claimEmptySince };
-  const claim = await claimCluster(context, watch);
-  const remembered = { ...memory, claimEmptySince: watch.emptySince };
-  if (!claim.won) {
-    log.info({ holder: claim.holder }, `initialization is claimed by ${claim.holder}; waiting for this node to join the cluster`);
-    return { memory: remembered, pace: 'join' };
+/**
+ * Creates the claim generation decide() chose (or goes on with our own), then initializes.
+ * Losing the create always means losing, even when the generation then reads empty: GCP
+ * creates the secret and its first version in two calls, and the winner may be between them.
+ */
+async function claimAndInitialize(context: StepContext, action: Extract<Action, { kind: 'claim-and-init' }>, at: number, memory: Memory, enter: Enter): Promise<ActResult> {
+  const { vault, signal, log, records, config } = context;
+  const { claim } = action;
+  const secret = claimName(records.names.initClaim, claim.generation);
+  if (claim.kind === 'create') {
+    try {
+      await records.createClaim(claim.generation, { holder: config.holder, claimedAt: new Date(at).toISOString(), clusterHint: vault.address.origin });
+    } catch (error) {
+      if (!(error instanceof StoreAlreadyExistsError)) throw error;
+      log.info({ event: 'claim-lost', secret, generation: claim.generation }, `another replica created ${secret} first; waiting for this node to join the cluster`);
+      const since = memory.unreadableClaim?.generation === claim.generation ? memory.unreadableClaim.since : at;
+      return { memory: { ...memory, unreadableClaim: { generation: claim.generation, since } }, pace: 'join' };
+    }
+    log.info({ event: 'claim-won', secret, generation: claim.generation, takesOver: claim.takesOver }, `created ${secret}: this replica initializes`);
   }
   checkpoint('claimed');
   // Another node of the cluster may have initialized it since this pass looked.
-  if ((await vault.sealStatus({ signal })).initialized) return { memory: remembered };
+  if ((await vault.sealStatus({ signal })).initialized) return { memory };
   await context.secretsInFlight.hold(async () => {
-    enter('initializing', autoUnseal ? 'claim held; recovery shares' : 'claim held; Shamir shares');
-    const pending = await initialize(context, autoUnseal);
+    enter('initializing', action.autoUnseal ? 'claim held; recovery shares' : 'claim held; Shamir shares');
+    const pending = await initialize(context, action.autoUnseal);
     await storeSecretsInFlight(context, pending, 'init answered', enter);
   });
-  return { memory: { ...remembered, opened: true } };
+  return { memory: { ...memory, opened: true } };
 }
 
 /** A follower asks its node to join through --raft-join; without it, raft retry_join does the work. */
@@ -118,35 +124,52 @@ async function joinCluster(context: StepContext): Promise<void> {
   if (joined) log.info({ leader }, 'joined the raft cluster');
 }
 
-async function unsealNode(context: StepContext, seen: Observation, memory: Memory): Promise<ActResult> {
-  const keys = seen.keys?.kind === 'valid' ? seen.keys.value : undefined;
-  if (keys === undefined) return { memory };
-  let unsealed: boolean;
-  try {
-    unsealed = await unseal(context, keys);
-  } catch (error) {
-    if (!(error instanceof BootstrapError) || error.code !== 'KEYS_REJECTED') throw error;
-    context.log.error({ secret: context.records.names.unsealKeys, error: describeError(error) }, 'the server refused the stored unseal keys');
-    return { memory: { ...memory, keysRejectedAt: seen.at } };
+async function unsealNode(context: StepContext, action: Extract<Action, { kind: 'unseal' }>, at: number, memory: Memory): Promise<ActResult> {
+  const { log, metrics, records } = context;
+  if (action.resetProgress) {
+    metrics.unsealProgressReset();
+    log.warn({ event: 'unseal-progress-reset' }, 'the server held unseal shares this process did not submit: reset them before submitting the stored keys');
   }
-  if (unsealed) {
-    context.log.info('unsealed');
-    checkpoint('unsealed');
-    return { memory: { ...memory, keysRejectedAt: undefined, opened: true } };
+  const outcome = await submitUnsealKeys(context, action.keys, action.resetProgress);
+  switch (outcome) {
+    case 'unsealed':
+      if (action.pending) {
+        await records.writeUnsealKeys({ ...action.keys, status: 'active' });
+        log.info({ event: 'pending-keys-activated', version: action.version }, 'the pending keys of a verified rotation unsealed the server; stored them as the active version');
+      }
+      log.info({ event: 'unsealed', version: action.version }, 'unsealed');
+      checkpoint('unsealed');
+      return { memory: { ...memory, refusedKeys: new Map(), opened: true } };
+    case 'refused':
+      log.error({ event: 'keys-refused', version: action.version, secret: records.names.unsealKeys }, `the server refused version ${action.version} of the stored unseal keys, submitted from zero progress`);
+      return { memory: refused(memory, action.version, at) };
+    case 'interfered':
+      return { memory, pace: 'join' };
+    case 'still-sealed':
+      // Every share in and more wanted: with later versions stored, the split changed with a rotation.
+      if (action.laterVersions > 0) {
+        await context.vault.resetUnseal({ signal: context.signal });
+        log.warn({ event: 'keys-insufficient', version: action.version }, 'every share of this version was taken and the server wants more: the split changed with a rotation; trying the pending version next');
+        return { memory: refused(memory, action.version, at) };
+      }
+      // A node joining raft unseals once it has caught up; submitting again at once would only spin.
+      log.info({ event: 'unseal-pending-join' }, 'still sealed after submitting every stored share (a node joining raft unseals once it has caught up)');
+      return { memory, pace: 'join' };
   }
-  // A node joining raft unseals once it has caught up; submitting again at once would only spin.
-  context.log.info('still sealed after submitting every stored share (a node joining raft unseals once it has caught up)');
-  return { memory, pace: 'join' };
 }
 
-async function configureServer(context: StepContext, action: Extract<Action, { kind: 'configure' }>, seen: Observation, memory: Memory, policies: ReadonlyMap<string, string>): Promise<ActResult> {
-  const { token } = await managementToken(context);
+function refused(memory: Memory, version: number, at: number): Memory {
+  return { ...memory, refusedKeys: new Map([...memory.refusedKeys, [version, at]]) };
+}
+
+async function configureServer(context: StepContext, action: Extract<Action, { kind: 'configure' }>, seen: Pick<Observation, 'at' | 'policyHashes'>, memory: Memory, policies: ReadonlyMap<string, string>): Promise<ActResult> {
+  const { token } = action.management;
   const rejectedPolicies = new Map(memory.rejectedPolicies);
   for (const name of action.policies) {
     try {
       await configurePolicy(context, name, policies.get(name)!, token);
       rejectedPolicies.delete(name);
-      if (memory.convergedOnce) context.metrics.driftRepaired('policy');
+      if (action.repair) context.metrics.driftRepaired('policy');
     } catch (error) {
       if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
       const message = `${error.message} (${policyFile(context, name)})`;
@@ -156,11 +179,11 @@ async function configureServer(context: StepContext, action: Extract<Action, { k
   }
   if (action.role) {
     await configureTokenRole(context, token);
-    if (memory.convergedOnce) context.metrics.driftRepaired('token-role');
+    if (action.repair) context.metrics.driftRepaired('token-role');
   }
   if (action.audit) {
     await configureAuditDevice(context, token);
-    if (memory.convergedOnce) context.metrics.driftRepaired('audit-device');
+    if (action.repair) context.metrics.driftRepaired('audit-device');
   }
   if (rejectedPolicies.size === 0) checkpoint('configured');
   return { memory: { ...memory, rejectedPolicies } };

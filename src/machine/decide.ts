@@ -1,8 +1,10 @@
 import type { Config } from '../config.js';
+import { BootstrapError } from '../errors.js';
+import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
 import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { describeInvalidRecord, type InitClaim, type ProvisionerToken, type RootToken, type SealIntent, type StoredRecord, type UnsealKeys } from '../store/records.js';
+import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
@@ -20,6 +22,8 @@ export interface VaultSeen {
   sealType: string | undefined;
   /** sys/seal-status says a seal migration is in progress. */
   migration: boolean;
+  /** Unseal shares the server holds now (sys/seal-status `progress`, with its `nonce`): 0 unless someone started. */
+  unsealProgress: { progress: number; nonce: string };
   /**
    * Established connections to the server closed so far. A server process that restarts closes
    * them all; a seal made in place closes none: unchanged since the node was seen unsealed, a
@@ -58,9 +62,14 @@ export interface Observation {
   /** Keys a crashed or stopped process left in the spool, not yet stored. */
   spool: PendingSecrets | undefined;
   keys?: StoredRecord<UnsealKeys>;
-  claim?: StoredRecord<InitClaim>;
+  /** Every version of valid keys, read when the node is sealed: which one to unseal with. */
+  keyVersions?: UnsealKeyVersions;
+  /** The newest init claim generation, read before init. */
+  claim?: ClaimSeen;
   rootToken?: StoredRecord<RootToken>;
   provisionerToken?: StoredRecord<ProvisionerToken>;
+  /** The sidecar's own token ({prefix}-management-token). */
+  managementToken?: StoredRecord<ManagementTokenRecord>;
   server?: ServerSeen;
   sealIntent?: StoredRecord<SealIntent>;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
@@ -79,11 +88,19 @@ export interface PolicyRejection {
  */
 export interface Memory {
   clusterId: string | undefined;
-  /** Since when a claim we lost has read empty (GCP writes a secret and its first version apart). */
-  claimEmptySince: number | undefined;
+  /**
+   * A claim generation we lost the create of but cannot read yet, and since when: GCP writes a
+   * secret and its first version apart, and a writer that died between the two leaves it empty.
+   */
+  unreadableClaim: { generation: number; since: number } | undefined;
+  /**
+   * The stored keys this process found first (their initializedAt): the old cluster that
+   * --allow-reinit replaces. Keys stored later are a racing replica's new cluster.
+   */
+  keysFoundFirst: string | undefined;
   rejectedPolicies: ReadonlyMap<string, PolicyRejection>;
-  /** When the server last refused the stored keys. */
-  keysRejectedAt: number | undefined;
+  /** Key versions (1-based) the server refused, from zero progress, and when. */
+  refusedKeys: ReadonlyMap<number, number>;
   /** This cluster was ready once in this process: a later write is a drift repair, not setup. */
   convergedOnce: boolean;
   /** This process initialized this node, or unsealed it with the stored keys: they are its keys. */
@@ -94,9 +111,10 @@ export interface Memory {
 
 export const EMPTY_MEMORY: Memory = Object.freeze({
   clusterId: undefined,
-  claimEmptySince: undefined,
+  unreadableClaim: undefined,
+  keysFoundFirst: undefined,
   rejectedPolicies: new Map(),
-  keysRejectedAt: undefined,
+  refusedKeys: new Map(),
   convergedOnce: false,
   opened: false,
   unsealedAtCloses: undefined,
@@ -105,20 +123,39 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
 /** How soon to look again after a pass that changed nothing. */
 export type Pace = 'fast' | 'join' | 'interval' | 'slow';
 
+/** The token a write to the server is made with, chosen by decide() from what observe() found valid. */
+export interface ManagementToken {
+  source: 'management' | 'root';
+  token: Secret;
+}
+
+/**
+ * How the init claim is held (SPEC §4): `create` makes generation `generation` with
+ * create-if-absent, so among replicas racing for it the store picks one winner; `held` is
+ * our own claim from before a restart.
+ */
+export type ClaimStep =
+  | { kind: 'create'; generation: number; takesOver: 'nothing' | 'stale' | 'unreadable' | 'old-cluster' }
+  | { kind: 'held'; generation: number };
+
+/**
+ * What act() executes. Each carries everything it needs: act() never reads the observation
+ * or the store to decide anything.
+ */
 export type Action =
   | { kind: 'wait'; pace: Pace }
-  | { kind: 'store-spooled' }
-  | { kind: 'claim-and-init'; autoUnseal: boolean; shares: number; threshold: number }
+  | { kind: 'store-spooled'; pending: PendingSecrets }
+  | { kind: 'claim-and-init'; claim: ClaimStep; autoUnseal: boolean; shares: number; threshold: number }
   | { kind: 'join' }
-  | { kind: 'unseal' }
-  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean }
-  | { kind: 'issue-management-token' }
-  | { kind: 'renew-management-token' }
-  | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring' }
-  | { kind: 'revoke-root' }
-  | { kind: 'record-seal-intent' }
-  | { kind: 'seal' }
-  | { kind: 'record-cluster-id'; clusterId: string }
+  | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number }
+  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean; management: ManagementToken; repair: boolean }
+  | { kind: 'issue-management-token'; rootToken: Secret }
+  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
+  | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring'; replaced: ProvisionerToken | undefined; management: ManagementToken; repair: boolean }
+  | { kind: 'revoke-root'; rootToken: RootToken & { token: Secret } }
+  | { kind: 'record-seal-intent'; intent: SealIntent }
+  | { kind: 'seal'; management: ManagementToken }
+  | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
@@ -135,17 +172,20 @@ export interface DecideSettings {
   claimStaleAfterMs: number;
   rootToken: 'store' | 'revoke';
   unsealKeysName: string;
+  /** The name of claim generation 1 (`{prefix}-init-claim`). */
+  initClaimName: string;
   shamir: { shares: number; threshold: number };
   recovery: { shares: number; threshold: number };
 }
 
-export function decideSettings(config: Config, unsealKeysName: string): DecideSettings {
+export function decideSettings(config: Config, names: SecretNames): DecideSettings {
   return {
     holder: config.holder,
     allowReinit: config.allowReinit,
     claimStaleAfterMs: config.claimStaleAfterMs,
     rootToken: config.rootToken,
-    unsealKeysName,
+    unsealKeysName: names.unsealKeys,
+    initClaimName: names.initClaim,
     shamir: { shares: config.secretShares, threshold: config.secretThreshold },
     recovery: { shares: config.recoveryShares, threshold: config.recoveryThreshold },
   };
@@ -161,12 +201,18 @@ export const RECHECK_AFTER_MS = 60_000;
 export function remember(memory: Memory, seen: Observation): Memory {
   let next = memory;
   const clusterId = seen.vault.clusterId;
+  // What outlives a change of cluster: it is about the store's claim and keys, not the server.
+  const carried = { unreadableClaim: memory.unreadableClaim, keysFoundFirst: memory.keysFoundFirst };
   if (seen.vault.health === 'uninitialized' && memory.clusterId !== undefined) {
     // Wiped: whatever comes next is another cluster, and this process may be the one to make it.
-    next = { ...EMPTY_MEMORY, claimEmptySince: memory.claimEmptySince };
+    next = { ...EMPTY_MEMORY, ...carried };
   } else if (clusterId !== undefined && clusterId !== memory.clusterId) {
     // The first id seen is the node this process set up or opened; a different one later is another cluster.
-    next = memory.clusterId === undefined ? { ...memory, clusterId } : { ...EMPTY_MEMORY, clusterId, claimEmptySince: memory.claimEmptySince };
+    next = memory.clusterId === undefined ? { ...memory, clusterId } : { ...EMPTY_MEMORY, clusterId, ...carried };
+  }
+  if (seen.keys?.kind === 'valid' && next.keysFoundFirst === undefined) next = { ...next, keysFoundFirst: seen.keys.value.initializedAt };
+  if (seen.claim !== undefined && next.unreadableClaim !== undefined && seen.claim.generation >= next.unreadableClaim.generation) {
+    next = { ...next, unreadableClaim: undefined };
   }
   const { health, connectionsClosed } = seen.vault;
   let unsealedAtCloses = next.unsealedAtCloses;
@@ -180,7 +226,7 @@ function intentActive(seen: Observation): SealIntent | undefined {
 }
 
 /** The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal. */
-function keyTypeFor(sealType: string | undefined): 'shamir' | 'recovery' {
+export function keyTypeFor(sealType: string | undefined): KeyType {
   return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
 }
 
@@ -190,7 +236,7 @@ function keyTypeFor(sealType: string | undefined): 'shamir' | 'recovery' {
  * README's decision table is this function, rule for rule.
  */
 export function decide(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
-  if (seen.spool !== undefined) return go('storing', 'keys waiting in the spool are stored before anything else', { kind: 'store-spooled' });
+  if (seen.spool !== undefined) return go('storing', 'keys waiting in the spool are stored before anything else', { kind: 'store-spooled', pending: seen.spool });
   const { vault } = seen;
   switch (vault.health) {
     case 'unreachable':
@@ -200,7 +246,7 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
     case 'removed':
       return hold('node-removed', 'this node was removed from the raft cluster: re-join it or replace the pod');
     case 'uninitialized':
-      return decideUninitialized(seen, settings);
+      return decideUninitialized(seen, memory, settings);
     case 'sealed':
       return decideSealed(seen, memory, settings);
     default:
@@ -208,28 +254,39 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
   }
 }
 
-function decideUninitialized(seen: Observation, settings: DecideSettings): Decision {
+function decideUninitialized(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(keys)}; not initializing because of it`);
   if (keys.kind === 'valid' && !settings.allowReinit) {
     return go('uninitialized', `keys exist in ${settings.unsealKeysName}: restore, don't init; waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`, { kind: 'join' });
   }
-  const claim = required(seen.claim, 'claim');
+  const { generation, record: claim } = required(seen.claim, 'claim');
+  const claimSecret = claimName(settings.initClaimName, generation);
   if (claim.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(claim)}; not initializing while the claim is unreadable`);
-  const autoUnseal = seen.vault.sealType !== undefined && seen.vault.sealType !== 'shamir';
-  const initialize: Action = { kind: 'claim-and-init', autoUnseal, ...(autoUnseal ? settings.recovery : settings.shamir) };
+  const autoUnseal = keyTypeFor(seen.vault.sealType) === 'recovery';
   const split = autoUnseal ? `${seen.vault.sealType} seal: recovery shares` : 'Shamir seal';
-  if (claim.kind === 'absent') return go('uninitialized', `no claim yet; ${split}`, initialize);
-  const { holder, claimedAt } = claim.value;
-  if (holder === settings.holder) return go('uninitialized', `the claim is ours (${holder}); ${split}`, initialize);
-  // A claim taken before the stored keys were made belongs to the cluster those keys open.
-  const claimOfOldCluster = keys.kind === 'valid' && Date.parse(claimedAt) <= Date.parse(keys.value.initializedAt);
-  if (settings.allowReinit && claimOfOldCluster) return go('uninitialized', `--allow-reinit: taking over the old cluster's claim; ${split}`, initialize);
-  const ageMs = seen.at - Date.parse(claimedAt);
-  if (!(ageMs < settings.claimStaleAfterMs) && keys.kind === 'absent') {
-    return go('uninitialized', `the claim of ${holder} is stale (no keys stored since ${claimedAt}); ${split}`, initialize);
+  const initialize = (step: ClaimStep): Action => ({ kind: 'claim-and-init', claim: step, autoUnseal, ...(autoUnseal ? settings.recovery : settings.shamir) });
+  const takeOver = (takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'], why: string) => go('uninitialized', `${why}; ${split}`, initialize({ kind: 'create', generation: generation + 1, takesOver }));
+  // A generation we lost the create of and still cannot read: being written, or its writer died halfway.
+  const unreadable = memory.unreadableClaim?.generation === generation + 1 ? memory.unreadableClaim : undefined;
+  if (unreadable !== undefined) {
+    if (!(seen.at - unreadable.since >= settings.claimStaleAfterMs)) {
+      return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} exists but reads empty (being written); waiting for this node to join the cluster`, { kind: 'join' });
+    }
+    return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} has read empty past --claim-stale-after: creating the generation after it; ${split}`, initialize({ kind: 'create', generation: generation + 2, takesOver: 'unreadable' }));
   }
-  return go('uninitialized', `initialization is claimed by ${holder}; waiting for this node to join the cluster`, { kind: 'join' });
+  if (claim.kind === 'absent') return takeOver('nothing', 'no claim yet');
+  const { holder, claimedAt } = claim.value;
+  // The claim of the keys this process found first: the old cluster that --allow-reinit replaces.
+  // Keys stored since, or a claim newer than the keys, are a racing replica's new cluster.
+  const oldCluster = keys.kind === 'valid' && keys.value.initializedAt === memory.keysFoundFirst && Date.parse(claimedAt) <= Date.parse(keys.value.initializedAt);
+  if (oldCluster) return takeOver('old-cluster', `--allow-reinit: taking over ${claimSecret}, the old cluster's claim (held by ${holder})`);
+  // Ours, and made for no cluster yet stored: a restart between claiming and storing.
+  const claimedSinceKeys = keys.kind === 'absent' || Date.parse(claimedAt) > Date.parse(keys.value.initializedAt);
+  if (holder === settings.holder && claimedSinceKeys) return go('uninitialized', `${claimSecret} is ours (${holder}); ${split}`, initialize({ kind: 'held', generation }));
+  if (keys.kind === 'valid') return go('uninitialized', `--allow-reinit: ${claimSecret} of ${holder} is not the claim of the keys this process found (another replica's cluster); waiting for this node to join the cluster`, { kind: 'join' });
+  if (!(seen.at - Date.parse(claimedAt) < settings.claimStaleAfterMs)) return takeOver('stale', `${claimSecret} of ${holder} is stale (no keys stored since ${claimedAt})`);
+  return go('uninitialized', `initialization is claimed by ${holder} (${claimSecret}); waiting for this node to join the cluster`, { kind: 'join' });
 }
 
 function decideSealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
@@ -238,7 +295,10 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
     return go('sealed', `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`, { kind: 'hold', blocker: 'seal-intent', pace: 'interval' });
   }
   if (memory.unsealedAtCloses !== undefined && seen.vault.connectionsClosed === memory.unsealedAtCloses) {
-    return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', { kind: 'record-seal-intent' });
+    return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', {
+      kind: 'record-seal-intent',
+      intent: { active: true, by: settings.holder, at: new Date(seen.at).toISOString(), reason: 'sealed while running (not by vault-bootstrap seal)' },
+    });
   }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
@@ -249,16 +309,52 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   if (sealType !== 'shamir') {
     return go('sealed', `the ${sealType} seal has not unsealed this node: check the seal's key service; recovery keys do not unseal`, { kind: 'hold', blocker: 'auto-unseal-sealed', pace: 'interval' });
   }
-  if (memory.keysRejectedAt !== undefined && seen.at - memory.keysRejectedAt < RECHECK_AFTER_MS) {
-    return hold('keys-rejected', `the server refused the keys in ${settings.unsealKeysName}: they are not this cluster's keys (README: recovery)`);
+  return decideUnseal(seen, memory, settings, keys.value);
+}
+
+/**
+ * Which stored key version to unseal with: the active one, then a rotation's pending ones
+ * newest first (a rotation verified before its run could mark the keys active), each until the
+ * server refused it from zero progress. Shares someone else submitted are reset first.
+ */
+function decideUnseal(seen: Observation, memory: Memory, settings: DecideSettings, active: UnsealKeys): Decision {
+  const versions = seen.keyVersions;
+  const candidates = [
+    { keys: versions?.active?.record ?? active, version: versions?.active?.version ?? 0, pending: false },
+    ...(versions?.pending ?? []).map((candidate) => ({ keys: candidate.record, version: candidate.version, pending: true })),
+  ];
+  const refusedLately = (version: number) => {
+    const at = memory.refusedKeys.get(version);
+    return at !== undefined && seen.at - at < RECHECK_AFTER_MS;
+  };
+  const index = candidates.findIndex((candidate) => !refusedLately(candidate.version));
+  if (index === -1) {
+    const which = candidates.length === 1 ? `the active keys (version ${candidates[0]!.version})` : `every stored version (${candidates.map((candidate) => candidate.version).join(', ')})`;
+    return hold('keys-rejected', `the server refused ${which} of ${settings.unsealKeysName}, each submitted from zero progress: they do not open this node's barrier (README: recovery)`);
   }
-  return go('sealed', `health 503; unsealing with up to ${keys.value.threshold} stored shares`, { kind: 'unseal' });
+  const chosen = candidates[index]!;
+  const { progress } = seen.vault.unsealProgress;
+  const stray = progress > 0 ? `; ${progress} share(s) someone else submitted are reset first` : '';
+  const which = chosen.pending ? `the pending keys of an unfinished rotation (version ${chosen.version}; the active ones were refused)` : `up to ${chosen.keys.threshold} stored shares`;
+  return go('sealed', `health 503; unsealing with ${which}${stray}`, {
+    kind: 'unseal',
+    keys: chosen.keys,
+    version: chosen.version,
+    pending: chosen.pending,
+    resetProgress: progress > 0,
+    laterVersions: candidates.length - index - 1,
+  });
 }
 
 function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const { health, clusterId } = seen.vault;
-  if (intentActive(seen) !== undefined) return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal' });
   const keys = required(seen.keys, 'keys');
+  const server = seen.server;
+  const management = server === undefined ? undefined : managementTokenOf(seen, server);
+  if (intentActive(seen) !== undefined) {
+    if (management === undefined) return hold('no-management-token', 'a seal intent is active, but no valid token is stored to seal this node with; run vault-bootstrap generate-root (README: recovery)');
+    return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal', management });
+  }
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
   if (keys.kind === 'absent') return orphaned();
   const mismatch = sealMismatch(seen, keys.value, settings);
@@ -266,47 +362,69 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
     return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
   }
-  const server = required(seen.server, 'server');
-  if (server.managementToken === 'none') {
+  required(server, 'server');
+  if (management === undefined) {
     return hold('no-management-token', 'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)');
   }
   const rejected = stillRejected(seen, memory);
-  const policies = server.policiesDiffering.filter((name) => !rejected.has(name));
-  if (policies.length > 0 || server.roleDiffers || server.auditDiffers) {
-    const differing = [...policies.map((name) => `policy ${name}`), ...(server.roleDiffers ? ['token role provisioner'] : []), ...(server.auditDiffers ? ['audit device'] : [])];
-    return go('configuring', `${memory.convergedOnce ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration`, {
+  const policies = server!.policiesDiffering.filter((name) => !rejected.has(name));
+  const repair = memory.convergedOnce;
+  if (policies.length > 0 || server!.roleDiffers || server!.auditDiffers) {
+    const differing = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : []), ...(server!.auditDiffers ? ['audit device'] : [])];
+    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
       kind: 'configure',
       policies,
-      role: server.roleDiffers,
-      audit: server.auditDiffers,
+      role: server!.roleDiffers,
+      audit: server!.auditDiffers,
+      management,
+      repair,
     });
   }
-  const own = server.ownManagementToken;
-  if ((own === 'missing' || own === 'invalid') && server.rootTokenLive && health === 'active') {
-    return go('issuing', own === 'missing' ? 'the sidecar has no management token of its own yet' : 'the stored management token is not valid on this server', { kind: 'issue-management-token' });
+  const own = server!.ownManagementToken;
+  const rootToken = valid(seen.rootToken);
+  if ((own === 'missing' || own === 'invalid') && server!.rootTokenLive && rootToken?.token && health === 'active') {
+    return go('issuing', own === 'missing' ? 'the sidecar has no management token of its own yet: issuing it with the root token' : 'the stored management token is not valid on this server: issuing another with the root token', {
+      kind: 'issue-management-token',
+      rootToken: rootToken.token,
+    });
   }
-  if (own === 'renew' && health === 'active') {
-    return go('issuing', 'the management token is in the last third of its period', { kind: 'renew-management-token' });
+  const ownRecord = valid(seen.managementToken);
+  if (own === 'renew' && ownRecord !== undefined && health === 'active') {
+    return go('issuing', 'the management token is in the last third of its period', { kind: 'renew-management-token', record: ownRecord });
   }
-  const token = server.provisionerToken;
+  const token = server!.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {
     if (health === 'active') {
       const why = { missing: 'no provisioner token stored', invalid: 'the stored provisioner token is not valid on this server', rotate: 'the provisioner token is in the last third of its life' }[token];
-      return go('issuing', why, { kind: 'issue-token', replaces: token === 'missing' ? 'none' : token === 'invalid' ? 'invalid' : 'expiring' });
+      const replaced = token === 'missing' ? undefined : valid(seen.provisionerToken);
+      return go('issuing', `${why}; issuing with the ${management.source} token`, { kind: 'issue-token', replaces: token === 'missing' ? 'none' : token === 'invalid' ? 'invalid' : 'expiring', replaced, management, repair });
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  if (settings.rootToken === 'revoke' && server.rootTokenLive && server.managementToken === 'management' && health === 'active') {
-    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root' });
+  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
+    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
   if (keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
-    return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId });
+    return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
   }
   if (rejected.size > 0) {
     // Re-checked at the normal pace: the pass writes nothing while the text is unchanged, and a fixed file is picked up soon.
     return hold('policy-rejected', [...rejected.values()].map((rejection) => rejection.message).join('; '), 'interval');
   }
   return go('ready', health === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${health})`, { kind: 'done' });
+}
+
+/** The stored token observe() chose (steps/management-token.ts) to write with: the sidecar's own, else the root token; never the CI token. */
+function managementTokenOf(seen: Observation, server: ServerSeen): ManagementToken | undefined {
+  const own = valid(seen.managementToken)?.token;
+  if (server.managementToken === 'management' && own) return { source: 'management', token: own };
+  const root = valid(seen.rootToken)?.token;
+  if (server.managementToken === 'root' && root) return { source: 'root', token: root };
+  return undefined;
+}
+
+function valid<T>(record: StoredRecord<T> | undefined): T | undefined {
+  return record?.kind === 'valid' ? record.value : undefined;
 }
 
 /** Why the stored keys cannot serve this seal (a changed seal stanza, a migration), or undefined. */
@@ -347,8 +465,9 @@ function hold(blocker: Blocker, reason: string, pace: Pace = 'slow'): Decision {
 }
 
 function required<T>(value: T | undefined, what: string): T {
-  // observe() reads what each health kind needs; a gap here is a bug, not a server state.
-  if (value === undefined) throw new Error(`decide: the observation lacks ${what}`);
+  // observe() reads what each health kind needs; a gap here is a bug, not a server state: a
+  // person must see it, a retry would only repeat it.
+  if (value === undefined) throw new BootstrapError('INTERNAL', `decide: the observation lacks ${what} (a bug: please report it)`);
   return value;
 }
 
@@ -359,26 +478,32 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `wait (${action.pace})`;
     case 'store-spooled':
       return `store the spooled keys in ${names.unsealKeys} and ${names.rootToken}, then remove the spool`;
-    case 'claim-and-init':
-      return `claim ${names.initClaim}, initialize (${action.shares} ${action.autoUnseal ? 'recovery shares' : 'shares'}, threshold ${action.threshold}), store ${names.unsealKeys} and ${names.rootToken}`;
+    case 'claim-and-init': {
+      const claim = claimName(names.initClaim, action.claim.generation);
+      const how =
+        action.claim.kind === 'held'
+          ? `hold our claim ${claim}`
+          : `create ${claim} (claim generation ${action.claim.generation}${action.claim.takesOver === 'nothing' ? '' : `, taking over ${action.claim.takesOver === 'old-cluster' ? "the old cluster's claim" : `a${action.claim.takesOver === 'stale' ? ' stale' : 'n unreadable'} claim`}`}; create-if-absent: one winner)`;
+      return `${how}, initialize (${action.shares} ${action.autoUnseal ? 'recovery shares' : 'shares'}, threshold ${action.threshold}), store ${names.unsealKeys} and ${names.rootToken}`;
+    }
     case 'join':
       return 'wait for this node to join the cluster (raft retry_join, or --raft-join)';
     case 'unseal':
-      return `unseal with the shares in ${names.unsealKeys}`;
+      return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
     case 'configure':
-      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ');
+      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
     case 'issue-management-token':
       return `issue the management token with the root token, store it in ${names.managementToken}`;
     case 'renew-management-token':
       return `renew the management token in ${names.managementToken}`;
     case 'issue-token':
-      return `issue a provisioner token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
+      return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-root':
       return `revoke the root token and mark ${names.rootToken} revoked`;
     case 'record-seal-intent':
       return `record a seal intent in ${names.sealIntent} (sealed while running) and keep the node sealed`;
     case 'seal':
-      return 'seal this node (a seal intent is active)';
+      return `seal this node with the ${action.management.source} token (a seal intent is active)`;
     case 'record-cluster-id':
       return `add the cluster id to ${names.unsealKeys}`;
     case 'hold':

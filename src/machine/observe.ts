@@ -25,22 +25,25 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
   if (spool !== undefined) return seen;
   if (vault.health === 'uninitialized') {
     seen.keys = await records.inspectUnsealKeys();
-    if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaim();
+    if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaims();
   } else if (vault.health === 'sealed') {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
+    if (seen.keys.kind === 'valid') seen.keyVersions = await records.readUnsealKeyVersions();
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') {
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
-      const ownToken = await records.inspectManagementToken();
-      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, ownToken, policies, vault.serverKind);
+      seen.managementToken = await records.inspectManagementToken();
+      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind);
     }
   }
   return seen;
 }
+
+const NO_PROGRESS = Object.freeze({ progress: 0, nonce: '' });
 
 async function observeVault(context: StepContext): Promise<VaultSeen> {
   const { vault, signal } = context;
@@ -49,16 +52,17 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
     response = await vault.health({ signal });
   } catch (error) {
     if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
-    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined, migration: false, connectionsClosed: vault.closedConnections };
+    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed: vault.closedConnections };
   }
   const connectionsClosed = vault.closedConnections;
   const health = classifyHealth(response.status);
   const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
-  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, connectionsClosed, serverKind: serverKindOf(response.body) };
+  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed, serverKind: serverKindOf(response.body) };
   if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
     const sealStatus = await vault.sealStatus({ signal });
     seen.sealType = sealStatus.type;
     seen.migration = sealStatus.migration;
+    if (health === 'sealed') seen.unsealProgress = { progress: sealStatus.progress, nonce: sealStatus.nonce };
   }
   return seen;
 }

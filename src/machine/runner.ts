@@ -38,7 +38,7 @@ export class Runner {
   constructor(context: StepContext) {
     this.#context = context;
     this.#policies = context.config.policies;
-    this.#settings = decideSettings(context.config, context.records.names.unsealKeys);
+    this.#settings = decideSettings(context.config, context.records.names);
   }
 
   get state(): State {
@@ -94,6 +94,7 @@ export class Runner {
       const seen = await observe(this.#context, this.#policies);
       metrics.vaultUp(seen.vault.health !== 'unreachable');
       if (seen.sealIntent !== undefined) metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
+      if (seen.provisionerToken?.kind === 'valid') metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
       this.#memory = remember(this.#memory, seen);
       const decision = decide(seen, this.#memory, this.#settings);
       this.#enter(decision.state, decision.reason);
@@ -112,7 +113,7 @@ export class Runner {
         if (outcome !== undefined) return outcome;
       }
       if (action.kind !== 'wait' && action.kind !== 'hold' && action.kind !== 'done') {
-        this.#context.log.info({ action: action.kind, detail: describeAction(action, this.#context.records.names) }, 'act');
+        this.#context.log.info({ event: 'act', action: action.kind, detail: describeAction(action, this.#context.records.names) }, 'act');
       }
       const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) => this.#enter(state, reason));
       this.#memory = result.memory;
@@ -176,7 +177,7 @@ export class Runner {
     const from = this.#state;
     this.#state = to;
     this.#context.metrics.transition(from, to);
-    this.#context.log.info({ from, to, reason }, 'state');
+    this.#context.log.info({ event: 'state', from, to, reason }, 'state');
   }
 
   /** Sets the blocker in force; logs each new one once, not every pass. */
@@ -207,6 +208,10 @@ function blockerOf(error: unknown): Blocker {
       return 'keys-rejected';
     case 'POLICY_REJECTED':
       return 'policy-rejected';
+    case 'NO_MANAGEMENT_TOKEN':
+      return 'no-management-token';
+    case 'INTERNAL':
+      return 'internal-error';
     case 'CONFIG_INVALID':
       // Found only once the server answers (--recovery-pgp-keys against a Shamir seal).
       return 'config-rejected';

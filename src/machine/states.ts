@@ -25,6 +25,7 @@ export const BLOCKERS = [
   'cluster-mismatch',
   'seal-mismatch',
   'config-rejected',
+  'internal-error',
 ] as const;
 
 export type Blocker = (typeof BLOCKERS)[number];
@@ -51,4 +52,5 @@ export const ONCE_OUTCOME: Readonly<Partial<Record<Blocker, Outcome>>> = {
   'cluster-mismatch': 'needs-person',
   'seal-mismatch': 'needs-person',
   'config-rejected': 'bad-input',
+  'internal-error': 'needs-person',
 };

@@ -78,10 +78,8 @@ export async function issueManagementToken(context: StepContext, rootToken: Secr
 }
 
 /** Renews the sidecar's own token for another period, and records the new expiry. */
-export async function renewManagementToken(context: StepContext): Promise<void> {
+export async function renewManagementToken(context: StepContext, stored: ManagementToken): Promise<void> {
   const { vault, records, log, config, signal } = context;
-  const stored = await records.readManagementToken();
-  if (stored === undefined) return;
   await vault.renewSelf(stored.token, { signal });
   const expiresAt = new Date(Date.now() + config.provisionerTtlMs).toISOString();
   await records.writeManagementToken({ ...stored, expiresAt });

@@ -1,6 +1,6 @@
 import { checkpoint } from '../checkpoints.js';
 import type { Secret } from '../secret.js';
-import type { ProvisionerToken } from '../store/records.js';
+import type { ProvisionerToken, RootToken } from '../store/records.js';
 import type { TokenInfo } from '../vault/api.js';
 import { PROVISIONER_POLICY, PROVISIONER_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
@@ -56,10 +56,8 @@ export async function issueProvisionerToken(context: StepContext, managementToke
 }
 
 /** --root-token revoke: revoke the root token once the management and provisioner tokens work; keep the record, marked revoked. */
-export async function revokeRootToken(context: StepContext): Promise<void> {
-  const root = await context.records.readRootToken();
-  if (!root?.token) return;
+export async function revokeRootToken(context: StepContext, root: RootToken & { token: Secret }): Promise<void> {
   await context.vault.revokeSelf(root.token);
   await context.records.writeRootToken({ token: null, createdAt: root.createdAt, revokedAt: new Date().toISOString() });
-  context.log.info({ secret: context.records.names.rootToken }, 'root token revoked; the sidecar works with its management token');
+  context.log.info({ event: 'root-token-revoked', secret: context.records.names.rootToken }, 'root token revoked; the sidecar works with its management token');
 }

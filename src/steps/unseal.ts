@@ -3,58 +3,49 @@ import type { UnsealKeys } from '../store/records.js';
 import type { StepContext } from './context.js';
 
 /**
- * Submits stored key shares until the server reports unsealed. Only for Shamir seals:
- * the caller reports an auto-unseal node that stays sealed instead of calling this.
- *
- * The given keys are the active version. If the server rejects them and the store holds
- * a rotation's pending version after it, the rotation's verification completed before its
- * run could mark the keys active: the pending keys are tried, and once they unseal the
- * server they are stored as the active version.
+ * How one submission of a key set ended: `unsealed`; `refused` (the server refused a share or
+ * the combination, counting from zero progress); `still-sealed` (every share taken, more
+ * wanted: a node joining raft, or a split a rotation changed); `interfered` (the server's
+ * progress was not the count of our shares: someone submitted shares meanwhile, so a refusal
+ * would say nothing about our keys).
  */
-export async function unseal(context: StepContext, unsealKeys: UnsealKeys): Promise<boolean> {
-  if (unsealKeys.type !== 'shamir') {
-    throw new BootstrapError('STORE_CORRUPT', `${context.records.names.unsealKeys}: holds recovery keys, but the server has a Shamir seal`);
-  }
-  let rejection: BootstrapError | undefined;
-  const unsealed = await submitShares(context, unsealKeys).catch((error: unknown) => {
-    if (!(error instanceof BootstrapError) || error.statusCode !== 400) throw error;
-    rejection = error;
-    return false;
-  });
-  if (unsealed) return true;
-  const { pending } = await context.records.readUnsealKeyVersions();
-  if (pending.length === 0) {
-    if (rejection) throw rejection;
-    return false;
-  }
-  // Every active share is in and the server still wants more: the split changed with a rotation.
-  if (rejection === undefined) await resetUnseal(context);
-  context.log.warn({ pending: pending.length }, 'the server does not take the active keys; trying the pending version(s) of an unfinished rotation');
-  for (const candidate of pending) {
-    const opened = await submitShares(context, candidate.record).catch(async (error: unknown) => {
-      if (!(error instanceof BootstrapError) || error.statusCode !== 400) throw error;
-      return undefined;
-    });
-    if (opened === false) await resetUnseal(context);
-    if (!opened) continue;
-    await context.records.writeUnsealKeys({ ...candidate.record, status: 'active' });
-    context.log.info({ version: candidate.version }, 'the pending keys of a verified rotation unsealed the server; stored them as the active version');
-    return true;
-  }
-  throw rejection ?? new BootstrapError('KEYS_REJECTED', `${context.records.names.unsealKeys}: no stored version unseals the server`);
-}
+export type UnsealOutcome = 'unsealed' | 'refused' | 'still-sealed' | 'interfered';
 
-async function resetUnseal(context: StepContext): Promise<void> {
-  await context.vault.client.call('PUT', 'sys/unseal', { body: { reset: true }, signal: context.signal });
-}
-
-async function submitShares(context: StepContext, unsealKeys: UnsealKeys): Promise<boolean> {
+/**
+ * Submits one stored key set, share by share, from zero progress, until the server reports
+ * unsealed. Only for Shamir seals: decide() reports an auto-unseal node that stays sealed
+ * instead. Progress left by anyone is reset before the first share when `resetFirst`, and
+ * after a refusal or an interference, so the next try starts from zero too.
+ */
+export async function submitUnsealKeys(context: StepContext, unsealKeys: UnsealKeys, resetFirst: boolean): Promise<UnsealOutcome> {
   const { vault, log, metrics, signal } = context;
-  for (const [index, key] of unsealKeys.keys.entries()) {
-    const answer = await vault.unseal(key, { signal });
-    metrics.unsealSubmitted();
-    log.debug({ share: index + 1, progress: answer.progress }, 'unseal share submitted');
-    if (!answer.sealed) return true;
+  if (unsealKeys.type !== 'shamir') {
+    throw new BootstrapError('INTERNAL', `${context.records.names.unsealKeys}: unseal was decided with recovery keys (a bug: please report it)`);
   }
-  return false;
+  if (resetFirst) await resetUnsealProgress(context);
+  for (const [index, key] of unsealKeys.keys.entries()) {
+    let answer: { sealed: boolean; progress: number };
+    try {
+      answer = await vault.unseal(key, { signal });
+    } catch (error) {
+      if (!(error instanceof BootstrapError) || error.code !== 'KEYS_REJECTED') throw error;
+      await resetUnsealProgress(context);
+      return 'refused';
+    }
+    metrics.unsealSubmitted();
+    log.debug({ event: 'unseal-share-submitted', share: index + 1, progress: answer.progress }, 'unseal share submitted');
+    if (!answer.sealed) return 'unsealed';
+    // The server counts every share it holds: a count ahead of ours includes someone else's.
+    if (answer.progress !== 0 && answer.progress !== index + 1) {
+      log.warn({ event: 'unseal-interfered', share: index + 1, progress: answer.progress }, 'someone else submitted unseal shares while we did: resetting and starting again from zero');
+      await resetUnsealProgress(context);
+      return 'interfered';
+    }
+  }
+  return 'still-sealed';
+}
+
+/** PUT sys/unseal {"reset": true}: drops the shares the server holds, whoever submitted them. */
+export async function resetUnsealProgress(context: StepContext): Promise<void> {
+  await context.vault.resetUnseal({ signal: context.signal });
 }

@@ -89,6 +89,17 @@ export interface InitClaim {
   clusterHint: string;
 }
 
+/** The newest readable claim generation (0: none), and its record. */
+export interface ClaimSeen {
+  generation: number;
+  record: StoredRecord<InitClaim>;
+}
+
+/** The secret of one claim generation; generation 1 keeps the name earlier releases used. */
+export function claimName(firstName: string, generation: number): string {
+  return generation <= 1 ? firstName : `${firstName}-g${generation}`;
+}
+
 /**
  * The SPEC §3 records over a SecretStore: JSON in, typed values with Secret fields out.
  * Every write is read back and compared before it counts as stored.
@@ -168,8 +179,26 @@ export class Records {
     await this.#writeVerified(this.names.sealIntent, JSON.stringify(intent));
   }
 
-  inspectClaim(): Promise<StoredRecord<InitClaim>> {
-    return this.#inspect(this.names.initClaim, decodeClaim);
+  /**
+   * The newest init claim (SPEC §4): generation 1 is `{prefix}-init-claim` (the name earlier
+   * releases wrote, so their claim is read as generation 1), generation n the secret
+   * `{prefix}-init-claim-g{n}`. Generations are read upwards; a generation that reads absent
+   * may be one being written (GCP creates a secret and its first version apart) or one whose
+   * writer died between the two, so the next one is read too before the search stops.
+   */
+  async inspectClaims(): Promise<ClaimSeen> {
+    let newest: ClaimSeen = { generation: 0, record: { kind: 'absent' } };
+    for (let generation = 1; ; generation += 1) {
+      const record = await this.#inspect(claimName(this.names.initClaim, generation), decodeClaim);
+      if (record.kind !== 'absent') {
+        newest = { generation, record };
+        continue;
+      }
+      const next = await this.#inspect(claimName(this.names.initClaim, generation + 1), decodeClaim);
+      if (next.kind === 'absent') return newest;
+      newest = { generation: generation + 1, record: next };
+      generation += 1;
+    }
   }
 
   async writeUnsealKeys(record: UnsealKeys): Promise<void> {
@@ -209,18 +238,12 @@ export class Records {
     await this.#writeVerified(this.names.managementToken, encodeToken(record));
   }
 
-  async readClaim(): Promise<InitClaim | undefined> {
-    return valueOf(await this.inspectClaim());
-  }
-
-  /** Create-if-absent: throws StoreAlreadyExistsError when someone holds or held the claim. */
-  async createClaim(claim: InitClaim): Promise<void> {
-    await this.store.createIfAbsent(this.names.initClaim, JSON.stringify(claim));
-  }
-
-  /** Takes a claim over (stale, or re-initialization): a new version on top of the old. */
-  async replaceClaim(claim: InitClaim): Promise<void> {
-    await this.store.addVersion(this.names.initClaim, JSON.stringify(claim));
+  /**
+   * Create-if-absent of one claim generation: the store picks exactly one winner among
+   * replicas creating the same generation; the others get StoreAlreadyExistsError.
+   */
+  async createClaim(generation: number, claim: InitClaim): Promise<void> {
+    await this.store.createIfAbsent(claimName(this.names.initClaim, generation), JSON.stringify(claim));
   }
 
   async #inspect<T>(name: string, decode: (text: string) => T): Promise<StoredRecord<T>> {

@@ -22,6 +22,8 @@ export interface SealStatus {
   threshold: number;
   shares: number;
   progress: number;
+  /** Identifies the unseal attempt in progress (empty when none). */
+  nonce: string;
   recoverySeal: boolean;
   /** A seal migration is in progress: a person runs it; nothing here feeds it keys. */
   migration: boolean;
@@ -111,6 +113,7 @@ export class VaultApi {
       threshold: Number(body.t ?? 0),
       shares: Number(body.n ?? 0),
       progress: Number(body.progress ?? 0),
+      nonce: typeof body.nonce === 'string' ? body.nonce : '',
       recoverySeal: body.recovery_seal === true,
       migration: body.migration === true,
     };
@@ -139,6 +142,11 @@ export class VaultApi {
     }
     const body = expectOk(response, 'unseal');
     return { sealed: body.sealed === true, progress: Number(body.progress ?? 0) };
+  }
+
+  /** PUT sys/unseal {"reset":true}: the server drops the unseal shares it holds. */
+  async resetUnseal(options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('PUT', 'sys/unseal', { body: { reset: true }, ...options }), 'reset unseal progress');
   }
 
   /** The policy's text, or undefined when the server has no such policy. */

@@ -9,7 +9,7 @@ import { describeEachServer, serverRequest, TestServer, type ServerKind } from '
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 const ANY_POWER = 'path "*" {\n  capabilities = ["create", "read", "update", "delete", "list", "sudo"]\n}\n';
-const SCOPED_PROVISIONER = fileURLToPath(new URL('../../docs/scoped-provisioner/provisioner.hcl', import.meta.url));
+const SCOPED_PROVISIONER = fileURLToPath(new URL('../../policies/scoped/provisioner.hcl', import.meta.url));
 
 interface Setup {
   server: TestServer;
@@ -150,7 +150,7 @@ describeEachServer('the CI token cannot widen its own power', (kind) => {
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
 
-  it('the prefix-scoped provisioner (docs/scoped-provisioner) touches only tenant- policies and auth mounts', async () => {
+  it('the prefix-scoped provisioner (policies/scoped) touches only tenant- policies and auth mounts', async () => {
     const policies = join(await mkdtemp(join(tmpdir(), 'vb-scoped-')), 'policies');
     await mkdir(policies);
     await copyFile(SCOPED_PROVISIONER, join(policies, 'provisioner.hcl'));

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { actions, capturedOutput, cleanEnv, runCli, startCli } from '../../harness/cli.js';
 import { baoRequest, OpenBao } from '../../harness/openbao.js';
+import { until } from '../../harness/poll.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 const CRASH_HOOK = fileURLToPath(new URL('../../harness/chaos/crash-hook.mjs', import.meta.url));
@@ -62,9 +63,11 @@ describe('plan prints what the following run does (the same decide())', () => {
 
   it('drift: plan names the deleted policy; the run writes exactly that', async () => {
     const root = JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')).token;
+    // Ready includes a node that is still taking over as active; a write needs the active one.
+    await until('the node is active', async () => ((await baoRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined));
     expect((await baoRequest(server, 'DELETE', 'sys/policies/acl/provisioner', root)).status).toBe(204);
     const plan = await planned();
-    expect(plan).toEqual({ action: 'configure', detail: 'write policy provisioner' });
+    expect(plan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the root token)' });
     const result = await runCli(['run', '--once', ...args()]);
     expect(result.code, result.stdout).toBe(0);
     expect(actions(result.stdout)[0]).toEqual(plan);

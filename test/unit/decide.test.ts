@@ -12,11 +12,12 @@ const SETTINGS: DecideSettings = {
   claimStaleAfterMs: 300_000,
   rootToken: 'store',
   unsealKeysName: 'vault-unseal-keys',
+  initClaimName: 'vault-init-claim',
   shamir: { shares: 5, threshold: 3 },
   recovery: { shares: 5, threshold: 3 },
 };
 
-const KEYS: StoredRecord<UnsealKeys> = {
+const KEYS: Extract<StoredRecord<UnsealKeys>, { kind: 'valid' }> = {
   kind: 'valid',
   value: { type: 'shamir', keys: [new Secret('a2V5MQ=='), new Secret('a2V5Mg=='), new Secret('a2V5Mw==')], threshold: 2, shares: 3, initializedAt: '2026-11-01T00:00:00Z', clusterId: 'cluster-a' },
 };
@@ -37,9 +38,12 @@ const CONVERGED_SERVER: ServerSeen = { managementToken: 'management', ownManagem
 function converged(): Observation {
   return {
     at: NOW,
-    vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, connectionsClosed: 0 },
+    vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, unsealProgress: { progress: 0, nonce: '' }, connectionsClosed: 0 },
     spool: undefined,
     keys: KEYS,
+    rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '2026-11-01T00:00:00Z' } },
+    provisionerToken: { kind: 'valid', value: { token: new Secret('provisioner-token'), accessor: 'a', policies: ['provisioner'], expiresAt: '2026-12-01T00:00:00Z' } },
+    managementToken: { kind: 'valid', value: { token: new Secret('management-token'), accessor: 'm', policies: ['default', 'vault-bootstrap'], expiresAt: '2026-12-01T00:00:00Z' } },
     server: { ...CONVERGED_SERVER },
     policyHashes: new Map([['admin', 'h-admin'], ['provisioner', 'h-provisioner']]),
   };
@@ -48,7 +52,8 @@ function converged(): Observation {
 function withHealth(status: number | undefined, extra: Partial<Observation> = {}): Observation {
   const seen = converged();
   seen.vault = { ...seen.vault, health: classifyHealth(status), status };
-  if (status === 501) seen.claim = { kind: 'absent' };
+  if (status === 501) seen.claim = { generation: 0, record: { kind: 'absent' } };
+  if (status === 503) seen.keyVersions = { active: { record: KEYS.value, version: 1 }, pending: [], count: 1 };
   return { ...seen, ...extra };
 }
 
@@ -70,35 +75,35 @@ describe('decide: one row per rule', () => {
     ['uninitialized, invalid keys record: never init because of it', withHealth(501, { keys: INVALID_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'store-record-invalid' }],
     [
       'uninitialized, fresh claim of another pod',
-      withHealth(501, { keys: { kind: 'absent' }, claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } }),
+      withHealth(501, { keys: { kind: 'absent' }, claim: { generation: 1, record: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } } }),
       {},
       EMPTY_MEMORY,
       { state: 'uninitialized', action: 'join' },
     ],
     [
       'uninitialized, our own claim (a restart after claiming)',
-      withHealth(501, { keys: { kind: 'absent' }, claim: { kind: 'valid', value: { holder: 'pod-0', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } }),
+      withHealth(501, { keys: { kind: 'absent' }, claim: { generation: 1, record: { kind: 'valid', value: { holder: 'pod-0', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } } }),
       {},
       EMPTY_MEMORY,
       { state: 'uninitialized', action: 'claim-and-init' },
     ],
     [
       'uninitialized, stale claim and still no keys',
-      withHealth(501, { keys: { kind: 'absent' }, claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 600_000).toISOString(), clusterHint: '' } } }),
+      withHealth(501, { keys: { kind: 'absent' }, claim: { generation: 1, record: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 600_000).toISOString(), clusterHint: '' } } } }),
       {},
       EMPTY_MEMORY,
       { state: 'uninitialized', action: 'claim-and-init' },
     ],
     [
       '--allow-reinit takes over the old cluster\'s claim',
-      withHealth(501, { claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: '2026-10-31T00:00:00Z', clusterHint: '' } } }),
+      withHealth(501, { claim: { generation: 1, record: { kind: 'valid', value: { holder: 'pod-1', claimedAt: '2026-10-31T00:00:00Z', clusterHint: '' } } } }),
       { allowReinit: true },
       EMPTY_MEMORY,
       { state: 'uninitialized', action: 'claim-and-init' },
     ],
     [
       '--allow-reinit respects a claim taken after the keys (another pod re-initializing now)',
-      withHealth(501, { claim: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } }),
+      withHealth(501, { claim: { generation: 1, record: { kind: 'valid', value: { holder: 'pod-1', claimedAt: new Date(NOW - 1000).toISOString(), clusterHint: '' } } } }),
       { allowReinit: true },
       EMPTY_MEMORY,
       { state: 'uninitialized', action: 'join' },
@@ -118,8 +123,8 @@ describe('decide: one row per rule', () => {
     ['unsealed with a seal type the keys do not fit', withHealth(200, { vault: { ...converged().vault, sealType: 'transit' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['keys without a cluster id, node opened here: the id is recorded', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, { ...EMPTY_MEMORY, opened: true }, { state: 'configuring', action: 'record-cluster-id' }],
     ['keys without a cluster id, node not opened here: not recorded by guess', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
-    ['sealed, keys refused a moment ago', withHealth(503), {}, { ...EMPTY_MEMORY, keysRejectedAt: NOW - 1000 }, { state: 'blocked', action: 'hold', blocker: 'keys-rejected' }],
-    ['sealed, keys refused long ago: try again', withHealth(503), {}, { ...EMPTY_MEMORY, keysRejectedAt: NOW - RECHECK_AFTER_MS }, { state: 'sealed', action: 'unseal' }],
+    ['sealed, keys refused a moment ago', withHealth(503), {}, { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - 1000]]) }, { state: 'blocked', action: 'hold', blocker: 'keys-rejected' }],
+    ['sealed, keys refused long ago: try again', withHealth(503), {}, { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - RECHECK_AFTER_MS]]) }, { state: 'sealed', action: 'unseal' }],
     ['unsealed, no keys in the store', withHealth(200, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
     ['spool holds keys: stored before anything, even while Vault is down', withHealth(undefined, { spool: { unsealKeys: KEYS.value, rootToken: { token: new Secret('t'), createdAt: '' } } }), {}, EMPTY_MEMORY, { state: 'storing', action: 'store-spooled' }],
     ['a policy differs', withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
@@ -142,7 +147,7 @@ describe('decide: one row per rule', () => {
   ];
 
   it.each(rows)('%s', (_name, seen, settings, memory, expected) => {
-    const decision = decide(seen, memory, { ...SETTINGS, ...settings });
+    const decision = decide(seen, remember(memory, seen), { ...SETTINGS, ...settings });
     expect({ state: decision.state, action: decision.action.kind, ...(decision.action.kind === 'hold' ? { blocker: decision.action.blocker } : {}) }).toEqual(expected);
     expect(decision.reason.length).toBeGreaterThan(0);
   });
@@ -154,10 +159,10 @@ describe('decide: one row per rule', () => {
 
   it('uses Shamir shares for a Shamir seal and recovery shares for an auto-unseal seal', () => {
     const shamir = decide(withHealth(501, { keys: { kind: 'absent' } }), EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } });
-    expect(shamir.action).toEqual({ kind: 'claim-and-init', autoUnseal: false, shares: 5, threshold: 3 });
+    expect(shamir.action).toEqual({ kind: 'claim-and-init', claim: { kind: 'create', generation: 1, takesOver: 'nothing' }, autoUnseal: false, shares: 5, threshold: 3 });
     const seen = withHealth(501, { keys: { kind: 'absent' } });
     seen.vault.sealType = 'transit';
-    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } }).action).toEqual({ kind: 'claim-and-init', autoUnseal: true, shares: 7, threshold: 4 });
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } }).action).toEqual({ kind: 'claim-and-init', claim: { kind: 'create', generation: 1, takesOver: 'nothing' }, autoUnseal: true, shares: 7, threshold: 4 });
   });
 
   it('names the bad version and the intact earlier one, never a value', () => {
@@ -176,7 +181,7 @@ describe('decide: a rejected policy', () => {
 
   it('is not written again while its text is unchanged; the others are, and the node is not ready', () => {
     const seen = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['admin', 'provisioner'] } });
-    expect(decide(seen, rejectedProvisioner(NOW - 1000), SETTINGS).action).toEqual({ kind: 'configure', policies: ['admin'], role: false, audit: false });
+    expect(decide(seen, rejectedProvisioner(NOW - 1000), SETTINGS).action).toMatchObject({ kind: 'configure', policies: ['admin'], role: false, audit: false, management: { source: 'management' } });
     const onlyRejected = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } });
     const decision = decide(onlyRejected, rejectedProvisioner(NOW - 1000), SETTINGS);
     expect(decision).toMatchObject({ state: 'blocked', action: { kind: 'hold', blocker: 'policy-rejected' } });
@@ -191,17 +196,17 @@ describe('decide: a rejected policy', () => {
 
 describe('remember', () => {
   it('drops what it knew of a server when the cluster id changes (wipe, re-init, DR redeploy)', () => {
-    const memory: Memory = { ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true, keysRejectedAt: NOW, unsealedAtCloses: 0, rejectedPolicies: new Map([['admin', { textHash: 'h', message: 'm', at: NOW }]]) };
+    const memory: Memory = { ...EMPTY_MEMORY, clusterId: 'cluster-a', keysFoundFirst: KEYS.value.initializedAt, convergedOnce: true, opened: true, refusedKeys: new Map([[1, NOW]]), unsealedAtCloses: 0, rejectedPolicies: new Map([['admin', { textHash: 'h', message: 'm', at: NOW }]]) };
     const other = converged();
     other.vault.clusterId = 'cluster-b';
-    expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', unsealedAtCloses: 0 });
+    expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', keysFoundFirst: KEYS.value.initializedAt, unsealedAtCloses: 0 });
     expect(remember(memory, converged())).toBe(memory);
     expect(remember(memory, withHealth(503, { vault: { ...converged().vault, health: 'sealed', clusterId: undefined } }))).toBe(memory);
   });
 
   it('forgets the old cluster as soon as the node is uninitialized (a wipe), so the init that follows is remembered as ours', () => {
     const wiped = remember({ ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true }, withHealth(501, { vault: { ...converged().vault, health: 'uninitialized', clusterId: undefined } }));
-    expect(wiped).toEqual(EMPTY_MEMORY);
+    expect(wiped).toEqual({ ...EMPTY_MEMORY, keysFoundFirst: KEYS.value.initializedAt });
     expect(remember({ ...wiped, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true, convergedOnce: false });
   });
 
@@ -217,5 +222,70 @@ describe('remember', () => {
     expect(remember(watched, withHealth(503)).unsealedAtCloses).toBe(3);
     expect(remember(watched, withHealth(undefined)).unsealedAtCloses).toBeUndefined();
     expect(remember(watched, withHealth(503, { sealIntent: INTENT })).unsealedAtCloses).toBeUndefined();
+  });
+});
+
+describe('decide: the init claim is a mutex with generations', () => {
+  const claimOf = (holder: string, claimedAt: string, generation = 1): Observation['claim'] => ({ generation, record: { kind: 'valid', value: { holder, claimedAt, clusterHint: '' } } });
+  const fresh = new Date(NOW - 1000).toISOString();
+  const old = '2026-10-31T00:00:00Z';
+  const noKeys = (claim: Observation['claim']) => withHealth(501, { keys: { kind: 'absent' }, claim });
+  const decideFirst = (seen: Observation, settings: Partial<DecideSettings> = {}, memory: Memory = EMPTY_MEMORY) => decide(seen, remember(memory, seen), { ...SETTINGS, ...settings });
+
+  it('creates generation 1 when there is no claim, and generation N+1 to take over a stale generation N', () => {
+    expect(decideFirst(noKeys({ generation: 0, record: { kind: 'absent' } })).action).toMatchObject({ claim: { kind: 'create', generation: 1, takesOver: 'nothing' } });
+    expect(decideFirst(noKeys(claimOf('pod-1', new Date(NOW - 600_000).toISOString(), 3))).action).toMatchObject({ claim: { kind: 'create', generation: 4, takesOver: 'stale' } });
+  });
+
+  it('goes on with its own claim without creating one; waits on a fresh claim of another', () => {
+    expect(decideFirst(noKeys(claimOf('pod-0', fresh, 2))).action).toMatchObject({ claim: { kind: 'held', generation: 2 } });
+    expect(decideFirst(noKeys(claimOf('pod-1', fresh, 2))).action.kind).toBe('join');
+  });
+
+  it('waits on a generation it lost but cannot read, and skips it once it stayed unreadable past --claim-stale-after', () => {
+    const seen = noKeys(claimOf('pod-1', new Date(NOW - 600_000).toISOString(), 1));
+    expect(decideFirst(seen, {}, { ...EMPTY_MEMORY, unreadableClaim: { generation: 2, since: NOW - 1000 } }).action.kind).toBe('join');
+    expect(decideFirst(seen, {}, { ...EMPTY_MEMORY, unreadableClaim: { generation: 2, since: NOW - 600_000 } }).action).toMatchObject({ claim: { kind: 'create', generation: 3, takesOver: 'unreadable' } });
+    // Once the generation reads, the memory of it is dropped and the claim speaks for itself.
+    expect(remember({ ...EMPTY_MEMORY, unreadableClaim: { generation: 2, since: NOW } }, noKeys(claimOf('pod-1', fresh, 2))).unreadableClaim).toBeUndefined();
+  });
+
+  it("--allow-reinit takes over only the claim of the keys this process found first, never a racing replica's", () => {
+    const oldCluster = withHealth(501, { claim: claimOf('pod-1', old, 1) });
+    expect(decideFirst(oldCluster, { allowReinit: true }).action).toMatchObject({ claim: { kind: 'create', generation: 2, takesOver: 'old-cluster' } });
+    // A replica created generation 2 while this one looked: it binds.
+    expect(decideFirst(withHealth(501, { claim: claimOf('pod-2', fresh, 2) }), { allowReinit: true }).action.kind).toBe('join');
+    // The winner stored its new keys: claim 2 now predates keys, but they are not the keys this process found.
+    const newKeys: Observation['keys'] = { kind: 'valid', value: { ...KEYS.value, initializedAt: new Date(NOW - 500).toISOString() } };
+    const afterWinner = withHealth(501, { keys: newKeys, claim: claimOf('pod-2', fresh, 2) });
+    expect(decide(afterWinner, remember({ ...EMPTY_MEMORY, keysFoundFirst: KEYS.value.initializedAt }, afterWinner), { ...SETTINGS, allowReinit: true }).action.kind).toBe('join');
+    // Our own claim of the old cluster is taken over like anyone's (a new generation), not reused.
+    expect(decideFirst(withHealth(501, { claim: claimOf('pod-0', old, 1) }), { allowReinit: true }).action).toMatchObject({ claim: { kind: 'create', generation: 2 } });
+  });
+});
+
+describe('decide: unsealing', () => {
+  const PENDING: UnsealKeys = { ...KEYS.value, keys: [new Secret('cGVuZDE='), new Secret('cGVuZDI=')], status: 'pending' };
+  const rotated = () => withHealth(503, { keyVersions: { active: { record: KEYS.value, version: 1 }, pending: [{ record: PENDING, version: 3 }], count: 3 } });
+
+  it('resets unseal progress someone else left before submitting the stored keys', () => {
+    const seen = withHealth(503);
+    seen.vault.unsealProgress = { progress: 1, nonce: 'n-1' };
+    expect(decide(seen, EMPTY_MEMORY, SETTINGS).action).toMatchObject({ kind: 'unseal', version: 1, resetProgress: true });
+    expect(decide(withHealth(503), EMPTY_MEMORY, SETTINGS).action).toMatchObject({ kind: 'unseal', version: 1, resetProgress: false });
+  });
+
+  it("tries a rotation's pending keys once the active ones were refused, and holds once every version was", () => {
+    expect(decide(rotated(), EMPTY_MEMORY, SETTINGS).action).toMatchObject({ kind: 'unseal', version: 1, pending: false, laterVersions: 1 });
+    expect(decide(rotated(), { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - 10]]) }, SETTINGS).action).toMatchObject({ kind: 'unseal', version: 3, pending: true, laterVersions: 0 });
+    const refusedAll = decide(rotated(), { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - 10], [3, NOW - 5]]) }, SETTINGS);
+    expect(refusedAll).toMatchObject({ state: 'blocked', action: { kind: 'hold', blocker: 'keys-rejected' } });
+    expect(refusedAll.reason).toContain('(1, 3)');
+  });
+
+  it('says what the gap is when the observation lacks a record: a non-transient internal error', () => {
+    const seen = withHealth(503);
+    delete seen.keys;
+    expect(() => decide(seen, EMPTY_MEMORY, SETTINGS)).toThrow(expect.objectContaining({ code: 'INTERNAL', transient: false }));
   });
 });
