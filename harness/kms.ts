@@ -53,7 +53,7 @@ export class MotoKms {
 
   /** A seal stanza on a new key (or the given one), signed with the given credentials. */
   async seal(options: { keyId?: string; credentials?: AwsCredentials } = {}): Promise<AwsKmsSeal> {
-    return { type: 'awskms', region: REGION, keyId: options.keyId ?? (await this.createKey()), endpoint: this.faults.endpoint, credentials: options.credentials ?? UNCHECKED_CREDENTIALS };
+    return { type: 'awskms', region: REGION, keyId: options.keyId ?? (await this.createKey()), endpoint: this.faults.address, credentials: options.credentials ?? UNCHECKED_CREDENTIALS };
   }
 
   /** An IAM user allowed exactly these actions (on "*"), and its access key. */

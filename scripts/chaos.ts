@@ -3,8 +3,11 @@
 // step boundary gets CHAOS_BOUNDARY_RUNS (default 2) kills; scenarios 3–6 run CHAOS_SMALL_RUNS (default 3).
 // CHAOS_SCENARIOS (e.g. "1,4") runs only those. 7a/7b are the key-rotation rows (rotate-keys killed,
 // re-run, with and without a node restart; the stored active keys must unseal a restarted node).
+// 8 is the network-fault matrix (harness/chaos/network.ts): every fault of the fault proxy, at every
+// phase, between the sidecar and Vault and between the sidecar and the store; its cells print apart.
 import { execFileSync } from 'node:child_process';
 import { ChaosStore } from '../harness/chaos/harness.js';
+import { allCells, formatCells, runCell, summarize, type CellResult } from '../harness/chaos/network.js';
 import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../harness/chaos/rotation.js';
 import {
   activeRestartsWhileConfiguring,
@@ -28,6 +31,7 @@ execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 
 const store = await ChaosStore.start();
 const results: ScenarioResult[] = [];
+const cells: CellResult[] = [];
 const started = Date.now();
 try {
   const scenarios: Array<[string, () => Promise<ScenarioResult>]> = [
@@ -40,6 +44,17 @@ try {
     ['6', () => wipedServerWithKeys(store, smallRuns)],
     ['7a', () => rotationKillAtEveryBoundary(store, boundaryRuns)],
     ['7b', () => rotationKillAtRandomInstants(store, runs)],
+    [
+      '8',
+      async () => {
+        for (const cell of allCells()) {
+          const result = await runCell(store, cell);
+          cells.push(result);
+          console.log(`cell ${cells.length}: ${cell.dependency}/${cell.phase}/${cell.fault}: ${result.converged ? 'converged' : 'NOT converged'}, probes ${result.probeMaxMs} ms, SIGTERM ${result.sigtermMs} ms, --once ${result.onceMs} ms${result.notes.length ? `; ${result.notes.join('; ')}` : ''}`);
+        }
+        return summarize(cells);
+      },
+    ],
   ];
   for (const [name, scenario] of scenarios) {
     if (only !== undefined && !only.includes(name)) continue;
@@ -50,5 +65,5 @@ try {
 } finally {
   await store.stop();
 }
-console.log(`\n${formatTable(results)}\n\ntotal ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+console.log(`\n${formatTable(results)}${cells.length ? `\n\n${formatCells(cells)}` : ''}\n\ntotal ${((Date.now() - started) / 60_000).toFixed(1)} min`);
 process.exit(results.every((result) => result.doubleInits === 0 && result.keysLost === 0) ? 0 : 1);

@@ -4,8 +4,9 @@ import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
-import { formatStatus, status } from './commands/status.js';
+import { formatStatus, problemsOf, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
+import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -13,7 +14,7 @@ import { classifyHealth, isUnsealed } from './machine/health.js';
 import { Runner } from './machine/runner.js';
 import { EXIT_CODES } from './machine/states.js';
 import { Metrics } from './metrics.js';
-import { startServer } from './server.js';
+import { startServer, type Probe } from './server.js';
 import { SecretsInFlight, type StepContext } from './steps/context.js';
 import { Spool } from './steps/spool.js';
 import { createStore } from './store/index.js';
@@ -21,6 +22,7 @@ import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
 import { VaultApi } from './vault/api.js';
 import { VaultClient } from './vault/client.js';
+import { WaitForStore } from './wait-for-store.js';
 import pino from 'pino';
 
 const EXIT_FAILURE = 1;
@@ -28,6 +30,8 @@ const EXIT_BAD_INPUT = 2;
 
 /** argv → command → exit code (SPEC §2). Typed errors map to codes; nothing here prints a secret. */
 async function main(argv: readonly string[]): Promise<number> {
+  // --once's --timeout counts from here: the start-up probe of the store is part of the run.
+  const startedAt = Date.now();
   let config: Config;
   try {
     config = loadConfig(argv);
@@ -50,23 +54,28 @@ async function main(argv: readonly string[]): Promise<number> {
   if (config.insecureHttp) {
     log.warn({ event: 'insecure-http', vaultAddr: config.vaultAddress.origin }, '--allow-insecure-http: the Vault address is plain http to another host: tokens and unseal keys cross the network in clear');
   }
+  const controller = new AbortController();
+  const secretsInFlight = new SecretsInFlight();
+  const deadlines = new Deadlines({ signal: controller.signal, secretsInFlight: () => secretsInFlight.active, log });
+  if (config.once) deadlines.endRunAt(startedAt + config.timeoutMs, config.shutdownTimeoutMs);
   let store: SecretStore;
   try {
-    store = await createStore(config.store);
-    await store.verifyAccess(secretNames(config.storePrefix).initClaim);
+    store = await createStore(config.store, deadlines);
+    // run probes the store once its /healthz and /readyz answer (WaitForStore); the others now.
+    if (config.command !== 'run') await store.verifyAccess(secretNames(config.storePrefix).initClaim);
   } catch (error) {
     return reportStartupError(error);
   }
-  const controller = new AbortController();
   const context: StepContext = {
     config,
-    vault: new VaultApi(new VaultClient(config.vaultAddress, config.tls)),
+    vault: new VaultApi(new VaultClient(config.vaultAddress, config.tls, deadlines)),
     records: new Records(store, config.storePrefix),
     spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
     log,
     metrics: new Metrics(),
     signal: controller.signal,
-    secretsInFlight: new SecretsInFlight(),
+    secretsInFlight,
+    deadlines,
   };
   context.metrics.trackKeysAge(async () => {
     const keys = await context.records.readUnsealKeys();
@@ -78,7 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runCommand(context, controller);
       case 'status': {
         const report = await status(context);
-        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStatus(report)}\n`);
+        process.stdout.write(`${config.json ? JSON.stringify({ ...report, problems: problemsOf(report) }, null, 2) : formatStatus(report)}\n`);
         return 0;
       }
       case 'plan': {
@@ -88,7 +97,7 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       case 'rotate-keys':
       case 'generate-root': {
-        installSignalHandlers(log, controller, context.secretsInFlight, config);
+        installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
         const result = config.command === 'rotate-keys' ? await rotateKeys(context) : await generateRoot(context);
         log.info({ ...result }, `${config.command} done`);
@@ -120,16 +129,39 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function runCommand(context: StepContext, controller: AbortController): Promise<number> {
-  const { config, log, metrics, secretsInFlight } = context;
+  const { config, log, metrics, secretsInFlight, deadlines } = context;
   const runner = new Runner(context);
-  installSignalHandlers(log, controller, secretsInFlight, config);
+  const waitForStore = new WaitForStore(context);
+  let loopStarted = false;
+  installSignalHandlers(log, controller, secretsInFlight, config, deadlines);
+  if (config.once) exitIfSecretsStayUnstored(log, secretsInFlight, config, deadlines.runEnd + config.shutdownTimeoutMs - Date.now(), '--timeout (and then --shutdown-timeout)');
   if (config.listen !== undefined) {
     const stuckAfterMs = Math.max(60_000, config.intervalMs * 6);
-    const { port } = await startServer(config.listen, runner, () => serverProblem(context), metrics, stuckAfterMs);
+    // Served before the store is probed: a sidecar waiting on a dependency says so instead of looking dead.
+    const probe: Probe = {
+      get state() {
+        return loopStarted ? runner.state : waitForStore.state;
+      },
+      get reason() {
+        return loopStarted ? runner.reason : waitForStore.reason;
+      },
+      get lastBeat() {
+        return loopStarted ? runner.lastBeat : waitForStore.lastBeat;
+      },
+      wake: () => runner.wake(),
+    };
+    const { port } = await startServer(config.listen, probe, () => serverProblem(context), metrics, stuckAfterMs);
     log.info({ host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
   }
   log.info({ vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
-  const outcome = await runner.run();
+  let reached: Awaited<ReturnType<WaitForStore['wait']>>;
+  try {
+    reached = await waitForStore.wait();
+  } catch (error) {
+    return reportStartupError(error);
+  }
+  loopStarted = true;
+  const outcome = reached === 'answered' ? await runner.run() : reached;
   log.info({ outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
   context.vault.close();
   return EXIT_CODES[outcome];
@@ -137,7 +169,7 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
 
 /** For /readyz: undefined while the server serves requests, else what it is instead. */
 async function serverProblem(context: StepContext): Promise<string | undefined> {
-  const kind = classifyHealth((await context.vault.health()).status);
+  const kind = classifyHealth((await context.vault.health({ timeoutMs: CALL_DEADLINE_MS.vaultProbe })).status);
   return isUnsealed(kind) ? undefined : kind;
 }
 
@@ -145,7 +177,7 @@ async function serverProblem(context: StepContext): Promise<string | undefined> 
  * First SIGTERM/SIGINT: stop starting steps (the shutdown signal ends every wait), let a
  * step holding unstored secrets finish, bounded by --shutdown-timeout. Second: exit now.
  */
-function installSignalHandlers(log: Logger, controller: AbortController, secretsInFlight: SecretsInFlight, config: Config): void {
+function installSignalHandlers(log: Logger, controller: AbortController, secretsInFlight: SecretsInFlight, config: Config, deadlines: Deadlines): void {
   let received = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     received += 1;
@@ -154,16 +186,25 @@ function installSignalHandlers(log: Logger, controller: AbortController, secrets
       process.exit(secretsInFlight.active ? EXIT_FAILURE : 0);
     }
     log.info({ signal, secretsInFlight: secretsInFlight.active }, secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down');
+    deadlines.endRunAt(Date.now(), config.shutdownTimeoutMs);
     controller.abort();
-    setTimeout(() => {
-      if (!secretsInFlight.active) return;
-      const where = config.spoolDirectory ? `they wait in the spool ${config.spoolDirectory} for the next start` : 'they are LOST unless the store caught up';
-      log.error({ timeout: formatDuration(config.shutdownTimeoutMs) }, `--shutdown-timeout reached with secrets not yet stored: ${where}`);
-      process.exit(EXIT_FAILURE);
-    }, config.shutdownTimeoutMs).unref();
+    exitIfSecretsStayUnstored(log, secretsInFlight, config, config.shutdownTimeoutMs, '--shutdown-timeout');
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/**
+ * The end of the shutdown budget (after a signal, or after --timeout with --once): secrets
+ * still not stored then are left to the spool, and the process exits 1 saying so.
+ */
+function exitIfSecretsStayUnstored(log: Logger, secretsInFlight: SecretsInFlight, config: Config, afterMs: number, reached: string): void {
+  setTimeout(() => {
+    if (!secretsInFlight.active) return;
+    const where = config.spoolDirectory ? `they wait in the spool ${config.spoolDirectory} for the next start` : 'they are LOST unless the store caught up';
+    log.error({ event: 'secrets-unstored-at-exit', timeout: formatDuration(config.shutdownTimeoutMs) }, `${reached} reached with secrets not yet stored: ${where}`);
+    process.exit(EXIT_FAILURE);
+  }, afterMs).unref();
 }
 
 /**

@@ -62,7 +62,10 @@ export interface SidecarOptions {
   /** Checkpoint at which the crash hook SIGKILLs the process. */
   crashAt?: string;
   spoolDirectory?: string;
+  /** Flags after the defaults: a repeated flag overrides the default (--listen, --timeout). */
   extraArgs?: string[];
+  /** Environment on top of the store's (an endpoint through a fault proxy). */
+  env?: Record<string, string>;
 }
 
 export interface Sidecar {
@@ -87,7 +90,7 @@ export function startSidecar(store: ChaosStore, vaultAddress: string, options: S
     ...(options.spoolDirectory ? ['--spool-dir', options.spoolDirectory] : []),
     ...(options.extraArgs ?? []),
   ];
-  const env = store.env({ POD_NAME: options.podName, VB_TEST_TRACE_FILE: traceFile, ...(options.crashAt ? { VB_TEST_CRASH_AT: options.crashAt } : {}) });
+  const env = store.env({ POD_NAME: options.podName, VB_TEST_TRACE_FILE: traceFile, ...(options.crashAt ? { VB_TEST_CRASH_AT: options.crashAt } : {}), ...options.env });
   const cli = startCli(args, env, ['--import', CRASH_HOOK]);
   return {
     cli,

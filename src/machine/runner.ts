@@ -66,7 +66,8 @@ export class Runner {
 
   async run(): Promise<Outcome> {
     const { config, signal, log } = this.#context;
-    const deadline = config.once ? Date.now() + config.timeoutMs : Number.POSITIVE_INFINITY;
+    // --once: counted from the process's start (the start-up probe of the store included), not from here.
+    const deadline = this.#context.deadlines.runEnd;
     const unsubscribe = this.#context.vault.onConnectionClosed(() => this.wake());
     try {
       while (!signal.aborted) {

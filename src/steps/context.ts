@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { Deadlines } from '../deadlines.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Records } from '../store/records.js';
@@ -15,6 +16,8 @@ export interface StepContext {
   readonly metrics: Metrics;
   readonly signal: AbortSignal;
   readonly secretsInFlight: SecretsInFlight;
+  /** Every call's deadline, and when the run must be over (`--once`, shutdown). */
+  readonly deadlines: Deadlines;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type PutSecretValueCommandOutput,
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
+import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
 import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
@@ -35,7 +36,6 @@ export interface AwsStoreOptions {
 }
 
 const CONNECTION_TIMEOUT_MS = 5_000;
-const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * AWS Secrets Manager. One secret per name; every value is a new version. The SDK reads
@@ -182,7 +182,10 @@ export class AwsStore implements SecretStore {
 function sdkApi(region: string | undefined): SecretsManagerApi {
   const client = new SecretsManagerClient({
     ...(region === undefined ? {} : { region }),
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    // Without throwOnRequestTimeout the handler only logs a warning and keeps waiting: an endpoint
+    // that accepts and never answers would hold the call for ever. The store wrapper bounds the
+    // whole operation (SDK retries included); this ends each abandoned request as well.
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: CALL_DEADLINE_MS.store, throwOnRequestTimeout: true },
   });
   return {
     createSecret: (input) => client.send(new CreateSecretCommand(input)),

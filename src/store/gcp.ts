@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isIP } from 'node:net';
 import { protos, v1 } from '@google-cloud/secret-manager';
 import { grpc, Status } from 'google-gax';
+import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
 import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
@@ -12,13 +13,13 @@ type SecretVersion = protos.google.cloud.secretmanager.v1.ISecretVersion;
 /** The slice of the Secret Manager client this store calls, so tests can hand in a fake. */
 export interface SecretManagerApi {
   getProjectId(): Promise<string>;
-  createSecret(request: protos.google.cloud.secretmanager.v1.ICreateSecretRequest): Promise<unknown>;
-  addSecretVersion(request: protos.google.cloud.secretmanager.v1.IAddSecretVersionRequest): Promise<unknown>;
+  createSecret(request: protos.google.cloud.secretmanager.v1.ICreateSecretRequest, options?: CallTimeout): Promise<unknown>;
+  addSecretVersion(request: protos.google.cloud.secretmanager.v1.IAddSecretVersionRequest, options?: CallTimeout): Promise<unknown>;
   accessSecretVersion(
     request: protos.google.cloud.secretmanager.v1.IAccessSecretVersionRequest,
-    options?: { timeout: number },
+    options?: CallTimeout,
   ): Promise<[protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse, ...unknown[]]>;
-  listSecretVersions(request: protos.google.cloud.secretmanager.v1.IListSecretVersionsRequest): Promise<[SecretVersion[], ...unknown[]]>;
+  listSecretVersions(request: protos.google.cloud.secretmanager.v1.IListSecretVersionsRequest, options?: CallTimeout): Promise<[SecretVersion[], ...unknown[]]>;
   close(): Promise<void>;
 }
 
@@ -31,7 +32,12 @@ export interface GcpStoreOptions {
   kmsKey?: string;
 }
 
-const VERIFY_TIMEOUT_MS = 10_000;
+/** gax's per-call timeout (its retries included): the client gives up on its own, as the store wrapper does. */
+interface CallTimeout {
+  timeout: number;
+}
+/** A fresh object each call: gax writes into the options it is given. */
+const callTimeout = (): CallTimeout => ({ timeout: CALL_DEADLINE_MS.store });
 const FIRST_VERSION_ATTEMPTS = 3;
 const FIRST_VERSION_RETRY_MS = 250;
 
@@ -59,8 +65,7 @@ export class GcpStore implements SecretStore {
   async verifyAccess(probeName: string): Promise<void> {
     const project = await this.#projectId();
     try {
-      // Bounded: an unreachable endpoint at start-up should fail in seconds, not after the client's 60s of retries.
-      await this.#api.accessSecretVersion({ name: `projects/${project}/secrets/${probeName}/versions/latest` }, { timeout: VERIFY_TIMEOUT_MS });
+      await this.#api.accessSecretVersion({ name: `projects/${project}/secrets/${probeName}/versions/latest` }, callTimeout());
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return;
       throw startupProblem(error, project) ?? translate(error, 'verifyAccess', probeName);
@@ -116,7 +121,7 @@ export class GcpStore implements SecretStore {
     const secret = await this.#secretPath(name);
     let versions: SecretVersion[];
     try {
-      [versions] = await this.#api.listSecretVersions({ parent: secret });
+      [versions] = await this.#api.listSecretVersions({ parent: secret }, callTimeout());
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return [];
       throw translate(error, operation, name);
@@ -155,7 +160,7 @@ export class GcpStore implements SecretStore {
         parent: `projects/${project}`,
         secretId: name,
         secret: { replication: this.#replication, labels: { ...MANAGED_LABELS } },
-      });
+      }, callTimeout());
     } catch (error) {
       if (statusOf(error) === Status.ALREADY_EXISTS) throw new StoreAlreadyExistsError(name);
       throw translate(error, 'createSecret', name);
@@ -166,7 +171,7 @@ export class GcpStore implements SecretStore {
   async #addSecretVersion(name: string, value: string): Promise<boolean> {
     const secret = await this.#secretPath(name);
     try {
-      await this.#api.addSecretVersion({ parent: secret, payload: { data: Buffer.from(value, 'utf8') } });
+      await this.#api.addSecretVersion({ parent: secret, payload: { data: Buffer.from(value, 'utf8') } }, callTimeout());
       return true;
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return false;
@@ -178,7 +183,7 @@ export class GcpStore implements SecretStore {
   async #access(versionName: string, operation: string, name: string): Promise<string | undefined> {
     let response: protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse;
     try {
-      [response] = await this.#api.accessSecretVersion({ name: versionName });
+      [response] = await this.#api.accessSecretVersion({ name: versionName }, callTimeout());
     } catch (error) {
       const status = statusOf(error);
       // FAILED_PRECONDITION: the version was disabled or destroyed after we listed it.

@@ -1,3 +1,4 @@
+import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { CallOptions, VaultClient, VaultResponse } from './client.js';
@@ -99,9 +100,9 @@ export class VaultApi {
     this.#client.close();
   }
 
-  /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer. */
-  async health(options: Signal = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>> {
-    return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, ...options, timeoutMs: 5000 });
+  /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer (within `timeoutMs`, by default the health deadline). */
+  async health(options: Signal & Pick<CallOptions, 'timeoutMs'> = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>> {
+    return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, timeoutMs: CALL_DEADLINE_MS.vaultHealth, ...options });
   }
 
   async sealStatus(options: Signal = {}): Promise<SealStatus> {
@@ -121,7 +122,7 @@ export class VaultApi {
 
   /** PUT sys/init. Not abortable: once sent, its answer holds the only copy of the keys. */
   async initialize(request: InitRequest): Promise<InitResult> {
-    const response = await this.#client.call<Record<string, unknown>>('PUT', 'sys/init', { body: request, timeoutMs: 120_000 });
+    const response = await this.#client.call<Record<string, unknown>>('PUT', 'sys/init', { body: request, timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
     const body = expectOk(response, 'initialize');
     const recovery = Array.isArray(body.recovery_keys_base64) && body.recovery_keys_base64.length > 0;
     const keys = (recovery ? body.recovery_keys_base64 : body.keys_base64) as unknown;

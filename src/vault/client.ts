@@ -1,5 +1,6 @@
 import nodeVault from 'node-vault';
 import type { TlsConfig } from '../config.js';
+import { CALL_DEADLINE_MS, Deadlines } from '../deadlines.js';
 import { AbortedError, BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { Transport } from './transport.js';
@@ -16,10 +17,9 @@ export interface CallOptions {
   query?: Record<string, string>;
   /** Abandons the wait (not the request) on shutdown; left out where secrets are in flight. */
   signal?: AbortSignal;
+  /** This call's own deadline (CALL_DEADLINE_MS.vault when absent); the run's end may cut it shorter. */
   timeoutMs?: number;
 }
-
-const DEFAULT_TIMEOUT_MS = 15_000;
 
 /**
  * The one door to Vault's HTTP API: every call returns its status and body, and only
@@ -30,15 +30,18 @@ const DEFAULT_TIMEOUT_MS = 15_000;
  * are cleared, its debug output (which prints request bodies, unseal keys included) is
  * silenced, its status-to-exception handling is replaced by returning the status, and its
  * HTTP goes through our Transport, whose TLS settings come from Config alone and whose
- * connection closes tell the loop that the server restarted.
+ * connection closes tell the loop that the server restarted. Every call has a deadline
+ * (Deadlines): past it the request is destroyed and the call fails as VAULT_UNREACHABLE.
  */
 export class VaultClient {
   readonly address: URL;
   readonly transport: Transport;
   readonly #client: nodeVault.client;
+  readonly #deadlines: Deadlines;
 
-  constructor(address: URL, tls: TlsConfig) {
+  constructor(address: URL, tls: TlsConfig, deadlines: Deadlines = new Deadlines()) {
     this.address = address;
+    this.#deadlines = deadlines;
     this.transport = new Transport(address, tls);
     this.#client = nodeVault({
       endpoint: address.origin + address.pathname.replace(/\/$/, ''),
@@ -58,14 +61,17 @@ export class VaultClient {
 
   async call<Body = Record<string, unknown>>(method: string, path: string, options: CallOptions = {}): Promise<VaultResponse<Body>> {
     const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
-    const request = this.#client.request({
-      method,
-      path: `/${path}${query}`,
-      headers: options.token ? { 'X-Vault-Token': options.token.reveal() } : {},
-      ...(options.body === undefined ? {} : { json: options.body }),
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    }) as Promise<{ statusCode: number; body: unknown }>;
-    const response = await abortable(request, options.signal).catch((error: unknown) => {
+    const send = ({ ms }: { ms: number }) => {
+      const request = this.#client.request({
+        method,
+        path: `/${path}${query}`,
+        headers: options.token ? { 'X-Vault-Token': options.token.reveal() } : {},
+        ...(options.body === undefined ? {} : { json: options.body }),
+        timeout: ms,
+      }) as Promise<{ statusCode: number; body: unknown }>;
+      return abortable(request, options.signal);
+    };
+    const response = await this.#deadlines.call('vault', 'vault', `${method} /v1/${path}`, options.timeoutMs ?? CALL_DEADLINE_MS.vault, send).catch((error: unknown) => {
       throw transportError(method, path, error);
     });
     const body = typeof response.body === 'object' && response.body !== null ? response.body : {};

@@ -1,3 +1,4 @@
+import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { VaultClient, VaultResponse } from './client.js';
@@ -120,7 +121,7 @@ export class KeyRotationApi {
   }
 
   async #call(method: string, step: 'init' | 'update' | 'verify', body?: unknown): Promise<VaultResponse> {
-    return this.#client.call(method, this.#paths[step], { ...(this.#token ? { token: this.#token } : {}), ...(body === undefined ? {} : { body }), timeoutMs: 60_000 });
+    return this.#client.call(method, this.#paths[step], { ...(this.#token ? { token: this.#token } : {}), ...(body === undefined ? {} : { body }), timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
   }
 }
 
@@ -152,7 +153,7 @@ export class GenerateRootApi {
 
   /** Submits one key share; the answer completing the attempt holds the encoded token. Not abortable. */
   async update(key: Secret, nonce: string): Promise<{ complete: false; progress: number } | { complete: true; encodedToken: Secret }> {
-    const response = await this.#client.call('PUT', 'sys/generate-root/update', { body: { key: key.reveal(), nonce }, timeoutMs: 60_000 });
+    const response = await this.#client.call('PUT', 'sys/generate-root/update', { body: { key: key.reveal(), nonce }, timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
     if (response.status === 400) throw rejected('generate-root update', response);
     const body = expectGenerateRoot(response, 'submit key share to generate-root');
     if (body.complete !== true) return { complete: false, progress: Number(body.progress ?? 0) };

@@ -77,7 +77,9 @@ export class Transport {
       outgoing.on('socket', (socket) => this.#watch(socket));
       outgoing.on('error', reject);
       if (request.timeout !== undefined) {
-        outgoing.setTimeout(request.timeout, () => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+        // The whole exchange, not the idle time between bytes: a server that trickles its answer is cut off too.
+        const timer = setTimeout(() => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), request.timeout);
+        outgoing.once('close', () => clearTimeout(timer));
       }
       outgoing.end(payload);
     });

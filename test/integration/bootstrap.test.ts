@@ -120,9 +120,12 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-management-token', 'vault-seal-intent']);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
+    // A converged cluster has no problem, even where a check cannot run (a default OpenBao serves no generate-root endpoints).
+    expect(report.problems).toEqual([]);
 
     const text = await runCli(['status', ...args()]);
     expect(text.stdout).toContain('vault-unseal-keys');
+    expect(text.stdout.split('\n')[0]).toBe('problems   none');
 
     const planResult = await runCli(['plan', '--json', ...args()]);
     expect(planResult.code, planResult.stderr).toBe(0);

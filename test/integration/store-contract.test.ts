@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Deadlines } from '../../src/deadlines.js';
 import { createStore } from '../../src/store/index.js';
 import { MANAGED_LABELS, secretNames, type SecretStore } from '../../src/store/types.js';
 import { startMoto } from '../../harness/moto.js';
@@ -180,7 +181,7 @@ describe('file store', () => {
   storeContract(async () => {
     const directory = await mkdtemp(join(tmpdir(), 'vb-store-'));
     return {
-      openStore: () => createStore({ kind: 'file', directory }),
+      openStore: () => createStore({ kind: 'file', directory }, new Deadlines()),
       labelsOf: async (name) => JSON.parse(await readFile(join(directory, name, 'labels.json'), 'utf8')) as Record<string, string>,
       versionSpacingMs: 0,
       stop: () => rm(directory, { recursive: true, force: true }),
@@ -196,7 +197,7 @@ describe('aws store against moto', () => {
     // AWS_ENDPOINT_URL_SECRETS_MANAGER, which is what SPEC §2 promises operators.
     const sdk = new SecretsManagerClient({});
     return {
-      openStore: () => createStore({ kind: 'aws', region: undefined, kmsKey: undefined }),
+      openStore: () => createStore({ kind: 'aws', region: undefined, kmsKey: undefined }, new Deadlines()),
       labelsOf: async (name) => {
         const described = await sdk.send(new DescribeSecretCommand({ SecretId: name }));
         return Object.fromEntries((described.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
@@ -212,7 +213,7 @@ describe('aws store against moto', () => {
   });
 
   test('new secrets use the configured KMS key', async () => {
-    const store = await createStore({ kind: 'aws', region: 'us-east-1', kmsKey: 'alias/vault-bootstrap-test' });
+    const store = await createStore({ kind: 'aws', region: 'us-east-1', kmsKey: 'alias/vault-bootstrap-test' }, new Deadlines());
     const sdk = new SecretsManagerClient({});
     try {
       const name = uniqueName('kms');

@@ -1,5 +1,6 @@
 import { GoogleError, Status } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { CALL_DEADLINE_MS } from '../../src/deadlines.js';
 import { BootstrapError, ConfigError } from '../../src/errors.js';
 import { GcpStore, isLoopback, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
 import { freePort } from '../../harness/child-server.js';
@@ -7,6 +8,8 @@ import { freePort } from '../../harness/child-server.js';
 const PROJECT = 'vault-bootstrap-test';
 const FAKE_REQUEST_ID = 'req-51b2-fake-request-id';
 const FAKE_SECRET_VALUE = 'hvs.fake-secret-value-never-printed';
+/** Every client call carries gax's timeout: the store's call deadline. */
+const CALL_TIMEOUT = { timeout: CALL_DEADLINE_MS.store };
 
 /** An error shaped like the client's, carrying things we must never repeat. */
 function clientError(code: Status, message = `${Status[code]}: request ${FAKE_REQUEST_ID} failed for ${FAKE_SECRET_VALUE}`): GoogleError {
@@ -81,7 +84,7 @@ describe('GcpStore.verifyAccess', () => {
   test('a missing probe secret means access works', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
     await storeWith({ accessSecretVersion }).verifyAccess('vault-init-claim');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-init-claim/versions/latest` }, { timeout: 10_000 });
+    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-init-claim/versions/latest` }, CALL_TIMEOUT);
   });
 
   test.each([
@@ -105,7 +108,7 @@ describe('GcpStore.verifyAccess', () => {
   test('the project comes from the credentials when not configured', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
     await new GcpStore({}, fakeApi({ getProjectId: async () => 'from-adc', accessSecretVersion })).verifyAccess('vault-init-claim');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/from-adc/secrets/vault-init-claim/versions/latest` }, { timeout: 10_000 });
+    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/from-adc/secrets/vault-init-claim/versions/latest` }, CALL_TIMEOUT);
   });
 
   test('an unavailable service stays STORE_UNAVAILABLE, not a configuration error', async () => {
@@ -123,11 +126,11 @@ describe('GcpStore writes', () => {
       parent: `projects/${PROJECT}`,
       secretId: 'vault-init-claim',
       secret: { replication: { automatic: {} }, labels: { 'managed-by': 'vault-bootstrap' } },
-    });
+    }, CALL_TIMEOUT);
     expect(addSecretVersion).toHaveBeenCalledWith({
       parent: `projects/${PROJECT}/secrets/vault-init-claim`,
       payload: { data: Buffer.from('{"holder":"a"}', 'utf8') },
-    });
+    }, CALL_TIMEOUT);
   });
 
   test('create-if-absent loses with STORE_ALREADY_EXISTS on ALREADY_EXISTS and adds nothing', async () => {
@@ -182,7 +185,7 @@ describe('GcpStore writes', () => {
   ])('%s', async (_label, kmsKey, replication) => {
     const createSecret = vi.fn(() => Promise.resolve([{}]));
     await storeWith({ createSecret, addSecretVersion: () => Promise.resolve([{}]) }, { kmsKey }).createIfAbsent('vault-init-claim', '{}');
-    expect(createSecret).toHaveBeenCalledWith(expect.objectContaining({ secret: expect.objectContaining({ replication }) }));
+    expect(createSecret).toHaveBeenCalledWith(expect.objectContaining({ secret: expect.objectContaining({ replication }) }), CALL_TIMEOUT);
   });
 
   test('a KMS key that is not a Cloud KMS key name is a ConfigError naming the flag', () => {
@@ -194,7 +197,7 @@ describe('GcpStore reads', () => {
   test('latest reads the latest alias as UTF-8', async () => {
     const accessSecretVersion = vi.fn(async () => payload('ÄÖÜ-🔑\n'));
     await expect(storeWith({ accessSecretVersion }).readLatest('vault-root-token')).resolves.toBe('ÄÖÜ-🔑\n');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-root-token/versions/latest` });
+    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-root-token/versions/latest` }, CALL_TIMEOUT);
   });
 
   test('a missing secret has no history', async () => {
@@ -220,7 +223,7 @@ describe('GcpStore reads', () => {
     });
     const store = storeWith({ listSecretVersions: async () => [listed], accessSecretVersion });
     await expect(store.readAllVersions('vault-provisioner-token')).resolves.toEqual(['v1', 'v9', 'v10']);
-    expect(accessSecretVersion).not.toHaveBeenCalledWith({ name: `${secret}/versions/2` });
+    expect(accessSecretVersion).not.toHaveBeenCalledWith({ name: `${secret}/versions/2` }, CALL_TIMEOUT);
   });
 
   test('a payload that is not UTF-8 is STORE_CORRUPT', async () => {

@@ -1,0 +1,247 @@
+import { freePort } from '../child-server.js';
+import { FaultProxy, FAULTS, type Fault } from '../fault-proxy.js';
+import { OpenBao } from '../openbao.js';
+import { ChaosStore, healthOf, initCounters, median, memorySpool, storedKeysUnseal, startSidecar, type Sidecar } from './harness.js';
+import type { ScenarioResult } from './scenarios.js';
+
+/** Where the fault sits: between the sidecar and Vault, or between the sidecar and the store (moto). */
+export type FaultedDependency = 'vault' | 'store';
+export type Phase = 'start-up' | 'init-in-flight' | 'storing' | 'unsealing' | 'ready';
+export const PHASES: readonly Phase[] = ['start-up', 'init-in-flight', 'storing', 'unsealing', 'ready'];
+export const FAULTED_DEPENDENCIES: readonly FaultedDependency[] = ['vault', 'store'];
+
+export interface Cell {
+  dependency: FaultedDependency;
+  phase: Phase;
+  fault: Exclude<Fault, 'none'>;
+}
+
+export interface CellResult extends Cell {
+  /** The fault was switched on at its phase (a phase the run never reached leaves the cell unproven). */
+  faulted: boolean;
+  converged: boolean;
+  doubleInit: boolean;
+  keysLost: boolean;
+  /** sys/init reached the server but its answer was cut on the way back: the window no client can close. */
+  orphanedInFlight: boolean;
+  /** The slowest answer of /healthz or /readyz while the fault was on. */
+  probeMaxMs: number;
+  /** Probe answers that were not true (a 200 from /readyz for a node not unsealed, a stuck /healthz, no answer). */
+  probeLies: string[];
+  /** From SIGTERM to exit, while the fault was on. */
+  sigtermMs: number;
+  sigtermCode: number | null;
+  /** A `--once` run started with the fault still on: its duration, its exit code, and the bound it must keep. */
+  onceMs: number;
+  onceCode: number | null;
+  onceBoundMs: number;
+  /** From lifting the fault to a converged `--once` run's exit. */
+  convergeMs: number | undefined;
+  notes: string[];
+}
+
+const SHUTDOWN_TIMEOUT_MS = 4_000;
+const ONCE_TIMEOUT_MS = 6_000;
+/** How long the fault stays on while the sidecar runs, probed throughout. */
+const HOLD_MS = 6_000;
+/** The longest one call of the sidecar may take (a store operation's deadline): the issue's bound is --timeout plus that. */
+const ONE_CALL_MS = 10_000;
+const PROBE_EVERY_MS = 200;
+const PROBE_LIMIT_MS = 1_000;
+/** Process start and scheduling on a loaded 2-core machine. */
+const SLACK_MS = 1_500;
+
+let prefixCounter = 0;
+
+/** Every cell of the matrix: each faulted dependency, each phase, each fault. */
+export function allCells(): Cell[] {
+  return FAULTED_DEPENDENCIES.flatMap((dependency) => PHASES.flatMap((phase) => FAULTS.map((fault) => ({ dependency, phase, fault }))));
+}
+
+/**
+ * One cell: a fresh OpenBao node behind a recording proxy (the independent count of inits),
+ * a fault proxy in front of it and one in front of moto. A sidecar (probes on) runs until the
+ * fault switches on at its phase; the fault stays on while the probes are asked every 200 ms;
+ * SIGTERM; a `--once` run with the fault still on; the fault lifted; a `--once` run must
+ * converge. Same pod name and memory spool throughout, as container restarts in one pod.
+ */
+export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult> {
+  const result: CellResult = { ...cell, faulted: false, converged: false, doubleInit: false, keysLost: false, orphanedInFlight: false, probeMaxMs: 0, probeLies: [], sigtermMs: 0, sigtermCode: null, onceMs: 0, onceCode: null, onceBoundMs: ONCE_TIMEOUT_MS + Math.max(ONE_CALL_MS, SHUTDOWN_TIMEOUT_MS) + SLACK_MS, convergeMs: undefined, notes: [] };
+  const node = await OpenBao.start();
+  const counters = await initCounters([node]);
+  const vaultProxy = await FaultProxy.start(counters.proxies[0]!.address);
+  const storeProxy = await FaultProxy.start(store.moto.endpoint);
+  const spool = await memorySpool();
+  const faulted = cell.dependency === 'vault' ? vaultProxy : storeProxy;
+  const prefix = `net-${process.pid}-${(prefixCounter += 1)}`;
+  const sidecars: Sidecar[] = [];
+  const start = (extraArgs: string[]) => {
+    const sidecar = startSidecar(store, vaultProxy.address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, extraArgs: ['--shutdown-timeout', `${SHUTDOWN_TIMEOUT_MS / 1000}s`, ...extraArgs], env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address } });
+    sidecars.push(sidecar);
+    return sidecar;
+  };
+  try {
+    const switchOn = () => void faulted.set(cell.fault);
+    switch (cell.phase) {
+      case 'start-up':
+        await faulted.set(cell.fault);
+        break;
+      case 'init-in-flight':
+        vaultProxy.when(/PUT \/v1\/sys\/init/, switchOn);
+        break;
+      case 'storing':
+        // A write of the unseal keys: the only store requests that carry both.
+        storeProxy.when(/unseal-keys[\s\S]*SecretString|SecretString[\s\S]*unseal-keys/, switchOn);
+        break;
+      case 'unsealing':
+        vaultProxy.when(/PUT \/v1\/sys\/unseal/, switchOn);
+        break;
+      case 'ready':
+        break;
+    }
+    const listenPort = await freePort();
+    const sidecar = start(['--listen', `127.0.0.1:${listenPort}`]);
+    if (cell.phase === 'ready') {
+      const ready = await sidecar.cli.waitFor('"to":"ready"', 60_000).then(() => true, () => false);
+      if (ready) await faulted.set(cell.fault);
+    }
+    result.faulted = await waitUntil(async () => faulted.fault !== 'none', 60_000);
+    if (!result.faulted) {
+      result.notes.push(`the fault never switched on: phase ${cell.phase} not reached`);
+      return result;
+    }
+
+    await sidecar.cli.waitFor('serving /healthz', 10_000);
+    await probeWhileFaulted(node, listenPort, cell, result);
+
+    const signalledAt = Date.now();
+    sidecar.cli.child.kill('SIGTERM');
+    const stopped = await sidecar.cli.result;
+    result.sigtermMs = Date.now() - signalledAt;
+    result.sigtermCode = stopped.code;
+    if (result.sigtermMs > SHUTDOWN_TIMEOUT_MS + SLACK_MS) result.notes.push(`SIGTERM took ${result.sigtermMs} ms`);
+
+    const once = await start(['--once', '--timeout', `${ONCE_TIMEOUT_MS / 1000}s`]).cli.result;
+    result.onceMs = once.elapsedMs;
+    result.onceCode = once.code;
+    if (result.onceMs > result.onceBoundMs) result.notes.push(`--once under the fault took ${result.onceMs} ms`);
+
+    await faulted.set('none');
+    const liftedAt = Date.now();
+    const converging = await start(['--once', '--timeout', '90s']).cli.result;
+    const unsealed = [200, 429].includes((await healthOf(node)).status);
+    if (converging.code === 0 && unsealed) {
+      result.converged = true;
+      result.convergeMs = Date.now() - liftedAt;
+    } else {
+      result.notes.push(`not converged once lifted: exit ${converging.code}, health ${(await healthOf(node)).status}`);
+    }
+
+    const inits = counters.initRequests();
+    if (inits > 1) result.doubleInit = true;
+    const answerReachedUs = sidecars.some((each) => each.checkpoints().includes('init-spooled'));
+    if (inits === 1 && !answerReachedUs && converging.code === 3) {
+      result.orphanedInFlight = true;
+      result.notes.push('orphaned: the sys/init answer was cut on its way back (exit 3)');
+    } else if (inits === 1 && !(await storedKeysUnseal(store, prefix, node))) {
+      result.keysLost = true;
+      result.notes.push(`keys lost (the answer ${answerReachedUs ? 'reached' : 'never reached'} the sidecar)`);
+    }
+    return result;
+  } finally {
+    for (const sidecar of sidecars) sidecar.cli.child.kill('SIGKILL');
+    await Promise.all(sidecars.map((sidecar) => sidecar.cli.result));
+    await vaultProxy.stop();
+    await storeProxy.stop();
+    await counters.stop();
+    await node.stop();
+    await spool.remove();
+  }
+}
+
+/**
+ * Asks /healthz and /readyz every 200 ms while the fault is on. Each must answer within a second,
+ * /healthz 200 (the loop runs), and /readyz 200 only for a node that is unsealed now; at start-up
+ * with the store faulted, /readyz says it waits for the store.
+ */
+async function probeWhileFaulted(node: OpenBao, port: number, cell: Cell, result: CellResult): Promise<void> {
+  const until = Date.now() + HOLD_MS;
+  let saidWaitingForStore = false;
+  while (Date.now() < until) {
+    for (const path of ['/healthz', '/readyz'] as const) {
+      const started = Date.now();
+      let status = 0;
+      let body = '';
+      try {
+        const answer = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
+        status = answer.status;
+        body = await answer.text();
+      } catch {
+        // No answer at all: counted below.
+      }
+      const ms = Date.now() - started;
+      result.probeMaxMs = Math.max(result.probeMaxMs, ms);
+      if (status === 0) result.probeLies.push(`${path}: no answer`);
+      else if (ms > PROBE_LIMIT_MS) result.probeLies.push(`${path}: answered in ${ms} ms`);
+      if (path === '/healthz' && status !== 200 && status !== 0) result.probeLies.push(`/healthz ${status}: ${body.trim()}`);
+      if (path === '/readyz' && status === 200 && ![200, 429].includes((await healthOf(node)).status)) result.probeLies.push('/readyz 200 for a node that is not unsealed');
+      if (path === '/readyz' && body.includes('waiting for the aws store')) saidWaitingForStore = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
+  }
+  if (cell.phase === 'start-up' && cell.dependency === 'store' && cell.fault !== 'latency' && !saidWaitingForStore) {
+    result.probeLies.push('/readyz never said it waits for the store');
+  }
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+/** The matrix as one row of the chaos table. */
+export function summarize(cells: CellResult[]): ScenarioResult {
+  const failures = cells.filter((cell) => !cell.converged || cell.probeLies.length > 0 || cell.onceMs > cell.onceBoundMs || cell.sigtermMs > SHUTDOWN_TIMEOUT_MS + SLACK_MS);
+  return {
+    scenario: `8 network faults (${FAULTS.length} faults × ${PHASES.length} phases × Vault, store)`,
+    runs: cells.length,
+    converged: cells.filter((cell) => cell.converged).length,
+    doubleInits: cells.filter((cell) => cell.doubleInit).length,
+    keysLost: cells.filter((cell) => cell.keysLost).length,
+    orphanedInFlight: cells.filter((cell) => cell.orphanedInFlight).length,
+    convergeMs: cells.flatMap((cell) => (cell.convergeMs === undefined ? [] : [cell.convergeMs])),
+    notes: failures.flatMap((cell) => [...cell.notes, ...cell.probeLies].map((note) => `${cell.dependency}/${cell.phase}/${cell.fault}: ${note}`)),
+  };
+}
+
+/** One line per cell, and the figures the guarantees table quotes. */
+export function formatCells(cells: CellResult[]): string {
+  const header = ['dependency', 'phase', 'fault', 'converged', 'double init', 'keys lost', 'probe max', 'SIGTERM exit', '--once (bound)', 'converge'];
+  const rows = cells.map((cell) => [
+    cell.dependency,
+    cell.phase,
+    cell.fault,
+    cell.converged ? 'yes' : cell.orphanedInFlight ? 'orphaned' : 'NO',
+    cell.doubleInit ? 'YES' : '0',
+    cell.keysLost ? 'YES' : '0',
+    `${cell.probeMaxMs} ms${cell.probeLies.length ? ' !' : ''}`,
+    `${(cell.sigtermMs / 1000).toFixed(1)} s (${cell.sigtermCode})`,
+    `${(cell.onceMs / 1000).toFixed(1)} s (${cell.onceCode})`,
+    cell.convergeMs === undefined ? '-' : `${(cell.convergeMs / 1000).toFixed(1)} s`,
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
+  const max = (values: number[]) => (values.length ? Math.max(...values) : 0);
+  const summary = [
+    `cells ${cells.length}, converged ${cells.filter((cell) => cell.converged).length}, double inits ${cells.filter((cell) => cell.doubleInit).length}, keys lost ${cells.filter((cell) => cell.keysLost).length}, orphaned by a cut sys/init answer ${cells.filter((cell) => cell.orphanedInFlight).length}`,
+    `probes: slowest answer ${max(cells.map((cell) => cell.probeMaxMs))} ms (median of cells ${median(cells.map((cell) => cell.probeMaxMs))} ms), untrue answers ${cells.reduce((total, cell) => total + cell.probeLies.length, 0)}`,
+    `SIGTERM under the fault: slowest exit ${(max(cells.map((cell) => cell.sigtermMs)) / 1000).toFixed(1)} s (--shutdown-timeout ${SHUTDOWN_TIMEOUT_MS / 1000}s)`,
+    `--once --timeout ${ONCE_TIMEOUT_MS / 1000}s under the fault: slowest exit ${(max(cells.map((cell) => cell.onceMs)) / 1000).toFixed(1)} s (bound ${(cells[0]?.onceBoundMs ?? 0) / 1000} s)`,
+    `converged once lifted: median ${(median(cells.flatMap((cell) => (cell.convergeMs === undefined ? [] : [cell.convergeMs]))) / 1000).toFixed(1)} s`,
+  ];
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line), '', ...summary].join('\n');
+}
