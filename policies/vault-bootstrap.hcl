@@ -20,9 +20,16 @@ path "auth/token/revoke-accessor" {
   capabilities = ["update"]
 }
 
-# The emergency brake (vault-bootstrap seal, and a sidecar obeying a seal intent).
+# The emergency brake (vault-bootstrap seal, and a sidecar obeying a seal intent), and the
+# peers `seal` finds to seal them all.
 path "sys/seal" {
   capabilities = ["update", "sudo"]
+}
+path "sys/ha-status" {
+  capabilities = ["read", "sudo"]
+}
+path "sys/storage/raft/configuration" {
+  capabilities = ["read", "sudo"]
 }
 
 # HashiCorp Vault's audit device, ensured through the API (OpenBao takes it from its config).

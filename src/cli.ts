@@ -2,6 +2,7 @@
 import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
 import { formatStatus, problemsOf, status } from './commands/status.js';
@@ -77,10 +78,6 @@ async function main(argv: readonly string[]): Promise<number> {
     secretsInFlight,
     deadlines,
   };
-  context.metrics.trackKeysAge(async () => {
-    const keys = await context.records.readUnsealKeys();
-    return keys?.rotatedAt ?? keys?.initializedAt;
-  });
   try {
     switch (config.command) {
       case 'run':
@@ -96,10 +93,11 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'rotate-keys':
-      case 'generate-root': {
+      case 'generate-root':
+      case 'migrate-seal': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
-        const result = config.command === 'rotate-keys' ? await rotateKeys(context) : await generateRoot(context);
+        const result = config.command === 'rotate-keys' ? await rotateKeys(context) : config.command === 'generate-root' ? await generateRoot(context) : await migrateSeal(context);
         log.info({ ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;

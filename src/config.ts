@@ -10,8 +10,8 @@ import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale';
-const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -58,6 +58,8 @@ export interface Config {
   /** File path of the audit device the sidecar ensures on HashiCorp Vault (`stdout` by default); undefined: off. */
   readonly auditFile: string | undefined;
   readonly intervalMs: number;
+  /** A full reconcile (store records, policies, token role, token look-ups) at least this often when nothing happened. */
+  readonly reconcileIntervalMs: number;
   readonly timeoutMs: number;
   /** host undefined: every address, IPv6 and IPv4 alike. */
   readonly listen: { host: string | undefined; port: number } | undefined;
@@ -107,6 +109,7 @@ const OPTIONS = {
   'root-token': { type: 'string' },
   'provisioner-ttl': { type: 'string' },
   interval: { type: 'string' },
+  'reconcile-interval': { type: 'string' },
   timeout: { type: 'string' },
   listen: { type: 'string' },
   'log-level': { type: 'string' },
@@ -116,7 +119,7 @@ const OPTIONS = {
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
-       vault-bootstrap <rotate-keys|generate-root|cancel-stale> [options]
+       vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -126,6 +129,7 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   rotate-keys         crash-safe rotation of the unseal or recovery keys (new split: --secret-*/--recovery-*)
   generate-root [--revoke-after]  a new root token from the stored keys, stored first
   cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
+  migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -281,6 +285,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     provisionerTtlMs: duration('provisioner-ttl', 'VB_PROVISIONER_TTL', '720h', 60_000),
     auditFile: auditFile === 'off' ? undefined : auditFile,
     intervalMs: duration('interval', 'VB_INTERVAL', '5s', 100),
+    reconcileIntervalMs: duration('reconcile-interval', 'VB_RECONCILE_INTERVAL', '10m', 1000),
     timeoutMs: duration('timeout', 'VB_TIMEOUT', '10m', 1000),
     listen: parseListen(setting('listen', 'VB_LISTEN'), once || command !== 'run'),
     logLevel,

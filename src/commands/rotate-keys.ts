@@ -5,7 +5,7 @@ import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
-import { KeyRotationApi, type KeyKind, type RotationStatus } from '../vault/rotation.js';
+import { KeyRotationApi, serverAccepts, type KeyKind, type RotationStatus } from '../vault/rotation.js';
 import { SERVER_TRAITS, serverKindOf } from '../vault/servers.js';
 
 /**
@@ -206,23 +206,4 @@ async function settle(context: StepContext, rotation: KeyRotationApi, stored: Un
     return { ...candidate.record, status: 'active' };
   }
   return undefined;
-}
-
-/**
- * Whether the server takes these keys: a trial rotation (verification required, so nothing
- * changes) that completes only when they combine to the server's key; then cancelled.
- */
-export async function serverAccepts(rotation: KeyRotationApi, candidate: UnsealKeys): Promise<boolean> {
-  const trial = await rotation.start({ shares: 1, threshold: 1, requireVerification: true });
-  try {
-    for (const key of candidate.keys) {
-      if ((await rotation.update(key, trial.nonce)).complete) return true;
-    }
-    return false;
-  } catch (error) {
-    if (error instanceof BootstrapError && error.code === 'KEYS_REJECTED') return false;
-    throw error;
-  } finally {
-    await rotation.cancel();
-  }
 }

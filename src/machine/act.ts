@@ -6,6 +6,7 @@ import { configureAuditDevice, configurePolicy, configureTokenRole } from '../st
 import type { StepContext } from '../steps/context.js';
 import { initialize } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
+import { adoptMigratedKeys } from '../steps/seal-migration.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
 import { issueManagementToken, renewManagementToken } from '../steps/management-token.js';
 import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
@@ -66,6 +67,15 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       await context.records.writeUnsealKeys(action.keys);
       context.log.info({ event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
       return { memory };
+    case 'adopt-migrated-keys': {
+      const outcome = await adoptMigratedKeys(context, action.keys, action.rootToken);
+      if (outcome === 'refused') {
+        context.log.error({ event: 'migrated-keys-refused', secret: context.records.names.unsealKeys, seal: action.sealType }, 'the server does not take the stored Shamir keys as its recovery keys');
+        return { memory: { ...memory, migratedKeysRefusedAt: seen.at } };
+      }
+      // busy: a rotation someone started is in progress; a trial would cancel it, so look again later.
+      return outcome === 'busy' ? { memory, pace: 'slow' } : { memory: { ...memory, migratedKeysRefusedAt: undefined } };
+    }
     case 'wait':
     case 'hold':
     case 'done':

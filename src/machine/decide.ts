@@ -6,6 +6,7 @@ import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
+import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
 
@@ -49,16 +50,26 @@ export interface ServerSeen {
   provisionerToken: 'missing' | 'invalid' | 'rotate' | 'valid';
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
+  /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
+  provisionerRotateAt?: number;
+  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  managementRenewAt?: number;
 }
 
 /**
  * Everything one pass observed. A store record is undefined when the pass had no need to
- * read it (an unreachable server needs none; the claim matters only before init).
+ * read it (an unreachable server needs none; the claim matters only before init; a cheap pass
+ * over a converged node reads none; a sealed node held by an active seal intent needs no keys).
  */
 export interface Observation {
   /** Wall clock of the pass, ms; the only time decide() knows. */
   at: number;
   vault: VaultSeen;
+  /**
+   * Why this pass reconciled in full (store records, tokens, configuration: cadence.ts), or
+   * undefined for a cheap pass: health only, over a node converged and unchanged since.
+   */
+  reconcile: string | undefined;
   /** Keys a crashed or stopped process left in the spool, not yet stored. */
   spool: PendingSecrets | undefined;
   keys?: StoredRecord<UnsealKeys>;
@@ -107,6 +118,14 @@ export interface Memory {
   opened: boolean;
   /** connectionsClosed when the node was last seen unsealed; dropped once it was unreachable or sealed on purpose. */
   unsealedAtCloses: number | undefined;
+  /** What the last full reconcile that found nothing to do saw; cheap passes compare with it (cadence.ts). */
+  converged: Converged | undefined;
+  /** The seal type the node last reported: while it does not answer, whether a KMS may be why. */
+  sealType: string | undefined;
+  /** Since when the server has not answered (a pass's `at`); undefined while it answers. */
+  unreachableSince: number | undefined;
+  /** When the server last refused the stored Shamir keys as its recovery keys after a seal migration. */
+  migratedKeysRefusedAt: number | undefined;
 }
 
 export const EMPTY_MEMORY: Memory = Object.freeze({
@@ -118,6 +137,10 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
   convergedOnce: false,
   opened: false,
   unsealedAtCloses: undefined,
+  converged: undefined,
+  sealType: undefined,
+  unreachableSince: undefined,
+  migratedKeysRefusedAt: undefined,
 });
 
 /** How soon to look again after a pass that changed nothing. */
@@ -156,6 +179,8 @@ export type Action =
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
+  /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
+  | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; rootToken: Secret; sealType: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
@@ -195,6 +220,13 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
 export const RECHECK_AFTER_MS = 60_000;
 
 /**
+ * An auto-unseal server that has not answered this long is reported as a failing seal: a KMS
+ * that refuses connections at start makes it exit at once, one that never answers makes it hang
+ * before it listens. A healthy server listens within a few seconds of starting.
+ */
+export const SEAL_SILENT_AFTER_MS = 15_000;
+
+/**
  * The memory to decide with after seeing `seen`: what was learned about another cluster is
  * dropped, and the seal watch follows what the node is now.
  */
@@ -214,11 +246,14 @@ export function remember(memory: Memory, seen: Observation): Memory {
   if (seen.claim !== undefined && next.unreadableClaim !== undefined && seen.claim.generation >= next.unreadableClaim.generation) {
     next = { ...next, unreadableClaim: undefined };
   }
-  const { health, connectionsClosed } = seen.vault;
+  const { health, connectionsClosed, sealType } = seen.vault;
   let unsealedAtCloses = next.unsealedAtCloses;
   if (health === 'unreachable' || intentActive(seen)) unsealedAtCloses = undefined;
   else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed') unsealedAtCloses = connectionsClosed;
-  return unsealedAtCloses === next.unsealedAtCloses ? next : { ...next, unsealedAtCloses };
+  if (unsealedAtCloses !== next.unsealedAtCloses) next = { ...next, unsealedAtCloses };
+  if (sealType !== undefined && sealType !== next.sealType) next = { ...next, sealType };
+  const unreachableSince = health === 'unreachable' ? (next.unreachableSince ?? seen.at) : undefined;
+  return unreachableSince === next.unreachableSince ? next : { ...next, unreachableSince };
 }
 
 function intentActive(seen: Observation): SealIntent | undefined {
@@ -240,7 +275,7 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
   const { vault } = seen;
   switch (vault.health) {
     case 'unreachable':
-      return go('waiting', vault.detail || 'Vault unreachable', { kind: 'wait', pace: 'fast' });
+      return decideUnreachable(seen, memory);
     case 'unknown':
       return go('waiting', `unknown health status ${vault.status}: not acting on it`, { kind: 'wait', pace: 'fast' });
     case 'removed':
@@ -252,6 +287,23 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
     default:
       return decideUnsealed(seen, memory, settings);
   }
+}
+
+/**
+ * No answer. A node seen with an auto-unseal seal that stays silent is reported as a failing
+ * seal: the server cannot say so itself, since it exits or hangs before it listens. Looked at
+ * as fast as ever, so a server that comes back is seen at once.
+ */
+function decideUnreachable(seen: Observation, memory: Memory): Decision {
+  const detail = seen.vault.detail || 'Vault unreachable';
+  const since = memory.unreachableSince;
+  if (keyTypeFor(memory.sealType) === 'recovery' && since !== undefined && seen.at - since >= SEAL_SILENT_AFTER_MS) {
+    const reason =
+      `the seal (KMS) is failing: this node auto-unseals with its ${memory.sealType} seal and has not answered since ${new Date(since).toISOString()} (${detail}); ` +
+      'a KMS that refuses connections makes the server exit at start, one that never answers makes it hang before it listens: check the KMS endpoint, network and IAM (the server log names the error)';
+    return go('waiting', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'fast' });
+  }
+  return go('waiting', detail, { kind: 'wait', pace: 'fast' });
 }
 
 function decideUninitialized(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
@@ -307,7 +359,9 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
-    return go('sealed', `the ${sealType} seal has not unsealed this node: check the seal's key service; recovery keys do not unseal`, { kind: 'hold', blocker: 'auto-unseal-sealed', pace: 'interval' });
+    // The server retries by itself (every few seconds) and names the KMS error in its log; its API does not say why.
+    const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
+    return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
   return decideUnseal(seen, memory, settings, keys.value);
 }
@@ -348,6 +402,7 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
 
 function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const { health, clusterId } = seen.vault;
+  if (seen.reconcile === undefined) return go('ready', `converged and unchanged since the last reconcile (${health})`, { kind: 'done' });
   const keys = required(seen.keys, 'keys');
   const server = seen.server;
   const management = server === undefined ? undefined : managementTokenOf(seen, server);
@@ -358,7 +413,7 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
   if (keys.kind === 'absent') return orphaned();
   const mismatch = sealMismatch(seen, keys.value, settings);
-  if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
+  if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch) ?? hold('seal-mismatch', mismatch);
   if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
     return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
   }
@@ -414,6 +469,30 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   return go('ready', health === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${health})`, { kind: 'done' });
 }
 
+/**
+ * An unsealed auto-unseal node whose stored keys are Shamir keys: after a completed seal
+ * migration (Shamir → auto-unseal) the former unseal keys are the recovery keys. That is what
+ * explains the mismatch, and it is checked before anything is recorded: the active node's
+ * sidecar asks the server (a trial recovery-key rotation, cancelled) and stores the keys as
+ * type `recovery` only if they are. Anything else stays a seal-mismatch for a person.
+ */
+function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mismatch: string): Decision | undefined {
+  const sealType = seen.vault.sealType;
+  if (seen.vault.migration || keys.type !== 'shamir' || keyTypeFor(sealType) !== 'recovery' || keys.encrypted === true || sealType === undefined) return undefined;
+  if (memory.migratedKeysRefusedAt !== undefined && seen.at - memory.migratedKeysRefusedAt < RECHECK_AFTER_MS) {
+    return hold('seal-mismatch', `${mismatch}; the server does not take the stored Shamir keys as its recovery keys, so this is not a completed seal migration of this cluster`);
+  }
+  if (seen.vault.health !== 'active') return go('configuring', `${mismatch}; the active node's sidecar checks whether a seal migration made them the recovery keys`, { kind: 'wait', pace: 'join' });
+  const root = valid(seen.rootToken)?.token;
+  if (!seen.server?.rootTokenLive || !root) return hold('seal-mismatch', `${mismatch}; checking whether a seal migration made them the recovery keys needs the stored root token (vault-bootstrap generate-root)`);
+  return go('configuring', `the ${sealType} seal unsealed this node and the stored keys are Shamir keys: a completed seal migration makes them the recovery keys; checking that with the server`, {
+    kind: 'adopt-migrated-keys',
+    keys,
+    rootToken: root,
+    sealType,
+  });
+}
+
 /** The stored token observe() chose (steps/management-token.ts) to write with: the sidecar's own, else the root token; never the CI token. */
 function managementTokenOf(seen: Observation, server: ServerSeen): ManagementToken | undefined {
   const own = valid(seen.managementToken)?.token;
@@ -429,7 +508,7 @@ function valid<T>(record: StoredRecord<T> | undefined): T | undefined {
 
 /** Why the stored keys cannot serve this seal (a changed seal stanza, a migration), or undefined. */
 function sealMismatch(seen: Observation, keys: UnsealKeys, settings: DecideSettings): string | undefined {
-  if (seen.vault.migration) return `a seal migration is in progress: a person runs it; no keys are fed to it automatically (README: seal migration)`;
+  if (seen.vault.migration) return `a seal migration is in progress: run vault-bootstrap migrate-seal (or unseal each node with -migrate); the sidecar feeds no keys to it (README: seal migration)`;
   const expected = keyTypeFor(seen.vault.sealType);
   if (keys.type === expected) return undefined;
   return `the server has a ${seen.vault.sealType ?? 'shamir'} seal, which takes ${expected} keys, but ${settings.unsealKeysName} holds ${keys.type} keys: the seal stanza changed (README: seal migration)`;
@@ -506,6 +585,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `seal this node with the ${action.management.source} token (a seal intent is active)`;
     case 'record-cluster-id':
       return `add the cluster id to ${names.unsealKeys}`;
+    case 'adopt-migrated-keys':
+      return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
     case 'hold':
       return `hold: ${action.blocker} (nothing changes until a person acts)`;
     case 'done':

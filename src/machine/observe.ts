@@ -3,31 +3,37 @@ import { BootstrapError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { auditDeviceDiffers, planConfiguration } from '../steps/configure.js';
 import { resolveManagementToken } from '../steps/management-token.js';
-import { judgeProvisionerToken } from '../steps/tokens.js';
-import type { ManagementToken, ProvisionerToken, RootToken, StoredRecord } from '../store/records.js';
+import { judgeProvisionerToken, rotationTime } from '../steps/tokens.js';
+import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
 import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
-import type { Observation, ServerSeen, VaultSeen } from './decide.js';
+import { reconcileDue } from './cadence.js';
+import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
 
 /**
  * One pass's look at the world: the server's health (and seal type where it matters), the
- * spool, the store records this health kind calls for, and on an unsealed node what the
- * server holds of our configuration. Reads only. A converged pass makes: sys/health,
- * sys/seal-status, five store reads (seal intent, keys, provisioner, root and management
- * tokens), a look-up of each stored token, one read per policy, one of the token role, and
- * on HashiCorp Vault one of the audit devices.
+ * spool, and, when a full reconcile is due (cadence.ts), the store records this health kind
+ * calls for and on an unsealed node what the server holds of our configuration. Reads only.
+ * A cheap pass over a converged node makes sys/health and sys/seal-status, both without a
+ * token, and nothing else. A full reconcile of a converged node adds five store reads (seal
+ * intent, keys, provisioner, root and management tokens), a look-up of each stored token, one
+ * read per policy, one of the token role and, on HashiCorp Vault, one of the audit devices. A
+ * sealed node held by an active seal intent reads no keys.
  */
-export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, at: number = Date.now()): Promise<Observation> {
+export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, memory: Memory = EMPTY_MEMORY, at: number = Date.now()): Promise<Observation> {
   const { records } = context;
   const spool = await context.spool?.read();
   const vault = await observeVault(context);
-  const seen: Observation = { at, vault, spool, policyHashes: hashPolicies(policies) };
-  if (spool !== undefined) return seen;
+  const policyHashes = hashPolicies(policies);
+  const reconcile = reconcileDue(vault, policyHashes, at, memory.converged, context.config.reconcileIntervalMs);
+  const seen: Observation = { at, vault, reconcile, spool, policyHashes };
+  if (spool !== undefined || reconcile === undefined) return seen;
   if (vault.health === 'uninitialized') {
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaims();
   } else if (vault.health === 'sealed') {
     seen.sealIntent = await records.inspectSealIntent();
+    if (isActive(seen.sealIntent)) return seen;
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') seen.keyVersions = await records.readUnsealKeyVersions();
   } else if (isUnsealed(vault.health)) {
@@ -37,10 +43,14 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
       seen.managementToken = await records.inspectManagementToken();
-      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind);
+      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind, at);
     }
   }
   return seen;
+}
+
+function isActive(intent: StoredRecord<SealIntent>): boolean {
+  return intent.kind === 'valid' && intent.value.active;
 }
 
 const NO_PROGRESS = Object.freeze({ progress: 0, nonce: '' });
@@ -74,11 +84,24 @@ async function observeServer(
   own: StoredRecord<ManagementToken>,
   policies: ReadonlyMap<string, string>,
   serverKind: ServerKind | undefined,
+  at: number,
 ): Promise<ServerSeen> {
   let provisionerToken: ServerSeen['provisionerToken'] = provisioner.kind === 'absent' ? 'missing' : 'invalid';
-  if (provisioner.kind === 'valid') provisionerToken = (await judgeProvisionerToken(context, provisioner.value)).kind;
-  const management = await resolveManagementToken(context, own, root);
-  const known = { managementToken: management.source, ownManagementToken: management.own, provisionerToken, rootTokenLive: management.rootTokenLive };
+  let provisionerRotateAt: number | undefined;
+  if (provisioner.kind === 'valid') {
+    const verdict = await judgeProvisionerToken(context, provisioner.value);
+    provisionerToken = verdict.kind;
+    if (verdict.kind !== 'invalid') provisionerRotateAt = rotationTime(verdict.info, at);
+  }
+  const management = await resolveManagementToken(context, own, root, at);
+  const known = {
+    managementToken: management.source,
+    ownManagementToken: management.own,
+    provisionerToken,
+    rootTokenLive: management.rootTokenLive,
+    provisionerRotateAt,
+    managementRenewAt: management.renewAt,
+  };
   if (management.token === undefined) return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
   const changes = await planConfiguration(context, policies, management.token);
   const auditDiffers = serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi && (await auditDeviceDiffers(context, management.token));

@@ -19,7 +19,7 @@ export const BLOCKERS = [
   'keys-rejected',
   'no-management-token',
   'node-removed',
-  'auto-unseal-sealed',
+  'seal-failing',
   'vault-request-rejected',
   'seal-intent',
   'cluster-mismatch',

@@ -4,6 +4,7 @@ import type { Secret } from '../secret.js';
 import type { ManagementToken, RootToken, StoredRecord } from '../store/records.js';
 import type { StepContext } from './context.js';
 import { retryUntilStored } from './store-secrets.js';
+import { rotationTime } from './tokens.js';
 
 /** The policy of the sidecar's own token (policies/vault-bootstrap.hcl). */
 export const MANAGEMENT_POLICY = 'vault-bootstrap';
@@ -18,6 +19,8 @@ export interface ManagementTokenChoice {
   own: ManagementTokenVerdict;
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
+  /** When the own token enters the last third of its period (a full reconcile is due then). */
+  renewAt: number | undefined;
 }
 
 /**
@@ -26,20 +29,22 @@ export interface ManagementTokenChoice {
  * (which issues the own token). Never the provisioner (CI) token: with neither, a person runs
  * generate-root. Reads nothing from the store: the caller hands in the records it read.
  */
-export async function resolveManagementToken(context: StepContext, own: StoredRecord<ManagementToken>, root: StoredRecord<RootToken>): Promise<ManagementTokenChoice> {
+export async function resolveManagementToken(context: StepContext, own: StoredRecord<ManagementToken>, root: StoredRecord<RootToken>, at: number = Date.now()): Promise<ManagementTokenChoice> {
   const { vault, signal } = context;
   let verdict: ManagementTokenVerdict = own.kind === 'absent' ? 'missing' : 'invalid';
+  let renewAt: number | undefined;
   if (own.kind === 'valid') {
     const info = await vault.lookupSelf(own.value.token, { signal });
     if (info !== undefined && info.policies.includes(MANAGEMENT_POLICY)) {
       verdict = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds ? 'renew' : 'valid';
+      renewAt = rotationTime(info, at);
     }
   }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
   const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
-  if ((verdict === 'valid' || verdict === 'renew') && own.kind === 'valid') return { token: own.value.token, source: 'management', own: verdict, rootTokenLive };
-  if (rootTokenLive && rootSecret !== null) return { token: rootSecret, source: 'root', own: verdict, rootTokenLive };
-  return { token: undefined, source: 'none', own: verdict, rootTokenLive };
+  if ((verdict === 'valid' || verdict === 'renew') && own.kind === 'valid') return { token: own.value.token, source: 'management', own: verdict, rootTokenLive, renewAt };
+  if (rootTokenLive && rootSecret !== null) return { token: rootSecret, source: 'root', own: verdict, rootTokenLive, renewAt };
+  return { token: undefined, source: 'none', own: verdict, rootTokenLive, renewAt };
 }
 
 /** The token to configure, seal and repair with now (reads the two records); NO_MANAGEMENT_TOKEN when none works. */

@@ -26,6 +26,12 @@ export async function judgeProvisionerToken(context: StepContext, stored: Provis
   return { kind: inLastThird ? 'rotate' : 'valid', stored, info };
 }
 
+/** When a token looked up at `at` enters the last third of its life (the rule above); undefined if it never expires. */
+export function rotationTime(info: TokenInfo, at: number): number | undefined {
+  if (info.creationTtlSeconds <= 0) return undefined;
+  return at + (info.ttlSeconds - info.creationTtlSeconds / 3) * 1000;
+}
+
 /**
  * Issues a provisioner token through the role, stores it as a new version (retrying until
  * stored), then revokes the one it replaces. The token exists only in memory between

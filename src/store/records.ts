@@ -23,6 +23,8 @@ export interface UnsealKeys {
   fingerprints?: string[];
   /** The cluster these keys open, recorded once it is first seen unsealed: the split-brain check. */
   clusterId?: string;
+  /** A seal migration (Shamir → auto-unseal) made these former unseal keys the recovery keys: when it started. */
+  migratedAt?: string;
 }
 
 export type KeyStatus = 'pending' | 'active';
@@ -295,6 +297,7 @@ export function encodeUnsealKeys(record: UnsealKeys): string {
     ...(record.nonce ? { nonce: record.nonce } : {}),
     ...(record.encrypted ? { encrypted: true, fingerprints: record.fingerprints ?? [] } : {}),
     ...(record.clusterId === undefined ? {} : { clusterId: record.clusterId }),
+    ...(record.migratedAt === undefined ? {} : { migratedAt: record.migratedAt }),
   });
 }
 
@@ -345,6 +348,7 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
     ...(typeof record.nonce === 'string' ? { nonce: record.nonce } : {}),
     ...(record.encrypted === true ? { encrypted: true, fingerprints: ((fingerprints as string[] | undefined) ?? []).slice() } : {}),
     ...(typeof record.clusterId === 'string' && record.clusterId !== '' ? { clusterId: record.clusterId } : {}),
+    ...(typeof record.migratedAt === 'string' ? { migratedAt: record.migratedAt } : {}),
   };
 }
 

@@ -136,8 +136,9 @@ export class VaultApi {
    * Submits one unseal key share; returns whether the server is still sealed. A 400 means the
    * server refused the share (not base64, or the shares do not open this barrier): KEYS_REJECTED.
    */
-  async unseal(key: Secret, options: Signal = {}): Promise<{ sealed: boolean; progress: number }> {
-    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options });
+  async unseal(key: Secret, options: Signal = {}, how: { migrate?: boolean } = {}): Promise<{ sealed: boolean; progress: number }> {
+    // migrate=true: the share also authorizes a seal migration in progress (migrate-seal only).
+    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal(), ...(how.migrate ? { migrate: true } : {}) }, ...options });
     if (response.status === 400) {
       throw new BootstrapError('KEYS_REJECTED', `unseal: the server refused the stored shares: ${firstError(response.body)}`, { statusCode: 400 });
     }
@@ -258,6 +259,28 @@ export class VaultApi {
     const response = await this.#client.call('POST', 'auth/token/revoke-self', { token });
     if (response.status === 403) return;
     expectOk(response, 'revoke token');
+  }
+
+  /**
+   * The API addresses of the cluster's nodes the active node knows (itself and every standby
+   * that reports to it), from sys/ha-status; a sealed node is not among them.
+   */
+  async clusterNodes(token: Secret, options: Signal = {}): Promise<Array<{ apiAddress: string; active: boolean }>> {
+    const response = await this.#client.call<{ data?: { nodes?: unknown }; nodes?: unknown }>('GET', 'sys/ha-status', { token, ...options });
+    const body = expectOk(response, 'read HA status');
+    const nodes = body.data?.nodes ?? body.nodes;
+    if (!Array.isArray(nodes)) return [];
+    return nodes
+      .filter((node): node is { api_address: string; active_node?: unknown } => typeof node?.api_address === 'string' && node.api_address !== '')
+      .map((node) => ({ apiAddress: node.api_address, active: node.active_node === true }));
+  }
+
+  /** How many servers the raft configuration holds (voters or not); undefined when storage is not raft. */
+  async raftServerCount(token: Secret, options: Signal = {}): Promise<number | undefined> {
+    const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>('GET', 'sys/storage/raft/configuration', { token, ...options });
+    if (response.status < 200 || response.status >= 300) return undefined;
+    const servers = response.body.data?.config?.servers;
+    return Array.isArray(servers) ? servers.length : undefined;
   }
 
   /** Seals this node (the emergency brake); needs a token with sudo on sys/seal (the root token). */

@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     const config = loadConfig(base, {});
     expect(config.vaultAddress.href).toBe('https://127.0.0.1:8200/');
     expect(config).toMatchObject({ storePrefix: 'vault', secretShares: 5, secretThreshold: 3, recoveryShares: 5, recoveryThreshold: 3, rootToken: 'store', logLevel: 'info' });
-    expect(config).toMatchObject({ shutdownTimeoutMs: 25_000, provisionerTtlMs: 720 * 3600_000, intervalMs: 5000, timeoutMs: 600_000, allowReinit: false });
+    expect(config).toMatchObject({ shutdownTimeoutMs: 25_000, provisionerTtlMs: 720 * 3600_000, intervalMs: 5000, reconcileIntervalMs: 600_000, timeoutMs: 600_000, allowReinit: false });
     expect(config.listen).toEqual({ host: undefined, port: 8099 });
     expect(config.store).toEqual({ kind: 'file', directory: './.vault-bootstrap' });
     expect(config.tls.skipVerify).toBe(false);

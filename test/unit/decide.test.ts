@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, EMPTY_MEMORY, remember, RECHECK_AFTER_MS, type DecideSettings, type Memory, type Observation, type ServerSeen } from '../../src/machine/decide.js';
+import { decide, EMPTY_MEMORY, remember, RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS, type DecideSettings, type Memory, type Observation, type ServerSeen } from '../../src/machine/decide.js';
 import { classifyHealth } from '../../src/machine/health.js';
 import { Secret } from '../../src/secret.js';
 import type { StoredRecord, UnsealKeys } from '../../src/store/records.js';
@@ -39,6 +39,7 @@ function converged(): Observation {
   return {
     at: NOW,
     vault: { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, unsealProgress: { progress: 0, nonce: '' }, connectionsClosed: 0 },
+    reconcile: 'start',
     spool: undefined,
     keys: KEYS,
     rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '2026-11-01T00:00:00Z' } },
@@ -55,6 +56,13 @@ function withHealth(status: number | undefined, extra: Partial<Observation> = {}
   if (status === 501) seen.claim = { generation: 0, record: { kind: 'absent' } };
   if (status === 503) seen.keyVersions = { active: { record: KEYS.value, version: 1 }, pending: [], count: 1 };
   return { ...seen, ...extra };
+}
+
+/** No answer at all: nothing about the seal is seen. */
+function silent(): Observation {
+  const seen = withHealth(undefined);
+  seen.vault = { ...seen.vault, sealType: undefined };
+  return seen;
 }
 
 const INVALID_KEYS: StoredRecord<UnsealKeys> = { kind: 'invalid', name: 'vault-unseal-keys', problem: 'no keys in keysBase64', versions: 2, earlierValidVersion: 1 };
@@ -111,7 +119,15 @@ describe('decide: one row per rule', () => {
     ['sealed, Shamir keys stored', withHealth(503), {}, EMPTY_MEMORY, { state: 'sealed', action: 'unseal' }],
     ['sealed, no keys anywhere', withHealth(503, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
     ['sealed, invalid keys record', withHealth(503, { keys: INVALID_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'store-record-invalid' }],
-    ['sealed auto-unseal node: reported, recovery keys never submitted', sealedAs('static', { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'auto-unseal-sealed' }],
+    ['sealed auto-unseal node: the seal (KMS) is failing, recovery keys never submitted', sealedAs('awskms', { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-failing' }],
+    ['an auto-unseal node silent past the bound: the seal (KMS) is failing, looked at fast', silent(), {}, { ...EMPTY_MEMORY, sealType: 'awskms', unreachableSince: NOW - SEAL_SILENT_AFTER_MS }, { state: 'waiting', action: 'hold', blocker: 'seal-failing' }],
+    ['an auto-unseal node silent for a moment: waiting', silent(), {}, { ...EMPTY_MEMORY, sealType: 'awskms', unreachableSince: NOW - 1000 }, { state: 'waiting', action: 'wait' }],
+    ['a Shamir node silent for long: waiting (no seal service to blame)', silent(), {}, { ...EMPTY_MEMORY, sealType: 'shamir', unreachableSince: NOW - SEAL_SILENT_AFTER_MS }, { state: 'waiting', action: 'wait' }],
+    ['after a seal migration: unsealed by awskms, Shamir keys stored: the active node checks and adopts them', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'adopt-migrated-keys' }],
+    ['after a seal migration, on a standby: waits for the active node', withHealth(429, { vault: { ...converged().vault, health: 'standby', status: 429, sealType: 'awskms' } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'wait' }],
+    ['after a seal migration, the server refused the stored keys: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' } }), {}, { ...EMPTY_MEMORY, migratedKeysRefusedAt: NOW - 1000 }, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['after a seal migration, no live root token to check with: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, server: { ...CONVERGED_SERVER, managementToken: 'management', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['encrypted recovery shares never pass for migrated keys', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, keys: { kind: 'valid', value: { ...KEYS.value, encrypted: true, fingerprints: ['f'] } } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['sealed on purpose (seal intent)', withHealth(503, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-intent' }],
     ['sealed while its process kept running: recorded as an intent', withHealth(503), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 0 }, { state: 'sealed', action: 'record-seal-intent' }],
     ['sealed after a restart (its connections closed): unsealed', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, connectionsClosed: 2 } }), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 1 }, { state: 'sealed', action: 'unseal' }],
@@ -120,7 +136,7 @@ describe('decide: one row per rule', () => {
     ['a seal migration in progress', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, migration: true } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['unsealed while a seal intent is active: sealed too', withHealth(429, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'seal' }],
     ['unsealed node of another cluster (split brain)', withHealth(200, { vault: { ...converged().vault, clusterId: 'cluster-b' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'cluster-mismatch' }],
-    ['unsealed with a seal type the keys do not fit', withHealth(200, { vault: { ...converged().vault, sealType: 'transit' } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['unsealed by Shamir with recovery keys stored (no migration explains it)', withHealth(200, { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['keys without a cluster id, node opened here: the id is recorded', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, { ...EMPTY_MEMORY, opened: true }, { state: 'configuring', action: 'record-cluster-id' }],
     ['keys without a cluster id, node not opened here: not recorded by guess', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['sealed, keys refused a moment ago', withHealth(503), {}, { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - 1000]]) }, { state: 'blocked', action: 'hold', blocker: 'keys-rejected' }],
@@ -196,17 +212,17 @@ describe('decide: a rejected policy', () => {
 
 describe('remember', () => {
   it('drops what it knew of a server when the cluster id changes (wipe, re-init, DR redeploy)', () => {
-    const memory: Memory = { ...EMPTY_MEMORY, clusterId: 'cluster-a', keysFoundFirst: KEYS.value.initializedAt, convergedOnce: true, opened: true, refusedKeys: new Map([[1, NOW]]), unsealedAtCloses: 0, rejectedPolicies: new Map([['admin', { textHash: 'h', message: 'm', at: NOW }]]) };
+    const memory: Memory = { ...EMPTY_MEMORY, clusterId: 'cluster-a', keysFoundFirst: KEYS.value.initializedAt, convergedOnce: true, opened: true, refusedKeys: new Map([[1, NOW]]), unsealedAtCloses: 0, sealType: 'shamir', rejectedPolicies: new Map([['admin', { textHash: 'h', message: 'm', at: NOW }]]) };
     const other = converged();
     other.vault.clusterId = 'cluster-b';
-    expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', keysFoundFirst: KEYS.value.initializedAt, unsealedAtCloses: 0 });
+    expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', keysFoundFirst: KEYS.value.initializedAt, unsealedAtCloses: 0, sealType: 'shamir' });
     expect(remember(memory, converged())).toBe(memory);
     expect(remember(memory, withHealth(503, { vault: { ...converged().vault, health: 'sealed', clusterId: undefined } }))).toBe(memory);
   });
 
   it('forgets the old cluster as soon as the node is uninitialized (a wipe), so the init that follows is remembered as ours', () => {
     const wiped = remember({ ...EMPTY_MEMORY, clusterId: 'cluster-a', convergedOnce: true, opened: true }, withHealth(501, { vault: { ...converged().vault, health: 'uninitialized', clusterId: undefined } }));
-    expect(wiped).toEqual({ ...EMPTY_MEMORY, keysFoundFirst: KEYS.value.initializedAt });
+    expect(wiped).toEqual({ ...EMPTY_MEMORY, keysFoundFirst: KEYS.value.initializedAt, sealType: 'shamir' });
     expect(remember({ ...wiped, opened: true }, converged())).toMatchObject({ clusterId: 'cluster-a', opened: true, convergedOnce: false });
   });
 
