@@ -19,19 +19,19 @@ export interface ScenarioResult {
   notes: string[];
 }
 
-function newResult(scenario: string): ScenarioResult {
+export function newResult(scenario: string): ScenarioResult {
   return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, orphanedInFlight: 0, convergeMs: [], notes: [] };
 }
 
-function recordConverged(result: ScenarioResult, startedAt: number): void {
+export function recordConverged(result: ScenarioResult, startedAt: number): void {
   result.converged += 1;
   result.convergeMs.push(Date.now() - startedAt);
 }
 
 let prefixCounter = 0;
-const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;
+export const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;
 
-async function readyAll(sidecars: Sidecar[], timeoutMs: number): Promise<boolean> {
+export async function readyAll(sidecars: Sidecar[], timeoutMs: number): Promise<boolean> {
   return Promise.all(sidecars.map((sidecar) => sidecar.cli.waitFor('"to":"ready"', timeoutMs))).then(
     () => true,
     () => false,

@@ -354,7 +354,7 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return orphaned();
+  if (keys.kind === 'absent') return initializedWithoutKeys(seen, memory, settings);
   const mismatch = sealMismatch(seen, keys.value, settings);
   if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
   const sealType = seen.vault.sealType ?? 'shamir';
@@ -411,7 +411,7 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal', management });
   }
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return orphaned();
+  if (keys.kind === 'absent') return initializedWithoutKeys(seen, memory, settings);
   const mismatch = sealMismatch(seen, keys.value, settings);
   if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch) ?? hold('seal-mismatch', mismatch);
   if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
@@ -525,12 +525,38 @@ function stillRejected(seen: Observation, memory: Memory): Map<string, PolicyRej
   return rejected;
 }
 
-function orphaned(): Decision {
+/**
+ * An initialized node with no keys in the store: our lost init, or somebody else's. We claim
+ * before every sys/init (SPEC §4) and the claim outlives it, so a claim under our prefix is the
+ * proof of ours: a kill inside sys/init, or keys deleted since. Without one, vault-bootstrap never
+ * initialized this server: OpenBao's own initialize stanzas, a person, or another tool did, and
+ * whoever did holds what it returned. Only our orphan gets the wipe advice, and with the check
+ * that the server holds nothing first.
+ */
+function initializedWithoutKeys(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
+  const { generation, record: claim } = required(seen.claim, 'claim');
+  if (generation > 0) return orphaned(claimName(settings.initClaimName, generation), claim, settings);
+  const { sealType, health } = seen.vault;
+  const autoUnsealed = keyTypeFor(sealType) === 'recovery' && health !== 'sealed' && !memory.opened;
+  const who = autoUnsealed
+    ? `its ${sealType} seal unsealed it without us: most likely OpenBao's self-initialization (initialize stanzas in the server config), else another tool; it returned no keys and its root token is revoked, so none are missing`
+    : `a person or another tool initialized it and holds its ${keyTypeFor(sealType) === 'recovery' ? 'recovery' : 'unseal'} keys and root token`;
+  return hold(
+    'initialized-elsewhere',
+    `this server was initialized, but not by vault-bootstrap: ${settings.unsealKeysName} is absent and no init claim (${settings.initClaimName}) was ever made under this --store-prefix; ${who}. ` +
+      'Nothing is lost and nothing should be wiped: check that --store and --store-prefix name this cluster\'s records; to manage a self-initialized OpenBao, declare an auth method for the sidecar in its initialize stanzas (README: initialized elsewhere)',
+  );
+}
+
+function orphaned(claimSecret: string, claim: StoredRecord<InitClaim>, settings: DecideSettings): Decision {
+  const by = claim.kind === 'valid' ? ` by ${claim.value.holder} at ${claim.value.claimedAt}` : '';
   return {
     state: 'orphaned',
     reason:
-      'Vault is initialized but no keys are in the store and none are in flight: restore the keys secret from a backup or an earlier version, ' +
-      'or wipe the server storage and run again to initialize anew (README: recovery)',
+      `Vault is initialized but ${settings.unsealKeysName} is absent and no keys are in flight, while ${claimSecret} shows vault-bootstrap initialized it${by}: ` +
+      'a process stopped inside sys/init before it could store the answer, or the keys were deleted since. Restore the keys secret from a backup or an earlier version; ' +
+      'wipe the server storage and run again only once you have checked that it holds no data: no token of this init was ever stored, so its audit log shows no authenticated request after the claim, ' +
+      'and its storage holds only the initial barrier (README: recovery)',
     action: { kind: 'hold', blocker: 'orphaned', pace: 'interval' },
   };
 }

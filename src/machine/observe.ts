@@ -36,6 +36,8 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
     if (isActive(seen.sealIntent)) return seen;
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') seen.keyVersions = await records.readUnsealKeyVersions();
+    // Initialized with no keys: our claim tells our lost init from someone else's.
+    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
@@ -45,6 +47,7 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
       seen.managementToken = await records.inspectManagementToken();
       seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind, at);
     }
+    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   }
   return seen;
 }

@@ -193,7 +193,7 @@ export class Runner {
     if (blocker !== this.#blocker) this.#context.metrics.blocked(blocker);
     this.#blocker = blocker;
     if (blocker === undefined) return;
-    this.#sayOnce(`blocked:${blocker}:${reason}`, () => this.#context.log.error({ blocker, reason }, 'needs a person'));
+    this.#sayOnce(`blocked:${blocker}:${reason}`, () => this.#context.log.error({ event: 'blocked', blocker, reason }, 'needs a person'));
   }
 
   /** Says something once until something else has been said: a change is news, a repeat is not. */

@@ -65,6 +65,9 @@ function silent(): Observation {
   return seen;
 }
 
+const NO_CLAIM: Observation['claim'] = { generation: 0, record: { kind: 'absent' } };
+const OUR_OLD_CLAIM: Observation['claim'] = { generation: 1, record: { kind: 'valid', value: { holder: 'pod-1', claimedAt: '2026-11-01T00:00:00Z', clusterHint: '' } } };
+
 const INVALID_KEYS: StoredRecord<UnsealKeys> = { kind: 'invalid', name: 'vault-unseal-keys', problem: 'no keys in keysBase64', versions: 2, earlierValidVersion: 1 };
 
 describe('decide: one row per rule', () => {
@@ -117,7 +120,8 @@ describe('decide: one row per rule', () => {
       { state: 'uninitialized', action: 'join' },
     ],
     ['sealed, Shamir keys stored', withHealth(503), {}, EMPTY_MEMORY, { state: 'sealed', action: 'unseal' }],
-    ['sealed, no keys anywhere', withHealth(503, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['sealed, no keys, our claim: our lost init (orphaned)', withHealth(503, { keys: { kind: 'absent' }, claim: OUR_OLD_CLAIM }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['sealed Shamir node, no keys, no claim ever: initialized by someone else', withHealth(503, { keys: { kind: 'absent' }, claim: NO_CLAIM }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'initialized-elsewhere' }],
     ['sealed, invalid keys record', withHealth(503, { keys: INVALID_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'store-record-invalid' }],
     ['sealed auto-unseal node: the seal (KMS) is failing, recovery keys never submitted', sealedAs('awskms', { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-failing' }],
     ['an auto-unseal node silent past the bound: the seal (KMS) is failing, looked at fast', silent(), {}, { ...EMPTY_MEMORY, sealType: 'awskms', unreachableSince: NOW - SEAL_SILENT_AFTER_MS }, { state: 'waiting', action: 'hold', blocker: 'seal-failing' }],
@@ -141,7 +145,11 @@ describe('decide: one row per rule', () => {
     ['keys without a cluster id, node not opened here: not recorded by guess', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['sealed, keys refused a moment ago', withHealth(503), {}, { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - 1000]]) }, { state: 'blocked', action: 'hold', blocker: 'keys-rejected' }],
     ['sealed, keys refused long ago: try again', withHealth(503), {}, { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - RECHECK_AFTER_MS]]) }, { state: 'sealed', action: 'unseal' }],
-    ['unsealed, no keys in the store', withHealth(200, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['unsealed, no keys, our claim: our lost init (orphaned)', withHealth(200, { keys: { kind: 'absent' }, claim: OUR_OLD_CLAIM }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['unsealed, no keys, an unreadable claim of ours: still our lost init', withHealth(200, { keys: { kind: 'absent' }, claim: { generation: 2, record: { kind: 'invalid', name: 'vault-init-claim-g2', problem: 'not JSON', versions: 1, earlierValidVersion: undefined } } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['unsealed Shamir node, no keys, no claim ever: initialized by someone else', withHealth(200, { keys: { kind: 'absent' }, claim: NO_CLAIM }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'initialized-elsewhere' }],
+    ['auto-unsealed by its own seal, no keys, no claim: self-initialized, not orphaned', withHealth(200, { vault: { ...converged().vault, sealType: 'static' }, keys: { kind: 'absent' }, claim: NO_CLAIM }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'initialized-elsewhere' }],
+    ['auto-unsealed, no keys, but our claim: our orphan all the same (the seal opens both)', withHealth(200, { vault: { ...converged().vault, sealType: 'static' }, keys: { kind: 'absent' }, claim: OUR_OLD_CLAIM }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
     ['spool holds keys: stored before anything, even while Vault is down', withHealth(undefined, { spool: { unsealKeys: KEYS.value, rootToken: { token: new Secret('t'), createdAt: '' } } }), {}, EMPTY_MEMORY, { state: 'storing', action: 'store-spooled' }],
     ['a policy differs', withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
     ['the token role differs', withHealth(200, { server: { ...CONVERGED_SERVER, roleDiffers: true } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
