@@ -8,9 +8,12 @@
 # Both bases are pinned by digest, so a rebuild of the same commit starts from the same bytes.
 # Each is a build argument whose default is the pinned reference (a build can name another base,
 # as the image test does with its stand-ins). The build and runtime Node majors must match (24
-# and 24): node_modules is copied across. How the digests were chosen and how to bump them:
-# README, "Building the image".
-ARG BUILD_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
+# and 24): node_modules is copied across. No registry is reachable where these were chosen, so
+# neither was pulled: BUILD_IMAGE is the index digest docker-library/repo-info records for
+# node:24-bookworm-slim (Node 24.19.0, built 2026-08-25); RUNTIME_IMAGE is the digest public
+# repositories pin for gcr.io/distroless/nodejs24-debian12:nonroot (the most widely pinned one
+# found by code search). How to verify and bump them: README, "The image".
+ARG BUILD_IMAGE=node:24-bookworm-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a
 
 FROM ${BUILD_IMAGE} AS build
