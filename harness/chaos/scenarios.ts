@@ -165,7 +165,7 @@ export async function storeOutageThenSigterm(store: ChaosStore, runs: number): P
       const first = startSidecar(store, address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory });
       await first.cli.waitFor('"to":"initializing"');
       await store.outage();
-      await first.cli.waitFor('storing the keys failed; retrying', 60_000);
+      await first.cli.waitFor('"event":"store-retry"', 60_000);
       first.cli.child.kill('SIGTERM');
       const stopped = await first.cli.result;
       if (stopped.code !== 1 || !stopped.stdout.includes('they wait in the spool')) result.notes.push(`first process ended ${stopped.code} without naming the spool`);

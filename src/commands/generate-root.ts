@@ -46,11 +46,11 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   let progress = 0;
   let generation = stored?.generation;
   if (action.kind === 'resume') {
-    log.info({ progress: status.progress }, 'resuming the stored generate-root attempt');
+    log.info({ event: 'root-generation-resumed', progress: status.progress }, 'resuming the stored generate-root attempt');
     progress = status.progress;
   } else {
     if (action.cancelFirst) {
-      log.warn('cancelling the generate-root attempt in progress: its one-time pad was never stored (a run died first, or another client started it)');
+      log.warn({ event: 'root-generation-cancelled' }, 'cancelling the generate-root attempt in progress: its one-time pad was never stored (a run died first, or another client started it)');
       await api.cancel();
     }
     const started = await api.start();
@@ -59,7 +59,7 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
     const withGeneration: RootToken = { token: stored?.token ?? null, createdAt: stored?.createdAt ?? generation.startedAt, ...(stored?.revokedAt ? { revokedAt: stored.revokedAt } : {}), generation };
     await records.writeRootToken(withGeneration);
     checkpoint('root-generation-stored');
-    log.info({ secret: records.names.rootToken }, 'generate-root attempt started; its nonce and one-time pad are stored');
+    log.info({ event: 'root-generation-started', secret: records.names.rootToken }, 'generate-root attempt started; its nonce and one-time pad are stored');
   }
   const attempt = generation!;
 
@@ -85,13 +85,13 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   });
   const info = await vault.lookupSelf(token, { signal });
   if (!info?.policies.includes('root')) throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the server does not take the generated token as a root token');
-  log.info({ secret: records.names.rootToken }, 'root token generated and stored');
+  log.info({ event: 'root-token-generated', secret: records.names.rootToken }, 'root token generated and stored');
 
   const changes = await planConfiguration(context, config.policies, token);
   for (const name of changes.policiesWritten) await configurePolicy(context, name, config.policies.get(name)!, token);
   if (changes.roleWritten) await configureTokenRole(context, token);
   if (SERVER_TRAITS[serverKindOf((await vault.health({ signal })).body)].auditThroughApi && (await auditDeviceDiffers(context, token))) await configureAuditDevice(context, token);
-  log.info('configured with the generated root token');
+  log.info({ event: 'configured-with-generated-root' }, 'configured with the generated root token');
   const management = await resolveManagementToken(context, await records.inspectManagementToken(), { kind: 'valid', value: { token, createdAt: '' } });
   if (management.own === 'missing' || management.own === 'invalid') await issueManagementToken(context, token);
   const provisioner = await inspectProvisionerToken(context);

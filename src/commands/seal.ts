@@ -47,7 +47,7 @@ export async function sealCluster(context: StepContext, by: string): Promise<Sea
     token = (await managementToken(context)).token;
   } catch (error) {
     const { message } = describeError(error);
-    log.error({ error: { message } }, 'no token to seal with; the sidecars seal their nodes at their next reconcile');
+    log.error({ event: 'seal-failed', error: { message } }, 'no token to seal with; the sidecars seal their nodes at their next reconcile');
     return { intent: 'recorded', secret: records.names.sealIntent, nodes: [], error: message };
   }
   const nodes = await sealEveryNode(context, token);
@@ -121,7 +121,7 @@ async function discoverPeers(
       const active = nodes.find((node) => node.active);
       return active === undefined ? undefined : new URL(active.apiAddress).origin;
     } catch (error) {
-      log.debug({ address, error: describeError(error) }, 'no peer list from this node');
+      log.debug({ event: 'no-peer-list', address, error: describeError(error) }, 'no peer list from this node');
     }
   }
   return undefined;

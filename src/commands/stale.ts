@@ -72,7 +72,7 @@ export async function cancelStaleOperations(context: StepContext): Promise<Stale
   const cancelled: StaleOperation[] = [];
   for (const operation of check.operations) {
     await (operation.operation === 'generate-root' ? new GenerateRootApi(vault.client) : check.rotation!).cancel();
-    log.warn({ operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
+    log.warn({ event: 'stale-operation-cancelled', operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
     cancelled.push(operation);
   }
   return { operations: check.operations, unchecked: check.unchecked, cancelled };

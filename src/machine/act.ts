@@ -128,10 +128,10 @@ async function joinCluster(context: StepContext): Promise<void> {
   if (config.raftJoin === undefined) return;
   const leader = config.raftJoin.origin;
   const joined = await vault.joinRaft(leader, { signal }).catch((error: unknown) => {
-    log.warn({ leader, error: describeError(error) }, 'raft join failed; will retry');
+    log.warn({ event: 'raft-join-failed', leader, error: describeError(error) }, 'raft join failed; will retry');
     return false;
   });
-  if (joined) log.info({ leader }, 'joined the raft cluster');
+  if (joined) log.info({ event: 'raft-joined', leader }, 'joined the raft cluster');
 }
 
 async function unsealNode(context: StepContext, action: Extract<Action, { kind: 'unseal' }>, at: number, memory: Memory): Promise<ActResult> {
@@ -183,7 +183,7 @@ async function configureServer(context: StepContext, action: Extract<Action, { k
     } catch (error) {
       if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
       const message = `${error.message} (${policyFile(context, name)})`;
-      context.log.error({ policy: name, error: { code: error.code, message } }, `policy ${name} rejected by the server; writing the others`);
+      context.log.error({ event: 'policy-rejected', policy: name, error: { code: error.code, message } }, `policy ${name} rejected by the server; writing the others`);
       rejectedPolicies.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
     }
   }

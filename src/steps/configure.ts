@@ -43,12 +43,12 @@ export async function planConfiguration(context: StepContext, policies: Readonly
 /** Writes one policy; POLICY_REJECTED when the server refuses its text. */
 export async function configurePolicy(context: StepContext, name: string, text: string, token: Secret): Promise<void> {
   await context.vault.writePolicy(name, text, token, { signal: context.signal });
-  context.log.info({ policy: name }, `policy ${name} written`);
+  context.log.info({ event: 'policy-written', policy: name }, `policy ${name} written`);
 }
 
 export async function configureTokenRole(context: StepContext, token: Secret): Promise<void> {
   await context.vault.writeTokenRole(PROVISIONER_ROLE, provisionerRole(context.config.provisionerTtlMs), token, { signal: context.signal });
-  context.log.info({ role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
+  context.log.info({ event: 'token-role-written', role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
 }
 
 /** Where the sidecar keeps its audit device on HashiCorp Vault (OpenBao declares its own in the config file). */

@@ -52,11 +52,11 @@ export async function issueProvisionerToken(context: StepContext, managementToke
     await retryUntilStored(context, 'store-provisioner-token', 'storing the provisioner token failed; retrying', () => records.writeProvisionerToken(record));
     return record;
   });
-  log.info({ expiresAt: issued.expiresAt, secret: records.names.provisionerToken }, 'provisioner token issued and stored');
+  log.info({ event: 'provisioner-token-issued', expiresAt: issued.expiresAt, secret: records.names.provisionerToken }, 'provisioner token issued and stored');
   checkpoint('token-stored');
   if (replaced !== undefined) {
     await vault.revokeAccessor(replaced.accessor, managementToken, { signal: context.signal });
-    log.info({ expiresAt: replaced.expiresAt }, 'previous provisioner token revoked');
+    log.info({ event: 'provisioner-token-revoked', expiresAt: replaced.expiresAt }, 'previous provisioner token revoked');
   }
   return issued;
 }

@@ -101,7 +101,7 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
   it('run --once initializes and unseals a fresh server to ready, keys in the mounted store; plan and status read it', async () => {
     const once = await inImage(['run', '--once', ...cliFlags()]);
     expect(once.code, once.stderr).toBe(0);
-    expect(logLines(once.stdout).filter((line) => line.msg === 'state').map((line) => line.to)).toContain('ready');
+    expect(logLines(once.stdout).filter((line) => line.event === 'state').map((line) => line.to)).toContain('ready');
     expect((await baoRequest(server, 'GET', 'sys/health')).status).toBe(200);
 
     const store = new FileStore(join(storeMount, 'keys'));

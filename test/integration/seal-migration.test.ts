@@ -50,7 +50,7 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     expect(status).toMatchObject({ sealed: true, migration: true });
   }
 
-  const blockers = (output: string) => logLines(output).filter((line) => line.msg === 'needs a person').map((line) => line.blocker);
+  const blockers = (output: string) => logLines(output).filter((line) => line.event === 'blocked').map((line) => line.blocker);
   const calls = (proxy: RecordingProxy) => ({ unseal: proxy.paths('PUT', 'sys/unseal').length, init: proxy.paths('PUT', 'sys/init').length });
 
   beforeAll(async () => {
