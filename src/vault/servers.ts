@@ -3,7 +3,8 @@
  * named here is the same API on both: sys/health (with explicit codes), sys/seal-status,
  * sys/init, sys/unseal, sys/policies/acl, auth/token/*, sys/storage/raft/join.
  *
- * Tested against Vault 1.19.0 and OpenBao 2.7.2 (README, "Compatibility").
+ * Tested against Vault 1.19.0 and OpenBao 2.7.2, and the cloud KMS seal on Vault 1.19.0 and
+ * OpenBao 2.6.2 (docs/compatibility.md).
  */
 export type ServerKind = 'vault' | 'openbao';
 
@@ -51,6 +52,12 @@ const VAULT: ServerTraits = Object.freeze({
   auditThroughApi: true,
 });
 
+/**
+ * The cloud KMS seals (awskms, gcpckms, azurekeyvault, ocikms, alicloudkms) are built into OpenBao up
+ * to 2.6.x; from 2.7 they are external KMS plugins (`plugin "kms" "awskms" {…}` next to the seal
+ * stanza), and 2.7 without the plugin refuses to start. The program is the same either way: it
+ * reads the seal type from sys/seal-status. docs/compatibility.md has the table.
+ */
 const OPENBAO: ServerTraits = Object.freeze({
   name: 'OpenBao',
   healthCodes: Object.freeze([200, 429, 501, 503]),
