@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeApiServer } from './kube-apiserver.js';
 
-/** The sidecar's policy as the self-init overlay ships it: the test declares the same text. */
-export const SIDECAR_POLICY_FILE = new URL('../k8s/overlays/self-init/vault-bootstrap.hcl', import.meta.url).pathname;
+/** The sidecar's policy (the management token's), as the package ships it and the self-init overlay mounts it. */
+export const SIDECAR_POLICY_FILE = new URL('../policies/vault-bootstrap.hcl', import.meta.url).pathname;
 
 /** The sidecar's policy, declared first by every variant of the stanzas. */
 function policyRequest(policyFile: string): string {

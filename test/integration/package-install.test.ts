@@ -109,7 +109,7 @@ describe('the production install (what the image holds)', () => {
       const health = await baoRequest(server, 'GET', 'sys/health');
       expect(health.status).toBe(200);
       expect(health.body).toMatchObject({ initialized: true, sealed: false });
-      expect(result.stdout).toContain('"msg":"state"');
+      expect(result.stdout).toContain('"event":"state"');
       expect((await readdir(storeDirectory)).length).toBeGreaterThan(0);
       // The built-in policies were read from the installed package's policies/ folder.
       const rootToken = (JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')) as { token: string }).token;

@@ -129,12 +129,19 @@ describe.skipIf(missingBao !== undefined)('self-init: OpenBao initializes itself
     }
   });
 
-  it('seal intent: seal seals the node with the login, and the decision holds it sealed (seal-intent)', async () => {
+  it('seal intent: seal seals the node with the login, the decision holds it sealed; after resume and a restart it converges again', async () => {
     const sealed = await runCli(['seal', '--reason', 'self-init test', ...flags()]);
     expect(sealed.code, sealed.stderr).toBe(0);
     await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed, { timeout: 10_000, interval: 100 }).toBe(true);
     const status = await runCli(['status', '--json', ...flags()]);
     expect(JSON.parse(status.stdout).decision.blocker).toBe('seal-intent');
+
+    // resume, then a restart: the auto-unseal node opens itself at start, and the sidecar converges again.
+    expect((await runCli(['resume', ...flags()])).code).toBe(0);
+    await server.restart();
+    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000, interval: 100 }).toBe(200);
+    const again = await runCli(['run', '--once', '--timeout', '1m', ...flags()]);
+    expect(again.code, again.stdout).toBe(0);
   });
 
   it('no key, token or login secret appears in any output', async () => {

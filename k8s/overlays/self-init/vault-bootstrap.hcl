@@ -1,7 +1,8 @@
-# vault-bootstrap: the policy of the sidecar's login in self-init mode (auth/kubernetes, role
-# vault-bootstrap), declared by the server's own initialize stanzas. It configures (policies,
-# the provisioner token role), issues and revokes provisioner tokens, and seals in an
-# emergency. Never handed to CI. It reads no secret engine's data.
+# vault-bootstrap: the policy of the sidecar's own management token ({prefix}-management-token),
+# issued with the root token while it exists. It configures (policies, the provisioner token
+# role, HashiCorp Vault's audit device), issues and revokes provisioner tokens, seals in an
+# emergency, rotates the unseal or recovery keys, and repairs drift once the root token is
+# revoked. Never handed to CI. It reads no secret engine's data.
 
 # Policies (the built-in ones and --policies-dir): read to compare, write what differs.
 path "sys/policies/acl/*" {
@@ -29,4 +30,20 @@ path "sys/ha-status" {
 }
 path "sys/storage/raft/configuration" {
   capabilities = ["read", "sudo"]
+}
+
+# HashiCorp Vault's audit device, ensured through the API (OpenBao takes it from its config).
+path "sys/audit" {
+  capabilities = ["read", "sudo"]
+}
+path "sys/audit/*" {
+  capabilities = ["create", "update", "delete", "sudo"]
+}
+
+# rotate-keys on OpenBao (authenticated sys/rotate; Vault's sys/rekey needs no token).
+path "sys/rotate/root/*" {
+  capabilities = ["create", "read", "update", "delete", "sudo"]
+}
+path "sys/rotate/recovery/*" {
+  capabilities = ["create", "read", "update", "delete", "sudo"]
 }
