@@ -58,9 +58,10 @@ initialize "vault-bootstrap" {${policyRequest(policyFile)}
 }
 
 /**
- * OpenBao `initialize` stanzas as the self-init overlay declares them, but for a server outside
- * the cluster: the API server's address, CA and a reviewer token come from the environment
- * (in a pod, the Kubernetes auth method finds the local service account's instead).
+ * OpenBao `initialize` stanzas as the self-init overlay declares them (k8s/overlays/self-init/
+ * self-init.hcl), but for a server outside the cluster: the API server's address, CA and the
+ * reviewer token come from the environment (in a pod, Kubernetes auth reads the local service
+ * account's).
  */
 export function kubernetesStanzas(policyFile: string): string {
   const env = (name: string) => `{ eval_type = "string", eval_source = "env", env_var = "${name}", require_present = true }`;
@@ -84,8 +85,9 @@ initialize "vault-bootstrap" {${policyRequest(policyFile)}
     operation = "update"
     path = "auth/kubernetes/role/vault-bootstrap"
     data = {
-      bound_service_account_names = ["vault-bootstrap"]
+      bound_service_account_names = ["openbao"]
       bound_service_account_namespaces = ["vault"]
+      audience = "vault-bootstrap"
       token_policies = ["vault-bootstrap"]
       token_ttl = "1h"
     }
@@ -95,9 +97,10 @@ initialize "vault-bootstrap" {${policyRequest(policyFile)}
 }
 
 /**
- * Namespace `vault` with two service accounts: `vault-bootstrap` (the sidecar's identity) and
- * `openbao` (the server's, allowed to call TokenReview through system:auth-delegator). Returns
- * a TokenRequest token for each, as the kubelet would project them.
+ * As the self-init overlay sets it up: namespace `vault`, the pod's service account `openbao`
+ * bound to system:auth-delegator (OpenBao calls TokenReview with it). Returns two TokenRequest
+ * tokens of it, as the kubelet projects them: the sidecar's, for the audience `vault-bootstrap`
+ * (the role accepts no other), and the server's own, for the API server (the reviewer).
  */
 export async function serviceAccounts(kube: KubeApiServer): Promise<{ sidecarToken: string; reviewerToken: string }> {
   const ok = (answer: { status: number; body: unknown }, what: string) => {
@@ -105,9 +108,7 @@ export async function serviceAccounts(kube: KubeApiServer): Promise<{ sidecarTok
     return answer.body as any;
   };
   ok(await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vault' } }), 'namespace');
-  for (const name of ['vault-bootstrap', 'openbao']) {
-    ok(await kube.request('POST', '/api/v1/namespaces/vault/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } }), `service account ${name}`);
-  }
+  ok(await kube.request('POST', '/api/v1/namespaces/vault/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'openbao' } }), 'service account openbao');
   ok(
     await kube.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -118,9 +119,12 @@ export async function serviceAccounts(kube: KubeApiServer): Promise<{ sidecarTok
     }),
     'cluster role binding',
   );
-  const token = async (name: string) =>
-    ok(await kube.request('POST', `/api/v1/namespaces/vault/serviceaccounts/${name}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } }), `token for ${name}`).status.token as string;
-  return { sidecarToken: await token('vault-bootstrap'), reviewerToken: await token('openbao') };
+  const token = async (audiences: string[] | undefined) =>
+    ok(
+      await kube.request('POST', '/api/v1/namespaces/vault/serviceaccounts/openbao/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600, ...(audiences ? { audiences } : {}) } }),
+      'token request',
+    ).status.token as string;
+  return { sidecarToken: await token(['vault-bootstrap']), reviewerToken: await token(undefined) };
 }
 
 /** Writes a login secret where the sidecar reads it (as the kubelet projects a token or mounts a Secret). */
