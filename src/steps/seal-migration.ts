@@ -44,6 +44,11 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   const stored = await records.readUnsealKeyVersions();
   const active = stored.active?.record;
   if (active === undefined) throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
+  // A run that stopped after recording the recovery keys: nothing is left to do.
+  if (active.type === 'recovery' && active.migratedAt !== undefined && !seal.migration && !seal.sealed) {
+    log.info({ event: 'migration-already-recorded', secret: records.names.unsealKeys }, 'the seal migration is complete and recorded');
+    return { from: 'shamir', to: target, version: stored.count, alreadyMigrated: true };
+  }
   if (active.type !== 'shamir' || active.encrypted === true) {
     throw new ConfigError(`migrate-seal: ${records.names.unsealKeys} holds ${active.encrypted ? 'encrypted ' : ''}${active.type} keys; it migrates from Shamir (plaintext unseal keys) only: migrate other seals by hand (README: seal migration)`);
   }

@@ -64,7 +64,7 @@ describe('plan prints what the following run does (the same decide())', () => {
     await until('the node is active', async () => ((await baoRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined));
     expect((await baoRequest(server, 'DELETE', 'sys/policies/acl/provisioner', root)).status).toBe(204);
     const driftPlan = await planned();
-    expect(driftPlan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the root token)' });
+    expect(driftPlan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the management token)' });
     const driftRun = await runCli(['run', '--once', ...args()]);
     expect(driftRun.code, driftRun.stdout).toBe(0);
     expect(actions(driftRun.stdout)[0]).toEqual(driftPlan);
