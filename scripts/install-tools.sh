@@ -10,6 +10,7 @@
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
+#   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
 #   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
 #   image      podman, runc, mmdebstrap     Debian's packages: the image test builds and runs the image
 # `npm run demo` installs only `openbao` (a minute on a fresh machine); `npm test` installs all.
@@ -21,7 +22,7 @@ MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool image)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool image checkov)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -217,4 +218,26 @@ if want image; then
   else
     echo "install-tools: $(podman --version); $(runc --version | head -n 1); mmdebstrap $(mmdebstrap --version | cut -d' ' -f2)"
   fi
+fi
+
+# --- The security scan (test/integration/k8s-security.test.ts) ------------------------------
+#   .tools/checkov-venv/bin/checkov   checkov from PyPI, in a venv of its own (its pinned
+#                                     dependencies would fight moto's in the shared one)
+# A failed install does not fail this script: the error goes to .tools/checkov-error, which the
+# test names when it skips.
+CHECKOV_VERSION=3.3.30
+if want checkov; then
+  checkov_stamp="$tools/.installed-checkov-$CHECKOV_VERSION"
+  if [[ ! -f $checkov_stamp ]]; then
+    checkov_log="$tools/checkov-install.log"
+    if python3 -m venv "$tools/checkov-venv" >"$checkov_log" 2>&1 &&
+      "$tools/checkov-venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >>"$checkov_log" 2>&1; then
+      rm -f "$tools/checkov-error"
+      touch "$checkov_stamp"
+    else
+      grep -v '^[[:space:]]*$' "$checkov_log" | tail -n 1 >"$tools/checkov-error" || true
+      echo "install-tools: checkov not installed ($(cat "$tools/checkov-error")); the security scan test will skip"
+    fi
+  fi
+  if [[ -f $checkov_stamp ]]; then echo "install-tools: checkov $CHECKOV_VERSION"; fi
 fi

@@ -52,6 +52,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (config.tls.skipVerify) {
     log.warn({ event: 'tls-verification-off' }, 'VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
   }
+  if (config.insecureHttp) {
+    log.warn({ event: 'insecure-http', vaultAddr: config.vaultAddress.origin }, '--allow-insecure-http: the Vault address is plain http to another host: tokens and unseal keys cross the network in clear');
+  }
   const controller = new AbortController();
   const secretsInFlight = new SecretsInFlight();
   const deadlines = new Deadlines({ signal: controller.signal, secretsInFlight: () => secretsInFlight.active, log });

@@ -81,6 +81,7 @@ export const STEP_BOUNDARIES: Checkpoint[] = [
   'secrets-stored',
   'unsealed',
   'configured',
+  'management-token-created',
   'token-created',
   'token-stored',
   'ready',

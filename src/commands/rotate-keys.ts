@@ -2,6 +2,7 @@ import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
+import { managementToken } from '../steps/management-token.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
 import { KeyRotationApi, serverAccepts, type KeyKind, type RotationStatus } from '../vault/rotation.js';
@@ -75,11 +76,11 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
         'the custodians rotate with their decrypted shares (bao operator rotate-keys -target=recovery), then store the result',
     );
   }
-  const root = await records.readRootToken();
-  if (!root?.token) throw new BootstrapError('VAULT_REQUEST_FAILED', `rotate-keys needs the root token and ${records.names.rootToken} holds none (revoked): run vault-bootstrap generate-root first`);
+  // OpenBao's sys/rotate needs a token (the management policy grants it); Vault's sys/rekey needs none.
+  const { token } = await managementToken(context);
   const health = await vault.health({ signal });
   const server = serverKindOf(health.body);
-  const rotation = new KeyRotationApi(vault.client, server, kind, root.token);
+  const rotation = new KeyRotationApi(vault.client, server, kind, token);
   log.info({ event: 'rotation-begins', server: SERVER_TRAITS[server].name, version: health.body.version ?? null, path: rotation.path, kind }, `rotating the ${kind} keys`);
 
   const action = decideRotation(stored, await rotation.status());

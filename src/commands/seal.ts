@@ -3,7 +3,7 @@ import { classifyHealth } from '../machine/health.js';
 import { sleep } from '../machine/wait.js';
 import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
-import { managementToken } from '../steps/tokens.js';
+import { managementToken } from '../steps/management-token.js';
 import { VaultApi } from '../vault/api.js';
 import { VaultClient } from '../vault/client.js';
 
@@ -36,7 +36,7 @@ const PEER_LIST_POLL_MS = 250;
  * on), then seal every node this command can reach itself: the node at --vault-addr and each
  * peer the cluster reports (sys/ha-status), standbys first and the active node last. A node it
  * cannot reach is sealed by its own sidecar, which reads the intent at its next full reconcile
- * (--reconcile-interval at the latest). Needs the root token (sys/seal requires sudo).
+ * (--reconcile-interval at the latest). Needs the management token (sys/seal requires sudo).
  */
 export async function sealCluster(context: StepContext, by: string): Promise<SealReport> {
   const { records, config, log } = context;

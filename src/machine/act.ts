@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, describeError, StoreAlreadyExistsError } from '../errors.js';
-import { configurePolicy, configureTokenRole } from '../steps/configure.js';
+import { configureAuditDevice, configurePolicy, configureTokenRole } from '../steps/configure.js';
 import type { StepContext } from '../steps/context.js';
 import { initialize } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { adoptMigratedKeys } from '../steps/seal-migration.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
+import { issueManagementToken, renewManagementToken } from '../steps/management-token.js';
 import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
@@ -41,6 +42,12 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       return unsealNode(context, action, seen.at, memory);
     case 'configure':
       return configureServer(context, action, seen, memory, policies);
+    case 'issue-management-token':
+      await issueManagementToken(context, action.rootToken);
+      return { memory };
+    case 'renew-management-token':
+      await renewManagementToken(context, action.record);
+      return { memory };
     case 'issue-token':
       await issueProvisionerToken(context, action.management.token, action.replaced);
       if (action.repair && action.replaces === 'invalid') context.metrics.driftRepaired('provisioner-token');
@@ -183,6 +190,10 @@ async function configureServer(context: StepContext, action: Extract<Action, { k
   if (action.role) {
     await configureTokenRole(context, token);
     if (action.repair) context.metrics.driftRepaired('token-role');
+  }
+  if (action.audit) {
+    await configureAuditDevice(context, token);
+    if (action.repair) context.metrics.driftRepaired('audit-device');
   }
   if (rejectedPolicies.size === 0) checkpoint('configured');
   return { memory: { ...memory, rejectedPolicies } };

@@ -2,8 +2,10 @@ import type { Config } from '../config.js';
 import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
+import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import type { ServerKind } from '../vault/servers.js';
 import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
@@ -29,21 +31,29 @@ export interface VaultSeen {
    * sealed node was sealed by someone while it kept running.
    */
   connectionsClosed: number;
+  /** Which server answered (from its health body); undefined when nothing did. */
+  serverKind?: ServerKind;
 }
 
 /** What an unsealed node holds of our configuration, read with the management token. */
 export interface ServerSeen {
-  /** Which stored token is valid on this server to configure with. */
-  managementToken: 'root' | 'provisioner' | 'none';
+  /** Which stored token configures this server (steps/management-token.ts): never the provisioner (CI) token. */
+  managementToken: 'management' | 'root' | 'none';
+  /** The sidecar's own token ({prefix}-management-token) on this server. */
+  ownManagementToken: ManagementTokenVerdict;
   /** Policies whose text on the server differs from ours (or that are missing). */
   policiesDiffering: string[];
   roleDiffers: boolean;
+  /** HashiCorp Vault: the audit device the sidecar ensures is missing or differs. */
+  auditDiffers: boolean;
   /** The stored provisioner token, looked up on this server with itself. */
   provisionerToken: 'missing' | 'invalid' | 'rotate' | 'valid';
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
   /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
   provisionerRotateAt?: number;
+  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  managementRenewAt?: number;
 }
 
 /**
@@ -69,6 +79,8 @@ export interface Observation {
   claim?: ClaimSeen;
   rootToken?: StoredRecord<RootToken>;
   provisionerToken?: StoredRecord<ProvisionerToken>;
+  /** The sidecar's own token ({prefix}-management-token). */
+  managementToken?: StoredRecord<ManagementTokenRecord>;
   server?: ServerSeen;
   sealIntent?: StoredRecord<SealIntent>;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
@@ -136,7 +148,7 @@ export type Pace = 'fast' | 'join' | 'interval' | 'slow';
 
 /** The token a write to the server is made with, chosen by decide() from what observe() found valid. */
 export interface ManagementToken {
-  source: 'root' | 'provisioner';
+  source: 'management' | 'root';
   token: Secret;
 }
 
@@ -159,7 +171,9 @@ export type Action =
   | { kind: 'claim-and-init'; claim: ClaimStep; autoUnseal: boolean; shares: number; threshold: number }
   | { kind: 'join' }
   | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number }
-  | { kind: 'configure'; policies: string[]; role: boolean; management: ManagementToken; repair: boolean }
+  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean; management: ManagementToken; repair: boolean }
+  | { kind: 'issue-management-token'; rootToken: Secret }
+  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
   | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring'; replaced: ProvisionerToken | undefined; management: ManagementToken; repair: boolean }
   | { kind: 'revoke-root'; rootToken: RootToken & { token: Secret } }
   | { kind: 'record-seal-intent'; intent: SealIntent }
@@ -405,20 +419,33 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   }
   required(server, 'server');
   if (management === undefined) {
-    return hold('no-management-token', 'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; run vault-bootstrap generate-root (README: recovery)');
+    return hold('no-management-token', 'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)');
   }
   const rejected = stillRejected(seen, memory);
   const policies = server!.policiesDiffering.filter((name) => !rejected.has(name));
   const repair = memory.convergedOnce;
-  if (policies.length > 0 || server!.roleDiffers) {
-    const what = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : [])].join(', ');
-    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${what} differ${policies.length + (server!.roleDiffers ? 1 : 0) === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
+  if (policies.length > 0 || server!.roleDiffers || server!.auditDiffers) {
+    const differing = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : []), ...(server!.auditDiffers ? ['audit device'] : [])];
+    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
       kind: 'configure',
       policies,
       role: server!.roleDiffers,
+      audit: server!.auditDiffers,
       management,
       repair,
     });
+  }
+  const own = server!.ownManagementToken;
+  const rootToken = valid(seen.rootToken);
+  if ((own === 'missing' || own === 'invalid') && server!.rootTokenLive && rootToken?.token && health === 'active') {
+    return go('issuing', own === 'missing' ? 'the sidecar has no management token of its own yet: issuing it with the root token' : 'the stored management token is not valid on this server: issuing another with the root token', {
+      kind: 'issue-management-token',
+      rootToken: rootToken.token,
+    });
+  }
+  const ownRecord = valid(seen.managementToken);
+  if (own === 'renew' && ownRecord !== undefined && health === 'active') {
+    return go('issuing', 'the management token is in the last third of its period', { kind: 'renew-management-token', record: ownRecord });
   }
   const token = server!.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {
@@ -429,9 +456,8 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  const rootToken = valid(seen.rootToken);
-  if (settings.rootToken === 'revoke' && server!.rootTokenLive && health === 'active' && rootToken?.token) {
-    return go('issuing', '--root-token revoke: a valid provisioner token is stored', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
+  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
+    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
   if (keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
@@ -467,12 +493,12 @@ function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mis
   });
 }
 
-/** The stored token observe() found valid on this server to write with: the root token while it lives, else the provisioner token. */
+/** The stored token observe() chose (steps/management-token.ts) to write with: the sidecar's own, else the root token; never the CI token. */
 function managementTokenOf(seen: Observation, server: ServerSeen): ManagementToken | undefined {
+  const own = valid(seen.managementToken)?.token;
+  if (server.managementToken === 'management' && own) return { source: 'management', token: own };
   const root = valid(seen.rootToken)?.token;
   if (server.managementToken === 'root' && root) return { source: 'root', token: root };
-  const provisioner = valid(seen.provisionerToken)?.token;
-  if (server.managementToken === 'provisioner' && provisioner) return { source: 'provisioner', token: provisioner };
   return undefined;
 }
 
@@ -570,7 +596,11 @@ export function describeAction(action: Action, names: SecretNames): string {
     case 'unseal':
       return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
     case 'configure':
-      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
+      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
+    case 'issue-management-token':
+      return `issue the management token with the root token, store it in ${names.managementToken}`;
+    case 'renew-management-token':
+      return `renew the management token in ${names.managementToken}`;
     case 'issue-token':
       return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-root':

@@ -69,6 +69,9 @@ export interface ProvisionerToken {
   expiresAt: string;
 }
 
+/** The sidecar's own token ({prefix}-management-token): the provisioner token's shape, a periodic token. */
+export type ManagementToken = ProvisionerToken;
+
 /**
  * A record as observed: absent, valid, or invalid — with the problem (never the value), how
  * many versions the secret has, and the newest earlier version that is a valid record, which
@@ -166,6 +169,10 @@ export class Records {
     return this.#inspect(this.names.provisionerToken, decodeProvisionerToken);
   }
 
+  inspectManagementToken(): Promise<StoredRecord<ManagementToken>> {
+    return this.#inspect(this.names.managementToken, decodeProvisionerToken);
+  }
+
   inspectSealIntent(): Promise<StoredRecord<SealIntent>> {
     return this.#inspect(this.names.sealIntent, decodeSealIntent);
   }
@@ -222,8 +229,15 @@ export class Records {
   }
 
   async writeProvisionerToken(record: ProvisionerToken): Promise<void> {
-    const text = JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt });
-    await this.#writeVerified(this.names.provisionerToken, text);
+    await this.#writeVerified(this.names.provisionerToken, encodeToken(record));
+  }
+
+  async readManagementToken(): Promise<ManagementToken | undefined> {
+    return valueOf(await this.inspectManagementToken());
+  }
+
+  async writeManagementToken(record: ManagementToken): Promise<void> {
+    await this.#writeVerified(this.names.managementToken, encodeToken(record));
   }
 
   /**
@@ -358,6 +372,10 @@ function decodeRootToken(text: string): RootToken {
     ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
     ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
   };
+}
+
+function encodeToken(record: ProvisionerToken): string {
+  return JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt });
 }
 
 function decodeProvisionerToken(text: string): ProvisionerToken {

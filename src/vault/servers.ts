@@ -32,6 +32,11 @@ export interface ServerTraits {
   rotation: { unseal: KeyRotationPaths; recovery: KeyRotationPaths };
   /** Prefixes of service, batch and recovery tokens. */
   tokenPrefixes: { service: string; batch: string; recovery: string };
+  /**
+   * Whether audit devices are enabled through the API (Vault: the only way, so the sidecar
+   * ensures one); OpenBao refuses that by default and takes them from its config file.
+   */
+  auditThroughApi: boolean;
 }
 
 const VAULT: ServerTraits = Object.freeze({
@@ -44,6 +49,7 @@ const VAULT: ServerTraits = Object.freeze({
     recovery: { init: 'sys/rekey-recovery-key/init', update: 'sys/rekey-recovery-key/update', verify: 'sys/rekey-recovery-key/verify', authenticated: false },
   },
   tokenPrefixes: { service: 'hvs.', batch: 'hvb.', recovery: 'hvr.' },
+  auditThroughApi: true,
 });
 
 /**
@@ -62,6 +68,7 @@ const OPENBAO: ServerTraits = Object.freeze({
     recovery: { init: 'sys/rotate/recovery/init', update: 'sys/rotate/recovery/update', verify: 'sys/rotate/recovery/verify', authenticated: true },
   },
   tokenPrefixes: { service: 's.', batch: 'b.', recovery: 'r.' },
+  auditThroughApi: false,
 });
 
 export const SERVER_TRAITS: Readonly<Record<ServerKind, ServerTraits>> = Object.freeze({ vault: VAULT, openbao: OPENBAO });

@@ -50,7 +50,7 @@ describe('afterDecision: which full reconcile the cheap passes rest on', () => {
     reconcile: 'start',
     spool: undefined,
     policyHashes: POLICIES,
-    server: { managementToken: 'root', policiesDiffering: [], roleDiffers: false, provisionerToken: 'valid', rootTokenLive: true, provisionerRotateAt: NOW + 7200_000 },
+    server: { managementToken: 'management', ownManagementToken: 'valid', policiesDiffering: [], roleDiffers: false, auditDiffers: false, provisionerToken: 'valid', rootTokenLive: true, provisionerRotateAt: NOW + 7200_000 },
   };
   const done = { state: 'ready' as const, reason: '', action: { kind: 'done' as const } };
 
@@ -59,6 +59,11 @@ describe('afterDecision: which full reconcile the cheap passes rest on', () => {
     expect(memory.converged).toEqual({ at: NOW, health: 'active', clusterId: 'cluster-a', connectionsClosed: 3, policies: CONVERGED.policies, rotateAt: NOW + 7200_000 });
     expect(memory.convergedOnce).toBe(true);
     expect(reconcileDue(ACTIVE, POLICIES, NOW + 5000, memory.converged, RECONCILE_MS)).toBeUndefined();
+  });
+
+  it('the management token renewing before the provisioner token rotates sets the time of the next reconcile', () => {
+    const sooner = { ...full, server: { ...full.server!, managementRenewAt: NOW + 600_000 } };
+    expect(afterDecision(EMPTY_MEMORY, sooner, done).converged?.rotateAt).toBe(NOW + 600_000);
   });
 
   it('a cheap pass leaves it standing, so the interval counts from the last full reconcile', () => {

@@ -32,7 +32,7 @@ function sealedAs(sealType: string, extra: Partial<Observation> = {}): Observati
   return seen;
 }
 
-const CONVERGED_SERVER: ServerSeen = { managementToken: 'root', policiesDiffering: [], roleDiffers: false, provisionerToken: 'valid', rootTokenLive: true };
+const CONVERGED_SERVER: ServerSeen = { managementToken: 'management', ownManagementToken: 'valid', policiesDiffering: [], roleDiffers: false, auditDiffers: false, provisionerToken: 'valid', rootTokenLive: true };
 
 /** An active, converged node: decide says ready. Each row below changes one thing. */
 function converged(): Observation {
@@ -44,6 +44,7 @@ function converged(): Observation {
     keys: KEYS,
     rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '2026-11-01T00:00:00Z' } },
     provisionerToken: { kind: 'valid', value: { token: new Secret('provisioner-token'), accessor: 'a', policies: ['provisioner'], expiresAt: '2026-12-01T00:00:00Z' } },
+    managementToken: { kind: 'valid', value: { token: new Secret('management-token'), accessor: 'm', policies: ['default', 'vault-bootstrap'], expiresAt: '2026-12-01T00:00:00Z' } },
     server: { ...CONVERGED_SERVER },
     policyHashes: new Map([['admin', 'h-admin'], ['provisioner', 'h-provisioner']]),
   };
@@ -129,7 +130,7 @@ describe('decide: one row per rule', () => {
     ['after a seal migration: unsealed by awskms, Shamir keys stored: the active node checks and adopts them', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'adopt-migrated-keys' }],
     ['after a seal migration, on a standby: waits for the active node', withHealth(429, { vault: { ...converged().vault, health: 'standby', status: 429, sealType: 'awskms' } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'wait' }],
     ['after a seal migration, the server refused the stored keys: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' } }), {}, { ...EMPTY_MEMORY, migratedKeysRefusedAt: NOW - 1000 }, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
-    ['after a seal migration, no live root token to check with: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, server: { ...CONVERGED_SERVER, managementToken: 'provisioner', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['after a seal migration, no live root token to check with: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, server: { ...CONVERGED_SERVER, managementToken: 'management', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['encrypted recovery shares never pass for migrated keys', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, keys: { kind: 'valid', value: { ...KEYS.value, encrypted: true, fingerprints: ['f'] } } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['sealed on purpose (seal intent)', withHealth(503, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-intent' }],
     ['sealed while its process kept running: recorded as an intent', withHealth(503), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 0 }, { state: 'sealed', action: 'record-seal-intent' }],
@@ -159,7 +160,14 @@ describe('decide: one row per rule', () => {
     ['a standby waits for the active node to issue', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'wait' }],
     ['a standby leaves rotation to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'rotate' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['--root-token revoke with a live root token', converged(), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'revoke-root' }],
-    ['--root-token revoke, already revoked', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'provisioner', rootTokenLive: false } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--root-token revoke, already revoked', withHealth(200, { server: { ...CONVERGED_SERVER, rootTokenLive: false } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--root-token revoke waits for the management token', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
+    ['the audit device differs (HashiCorp Vault)', withHealth(200, { server: { ...CONVERGED_SERVER, auditDiffers: true } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
+    ['no management token yet, root token live: issued with it', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
+    ['management token revoked, root token live: reissued', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'invalid' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
+    ['a standby configures with the root token and leaves issuing to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['management token in the last third of its period: renewed', withHealth(200, { server: { ...CONVERGED_SERVER, ownManagementToken: 'renew' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'renew-management-token' }],
+    ['no management token and the root token revoked: a person runs generate-root (never the CI token)', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'none', ownManagementToken: 'invalid', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'no-management-token' }],
   ];
 
   it.each(rows)('%s', (_name, seen, settings, memory, expected) => {
@@ -197,7 +205,7 @@ describe('decide: a rejected policy', () => {
 
   it('is not written again while its text is unchanged; the others are, and the node is not ready', () => {
     const seen = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['admin', 'provisioner'] } });
-    expect(decide(seen, rejectedProvisioner(NOW - 1000), SETTINGS).action).toMatchObject({ kind: 'configure', policies: ['admin'], role: false, management: { source: 'root' } });
+    expect(decide(seen, rejectedProvisioner(NOW - 1000), SETTINGS).action).toMatchObject({ kind: 'configure', policies: ['admin'], role: false, audit: false, management: { source: 'management' } });
     const onlyRejected = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } });
     const decision = decide(onlyRejected, rejectedProvisioner(NOW - 1000), SETTINGS);
     expect(decision).toMatchObject({ state: 'blocked', action: { kind: 'hold', blocker: 'policy-rejected' } });
