@@ -44,7 +44,8 @@ RUN cp /build/package.json /build/package-lock.json ./ \
   && npm ci --omit=dev --ignore-scripts \
   && npm pkg delete dependencies.node-vault dependencies.pino dependencies.prom-client \
   && npm prune --omit=dev --ignore-scripts \
-  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' -o -name '*.ts' \) -delete \
+  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' -o -name '*.ts' \) \
+       ! -iname 'licen[cs]e*' ! -iname 'notice*' -delete \
   && find node_modules -type d -empty -delete \
   && rm -f node_modules/.package-lock.json package-lock.json \
   && node -e 'const { name, version, type } = require("./package.json"); require("node:fs").writeFileSync("package.json", JSON.stringify({ name, version, type }) + "\n")' \

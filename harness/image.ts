@@ -15,7 +15,7 @@ export const PODMAN_ENV = { ...process.env, CONTAINERS_CONF: join(ROOT, 'scripts
 /** The runtime user of the image (distroless's nonroot). */
 export const IMAGE_USER = '65532:65532';
 
-/** The flags of a container as Kubernetes runs it here: read-only root (podman's --read-only alone leaves /tmp, /run and /var/tmp writable), the image's user, loopback reachable. */
+/** The deployment's container settings in podman's flags: read-only root (podman's --read-only alone leaves /tmp, /run and /var/tmp writable), the image's user, loopback reachable. */
 export const RUN_FLAGS = ['--pull=never', '--network=host', '--read-only', '--read-only-tmpfs=false', `--user=${IMAGE_USER}`];
 
 /** Why the image cannot be built here (install-tools wrote the error), or undefined when it can. */

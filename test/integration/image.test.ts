@@ -3,10 +3,12 @@
 // real OpenBao on loopback. Proves the Dockerfile, .dockerignore, entrypoint flags, user, read-only
 // root and the CLI in the image; not distroless's own bytes.
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { freePort } from '../../harness/child-server.js';
@@ -16,8 +18,12 @@ import { baoRequest, OpenBao } from '../../harness/openbao.js';
 import { missingServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const missing = missingImageTools() ?? missingServer('openbao');
 if (missing) console.warn(`the image: skipped: ${missing}`);
+
+/** Licence and notice files, which the image keeps whatever their extension. */
+const LICENCE_FILE = /^(licen[cs]e|copying|notice)/i;
 
 /**
  * Run by the image's node: imports every chunk beside cli.js (each store's chunk imports its SDK),
@@ -36,6 +42,27 @@ const { readdirSync } = require('node:fs');
   const awsError = await aws.send(new ListSecretsCommand({})).then(() => 'none', (error) => error.code);
   console.log(JSON.stringify({ chunks, gcpProject, awsError }));
 })();
+`;
+
+/** Run by the image's node: each package under /app/node_modules, its version and its licence files. */
+const PACKAGES_SCRIPT = `
+const { existsSync, readdirSync, readFileSync } = require('node:fs');
+const { join, relative } = require('node:path');
+const packages = [];
+const walk = (directory) => {
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const path = join(directory, entry.name);
+    if (entry.name.startsWith('@')) { walk(path); continue; }
+    if (!existsSync(join(path, 'package.json'))) continue;
+    const { version } = JSON.parse(readFileSync(join(path, 'package.json'), 'utf8'));
+    packages.push({ path: relative('/app', path), version, licences: readdirSync(path).filter((file) => LICENCE.test(file)).sort() });
+    if (existsSync(join(path, 'node_modules'))) walk(join(path, 'node_modules'));
+  }
+};
+const LICENCE = ${LICENCE_FILE.toString()};
+walk('/app/node_modules');
+console.log(JSON.stringify(packages));
 `;
 
 /** Kubernetes' default terminationGracePeriodSeconds, given to `podman stop`. */
@@ -96,6 +123,22 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
     );
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ chunks: expect.arrayContaining([expect.stringMatching(/^aws-/), expect.stringMatching(/^gcp-/)]), gcpProject: 'p', awsError: 'ECONNREFUSED' });
+  });
+
+  it('keeps every licence file its packages ship (compared with the same packages installed here)', async () => {
+    const result = await runContainer(image, ['--pull=never', '--network=none', '--entrypoint', '/nodejs/bin/node'], ['-e', PACKAGES_SCRIPT]);
+    expect(result.code, result.stderr).toBe(0);
+    const packages = JSON.parse(result.stdout) as Array<{ path: string; version: string; licences: string[] }>;
+    expect(packages.map((entry) => entry.path)).toEqual(expect.arrayContaining(['node_modules/@aws-sdk/client-secrets-manager', 'node_modules/@google-cloud/secret-manager', 'node_modules/google-gax']));
+    // The bundled packages are not there.
+    expect(packages.map((entry) => entry.path).filter((path) => /node_modules\/(node-vault|pino|prom-client|axios)$/.test(path))).toEqual([]);
+    const compared = packages.flatMap((entry) => {
+      const here = join(ROOT, entry.path);
+      if (!existsSync(join(here, 'package.json')) || JSON.parse(readFileSync(join(here, 'package.json'), 'utf8')).version !== entry.version) return [];
+      return [{ path: entry.path, inImage: entry.licences, shipped: readdirSync(here).filter((file) => LICENCE_FILE.test(file)).sort() }];
+    });
+    expect(compared.length).toBeGreaterThan(packages.length / 2);
+    expect(compared.filter((entry) => entry.inImage.join() !== entry.shipped.join())).toEqual([]);
   });
 
   it('run --once initializes and unseals a fresh server to ready, keys in the mounted store; plan and status read it', async () => {
