@@ -6,6 +6,10 @@ export interface RecordedRequest {
   path: string;
   /** Top-level field names of a JSON body (never the values: they may be keys). */
   bodyFields: string[];
+  /** It carried a Vault token (X-Vault-Token): the server writes it to its audit log. */
+  token: boolean;
+  /** The AWS API operation (X-Amz-Target, e.g. `secretsmanager.GetSecretValue`) when there is one. */
+  operation: string | undefined;
 }
 
 /** An answer the proxy has received from the server and keeps from the client until released. */
@@ -17,8 +21,9 @@ export interface HeldAnswer {
 
 /**
  * A loopback HTTP proxy in front of a real server that records each request's method,
- * path and body field names, so a test can show which calls the program made (sys/init
- * and sys/unseal happen while sealed, before any audit device runs). It can also hold the
+ * path, body field names, whether it carried a Vault token and its AWS operation, so a test
+ * can show which calls the program made (sys/init and sys/unseal happen while sealed, before
+ * any audit device runs) and count what it costs (in front of moto: the store calls). It can also hold the
  * server's answer to one request, so a test acts at a known point of a call in flight.
  *
  * Each client connection has its own connection to the server, and closes when that one closes.
@@ -46,7 +51,14 @@ export class RecordingProxy {
         } catch {
           bodyFields = ['<not json>'];
         }
-        this.requests.push({ method: incoming.method ?? '', path: (incoming.url ?? '').split('?')[0]!, bodyFields });
+        const amzTarget = incoming.headers['x-amz-target'];
+        this.requests.push({
+          method: incoming.method ?? '',
+          path: (incoming.url ?? '').split('?')[0]!,
+          bodyFields,
+          token: incoming.headers['x-vault-token'] !== undefined,
+          operation: typeof amzTarget === 'string' ? amzTarget : undefined,
+        });
         const client = incoming.socket;
         const forward = httpRequest(
           { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: target.host }, agent: upstreamOf.get(client) },

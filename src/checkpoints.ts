@@ -9,6 +9,7 @@ export type Checkpoint =
   | 'secrets-stored'
   | 'unsealed'
   | 'configured'
+  | 'management-token-created'
   | 'token-created'
   | 'token-stored'
   | 'ready'
@@ -18,6 +19,10 @@ export type Checkpoint =
   | 'rotation-pending-stored'
   | 'rotation-verified'
   | 'rotation-active-stored'
+  // migrate-seal (and the sidecar after a migration made by a person)
+  | 'migration-recorded'
+  | 'migration-unsealed'
+  | 'migration-recorded-recovery'
   // generate-root
   | 'root-generation-started'
   | 'root-generation-stored'

@@ -2,9 +2,10 @@
 import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
-import { formatStatus, status } from './commands/status.js';
+import { formatStatus, problemsOf, status } from './commands/status.js';
 import { HelpRequested, loadConfig, type Config } from './config.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
@@ -47,9 +48,12 @@ async function main(argv: readonly string[]): Promise<number> {
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
   process.removeAllListeners('warning');
-  process.on('warning', (warning) => log.warn({ warning: warning.name }, warning.message.split('\n')[0]));
+  process.on('warning', (warning) => log.warn({ event: 'node-warning', warning: warning.name }, warning.message.split('\n')[0]));
   if (config.tls.skipVerify) {
-    log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
+    log.warn({ event: 'tls-verification-off' }, 'VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
+  }
+  if (config.insecureHttp) {
+    log.warn({ event: 'insecure-http', vaultAddr: config.vaultAddress.origin }, '--allow-insecure-http: the Vault address is plain http to another host: tokens and unseal keys cross the network in clear');
   }
   const controller = new AbortController();
   const secretsInFlight = new SecretsInFlight();
@@ -74,17 +78,13 @@ async function main(argv: readonly string[]): Promise<number> {
     secretsInFlight,
     deadlines,
   };
-  context.metrics.trackKeysAge(async () => {
-    const keys = await context.records.readUnsealKeys();
-    return keys?.rotatedAt ?? keys?.initializedAt;
-  });
   try {
     switch (config.command) {
       case 'run':
         return await runCommand(context, controller);
       case 'status': {
         const report = await status(context);
-        process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatStatus(report)}\n`);
+        process.stdout.write(`${config.json ? JSON.stringify({ ...report, problems: problemsOf(report) }, null, 2) : formatStatus(report)}\n`);
         return 0;
       }
       case 'plan': {
@@ -93,11 +93,12 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'rotate-keys':
-      case 'generate-root': {
+      case 'generate-root':
+      case 'migrate-seal': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
-        const result = config.command === 'rotate-keys' ? await rotateKeys(context) : await generateRoot(context);
-        log.info({ ...result }, `${config.command} done`);
+        const result = config.command === 'rotate-keys' ? await rotateKeys(context) : config.command === 'generate-root' ? await generateRoot(context) : await migrateSeal(context);
+        log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
@@ -118,7 +119,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // Bad input found after start-up (a --listen port in use, PGP keys for a Shamir seal): the same one line as at start-up.
     if (error instanceof ConfigError) return reportStartupError(error);
     const described = describeError(error);
-    log.error({ error: described }, described.message);
+    log.error({ event: 'failed', error: described }, described.message);
     return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;
   } finally {
     await store.close().catch(() => undefined);
@@ -148,9 +149,9 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
       wake: () => runner.wake(),
     };
     const { port } = await startServer(config.listen, probe, () => serverProblem(context), metrics, stuckAfterMs);
-    log.info({ host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
+    log.info({ event: 'listening', host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
   }
-  log.info({ vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
+  log.info({ event: 'starting', vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
   let reached: Awaited<ReturnType<WaitForStore['wait']>>;
   try {
     reached = await waitForStore.wait();
@@ -159,7 +160,7 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   }
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
-  log.info({ outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }
@@ -179,10 +180,10 @@ function installSignalHandlers(log: Logger, controller: AbortController, secrets
   const onSignal = (signal: NodeJS.Signals) => {
     received += 1;
     if (received > 1) {
-      log.warn({ signal, secretsInFlight: secretsInFlight.active }, 'second signal: exiting now');
+      log.warn({ event: 'second-signal', signal, secretsInFlight: secretsInFlight.active }, 'second signal: exiting now');
       process.exit(secretsInFlight.active ? EXIT_FAILURE : 0);
     }
-    log.info({ signal, secretsInFlight: secretsInFlight.active }, secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down');
+    log.info({ event: 'shutting-down', signal, secretsInFlight: secretsInFlight.active }, secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down');
     deadlines.endRunAt(Date.now(), config.shutdownTimeoutMs);
     controller.abort();
     exitIfSecretsStayUnstored(log, secretsInFlight, config, config.shutdownTimeoutMs, '--shutdown-timeout');
@@ -211,7 +212,7 @@ function exitIfSecretsStayUnstored(log: Logger, secretsInFlight: SecretsInFlight
 function stopAtSafePoint(context: StepContext): void {
   context.signal.addEventListener('abort', () => {
     void context.secretsInFlight.settled().then(() => {
-      context.log.warn({ command: context.config.command }, 'stopped by a signal before finishing; run the command again to resume');
+      context.log.warn({ event: 'command-interrupted', command: context.config.command }, 'stopped by a signal before finishing; run the command again to resume');
       process.exit(EXIT_FAILURE);
     });
   }, { once: true });

@@ -10,8 +10,8 @@ import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale';
-const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -28,6 +28,8 @@ export interface Config {
   readonly once: boolean;
   readonly json: boolean;
   readonly vaultAddress: URL;
+  /** The address is plain http to another host, which --allow-insecure-http says is meant (warned about loudly). */
+  readonly insecureHttp: boolean;
   readonly tls: TlsConfig;
   readonly store: StoreConfig;
   readonly storePrefix: string;
@@ -53,7 +55,11 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly rootToken: RootTokenMode;
   readonly provisionerTtlMs: number;
+  /** File path of the audit device the sidecar ensures on HashiCorp Vault (`stdout` by default); undefined: off. */
+  readonly auditFile: string | undefined;
   readonly intervalMs: number;
+  /** A full reconcile (store records, policies, token role, token look-ups) at least this often when nothing happened. */
+  readonly reconcileIntervalMs: number;
   readonly timeoutMs: number;
   /** host undefined: every address, IPv6 and IPv4 alike. */
   readonly listen: { host: string | undefined; port: number } | undefined;
@@ -78,6 +84,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   'vault-addr': { type: 'string' },
+  'allow-insecure-http': { type: 'boolean' },
+  'audit-file': { type: 'string' },
   store: { type: 'string' },
   'store-prefix': { type: 'string' },
   'gcp-project': { type: 'string' },
@@ -101,6 +109,7 @@ const OPTIONS = {
   'root-token': { type: 'string' },
   'provisioner-ttl': { type: 'string' },
   interval: { type: 'string' },
+  'reconcile-interval': { type: 'string' },
   timeout: { type: 'string' },
   listen: { type: 'string' },
   'log-level': { type: 'string' },
@@ -110,7 +119,7 @@ const OPTIONS = {
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
-       vault-bootstrap <rotate-keys|generate-root|cancel-stale> [options]
+       vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -120,6 +129,7 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   rotate-keys         crash-safe rotation of the unseal or recovery keys (new split: --secret-*/--recovery-*)
   generate-root [--revoke-after]  a new root token from the stored keys, stored first
   cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
+  migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -190,7 +200,19 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     return milliseconds;
   };
 
-  const vaultAddress = parseVaultAddress(setting('vault-addr', 'VAULT_ADDR', 'BAO_ADDR'));
+  const vaultAddressSetting = setting('vault-addr', 'VAULT_ADDR', 'BAO_ADDR');
+  const vaultAddress = parseVaultAddress(vaultAddressSetting);
+  const insecureHttp = vaultAddress.protocol === 'http:' && !isLoopback(vaultAddress.hostname);
+  if (insecureHttp && !boolean('allow-insecure-http', 'VB_ALLOW_INSECURE_HTTP')) {
+    throw new ConfigError(
+      `${vaultAddressSetting.name}: ${vaultAddress.origin} is plain http to another host, so tokens and keys would cross the network in clear; use https (or --allow-insecure-http/VB_ALLOW_INSECURE_HTTP if that is meant)`,
+    );
+  }
+  const auditFileSetting = setting('audit-file', 'VB_AUDIT_FILE');
+  const auditFile = auditFileSetting.value ?? 'stdout';
+  if (auditFile !== 'off' && auditFile !== 'stdout' && !auditFile.startsWith('/')) {
+    throw new ConfigError(`${auditFileSetting.name}: expected stdout, an absolute file path on the server, or off, got ${JSON.stringify(auditFile)}`);
+  }
   const store = parseStore(setting, boolean('allow-file-store', 'VB_ALLOW_FILE_STORE'), env);
 
   const prefix = setting('store-prefix', 'VB_STORE_PREFIX');
@@ -241,6 +263,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     once,
     json: flags.json === true,
     vaultAddress,
+    insecureHttp,
     tls: loadTls(env),
     store,
     storePrefix,
@@ -260,7 +283,9 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     shutdownTimeoutMs: duration('shutdown-timeout', 'VB_SHUTDOWN_TIMEOUT', '25s', 0),
     rootToken,
     provisionerTtlMs: duration('provisioner-ttl', 'VB_PROVISIONER_TTL', '720h', 60_000),
+    auditFile: auditFile === 'off' ? undefined : auditFile,
     intervalMs: duration('interval', 'VB_INTERVAL', '5s', 100),
+    reconcileIntervalMs: duration('reconcile-interval', 'VB_RECONCILE_INTERVAL', '10m', 1000),
     timeoutMs: duration('timeout', 'VB_TIMEOUT', '10m', 1000),
     listen: parseListen(setting('listen', 'VB_LISTEN'), once || command !== 'run'),
     logLevel,
@@ -297,6 +322,12 @@ function parseVaultAddress({ value, name }: { value: string | undefined; name: s
     throw new ConfigError(`${name}: expected http(s)://host:port with no credentials or query, got ${JSON.stringify(text)}`);
   }
   return url;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the host. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function parseStore(

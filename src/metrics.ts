@@ -15,15 +15,13 @@ export class Metrics {
   readonly #driftRepairs = new Counter({ name: 'vault_bootstrap_drift_repairs_total', help: 'Writes that put back configuration changed on the server after it was ready', labelNames: ['kind'], registers: [this.registry] });
   readonly #provisionerExpiry = new Gauge({ name: 'vault_bootstrap_provisioner_token_expiry_timestamp_seconds', help: 'When the stored provisioner token expires (Unix seconds), as last read from the store', registers: [this.registry] });
   readonly #provisionerTtl = new Gauge({ name: 'vault_bootstrap_provisioner_token_ttl_seconds', help: 'The lifetime a provisioner token is issued with (--provisioner-ttl)', registers: [this.registry] });
-  #keysTimestamp: (() => Promise<string | undefined>) | undefined;
-  #keysTimestampCache: { value: string | undefined; readAt: number } | undefined;
+  #keysCreatedAt: string | undefined;
   readonly #keysAge = new Gauge({
     name: 'vault_bootstrap_keys_age_seconds',
     help: 'Seconds since the active unseal/recovery keys were created (initialized or last rotated)',
     registers: [this.registry],
-    collect: async () => {
-      const timestamp = await this.#readKeysTimestamp();
-      const age = timestamp === undefined ? Number.NaN : (Date.now() - Date.parse(timestamp)) / 1000;
+    collect: () => {
+      const age = this.#keysCreatedAt === undefined ? Number.NaN : (Date.now() - Date.parse(this.#keysCreatedAt)) / 1000;
       if (Number.isFinite(age)) this.#keysAge.set(Math.max(0, Math.round(age)));
     },
   });
@@ -50,7 +48,7 @@ export class Metrics {
     this.#sealIntent.set(active ? 1 : 0);
   }
 
-  driftRepaired(kind: 'policy' | 'token-role' | 'provisioner-token'): void {
+  driftRepaired(kind: 'policy' | 'token-role' | 'audit-device' | 'provisioner-token'): void {
     this.#driftRepairs.inc({ kind });
   }
 
@@ -76,18 +74,13 @@ export class Metrics {
     this.#vaultUp.set(up ? 1 : 0);
   }
 
-  /** Where the keys' age comes from: read at most once a minute, at scrape time, so a rotation by another process shows. */
-  trackKeysAge(readTimestamp: () => Promise<string | undefined>): void {
-    this.#keysTimestamp = readTimestamp;
-  }
-
-  async #readKeysTimestamp(): Promise<string | undefined> {
-    if (this.#keysTimestamp === undefined) return undefined;
-    if (this.#keysTimestampCache === undefined || Date.now() - this.#keysTimestampCache.readAt > 60_000) {
-      const value = await this.#keysTimestamp().catch(() => this.#keysTimestampCache?.value);
-      this.#keysTimestampCache = { value, readAt: Date.now() };
-    }
-    return this.#keysTimestampCache.value;
+  /**
+   * When the keys the loop last read were created (initialized or rotated). Taken from the
+   * reconcile's own read, never a read of its own: a rotation by another process shows at the
+   * next reconcile, and a scrape costs no store call.
+   */
+  keysCreated(timestamp: string): void {
+    this.#keysCreatedAt = timestamp;
   }
 
   text(): Promise<string> {

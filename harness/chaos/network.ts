@@ -135,7 +135,7 @@ export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult
       return result;
     }
 
-    await sidecar.cli.waitFor('serving /healthz', 10_000);
+    await sidecar.cli.waitFor('"event":"listening"', 10_000);
     await probeWhileFaulted(node, listenPort, cell, result);
 
     const signalledAt = Date.now();

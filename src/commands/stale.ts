@@ -1,6 +1,7 @@
 import { describeError } from '../errors.js';
 import { classifyHealth, isUnsealed } from '../machine/health.js';
 import type { StepContext } from '../steps/context.js';
+import { managementToken } from '../steps/management-token.js';
 import { GenerateRootApi, KeyRotationApi, type KeyKind } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 
@@ -38,9 +39,10 @@ export async function findStaleOperations(context: StepContext): Promise<StaleCh
   const unchecked: string[] = [];
 
   const root = await records.readRootToken();
+  const management = await managementToken(context).catch(() => undefined);
   let rotation: KeyRotationApi | undefined;
-  if (root?.token) {
-    rotation = new KeyRotationApi(vault.client, server, kind, root.token);
+  if (management !== undefined) {
+    rotation = new KeyRotationApi(vault.client, server, kind, management.token);
     try {
       const status = await rotation.status();
       const ours = (await records.readUnsealKeyVersions()).pending.some((pending) => pending.record.nonce === status.nonce);
@@ -49,7 +51,7 @@ export async function findStaleOperations(context: StepContext): Promise<StaleCh
       unchecked.push(`rotation: ${describeError(error).message}`);
     }
   } else {
-    unchecked.push(`rotation: ${records.names.rootToken} holds no root token to read its status with`);
+    unchecked.push(`rotation: neither ${records.names.managementToken} nor ${records.names.rootToken} holds a token the server takes to read its status with`);
   }
 
   try {
@@ -70,7 +72,7 @@ export async function cancelStaleOperations(context: StepContext): Promise<Stale
   const cancelled: StaleOperation[] = [];
   for (const operation of check.operations) {
     await (operation.operation === 'generate-root' ? new GenerateRootApi(vault.client) : check.rotation!).cancel();
-    log.warn({ operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
+    log.warn({ event: 'stale-operation-cancelled', operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
     cancelled.push(operation);
   }
   return { operations: check.operations, unchecked: check.unchecked, cancelled };

@@ -70,9 +70,32 @@ export async function status(context: StepContext): Promise<StatusReport> {
   };
 }
 
+/**
+ * What in the report needs attention, one line each; everything else status prints is
+ * information. A guard in force shows as the decision's blocker.
+ */
+export function problemsOf(report: StatusReport): string[] {
+  const problems: string[] = [];
+  const { vault } = report;
+  const unsealed = vault.health === 'active' || vault.health === 'standby' || vault.health === 'performance-standby';
+  if (!unsealed) problems.push(`the server is ${vault.health}${vault.error ? `: ${vault.error}` : ''}`);
+  if (report.decision.blocker !== null) problems.push(`needs a person [${report.decision.blocker}]: ${report.decision.reason}`);
+  if (report.sealIntent?.active) problems.push(`seal intent active since ${report.sealIntent.at} (${report.sealIntent.reason}): vault-bootstrap resume ends it`);
+  if (report.keys.pendingRotation) problems.push('a key rotation is pending: re-run vault-bootstrap rotate-keys');
+  if (unsealed && (report.provisionerToken.state === 'invalid' || report.provisionerToken.state === 'missing')) {
+    problems.push(`the provisioner token is ${report.provisionerToken.state}: the sidecar issues a new one when it runs`);
+  }
+  for (const operation of report.staleOperations.operations) problems.push(`a ${operation.operation} no record of ours owns is in progress: vault-bootstrap cancel-stale cancels it`);
+  return problems;
+}
+
 export function formatStatus(report: StatusReport): string {
   const { vault } = report;
+  const problems = problemsOf(report);
   const lines = [
+    problems.length === 0 ? 'problems   none' : `problems   ${problems.length}`,
+    ...problems.map((problem) => `  ! ${problem}`),
+    '',
     `vault      ${vault.address}: ${vault.health}${vault.status ? ` (HTTP ${vault.status})` : ''}${vault.version ? `, version ${vault.version}` : ''}${vault.error ? `: ${vault.error}` : ''}`,
   ];
   if (vault.seal) {
@@ -92,7 +115,9 @@ export function formatStatus(report: StatusReport): string {
   lines.push(`provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`);
   const intent = report.sealIntent;
   lines.push(intent === null ? 'seal intent none' : `seal intent ${intent.active ? 'ACTIVE' : 'ended'}: by ${intent.by} at ${intent.at} (${intent.reason})`);
-  for (const line of formatStale(report.staleOperations).split('\n')) lines.push(`operations ${line}`);
+  for (const operation of formatStale({ ...report.staleOperations, unchecked: [] }).split('\n')) lines.push(`operations ${operation}`);
+  // Checks that could not run are information: a default OpenBao, for one, serves no unauthenticated generate-root endpoints.
+  for (const reason of report.staleOperations.unchecked) lines.push(`note       not checked: ${reason}`);
   lines.push(`decision   ${report.decision.state}${report.decision.blocker ? ` [${report.decision.blocker}]` : ''}: ${report.decision.reason}`);
   return lines.join('\n');
 }

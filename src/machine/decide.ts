@@ -2,8 +2,11 @@ import type { Config } from '../config.js';
 import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
+import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import type { ServerKind } from '../vault/servers.js';
+import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
 
@@ -28,29 +31,45 @@ export interface VaultSeen {
    * sealed node was sealed by someone while it kept running.
    */
   connectionsClosed: number;
+  /** Which server answered (from its health body); undefined when nothing did. */
+  serverKind?: ServerKind;
 }
 
 /** What an unsealed node holds of our configuration, read with the management token. */
 export interface ServerSeen {
-  /** Which stored token is valid on this server to configure with. */
-  managementToken: 'root' | 'provisioner' | 'none';
+  /** Which stored token configures this server (steps/management-token.ts): never the provisioner (CI) token. */
+  managementToken: 'management' | 'root' | 'none';
+  /** The sidecar's own token ({prefix}-management-token) on this server. */
+  ownManagementToken: ManagementTokenVerdict;
   /** Policies whose text on the server differs from ours (or that are missing). */
   policiesDiffering: string[];
   roleDiffers: boolean;
+  /** HashiCorp Vault: the audit device the sidecar ensures is missing or differs. */
+  auditDiffers: boolean;
   /** The stored provisioner token, looked up on this server with itself. */
   provisionerToken: 'missing' | 'invalid' | 'rotate' | 'valid';
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
+  /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
+  provisionerRotateAt?: number;
+  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  managementRenewAt?: number;
 }
 
 /**
  * Everything one pass observed. A store record is undefined when the pass had no need to
- * read it (an unreachable server needs none; the claim matters only before init).
+ * read it (an unreachable server needs none; the claim matters only before init; a cheap pass
+ * over a converged node reads none; a sealed node held by an active seal intent needs no keys).
  */
 export interface Observation {
   /** Wall clock of the pass, ms; the only time decide() knows. */
   at: number;
   vault: VaultSeen;
+  /**
+   * Why this pass reconciled in full (store records, tokens, configuration: cadence.ts), or
+   * undefined for a cheap pass: health only, over a node converged and unchanged since.
+   */
+  reconcile: string | undefined;
   /** Keys a crashed or stopped process left in the spool, not yet stored. */
   spool: PendingSecrets | undefined;
   keys?: StoredRecord<UnsealKeys>;
@@ -60,6 +79,8 @@ export interface Observation {
   claim?: ClaimSeen;
   rootToken?: StoredRecord<RootToken>;
   provisionerToken?: StoredRecord<ProvisionerToken>;
+  /** The sidecar's own token ({prefix}-management-token). */
+  managementToken?: StoredRecord<ManagementTokenRecord>;
   server?: ServerSeen;
   sealIntent?: StoredRecord<SealIntent>;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
@@ -97,6 +118,14 @@ export interface Memory {
   opened: boolean;
   /** connectionsClosed when the node was last seen unsealed; dropped once it was unreachable or sealed on purpose. */
   unsealedAtCloses: number | undefined;
+  /** What the last full reconcile that found nothing to do saw; cheap passes compare with it (cadence.ts). */
+  converged: Converged | undefined;
+  /** The seal type the node last reported: while it does not answer, whether a KMS may be why. */
+  sealType: string | undefined;
+  /** Since when the server has not answered (a pass's `at`); undefined while it answers. */
+  unreachableSince: number | undefined;
+  /** When the server last refused the stored Shamir keys as its recovery keys after a seal migration. */
+  migratedKeysRefusedAt: number | undefined;
 }
 
 export const EMPTY_MEMORY: Memory = Object.freeze({
@@ -108,6 +137,10 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
   convergedOnce: false,
   opened: false,
   unsealedAtCloses: undefined,
+  converged: undefined,
+  sealType: undefined,
+  unreachableSince: undefined,
+  migratedKeysRefusedAt: undefined,
 });
 
 /** How soon to look again after a pass that changed nothing. */
@@ -115,7 +148,7 @@ export type Pace = 'fast' | 'join' | 'interval' | 'slow';
 
 /** The token a write to the server is made with, chosen by decide() from what observe() found valid. */
 export interface ManagementToken {
-  source: 'root' | 'provisioner';
+  source: 'management' | 'root';
   token: Secret;
 }
 
@@ -138,12 +171,16 @@ export type Action =
   | { kind: 'claim-and-init'; claim: ClaimStep; autoUnseal: boolean; shares: number; threshold: number }
   | { kind: 'join' }
   | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number }
-  | { kind: 'configure'; policies: string[]; role: boolean; management: ManagementToken; repair: boolean }
+  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean; management: ManagementToken; repair: boolean }
+  | { kind: 'issue-management-token'; rootToken: Secret }
+  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
   | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring'; replaced: ProvisionerToken | undefined; management: ManagementToken; repair: boolean }
   | { kind: 'revoke-root'; rootToken: RootToken & { token: Secret } }
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
+  /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
+  | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; rootToken: Secret; sealType: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
@@ -183,6 +220,13 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
 export const RECHECK_AFTER_MS = 60_000;
 
 /**
+ * An auto-unseal server that has not answered this long is reported as a failing seal: a KMS
+ * that refuses connections at start makes it exit at once, one that never answers makes it hang
+ * before it listens. A healthy server listens within a few seconds of starting.
+ */
+export const SEAL_SILENT_AFTER_MS = 15_000;
+
+/**
  * The memory to decide with after seeing `seen`: what was learned about another cluster is
  * dropped, and the seal watch follows what the node is now.
  */
@@ -202,11 +246,14 @@ export function remember(memory: Memory, seen: Observation): Memory {
   if (seen.claim !== undefined && next.unreadableClaim !== undefined && seen.claim.generation >= next.unreadableClaim.generation) {
     next = { ...next, unreadableClaim: undefined };
   }
-  const { health, connectionsClosed } = seen.vault;
+  const { health, connectionsClosed, sealType } = seen.vault;
   let unsealedAtCloses = next.unsealedAtCloses;
   if (health === 'unreachable' || intentActive(seen)) unsealedAtCloses = undefined;
   else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed') unsealedAtCloses = connectionsClosed;
-  return unsealedAtCloses === next.unsealedAtCloses ? next : { ...next, unsealedAtCloses };
+  if (unsealedAtCloses !== next.unsealedAtCloses) next = { ...next, unsealedAtCloses };
+  if (sealType !== undefined && sealType !== next.sealType) next = { ...next, sealType };
+  const unreachableSince = health === 'unreachable' ? (next.unreachableSince ?? seen.at) : undefined;
+  return unreachableSince === next.unreachableSince ? next : { ...next, unreachableSince };
 }
 
 function intentActive(seen: Observation): SealIntent | undefined {
@@ -228,7 +275,7 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
   const { vault } = seen;
   switch (vault.health) {
     case 'unreachable':
-      return go('waiting', vault.detail || 'Vault unreachable', { kind: 'wait', pace: 'fast' });
+      return decideUnreachable(seen, memory);
     case 'unknown':
       return go('waiting', `unknown health status ${vault.status}: not acting on it`, { kind: 'wait', pace: 'fast' });
     case 'removed':
@@ -240,6 +287,23 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
     default:
       return decideUnsealed(seen, memory, settings);
   }
+}
+
+/**
+ * No answer. A node seen with an auto-unseal seal that stays silent is reported as a failing
+ * seal: the server cannot say so itself, since it exits or hangs before it listens. Looked at
+ * as fast as ever, so a server that comes back is seen at once.
+ */
+function decideUnreachable(seen: Observation, memory: Memory): Decision {
+  const detail = seen.vault.detail || 'Vault unreachable';
+  const since = memory.unreachableSince;
+  if (keyTypeFor(memory.sealType) === 'recovery' && since !== undefined && seen.at - since >= SEAL_SILENT_AFTER_MS) {
+    const reason =
+      `the seal (KMS) is failing: this node auto-unseals with its ${memory.sealType} seal and has not answered since ${new Date(since).toISOString()} (${detail}); ` +
+      'a KMS that refuses connections makes the server exit at start, one that never answers makes it hang before it listens: check the KMS endpoint, network and IAM (the server log names the error)';
+    return go('waiting', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'fast' });
+  }
+  return go('waiting', detail, { kind: 'wait', pace: 'fast' });
 }
 
 function decideUninitialized(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
@@ -290,12 +354,14 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return orphaned();
+  if (keys.kind === 'absent') return initializedWithoutKeys(seen, memory, settings);
   const mismatch = sealMismatch(seen, keys.value, settings);
   if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
-    return go('sealed', `the ${sealType} seal has not unsealed this node: check the seal's key service; recovery keys do not unseal`, { kind: 'hold', blocker: 'auto-unseal-sealed', pace: 'interval' });
+    // The server retries by itself (every few seconds) and names the KMS error in its log; its API does not say why.
+    const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
+    return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
   return decideUnseal(seen, memory, settings, keys.value);
 }
@@ -336,6 +402,7 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
 
 function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const { health, clusterId } = seen.vault;
+  if (seen.reconcile === undefined) return go('ready', `converged and unchanged since the last reconcile (${health})`, { kind: 'done' });
   const keys = required(seen.keys, 'keys');
   const server = seen.server;
   const management = server === undefined ? undefined : managementTokenOf(seen, server);
@@ -344,28 +411,41 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal', management });
   }
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return orphaned();
+  if (keys.kind === 'absent') return initializedWithoutKeys(seen, memory, settings);
   const mismatch = sealMismatch(seen, keys.value, settings);
-  if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
+  if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch) ?? hold('seal-mismatch', mismatch);
   if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
     return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
   }
   required(server, 'server');
   if (management === undefined) {
-    return hold('no-management-token', 'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; run vault-bootstrap generate-root (README: recovery)');
+    return hold('no-management-token', 'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)');
   }
   const rejected = stillRejected(seen, memory);
   const policies = server!.policiesDiffering.filter((name) => !rejected.has(name));
   const repair = memory.convergedOnce;
-  if (policies.length > 0 || server!.roleDiffers) {
-    const what = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : [])].join(', ');
-    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${what} differ${policies.length + (server!.roleDiffers ? 1 : 0) === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
+  if (policies.length > 0 || server!.roleDiffers || server!.auditDiffers) {
+    const differing = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : []), ...(server!.auditDiffers ? ['audit device'] : [])];
+    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
       kind: 'configure',
       policies,
       role: server!.roleDiffers,
+      audit: server!.auditDiffers,
       management,
       repair,
     });
+  }
+  const own = server!.ownManagementToken;
+  const rootToken = valid(seen.rootToken);
+  if ((own === 'missing' || own === 'invalid') && server!.rootTokenLive && rootToken?.token && health === 'active') {
+    return go('issuing', own === 'missing' ? 'the sidecar has no management token of its own yet: issuing it with the root token' : 'the stored management token is not valid on this server: issuing another with the root token', {
+      kind: 'issue-management-token',
+      rootToken: rootToken.token,
+    });
+  }
+  const ownRecord = valid(seen.managementToken);
+  if (own === 'renew' && ownRecord !== undefined && health === 'active') {
+    return go('issuing', 'the management token is in the last third of its period', { kind: 'renew-management-token', record: ownRecord });
   }
   const token = server!.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {
@@ -376,9 +456,8 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  const rootToken = valid(seen.rootToken);
-  if (settings.rootToken === 'revoke' && server!.rootTokenLive && health === 'active' && rootToken?.token) {
-    return go('issuing', '--root-token revoke: a valid provisioner token is stored', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
+  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
+    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
   if (keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
@@ -390,12 +469,36 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   return go('ready', health === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${health})`, { kind: 'done' });
 }
 
-/** The stored token observe() found valid on this server to write with: the root token while it lives, else the provisioner token. */
+/**
+ * An unsealed auto-unseal node whose stored keys are Shamir keys: after a completed seal
+ * migration (Shamir → auto-unseal) the former unseal keys are the recovery keys. That is what
+ * explains the mismatch, and it is checked before anything is recorded: the active node's
+ * sidecar asks the server (a trial recovery-key rotation, cancelled) and stores the keys as
+ * type `recovery` only if they are. Anything else stays a seal-mismatch for a person.
+ */
+function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mismatch: string): Decision | undefined {
+  const sealType = seen.vault.sealType;
+  if (seen.vault.migration || keys.type !== 'shamir' || keyTypeFor(sealType) !== 'recovery' || keys.encrypted === true || sealType === undefined) return undefined;
+  if (memory.migratedKeysRefusedAt !== undefined && seen.at - memory.migratedKeysRefusedAt < RECHECK_AFTER_MS) {
+    return hold('seal-mismatch', `${mismatch}; the server does not take the stored Shamir keys as its recovery keys, so this is not a completed seal migration of this cluster`);
+  }
+  if (seen.vault.health !== 'active') return go('configuring', `${mismatch}; the active node's sidecar checks whether a seal migration made them the recovery keys`, { kind: 'wait', pace: 'join' });
+  const root = valid(seen.rootToken)?.token;
+  if (!seen.server?.rootTokenLive || !root) return hold('seal-mismatch', `${mismatch}; checking whether a seal migration made them the recovery keys needs the stored root token (vault-bootstrap generate-root)`);
+  return go('configuring', `the ${sealType} seal unsealed this node and the stored keys are Shamir keys: a completed seal migration makes them the recovery keys; checking that with the server`, {
+    kind: 'adopt-migrated-keys',
+    keys,
+    rootToken: root,
+    sealType,
+  });
+}
+
+/** The stored token observe() chose (steps/management-token.ts) to write with: the sidecar's own, else the root token; never the CI token. */
 function managementTokenOf(seen: Observation, server: ServerSeen): ManagementToken | undefined {
+  const own = valid(seen.managementToken)?.token;
+  if (server.managementToken === 'management' && own) return { source: 'management', token: own };
   const root = valid(seen.rootToken)?.token;
   if (server.managementToken === 'root' && root) return { source: 'root', token: root };
-  const provisioner = valid(seen.provisionerToken)?.token;
-  if (server.managementToken === 'provisioner' && provisioner) return { source: 'provisioner', token: provisioner };
   return undefined;
 }
 
@@ -405,7 +508,7 @@ function valid<T>(record: StoredRecord<T> | undefined): T | undefined {
 
 /** Why the stored keys cannot serve this seal (a changed seal stanza, a migration), or undefined. */
 function sealMismatch(seen: Observation, keys: UnsealKeys, settings: DecideSettings): string | undefined {
-  if (seen.vault.migration) return `a seal migration is in progress: a person runs it; no keys are fed to it automatically (README: seal migration)`;
+  if (seen.vault.migration) return `a seal migration is in progress: run vault-bootstrap migrate-seal (or unseal each node with -migrate); the sidecar feeds no keys to it (README: seal migration)`;
   const expected = keyTypeFor(seen.vault.sealType);
   if (keys.type === expected) return undefined;
   return `the server has a ${seen.vault.sealType ?? 'shamir'} seal, which takes ${expected} keys, but ${settings.unsealKeysName} holds ${keys.type} keys: the seal stanza changed (README: seal migration)`;
@@ -422,12 +525,38 @@ function stillRejected(seen: Observation, memory: Memory): Map<string, PolicyRej
   return rejected;
 }
 
-function orphaned(): Decision {
+/**
+ * An initialized node with no keys in the store: our lost init, or somebody else's. We claim
+ * before every sys/init (SPEC §4) and the claim outlives it, so a claim under our prefix is the
+ * proof of ours: a kill inside sys/init, or keys deleted since. Without one, vault-bootstrap never
+ * initialized this server: OpenBao's own initialize stanzas, a person, or another tool did, and
+ * whoever did holds what it returned. Only our orphan gets the wipe advice, and with the check
+ * that the server holds nothing first.
+ */
+function initializedWithoutKeys(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
+  const { generation, record: claim } = required(seen.claim, 'claim');
+  if (generation > 0) return orphaned(claimName(settings.initClaimName, generation), claim, settings);
+  const { sealType, health } = seen.vault;
+  const autoUnsealed = keyTypeFor(sealType) === 'recovery' && health !== 'sealed' && !memory.opened;
+  const who = autoUnsealed
+    ? `its ${sealType} seal unsealed it without us: most likely OpenBao's self-initialization (initialize stanzas in the server config), else another tool; it returned no keys and its root token is revoked, so none are missing`
+    : `a person or another tool initialized it and holds its ${keyTypeFor(sealType) === 'recovery' ? 'recovery' : 'unseal'} keys and root token`;
+  return hold(
+    'initialized-elsewhere',
+    `this server was initialized, but not by vault-bootstrap: ${settings.unsealKeysName} is absent and no init claim (${settings.initClaimName}) was ever made under this --store-prefix; ${who}. ` +
+      'Nothing is lost and nothing should be wiped: check that --store and --store-prefix name this cluster\'s records; to manage a self-initialized OpenBao, declare an auth method for the sidecar in its initialize stanzas (README: initialized elsewhere)',
+  );
+}
+
+function orphaned(claimSecret: string, claim: StoredRecord<InitClaim>, settings: DecideSettings): Decision {
+  const by = claim.kind === 'valid' ? ` by ${claim.value.holder} at ${claim.value.claimedAt}` : '';
   return {
     state: 'orphaned',
     reason:
-      'Vault is initialized but no keys are in the store and none are in flight: restore the keys secret from a backup or an earlier version, ' +
-      'or wipe the server storage and run again to initialize anew (README: recovery)',
+      `Vault is initialized but ${settings.unsealKeysName} is absent and no keys are in flight, while ${claimSecret} shows vault-bootstrap initialized it${by}: ` +
+      'a process stopped inside sys/init before it could store the answer, or the keys were deleted since. Restore the keys secret from a backup or an earlier version; ' +
+      'wipe the server storage and run again only once you have checked that it holds no data: no token of this init was ever stored, so its audit log shows no authenticated request after the claim, ' +
+      'and its storage holds only the initial barrier (README: recovery)',
     action: { kind: 'hold', blocker: 'orphaned', pace: 'interval' },
   };
 }
@@ -467,7 +596,11 @@ export function describeAction(action: Action, names: SecretNames): string {
     case 'unseal':
       return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
     case 'configure':
-      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
+      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
+    case 'issue-management-token':
+      return `issue the management token with the root token, store it in ${names.managementToken}`;
+    case 'renew-management-token':
+      return `renew the management token in ${names.managementToken}`;
     case 'issue-token':
       return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-root':
@@ -478,6 +611,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `seal this node with the ${action.management.source} token (a seal intent is active)`;
     case 'record-cluster-id':
       return `add the cluster id to ${names.unsealKeys}`;
+    case 'adopt-migrated-keys':
+      return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
     case 'hold':
       return `hold: ${action.blocker} (nothing changes until a person acts)`;
     case 'done':

@@ -1,43 +1,59 @@
 import { createHash } from 'node:crypto';
 import { BootstrapError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
-import { planConfiguration } from '../steps/configure.js';
-import { judgeProvisionerToken } from '../steps/tokens.js';
-import type { Secret } from '../secret.js';
-import type { ProvisionerToken, RootToken, StoredRecord } from '../store/records.js';
-import type { Observation, ServerSeen, VaultSeen } from './decide.js';
+import { auditDeviceDiffers, planConfiguration } from '../steps/configure.js';
+import { resolveManagementToken } from '../steps/management-token.js';
+import { judgeProvisionerToken, rotationTime } from '../steps/tokens.js';
+import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
+import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
+import { reconcileDue } from './cadence.js';
+import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
 
 /**
  * One pass's look at the world: the server's health (and seal type where it matters), the
- * spool, the store records this health kind calls for, and on an unsealed node what the
- * server holds of our configuration. Reads only. A converged pass makes: sys/health,
- * sys/seal-status, four store reads (seal intent, keys, provisioner token, root token), two
- * token look-ups, one read per policy and one of the token role.
+ * spool, and, when a full reconcile is due (cadence.ts), the store records this health kind
+ * calls for and on an unsealed node what the server holds of our configuration. Reads only.
+ * A cheap pass over a converged node makes sys/health and sys/seal-status, both without a
+ * token, and nothing else. A full reconcile of a converged node adds five store reads (seal
+ * intent, keys, provisioner, root and management tokens), a look-up of each stored token, one
+ * read per policy, one of the token role and, on HashiCorp Vault, one of the audit devices. A
+ * sealed node held by an active seal intent reads no keys.
  */
-export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, at: number = Date.now()): Promise<Observation> {
+export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, memory: Memory = EMPTY_MEMORY, at: number = Date.now()): Promise<Observation> {
   const { records } = context;
   const spool = await context.spool?.read();
   const vault = await observeVault(context);
-  const seen: Observation = { at, vault, spool, policyHashes: hashPolicies(policies) };
-  if (spool !== undefined) return seen;
+  const policyHashes = hashPolicies(policies);
+  const reconcile = reconcileDue(vault, policyHashes, at, memory.converged, context.config.reconcileIntervalMs);
+  const seen: Observation = { at, vault, reconcile, spool, policyHashes };
+  if (spool !== undefined || reconcile === undefined) return seen;
   if (vault.health === 'uninitialized') {
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind !== 'invalid') seen.claim = await records.inspectClaims();
   } else if (vault.health === 'sealed') {
     seen.sealIntent = await records.inspectSealIntent();
+    if (isActive(seen.sealIntent)) return seen;
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') seen.keyVersions = await records.readUnsealKeyVersions();
+    // Initialized with no keys: our claim tells our lost init from someone else's.
+    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') {
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
-      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, policies);
+      seen.managementToken = await records.inspectManagementToken();
+      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind, at);
     }
+    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   }
   return seen;
+}
+
+function isActive(intent: StoredRecord<SealIntent>): boolean {
+  return intent.kind === 'valid' && intent.value.active;
 }
 
 const NO_PROGRESS = Object.freeze({ progress: 0, nonce: '' });
@@ -54,7 +70,7 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
   const connectionsClosed = vault.closedConnections;
   const health = classifyHealth(response.status);
   const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
-  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed };
+  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed, serverKind: serverKindOf(response.body) };
   if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
     const sealStatus = await vault.sealStatus({ signal });
     seen.sealType = sealStatus.type;
@@ -68,29 +84,31 @@ async function observeServer(
   context: StepContext,
   provisioner: StoredRecord<ProvisionerToken>,
   root: StoredRecord<RootToken>,
+  own: StoredRecord<ManagementToken>,
   policies: ReadonlyMap<string, string>,
+  serverKind: ServerKind | undefined,
+  at: number,
 ): Promise<ServerSeen> {
-  const { vault, signal } = context;
   let provisionerToken: ServerSeen['provisionerToken'] = provisioner.kind === 'absent' ? 'missing' : 'invalid';
-  let provisionerSecret: Secret | undefined;
+  let provisionerRotateAt: number | undefined;
   if (provisioner.kind === 'valid') {
-    provisionerToken = (await judgeProvisionerToken(context, provisioner.value)).kind;
-    if (provisionerToken !== 'invalid') provisionerSecret = provisioner.value.token;
+    const verdict = await judgeProvisionerToken(context, provisioner.value);
+    provisionerToken = verdict.kind;
+    if (verdict.kind !== 'invalid') provisionerRotateAt = rotationTime(verdict.info, at);
   }
-  const rootSecret = root.kind === 'valid' ? root.value.token : null;
-  const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
-  const management = rootTokenLive ? rootSecret : provisionerSecret;
-  if (management === undefined || management === null) {
-    return { managementToken: 'none', policiesDiffering: [], roleDiffers: false, provisionerToken, rootTokenLive };
-  }
-  const changes = await planConfiguration(context, policies, management);
-  return {
-    managementToken: rootTokenLive ? 'root' : 'provisioner',
-    policiesDiffering: changes.policiesWritten,
-    roleDiffers: changes.roleWritten,
+  const management = await resolveManagementToken(context, own, root, at);
+  const known = {
+    managementToken: management.source,
+    ownManagementToken: management.own,
     provisionerToken,
-    rootTokenLive,
+    rootTokenLive: management.rootTokenLive,
+    provisionerRotateAt,
+    managementRenewAt: management.renewAt,
   };
+  if (management.token === undefined) return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
+  const changes = await planConfiguration(context, policies, management.token);
+  const auditDiffers = serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi && (await auditDeviceDiffers(context, management.token));
+  return { ...known, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, auditDiffers };
 }
 
 function hashPolicies(policies: ReadonlyMap<string, string>): Map<string, string> {

@@ -4,6 +4,7 @@ import { formatDuration } from '../duration.js';
 import { BootstrapError, describeError, isAborted, isTransientError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { act } from './act.js';
+import { afterDecision, afterFailure, awayPauseMs } from './cadence.js';
 import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type DecideSettings, type Memory, type Pace } from './decide.js';
 import { observe } from './observe.js';
 import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from './states.js';
@@ -11,13 +12,11 @@ import { Backoff, Waker } from './wait.js';
 
 /** A person must act: re-check at this pace, not at the pace of a transient fault. */
 const SLOW_RECHECK_MS = 30_000;
-/** While the server is unreachable: tens of milliseconds at first, then a few requests a second. */
-const FAST_FIRST_MS = 25;
-const FAST_CAP_MS = 400;
 
 /**
- * The loop of SPEC §1: observe, decide, act, pause, again. Each pass reads the server and
- * the store afresh, so a restart at any instant resumes where the last process stopped;
+ * The loop of SPEC §1: observe, decide, act, pause, again. Each pass reads the server afresh,
+ * and the store whenever a full reconcile is due (cadence.ts: on every event, and every
+ * --reconcile-interval), so a restart at any instant resumes where the last process stopped;
  * the only memory is the explicit `Memory` value, dropped when the cluster id changes.
  * A closed connection to the server (a restart) ends the pause at once.
  */
@@ -30,9 +29,9 @@ export class Runner {
   #blocker: Blocker | undefined;
   #lastBeat = Date.now();
   #policies: ReadonlyMap<string, string>;
+  #policiesReadAt = Number.NEGATIVE_INFINITY;
   #said = '';
   readonly #waker = new Waker();
-  readonly #fastBackoff = new Backoff(FAST_FIRST_MS, FAST_CAP_MS);
   readonly #errorBackoff = new Backoff(500, 15_000);
 
   constructor(context: StepContext) {
@@ -73,7 +72,7 @@ export class Runner {
       while (!signal.aborted) {
         this.#lastBeat = Date.now();
         if (this.#lastBeat >= deadline) {
-          log.error({ event: 'once-timed-out', state: this.#state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
+          log.error({ event: 'timed-out', state: this.#state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
           return 'timed-out';
         }
         const result = await this.#pass();
@@ -92,20 +91,21 @@ export class Runner {
     const started = performance.now();
     try {
       this.#reloadPolicies();
-      const seen = await observe(this.#context, this.#policies);
+      const seen = await observe(this.#context, this.#policies, this.#memory);
       metrics.vaultUp(seen.vault.health !== 'unreachable');
       if (seen.sealIntent !== undefined) metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
+      if (seen.keys?.kind === 'valid') metrics.keysCreated(seen.keys.value.rotatedAt ?? seen.keys.value.initializedAt);
       if (seen.provisionerToken?.kind === 'valid') metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
       this.#memory = remember(this.#memory, seen);
       const decision = decide(seen, this.#memory, this.#settings);
+      this.#memory = afterDecision(this.#memory, seen, decision);
       this.#enter(decision.state, decision.reason);
       if (decision.state === 'waiting') {
-        this.#sayOnce(`waiting:${decision.reason}`, () => this.#context.log.warn({ reason: decision.reason }, 'Vault unreachable; retrying'));
+        this.#sayOnce(`waiting:${decision.reason}`, () => this.#context.log.warn({ event: 'vault-unreachable', reason: decision.reason }, 'Vault unreachable; retrying'));
       }
       const { action } = decision;
       this.#block(action.kind === 'hold' ? action.blocker : undefined, decision.reason);
       if (action.kind === 'done') {
-        this.#memory = { ...this.#memory, convergedOnce: true };
         checkpoint('ready');
         if (config.once) return 'ready';
       }
@@ -118,9 +118,9 @@ export class Runner {
       }
       const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) => this.#enter(state, reason));
       this.#memory = result.memory;
-      this.#context.log.debug({ action: action.kind, ms: Math.round((performance.now() - started) * 10) / 10 }, 'pass');
+      // reconcile: why this pass read the store and the server's configuration; null for a cheap pass.
+      this.#context.log.debug({ event: 'pass', action: action.kind, reconcile: seen.reconcile ?? null, ms: Math.round((performance.now() - started) * 10) / 10 }, 'pass');
       this.#errorBackoff.reset();
-      if (seen.vault.health !== 'unreachable') this.#fastBackoff.reset();
       return result.pace === undefined ? 0 : this.#pauseFor(result.pace);
     } catch (error) {
       if (isAborted(error)) return 'stopped';
@@ -136,9 +136,10 @@ export class Runner {
   #onError(error: unknown): Outcome | number {
     const { log, metrics, config } = this.#context;
     const described = describeError(error);
+    this.#memory = afterFailure(this.#memory);
     if (error instanceof BootstrapError && error.code.startsWith('STORE_')) metrics.storeError('pass');
     if (isTransientError(error)) {
-      this.#sayOnce(`transient:${described.message}`, () => log.warn({ state: this.#state, error: described }, 'transient failure; retrying with backoff'));
+      this.#sayOnce(`transient:${described.message}`, () => log.warn({ event: 'transient-failure', state: this.#state, error: described }, 'transient failure; retrying with backoff'));
       return this.#errorBackoff.next();
     }
     const blocker = blockerOf(error);
@@ -152,7 +153,8 @@ export class Runner {
     const { intervalMs } = this.#context.config;
     switch (pace) {
       case 'fast':
-        return this.#fastBackoff.next();
+        // An answer we do not understand (no unreachableSince) is not a restart: the slow pace.
+        return awayPauseMs(Date.now() - (this.#memory.unreachableSince ?? Number.NEGATIVE_INFINITY));
       case 'join':
         return Math.min(intervalMs, 1000);
       case 'interval':
@@ -162,13 +164,18 @@ export class Runner {
     }
   }
 
-  /** Re-reads the policy files (a ConfigMap may change under us); keeps the last good set if the new one is broken. */
+  /**
+   * Re-reads the policy files once per --interval (a ConfigMap may change under us: a changed
+   * text calls for a reconcile); keeps the last good set if the new one is broken.
+   */
   #reloadPolicies(): void {
+    if (Date.now() - this.#policiesReadAt < this.#context.config.intervalMs) return;
+    this.#policiesReadAt = Date.now();
     try {
       this.#policies = loadPolicies(this.#context.config.policiesDirectory);
     } catch (error) {
       const { message } = describeError(error);
-      this.#sayOnce(`policies:${message}`, () => this.#context.log.error({ error: { message } }, `policies not reloaded, keeping the last good set: ${message}`));
+      this.#sayOnce(`policies:${message}`, () => this.#context.log.error({ event: 'policies-not-reloaded', error: { message } }, `policies not reloaded, keeping the last good set: ${message}`));
     }
   }
 
@@ -186,7 +193,7 @@ export class Runner {
     if (blocker !== this.#blocker) this.#context.metrics.blocked(blocker);
     this.#blocker = blocker;
     if (blocker === undefined) return;
-    this.#sayOnce(`blocked:${blocker}:${reason}`, () => this.#context.log.error({ blocker, reason }, 'needs a person'));
+    this.#sayOnce(`blocked:${blocker}:${reason}`, () => this.#context.log.error({ event: 'blocked', blocker, reason }, 'needs a person'));
   }
 
   /** Says something once until something else has been said: a change is news, a repeat is not. */

@@ -13,13 +13,14 @@ export type State = (typeof STATES)[number];
  */
 export const BLOCKERS = [
   'orphaned',
+  'initialized-elsewhere',
   'store-record-invalid',
   'store-denied',
   'policy-rejected',
   'keys-rejected',
   'no-management-token',
   'node-removed',
-  'auto-unseal-sealed',
+  'seal-failing',
   'vault-request-rejected',
   'seal-intent',
   'cluster-mismatch',
@@ -41,6 +42,7 @@ export const EXIT_CODES: Readonly<Record<Outcome, number>> = { ready: 0, stopped
  */
 export const ONCE_OUTCOME: Readonly<Partial<Record<Blocker, Outcome>>> = {
   orphaned: 'orphaned',
+  'initialized-elsewhere': 'needs-person',
   'store-record-invalid': 'needs-person',
   'store-denied': 'bad-input',
   'policy-rejected': 'bad-input',

@@ -23,6 +23,8 @@ export interface UnsealKeys {
   fingerprints?: string[];
   /** The cluster these keys open, recorded once it is first seen unsealed: the split-brain check. */
   clusterId?: string;
+  /** A seal migration (Shamir → auto-unseal) made these former unseal keys the recovery keys: when it started. */
+  migratedAt?: string;
 }
 
 export type KeyStatus = 'pending' | 'active';
@@ -66,6 +68,9 @@ export interface ProvisionerToken {
   policies: string[];
   expiresAt: string;
 }
+
+/** The sidecar's own token ({prefix}-management-token): the provisioner token's shape, a periodic token. */
+export type ManagementToken = ProvisionerToken;
 
 /**
  * A record as observed: absent, valid, or invalid — with the problem (never the value), how
@@ -164,6 +169,10 @@ export class Records {
     return this.#inspect(this.names.provisionerToken, decodeProvisionerToken);
   }
 
+  inspectManagementToken(): Promise<StoredRecord<ManagementToken>> {
+    return this.#inspect(this.names.managementToken, decodeProvisionerToken);
+  }
+
   inspectSealIntent(): Promise<StoredRecord<SealIntent>> {
     return this.#inspect(this.names.sealIntent, decodeSealIntent);
   }
@@ -220,8 +229,15 @@ export class Records {
   }
 
   async writeProvisionerToken(record: ProvisionerToken): Promise<void> {
-    const text = JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt });
-    await this.#writeVerified(this.names.provisionerToken, text);
+    await this.#writeVerified(this.names.provisionerToken, encodeToken(record));
+  }
+
+  async readManagementToken(): Promise<ManagementToken | undefined> {
+    return valueOf(await this.inspectManagementToken());
+  }
+
+  async writeManagementToken(record: ManagementToken): Promise<void> {
+    await this.#writeVerified(this.names.managementToken, encodeToken(record));
   }
 
   /**
@@ -281,6 +297,7 @@ export function encodeUnsealKeys(record: UnsealKeys): string {
     ...(record.nonce ? { nonce: record.nonce } : {}),
     ...(record.encrypted ? { encrypted: true, fingerprints: record.fingerprints ?? [] } : {}),
     ...(record.clusterId === undefined ? {} : { clusterId: record.clusterId }),
+    ...(record.migratedAt === undefined ? {} : { migratedAt: record.migratedAt }),
   });
 }
 
@@ -331,6 +348,7 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
     ...(typeof record.nonce === 'string' ? { nonce: record.nonce } : {}),
     ...(record.encrypted === true ? { encrypted: true, fingerprints: ((fingerprints as string[] | undefined) ?? []).slice() } : {}),
     ...(typeof record.clusterId === 'string' && record.clusterId !== '' ? { clusterId: record.clusterId } : {}),
+    ...(typeof record.migratedAt === 'string' ? { migratedAt: record.migratedAt } : {}),
   };
 }
 
@@ -354,6 +372,10 @@ function decodeRootToken(text: string): RootToken {
     ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
     ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
   };
+}
+
+function encodeToken(record: ProvisionerToken): string {
+  return JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt });
 }
 
 function decodeProvisionerToken(text: string): ProvisionerToken {

@@ -50,6 +50,8 @@ export interface SecretNames {
   unsealKeys: string;
   rootToken: string;
   provisionerToken: string;
+  /** The sidecar's own token (configuring, sealing, drift repair): never handed to CI. */
+  managementToken: string;
   sealIntent: string;
 }
 
@@ -59,6 +61,7 @@ export function secretNames(prefix: string): SecretNames {
     unsealKeys: `${prefix}-unseal-keys`,
     rootToken: `${prefix}-root-token`,
     provisionerToken: `${prefix}-provisioner-token`,
+    managementToken: `${prefix}-management-token`,
     sealIntent: `${prefix}-seal-intent`,
   };
 }

@@ -62,6 +62,11 @@ export interface TokenRole {
   token_type: string;
 }
 
+export interface AuditDevice {
+  type: string;
+  options: Record<string, string>;
+}
+
 type Signal = Pick<CallOptions, 'signal'>;
 
 /** Typed Vault operations, one function per API call, named by what it does. */
@@ -131,8 +136,9 @@ export class VaultApi {
    * Submits one unseal key share; returns whether the server is still sealed. A 400 means the
    * server refused the share (not base64, or the shares do not open this barrier): KEYS_REJECTED.
    */
-  async unseal(key: Secret, options: Signal = {}): Promise<{ sealed: boolean; progress: number }> {
-    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal() }, ...options });
+  async unseal(key: Secret, options: Signal = {}, how: { migrate?: boolean } = {}): Promise<{ sealed: boolean; progress: number }> {
+    // migrate=true: the share also authorizes a seal migration in progress (migrate-seal only).
+    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal(), ...(how.migrate ? { migrate: true } : {}) }, ...options });
     if (response.status === 400) {
       throw new BootstrapError('KEYS_REJECTED', `unseal: the server refused the stored shares: ${firstError(response.body)}`, { statusCode: 400 });
     }
@@ -184,6 +190,49 @@ export class VaultApi {
     return { token: new Secret(auth.client_token), accessor: auth.accessor, policies: auth.policies ?? [] };
   }
 
+  /**
+   * Creates an orphan periodic token with exactly these policies (the sidecar's management
+   * token). Needs the root token. Not abortable: the answer is a secret that must be stored.
+   */
+  async createPeriodicToken(policies: string[], periodSeconds: number, displayName: string, token: Secret): Promise<{ token: Secret; accessor: string; policies: string[] }> {
+    const response = await this.#client.call<{ auth?: { client_token?: string; accessor?: string; policies?: string[] } }>('POST', 'auth/token/create', {
+      token,
+      body: { policies, period: `${periodSeconds}s`, no_parent: true, renewable: true, display_name: displayName },
+    });
+    const auth = expectOk(response, 'create periodic token').auth;
+    if (typeof auth?.client_token !== 'string' || typeof auth.accessor !== 'string') {
+      throw new BootstrapError('VAULT_REQUEST_FAILED', 'create periodic token: the answer holds no token');
+    }
+    return { token: new Secret(auth.client_token), accessor: auth.accessor, policies: auth.policies ?? [] };
+  }
+
+  /** Renews a token with itself (a periodic token gets its whole period again). */
+  async renewSelf(token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('POST', 'auth/token/renew-self', { token, body: {}, ...options }), 'renew token');
+  }
+
+  /** Enabled audit devices by path (`stdout/`): their type and options. Needs sudo on sys/audit. */
+  async readAuditDevices(token: Secret, options: Signal = {}): Promise<Map<string, AuditDevice>> {
+    const body = expectOk(await this.#client.call<Record<string, unknown>>('GET', 'sys/audit', { token, ...options }), 'read audit devices');
+    // Vault answers the devices both at the top level and under `data`; `data` alone is enough.
+    const devices = (typeof body.data === 'object' && body.data !== null ? body.data : body) as Record<string, unknown>;
+    const found = new Map<string, AuditDevice>();
+    for (const [path, value] of Object.entries(devices)) {
+      if (!path.endsWith('/') || typeof value !== 'object' || value === null) continue;
+      const device = value as { type?: unknown; options?: Record<string, unknown> | null };
+      found.set(path, { type: String(device.type ?? ''), options: Object.fromEntries(Object.entries(device.options ?? {}).map(([key, option]) => [key, String(option)])) });
+    }
+    return found;
+  }
+
+  async enableAuditDevice(path: string, device: AuditDevice, token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('PUT', `sys/audit/${path}`, { token, body: device, ...options }), `enable audit device ${path}`);
+  }
+
+  async disableAuditDevice(path: string, token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('DELETE', `sys/audit/${path}`, { token, ...options }), `disable audit device ${path}`);
+  }
+
   /** Looks a token up with itself; undefined when the server no longer accepts it. */
   async lookupSelf(token: Secret, options: Signal = {}): Promise<TokenInfo | undefined> {
     const response = await this.#client.call<{ data?: Record<string, unknown> }>('GET', 'auth/token/lookup-self', { token, ...options });
@@ -210,6 +259,28 @@ export class VaultApi {
     const response = await this.#client.call('POST', 'auth/token/revoke-self', { token });
     if (response.status === 403) return;
     expectOk(response, 'revoke token');
+  }
+
+  /**
+   * The API addresses of the cluster's nodes the active node knows (itself and every standby
+   * that reports to it), from sys/ha-status; a sealed node is not among them.
+   */
+  async clusterNodes(token: Secret, options: Signal = {}): Promise<Array<{ apiAddress: string; active: boolean }>> {
+    const response = await this.#client.call<{ data?: { nodes?: unknown }; nodes?: unknown }>('GET', 'sys/ha-status', { token, ...options });
+    const body = expectOk(response, 'read HA status');
+    const nodes = body.data?.nodes ?? body.nodes;
+    if (!Array.isArray(nodes)) return [];
+    return nodes
+      .filter((node): node is { api_address: string; active_node?: unknown } => typeof node?.api_address === 'string' && node.api_address !== '')
+      .map((node) => ({ apiAddress: node.api_address, active: node.active_node === true }));
+  }
+
+  /** How many servers the raft configuration holds (voters or not); undefined when storage is not raft. */
+  async raftServerCount(token: Secret, options: Signal = {}): Promise<number | undefined> {
+    const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>('GET', 'sys/storage/raft/configuration', { token, ...options });
+    if (response.status < 200 || response.status >= 300) return undefined;
+    const servers = response.body.data?.config?.servers;
+    return Array.isArray(servers) ? servers.length : undefined;
   }
 
   /** Seals this node (the emergency brake); needs a token with sudo on sys/seal (the root token). */

@@ -1,6 +1,7 @@
 import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
+import type { UnsealKeys } from '../store/records.js';
 import type { VaultClient, VaultResponse } from './client.js';
 import { SERVER_TRAITS, type KeyRotationPaths, type ServerKind } from './servers.js';
 
@@ -122,6 +123,25 @@ export class KeyRotationApi {
 
   async #call(method: string, step: 'init' | 'update' | 'verify', body?: unknown): Promise<VaultResponse> {
     return this.#client.call(method, this.#paths[step], { ...(this.#token ? { token: this.#token } : {}), ...(body === undefined ? {} : { body }), timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
+  }
+}
+
+/**
+ * Whether the server takes these keys: a trial rotation (verification required, so nothing
+ * changes) that completes only when they combine to the server's key; then cancelled.
+ */
+export async function serverAccepts(rotation: KeyRotationApi, candidate: Pick<UnsealKeys, 'keys'>): Promise<boolean> {
+  const trial = await rotation.start({ shares: 1, threshold: 1, requireVerification: true });
+  try {
+    for (const key of candidate.keys) {
+      if ((await rotation.update(key, trial.nonce)).complete) return true;
+    }
+    return false;
+  } catch (error) {
+    if (error instanceof BootstrapError && error.code === 'KEYS_REJECTED') return false;
+    throw error;
+  } finally {
+    await rotation.cancel();
   }
 }
 

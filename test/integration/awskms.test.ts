@@ -1,12 +1,12 @@
 import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsStore } from '../../src/store/aws.js';
 import { capturedOutput, cleanEnv, runCli, startCli, type RunningCli } from '../../harness/cli.js';
 import { rotationAccepts, type StoredKeys } from '../../harness/keys.js';
 import { MotoKms } from '../../harness/kms.js';
 import { startMoto, type Moto } from '../../harness/moto.js';
 import { RecordingProxy } from '../../harness/recording-proxy.js';
-import { describeEachKmsServer, serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachKmsServer, missingServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 /**
@@ -136,5 +136,26 @@ describeEachKmsServer('awskms seal, 3-node cluster, recovery keys in Secrets Man
 
   it('no key or token value appears in any output', async () => {
     expectNoSecretIn(capturedOutput, await secretValuesIn(store(), prefix));
+  });
+});
+
+/**
+ * OpenBao ≥ 2.7 has no cloud KMS seal in its binary (an external plugin now): the version our
+ * non-KMS manifests run refuses an awskms stanza at start. docs/compatibility.md quotes this.
+ */
+describe.skipIf(missingServer('openbao') !== undefined)('awskms seal on OpenBao 2.7 without the KMS plugin', () => {
+  it('does not start: the seal is an unknown wrapper', async () => {
+    const moto = await startMoto();
+    const kms = await MotoKms.start(moto);
+    try {
+      const server = await TestServer.create({ kind: 'openbao', seal: await kms.seal() });
+      const launched = await server.launch();
+      await expect.poll(() => launched.running(), { timeout: 30_000 }).toBe(false);
+      expect(launched.exitCode()).not.toBe(0);
+      expect(launched.output()).toContain('Error configuring seal "awskms": unknown wrapper: awskms');
+    } finally {
+      await kms.faults.stop();
+      await moto.stop();
+    }
   });
 });

@@ -75,8 +75,10 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(lookup.body.data.policies).toContain('provisioner');
     expect(lookup.body.data.accessor).toBe(provisioner.accessor);
     expect(Date.parse(provisioner.expiresAt)).toBeGreaterThan(Date.now() + 700 * 3600_000);
-    // The token works for what the provisioner persona does, and not for seal operations.
-    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', provisioner.token)).status).toBe(200);
+    // The token works for what the provisioner persona does, and not for seal operations or the shipped policies
+    // (test/integration/escalation.test.ts tries every escalation).
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl?list=true', provisioner.token)).status).toBe(200);
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', provisioner.token)).status).toBe(403);
     expect((await serverRequest(server, 'PUT', 'sys/seal', provisioner.token)).status).toBe(403);
   });
 
@@ -115,12 +117,15 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(statusResult.code, statusResult.stderr).toBe(0);
     const report = JSON.parse(statusResult.stdout);
     expect(report.vault.health).toBe('active');
-    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-seal-intent']);
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-management-token', 'vault-seal-intent']);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
+    // A converged cluster has no problem, even where a check cannot run (a default OpenBao serves no generate-root endpoints).
+    expect(report.problems).toEqual([]);
 
     const text = await runCli(['status', ...args()]);
     expect(text.stdout).toContain('vault-unseal-keys');
+    expect(text.stdout.split('\n')[0]).toBe('problems   none');
 
     const planResult = await runCli(['plan', '--json', ...args()]);
     expect(planResult.code, planResult.stderr).toBe(0);

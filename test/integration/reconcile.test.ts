@@ -23,15 +23,15 @@ async function storedToken(store: FileStore, name: string): Promise<string> {
   return JSON.parse(await store.readLatest(name)).token as string;
 }
 
-/** A sidecar on its own store directory and probe port, run the whole time of a test. */
+/** A sidecar on its own store directory and probe port, run the whole time of a test; drift shows at a reconcile, every 2 s here. */
 async function startSidecar(server: OpenBao, extraArgs: string[], options: { honourFileModes?: boolean; policiesDirectory?: string } = {}) {
   const directory = await mkdtemp(join(tmpdir(), 'vb-reconcile-'));
   const storeDirectory = join(directory, 'store');
   const port = await freePort();
-  const args = ['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s', ...extraArgs];
+  const args = ['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s', '--reconcile-interval', '2s', ...extraArgs];
   if (options.policiesDirectory) args.push('--policies-dir', options.policiesDirectory);
   const cli = startCli(args, cleanEnv({ HOME: directory }), [], { honourFileModes: options.honourFileModes });
-  await cli.waitFor('serving /healthz');
+  await cli.waitFor('"event":"listening"');
   return { cli, port, store: new FileStore(storeDirectory), storeDirectory, directory };
 }
 

@@ -146,10 +146,10 @@ describe('loadConfig: the key-lifecycle commands and flags', () => {
 });
 
 describe('vault_bootstrap_keys_age_seconds', () => {
-  it('is the time since the active keys were created, read at scrape time', async () => {
+  it('is the time since the keys the loop last read were created, computed at scrape time', async () => {
     const { Metrics } = await import('../../src/metrics.js');
     const metrics = new Metrics();
-    metrics.trackKeysAge(async () => new Date(Date.now() - 120_000).toISOString());
+    metrics.keysCreated(new Date(Date.now() - 120_000).toISOString());
     expect(await metrics.text()).toMatch(/^vault_bootstrap_keys_age_seconds 12\d$/m);
   });
 });

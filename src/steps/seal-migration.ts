@@ -1,0 +1,121 @@
+import { checkpoint } from '../checkpoints.js';
+import { BootstrapError, ConfigError } from '../errors.js';
+import type { Secret } from '../secret.js';
+import type { UnsealKeys } from '../store/records.js';
+import { keyTypeFor } from '../machine/decide.js';
+import { KeyRotationApi, serverAccepts } from '../vault/rotation.js';
+import { serverKindOf } from '../vault/servers.js';
+import type { StepContext } from './context.js';
+import { retryUntilStored } from './store-secrets.js';
+
+/**
+ * Seal migration from Shamir to an auto-unseal seal (awskms, gcpckms, transit, …). The server
+ * starts with the new seal stanza and reports `migration: true`; unsealing it with the Shamir
+ * keys and `migrate=true` moves the barrier key under the new seal, and from then on the former
+ * unseal keys are the recovery keys. The key bytes never change: what the store must learn is
+ * their type, and only once the server confirms it.
+ */
+
+export interface MigrationResult {
+  from: 'shamir';
+  to: string;
+  version: number;
+  /** The server had already migrated (by a person, or a run that stopped): only the record was written. */
+  alreadyMigrated: boolean;
+}
+
+/** How long the migrated node may take to become active before the keys can be checked. */
+const ACTIVE_WITHIN_MS = 60_000;
+
+/**
+ * migrate-seal: submits the stored Shamir keys with `migrate=true`, then records them as a new
+ * version of type `recovery`. Crash-safe like rotate-keys: the intent is stored first (a pending
+ * version of type recovery), and a re-run at any point resumes: before the migration completes
+ * it submits again from zero progress; after it, it only checks and records.
+ */
+export async function migrateSeal(context: StepContext): Promise<MigrationResult> {
+  const { vault, records, log, signal } = context;
+  const seal = await vault.sealStatus({ signal });
+  if (!seal.initialized) throw new ConfigError('migrate-seal: the server is not initialized; there is nothing to migrate');
+  const target = seal.type;
+  if (keyTypeFor(target) !== 'recovery') {
+    throw new ConfigError(`migrate-seal: the server has a ${target} seal and no migration to an auto-unseal seal is in progress: add the new seal stanza to its configuration and restart it first (README: seal migration)`);
+  }
+  const stored = await records.readUnsealKeyVersions();
+  const active = stored.active?.record;
+  if (active === undefined) throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
+  // A run that stopped after recording the recovery keys: nothing is left to do.
+  if (active.type === 'recovery' && active.migratedAt !== undefined && !seal.migration && !seal.sealed) {
+    log.info({ event: 'migration-already-recorded', secret: records.names.unsealKeys }, 'the seal migration is complete and recorded');
+    return { from: 'shamir', to: target, version: stored.count, alreadyMigrated: true };
+  }
+  if (active.type !== 'shamir' || active.encrypted === true) {
+    throw new ConfigError(`migrate-seal: ${records.names.unsealKeys} holds ${active.encrypted ? 'encrypted ' : ''}${active.type} keys; it migrates from Shamir (plaintext unseal keys) only: migrate other seals by hand (README: seal migration)`);
+  }
+  const root = await records.readRootToken();
+  if (!root?.token) throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal needs the root token to confirm the keys and ${records.names.rootToken} holds none (revoked): run vault-bootstrap generate-root first`);
+
+  const alreadyMigrated = !seal.migration && !seal.sealed;
+  if (!alreadyMigrated) {
+    if (!seal.migration) throw new BootstrapError('VAULT_SEALED', `migrate-seal: the server's ${target} seal has not unsealed it and no migration is in progress: the seal (KMS) is failing (README: recovery)`);
+    const startedAt = stored.pending.find((entry) => entry.record.migratedAt !== undefined)?.record.migratedAt;
+    if (startedAt === undefined) {
+      const intent: UnsealKeys = { ...active, type: 'recovery', status: 'pending', migratedAt: new Date().toISOString() };
+      await records.writeUnsealKeys(intent);
+      log.info({ event: 'migration-recorded', secret: records.names.unsealKeys, to: target }, 'seal migration recorded as a pending version of the keys (type recovery); submitting the Shamir keys with migrate');
+    } else {
+      log.info({ event: 'migration-resumed', startedAt, to: target }, 'resuming the seal migration recorded earlier');
+    }
+    checkpoint('migration-recorded');
+    await submitWithMigrate(context, active);
+    checkpoint('migration-unsealed');
+    log.info({ event: 'migration-unsealed', to: target }, `unsealed with migrate: the ${target} seal now holds the barrier key`);
+  }
+  const migratedAt = stored.pending.find((entry) => entry.record.migratedAt !== undefined)?.record.migratedAt ?? new Date().toISOString();
+  await waitUntilActive(context);
+  const adopted = await adoptMigratedKeys(context, active, root.token, migratedAt);
+  if (adopted !== 'adopted') {
+    throw new BootstrapError('KEYS_REJECTED', `migrate-seal: the server does not take the stored Shamir keys as its recovery keys${adopted === 'busy' ? ' (a recovery-key rotation is in progress: cancel it or let it finish, then run again)' : ': they are not this cluster\'s keys'}`);
+  }
+  const versions = await records.readUnsealKeyVersions();
+  return { from: 'shamir', to: target, version: versions.count, alreadyMigrated };
+}
+
+/** Submits the keys from zero progress, each with migrate=true, until the server reports unsealed. */
+async function submitWithMigrate(context: StepContext, keys: UnsealKeys): Promise<void> {
+  const { vault, metrics, signal } = context;
+  await vault.resetUnseal({ signal });
+  for (const key of keys.keys) {
+    const answer = await vault.unseal(key, { signal }, { migrate: true });
+    metrics.unsealSubmitted();
+    if (!answer.sealed) return;
+  }
+  throw new BootstrapError('KEYS_REJECTED', `migrate-seal: every stored share was submitted and the server is still sealed (it wants more shares than ${context.records.names.unsealKeys} holds)`);
+}
+
+async function waitUntilActive(context: StepContext): Promise<void> {
+  const deadline = Date.now() + ACTIVE_WITHIN_MS;
+  while ((await context.vault.health({ signal: context.signal })).status !== 200) {
+    if (Date.now() > deadline) throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal: the server did not become active within ${ACTIVE_WITHIN_MS / 1000} s after the migration; run migrate-seal again on the active node`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Whether the server takes these Shamir keys as its recovery keys (a trial recovery-key
+ * rotation, verification required, cancelled at once: nothing changes), and if so stores them
+ * as a new version of type `recovery`. `busy`: a rotation someone started is in progress, which
+ * a trial would cancel, so nothing is asked.
+ */
+export async function adoptMigratedKeys(context: StepContext, keys: UnsealKeys, rootToken: Secret, migratedAt: string = new Date().toISOString()): Promise<'adopted' | 'refused' | 'busy'> {
+  const { vault, records, log, signal } = context;
+  const health = await vault.health({ signal });
+  const rotation = new KeyRotationApi(vault.client, serverKindOf(health.body), 'recovery', rootToken);
+  if ((await rotation.status()).started) return 'busy';
+  if (!(await serverAccepts(rotation, keys))) return 'refused';
+  const recovery: UnsealKeys = { ...keys, type: 'recovery', status: 'active', migratedAt };
+  await retryUntilStored(context, 'store-migrated-keys', 'storing the migrated keys as recovery keys failed; retrying (the server already takes them)', () => records.writeUnsealKeys(recovery));
+  checkpoint('migration-recorded-recovery');
+  log.info({ event: 'migrated-keys-recorded', secret: records.names.unsealKeys }, 'the server takes the stored Shamir keys as its recovery keys (a completed seal migration): stored them as type recovery');
+  return 'adopted';
+}
