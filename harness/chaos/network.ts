@@ -4,7 +4,7 @@ import { rotationAccepts } from '../keys.js';
 import { MotoKms } from '../kms.js';
 import { baoRequest, OpenBao } from '../openbao.js';
 import { missingServer } from '../server-process.js';
-import { ChaosStore, healthOf, initCounters, median, memorySpool, storedKeysUnseal, startSidecar, type Sidecar } from './harness.js';
+import { ChaosStore, initCounters, median, memorySpool, storedKeysUnseal, startSidecar, type Sidecar } from './harness.js';
 import type { ScenarioResult } from './scenarios.js';
 
 /**
@@ -28,7 +28,7 @@ export interface CellResult extends Cell {
   converged: boolean;
   doubleInit: boolean;
   keysLost: boolean;
-  /** sys/init reached the server but its answer was cut on the way back: the window no client can close. */
+  /** sys/init reached the server, which initialized, and its keys never reached the sidecar: the window no client can close. */
   orphanedInFlight: boolean;
   /** The slowest answer of /healthz or /readyz while the fault was on. */
   probeMaxMs: number;
@@ -153,7 +153,7 @@ export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult
     await faulted.set('none');
     const liftedAt = Date.now();
     let converging = await start(['--once', '--timeout', cell.dependency === 'kms' ? '30s' : '90s']).cli.result;
-    if (converging.code !== 0 && cell.dependency === 'kms' && (await healthOf(node)).status === 0) {
+    if (converging.code !== 0 && cell.dependency === 'kms' && (await healthNow(node)) === 0) {
       // A server whose KMS call met the fault can stay unanswering (sys/health included) after the path
       // is back: its own client waits on a dead connection, or its start gave up. Its liveness probe would restart it.
       result.notes.push('the server did not answer after the KMS came back (its start or its init waited on the dead KMS connection); converged after a server restart');
@@ -161,12 +161,12 @@ export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult
       await node.start();
       converging = await start(['--once', '--timeout', '60s']).cli.result;
     }
-    const unsealed = [200, 429].includes((await healthOf(node)).status);
+    const unsealed = [200, 429].includes((await healthNow(node)));
     if (converging.code === 0 && unsealed) {
       result.converged = true;
       result.convergeMs = Date.now() - liftedAt;
     } else {
-      result.notes.push(`not converged once lifted: exit ${converging.code}, health ${(await healthOf(node)).status}`);
+      result.notes.push(`not converged once lifted: exit ${converging.code}, health ${(await healthNow(node))}`);
     }
 
     const inits = counters.initRequests();
@@ -174,7 +174,9 @@ export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult
     const answerReachedUs = sidecars.some((each) => each.checkpoints().includes('init-spooled'));
     if (inits === 1 && !answerReachedUs && converging.code === 3) {
       result.orphanedInFlight = true;
-      result.notes.push('orphaned: the sys/init answer was cut on its way back (exit 3)');
+      result.notes.push('orphaned: sys/init reached the server, which initialized, and its keys never reached the sidecar (exit 3)');
+    } else if (inits === 1 && (await healthNow(node)) === 0) {
+      result.notes.push('keys not checked: the server does not answer');
     } else if (inits === 1 && !(await storedKeysOpen(store, prefix, node))) {
       result.keysLost = true;
       result.notes.push(`keys lost (the answer ${answerReachedUs ? 'reached' : 'never reached'} the sidecar)`);
@@ -230,13 +232,24 @@ async function probeWhileFaulted(node: OpenBao, port: number, cell: Cell, result
       if (status === 0) result.probeLies.push(`${path}: no answer`);
       else if (ms > PROBE_LIMIT_MS) result.probeLies.push(`${path}: answered in ${ms} ms`);
       if (path === '/healthz' && status !== 200 && status !== 0) result.probeLies.push(`/healthz ${status}: ${body.trim()}`);
-      if (path === '/readyz' && status === 200 && ![200, 429].includes((await healthOf(node)).status)) result.probeLies.push('/readyz 200 for a node that is not unsealed');
+      if (path === '/readyz' && status === 200 && ![200, 429].includes((await healthNow(node)))) result.probeLies.push('/readyz 200 for a node that is not unsealed');
       if (path === '/readyz' && body.includes('waiting for the aws store')) saidWaitingForStore = true;
     }
     await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
   }
   if (cell.phase === 'start-up' && cell.dependency === 'store' && cell.fault !== 'latency' && !saidWaitingForStore) {
     result.probeLies.push('/readyz never said it waits for the store');
+  }
+}
+
+/** The node's health status now; 0 when it does not answer within 2 s (a server waiting on its KMS accepts and never answers). */
+async function healthNow(node: OpenBao): Promise<number> {
+  try {
+    const answer = await fetch(`${node.address}/v1/sys/health`, { signal: AbortSignal.timeout(2_000) });
+    await answer.body?.cancel();
+    return answer.status;
+  } catch {
+    return 0;
   }
 }
 
@@ -283,7 +296,7 @@ export function formatCells(cells: CellResult[]): string {
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
   const max = (values: number[]) => (values.length ? Math.max(...values) : 0);
   const summary = [
-    `cells ${cells.length}, converged ${cells.filter((cell) => cell.converged).length}, double inits ${cells.filter((cell) => cell.doubleInit).length}, keys lost ${cells.filter((cell) => cell.keysLost).length}, orphaned by a cut sys/init answer ${cells.filter((cell) => cell.orphanedInFlight).length}`,
+    `cells ${cells.length}, converged ${cells.filter((cell) => cell.converged).length}, double inits ${cells.filter((cell) => cell.doubleInit).length}, keys lost ${cells.filter((cell) => cell.keysLost).length}, orphaned (sys/init answered to nobody) ${cells.filter((cell) => cell.orphanedInFlight).length}`,
     `probes: slowest answer ${max(cells.map((cell) => cell.probeMaxMs))} ms (median of cells ${median(cells.map((cell) => cell.probeMaxMs))} ms), untrue answers ${cells.reduce((total, cell) => total + cell.probeLies.length, 0)}`,
     `SIGTERM under the fault: slowest exit ${(max(cells.map((cell) => cell.sigtermMs)) / 1000).toFixed(1)} s (--shutdown-timeout ${SHUTDOWN_TIMEOUT_MS / 1000}s)`,
     `--once --timeout ${ONCE_TIMEOUT_MS / 1000}s under the fault: slowest exit ${(max(cells.map((cell) => cell.onceMs)) / 1000).toFixed(1)} s (bound ${(cells[0]?.onceBoundMs ?? 0) / 1000} s)`,
