@@ -4,8 +4,8 @@ import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
-import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
-import { KeyRotationApi, serverAccepts, type KeyKind, type RotationStatus } from '../vault/rotation.js';
+import { keyTypeFor, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { KeyRotationApi, rotationKindOf, serverAccepts, type KeyKind, type RotationStatus } from '../vault/rotation.js';
 import { SERVER_TRAITS, serverKindOf } from '../vault/servers.js';
 
 /**
@@ -58,7 +58,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
   const seal = await vault.sealStatus({ signal });
   if (!seal.initialized) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is not initialized');
   if (seal.sealed) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is sealed; unseal it (vault-bootstrap run) first');
-  const kind: KeyKind = seal.type === 'shamir' ? 'unseal' : 'recovery';
+  const kind: KeyKind = rotationKindOf(keyTypeFor(seal.type));
   if (config.recoveryPgpKeys && kind === 'unseal') {
     throw new ConfigError('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal; the sidecar needs plaintext unseal keys, so PGP custody is for auto-unseal (recovery keys) only');
   }

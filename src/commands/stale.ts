@@ -1,8 +1,10 @@
 import { describeError } from '../errors.js';
 import { classifyHealth, isUnsealed } from '../machine/health.js';
+import type { VaultSeen } from '../machine/decide.js';
 import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
-import { GenerateRootApi, KeyRotationApi, type KeyKind } from '../vault/rotation.js';
+import { keyTypeFor } from '../store/records.js';
+import { GenerateRootApi, KeyRotationApi, rotationKindOf, type KeyKind } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 
 /** A key operation in progress on the server that no record of ours owns. */
@@ -23,18 +25,26 @@ export interface StaleCheck {
   unchecked: string[];
 }
 
+/** What the check needs of the server when no observation hands it over (cancel-stale). */
+async function lookAtServer(context: StepContext): Promise<Pick<VaultSeen, 'health' | 'serverKind' | 'sealType'>> {
+  const { vault, signal } = context;
+  const health = await vault.health({ signal });
+  const kind = classifyHealth(health.status);
+  return { health: kind, serverKind: serverKindOf(health.body), sealType: isUnsealed(kind) ? (await vault.sealStatus({ signal })).type : undefined };
+}
+
 /**
  * Rotations (rekeys) and root generations in progress that no record of ours owns: ours carry
  * their nonce in the pending keys record or in the root-token record's generation. Anyone
  * else's attempt — a crashed operator's, an attacker's — is reported by status and plan, and
  * cancel-stale cancels it. Reads only.
  */
-export async function findStaleOperations(context: StepContext): Promise<StaleCheck> {
+export async function findStaleOperations(context: StepContext, seen?: Pick<VaultSeen, 'health' | 'serverKind' | 'sealType'>): Promise<StaleCheck> {
   const { vault, records, signal } = context;
-  const health = await vault.health({ signal });
-  if (!isUnsealed(classifyHealth(health.status))) return { operations: [], unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'] };
-  const server = serverKindOf(health.body);
-  const kind: KeyKind = (await vault.sealStatus({ signal })).type === 'shamir' ? 'unseal' : 'recovery';
+  const looked = seen ?? (await lookAtServer(context));
+  const server = looked.serverKind;
+  if (!isUnsealed(looked.health) || server === undefined) return { operations: [], unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'] };
+  const kind: KeyKind = rotationKindOf(keyTypeFor(looked.sealType));
   const operations: StaleOperation[] = [];
   const unchecked: string[] = [];
 

@@ -4,7 +4,7 @@ import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
 import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
@@ -25,6 +25,9 @@ export interface VaultSeen {
   migration: boolean;
   /** Unseal shares the server holds now (sys/seal-status `progress`, with its `nonce`): 0 unless someone started. */
   unsealProgress: { progress: number; nonce: string };
+  /** What `status` shows besides: the server's version (sys/health) and its seal split (sys/seal-status). */
+  version?: string;
+  seal?: { initialized: boolean; sealed: boolean; threshold: number; shares: number };
   /**
    * Established connections to the server closed so far. A server process that restarts closes
    * them all; a seal made in place closes none: unchanged since the node was seen unsealed, a
@@ -260,10 +263,6 @@ function intentActive(seen: Observation): SealIntent | undefined {
   return seen.sealIntent?.kind === 'valid' && seen.sealIntent.value.active ? seen.sealIntent.value : undefined;
 }
 
-/** The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal. */
-export function keyTypeFor(sealType: string | undefined): KeyType {
-  return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
-}
 
 /**
  * The state machine of SPEC §1 as one pure function: what to do next, from what this pass

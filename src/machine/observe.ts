@@ -76,7 +76,9 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
     seen.sealType = sealStatus.type;
     seen.migration = sealStatus.migration;
     if (health === 'sealed') seen.unsealProgress = { progress: sealStatus.progress, nonce: sealStatus.nonce };
+    seen.seal = { initialized: sealStatus.initialized, sealed: sealStatus.sealed, threshold: sealStatus.threshold, shares: sealStatus.shares };
   }
+  if (typeof response.body.version === 'string') seen.version = response.body.version;
   return seen;
 }
 

@@ -4,6 +4,14 @@ import { secretNames, type SecretNames, type SecretStore } from './types.js';
 
 export type KeyType = 'shamir' | 'recovery';
 
+/**
+ * The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal
+ * (every other seal type). The one place a seal type becomes a key type.
+ */
+export function keyTypeFor(sealType: string | undefined): KeyType {
+  return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
+}
+
 export interface UnsealKeys {
   type: KeyType;
   keys: Secret[];
