@@ -240,10 +240,6 @@ export class Records {
     await this.#writeVerified(this.names.provisionerToken, encodeToken(record));
   }
 
-  async readManagementToken(): Promise<ManagementToken | undefined> {
-    return valueOf(await this.inspectManagementToken());
-  }
-
   async writeManagementToken(record: ManagementToken): Promise<void> {
     await this.#writeVerified(this.names.managementToken, encodeToken(record));
   }
