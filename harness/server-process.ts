@@ -62,6 +62,10 @@ export interface ServerOptions {
   audit?: boolean;
   /** Raft peers to join (their API addresses). */
   retryJoin?: string[];
+  /** OpenBao `initialize` stanzas (HCL): the server initializes itself at first start (needs an auto-unseal seal). */
+  initialize?: string;
+  /** Environment of the server process on top of the seal's (values its initialize stanzas read with eval_source = "env"). */
+  environment?: Record<string, string>;
   nodeId?: string;
 }
 
@@ -223,6 +227,8 @@ export class TestServer {
       // The seal reads its token from VAULT_TOKEN, so it is never written to the config file.
       this.#environment = { VAULT_TOKEN: transit.token };
     }
+    if (this.options.initialize !== undefined) lines.push(this.options.initialize);
+    this.#environment = { ...this.#environment, ...this.options.environment };
     if (audit && this.kind === 'openbao') {
       lines.push('audit "file" "test" {', '  options {', `    file_path = "${this.auditLog}"`, '  }', '}');
     }

@@ -163,8 +163,8 @@ function ourInitMs(lines: string[]): number {
   const enteredAt = (state: string): number => {
     for (const line of lines) {
       if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: unknown; to?: unknown; time?: unknown };
-      if (entry.msg === 'state' && entry.to === state) return Date.parse(String(entry.time));
+      const entry = JSON.parse(line) as { event?: unknown; to?: unknown; time?: unknown };
+      if (entry.event === 'state' && entry.to === state) return Date.parse(String(entry.time));
     }
     return Number.NaN;
   };

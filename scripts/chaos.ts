@@ -5,10 +5,14 @@
 // re-run, with and without a node restart; the stored active keys must unseal a restarted node).
 // 8 is the network-fault matrix (harness/chaos/network.ts): every fault of the fault proxy, at every
 // phase, between the sidecar and Vault and between the sidecar and the store; its cells print apart.
+// 9a/9b are the takeover races (three replicas take over a stale claim, or an old cluster's with
+// --allow-reinit), CHAOS_TAKEOVER_ROUNDS (default 10) rounds on each server kind installed.
 import { execFileSync } from 'node:child_process';
 import { ChaosStore } from '../harness/chaos/harness.js';
 import { allCells, formatCells, runCell, summarize, type CellResult } from '../harness/chaos/network.js';
 import { rotationKillAtEveryBoundary, rotationKillAtRandomInstants } from '../harness/chaos/rotation.js';
+import { takeoverRace } from '../harness/chaos/takeover.js';
+import { missingServer, SERVER_KINDS } from '../harness/server-process.js';
 import {
   activeRestartsWhileConfiguring,
   formatTable,
@@ -24,10 +28,19 @@ import {
 const runs = Number(process.env.CHAOS_RUNS ?? 20);
 const boundaryRuns = Number(process.env.CHAOS_BOUNDARY_RUNS ?? 2);
 const smallRuns = Number(process.env.CHAOS_SMALL_RUNS ?? 3);
+const takeoverRounds = Number(process.env.CHAOS_TAKEOVER_ROUNDS ?? 10);
 const only = process.env.CHAOS_SCENARIOS?.split(',').map((name) => name.trim());
 
-execFileSync('bash', ['scripts/install-tools.sh'], { stdio: 'inherit' });
+// Only the servers the scenarios start (Vault, for 9a/9b, comes from the per-machine build cache).
+execFileSync('bash', ['scripts/install-tools.sh', 'openbao', 'moto', 'vault'], { stdio: 'inherit' });
 execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
+
+/** The takeover rows' per-round figures, printed as they come. */
+async function reportRounds(running: ReturnType<typeof takeoverRace>): Promise<ScenarioResult> {
+  const result = await running;
+  console.log(`${result.scenario}: sys/init calls per round ${result.initsPerRound.join(',')}; replicas racing to create the claim ${result.creatorsPerRound.join(',')}`);
+  return result;
+}
 
 const store = await ChaosStore.start();
 const results: ScenarioResult[] = [];
@@ -55,6 +68,10 @@ try {
         return summarize(cells);
       },
     ],
+    ...SERVER_KINDS.filter((kind) => missingServer(kind) === undefined).flatMap((kind): Array<[string, () => Promise<ScenarioResult>]> => [
+      ['9a', () => reportRounds(takeoverRace(store, takeoverRounds, 'stale', kind))],
+      ['9b', () => reportRounds(takeoverRace(store, takeoverRounds, 'allow-reinit', kind))],
+    ]),
   ];
   for (const [name, scenario] of scenarios) {
     if (only !== undefined && !only.includes(name)) continue;

@@ -10,7 +10,9 @@
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
+#   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
 #   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
+#   image      podman, runc, mmdebstrap     Debian's packages: the image test builds and runs the image
 # `npm run demo` installs only `openbao` (a minute on a fresh machine); `npm test` installs all.
 set -euo pipefail
 
@@ -20,7 +22,7 @@ MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool image checkov)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -179,12 +181,63 @@ if want k8s-tools; then
   fi
 fi
 
+# apt_install LOG PACKAGE...: Debian packages (the script runs as root in CI), with one
+# `apt-get update` per run of this script, before the first install.
+apt_updated=0
+apt_install() {
+  local log=$1
+  shift
+  { ((apt_updated)) || apt-get update -qq; } >"$log" 2>&1 || return 1
+  apt_updated=1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log" 2>&1
+}
+
 # --- promtool (test/integration/alerts.test.ts evaluates k8s/monitoring/rules.yaml with it) ------
 # From Debian's prometheus package (the machine's own registry; Go-building promtool takes far
 # longer). A failed install does not fail this script: the alert test skips, naming it.
 if want promtool && ! command -v promtool >/dev/null; then
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >"$tools/promtool-install.log" 2>&1; then
+  if ! apt_install "$tools/promtool-install.log" prometheus; then
     echo "install-tools: promtool not installed ($(tail -n 1 "$tools/promtool-install.log")); the alert tests will skip"
   fi
 fi
 if want promtool && command -v promtool >/dev/null; then echo "install-tools: $(promtool --version 2>&1 | head -n 1)"; fi
+
+# --- Container image tools (test/integration/image.test.ts, scripts/image.sh) -----------------
+# podman with runc (crun refuses this kernel's hybrid cgroups) builds and runs the image;
+# mmdebstrap makes the stand-in base images from Debian packages (scripts/image-bases.sh).
+# A failed install does not fail this script: it writes the error to .tools/image-tools-error,
+# which the image test names when it skips. Nothing to do when all three are on PATH.
+if want image; then
+  missing_image_tools=()
+  for tool in podman runc mmdebstrap; do command -v "$tool" >/dev/null || missing_image_tools+=("$tool"); done
+  rm -f "$tools/image-tools-error"
+  if ((${#missing_image_tools[@]})) && ! apt_install "$tools/image-tools-install.log" "${missing_image_tools[@]}"; then
+    { grep -v '^[[:space:]]*$' "$tools/image-tools-install.log" | tail -n 1 || true; } >"$tools/image-tools-error"
+    [[ -s $tools/image-tools-error ]] || echo "apt-get install ${missing_image_tools[*]} failed" >"$tools/image-tools-error"
+    echo "install-tools: ${missing_image_tools[*]} not installed ($(cat "$tools/image-tools-error")); the image test will skip"
+  else
+    echo "install-tools: $(podman --version); $(runc --version | head -n 1); mmdebstrap $(mmdebstrap --version | cut -d' ' -f2)"
+  fi
+fi
+
+# --- The security scan (test/integration/k8s-security.test.ts) ------------------------------
+#   .tools/checkov-venv/bin/checkov   checkov from PyPI, in a venv of its own (its pinned
+#                                     dependencies would fight moto's in the shared one)
+# A failed install does not fail this script: the error goes to .tools/checkov-error, which the
+# test names when it skips.
+CHECKOV_VERSION=3.3.30
+if want checkov; then
+  checkov_stamp="$tools/.installed-checkov-$CHECKOV_VERSION"
+  if [[ ! -f $checkov_stamp ]]; then
+    checkov_log="$tools/checkov-install.log"
+    if python3 -m venv "$tools/checkov-venv" >"$checkov_log" 2>&1 &&
+      "$tools/checkov-venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >>"$checkov_log" 2>&1; then
+      rm -f "$tools/checkov-error"
+      touch "$checkov_stamp"
+    else
+      grep -v '^[[:space:]]*$' "$checkov_log" | tail -n 1 >"$tools/checkov-error" || true
+      echo "install-tools: checkov not installed ($(cat "$tools/checkov-error")); the security scan test will skip"
+    fi
+  fi
+  if [[ -f $checkov_stamp ]]; then echo "install-tools: checkov $CHECKOV_VERSION"; fi
+fi

@@ -9,6 +9,7 @@ export type Checkpoint =
   | 'secrets-stored'
   | 'unsealed'
   | 'configured'
+  | 'management-token-created'
   | 'token-created'
   | 'token-stored'
   | 'ready'

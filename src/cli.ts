@@ -22,6 +22,7 @@ import { CountingStore } from './store/counting.js';
 import { createStore } from './store/index.js';
 import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
+import { LoginSession } from './steps/login.js';
 import { VaultApi } from './vault/api.js';
 import { VaultClient } from './vault/client.js';
 import { WaitForStore } from './wait-for-store.js';
@@ -49,9 +50,12 @@ async function main(argv: readonly string[]): Promise<number> {
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
   process.removeAllListeners('warning');
-  process.on('warning', (warning) => log.warn({ warning: warning.name }, warning.message.split('\n')[0]));
+  process.on('warning', (warning) => log.warn({ event: 'node-warning', warning: warning.name }, warning.message.split('\n')[0]));
   if (config.tls.skipVerify) {
-    log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
+    log.warn({ event: 'tls-verification-off' }, 'VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
+  }
+  if (config.insecureHttp) {
+    log.warn({ event: 'insecure-http', vaultAddr: config.vaultAddress.origin }, '--allow-insecure-http: the Vault address is plain http to another host: tokens and unseal keys cross the network in clear');
   }
   const controller = new AbortController();
   const secretsInFlight = new SecretsInFlight();
@@ -79,6 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
     signal: controller.signal,
     secretsInFlight,
     deadlines,
+    login: config.selfInit === undefined ? undefined : new LoginSession(),
   };
   try {
     switch (config.command) {
@@ -100,7 +105,7 @@ async function main(argv: readonly string[]): Promise<number> {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
         const result = config.command === 'rotate-keys' ? await rotateKeys(context) : config.command === 'generate-root' ? await generateRoot(context) : await migrateSeal(context);
-        log.info({ ...result }, `${config.command} done`);
+        log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
@@ -121,7 +126,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // Bad input found after start-up (a --listen port in use, PGP keys for a Shamir seal): the same one line as at start-up.
     if (error instanceof ConfigError) return reportStartupError(error);
     const described = describeError(error);
-    log.error({ error: described }, described.message);
+    log.error({ event: 'failed', error: described }, described.message);
     return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;
   } finally {
     await store.close().catch(() => undefined);
@@ -151,9 +156,9 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
       wake: () => runner.wake(),
     };
     const { port } = await startServer(config.listen, probe, () => serverProblem(context), metrics, stuckAfterMs);
-    log.info({ host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
+    log.info({ event: 'listening', host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
   }
-  log.info({ vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
+  log.info({ event: 'starting', vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
   let reached: Awaited<ReturnType<WaitForStore['wait']>>;
   try {
     reached = await waitForStore.wait();
@@ -162,7 +167,7 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   }
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
-  log.info({ outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }
@@ -182,10 +187,10 @@ function installSignalHandlers(log: Logger, controller: AbortController, secrets
   const onSignal = (signal: NodeJS.Signals) => {
     received += 1;
     if (received > 1) {
-      log.warn({ signal, secretsInFlight: secretsInFlight.active }, 'second signal: exiting now');
+      log.warn({ event: 'second-signal', signal, secretsInFlight: secretsInFlight.active }, 'second signal: exiting now');
       process.exit(secretsInFlight.active ? EXIT_FAILURE : 0);
     }
-    log.info({ signal, secretsInFlight: secretsInFlight.active }, secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down');
+    log.info({ event: 'shutting-down', signal, secretsInFlight: secretsInFlight.active }, secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down');
     deadlines.endRunAt(Date.now(), config.shutdownTimeoutMs);
     controller.abort();
     exitIfSecretsStayUnstored(log, secretsInFlight, config, config.shutdownTimeoutMs, '--shutdown-timeout');
@@ -214,7 +219,7 @@ function exitIfSecretsStayUnstored(log: Logger, secretsInFlight: SecretsInFlight
 function stopAtSafePoint(context: StepContext): void {
   context.signal.addEventListener('abort', () => {
     void context.secretsInFlight.settled().then(() => {
-      context.log.warn({ command: context.config.command }, 'stopped by a signal before finishing; run the command again to resume');
+      context.log.warn({ event: 'command-interrupted', command: context.config.command }, 'stopped by a signal before finishing; run the command again to resume');
       process.exit(EXIT_FAILURE);
     });
   }, { once: true });

@@ -28,6 +28,8 @@ export interface Config {
   readonly once: boolean;
   readonly json: boolean;
   readonly vaultAddress: URL;
+  /** The address is plain http to another host, which --allow-insecure-http says is meant (warned about loudly). */
+  readonly insecureHttp: boolean;
   readonly tls: TlsConfig;
   readonly store: StoreConfig;
   readonly storePrefix: string;
@@ -53,6 +55,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly rootToken: RootTokenMode;
   readonly provisionerTtlMs: number;
+  /** File path of the audit device the sidecar ensures on HashiCorp Vault (`stdout` by default); undefined: off. */
+  readonly auditFile: string | undefined;
   readonly intervalMs: number;
   /** A full reconcile (store records, policies, token role, token look-ups) at least this often when nothing happened. */
   readonly reconcileIntervalMs: number;
@@ -64,7 +68,28 @@ export interface Config {
   readonly holder: string;
   /** `seal --reason`: why, recorded with the seal intent. */
   readonly reason: string | undefined;
+  /**
+   * --self-init: the server initializes itself from its own `initialize` stanzas (OpenBao ≥ 2.4);
+   * the sidecar never calls sys/init, keeps no keys, and logs in through the declared auth method.
+   */
+  readonly selfInit: SelfInitLogin | undefined;
 }
+
+export type LoginMethod = 'kubernetes' | 'approle';
+
+/** The login the server's initialize stanzas declare for the sidecar. */
+export interface SelfInitLogin {
+  readonly method: LoginMethod;
+  /** Mount path of the auth method (`auth/{mount}/login`). */
+  readonly mount: string;
+  /** kubernetes: the role; approle: the role ID (the stanzas set it). */
+  readonly role: string;
+  /** The login's secret, read again at every login: the service account token (the kubelet rotates it), or the AppRole secret ID. */
+  readonly secretFile: string;
+}
+
+/** Where the kubelet mounts the pod's service account token. */
+export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
 
@@ -80,6 +105,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   'vault-addr': { type: 'string' },
+  'allow-insecure-http': { type: 'boolean' },
+  'audit-file': { type: 'string' },
   store: { type: 'string' },
   'store-prefix': { type: 'string' },
   'gcp-project': { type: 'string' },
@@ -108,6 +135,11 @@ const OPTIONS = {
   listen: { type: 'string' },
   'log-level': { type: 'string' },
   reason: { type: 'string' },
+  'self-init': { type: 'boolean' },
+  'login-method': { type: 'string' },
+  'login-mount': { type: 'string' },
+  'login-role': { type: 'string' },
+  'login-secret-file': { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -194,7 +226,19 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     return milliseconds;
   };
 
-  const vaultAddress = parseVaultAddress(setting('vault-addr', 'VAULT_ADDR', 'BAO_ADDR'));
+  const vaultAddressSetting = setting('vault-addr', 'VAULT_ADDR', 'BAO_ADDR');
+  const vaultAddress = parseVaultAddress(vaultAddressSetting);
+  const insecureHttp = vaultAddress.protocol === 'http:' && !isLoopback(vaultAddress.hostname);
+  if (insecureHttp && !boolean('allow-insecure-http', 'VB_ALLOW_INSECURE_HTTP')) {
+    throw new ConfigError(
+      `${vaultAddressSetting.name}: ${vaultAddress.origin} is plain http to another host, so tokens and keys would cross the network in clear; use https (or --allow-insecure-http/VB_ALLOW_INSECURE_HTTP if that is meant)`,
+    );
+  }
+  const auditFileSetting = setting('audit-file', 'VB_AUDIT_FILE');
+  const auditFile = auditFileSetting.value ?? 'stdout';
+  if (auditFile !== 'off' && auditFile !== 'stdout' && !auditFile.startsWith('/')) {
+    throw new ConfigError(`${auditFileSetting.name}: expected stdout, an absolute file path on the server, or off, got ${JSON.stringify(auditFile)}`);
+  }
   const store = parseStore(setting, boolean('allow-file-store', 'VB_ALLOW_FILE_STORE'), env);
 
   const prefix = setting('store-prefix', 'VB_STORE_PREFIX');
@@ -240,11 +284,16 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const spool = setting('spool-dir', 'VB_SPOOL_DIR');
   const raftJoin = setting('raft-join', 'VB_RAFT_JOIN');
 
+  const selfInit = parseSelfInit(setting, boolean('self-init', 'VB_SELF_INIT'), command as Command);
+  const allowReinit = boolean('allow-reinit', 'VB_ALLOW_REINIT');
+  if (selfInit && allowReinit) throw new ConfigError('--allow-reinit/VB_ALLOW_REINIT: not valid with --self-init (the server initializes itself; vault-bootstrap never does)');
+
   const config: Config = {
     command: command as Command,
     once,
     json: flags.json === true,
     vaultAddress,
+    insecureHttp,
     tls: loadTls(env),
     store,
     storePrefix,
@@ -258,12 +307,13 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     policies: loadPolicies(policiesDirectory),
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
-    allowReinit: boolean('allow-reinit', 'VB_ALLOW_REINIT'),
+    allowReinit,
     claimStaleAfterMs: duration('claim-stale-after', 'VB_CLAIM_STALE_AFTER', '5m', 1000),
     raftJoin: raftJoin.value === undefined ? undefined : parseVaultAddress(raftJoin),
     shutdownTimeoutMs: duration('shutdown-timeout', 'VB_SHUTDOWN_TIMEOUT', '25s', 0),
     rootToken,
     provisionerTtlMs: duration('provisioner-ttl', 'VB_PROVISIONER_TTL', '720h', 60_000),
+    auditFile: auditFile === 'off' ? undefined : auditFile,
     intervalMs: duration('interval', 'VB_INTERVAL', '5s', 100),
     reconcileIntervalMs: duration('reconcile-interval', 'VB_RECONCILE_INTERVAL', '10m', 1000),
     timeoutMs: duration('timeout', 'VB_TIMEOUT', '10m', 1000),
@@ -271,8 +321,42 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     logLevel,
     holder: env.POD_NAME || hostname(),
     reason: flags.reason,
+    selfInit,
   };
   return Object.freeze(config);
+}
+
+type Setting = (flag: keyof typeof OPTIONS, ...envNames: string[]) => { value: string | undefined; name: string };
+
+const MOUNT_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+const ROLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** --self-init and its login: checked now, the token file included (the command would fail at its first login otherwise). */
+function parseSelfInit(setting: Setting, enabled: boolean, command: Command): SelfInitLogin | undefined {
+  const methodSetting = setting('login-method', 'VB_LOGIN_METHOD');
+  const mount = setting('login-mount', 'VB_LOGIN_MOUNT');
+  const role = setting('login-role', 'VB_LOGIN_ROLE');
+  const secretFile = setting('login-secret-file', 'VB_LOGIN_SECRET_FILE');
+  if (!enabled) {
+    const stray = [methodSetting, mount, role, secretFile].find((each) => each.value !== undefined);
+    if (stray) throw new ConfigError(`${stray.name}: only valid with --self-init/VB_SELF_INIT`);
+    return undefined;
+  }
+  if (!['run', 'status', 'plan', 'seal', 'resume'].includes(command)) {
+    throw new ConfigError(`--self-init/VB_SELF_INIT: not valid with ${command} (a self-initialized server returned no keys and no root token to work with)`);
+  }
+  const method = methodSetting.value ?? 'kubernetes';
+  if (method !== 'kubernetes' && method !== 'approle') throw new ConfigError(`${methodSetting.name}: expected "kubernetes" or "approle", got ${JSON.stringify(method)}`);
+  if (method === 'approle' && secretFile.value === undefined) throw new ConfigError(`${secretFile.name}: required with --login-method approle (the file holding the AppRole secret ID)`);
+  const login: SelfInitLogin = { method, mount: mount.value ?? method, role: role.value ?? 'vault-bootstrap', secretFile: secretFile.value ?? SERVICE_ACCOUNT_TOKEN_FILE };
+  if (!MOUNT_PATH.test(login.mount)) throw new ConfigError(`${mount.name}: expected an auth mount path such as kubernetes, got ${JSON.stringify(login.mount)}`);
+  if (!ROLE_NAME.test(login.role)) throw new ConfigError(`${role.name}: expected a role name (letters, digits, "_", "-", "."), got ${JSON.stringify(login.role)}`);
+  try {
+    readFileSync(login.secretFile);
+  } catch (error) {
+    throw new ConfigError(`${secretFile.name}: cannot read the login's secret file ${JSON.stringify(login.secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  return Object.freeze(login);
 }
 
 /** A comma-separated list of public key files, each checked now (not at init time). */
@@ -302,6 +386,12 @@ function parseVaultAddress({ value, name }: { value: string | undefined; name: s
     throw new ConfigError(`${name}: expected http(s)://host:port with no credentials or query, got ${JSON.stringify(text)}`);
   }
   return url;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the host. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function parseStore(

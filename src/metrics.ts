@@ -50,7 +50,7 @@ export class Metrics {
     this.#sealIntent.set(active ? 1 : 0);
   }
 
-  driftRepaired(kind: 'policy' | 'token-role' | 'provisioner-token'): void {
+  driftRepaired(kind: 'policy' | 'token-role' | 'audit-device' | 'provisioner-token'): void {
     this.#driftRepairs.inc({ kind });
   }
 

@@ -15,17 +15,22 @@ const CRASH_HOOK = fileURLToPath(new URL('./crash-hook.mjs', import.meta.url));
 export class ChaosStore {
   moto: Moto;
   readonly home: string;
+  /** The values process.env had before start() pointed the SDK at moto; stop() puts them back. */
+  readonly #envBefore: Record<string, string | undefined>;
 
-  private constructor(moto: Moto, home: string) {
+  private constructor(moto: Moto, home: string, envBefore: Record<string, string | undefined>) {
     this.moto = moto;
     this.home = home;
+    this.#envBefore = envBefore;
   }
 
   static async start(): Promise<ChaosStore> {
     const moto = await startMoto();
     // The harness's own reads of the store go to moto too, never elsewhere.
-    Object.assign(process.env, moto.env, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
-    return new ChaosStore(moto, await mkdtemp(join(tmpdir(), 'vb-chaos-home-')));
+    const overrides: Record<string, string> = { ...moto.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    const envBefore = Object.fromEntries(Object.keys(overrides).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, overrides);
+    return new ChaosStore(moto, await mkdtemp(join(tmpdir(), 'vb-chaos-home-')), envBefore);
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {
@@ -52,6 +57,10 @@ export class ChaosStore {
 
   async stop(): Promise<void> {
     await this.moto.stop();
+    for (const [name, value] of Object.entries(this.#envBefore)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   }
 }
 

@@ -21,7 +21,7 @@ function newResult(scenario: string): ScenarioResult {
 
 /** One rotate-keys process against the node, with the crash hook preloaded. */
 /** Logged once start-up (node, modules, store access) is done and the rotation itself begins. */
-const ROTATION_BEGINS = '"msg":"rotating the ';
+const ROTATION_BEGINS = '"event":"rotation-begins"';
 
 /**
  * `killAfterMs` counts from the rotation's beginning (its first log line), so random kills
@@ -111,7 +111,7 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
       if (sidecar.code !== 0) {
         // Why it stopped (its blocker, or last state); a key is lost only if the stored active keys do not open the node.
         const lines = logLines(sidecar.stdout);
-        const why = String(lines.find((line) => line.msg === 'needs a person')?.blocker ?? lines.filter((line) => line.msg === 'state').at(-1)?.to ?? 'no log');
+        const why = String(lines.find((line) => line.event === 'blocked')?.blocker ?? lines.filter((line) => line.event === 'state').at(-1)?.to ?? 'no log');
         result.notes.push(`the sidecar exited ${sidecar.code} (${why}) on the restarted node after a kill at ${where()}`);
         if (!(await activeKeysUnsealRestarted(store, prefix, node))) result.keysLost += 1;
         return;

@@ -19,19 +19,19 @@ export interface ScenarioResult {
   notes: string[];
 }
 
-function newResult(scenario: string): ScenarioResult {
+export function newResult(scenario: string): ScenarioResult {
   return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, orphanedInFlight: 0, convergeMs: [], notes: [] };
 }
 
-function recordConverged(result: ScenarioResult, startedAt: number): void {
+export function recordConverged(result: ScenarioResult, startedAt: number): void {
   result.converged += 1;
   result.convergeMs.push(Date.now() - startedAt);
 }
 
 let prefixCounter = 0;
-const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;
+export const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;
 
-async function readyAll(sidecars: Sidecar[], timeoutMs: number): Promise<boolean> {
+export async function readyAll(sidecars: Sidecar[], timeoutMs: number): Promise<boolean> {
   return Promise.all(sidecars.map((sidecar) => sidecar.cli.waitFor('"to":"ready"', timeoutMs))).then(
     () => true,
     () => false,
@@ -81,6 +81,7 @@ export const STEP_BOUNDARIES: Checkpoint[] = [
   'secrets-stored',
   'unsealed',
   'configured',
+  'management-token-created',
   'token-created',
   'token-stored',
   'ready',
@@ -164,7 +165,7 @@ export async function storeOutageThenSigterm(store: ChaosStore, runs: number): P
       const first = startSidecar(store, address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory });
       await first.cli.waitFor('"to":"initializing"');
       await store.outage();
-      await first.cli.waitFor('storing the keys failed; retrying', 60_000);
+      await first.cli.waitFor('"event":"store-retry"', 60_000);
       first.cli.child.kill('SIGTERM');
       const stopped = await first.cli.result;
       if (stopped.code !== 1 || !stopped.stdout.includes('they wait in the spool')) result.notes.push(`first process ended ${stopped.code} without naming the spool`);

@@ -35,3 +35,14 @@ storage "raft" {
 }
 
 service_registration "kubernetes" {}
+
+# Audit on by default: every request and response, to standard output so the platform's log
+# pipeline keeps it (secrets are HMAC'd, never written in clear). OpenBao takes audit devices
+# only from its configuration file; with Vault, vault-bootstrap ensures the same device through
+# the API (--audit-file).
+audit "file" "stdout" {
+  description = "every request, to the container log"
+  options {
+    file_path = "stdout"
+  }
+}

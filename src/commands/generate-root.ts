@@ -1,12 +1,14 @@
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
-import { configurePolicy, configureTokenRole, planConfiguration } from '../steps/configure.js';
+import { auditDeviceDiffers, configureAuditDevice, configurePolicy, configureTokenRole, planConfiguration } from '../steps/configure.js';
+import { issueManagementToken, managementToken, resolveManagementToken } from '../steps/management-token.js';
 import type { StepContext } from '../steps/context.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import { inspectProvisionerToken, issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import type { RootToken } from '../store/records.js';
 import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
+import { SERVER_TRAITS, serverKindOf } from '../vault/servers.js';
 
 export interface GenerateRootResult {
   resumed: boolean;
@@ -25,7 +27,8 @@ export function decideGeneration(stored: RootToken | undefined, server: Generate
  * revoked and the provisioner token has lapsed. The one-time pad and nonce are stored (a new
  * version of the root-token secret, the previous token kept in it) before any key share is
  * submitted, and the token is stored as soon as the server hands it out. Then configuring
- * runs with it, a provisioner token is issued if needed, and --revoke-after revokes it.
+ * runs with it, the sidecar's management token and a provisioner token are issued if
+ * needed, and --revoke-after revokes it.
  */
 export async function generateRoot(context: StepContext): Promise<GenerateRootResult> {
   const { vault, records, log, config, signal } = context;
@@ -43,11 +46,11 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   let progress = 0;
   let generation = stored?.generation;
   if (action.kind === 'resume') {
-    log.info({ progress: status.progress }, 'resuming the stored generate-root attempt');
+    log.info({ event: 'root-generation-resumed', progress: status.progress }, 'resuming the stored generate-root attempt');
     progress = status.progress;
   } else {
     if (action.cancelFirst) {
-      log.warn('cancelling the generate-root attempt in progress: its one-time pad was never stored (a run died first, or another client started it)');
+      log.warn({ event: 'root-generation-cancelled' }, 'cancelling the generate-root attempt in progress: its one-time pad was never stored (a run died first, or another client started it)');
       await api.cancel();
     }
     const started = await api.start();
@@ -56,7 +59,7 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
     const withGeneration: RootToken = { token: stored?.token ?? null, createdAt: stored?.createdAt ?? generation.startedAt, ...(stored?.revokedAt ? { revokedAt: stored.revokedAt } : {}), generation };
     await records.writeRootToken(withGeneration);
     checkpoint('root-generation-stored');
-    log.info({ secret: records.names.rootToken }, 'generate-root attempt started; its nonce and one-time pad are stored');
+    log.info({ event: 'root-generation-started', secret: records.names.rootToken }, 'generate-root attempt started; its nonce and one-time pad are stored');
   }
   const attempt = generation!;
 
@@ -82,16 +85,19 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   });
   const info = await vault.lookupSelf(token, { signal });
   if (!info?.policies.includes('root')) throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the server does not take the generated token as a root token');
-  log.info({ secret: records.names.rootToken }, 'root token generated and stored');
+  log.info({ event: 'root-token-generated', secret: records.names.rootToken }, 'root token generated and stored');
 
   const changes = await planConfiguration(context, config.policies, token);
   for (const name of changes.policiesWritten) await configurePolicy(context, name, config.policies.get(name)!, token);
   if (changes.roleWritten) await configureTokenRole(context, token);
-  log.info('configured with the generated root token');
+  if (SERVER_TRAITS[serverKindOf((await vault.health({ signal })).body)].auditThroughApi && (await auditDeviceDiffers(context, token))) await configureAuditDevice(context, token);
+  log.info({ event: 'configured-with-generated-root' }, 'configured with the generated root token');
+  const management = await resolveManagementToken(context, await records.inspectManagementToken(), { kind: 'valid', value: { token, createdAt: '' } });
+  if (management.own === 'missing' || management.own === 'invalid') await issueManagementToken(context, token);
   const provisioner = await inspectProvisionerToken(context);
   let provisionerTokenIssued = false;
   if (provisioner.kind !== 'valid') {
-    await issueProvisionerToken(context, token, provisioner.kind === 'missing' ? undefined : provisioner.stored);
+    await issueProvisionerToken(context, (await managementToken(context)).token, provisioner.kind === 'missing' ? undefined : provisioner.stored);
     provisionerTokenIssued = true;
   }
   if (config.revokeAfter) await revokeRootToken(context, { token, createdAt: new Date().toISOString() });

@@ -1,6 +1,5 @@
-import { BootstrapError } from '../errors.js';
-import { classifyHealth, type HealthKind } from '../machine/health.js';
-import type { StepContext } from '../steps/context.js';
+import type { VaultSeen } from '../machine/decide.js';
+import type { HealthKind } from '../machine/health.js';
 import type { SealStatus } from '../vault/api.js';
 
 export interface VaultView {
@@ -12,24 +11,15 @@ export interface VaultView {
   error: string | null;
 }
 
-/** Health and seal status, read-only; an unreachable server is a view, not an error. */
-export async function inspectVault(context: StepContext): Promise<VaultView> {
-  const { vault, signal } = context;
-  const address = vault.address.origin;
-  try {
-    const health = await vault.health({ signal });
-    const kind = classifyHealth(health.status);
-    const seal = kind === 'unreachable' ? null : await vault.sealStatus({ signal });
-    return {
-      address,
-      health: kind,
-      status: health.status,
-      version: typeof health.body.version === 'string' ? health.body.version : null,
-      seal: seal && { type: seal.type, initialized: seal.initialized, sealed: seal.sealed, threshold: seal.threshold, shares: seal.shares },
-      error: null,
-    };
-  } catch (error) {
-    if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
-    return { address, health: 'unreachable', status: null, version: null, seal: null, error: error.message };
-  }
+/** The server as `status` shows it, from what one observation saw. */
+export function viewOf(address: string, seen: VaultSeen): VaultView {
+  if (seen.health === 'unreachable' && seen.status === undefined) return { address, health: 'unreachable', status: null, version: null, seal: null, error: seen.detail };
+  return {
+    address,
+    health: seen.health,
+    status: seen.status ?? null,
+    version: seen.version ?? null,
+    seal: seen.seal === undefined || seen.sealType === undefined ? null : { type: seen.sealType, ...seen.seal },
+    error: seen.health === 'unreachable' ? seen.detail : null,
+  };
 }

@@ -1,4 +1,4 @@
-import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type VaultSeen } from '../machine/decide.js';
+import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type Observation, type VaultSeen } from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
 import type { State } from '../machine/states.js';
 import { describeError } from '../errors.js';
@@ -19,12 +19,13 @@ export interface PlanReport {
 
 /**
  * What `run` would do now: the same observe() and decide() as the loop, changing nothing.
- * The memory is a fresh process's, as for a `run` started now.
+ * The memory is a fresh process's, as for a `run` started now. `status` hands over the
+ * observation it made, so one look serves both.
  */
-export async function plan(context: StepContext): Promise<PlanReport> {
-  const seen = await observe(context, context.config.policies);
+export async function plan(context: StepContext, observed?: Observation): Promise<PlanReport> {
+  const seen = observed ?? (await observe(context, context.config.policies));
   const decision = decide(seen, remember(EMPTY_MEMORY, seen), decideSettings(context.config, context.records.names));
-  const { operations, unchecked } = await findStaleOperations(context).catch((error: unknown) => ({ operations: [], unchecked: [describeError(error).message] }));
+  const { operations, unchecked } = await findStaleOperations(context, seen.vault).catch((error: unknown) => ({ operations: [], unchecked: [describeError(error).message] }));
   const staleOperations = { operations, unchecked };
   return { address: context.vault.address.origin, vault: seen.vault, ...decision, next: describeAction(decision.action, context.records.names), staleOperations };
 }

@@ -2,9 +2,10 @@ import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
+import { managementToken } from '../steps/management-token.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
-import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
-import { KeyRotationApi, serverAccepts, type KeyKind, type RotationStatus } from '../vault/rotation.js';
+import { keyTypeFor, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { KeyRotationApi, rotationKindOf, serverAccepts, type KeyKind, type RotationStatus } from '../vault/rotation.js';
 import { SERVER_TRAITS, serverKindOf } from '../vault/servers.js';
 
 /**
@@ -57,7 +58,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
   const seal = await vault.sealStatus({ signal });
   if (!seal.initialized) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is not initialized');
   if (seal.sealed) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is sealed; unseal it (vault-bootstrap run) first');
-  const kind: KeyKind = seal.type === 'shamir' ? 'unseal' : 'recovery';
+  const kind: KeyKind = rotationKindOf(keyTypeFor(seal.type));
   if (config.recoveryPgpKeys && kind === 'unseal') {
     throw new ConfigError('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal; the sidecar needs plaintext unseal keys, so PGP custody is for auto-unseal (recovery keys) only');
   }
@@ -75,22 +76,22 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
         'the custodians rotate with their decrypted shares (bao operator rotate-keys -target=recovery), then store the result',
     );
   }
-  const root = await records.readRootToken();
-  if (!root?.token) throw new BootstrapError('VAULT_REQUEST_FAILED', `rotate-keys needs the root token and ${records.names.rootToken} holds none (revoked): run vault-bootstrap generate-root first`);
+  // OpenBao's sys/rotate needs a token (the management policy grants it); Vault's sys/rekey needs none.
+  const { token } = await managementToken(context);
   const health = await vault.health({ signal });
   const server = serverKindOf(health.body);
-  const rotation = new KeyRotationApi(vault.client, server, kind, root.token);
-  log.info({ server: SERVER_TRAITS[server].name, version: health.body.version ?? null, path: rotation.path, kind }, `rotating the ${kind} keys`);
+  const rotation = new KeyRotationApi(vault.client, server, kind, token);
+  log.info({ event: 'rotation-begins', server: SERVER_TRAITS[server].name, version: health.body.version ?? null, path: rotation.path, kind }, `rotating the ${kind} keys`);
 
   const action = decideRotation(stored, await rotation.status());
   if (action.kind === 'resume-verification') {
-    log.info({ version: action.version }, 'resuming the verification of the stored pending keys');
+    log.info({ event: 'rotation-verification-resumed', version: action.version }, 'resuming the verification of the stored pending keys');
     await verify(context, rotation, action.pending);
     const version = await markActive(context, action.pending);
     return { kind, version, shares: action.pending.shares, threshold: action.pending.threshold, encrypted: false, resumed: true };
   }
   if (action.cancelFirst) {
-    log.warn('cancelling the rotation in progress on the server: its new keys were never stored (a run died before storing them, or another client started it)');
+    log.warn({ event: 'rotation-cancelled' }, 'cancelling the rotation in progress on the server: its new keys were never stored (a run died before storing them, or another client started it)');
     await rotation.cancel();
   }
   let current = stored.active?.record;
@@ -106,7 +107,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
   }
   const started = await rotation.start({ shares, threshold, requireVerification: custodians === undefined, ...(custodians ? { pgpKeys: custodians.map((key) => key.keyBase64) } : {}) });
   checkpoint('rotation-started');
-  log.info({ shares, threshold, custodians: custodians?.length ?? 0 }, 'rotation started; submitting the current keys');
+  log.info({ event: 'rotation-started', shares, threshold, custodians: custodians?.length ?? 0 }, 'rotation started; submitting the current keys');
 
   return context.secretsInFlight.hold(async () => {
     const newKeys = await feedCurrentKeys(rotation, current, started.nonce);
@@ -126,12 +127,12 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
     };
     await retryUntilStored(context, 'store-rotated-keys', 'storing the new keys failed; retrying (the server still takes the current keys until they are verified)', () => records.writeUnsealKeys(record));
     if (custodians) {
-      log.info({ secret: records.names.unsealKeys, custodians: custodians.length }, 'encrypted recovery shares stored (active: no verification is possible without the custodians)');
+      log.info({ event: 'rotation-encrypted-stored', secret: records.names.unsealKeys, custodians: custodians.length }, 'encrypted recovery shares stored (active: no verification is possible without the custodians)');
       checkpoint('rotation-active-stored');
       const versions = await records.readUnsealKeyVersions();
       return { kind, version: versions.count, shares, threshold, encrypted: true, resumed: false };
     }
-    log.info({ secret: records.names.unsealKeys }, 'new keys stored as pending and read back; verifying them');
+    log.info({ event: 'rotation-pending-stored', secret: records.names.unsealKeys }, 'new keys stored as pending and read back; verifying them');
     checkpoint('rotation-pending-stored');
     await verify(context, rotation, record);
     const version = await markActive(context, record);
@@ -163,14 +164,14 @@ async function verify(context: StepContext, rotation: KeyRotationApi, pending: U
       for (const key of pending.keys.slice(status.progress)) {
         if ((await rotation.verify(key, status.nonce)).complete) {
           checkpoint('rotation-verified');
-          context.log.info('new keys verified: the server now takes only them');
+          context.log.info({ event: 'rotation-verified' }, 'new keys verified: the server now takes only them');
           return;
         }
       }
       throw new BootstrapError('ROTATION_FAILED', 'rotate-keys: every new key was submitted and the verification did not complete');
     } catch (error) {
       if (!(error instanceof BootstrapError) || error.code !== 'KEYS_REJECTED' || attempt >= 2) throw error;
-      context.log.warn({ attempt }, 'the verification restarted on the server; submitting the new keys again');
+      context.log.warn({ event: 'rotation-verification-restarted', attempt }, 'the verification restarted on the server; submitting the new keys again');
     }
   }
 }
@@ -182,7 +183,7 @@ async function markActive(context: StepContext, pending: UnsealKeys): Promise<nu
   await retryUntilStored(context, 'store-rotated-keys', 'marking the new keys active failed; retrying (the pending version already opens the server)', () => records.writeUnsealKeys(active));
   checkpoint('rotation-active-stored');
   const versions = await records.readUnsealKeyVersions();
-  log.info({ secret: records.names.unsealKeys, version: versions.count }, 'rotation complete: the new keys are stored as the active version');
+  log.info({ event: 'rotation-complete', secret: records.names.unsealKeys, version: versions.count }, 'rotation complete: the new keys are stored as the active version');
   return versions.count;
 }
 
@@ -197,10 +198,10 @@ async function settle(context: StepContext, rotation: KeyRotationApi, stored: Un
   for (const candidate of candidates) {
     if (!(await serverAccepts(rotation, candidate.record))) continue;
     if (candidate.record.status === 'pending') {
-      context.log.info({ version: candidate.version }, 'the server takes the stored pending keys (their verification completed before a crash): marking them active');
+      context.log.info({ event: 'pending-keys-activated', version: candidate.version }, 'the server takes the stored pending keys (their verification completed before a crash): marking them active');
       await markActive(context, candidate.record);
     } else {
-      context.log.info({ version: candidate.version, stale: stored.pending.length }, 'the server takes the active keys: the pending version(s) after them were never verified');
+      context.log.info({ event: 'pending-keys-stale', version: candidate.version, stale: stored.pending.length }, 'the server takes the active keys: the pending version(s) after them were never verified');
     }
     return { ...candidate.record, status: 'active' };
   }

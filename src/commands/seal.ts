@@ -3,7 +3,7 @@ import { classifyHealth } from '../machine/health.js';
 import { sleep } from '../machine/wait.js';
 import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
-import { managementToken } from '../steps/tokens.js';
+import { managementToken } from '../steps/management-token.js';
 import { VaultApi } from '../vault/api.js';
 import { VaultClient } from '../vault/client.js';
 
@@ -36,7 +36,7 @@ const PEER_LIST_POLL_MS = 250;
  * on), then seal every node this command can reach itself: the node at --vault-addr and each
  * peer the cluster reports (sys/ha-status), standbys first and the active node last. A node it
  * cannot reach is sealed by its own sidecar, which reads the intent at its next full reconcile
- * (--reconcile-interval at the latest). Needs the root token (sys/seal requires sudo).
+ * (--reconcile-interval at the latest). Needs the management token (sys/seal requires sudo).
  */
 export async function sealCluster(context: StepContext, by: string): Promise<SealReport> {
   const { records, config, log } = context;
@@ -47,7 +47,7 @@ export async function sealCluster(context: StepContext, by: string): Promise<Sea
     token = (await managementToken(context)).token;
   } catch (error) {
     const { message } = describeError(error);
-    log.error({ error: { message } }, 'no token to seal with; the sidecars seal their nodes at their next reconcile');
+    log.error({ event: 'seal-failed', error: { message } }, 'no token to seal with; the sidecars seal their nodes at their next reconcile');
     return { intent: 'recorded', secret: records.names.sealIntent, nodes: [], error: message };
   }
   const nodes = await sealEveryNode(context, token);
@@ -121,7 +121,7 @@ async function discoverPeers(
       const active = nodes.find((node) => node.active);
       return active === undefined ? undefined : new URL(active.apiAddress).origin;
     } catch (error) {
-      log.debug({ address, error: describeError(error) }, 'no peer list from this node');
+      log.debug({ event: 'no-peer-list', address, error: describeError(error) }, 'no peer list from this node');
     }
   }
   return undefined;

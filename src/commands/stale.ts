@@ -1,7 +1,10 @@
 import { describeError } from '../errors.js';
 import { classifyHealth, isUnsealed } from '../machine/health.js';
+import type { VaultSeen } from '../machine/decide.js';
 import type { StepContext } from '../steps/context.js';
-import { GenerateRootApi, KeyRotationApi, type KeyKind } from '../vault/rotation.js';
+import { managementToken } from '../steps/management-token.js';
+import { keyTypeFor } from '../store/records.js';
+import { GenerateRootApi, KeyRotationApi, rotationKindOf, type KeyKind } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 
 /** A key operation in progress on the server that no record of ours owns. */
@@ -22,25 +25,34 @@ export interface StaleCheck {
   unchecked: string[];
 }
 
+/** What the check needs of the server when no observation hands it over (cancel-stale). */
+async function lookAtServer(context: StepContext): Promise<Pick<VaultSeen, 'health' | 'serverKind' | 'sealType'>> {
+  const { vault, signal } = context;
+  const health = await vault.health({ signal });
+  const kind = classifyHealth(health.status);
+  return { health: kind, serverKind: serverKindOf(health.body), sealType: isUnsealed(kind) ? (await vault.sealStatus({ signal })).type : undefined };
+}
+
 /**
  * Rotations (rekeys) and root generations in progress that no record of ours owns: ours carry
  * their nonce in the pending keys record or in the root-token record's generation. Anyone
  * else's attempt — a crashed operator's, an attacker's — is reported by status and plan, and
  * cancel-stale cancels it. Reads only.
  */
-export async function findStaleOperations(context: StepContext): Promise<StaleCheck> {
+export async function findStaleOperations(context: StepContext, seen?: Pick<VaultSeen, 'health' | 'serverKind' | 'sealType'>): Promise<StaleCheck> {
   const { vault, records, signal } = context;
-  const health = await vault.health({ signal });
-  if (!isUnsealed(classifyHealth(health.status))) return { operations: [], unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'] };
-  const server = serverKindOf(health.body);
-  const kind: KeyKind = (await vault.sealStatus({ signal })).type === 'shamir' ? 'unseal' : 'recovery';
+  const looked = seen ?? (await lookAtServer(context));
+  const server = looked.serverKind;
+  if (!isUnsealed(looked.health) || server === undefined) return { operations: [], unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'] };
+  const kind: KeyKind = rotationKindOf(keyTypeFor(looked.sealType));
   const operations: StaleOperation[] = [];
   const unchecked: string[] = [];
 
   const root = await records.readRootToken();
+  const management = await managementToken(context).catch(() => undefined);
   let rotation: KeyRotationApi | undefined;
-  if (root?.token) {
-    rotation = new KeyRotationApi(vault.client, server, kind, root.token);
+  if (management !== undefined) {
+    rotation = new KeyRotationApi(vault.client, server, kind, management.token);
     try {
       const status = await rotation.status();
       const ours = (await records.readUnsealKeyVersions()).pending.some((pending) => pending.record.nonce === status.nonce);
@@ -49,7 +61,7 @@ export async function findStaleOperations(context: StepContext): Promise<StaleCh
       unchecked.push(`rotation: ${describeError(error).message}`);
     }
   } else {
-    unchecked.push(`rotation: ${records.names.rootToken} holds no root token to read its status with`);
+    unchecked.push(`rotation: neither ${records.names.managementToken} nor ${records.names.rootToken} holds a token the server takes to read its status with`);
   }
 
   try {
@@ -70,7 +82,7 @@ export async function cancelStaleOperations(context: StepContext): Promise<Stale
   const cancelled: StaleOperation[] = [];
   for (const operation of check.operations) {
     await (operation.operation === 'generate-root' ? new GenerateRootApi(vault.client) : check.rotation!).cancel();
-    log.warn({ operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
+    log.warn({ event: 'stale-operation-cancelled', operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
     cancelled.push(operation);
   }
   return { operations: check.operations, unchecked: check.unchecked, cancelled };

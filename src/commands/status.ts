@@ -1,5 +1,7 @@
+import { isUnsealed } from '../machine/health.js';
 import type { SealIntent } from '../store/records.js';
-import { inspectVault, type VaultView } from './inspect.js';
+import { observe } from '../machine/observe.js';
+import { viewOf, type VaultView } from './inspect.js';
 import { plan } from './plan.js';
 import { formatStale, type StaleCheck } from './stale.js';
 import type { StepContext } from '../steps/context.js';
@@ -8,6 +10,8 @@ import { inspectProvisionerToken } from '../steps/tokens.js';
 export interface StatusReport {
   vault: VaultView;
   store: { kind: string; secrets: Array<{ name: string; versions: number }> };
+  /** --self-init: the login the management token comes from (never its secret); null: keys and tokens are stored. */
+  selfInit: { method: string; mount: string; role: string } | null;
   rootToken: 'stored' | 'revoked' | 'absent';
   /** The unseal/recovery keys' versions (never values): which one is active, whether a rotation is pending. */
   keys: {
@@ -30,7 +34,9 @@ export interface StatusReport {
 /** Vault health, store contents by name and version count (never values), token validity. */
 export async function status(context: StepContext): Promise<StatusReport> {
   const { records } = context;
-  const vault = await inspectVault(context);
+  // One look at the server and the store: the view, the decision and the stale check all read it.
+  const seen = await observe(context, context.config.policies);
+  const vault = viewOf(context.vault.address.origin, seen.vault);
   const secrets = await Promise.all(
     Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.listVersions(name)).length })),
   );
@@ -39,7 +45,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
   const stored = await records.readProvisionerToken();
   if (stored !== undefined) {
     provisionerToken = { state: 'unknown (Vault not unsealed)', expiresAt: stored.expiresAt, ttlSeconds: null, policies: stored.policies };
-    if (vault.health === 'active' || vault.health === 'standby' || vault.health === 'performance-standby') {
+    if (isUnsealed(vault.health)) {
       const inspected = await inspectProvisionerToken(context);
       provisionerToken.state = inspected.kind;
       if (inspected.kind === 'valid' || inspected.kind === 'rotate') provisionerToken.ttlSeconds = inspected.info.ttlSeconds;
@@ -57,10 +63,11 @@ export async function status(context: StepContext): Promise<StatusReport> {
     encrypted: active?.encrypted === true,
   };
   const intent = await records.inspectSealIntent();
-  const planned = await plan(context);
+  const planned = await plan(context, seen);
   return {
     vault,
     store: { kind: records.store.kind, secrets },
+    selfInit: context.config.selfInit === undefined ? null : { method: context.config.selfInit.method, mount: context.config.selfInit.mount, role: context.config.selfInit.role },
     keys,
     rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
     provisionerToken,
@@ -77,7 +84,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
 export function problemsOf(report: StatusReport): string[] {
   const problems: string[] = [];
   const { vault } = report;
-  const unsealed = vault.health === 'active' || vault.health === 'standby' || vault.health === 'performance-standby';
+  const unsealed = isUnsealed(vault.health);
   if (!unsealed) problems.push(`the server is ${vault.health}${vault.error ? `: ${vault.error}` : ''}`);
   if (report.decision.blocker !== null) problems.push(`needs a person [${report.decision.blocker}]: ${report.decision.reason}`);
   if (report.sealIntent?.active) problems.push(`seal intent active since ${report.sealIntent.at} (${report.sealIntent.reason}): vault-bootstrap resume ends it`);
@@ -100,6 +107,10 @@ export function formatStatus(report: StatusReport): string {
   ];
   if (vault.seal) {
     lines.push(`seal       ${vault.seal.type}, ${vault.seal.initialized ? 'initialized' : 'not initialized'}, ${vault.seal.sealed ? 'sealed' : 'unsealed'}, threshold ${vault.seal.threshold} of ${vault.seal.shares}`);
+  }
+  if (report.selfInit !== null) {
+    const { method, mount, role } = report.selfInit;
+    lines.push(`mode       self-init: the server initialized itself; no keys or root token are stored; the management token is a ${method} login at auth/${mount} (${method === 'approle' ? 'role ID' : 'role'} ${role})`);
   }
   lines.push(`store      ${report.store.kind}`);
   for (const secret of report.store.secrets) lines.push(`  ${secret.name.padEnd(40)} ${secret.versions === 0 ? 'absent' : `${secret.versions} version(s)`}`);

@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, describeError, StoreAlreadyExistsError } from '../errors.js';
-import { configurePolicy, configureTokenRole } from '../steps/configure.js';
+import { configureAuditDevice, configurePolicy, configureTokenRole } from '../steps/configure.js';
 import type { StepContext } from '../steps/context.js';
 import { initialize } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { adoptMigratedKeys } from '../steps/seal-migration.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
+import { issueManagementToken, renewManagementToken } from '../steps/management-token.js';
 import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
@@ -41,6 +42,12 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       return unsealNode(context, action, seen.at, memory);
     case 'configure':
       return configureServer(context, action, seen, memory, policies);
+    case 'issue-management-token':
+      await issueManagementToken(context, action.rootToken);
+      return { memory };
+    case 'renew-management-token':
+      await renewManagementToken(context, action.record);
+      return { memory };
     case 'issue-token':
       await issueProvisionerToken(context, action.management.token, action.replaced);
       if (action.repair && action.replaces === 'invalid') context.metrics.driftRepaired('provisioner-token');
@@ -59,6 +66,10 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
     case 'record-cluster-id':
       await context.records.writeUnsealKeys(action.keys);
       context.log.info({ event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
+      return { memory };
+    case 'record-self-init-cluster':
+      await context.records.writeSelfInitCluster(action.cluster);
+      context.log.info({ event: 'cluster-id-recorded', clusterId: action.cluster.clusterId, secret: context.records.names.selfInitCluster }, 'cluster id of the self-initialized cluster recorded');
       return { memory };
     case 'adopt-migrated-keys': {
       const outcome = await adoptMigratedKeys(context, action.keys, action.rootToken);
@@ -121,10 +132,10 @@ async function joinCluster(context: StepContext): Promise<void> {
   if (config.raftJoin === undefined) return;
   const leader = config.raftJoin.origin;
   const joined = await vault.joinRaft(leader, { signal }).catch((error: unknown) => {
-    log.warn({ leader, error: describeError(error) }, 'raft join failed; will retry');
+    log.warn({ event: 'raft-join-failed', leader, error: describeError(error) }, 'raft join failed; will retry');
     return false;
   });
-  if (joined) log.info({ leader }, 'joined the raft cluster');
+  if (joined) log.info({ event: 'raft-joined', leader }, 'joined the raft cluster');
 }
 
 async function unsealNode(context: StepContext, action: Extract<Action, { kind: 'unseal' }>, at: number, memory: Memory): Promise<ActResult> {
@@ -176,13 +187,17 @@ async function configureServer(context: StepContext, action: Extract<Action, { k
     } catch (error) {
       if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
       const message = `${error.message} (${policyFile(context, name)})`;
-      context.log.error({ policy: name, error: { code: error.code, message } }, `policy ${name} rejected by the server; writing the others`);
+      context.log.error({ event: 'policy-rejected', policy: name, error: { code: error.code, message } }, `policy ${name} rejected by the server; writing the others`);
       rejectedPolicies.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
     }
   }
   if (action.role) {
     await configureTokenRole(context, token);
     if (action.repair) context.metrics.driftRepaired('token-role');
+  }
+  if (action.audit) {
+    await configureAuditDevice(context, token);
+    if (action.repair) context.metrics.driftRepaired('audit-device');
   }
   if (rejectedPolicies.size === 0) checkpoint('configured');
   return { memory: { ...memory, rejectedPolicies } };

@@ -21,7 +21,7 @@ export interface Converged {
   connectionsClosed: number;
   /** Our policy texts then, as one digest: a changed --policies-dir calls for a reconcile. */
   policies: string;
-  /** When the stored provisioner token enters the last third of its life, as looked up then. */
+  /** When the stored provisioner token enters the last third of its life, or the management token of its period, whichever is first, as looked up then. */
   rotateAt: number | undefined;
 }
 
@@ -36,7 +36,7 @@ export function reconcileDue(vault: VaultSeen, policyHashes: ReadonlyMap<string,
   if (vault.clusterId !== converged.clusterId) return 'the cluster id changed';
   if (vault.connectionsClosed !== converged.connectionsClosed) return 'a connection to the server closed';
   if (policiesDigest(policyHashes) !== converged.policies) return 'the policy files changed';
-  if (converged.rotateAt !== undefined && at >= converged.rotateAt) return 'the provisioner token reached its rotation time';
+  if (converged.rotateAt !== undefined && at >= converged.rotateAt) return 'a token (provisioner or management) reached its rotation time';
   if (at - converged.at >= reconcileIntervalMs) return '--reconcile-interval elapsed';
   return undefined;
 }
@@ -50,17 +50,21 @@ export function afterDecision(memory: Memory, seen: Observation, decision: Decis
   if (decision.action.kind !== 'done') return memory.converged === undefined ? memory : { ...memory, converged: undefined };
   if (seen.reconcile === undefined) return memory;
   const { vault } = seen;
-  const rotateAt = seen.server?.provisionerRotateAt;
   const converged: Converged = {
     at: seen.at,
     health: vault.health,
     clusterId: vault.clusterId,
     connectionsClosed: vault.connectionsClosed,
     policies: policiesDigest(seen.policyHashes),
-    // Already due and still ready: a standby, whose active node's sidecar rotates the token; the interval suffices.
-    rotateAt: rotateAt !== undefined && rotateAt > seen.at ? rotateAt : undefined,
+    // Times already due at a reconcile that still ends ready (a standby, whose active node's sidecar rotates the token) are left to the interval.
+    rotateAt: earliest(...[seen.server?.provisionerRotateAt, seen.server?.managementRenewAt].filter((time) => time !== undefined && time > seen.at)),
   };
   return { ...memory, convergedOnce: true, converged };
+}
+
+function earliest(...times: Array<number | undefined>): number | undefined {
+  const known = times.filter((time): time is number => time !== undefined);
+  return known.length === 0 ? undefined : Math.min(...known);
 }
 
 /** A failed call: whatever it was about, the next pass reconciles in full. */

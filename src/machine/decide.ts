@@ -2,8 +2,10 @@ import type { Config } from '../config.js';
 import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
+import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, type ClaimSeen, type InitClaim, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import type { ServerKind } from '../vault/servers.js';
 import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from './states.js';
@@ -23,27 +25,42 @@ export interface VaultSeen {
   migration: boolean;
   /** Unseal shares the server holds now (sys/seal-status `progress`, with its `nonce`): 0 unless someone started. */
   unsealProgress: { progress: number; nonce: string };
+  /** What `status` shows besides: the server's version (sys/health) and its seal split (sys/seal-status). */
+  version?: string;
+  seal?: { initialized: boolean; sealed: boolean; threshold: number; shares: number };
   /**
    * Established connections to the server closed so far. A server process that restarts closes
    * them all; a seal made in place closes none: unchanged since the node was seen unsealed, a
    * sealed node was sealed by someone while it kept running.
    */
   connectionsClosed: number;
+  /** Which server answered (from its health body); undefined when nothing did. */
+  serverKind?: ServerKind;
 }
 
 /** What an unsealed node holds of our configuration, read with the management token. */
 export interface ServerSeen {
-  /** Which stored token is valid on this server to configure with. */
-  managementToken: 'root' | 'provisioner' | 'none';
+  /** Which token configures this server (steps/management-token.ts): the sidecar's own, the root token, or (--self-init) a login's; never the provisioner (CI) token. */
+  managementToken: 'management' | 'root' | 'login' | 'none';
+  /** The sidecar's own token ({prefix}-management-token) on this server. */
+  ownManagementToken: ManagementTokenVerdict;
+  /** --self-init: the token the login gave (held in memory only). */
+  loginToken?: Secret;
+  /** --self-init: why the login was refused, in the server's words. */
+  loginProblem?: string;
   /** Policies whose text on the server differs from ours (or that are missing). */
   policiesDiffering: string[];
   roleDiffers: boolean;
+  /** HashiCorp Vault: the audit device the sidecar ensures is missing or differs. */
+  auditDiffers: boolean;
   /** The stored provisioner token, looked up on this server with itself. */
   provisionerToken: 'missing' | 'invalid' | 'rotate' | 'valid';
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
   /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
   provisionerRotateAt?: number;
+  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  managementRenewAt?: number;
 }
 
 /**
@@ -69,8 +86,12 @@ export interface Observation {
   claim?: ClaimSeen;
   rootToken?: StoredRecord<RootToken>;
   provisionerToken?: StoredRecord<ProvisionerToken>;
+  /** The sidecar's own token ({prefix}-management-token). */
+  managementToken?: StoredRecord<ManagementTokenRecord>;
   server?: ServerSeen;
   sealIntent?: StoredRecord<SealIntent>;
+  /** --self-init: the cluster id recorded on first sight. */
+  selfInitCluster?: StoredRecord<SelfInitCluster>;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
   policyHashes: ReadonlyMap<string, string>;
 }
@@ -136,7 +157,7 @@ export type Pace = 'fast' | 'join' | 'interval' | 'slow';
 
 /** The token a write to the server is made with, chosen by decide() from what observe() found valid. */
 export interface ManagementToken {
-  source: 'root' | 'provisioner';
+  source: 'management' | 'root' | 'login';
   token: Secret;
 }
 
@@ -159,12 +180,16 @@ export type Action =
   | { kind: 'claim-and-init'; claim: ClaimStep; autoUnseal: boolean; shares: number; threshold: number }
   | { kind: 'join' }
   | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number }
-  | { kind: 'configure'; policies: string[]; role: boolean; management: ManagementToken; repair: boolean }
+  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean; management: ManagementToken; repair: boolean }
+  | { kind: 'issue-management-token'; rootToken: Secret }
+  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
   | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring'; replaced: ProvisionerToken | undefined; management: ManagementToken; repair: boolean }
   | { kind: 'revoke-root'; rootToken: RootToken & { token: Secret } }
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
+  /** --self-init: the first cluster id seen, recorded where a keys record would hold it. */
+  | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
   | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; rootToken: Secret; sealType: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
@@ -187,6 +212,9 @@ export interface DecideSettings {
   initClaimName: string;
   shamir: { shares: number; threshold: number };
   recovery: { shares: number; threshold: number };
+  /** --self-init: the server initializes itself; the sidecar logs in and never calls sys/init. */
+  selfInit: boolean;
+  selfInitClusterName: string;
 }
 
 export function decideSettings(config: Config, names: SecretNames): DecideSettings {
@@ -199,6 +227,8 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
     initClaimName: names.initClaim,
     shamir: { shares: config.secretShares, threshold: config.secretThreshold },
     recovery: { shares: config.recoveryShares, threshold: config.recoveryThreshold },
+    selfInit: config.selfInit !== undefined,
+    selfInitClusterName: names.selfInitCluster,
   };
 }
 
@@ -246,10 +276,6 @@ function intentActive(seen: Observation): SealIntent | undefined {
   return seen.sealIntent?.kind === 'valid' && seen.sealIntent.value.active ? seen.sealIntent.value : undefined;
 }
 
-/** The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal. */
-export function keyTypeFor(sealType: string | undefined): KeyType {
-  return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
-}
 
 /**
  * The state machine of SPEC §1 as one pure function: what to do next, from what this pass
@@ -293,6 +319,9 @@ function decideUnreachable(seen: Observation, memory: Memory): Decision {
 }
 
 function decideUninitialized(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
+  if (settings.selfInit) {
+    return go('uninitialized', '--self-init: the server initializes itself from its initialize stanzas at first start; waiting for it (vault-bootstrap never calls sys/init in this mode)', { kind: 'wait', pace: 'join' });
+  }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(keys)}; not initializing because of it`);
   if (keys.kind === 'valid' && !settings.allowReinit) {
@@ -340,8 +369,11 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return orphaned();
-  const mismatch = sealMismatch(seen, keys.value, settings);
+  if (keys.kind === 'absent' && settings.selfInit && keyTypeFor(seen.vault.sealType) === 'shamir') {
+    return hold('seal-mismatch', '--self-init: this node has a Shamir seal, but self-initialization needs an auto-unseal seal (static, a KMS, transit): fix the seal stanza');
+  }
+  if (keys.kind === 'absent' && !settings.selfInit) return initializedWithoutKeys(seen, memory, settings);
+  const mismatch = keys.kind === 'valid' ? sealMismatch(seen, keys.value, settings) : undefined;
   if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
@@ -349,7 +381,7 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
     const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
     return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
-  return decideUnseal(seen, memory, settings, keys.value);
+  return decideUnseal(seen, memory, settings, required(valid(keys), 'keys'));
 }
 
 /**
@@ -397,28 +429,49 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal', management });
   }
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return orphaned();
-  const mismatch = sealMismatch(seen, keys.value, settings);
-  if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch) ?? hold('seal-mismatch', mismatch);
-  if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
-    return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
+  if (keys.kind === 'absent') {
+    if (!settings.selfInit) return initializedWithoutKeys(seen, memory, settings);
+    const guard = decideSelfInitCluster(seen, settings);
+    if (guard !== undefined) return guard;
+  } else {
+    const mismatch = sealMismatch(seen, keys.value, settings);
+    if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch) ?? hold('seal-mismatch', mismatch);
+    if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
+      return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
+    }
   }
   required(server, 'server');
+  if (management === undefined && server!.loginProblem !== undefined) {
+    return hold('login-rejected', `--self-init: the server refused the sidecar's login: ${server!.loginProblem}; check the auth method and role its initialize stanzas declare and the pod's service account (README: self-initialized OpenBao)`);
+  }
   if (management === undefined) {
-    return hold('no-management-token', 'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; run vault-bootstrap generate-root (README: recovery)');
+    return hold('no-management-token', 'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)');
   }
   const rejected = stillRejected(seen, memory);
   const policies = server!.policiesDiffering.filter((name) => !rejected.has(name));
   const repair = memory.convergedOnce;
-  if (policies.length > 0 || server!.roleDiffers) {
-    const what = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : [])].join(', ');
-    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${what} differ${policies.length + (server!.roleDiffers ? 1 : 0) === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
+  if (policies.length > 0 || server!.roleDiffers || server!.auditDiffers) {
+    const differing = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : []), ...(server!.auditDiffers ? ['audit device'] : [])];
+    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
       kind: 'configure',
       policies,
       role: server!.roleDiffers,
+      audit: server!.auditDiffers,
       management,
       repair,
     });
+  }
+  const own = server!.ownManagementToken;
+  const rootToken = valid(seen.rootToken);
+  if ((own === 'missing' || own === 'invalid') && server!.rootTokenLive && rootToken?.token && health === 'active') {
+    return go('issuing', own === 'missing' ? 'the sidecar has no management token of its own yet: issuing it with the root token' : 'the stored management token is not valid on this server: issuing another with the root token', {
+      kind: 'issue-management-token',
+      rootToken: rootToken.token,
+    });
+  }
+  const ownRecord = valid(seen.managementToken);
+  if (own === 'renew' && ownRecord !== undefined && health === 'active') {
+    return go('issuing', 'the management token is in the last third of its period', { kind: 'renew-management-token', record: ownRecord });
   }
   const token = server!.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {
@@ -429,11 +482,10 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  const rootToken = valid(seen.rootToken);
-  if (settings.rootToken === 'revoke' && server!.rootTokenLive && health === 'active' && rootToken?.token) {
-    return go('issuing', '--root-token revoke: a valid provisioner token is stored', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
+  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
+    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
-  if (keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
+  if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
   }
   if (rejected.size > 0) {
@@ -467,12 +519,33 @@ function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mis
   });
 }
 
-/** The stored token observe() found valid on this server to write with: the root token while it lives, else the provisioner token. */
+/**
+ * --self-init: the node's cluster against the one first seen. Nothing else records it (no keys
+ * record), so the first unsealed sight writes it, and a different id later is another cluster
+ * (storage wiped and self-initialized anew, or the wrong store): not configured.
+ */
+function decideSelfInitCluster(seen: Observation, settings: DecideSettings): Decision | undefined {
+  const recorded = required(seen.selfInitCluster, 'selfInitCluster');
+  const { clusterId, sealType } = seen.vault;
+  if (recorded.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(recorded));
+  if (recorded.kind === 'valid') {
+    if (clusterId === undefined || clusterId === recorded.value.clusterId) return undefined;
+    return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.selfInitClusterName} records cluster ${recorded.value.clusterId} (first seen ${recorded.value.firstSeenAt}): its storage was wiped and it initialized itself anew, or it points at another cluster's store; not configuring it (README: recovery)`);
+  }
+  if (clusterId === undefined) return undefined;
+  return go('configuring', `--self-init: first sight of this self-initialized cluster; recording its id in ${settings.selfInitClusterName} (the split-brain check)`, {
+    kind: 'record-self-init-cluster',
+    cluster: { clusterId, firstSeenAt: new Date(seen.at).toISOString(), sealType: sealType ?? '' },
+  });
+}
+
+/** The token observe() chose (steps/management-token.ts) to write with: a --self-init login's, else the sidecar's own, else the root token; never the CI token. */
 function managementTokenOf(seen: Observation, server: ServerSeen): ManagementToken | undefined {
+  if (server.managementToken === 'login' && server.loginToken) return { source: 'login', token: server.loginToken };
+  const own = valid(seen.managementToken)?.token;
+  if (server.managementToken === 'management' && own) return { source: 'management', token: own };
   const root = valid(seen.rootToken)?.token;
   if (server.managementToken === 'root' && root) return { source: 'root', token: root };
-  const provisioner = valid(seen.provisionerToken)?.token;
-  if (server.managementToken === 'provisioner' && provisioner) return { source: 'provisioner', token: provisioner };
   return undefined;
 }
 
@@ -499,12 +572,38 @@ function stillRejected(seen: Observation, memory: Memory): Map<string, PolicyRej
   return rejected;
 }
 
-function orphaned(): Decision {
+/**
+ * An initialized node with no keys in the store: our lost init, or somebody else's. We claim
+ * before every sys/init (SPEC §4) and the claim outlives it, so a claim under our prefix is the
+ * proof of ours: a kill inside sys/init, or keys deleted since. Without one, vault-bootstrap never
+ * initialized this server: OpenBao's own initialize stanzas, a person, or another tool did, and
+ * whoever did holds what it returned. Only our orphan gets the wipe advice, and with the check
+ * that the server holds nothing first.
+ */
+function initializedWithoutKeys(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
+  const { generation, record: claim } = required(seen.claim, 'claim');
+  if (generation > 0) return orphaned(claimName(settings.initClaimName, generation), claim, settings);
+  const { sealType, health } = seen.vault;
+  const autoUnsealed = keyTypeFor(sealType) === 'recovery' && health !== 'sealed' && !memory.opened;
+  const who = autoUnsealed
+    ? `its ${sealType} seal unsealed it without us: most likely OpenBao's self-initialization (initialize stanzas in the server config), else another tool; it returned no keys and its root token is revoked, so none are missing`
+    : `a person or another tool initialized it and holds its ${keyTypeFor(sealType) === 'recovery' ? 'recovery' : 'unseal'} keys and root token`;
+  return hold(
+    'initialized-elsewhere',
+    `this server was initialized, but not by vault-bootstrap: ${settings.unsealKeysName} is absent and no init claim (${settings.initClaimName}) was ever made under this --store-prefix; ${who}. ` +
+      'Nothing is lost and nothing should be wiped: check that --store and --store-prefix name this cluster\'s records; a self-initialized OpenBao is managed with --self-init and a login its initialize stanzas declare (README: self-initialized OpenBao)',
+  );
+}
+
+function orphaned(claimSecret: string, claim: StoredRecord<InitClaim>, settings: DecideSettings): Decision {
+  const by = claim.kind === 'valid' ? ` by ${claim.value.holder} at ${claim.value.claimedAt}` : '';
   return {
     state: 'orphaned',
     reason:
-      'Vault is initialized but no keys are in the store and none are in flight: restore the keys secret from a backup or an earlier version, ' +
-      'or wipe the server storage and run again to initialize anew (README: recovery)',
+      `Vault is initialized but ${settings.unsealKeysName} is absent and no keys are in flight, while ${claimSecret} shows vault-bootstrap initialized it${by}: ` +
+      'a process stopped inside sys/init before it could store the answer, or the keys were deleted since. Restore the keys secret from a backup or an earlier version; ' +
+      'wipe the server storage and run again only once you have checked that it holds no data: no token of this init was ever stored, so its audit log shows no authenticated request after the claim, ' +
+      'and its storage holds only the initial barrier (README: recovery)',
     action: { kind: 'hold', blocker: 'orphaned', pace: 'interval' },
   };
 }
@@ -544,7 +643,11 @@ export function describeAction(action: Action, names: SecretNames): string {
     case 'unseal':
       return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
     case 'configure':
-      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
+      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
+    case 'issue-management-token':
+      return `issue the management token with the root token, store it in ${names.managementToken}`;
+    case 'renew-management-token':
+      return `renew the management token in ${names.managementToken}`;
     case 'issue-token':
       return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-root':
@@ -555,6 +658,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `seal this node with the ${action.management.source} token (a seal intent is active)`;
     case 'record-cluster-id':
       return `add the cluster id to ${names.unsealKeys}`;
+    case 'record-self-init-cluster':
+      return `record cluster id ${action.cluster.clusterId} in ${names.selfInitCluster}`;
     case 'adopt-migrated-keys':
       return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
     case 'hold':

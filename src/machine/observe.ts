@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { BootstrapError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
-import { planConfiguration } from '../steps/configure.js';
+import { auditDeviceDiffers, planConfiguration } from '../steps/configure.js';
+import { resolveManagementToken } from '../steps/management-token.js';
 import { judgeProvisionerToken, rotationTime } from '../steps/tokens.js';
-import type { Secret } from '../secret.js';
-import type { ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
+import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
+import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
 import { reconcileDue } from './cadence.js';
 import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
@@ -14,9 +15,10 @@ import { classifyHealth, isUnsealed } from './health.js';
  * spool, and, when a full reconcile is due (cadence.ts), the store records this health kind
  * calls for and on an unsealed node what the server holds of our configuration. Reads only.
  * A cheap pass over a converged node makes sys/health and sys/seal-status, both without a
- * token, and nothing else. A full reconcile of a converged node adds four store reads (seal
- * intent, keys, provisioner token, root token), two token look-ups, one read per policy and
- * one of the token role. A sealed node held by an active seal intent reads no keys.
+ * token, and nothing else. A full reconcile of a converged node adds five store reads (seal
+ * intent, keys, provisioner, root and management tokens), a look-up of each stored token, one
+ * read per policy, one of the token role and, on HashiCorp Vault, one of the audit devices. A
+ * sealed node held by an active seal intent reads no keys.
  */
 export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, memory: Memory = EMPTY_MEMORY, at: number = Date.now()): Promise<Observation> {
   const { records } = context;
@@ -34,13 +36,21 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
     if (isActive(seen.sealIntent)) return seen;
     seen.keys = await records.inspectUnsealKeys();
     if (seen.keys.kind === 'valid') seen.keyVersions = await records.readUnsealKeyVersions();
+    // Initialized with no keys: our claim tells our lost init from someone else's.
+    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
-    if (seen.keys.kind === 'valid') {
+    // --self-init: the server keeps no keys with us; its cluster id record is the split-brain check.
+    const selfInitialized = context.config.selfInit !== undefined && seen.keys.kind === 'absent';
+    if (selfInitialized) seen.selfInitCluster = await records.inspectSelfInitCluster();
+    if (seen.keys.kind === 'valid' || selfInitialized) {
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
-      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, policies, at);
+      seen.managementToken = await records.inspectManagementToken();
+      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind, at);
+    } else if (seen.keys.kind === 'absent') {
+      seen.claim = await records.inspectClaims();
     }
   }
   return seen;
@@ -64,13 +74,15 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
   const connectionsClosed = vault.closedConnections;
   const health = classifyHealth(response.status);
   const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
-  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed };
+  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed, serverKind: serverKindOf(response.body) };
   if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
     const sealStatus = await vault.sealStatus({ signal });
     seen.sealType = sealStatus.type;
     seen.migration = sealStatus.migration;
     if (health === 'sealed') seen.unsealProgress = { progress: sealStatus.progress, nonce: sealStatus.nonce };
+    seen.seal = { initialized: sealStatus.initialized, sealed: sealStatus.sealed, threshold: sealStatus.threshold, shares: sealStatus.shares };
   }
+  if (typeof response.body.version === 'string') seen.version = response.body.version;
   return seen;
 }
 
@@ -78,36 +90,33 @@ async function observeServer(
   context: StepContext,
   provisioner: StoredRecord<ProvisionerToken>,
   root: StoredRecord<RootToken>,
+  own: StoredRecord<ManagementToken>,
   policies: ReadonlyMap<string, string>,
+  serverKind: ServerKind | undefined,
   at: number,
 ): Promise<ServerSeen> {
-  const { vault, signal } = context;
   let provisionerToken: ServerSeen['provisionerToken'] = provisioner.kind === 'absent' ? 'missing' : 'invalid';
-  let provisionerSecret: Secret | undefined;
   let provisionerRotateAt: number | undefined;
   if (provisioner.kind === 'valid') {
     const verdict = await judgeProvisionerToken(context, provisioner.value);
     provisionerToken = verdict.kind;
-    if (verdict.kind !== 'invalid') {
-      provisionerSecret = provisioner.value.token;
-      provisionerRotateAt = rotationTime(verdict.info, at);
-    }
+    if (verdict.kind !== 'invalid') provisionerRotateAt = rotationTime(verdict.info, at);
   }
-  const rootSecret = root.kind === 'valid' ? root.value.token : null;
-  const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
-  const management = rootTokenLive ? rootSecret : provisionerSecret;
-  if (management === undefined || management === null) {
-    return { managementToken: 'none', policiesDiffering: [], roleDiffers: false, provisionerToken, rootTokenLive, provisionerRotateAt };
-  }
-  const changes = await planConfiguration(context, policies, management);
-  return {
-    managementToken: rootTokenLive ? 'root' : 'provisioner',
-    policiesDiffering: changes.policiesWritten,
-    roleDiffers: changes.roleWritten,
+  const management = await resolveManagementToken(context, own, root, at);
+  const known = {
+    managementToken: management.source,
+    ownManagementToken: management.own,
     provisionerToken,
-    rootTokenLive,
+    rootTokenLive: management.rootTokenLive,
     provisionerRotateAt,
+    managementRenewAt: management.renewAt,
+    ...(management.source === 'login' ? { loginToken: management.token } : {}),
+    ...(management.loginProblem !== undefined ? { loginProblem: management.loginProblem } : {}),
   };
+  if (management.token === undefined) return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
+  const changes = await planConfiguration(context, policies, management.token);
+  const auditDiffers = serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi && (await auditDeviceDiffers(context, management.token));
+  return { ...known, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, auditDiffers };
 }
 
 function hashPolicies(policies: ReadonlyMap<string, string>): Map<string, string> {

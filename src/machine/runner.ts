@@ -72,7 +72,7 @@ export class Runner {
       while (!signal.aborted) {
         this.#lastBeat = Date.now();
         if (this.#lastBeat >= deadline) {
-          log.error({ state: this.#state, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
+          log.error({ event: 'timed-out', state: this.#state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
           return 'timed-out';
         }
         const result = await this.#pass();
@@ -101,7 +101,7 @@ export class Runner {
       this.#memory = afterDecision(this.#memory, seen, decision);
       this.#enter(decision.state, decision.reason);
       if (decision.state === 'waiting') {
-        this.#sayOnce(`waiting:${decision.reason}`, () => this.#context.log.warn({ reason: decision.reason }, 'Vault unreachable; retrying'));
+        this.#sayOnce(`waiting:${decision.reason}`, () => this.#context.log.warn({ event: 'vault-unreachable', reason: decision.reason }, 'Vault unreachable; retrying'));
       }
       const { action } = decision;
       this.#block(action.kind === 'hold' ? action.blocker : undefined, decision.reason);
@@ -139,7 +139,7 @@ export class Runner {
     this.#memory = afterFailure(this.#memory);
     if (error instanceof BootstrapError && error.code.startsWith('STORE_')) metrics.storeError('pass');
     if (isTransientError(error)) {
-      this.#sayOnce(`transient:${described.message}`, () => log.warn({ state: this.#state, error: described }, 'transient failure; retrying with backoff'));
+      this.#sayOnce(`transient:${described.message}`, () => log.warn({ event: 'transient-failure', state: this.#state, error: described }, 'transient failure; retrying with backoff'));
       return this.#errorBackoff.next();
     }
     const blocker = blockerOf(error);
@@ -175,7 +175,7 @@ export class Runner {
       this.#policies = loadPolicies(this.#context.config.policiesDirectory);
     } catch (error) {
       const { message } = describeError(error);
-      this.#sayOnce(`policies:${message}`, () => this.#context.log.error({ error: { message } }, `policies not reloaded, keeping the last good set: ${message}`));
+      this.#sayOnce(`policies:${message}`, () => this.#context.log.error({ event: 'policies-not-reloaded', error: { message } }, `policies not reloaded, keeping the last good set: ${message}`));
     }
   }
 
@@ -193,7 +193,7 @@ export class Runner {
     if (blocker !== this.#blocker) this.#context.metrics.blocked(blocker);
     this.#blocker = blocker;
     if (blocker === undefined) return;
-    this.#sayOnce(`blocked:${blocker}:${reason}`, () => this.#context.log.error({ blocker, reason }, 'needs a person'));
+    this.#sayOnce(`blocked:${blocker}:${reason}`, () => this.#context.log.error({ event: 'blocked', blocker, reason }, 'needs a person'));
   }
 
   /** Says something once until something else has been said: a change is news, a repeat is not. */

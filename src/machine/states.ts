@@ -13,11 +13,13 @@ export type State = (typeof STATES)[number];
  */
 export const BLOCKERS = [
   'orphaned',
+  'initialized-elsewhere',
   'store-record-invalid',
   'store-denied',
   'policy-rejected',
   'keys-rejected',
   'no-management-token',
+  'login-rejected',
   'node-removed',
   'seal-failing',
   'vault-request-rejected',
@@ -41,11 +43,13 @@ export const EXIT_CODES: Readonly<Record<Outcome, number>> = { ready: 0, stopped
  */
 export const ONCE_OUTCOME: Readonly<Partial<Record<Blocker, Outcome>>> = {
   orphaned: 'orphaned',
+  'initialized-elsewhere': 'needs-person',
   'store-record-invalid': 'needs-person',
   'store-denied': 'bad-input',
   'policy-rejected': 'bad-input',
   'keys-rejected': 'needs-person',
   'no-management-token': 'needs-person',
+  'login-rejected': 'needs-person',
   'node-removed': 'needs-person',
   'vault-request-rejected': 'needs-person',
   'seal-intent': 'needs-person',

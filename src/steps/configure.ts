@@ -1,4 +1,5 @@
 import type { Secret } from '../secret.js';
+import type { AuditDevice } from '../vault/api.js';
 import type { StepContext } from './context.js';
 
 export const PROVISIONER_ROLE = 'provisioner';
@@ -42,10 +43,38 @@ export async function planConfiguration(context: StepContext, policies: Readonly
 /** Writes one policy; POLICY_REJECTED when the server refuses its text. */
 export async function configurePolicy(context: StepContext, name: string, text: string, token: Secret): Promise<void> {
   await context.vault.writePolicy(name, text, token, { signal: context.signal });
-  context.log.info({ policy: name }, `policy ${name} written`);
+  context.log.info({ event: 'policy-written', policy: name }, `policy ${name} written`);
 }
 
 export async function configureTokenRole(context: StepContext, token: Secret): Promise<void> {
   await context.vault.writeTokenRole(PROVISIONER_ROLE, provisionerRole(context.config.provisionerTtlMs), token, { signal: context.signal });
-  context.log.info({ role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
+  context.log.info({ event: 'token-role-written', role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
+}
+
+/** Where the sidecar keeps its audit device on HashiCorp Vault (OpenBao declares its own in the config file). */
+export const AUDIT_DEVICE_PATH = 'vault-bootstrap/';
+
+/** The file audit device --audit-file asks for: `stdout` by default, so the platform's log pipeline keeps it. */
+function desiredAuditDevice(auditFile: string): AuditDevice {
+  return { type: 'file', options: { file_path: auditFile } };
+}
+
+/** Whether the audit device is missing or differs (type or file path); false with --audit-file off. */
+export async function auditDeviceDiffers(context: StepContext, token: Secret): Promise<boolean> {
+  const { auditFile } = context.config;
+  if (auditFile === undefined) return false;
+  const enabled = (await context.vault.readAuditDevices(token, { signal: context.signal })).get(AUDIT_DEVICE_PATH);
+  const desired = desiredAuditDevice(auditFile);
+  return enabled === undefined || enabled.type !== desired.type || enabled.options.file_path !== desired.options.file_path;
+}
+
+/** Enables the audit device, replacing one at the same path that differs (a device's options cannot be tuned). */
+export async function configureAuditDevice(context: StepContext, token: Secret): Promise<void> {
+  const { auditFile } = context.config;
+  if (auditFile === undefined) return;
+  const { vault, signal, log } = context;
+  const path = AUDIT_DEVICE_PATH.slice(0, -1);
+  if ((await vault.readAuditDevices(token, { signal })).has(AUDIT_DEVICE_PATH)) await vault.disableAuditDevice(path, token, { signal });
+  await vault.enableAuditDevice(path, desiredAuditDevice(auditFile), token, { signal });
+  log.info({ auditDevice: AUDIT_DEVICE_PATH, file: auditFile }, 'audit device enabled');
 }

@@ -2,10 +2,11 @@ import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { UnsealKeys } from '../store/records.js';
-import { keyTypeFor } from '../machine/decide.js';
+import { keyTypeFor } from '../store/records.js';
 import { KeyRotationApi, serverAccepts } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 import type { StepContext } from './context.js';
+import { sleep } from '../machine/wait.js';
 import { retryUntilStored } from './store-secrets.js';
 
 /**
@@ -44,6 +45,11 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   const stored = await records.readUnsealKeyVersions();
   const active = stored.active?.record;
   if (active === undefined) throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
+  // A run that stopped after recording the recovery keys: nothing is left to do.
+  if (active.type === 'recovery' && active.migratedAt !== undefined && !seal.migration && !seal.sealed) {
+    log.info({ event: 'migration-already-recorded', secret: records.names.unsealKeys }, 'the seal migration is complete and recorded');
+    return { from: 'shamir', to: target, version: stored.count, alreadyMigrated: true };
+  }
   if (active.type !== 'shamir' || active.encrypted === true) {
     throw new ConfigError(`migrate-seal: ${records.names.unsealKeys} holds ${active.encrypted ? 'encrypted ' : ''}${active.type} keys; it migrates from Shamir (plaintext unseal keys) only: migrate other seals by hand (README: seal migration)`);
   }
@@ -51,22 +57,22 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   if (!root?.token) throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal needs the root token to confirm the keys and ${records.names.rootToken} holds none (revoked): run vault-bootstrap generate-root first`);
 
   const alreadyMigrated = !seal.migration && !seal.sealed;
+  // The intent an earlier run recorded (a pending version of type recovery), if any.
+  const recordedAt = stored.pending.find((entry) => entry.record.migratedAt !== undefined)?.record.migratedAt;
+  const migratedAt = recordedAt ?? new Date().toISOString();
   if (!alreadyMigrated) {
     if (!seal.migration) throw new BootstrapError('VAULT_SEALED', `migrate-seal: the server's ${target} seal has not unsealed it and no migration is in progress: the seal (KMS) is failing (README: recovery)`);
-    const startedAt = stored.pending.find((entry) => entry.record.migratedAt !== undefined)?.record.migratedAt;
-    if (startedAt === undefined) {
-      const intent: UnsealKeys = { ...active, type: 'recovery', status: 'pending', migratedAt: new Date().toISOString() };
-      await records.writeUnsealKeys(intent);
+    if (recordedAt === undefined) {
+      await records.writeUnsealKeys({ ...active, type: 'recovery', status: 'pending', migratedAt });
       log.info({ event: 'migration-recorded', secret: records.names.unsealKeys, to: target }, 'seal migration recorded as a pending version of the keys (type recovery); submitting the Shamir keys with migrate');
     } else {
-      log.info({ event: 'migration-resumed', startedAt, to: target }, 'resuming the seal migration recorded earlier');
+      log.info({ event: 'migration-resumed', startedAt: recordedAt, to: target }, 'resuming the seal migration recorded earlier');
     }
     checkpoint('migration-recorded');
     await submitWithMigrate(context, active);
     checkpoint('migration-unsealed');
     log.info({ event: 'migration-unsealed', to: target }, `unsealed with migrate: the ${target} seal now holds the barrier key`);
   }
-  const migratedAt = stored.pending.find((entry) => entry.record.migratedAt !== undefined)?.record.migratedAt ?? new Date().toISOString();
   await waitUntilActive(context);
   const adopted = await adoptMigratedKeys(context, active, root.token, migratedAt);
   if (adopted !== 'adopted') {
@@ -92,7 +98,7 @@ async function waitUntilActive(context: StepContext): Promise<void> {
   const deadline = Date.now() + ACTIVE_WITHIN_MS;
   while ((await context.vault.health({ signal: context.signal })).status !== 200) {
     if (Date.now() > deadline) throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal: the server did not become active within ${ACTIVE_WITHIN_MS / 1000} s after the migration; run migrate-seal again on the active node`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250, context.signal);
   }
 }
 

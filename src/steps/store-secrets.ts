@@ -13,7 +13,7 @@ import type { PendingSecrets } from './spool.js';
 export async function storeInitSecrets(context: StepContext, pending: PendingSecrets): Promise<void> {
   const { records, spool, log } = context;
   if (spool !== undefined) {
-    await spool.write(pending).catch((error: unknown) => log.error({ error: describeError(error) }, 'could not write the spool; keys are only in memory until stored'));
+    await spool.write(pending).catch((error: unknown) => log.error({ event: 'spool-write-failed', error: describeError(error) }, 'could not write the spool; keys are only in memory until stored'));
   }
   checkpoint('init-spooled');
   await retryUntilStored(context, 'store-init-secrets', 'storing the keys failed; retrying (keys are held until stored)', async () => {
@@ -23,7 +23,7 @@ export async function storeInitSecrets(context: StepContext, pending: PendingSec
     checkpoint('unseal-keys-stored');
     await records.writeRootToken(pending.rootToken);
   });
-  log.info({ secrets: [records.names.unsealKeys, records.names.rootToken], store: records.store.kind }, 'keys and root token stored and verified');
+  log.info({ event: 'init-secrets-stored', secrets: [records.names.unsealKeys, records.names.rootToken], store: records.store.kind }, 'keys and root token stored and verified');
   checkpoint('secrets-stored');
   if (spool !== undefined) await spool.remove();
 }
@@ -40,7 +40,7 @@ export async function retryUntilStored(context: StepContext, operation: string, 
       return;
     } catch (error) {
       context.metrics.storeError(operation);
-      context.log.warn({ attempt, error: describeError(error) }, failureMessage);
+      context.log.warn({ event: 'store-retry', operation, attempt, error: describeError(error) }, failureMessage);
       await sleep(backoff.next());
     }
   }

@@ -1,5 +1,4 @@
 import { checkpoint } from '../checkpoints.js';
-import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { ProvisionerToken, RootToken } from '../store/records.js';
 import type { TokenInfo } from '../vault/api.js';
@@ -53,37 +52,18 @@ export async function issueProvisionerToken(context: StepContext, managementToke
     await retryUntilStored(context, 'store-provisioner-token', 'storing the provisioner token failed; retrying', () => records.writeProvisionerToken(record));
     return record;
   });
-  log.info({ expiresAt: issued.expiresAt, secret: records.names.provisionerToken }, 'provisioner token issued and stored');
+  log.info({ event: 'provisioner-token-issued', expiresAt: issued.expiresAt, secret: records.names.provisionerToken }, 'provisioner token issued and stored');
   checkpoint('token-stored');
   if (replaced !== undefined) {
     await vault.revokeAccessor(replaced.accessor, managementToken, { signal: context.signal });
-    log.info({ expiresAt: replaced.expiresAt }, 'previous provisioner token revoked');
+    log.info({ event: 'provisioner-token-revoked', expiresAt: replaced.expiresAt }, 'previous provisioner token revoked');
   }
   return issued;
 }
 
-/**
- * The token `seal` works with: the stored root token, or once it is revoked (--root-token
- * revoke), the stored provisioner token. The sidecar's loop has decide() choose instead.
- */
-export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'root' | 'provisioner' }> {
-  const root = await context.records.readRootToken();
-  if (root?.token) {
-    if ((await context.vault.lookupSelf(root.token, { signal: context.signal })) !== undefined) return { token: root.token, source: 'root' };
-  }
-  const provisioner = await context.records.readProvisionerToken();
-  if (provisioner && (await context.vault.lookupSelf(provisioner.token, { signal: context.signal })) !== undefined) {
-    return { token: provisioner.token, source: 'provisioner' };
-  }
-  throw new BootstrapError(
-    'NO_MANAGEMENT_TOKEN',
-    'no valid token to configure with: the stored root token is revoked or invalid and the provisioner token is missing or expired; generate a root token (README: recovery)',
-  );
-}
-
-/** --root-token revoke: revoke the root token once a working provisioner token is stored; keep the record, marked revoked. */
+/** --root-token revoke: revoke the root token once the management and provisioner tokens work; keep the record, marked revoked. */
 export async function revokeRootToken(context: StepContext, root: RootToken & { token: Secret }): Promise<void> {
   await context.vault.revokeSelf(root.token);
   await context.records.writeRootToken({ token: null, createdAt: root.createdAt, revokedAt: new Date().toISOString() });
-  context.log.info({ event: 'root-token-revoked', secret: context.records.names.rootToken }, 'root token revoked; later runs use the provisioner token');
+  context.log.info({ event: 'root-token-revoked', secret: context.records.names.rootToken }, 'root token revoked; the sidecar works with its management token');
 }

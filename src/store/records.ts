@@ -4,6 +4,14 @@ import { secretNames, type SecretNames, type SecretStore } from './types.js';
 
 export type KeyType = 'shamir' | 'recovery';
 
+/**
+ * The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal
+ * (every other seal type). The one place a seal type becomes a key type.
+ */
+export function keyTypeFor(sealType: string | undefined): KeyType {
+  return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
+}
+
 export interface UnsealKeys {
   type: KeyType;
   keys: Secret[];
@@ -47,6 +55,14 @@ export interface SealIntent {
   reason: string;
 }
 
+/** --self-init: the cluster the sidecar first saw, the split-brain check where no keys record exists. */
+export interface SelfInitCluster {
+  clusterId: string;
+  firstSeenAt: string;
+  /** The seal that unsealed it (static, awskms, …). */
+  sealType: string;
+}
+
 export interface RootToken {
   /** null once revoked: later runs work with the provisioner token. */
   token: Secret | null;
@@ -68,6 +84,9 @@ export interface ProvisionerToken {
   policies: string[];
   expiresAt: string;
 }
+
+/** The sidecar's own token ({prefix}-management-token): the provisioner token's shape, a periodic token. */
+export type ManagementToken = ProvisionerToken;
 
 /**
  * A record as observed: absent, valid, or invalid — with the problem (never the value), how
@@ -166,8 +185,20 @@ export class Records {
     return this.#inspect(this.names.provisionerToken, decodeProvisionerToken);
   }
 
+  inspectManagementToken(): Promise<StoredRecord<ManagementToken>> {
+    return this.#inspect(this.names.managementToken, decodeProvisionerToken);
+  }
+
   inspectSealIntent(): Promise<StoredRecord<SealIntent>> {
     return this.#inspect(this.names.sealIntent, decodeSealIntent);
+  }
+
+  inspectSelfInitCluster(): Promise<StoredRecord<SelfInitCluster>> {
+    return this.#inspect(this.names.selfInitCluster, decodeSelfInitCluster);
+  }
+
+  async writeSelfInitCluster(cluster: SelfInitCluster): Promise<void> {
+    await this.#writeVerified(this.names.selfInitCluster, JSON.stringify(cluster));
   }
 
   async writeSealIntent(intent: SealIntent): Promise<void> {
@@ -222,8 +253,11 @@ export class Records {
   }
 
   async writeProvisionerToken(record: ProvisionerToken): Promise<void> {
-    const text = JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt });
-    await this.#writeVerified(this.names.provisionerToken, text);
+    await this.#writeVerified(this.names.provisionerToken, encodeToken(record));
+  }
+
+  async writeManagementToken(record: ManagementToken): Promise<void> {
+    await this.#writeVerified(this.names.managementToken, encodeToken(record));
   }
 
   /**
@@ -344,6 +378,12 @@ function decodeSealIntent(text: string): SealIntent {
   return { active: record.active, by: String(record.by ?? ''), at: String(record.at ?? ''), reason: String(record.reason ?? '') };
 }
 
+function decodeSelfInitCluster(text: string): SelfInitCluster {
+  const record = parseObject(text);
+  if (typeof record.clusterId !== 'string' || record.clusterId === '') throw new RecordProblem('clusterId must be a non-empty string');
+  return { clusterId: record.clusterId, firstSeenAt: String(record.firstSeenAt ?? ''), sealType: String(record.sealType ?? '') };
+}
+
 function decodeRootToken(text: string): RootToken {
   const record = parseObject(text);
   const token = record.token;
@@ -358,6 +398,10 @@ function decodeRootToken(text: string): RootToken {
     ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
     ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
   };
+}
+
+function encodeToken(record: ProvisionerToken): string {
+  return JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt });
 }
 
 function decodeProvisionerToken(text: string): ProvisionerToken {

@@ -50,7 +50,11 @@ export interface SecretNames {
   unsealKeys: string;
   rootToken: string;
   provisionerToken: string;
+  /** The sidecar's own token (configuring, sealing, drift repair): never handed to CI. */
+  managementToken: string;
   sealIntent: string;
+  /** --self-init: the cluster id of the self-initialized server, recorded on first sight (no keys record holds it). */
+  selfInitCluster: string;
 }
 
 export function secretNames(prefix: string): SecretNames {
@@ -59,6 +63,8 @@ export function secretNames(prefix: string): SecretNames {
     unsealKeys: `${prefix}-unseal-keys`,
     rootToken: `${prefix}-root-token`,
     provisionerToken: `${prefix}-provisioner-token`,
+    managementToken: `${prefix}-management-token`,
     sealIntent: `${prefix}-seal-intent`,
+    selfInitCluster: `${prefix}-self-init-cluster`,
   };
 }

@@ -62,6 +62,11 @@ export interface TokenRole {
   token_type: string;
 }
 
+export interface AuditDevice {
+  type: string;
+  options: Record<string, string>;
+}
+
 type Signal = Pick<CallOptions, 'signal'>;
 
 /** Typed Vault operations, one function per API call, named by what it does. */
@@ -183,6 +188,67 @@ export class VaultApi {
       throw new BootstrapError('VAULT_REQUEST_FAILED', `create token with role ${role}: the answer holds no token`);
     }
     return { token: new Secret(auth.client_token), accessor: auth.accessor, policies: auth.policies ?? [] };
+  }
+
+  /**
+   * Logs in through an auth mount (`auth/{mount}/login`) with the fields the method takes. A
+   * 400/403 is the server's refusal (role, binding, TokenReview, secret ID), given back in its
+   * words; the secret sent is never part of it.
+   */
+  async login(mount: string, fields: Record<string, string>, secret: { field: string; value: Secret }, options: Signal = {}): Promise<{ kind: 'token'; token: Secret; policies: string[]; ttlSeconds: number } | { kind: 'rejected'; problem: string }> {
+    const response = await this.#client.call<{ auth?: { client_token?: string; policies?: string[]; lease_duration?: number } }>('POST', `auth/${mount}/login`, {
+      body: { ...fields, [secret.field]: secret.value.reveal() },
+      ...options,
+    });
+    if (response.status === 400 || response.status === 403 || response.status === 404) {
+      return { kind: 'rejected', problem: `auth/${mount}/login: HTTP ${response.status}: ${firstError(response.body)}` };
+    }
+    const auth = expectOk(response, `log in through auth/${mount}`).auth;
+    if (typeof auth?.client_token !== 'string') throw new BootstrapError('VAULT_REQUEST_FAILED', `log in through auth/${mount}: the answer holds no token`);
+    return { kind: 'token', token: new Secret(auth.client_token), policies: auth.policies ?? [], ttlSeconds: Number(auth.lease_duration ?? 0) };
+  }
+
+  /**
+   * Creates an orphan periodic token with exactly these policies (the sidecar's management
+   * token). Needs the root token. Not abortable: the answer is a secret that must be stored.
+   */
+  async createPeriodicToken(policies: string[], periodSeconds: number, displayName: string, token: Secret): Promise<{ token: Secret; accessor: string; policies: string[] }> {
+    const response = await this.#client.call<{ auth?: { client_token?: string; accessor?: string; policies?: string[] } }>('POST', 'auth/token/create', {
+      token,
+      body: { policies, period: `${periodSeconds}s`, no_parent: true, renewable: true, display_name: displayName },
+    });
+    const auth = expectOk(response, 'create periodic token').auth;
+    if (typeof auth?.client_token !== 'string' || typeof auth.accessor !== 'string') {
+      throw new BootstrapError('VAULT_REQUEST_FAILED', 'create periodic token: the answer holds no token');
+    }
+    return { token: new Secret(auth.client_token), accessor: auth.accessor, policies: auth.policies ?? [] };
+  }
+
+  /** Renews a token with itself (a periodic token gets its whole period again). */
+  async renewSelf(token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('POST', 'auth/token/renew-self', { token, body: {}, ...options }), 'renew token');
+  }
+
+  /** Enabled audit devices by path (`stdout/`): their type and options. Needs sudo on sys/audit. */
+  async readAuditDevices(token: Secret, options: Signal = {}): Promise<Map<string, AuditDevice>> {
+    const body = expectOk(await this.#client.call<Record<string, unknown>>('GET', 'sys/audit', { token, ...options }), 'read audit devices');
+    // Vault answers the devices both at the top level and under `data`; `data` alone is enough.
+    const devices = (typeof body.data === 'object' && body.data !== null ? body.data : body) as Record<string, unknown>;
+    const found = new Map<string, AuditDevice>();
+    for (const [path, value] of Object.entries(devices)) {
+      if (!path.endsWith('/') || typeof value !== 'object' || value === null) continue;
+      const device = value as { type?: unknown; options?: Record<string, unknown> | null };
+      found.set(path, { type: String(device.type ?? ''), options: Object.fromEntries(Object.entries(device.options ?? {}).map(([key, option]) => [key, String(option)])) });
+    }
+    return found;
+  }
+
+  async enableAuditDevice(path: string, device: AuditDevice, token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('PUT', `sys/audit/${path}`, { token, body: device, ...options }), `enable audit device ${path}`);
+  }
+
+  async disableAuditDevice(path: string, token: Secret, options: Signal = {}): Promise<void> {
+    expectOk(await this.#client.call('DELETE', `sys/audit/${path}`, { token, ...options }), `disable audit device ${path}`);
   }
 
   /** Looks a token up with itself; undefined when the server no longer accepts it. */

@@ -1,7 +1,7 @@
 import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
-import type { UnsealKeys } from '../store/records.js';
+import type { KeyType, UnsealKeys } from '../store/records.js';
 import type { VaultClient, VaultResponse } from './client.js';
 import { SERVER_TRAITS, type KeyRotationPaths, type ServerKind } from './servers.js';
 
@@ -14,6 +14,11 @@ import { SERVER_TRAITS, type KeyRotationPaths, type ServerKind } from './servers
  * on both (unauthenticated; switched off by default from OpenBao 2.5.3).
  */
 export type KeyKind = 'unseal' | 'recovery';
+
+/** The rotation API's name for a stored key type: Shamir keys are rotated as `unseal` keys. */
+export function rotationKindOf(keyType: KeyType): KeyKind {
+  return keyType === 'shamir' ? 'unseal' : 'recovery';
+}
 
 export interface RotationStatus {
   started: boolean;

@@ -3,7 +3,8 @@
  * named here is the same API on both: sys/health (with explicit codes), sys/seal-status,
  * sys/init, sys/unseal, sys/policies/acl, auth/token/*, sys/storage/raft/join.
  *
- * Tested against Vault 1.19.0 and OpenBao 2.7.2 (README, "Compatibility").
+ * Tested against Vault 1.19.0 and OpenBao 2.7.2, and the cloud KMS seal on Vault 1.19.0 and
+ * OpenBao 2.6.2 (docs/compatibility.md).
  */
 export type ServerKind = 'vault' | 'openbao';
 
@@ -31,6 +32,11 @@ export interface ServerTraits {
   rotation: { unseal: KeyRotationPaths; recovery: KeyRotationPaths };
   /** Prefixes of service, batch and recovery tokens. */
   tokenPrefixes: { service: string; batch: string; recovery: string };
+  /**
+   * Whether audit devices are enabled through the API (Vault: the only way, so the sidecar
+   * ensures one); OpenBao refuses that by default and takes them from its config file.
+   */
+  auditThroughApi: boolean;
 }
 
 const VAULT: ServerTraits = Object.freeze({
@@ -43,8 +49,15 @@ const VAULT: ServerTraits = Object.freeze({
     recovery: { init: 'sys/rekey-recovery-key/init', update: 'sys/rekey-recovery-key/update', verify: 'sys/rekey-recovery-key/verify', authenticated: false },
   },
   tokenPrefixes: { service: 'hvs.', batch: 'hvb.', recovery: 'hvr.' },
+  auditThroughApi: true,
 });
 
+/**
+ * The cloud KMS seals (awskms, gcpckms, azurekeyvault, ocikms, alicloudkms) are built into OpenBao up
+ * to 2.6.x; from 2.7 they are external KMS plugins (`plugin "kms" "awskms" {…}` next to the seal
+ * stanza), and 2.7 without the plugin refuses to start. The program is the same either way: it
+ * reads the seal type from sys/seal-status. docs/compatibility.md has the table.
+ */
 const OPENBAO: ServerTraits = Object.freeze({
   name: 'OpenBao',
   healthCodes: Object.freeze([200, 429, 501, 503]),
@@ -55,6 +68,7 @@ const OPENBAO: ServerTraits = Object.freeze({
     recovery: { init: 'sys/rotate/recovery/init', update: 'sys/rotate/recovery/update', verify: 'sys/rotate/recovery/verify', authenticated: true },
   },
   tokenPrefixes: { service: 's.', batch: 'b.', recovery: 'r.' },
+  auditThroughApi: false,
 });
 
 export const SERVER_TRAITS: Readonly<Record<ServerKind, ServerTraits>> = Object.freeze({ vault: VAULT, openbao: OPENBAO });

@@ -9,6 +9,7 @@ import { formatTable, type ScenarioResult } from '../../harness/chaos/scenarios.
 export function useChaosStore(): { store(): ChaosStore; expectHeld(result: ScenarioResult, expectedConverged?: number): void } {
   let store: ChaosStore | undefined;
   const results: ScenarioResult[] = [];
+  const endpointBefore = process.env.AWS_ENDPOINT_URL;
 
   beforeAll(async () => {
     store = await ChaosStore.start();
@@ -16,6 +17,8 @@ export function useChaosStore(): { store(): ChaosStore; expectHeld(result: Scena
 
   afterAll(async () => {
     await store?.stop();
+    // The harness points this process's SDK at moto only while the suite runs.
+    expect(process.env.AWS_ENDPOINT_URL).toBe(endpointBefore);
     console.log(formatTable(results));
   });
 

@@ -10,7 +10,7 @@ export async function secretValuesIn(store: SecretStore, prefix = 'vault'): Prom
   for (const text of await store.readAllVersions(names.unsealKeys)) {
     for (const key of (JSON.parse(text) as { keysBase64: string[] }).keysBase64) values.push(key, Buffer.from(key, 'base64').toString('hex'));
   }
-  for (const name of [names.rootToken, names.provisionerToken]) {
+  for (const name of [names.rootToken, names.provisionerToken, names.managementToken]) {
     for (const text of await store.readAllVersions(name)) {
       const token = (JSON.parse(text) as { token: string | null }).token;
       if (token) values.push(token);

@@ -106,7 +106,7 @@ describe.skipIf(promtool === undefined)('alerts and dashboard against a real sid
       cli.child.kill('SIGTERM');
       await cli.result;
     });
-    await cli.waitFor('serving /healthz');
+    await cli.waitFor('"event":"listening"');
     return { port, cli, args };
   }
 

@@ -33,6 +33,8 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
     { case: 'missing store', args: ['--store', ''], names: '--store' },
     { case: 'malformed address', args: ['--vault-addr', 'not a url'], names: '--vault-addr' },
     { case: 'address with another scheme', env: { VAULT_ADDR: 'ftp://127.0.0.1:8200' }, names: 'VAULT_ADDR' },
+    { case: 'plain http to another host (no --allow-insecure-http)', args: ['--vault-addr', 'http://vault.example.com:8200'], names: '--vault-addr' },
+    { case: 'audit file not an absolute path', env: { VB_AUDIT_FILE: 'audit.log' }, names: 'VB_AUDIT_FILE' },
     { case: 'malformed duration', args: ['--interval', '5 minutes'], names: '--interval' },
     { case: 'bare number duration', env: { VB_TIMEOUT: '10' }, names: 'VB_TIMEOUT' },
     { case: 'provisioner ttl too short', args: ['--provisioner-ttl', '10s'], names: '--provisioner-ttl' },

@@ -49,7 +49,7 @@ describe('a bad record in the store: named with its version, never used, never a
       // A sealed server: nothing may be unsealed with an invalid record, nothing initialized.
       const result = await runCli(['run', '--once', '--timeout', '5m', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
       expect(result.code).toBe(1);
-      const [said] = logLines(result.stdout).filter((line) => line.msg === 'needs a person');
+      const [said] = logLines(result.stdout).filter((line) => line.event === 'blocked');
       expect(said).toMatchObject({ blocker: 'store-record-invalid' });
       expect(String(said!.reason)).toContain(`vault-unseal-keys: the latest version (${versionsBefore + 1}) is not a valid record: ${problem}`);
       expect(String(said!.reason)).toContain(`version ${versionsBefore} is a valid record`);

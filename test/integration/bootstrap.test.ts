@@ -43,7 +43,7 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     await server?.stop();
   });
 
-  it('run --once initializes, stores, unseals, configures and issues the provisioner token', async () => {
+  it('one scenario: run --once initializes, stores, unseals, configures and issues; a restart is unsealed without an init; a third run writes nothing; status and plan show names, never values', async () => {
     const result = await runCli(['run', '--once', ...args()]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(transitions(result.stdout)).toEqual(expect.arrayContaining(['uninitialized', 'initializing', 'storing', 'sealed', 'configuring', 'issuing', 'ready']));
@@ -75,32 +75,32 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(lookup.body.data.policies).toContain('provisioner');
     expect(lookup.body.data.accessor).toBe(provisioner.accessor);
     expect(Date.parse(provisioner.expiresAt)).toBeGreaterThan(Date.now() + 700 * 3600_000);
-    // The token works for what the provisioner persona does, and not for seal operations.
-    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', provisioner.token)).status).toBe(200);
+    // The token works for what the provisioner persona does, and not for seal operations or the shipped policies
+    // (test/integration/escalation.test.ts tries every escalation).
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl?list=true', provisioner.token)).status).toBe(200);
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', provisioner.token)).status).toBe(403);
     expect((await serverRequest(server, 'PUT', 'sys/seal', provisioner.token)).status).toBe(403);
-  });
 
-  it('after a restart (sealed), run --once unseals with the stored keys and initializes nothing', async () => {
+    // After a restart (sealed), run --once unseals with the stored keys and initializes nothing.
     const keysBefore = await store.readAllVersions('vault-unseal-keys');
     await server.restart();
     expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
 
-    const result = await runCli(['run', '--once', ...args()]);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(transitions(result.stdout)).not.toContain('initializing');
-    expect(transitions(result.stdout)).toContain('sealed');
+    const restarted = await runCli(['run', '--once', ...args()]);
+    expect(restarted.code, restarted.stdout + restarted.stderr).toBe(0);
+    expect(transitions(restarted.stdout)).not.toContain('initializing');
+    expect(transitions(restarted.stdout)).toContain('sealed');
     expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(false);
     expect(await store.readAllVersions('vault-unseal-keys')).toEqual(keysBefore);
-  });
 
-  it('a third run changes nothing on the server (shown by the audit log)', async () => {
+    // A third run changes nothing on the server (shown by the audit log).
     // Let the unsealed node settle as the active node first.
     await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
     const before = await auditLineCount(server);
     const tokensBefore = await store.readAllVersions('vault-provisioner-token');
 
-    const result = await runCli(['run', '--once', ...args()]);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const third = await runCli(['run', '--once', ...args()]);
+    expect(third.code, third.stdout + third.stderr).toBe(0);
 
     const requests = await auditRequestsAfter(server, before);
     expect(requests.length).toBeGreaterThan(0);
@@ -108,14 +108,13 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(writes).toEqual([]);
     expect(requests.filter((request) => request.path.startsWith('auth/token/create'))).toEqual([]);
     expect(await store.readAllVersions('vault-provisioner-token')).toEqual(tokensBefore);
-  });
 
-  it('status and plan show names and state, never values', async () => {
+    // status and plan show names and state, never values.
     const statusResult = await runCli(['status', '--json', ...args()]);
     expect(statusResult.code, statusResult.stderr).toBe(0);
     const report = JSON.parse(statusResult.stdout);
     expect(report.vault.health).toBe('active');
-    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-seal-intent']);
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-management-token', 'vault-seal-intent']);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
     // A converged cluster has no problem, even where a check cannot run (a default OpenBao serves no generate-root endpoints).
@@ -128,7 +127,17 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     const planResult = await runCli(['plan', '--json', ...args()]);
     expect(planResult.code, planResult.stderr).toBe(0);
     expect(JSON.parse(planResult.stdout)).toMatchObject({ state: 'ready', action: { kind: 'done' } });
-  });
+
+    // No key or token value appears in any output; the store directory is 0700 with 0600 files.
+    const secrets = await secretValuesIn(store);
+    expect(secrets.length).toBeGreaterThanOrEqual(5 * 2 + 2);
+    expectNoSecretIn(capturedOutput, secrets);
+    expect(logLines(capturedOutput.join('\n')).some((line) => line.level === 'trace' || line.level === 'debug')).toBe(true);
+    // No file outside the store holds a secret.
+    await expectNoSecretInFiles(await filesUnder(workDirectory, [storeDirectory]), secrets);
+    expect((await stat(storeDirectory)).mode & 0o777).toBe(0o700);
+    for (const file of await filesUnder(storeDirectory)) expect((await stat(file)).mode & 0o777).toBe(0o600);
+  }, 180_000);
 
   it('plan against a fresh server lists the init without doing it', async () => {
     const fresh = await TestServer.start({ kind });
@@ -142,16 +151,5 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     } finally {
       await fresh.stop();
     }
-  });
-
-  it('no key or token value appears in any output, and the store directory is 0700 with 0600 files', async () => {
-    const secrets = await secretValuesIn(store);
-    expect(secrets.length).toBeGreaterThanOrEqual(5 * 2 + 2);
-    expectNoSecretIn(capturedOutput, secrets);
-    expect(logLines(capturedOutput.join('\n')).some((line) => line.level === 'trace' || line.level === 'debug')).toBe(true);
-    // No file outside the store holds a secret.
-    await expectNoSecretInFiles(await filesUnder(workDirectory, [storeDirectory]), secrets);
-    expect((await stat(storeDirectory)).mode & 0o777).toBe(0o700);
-    for (const file of await filesUnder(storeDirectory)) expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 });

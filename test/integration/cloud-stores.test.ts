@@ -92,7 +92,7 @@ describe('--store aws against real OpenBao and moto', () => {
       const cli = startCli(['run', '--store', 'aws', '--store-prefix', 'outage', '--vault-addr', fresh.address, '--listen', `127.0.0.1:${metricsPort}`], awsEnv);
       await cli.waitFor('"to":"initializing"');
       await moto.stop();
-      await cli.waitFor('storing the keys failed; retrying', 60_000);
+      await cli.waitFor('"event":"store-retry"', 60_000);
       expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(503);
       await new Promise((resolve) => setTimeout(resolve, 3000));
       expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(503);
@@ -107,7 +107,7 @@ describe('--store aws against real OpenBao and moto', () => {
       expect(transitions(result.stdout).filter((state) => state === 'initializing')).toHaveLength(1);
       const keys = JSON.parse(await store().readLatest('outage-unseal-keys'));
       expect(keys.keysBase64).toHaveLength(5);
-      expect(logLines(result.stdout).some((line) => line.msg === 'keys and root token stored and verified')).toBe(true);
+      expect(logLines(result.stdout).some((line) => line.event === 'init-secrets-stored')).toBe(true);
       // The stored keys are the ones that open this server: seal it and unseal with them.
       const root = JSON.parse(await store().readLatest('outage-root-token')).token;
       expect((await baoRequest(fresh, 'PUT', 'sys/seal', root)).status).toBe(204);

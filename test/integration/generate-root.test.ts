@@ -51,7 +51,7 @@ describeEachServer('generate-root', (kind) => {
 
     const result = await runCli(args('generate-root', '--revoke-after'));
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(logLines(result.stderr).find((line) => line.msg === 'generate-root done')).toMatchObject({ revoked: true, provisionerTokenIssued: true });
+    expect(logLines(result.stderr).find((line) => line.event === 'command-done')).toMatchObject({ revoked: true, provisionerTokenIssued: true });
 
     const after = (await rootVersions(store)).slice(before.length);
     expect(after.map((version) => [version.token === null, Boolean(version.generation)])).toEqual([
@@ -73,7 +73,7 @@ describeEachServer('generate-root', (kind) => {
     expect(killedAfterStore.signal).toBe('SIGKILL');
     const resumed = await runCli(args('generate-root'));
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
-    expect(logLines(resumed.stderr).find((line) => line.msg === 'generate-root done')).toMatchObject({ resumed: true });
+    expect(logLines(resumed.stderr).find((line) => line.event === 'command-done')).toMatchObject({ resumed: true });
     const token = (await rootVersions(store)).at(-1).token as string;
     expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', token)).body.data.policies).toEqual(['root']);
 
@@ -82,7 +82,7 @@ describeEachServer('generate-root', (kind) => {
     expect((await baoRequest(server, 'GET', 'sys/generate-root/attempt')).body.started).toBe(true);
     const restarted = await runCli(args('generate-root'));
     expect(restarted.code, restarted.stdout + restarted.stderr).toBe(0);
-    expect(logLines(restarted.stderr).some((line) => String(line.msg).startsWith('cancelling the generate-root attempt'))).toBe(true);
+    expect(logLines(restarted.stderr).some((line) => line.event === 'root-generation-cancelled')).toBe(true);
     const latest = (await rootVersions(store)).at(-1).token as string;
     expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', latest)).status).toBe(200);
     expectNoSecretIn(capturedOutput, await outputSecrets(store));

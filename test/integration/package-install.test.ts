@@ -10,10 +10,11 @@ import { FileStore } from '../../src/store/file.js';
 import { baoRequest, OpenBao } from '../../harness/openbao.js';
 
 /**
- * What the Docker image holds, built the way the Dockerfile builds it and run without the
- * repository: `npm pack` of the built project (what `files` ships), plus the lockfile, then
- * `npm ci --omit=dev --ignore-scripts` in a clean folder. `--help` and a real `run --once`
- * against OpenBao come from that folder.
+ * What a production install of the package holds, run without the repository: `npm pack` of the
+ * built project (what `files` ships), plus the lockfile, then `npm ci --omit=dev --ignore-scripts`
+ * in a clean folder. `--help` and a real `run --once` against OpenBao come from that folder.
+ * The image starts from the same install and keeps less of it (the packages the bundle already
+ * holds go): test/integration/image.test.ts runs the image itself.
  */
 
 const run = promisify(execFile);
@@ -58,7 +59,7 @@ afterAll(async () => {
   if (workDirectory) await rm(workDirectory, { recursive: true, force: true });
 });
 
-describe('the production install (what the image holds)', () => {
+describe('the production install (npm pack + npm ci --omit=dev)', () => {
   it('ships compiled JS, the built-in policies and package.json; no sources, tests or tools', () => {
     const topLevel = new Set(packedFiles.map((path) => path.split('/')[0]));
     expect([...topLevel].filter((entry) => !['dist', 'policies', 'package.json', 'README.md', 'LICENSE'].includes(entry!))).toEqual([]);
@@ -109,7 +110,7 @@ describe('the production install (what the image holds)', () => {
       const health = await baoRequest(server, 'GET', 'sys/health');
       expect(health.status).toBe(200);
       expect(health.body).toMatchObject({ initialized: true, sealed: false });
-      expect(result.stdout).toContain('"msg":"state"');
+      expect(result.stdout).toContain('"event":"state"');
       expect((await readdir(storeDirectory)).length).toBeGreaterThan(0);
       // The built-in policies were read from the installed package's policies/ folder.
       const rootToken = (JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')) as { token: string }).token;

@@ -35,49 +35,45 @@ describe('plan prints what the following run does (the same decide())', () => {
     return { action: report.action.kind, detail: report.next };
   }
 
-  it('fresh server: plan says claim and init; a run killed right after spooling the keys did exactly that first', async () => {
-    const plan = await planned();
-    expect(plan.action).toBe('claim-and-init');
+  it('one scenario, step by step, plan prints what the following run does: claim and init (the run killed after spooling), store the spool, unseal, repair drift, nothing', async () => {
+    const freshPlan = await planned();
+    expect(freshPlan.action).toBe('claim-and-init');
     const killed = startCli(['run', '--once', ...args()], cleanEnv({ VB_TEST_CRASH_AT: 'init-spooled' }), ['--import', CRASH_HOOK]);
-    const result = await killed.result;
-    expect(result.signal).toBe('SIGKILL');
-    expect(actions(result.stdout)[0]).toEqual(plan);
-  });
+    const killedRun = await killed.result;
+    expect(killedRun.signal).toBe('SIGKILL');
+    expect(actions(killedRun.stdout)[0]).toEqual(freshPlan);
 
-  it('keys in the spool: plan says store them first; run --once does that first and converges', async () => {
-    const plan = await planned();
-    expect(plan.action).toBe('store-spooled');
-    const result = await runCli(['run', '--once', ...args()]);
-    expect(result.code, result.stdout).toBe(0);
-    expect(actions(result.stdout)[0]).toEqual(plan);
-  });
+    // Keys in the spool: plan says store them first; run --once does that first and converges.
+    const spoolPlan = await planned();
+    expect(spoolPlan.action).toBe('store-spooled');
+    const spoolRun = await runCli(['run', '--once', ...args()]);
+    expect(spoolRun.code, spoolRun.stdout).toBe(0);
+    expect(actions(spoolRun.stdout)[0]).toEqual(spoolPlan);
 
-  it('restarted sealed: plan says unseal; so does the run', async () => {
+    // Restarted sealed: plan says unseal; so does the run.
     await server.restart();
-    const plan = await planned();
-    expect(plan.action).toBe('unseal');
-    const result = await runCli(['run', '--once', ...args()]);
-    expect(result.code, result.stdout).toBe(0);
-    expect(actions(result.stdout)[0]).toEqual(plan);
-  });
+    const sealedPlan = await planned();
+    expect(sealedPlan.action).toBe('unseal');
+    const sealedRun = await runCli(['run', '--once', ...args()]);
+    expect(sealedRun.code, sealedRun.stdout).toBe(0);
+    expect(actions(sealedRun.stdout)[0]).toEqual(sealedPlan);
 
-  it('drift: plan names the deleted policy; the run writes exactly that', async () => {
+    // Drift: plan names the deleted policy; the run writes exactly that.
     const root = JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')).token;
     // Ready includes a node that is still taking over as active; a write needs the active one.
     await until('the node is active', async () => ((await baoRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined));
     expect((await baoRequest(server, 'DELETE', 'sys/policies/acl/provisioner', root)).status).toBe(204);
-    const plan = await planned();
-    expect(plan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the root token)' });
-    const result = await runCli(['run', '--once', ...args()]);
-    expect(result.code, result.stdout).toBe(0);
-    expect(actions(result.stdout)[0]).toEqual(plan);
-  });
+    const driftPlan = await planned();
+    expect(driftPlan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the management token)' });
+    const driftRun = await runCli(['run', '--once', ...args()]);
+    expect(driftRun.code, driftRun.stdout).toBe(0);
+    expect(actions(driftRun.stdout)[0]).toEqual(driftPlan);
 
-  it('converged: plan says nothing to change; the run acts on nothing', async () => {
+    // Converged: plan says nothing to change; the run acts on nothing.
     expect(await planned()).toEqual({ action: 'done', detail: 'nothing to change' });
-    const result = await runCli(['run', '--once', ...args()]);
-    expect(result.code).toBe(0);
-    expect(actions(result.stdout)).toEqual([]);
+    const convergedRun = await runCli(['run', '--once', ...args()]);
+    expect(convergedRun.code).toBe(0);
+    expect(actions(convergedRun.stdout)).toEqual([]);
     expectNoSecretIn(capturedOutput, await secretValuesIn(new FileStore(storeDirectory)));
-  });
+  }, 180_000);
 });

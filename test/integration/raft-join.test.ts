@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { cleanEnv, runCli, transitions } from '../../harness/cli.js';
+import { cleanEnv, events, runCli, transitions } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
 describeEachServer('--raft-join: a follower whose server has no retry_join', (kind) => {
@@ -22,7 +22,7 @@ describeEachServer('--raft-join: a follower whose server has no retry_join', (ki
 
     const second = await runCli(['run', '--once', ...store, '--vault-addr', follower!.address, '--raft-join', leader!.address], cleanEnv({ POD_NAME: 'vault-1' }));
     expect(second.code, second.stdout).toBe(0);
-    expect(second.stdout).toContain('joined the raft cluster');
+    expect(events(second.stdout, 'raft-joined')).toHaveLength(1);
     expect(transitions(second.stdout)).not.toContain('initializing');
 
     const [leaderHealth, followerHealth] = await Promise.all([serverRequest(leader!, 'GET', 'sys/health'), serverRequest(follower!, 'GET', 'sys/health')]);

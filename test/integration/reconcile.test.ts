@@ -31,7 +31,7 @@ async function startSidecar(server: OpenBao, extraArgs: string[], options: { hon
   const args = ['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s', '--reconcile-interval', '2s', ...extraArgs];
   if (options.policiesDirectory) args.push('--policies-dir', options.policiesDirectory);
   const cli = startCli(args, cleanEnv({ HOME: directory }), [], { honourFileModes: options.honourFileModes });
-  await cli.waitFor('serving /healthz');
+  await cli.waitFor('"event":"listening"');
   return { cli, port, store: new FileStore(storeDirectory), storeDirectory, directory };
 }
 

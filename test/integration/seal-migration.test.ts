@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, logLines, runCli } from '../../harness/cli.js';
-import { keyVersions } from '../../harness/keys.js';
+import { capturedOutput, cleanEnv, logLines, runCli, startCli } from '../../harness/cli.js';
+import { CRASH_HOOK, keyVersions } from '../../harness/keys.js';
 import { MotoKms } from '../../harness/kms.js';
 import { startMoto, type Moto } from '../../harness/moto.js';
 import { RecordingProxy } from '../../harness/recording-proxy.js';
@@ -50,7 +50,7 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     expect(status).toMatchObject({ sealed: true, migration: true });
   }
 
-  const blockers = (output: string) => logLines(output).filter((line) => line.msg === 'needs a person').map((line) => line.blocker);
+  const blockers = (output: string) => logLines(output).filter((line) => line.event === 'blocked').map((line) => line.blocker);
   const calls = (proxy: RecordingProxy) => ({ unseal: proxy.paths('PUT', 'sys/unseal').length, init: proxy.paths('PUT', 'sys/init').length });
 
   beforeAll(async () => {
@@ -124,6 +124,20 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     expect(blockers(held.stdout)).toEqual(['seal-mismatch']);
     expect(logLines(held.stdout).some((line) => line.event === 'migrated-keys-refused')).toBe(true);
     expect((await keyVersions(store)).at(-1)).toMatchObject({ type: 'shamir' });
+  });
+
+  it.each(['migration-recorded', 'migration-unsealed', 'migration-recorded-recovery'])('migrate-seal killed at %s: a re-run finishes, the keys end as the active recovery version', async (checkpointName) => {
+    const { server, storeArgs, store } = await bootstrappedShamirNode();
+    const shamir = (await keyVersions(store)).at(-1)!;
+    await addKmsSeal(server);
+    const killed = await startCli(['migrate-seal', ...storeArgs], cleanEnv({ VB_TEST_CRASH_AT: checkpointName }), ['--import', CRASH_HOOK]).result;
+    expect(killed.signal).toBe('SIGKILL');
+
+    const rerun = await runCli(['migrate-seal', ...storeArgs]);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    expect((await keyVersions(store)).at(-1)).toMatchObject({ type: 'recovery', status: 'active', keysBase64: shamir.keysBase64 });
+    await server.restart();
+    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 }).toBe(200);
   });
 
   it('no key or token value appears in any output', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, logLines, startCli, transitions } from '../../harness/cli.js';
+import { capturedOutput, events, startCli, transitions } from '../../harness/cli.js';
 import { RecordingProxy } from '../../harness/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
@@ -22,7 +22,7 @@ describe('shutdown (SPEC §7): a signal ends the pause at once', () => {
       cli.child.kill('SIGTERM');
       const result = await cli.result;
       expect(result.code, result.stdout).toBe(0);
-      expect(logLines(result.stdout).at(-1)?.msg).toBe('stopped cleanly');
+      expect(events(result.stdout).at(-1)).toMatchObject({ event: 'finished', outcome: 'stopped' });
       // No pass after the signal, and the exit came long before the pause could have run out.
       expect(proxy.requests.length).toBe(requestsBefore);
       expect(Date.now() - signalledAt).toBeLessThan(5 * 60_000);
@@ -56,17 +56,17 @@ describeEachServer('shutdown (SPEC §7)', (kind) => {
     const cli = startCli(['run', ...args, '--vault-addr', proxy.address]);
     await init.answered;
     cli.child.kill('SIGTERM');
-    await cli.waitFor('shutting down once the secrets in flight are stored');
+    await cli.waitFor('"event":"shutting-down"');
     init.release();
     const result = await cli.result;
     expect(result.code, result.stdout).toBe(0);
 
-    const messages = logLines(result.stdout).map((line) => String(line.msg));
-    const signalled = messages.indexOf('shutting down once the secrets in flight are stored');
-    const stored = messages.indexOf('keys and root token stored and verified');
+    const said = events(result.stdout);
+    const signalled = said.findIndex((line) => line.event === 'shutting-down' && line.secretsInFlight === true);
+    const stored = said.findIndex((line) => line.event === 'init-secrets-stored');
     expect(signalled).toBeGreaterThanOrEqual(0);
     expect(stored).toBeGreaterThan(signalled);
-    expect(messages.at(-1)).toBe('stopped cleanly');
+    expect(said.at(-1)).toMatchObject({ event: 'finished', outcome: 'stopped' });
     // Stopped after storing: no step started after the signal.
     expect(transitions(result.stdout)).not.toContain('configuring');
     expect(proxy.paths('PUT', 'sys/unseal')).toEqual([]);
@@ -83,13 +83,14 @@ describeEachServer('shutdown (SPEC §7)', (kind) => {
     const cli = startCli(['run', ...args, '--vault-addr', proxy.address]);
     await init.answered;
     cli.child.kill('SIGINT');
-    await cli.waitFor('shutting down once the secrets in flight are stored');
+    await cli.waitFor('"event":"shutting-down"');
+    expect(events(cli.output(), 'shutting-down')).toEqual([expect.objectContaining({ secretsInFlight: true })]);
     cli.child.kill('SIGTERM');
     // The answer is still held: the process cannot have waited for the keys.
     const result = await cli.result;
     init.release();
     expect(result.code).toBe(1);
-    expect(logLines(result.stdout).at(-1)?.msg).toBe('second signal: exiting now');
+    expect(events(result.stdout).at(-1)).toMatchObject({ event: 'second-signal', secretsInFlight: true });
     expect(await new FileStore(args[3]!).readAllVersions('vault-unseal-keys')).toEqual([]);
   });
 });

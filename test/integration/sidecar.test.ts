@@ -34,7 +34,7 @@ describeEachServer('the sidecar loop (run without --once)', (kind) => {
     const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-sidecar-')), 'store');
     const port = await freePort();
     cli = startCli(['run', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s']);
-    await cli.waitFor('serving /healthz');
+    await cli.waitFor('"event":"listening"');
 
     // No server yet: alive, not ready, vault down.
     expect((await probe(port, '/healthz')).status).toBe(200);

@@ -29,7 +29,7 @@ describeEachServer('TLS: verification on by default, Vault variables honoured', 
   it('refuses an unverified server: no CA given → never past waiting, exit 4, the TLS error named', async () => {
     const result = await run({ ...clientEnv(), VAULT_TLS_SERVER_NAME: SERVER_NAME });
     expect(result.code).toBe(4);
-    const reasons = logLines(result.stdout).filter((line) => line.msg === 'Vault unreachable; retrying').map((line) => String(line.reason));
+    const reasons = logLines(result.stdout).filter((line) => line.event === 'vault-unreachable').map((line) => String(line.reason));
     expect(reasons.join(' ')).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
   });
 
@@ -65,7 +65,7 @@ describeEachServer('TLS: verification on by default, Vault variables honoured', 
   it('VAULT_SKIP_VERIFY=true connects, with a loud warning', async () => {
     const result = await run({ ...clientEnv(), VAULT_SKIP_VERIFY: 'true' }, ['--timeout', '1m']);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    const warning = logLines(result.stdout).find((line) => String(line.msg).startsWith('VAULT_SKIP_VERIFY is set'));
+    const warning = logLines(result.stdout).find((line) => line.event === 'tls-verification-off');
     expect(warning?.level).toBe('warn');
   });
 });

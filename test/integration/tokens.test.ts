@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, runCli } from '../../harness/cli.js';
+import { actions, capturedOutput, runCli } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
@@ -27,7 +27,7 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     await Promise.all(servers.splice(0).map((server) => server.stop()));
   });
 
-  it('--root-token revoke: root revoked after configuring, kept in history; later runs work with the provisioner token', async () => {
+  it('--root-token revoke: root revoked after configuring, kept in history; later runs work with the management token, never the provisioner token', async () => {
     const { server, work, store, args } = await setUp(kind);
     servers.push(server);
     const first = await runCli(args('--root-token', 'revoke'));
@@ -38,7 +38,7 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expect(rootVersions[1]).toMatchObject({ token: null, revokedAt: expect.any(String) });
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', rootVersions[0].token)).status).toBe(403);
 
-    // Sealed restart, and a new policy to write: all done with the provisioner token.
+    // Sealed restart, and a new policy to write: all done with the sidecar's management token.
     await server.restart();
     const policies = join(work, 'policies');
     await mkdir(policies);
@@ -49,6 +49,8 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     const provisioner = await latest(store, 'vault-provisioner-token');
     const written = await serverRequest(server, 'GET', 'sys/policies/acl/tenant-a', provisioner.token);
     expect(written.body.data.policy).toContain('tenant-a');
+    const management = await latest(store, 'vault-management-token');
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', management.token)).body.data.policies).toContain('vault-bootstrap');
     expect(await store.readAllVersions('vault-root-token')).toHaveLength(2);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
@@ -58,6 +60,7 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     servers.push(server);
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
     const first = await latest(store, 'vault-provisioner-token');
+    const management = await latest(store, 'vault-management-token');
 
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
     expect((await latest(store, 'vault-provisioner-token')).accessor).toBe(first.accessor);
@@ -77,6 +80,11 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     const revokedAt = messages.findIndex((line) => line.includes('previous provisioner token revoked'));
     expect(storedAt).toBeGreaterThan(-1);
     expect(revokedAt).toBeGreaterThan(storedAt);
+    // The management token (its period is --provisioner-ttl) reached the last third too: renewed, not replaced.
+    expect(actions(rotation.stdout).map((entry) => entry.action)).toContain('renew-management-token');
+    const renewed = await latest(store, 'vault-management-token');
+    expect(renewed.accessor).toBe(management.accessor);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', renewed.token)).body.data.ttl).toBeGreaterThan(40);
 
     // A stored token the server no longer accepts is replaced.
     const root = (await latest(store, 'vault-root-token')).token;

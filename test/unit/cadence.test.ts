@@ -20,6 +20,8 @@ const SETTINGS: DecideSettings = {
   initClaimName: 'vault-init-claim',
   shamir: { shares: 5, threshold: 3 },
   recovery: { shares: 5, threshold: 3 },
+  selfInit: false,
+  selfInitClusterName: 'vault-self-init-cluster',
 };
 
 describe('reconcileDue: a cheap pass only while nothing happened', () => {
@@ -50,7 +52,7 @@ describe('afterDecision: which full reconcile the cheap passes rest on', () => {
     reconcile: 'start',
     spool: undefined,
     policyHashes: POLICIES,
-    server: { managementToken: 'root', policiesDiffering: [], roleDiffers: false, provisionerToken: 'valid', rootTokenLive: true, provisionerRotateAt: NOW + 7200_000 },
+    server: { managementToken: 'management', ownManagementToken: 'valid', policiesDiffering: [], roleDiffers: false, auditDiffers: false, provisionerToken: 'valid', rootTokenLive: true, provisionerRotateAt: NOW + 7200_000 },
   };
   const done = { state: 'ready' as const, reason: '', action: { kind: 'done' as const } };
 
@@ -66,6 +68,11 @@ describe('afterDecision: which full reconcile the cheap passes rest on', () => {
     const memory = afterDecision(EMPTY_MEMORY, due, done);
     expect(memory.converged?.rotateAt).toBeUndefined();
     expect(reconcileDue(due.vault, POLICIES, NOW + 5000, memory.converged, RECONCILE_MS)).toBeUndefined();
+  });
+
+  it('the management token renewing before the provisioner token rotates sets the time of the next reconcile', () => {
+    const sooner = { ...full, server: { ...full.server!, managementRenewAt: NOW + 600_000 } };
+    expect(afterDecision(EMPTY_MEMORY, sooner, done).converged?.rotateAt).toBe(NOW + 600_000);
   });
 
   it('a cheap pass leaves it standing, so the interval counts from the last full reconcile', () => {

@@ -12,8 +12,27 @@ describe('loadConfig', () => {
     expect(config.listen).toEqual({ host: undefined, port: 8099 });
     expect(config.store).toEqual({ kind: 'file', directory: './.vault-bootstrap' });
     expect(config.tls.skipVerify).toBe(false);
-    expect([...config.policies.keys()].sort()).toEqual(['admin', 'provisioner']);
+    expect([...config.policies.keys()].sort()).toEqual(['admin', 'provisioner', 'vault-bootstrap']);
+    expect(config.auditFile).toBe('stdout');
+    expect(config.insecureHttp).toBe(false);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('refuses plain http to another host unless --allow-insecure-http says it is meant; loopback is fine', () => {
+    for (const address of ['http://vault.example.com:8200', 'http://10.0.0.7:8200', 'http://[fd00::1]:8200']) {
+      expect(() => loadConfig(base, { VAULT_ADDR: address })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('VAULT_ADDR') }));
+      expect(loadConfig([...base, '--allow-insecure-http'], { VAULT_ADDR: address }).insecureHttp).toBe(true);
+      expect(loadConfig(base, { VAULT_ADDR: address, VB_ALLOW_INSECURE_HTTP: 'true' }).insecureHttp).toBe(true);
+    }
+    for (const address of ['http://127.0.0.1:8200', 'http://127.3.4.5:8200', 'http://localhost:8200', 'http://[::1]:8200', 'https://vault.example.com:8200']) {
+      expect(loadConfig(base, { VAULT_ADDR: address }).insecureHttp).toBe(false);
+    }
+  });
+
+  it('--audit-file: stdout, an absolute path on the server, or off', () => {
+    expect(loadConfig([...base, '--audit-file', '/var/log/vault/audit.log'], {}).auditFile).toBe('/var/log/vault/audit.log');
+    expect(loadConfig(base, { VB_AUDIT_FILE: 'off' }).auditFile).toBeUndefined();
+    expect(() => loadConfig([...base, '--audit-file', 'audit.log'], {})).toThrow(expect.objectContaining({ message: expect.stringContaining('--audit-file') }));
   });
 
   it('--once turns the listener off unless asked for', () => {

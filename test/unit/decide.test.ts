@@ -15,6 +15,8 @@ const SETTINGS: DecideSettings = {
   initClaimName: 'vault-init-claim',
   shamir: { shares: 5, threshold: 3 },
   recovery: { shares: 5, threshold: 3 },
+  selfInit: false,
+  selfInitClusterName: 'vault-self-init-cluster',
 };
 
 const KEYS: Extract<StoredRecord<UnsealKeys>, { kind: 'valid' }> = {
@@ -32,7 +34,7 @@ function sealedAs(sealType: string, extra: Partial<Observation> = {}): Observati
   return seen;
 }
 
-const CONVERGED_SERVER: ServerSeen = { managementToken: 'root', policiesDiffering: [], roleDiffers: false, provisionerToken: 'valid', rootTokenLive: true };
+const CONVERGED_SERVER: ServerSeen = { managementToken: 'management', ownManagementToken: 'valid', policiesDiffering: [], roleDiffers: false, auditDiffers: false, provisionerToken: 'valid', rootTokenLive: true };
 
 /** An active, converged node: decide says ready. Each row below changes one thing. */
 function converged(): Observation {
@@ -44,6 +46,7 @@ function converged(): Observation {
     keys: KEYS,
     rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '2026-11-01T00:00:00Z' } },
     provisionerToken: { kind: 'valid', value: { token: new Secret('provisioner-token'), accessor: 'a', policies: ['provisioner'], expiresAt: '2026-12-01T00:00:00Z' } },
+    managementToken: { kind: 'valid', value: { token: new Secret('management-token'), accessor: 'm', policies: ['default', 'vault-bootstrap'], expiresAt: '2026-12-01T00:00:00Z' } },
     server: { ...CONVERGED_SERVER },
     policyHashes: new Map([['admin', 'h-admin'], ['provisioner', 'h-provisioner']]),
   };
@@ -62,6 +65,25 @@ function silent(): Observation {
   const seen = withHealth(undefined);
   seen.vault = { ...seen.vault, sealType: undefined };
   return seen;
+}
+
+const NO_CLAIM: Observation['claim'] = { generation: 0, record: { kind: 'absent' } };
+const OUR_OLD_CLAIM: Observation['claim'] = { generation: 1, record: { kind: 'valid', value: { holder: 'pod-1', claimedAt: '2026-11-01T00:00:00Z', clusterHint: '' } } };
+
+const LOGIN_SERVER: ServerSeen = { ...CONVERGED_SERVER, managementToken: 'login', ownManagementToken: 'missing', loginToken: new Secret('login-token'), rootTokenLive: false };
+
+/** A self-initialized node, converged: no keys and no root token stored, its cluster id recorded. */
+function selfInitialized(extra: Partial<Observation> = {}): Observation {
+  const seen = converged();
+  return {
+    ...seen,
+    vault: { ...seen.vault, sealType: 'static' },
+    keys: { kind: 'absent' },
+    rootToken: { kind: 'absent' },
+    selfInitCluster: { kind: 'valid', value: { clusterId: 'cluster-a', firstSeenAt: '2026-11-01T00:00:00Z', sealType: 'static' } },
+    server: { ...LOGIN_SERVER },
+    ...extra,
+  };
 }
 
 const INVALID_KEYS: StoredRecord<UnsealKeys> = { kind: 'invalid', name: 'vault-unseal-keys', problem: 'no keys in keysBase64', versions: 2, earlierValidVersion: 1 };
@@ -116,7 +138,8 @@ describe('decide: one row per rule', () => {
       { state: 'uninitialized', action: 'join' },
     ],
     ['sealed, Shamir keys stored', withHealth(503), {}, EMPTY_MEMORY, { state: 'sealed', action: 'unseal' }],
-    ['sealed, no keys anywhere', withHealth(503, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['sealed, no keys, our claim: our lost init (orphaned)', withHealth(503, { keys: { kind: 'absent' }, claim: OUR_OLD_CLAIM }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['sealed Shamir node, no keys, no claim ever: initialized by someone else', withHealth(503, { keys: { kind: 'absent' }, claim: NO_CLAIM }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'initialized-elsewhere' }],
     ['sealed, invalid keys record', withHealth(503, { keys: INVALID_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'store-record-invalid' }],
     ['sealed auto-unseal node: the seal (KMS) is failing, recovery keys never submitted', sealedAs('awskms', { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-failing' }],
     ['an auto-unseal node silent past the bound: the seal (KMS) is failing, looked at fast', silent(), {}, { ...EMPTY_MEMORY, sealType: 'awskms', unreachableSince: NOW - SEAL_SILENT_AFTER_MS }, { state: 'waiting', action: 'hold', blocker: 'seal-failing' }],
@@ -125,7 +148,7 @@ describe('decide: one row per rule', () => {
     ['after a seal migration: unsealed by awskms, Shamir keys stored: the active node checks and adopts them', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'adopt-migrated-keys' }],
     ['after a seal migration, on a standby: waits for the active node', withHealth(429, { vault: { ...converged().vault, health: 'standby', status: 429, sealType: 'awskms' } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'wait' }],
     ['after a seal migration, the server refused the stored keys: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' } }), {}, { ...EMPTY_MEMORY, migratedKeysRefusedAt: NOW - 1000 }, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
-    ['after a seal migration, no live root token to check with: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, server: { ...CONVERGED_SERVER, managementToken: 'provisioner', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
+    ['after a seal migration, no live root token to check with: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, server: { ...CONVERGED_SERVER, managementToken: 'management', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['encrypted recovery shares never pass for migrated keys', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, keys: { kind: 'valid', value: { ...KEYS.value, encrypted: true, fingerprints: ['f'] } } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['sealed on purpose (seal intent)', withHealth(503, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-intent' }],
     ['sealed while its process kept running: recorded as an intent', withHealth(503), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 0 }, { state: 'sealed', action: 'record-seal-intent' }],
@@ -140,7 +163,11 @@ describe('decide: one row per rule', () => {
     ['keys without a cluster id, node not opened here: not recorded by guess', withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['sealed, keys refused a moment ago', withHealth(503), {}, { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - 1000]]) }, { state: 'blocked', action: 'hold', blocker: 'keys-rejected' }],
     ['sealed, keys refused long ago: try again', withHealth(503), {}, { ...EMPTY_MEMORY, refusedKeys: new Map([[1, NOW - RECHECK_AFTER_MS]]) }, { state: 'sealed', action: 'unseal' }],
-    ['unsealed, no keys in the store', withHealth(200, { keys: { kind: 'absent' } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['unsealed, no keys, our claim: our lost init (orphaned)', withHealth(200, { keys: { kind: 'absent' }, claim: OUR_OLD_CLAIM }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['unsealed, no keys, an unreadable claim of ours: still our lost init', withHealth(200, { keys: { kind: 'absent' }, claim: { generation: 2, record: { kind: 'invalid', name: 'vault-init-claim-g2', problem: 'not JSON', versions: 1, earlierValidVersion: undefined } } }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
+    ['unsealed Shamir node, no keys, no claim ever: initialized by someone else', withHealth(200, { keys: { kind: 'absent' }, claim: NO_CLAIM }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'initialized-elsewhere' }],
+    ['auto-unsealed by its own seal, no keys, no claim: self-initialized, not orphaned', withHealth(200, { vault: { ...converged().vault, sealType: 'static' }, keys: { kind: 'absent' }, claim: NO_CLAIM }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'initialized-elsewhere' }],
+    ['auto-unsealed, no keys, but our claim: our orphan all the same (the seal opens both)', withHealth(200, { vault: { ...converged().vault, sealType: 'static' }, keys: { kind: 'absent' }, claim: OUR_OLD_CLAIM }), {}, EMPTY_MEMORY, { state: 'orphaned', action: 'hold', blocker: 'orphaned' }],
     ['spool holds keys: stored before anything, even while Vault is down', withHealth(undefined, { spool: { unsealKeys: KEYS.value, rootToken: { token: new Secret('t'), createdAt: '' } } }), {}, EMPTY_MEMORY, { state: 'storing', action: 'store-spooled' }],
     ['a policy differs', withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
     ['the token role differs', withHealth(200, { server: { ...CONVERGED_SERVER, roleDiffers: true } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
@@ -151,7 +178,25 @@ describe('decide: one row per rule', () => {
     ['a standby waits for the active node to issue', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'wait' }],
     ['a standby leaves rotation to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'rotate' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['--root-token revoke with a live root token', converged(), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'revoke-root' }],
-    ['--root-token revoke, already revoked', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'provisioner', rootTokenLive: false } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--root-token revoke, already revoked', withHealth(200, { server: { ...CONVERGED_SERVER, rootTokenLive: false } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--root-token revoke waits for the management token', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
+    ['the audit device differs (HashiCorp Vault)', withHealth(200, { server: { ...CONVERGED_SERVER, auditDiffers: true } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
+    ['no management token yet, root token live: issued with it', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
+    ['management token revoked, root token live: reissued', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'invalid' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
+    ['a standby configures with the root token and leaves issuing to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['management token in the last third of its period: renewed', withHealth(200, { server: { ...CONVERGED_SERVER, ownManagementToken: 'renew' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'renew-management-token' }],
+    ['no management token and the root token revoked: a person runs generate-root (never the CI token)', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'none', ownManagementToken: 'invalid', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'no-management-token' }],
+    // --self-init: the server initialized itself; no keys record, a login's token.
+    ['--self-init, uninitialized: waits for the server to initialize itself, never claims', withHealth(501, { keys: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'uninitialized', action: 'wait' }],
+    ['--self-init, first sight: the cluster id is recorded', selfInitialized({ selfInitCluster: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'configuring', action: 'record-self-init-cluster' }],
+    ['--self-init, converged with the login', selfInitialized(), { selfInit: true }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--self-init, a policy differs: written with the login token', selfInitialized({ server: { ...LOGIN_SERVER, policiesDiffering: ['admin'] } }), { selfInit: true }, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
+    ['--self-init, CI token in its last third: rotated with the login token', selfInitialized({ server: { ...LOGIN_SERVER, provisionerToken: 'rotate' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'issuing', action: 'issue-token' }],
+    ['--self-init, another cluster than the one recorded', selfInitialized({ selfInitCluster: { kind: 'valid', value: { clusterId: 'cluster-b', firstSeenAt: '', sealType: 'static' } } }), { selfInit: true }, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'cluster-mismatch' }],
+    ['--self-init, the server refuses the login', selfInitialized({ server: { ...LOGIN_SERVER, managementToken: 'none', loginToken: undefined, loginProblem: 'HTTP 400: invalid role' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'login-rejected' }],
+    ['--self-init, a seal intent: sealed with the login token', selfInitialized({ sealIntent: INTENT }), { selfInit: true }, EMPTY_MEMORY, { state: 'sealed', action: 'seal' }],
+    ['--self-init, sealed auto-unseal node: the seal is failing, nothing submitted', sealedAs('static', { keys: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-failing' }],
+    ['--self-init, a Shamir seal cannot self-initialize', withHealth(503, { keys: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
   ];
 
   it.each(rows)('%s', (_name, seen, settings, memory, expected) => {
@@ -189,7 +234,7 @@ describe('decide: a rejected policy', () => {
 
   it('is not written again while its text is unchanged; the others are, and the node is not ready', () => {
     const seen = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['admin', 'provisioner'] } });
-    expect(decide(seen, rejectedProvisioner(NOW - 1000), SETTINGS).action).toMatchObject({ kind: 'configure', policies: ['admin'], role: false, management: { source: 'root' } });
+    expect(decide(seen, rejectedProvisioner(NOW - 1000), SETTINGS).action).toMatchObject({ kind: 'configure', policies: ['admin'], role: false, audit: false, management: { source: 'management' } });
     const onlyRejected = withHealth(200, { server: { ...CONVERGED_SERVER, policiesDiffering: ['provisioner'] } });
     const decision = decide(onlyRejected, rejectedProvisioner(NOW - 1000), SETTINGS);
     expect(decision).toMatchObject({ state: 'blocked', action: { kind: 'hold', blocker: 'policy-rejected' } });
