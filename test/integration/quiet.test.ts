@@ -10,10 +10,10 @@ import { baoRequest, OpenBao } from '../../harness/openbao.js';
 import { RecordingProxy, type RecordedRequest } from '../../harness/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
-/** What one full reconcile of a converged node reads (observe.ts): seal intent, keys, provisioner token, root token. */
-const STORE_READS_PER_RECONCILE = 4;
-/** Its token-bearing requests: two token look-ups, the two built-in policies, the token role. */
-const TOKEN_REQUESTS_PER_RECONCILE = 5;
+/** What one full reconcile of a converged node reads (observe.ts): seal intent, keys, provisioner, root and management tokens. */
+const STORE_READS_PER_RECONCILE = 5;
+/** Its token-bearing requests on OpenBao, root token stored: three token look-ups, the three built-in policies, the token role. */
+const TOKEN_REQUESTS_PER_RECONCILE = 7;
 const RECONCILE_INTERVAL_MS = 3000;
 
 /**
