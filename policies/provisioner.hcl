@@ -58,6 +58,138 @@ path "sys/policies/acl/default" {
 path "sys/policies/acl/vault-bootstrap" {
   capabilities = ["deny"]
 }
+# HashiCorp Vault lowercases a policy name and trims its spaces before writing it, but checks
+# the ACL against the path as sent: PUT sys/policies/acl/Admin (or "admin ", or " admin")
+# would rewrite admin. So every spelling that folds into one of the four names is denied too:
+# a name that starts like it and then has a capital letter (the longer glob wins over
+# sys/policies/acl/*), the name followed by a space, and any name starting with a space. Write
+# policy names in lower case (the server stores them so anyway). OpenBao folds before checking.
+path "sys/policies/acl/A*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/aD*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/adM*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/admI*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/admiN*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/admin *" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/P*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/pR*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/prO*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/proV*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/provI*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/proviS*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/provisI*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/provisiO*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/provisioN*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/provisionE*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/provisioneR*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/provisioner *" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/D*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/dE*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/deF*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/defA*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/defaU*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/defauL*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/defaulT*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/default *" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/V*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vA*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vaU*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vauL*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vaulT*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-B*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-bO*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-boO*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-booT*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-bootS*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-bootsT*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-bootstR*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-bootstrA*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-bootstraP*" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/vault-bootstrap *" {
+  capabilities = ["deny"]
+}
+path "sys/policies/acl/ *" {
+  capabilities = ["deny"]
+}
 
 # Secrets engines
 path "sys/mounts/*" {

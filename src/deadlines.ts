@@ -16,8 +16,8 @@ export const CALL_DEADLINE_MS = Object.freeze({
   vaultHealth: 5_000,
   /** Calls whose answer is a new secret (sys/init, a rotation step): abandoning one too early orphans it. */
   vaultKeyGeneration: 60_000,
-  /** /readyz's live look at the server: a probe answers within a second, whatever the server does. */
-  vaultProbe: 800,
+  /** /readyz's live look at the server: half a second, so a probe answers well within one whatever the server does. */
+  vaultProbe: 500,
   /** One store operation (a read, a create, a new version, a listing), retries of the SDK included. */
   store: 10_000,
 });

@@ -45,7 +45,7 @@ export class WaitForStore {
       this.#lastBeat = Date.now();
       if (signal.aborted) return 'stopped';
       if (Date.now() >= deadlines.runEnd) {
-        log.error({ event: 'once-timed-out', state: this.state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
+        log.error({ event: 'timed-out', state: this.state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
         return 'timed-out';
       }
       try {

@@ -72,7 +72,7 @@ export class Runner {
       while (!signal.aborted) {
         this.#lastBeat = Date.now();
         if (this.#lastBeat >= deadline) {
-          log.error({ event: 'timed-out', state: this.#state, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
+          log.error({ event: 'timed-out', state: this.#state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
           return 'timed-out';
         }
         const result = await this.#pass();

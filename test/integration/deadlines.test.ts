@@ -66,7 +66,7 @@ describe('every call has a deadline (real OpenBao, moto, and a fault proxy betwe
       // Its own deadline, cut short by what was left of --timeout: the run never outlives it.
       expect(Number(timedOut[0]!.deadlineMs)).toBeLessThanOrEqual(CALL_DEADLINE_MS.store);
       expect(Number(timedOut[0]!.elapsedMs)).toBeGreaterThanOrEqual(Number(timedOut[0]!.deadlineMs) - 50);
-      expect(logLines(result.stdout).some((line) => line.event === 'once-timed-out')).toBe(true);
+      expect(logLines(result.stdout).some((line) => line.event === 'timed-out')).toBe(true);
     } finally {
       await store.stop();
     }
@@ -122,7 +122,7 @@ describe('every call has a deadline (real OpenBao, moto, and a fault proxy betwe
       const result = await cli.result;
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(4);
       expect(result.elapsedMs).toBeLessThan(6_000 + SLACK_MS);
-      expect(logLines(result.stdout).some((line) => line.event === 'once-timed-out')).toBe(true);
+      expect(logLines(result.stdout).some((line) => line.event === 'timed-out')).toBe(true);
     } finally {
       await gcp.stop();
     }

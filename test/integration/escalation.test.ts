@@ -39,11 +39,17 @@ const latest = async (store: FileStore, name: string) => JSON.parse(await store.
 function escalations(managementAccessor: string): Array<[string, string, string, unknown]> {
   return [
     ['rewrite the admin policy', 'PUT', 'sys/policies/acl/admin', { policy: ANY_POWER }],
-    ['rewrite the admin policy, another case', 'PUT', 'sys/policies/acl/Admin', { policy: ANY_POWER }],
+    // Vault lowercases and trims a policy name before writing it, after checking the ACL on the path as sent.
+    ['rewrite the admin policy, capitalised', 'PUT', 'sys/policies/acl/Admin', { policy: ANY_POWER }],
+    ['rewrite the admin policy, a capital inside', 'PUT', 'sys/policies/acl/aDmin', { policy: ANY_POWER }],
     ['rewrite the admin policy, trailing space', 'PUT', 'sys/policies/acl/admin%20', { policy: ANY_POWER }],
+    ['rewrite the admin policy, leading space', 'PUT', 'sys/policies/acl/%20admin', { policy: ANY_POWER }],
     ['rewrite its own provisioner policy', 'PUT', 'sys/policies/acl/provisioner', { policy: ANY_POWER }],
+    ['rewrite its own provisioner policy, capitalised', 'PUT', 'sys/policies/acl/PROVISIONER', { policy: ANY_POWER }],
     ['rewrite the default policy (every token has it)', 'PUT', 'sys/policies/acl/default', { policy: ANY_POWER }],
+    ['rewrite the default policy, trailing space', 'PUT', 'sys/policies/acl/default%20', { policy: ANY_POWER }],
     ["rewrite the sidecar's management policy", 'PUT', 'sys/policies/acl/vault-bootstrap', { policy: ANY_POWER }],
+    ["rewrite the sidecar's management policy, a capital inside", 'PUT', 'sys/policies/acl/vault-Bootstrap', { policy: ANY_POWER }],
     ['create a token role that grants admin', 'POST', 'auth/token/roles/escalate', { allowed_policies: ['admin'] }],
     ['widen its own token role', 'POST', 'auth/token/roles/provisioner', { allowed_policies: ['provisioner', 'admin'] }],
     ['create a token with the admin policy', 'POST', 'auth/token/create', { policies: ['admin'] }],

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, runCli } from '../../harness/cli.js';
+import { actions, capturedOutput, runCli } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
@@ -60,6 +60,7 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     servers.push(server);
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
     const first = await latest(store, 'vault-provisioner-token');
+    const management = await latest(store, 'vault-management-token');
 
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
     expect((await latest(store, 'vault-provisioner-token')).accessor).toBe(first.accessor);
@@ -79,6 +80,11 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     const revokedAt = messages.findIndex((line) => line.includes('previous provisioner token revoked'));
     expect(storedAt).toBeGreaterThan(-1);
     expect(revokedAt).toBeGreaterThan(storedAt);
+    // The management token (its period is --provisioner-ttl) reached the last third too: renewed, not replaced.
+    expect(actions(rotation.stdout).map((entry) => entry.action)).toContain('renew-management-token');
+    const renewed = await latest(store, 'vault-management-token');
+    expect(renewed.accessor).toBe(management.accessor);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', renewed.token)).body.data.ttl).toBeGreaterThan(40);
 
     // A stored token the server no longer accepts is replaced.
     const root = (await latest(store, 'vault-root-token')).token;

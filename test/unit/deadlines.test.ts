@@ -2,6 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { CALL_DEADLINE_MS, DeadlineExceededError, Deadlines } from '../../src/deadlines.js';
 import { isAborted, isTransientError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { DeadlineStore } from '../../src/store/deadline.js';
+import type { SecretStore } from '../../src/store/types.js';
 
 /** A logger whose lines a test can read. */
 function recordingLog(): { log: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
@@ -76,5 +78,30 @@ describe('Deadlines', () => {
     expect(isAborted(await ordinary)).toBe(true);
     finish('stored');
     await expect(holding).resolves.toBe('stored');
+  });
+});
+
+describe('DeadlineStore', () => {
+  test('every store operation is bounded and named by the store and the secret', async () => {
+    const hung: SecretStore = {
+      kind: 'aws',
+      verifyAccess: never,
+      readLatest: never,
+      createIfAbsent: never,
+      addVersion: never,
+      readAllVersions: never,
+      listVersions: never,
+      close: async () => undefined,
+    };
+    const deadlines = new Deadlines();
+    deadlines.endRunAt(Date.now() + 100, 0);
+    const store = new DeadlineStore(hung, deadlines);
+    for (const operation of [() => store.readLatest('vault-keys'), () => store.addVersion('vault-keys', 'v'), () => store.listVersions('vault-keys')]) {
+      const error = await operation().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(DeadlineExceededError);
+      expect((error as DeadlineExceededError).code).toBe('STORE_UNAVAILABLE');
+      expect((error as DeadlineExceededError).dependency).toBe('aws secrets manager');
+      expect((error as DeadlineExceededError).operation).toMatch(/^(readLatest|addVersion|listVersions) vault-keys$/);
+    }
   });
 });
