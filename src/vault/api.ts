@@ -25,7 +25,6 @@ export interface SealStatus {
   progress: number;
   /** Identifies the unseal attempt in progress (empty when none). */
   nonce: string;
-  recoverySeal: boolean;
   /** A seal migration is in progress: a person runs it; nothing here feeds it keys. */
   migration: boolean;
 }
@@ -48,11 +47,9 @@ export interface InitResult {
 export interface TokenInfo {
   accessor: string;
   policies: string[];
-  orphan: boolean;
   /** Seconds left; 0 for a token that never expires. */
   ttlSeconds: number;
   creationTtlSeconds: number;
-  expireTime: string | null;
 }
 
 export interface TokenRole {
@@ -115,7 +112,6 @@ export class VaultApi {
       shares: Number(body.n ?? 0),
       progress: Number(body.progress ?? 0),
       nonce: typeof body.nonce === 'string' ? body.nonce : '',
-      recoverySeal: body.recovery_seal === true,
       migration: body.migration === true,
     };
   }
@@ -191,6 +187,24 @@ export class VaultApi {
   }
 
   /**
+   * Logs in through an auth mount (`auth/{mount}/login`) with the fields the method takes. A
+   * 400/403 is the server's refusal (role, binding, TokenReview, secret ID), given back in its
+   * words; the secret sent is never part of it.
+   */
+  async login(mount: string, fields: Record<string, string>, secret: { field: string; value: Secret }, options: Signal = {}): Promise<{ kind: 'token'; token: Secret; policies: string[]; ttlSeconds: number } | { kind: 'rejected'; problem: string }> {
+    const response = await this.#client.call<{ auth?: { client_token?: string; policies?: string[]; lease_duration?: number } }>('POST', `auth/${mount}/login`, {
+      body: { ...fields, [secret.field]: secret.value.reveal() },
+      ...options,
+    });
+    if (response.status === 400 || response.status === 403 || response.status === 404) {
+      return { kind: 'rejected', problem: `auth/${mount}/login: HTTP ${response.status}: ${firstError(response.body)}` };
+    }
+    const auth = expectOk(response, `log in through auth/${mount}`).auth;
+    if (typeof auth?.client_token !== 'string') throw new BootstrapError('VAULT_REQUEST_FAILED', `log in through auth/${mount}: the answer holds no token`);
+    return { kind: 'token', token: new Secret(auth.client_token), policies: auth.policies ?? [], ttlSeconds: Number(auth.lease_duration ?? 0) };
+  }
+
+  /**
    * Creates an orphan periodic token with exactly these policies (the sidecar's management
    * token). Needs the root token. Not abortable: the answer is a secret that must be stored.
    */
@@ -241,10 +255,8 @@ export class VaultApi {
     return {
       accessor: String(data.accessor ?? ''),
       policies: Array.isArray(data.policies) ? data.policies.map(String) : [],
-      orphan: data.orphan === true,
       ttlSeconds: Number(data.ttl ?? 0),
       creationTtlSeconds: Number(data.creation_ttl ?? 0),
-      expireTime: typeof data.expire_time === 'string' ? data.expire_time : null,
     };
   }
 
