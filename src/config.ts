@@ -328,7 +328,8 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
 
 type Setting = (flag: keyof typeof OPTIONS, ...envNames: string[]) => { value: string | undefined; name: string };
 
-const MOUNT_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+// Segments never `.` or `..`: the mount is part of a request path.
+const MOUNT_PATH = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
 const ROLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** --self-init and its login: checked now, the token file included (the command would fail at its first login otherwise). */
