@@ -68,7 +68,7 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       context.log.info({ event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
       return { memory };
     case 'adopt-migrated-keys': {
-      const outcome = await adoptMigratedKeys(context, action.keys, action.rootToken);
+      const outcome = await adoptMigratedKeys(context, action.keys, action.token);
       if (outcome === 'refused') {
         context.log.error({ event: 'migrated-keys-refused', secret: context.records.names.unsealKeys, seal: action.sealType }, 'the server does not take the stored Shamir keys as its recovery keys');
         return { memory: { ...memory, migratedKeysRefusedAt: seen.at } };
