@@ -121,6 +121,11 @@ export class KubeApiServer {
     }
   }
 
+  /** The CA (PEM) that signed the serving certificate: what a client of this API server trusts. */
+  get caCertificate(): string {
+    return this.#ca.toString('utf8');
+  }
+
   async #waitReady(): Promise<void> {
     const deadline = Date.now() + 120_000;
     let last: KubeAnswer | undefined;

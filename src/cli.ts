@@ -21,6 +21,7 @@ import { Spool } from './steps/spool.js';
 import { createStore } from './store/index.js';
 import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
+import { LoginSession } from './steps/login.js';
 import { VaultApi } from './vault/api.js';
 import { VaultClient } from './vault/client.js';
 import { WaitForStore } from './wait-for-store.js';
@@ -77,6 +78,7 @@ async function main(argv: readonly string[]): Promise<number> {
     signal: controller.signal,
     secretsInFlight,
     deadlines,
+    login: config.selfInit === undefined ? undefined : new LoginSession(),
   };
   try {
     switch (config.command) {

@@ -68,7 +68,28 @@ export interface Config {
   readonly holder: string;
   /** `seal --reason`: why, recorded with the seal intent. */
   readonly reason: string | undefined;
+  /**
+   * --self-init: the server initializes itself from its own `initialize` stanzas (OpenBao ≥ 2.4);
+   * the sidecar never calls sys/init, keeps no keys, and logs in through the declared auth method.
+   */
+  readonly selfInit: SelfInitLogin | undefined;
 }
+
+export type LoginMethod = 'kubernetes' | 'approle';
+
+/** The login the server's initialize stanzas declare for the sidecar. */
+export interface SelfInitLogin {
+  readonly method: LoginMethod;
+  /** Mount path of the auth method (`auth/{mount}/login`). */
+  readonly mount: string;
+  /** kubernetes: the role; approle: the role ID (the stanzas set it). */
+  readonly role: string;
+  /** The login's secret, read again at every login: the service account token (the kubelet rotates it), or the AppRole secret ID. */
+  readonly secretFile: string;
+}
+
+/** Where the kubelet mounts the pod's service account token. */
+export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
 
@@ -114,6 +135,11 @@ const OPTIONS = {
   listen: { type: 'string' },
   'log-level': { type: 'string' },
   reason: { type: 'string' },
+  'self-init': { type: 'boolean' },
+  'login-method': { type: 'string' },
+  'login-mount': { type: 'string' },
+  'login-role': { type: 'string' },
+  'login-secret-file': { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -258,6 +284,10 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const spool = setting('spool-dir', 'VB_SPOOL_DIR');
   const raftJoin = setting('raft-join', 'VB_RAFT_JOIN');
 
+  const selfInit = parseSelfInit(setting, boolean('self-init', 'VB_SELF_INIT'), command as Command);
+  const allowReinit = boolean('allow-reinit', 'VB_ALLOW_REINIT');
+  if (selfInit && allowReinit) throw new ConfigError('--allow-reinit/VB_ALLOW_REINIT: not valid with --self-init (the server initializes itself; vault-bootstrap never does)');
+
   const config: Config = {
     command: command as Command,
     once,
@@ -277,7 +307,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     policies: loadPolicies(policiesDirectory),
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
-    allowReinit: boolean('allow-reinit', 'VB_ALLOW_REINIT'),
+    allowReinit,
     claimStaleAfterMs: duration('claim-stale-after', 'VB_CLAIM_STALE_AFTER', '5m', 1000),
     raftJoin: raftJoin.value === undefined ? undefined : parseVaultAddress(raftJoin),
     shutdownTimeoutMs: duration('shutdown-timeout', 'VB_SHUTDOWN_TIMEOUT', '25s', 0),
@@ -291,8 +321,43 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     logLevel,
     holder: env.POD_NAME || hostname(),
     reason: flags.reason,
+    selfInit,
   };
   return Object.freeze(config);
+}
+
+type Setting = (flag: keyof typeof OPTIONS, ...envNames: string[]) => { value: string | undefined; name: string };
+
+// Segments never `.` or `..`: the mount is part of a request path.
+const MOUNT_PATH = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+const ROLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** --self-init and its login: checked now, the token file included (the command would fail at its first login otherwise). */
+function parseSelfInit(setting: Setting, enabled: boolean, command: Command): SelfInitLogin | undefined {
+  const methodSetting = setting('login-method', 'VB_LOGIN_METHOD');
+  const mount = setting('login-mount', 'VB_LOGIN_MOUNT');
+  const role = setting('login-role', 'VB_LOGIN_ROLE');
+  const secretFile = setting('login-secret-file', 'VB_LOGIN_SECRET_FILE');
+  if (!enabled) {
+    const stray = [methodSetting, mount, role, secretFile].find((each) => each.value !== undefined);
+    if (stray) throw new ConfigError(`${stray.name}: only valid with --self-init/VB_SELF_INIT`);
+    return undefined;
+  }
+  if (!['run', 'status', 'plan', 'seal', 'resume'].includes(command)) {
+    throw new ConfigError(`--self-init/VB_SELF_INIT: not valid with ${command} (a self-initialized server returned no keys and no root token to work with)`);
+  }
+  const method = methodSetting.value ?? 'kubernetes';
+  if (method !== 'kubernetes' && method !== 'approle') throw new ConfigError(`${methodSetting.name}: expected "kubernetes" or "approle", got ${JSON.stringify(method)}`);
+  if (method === 'approle' && secretFile.value === undefined) throw new ConfigError(`${secretFile.name}: required with --login-method approle (the file holding the AppRole secret ID)`);
+  const login: SelfInitLogin = { method, mount: mount.value ?? method, role: role.value ?? 'vault-bootstrap', secretFile: secretFile.value ?? SERVICE_ACCOUNT_TOKEN_FILE };
+  if (!MOUNT_PATH.test(login.mount)) throw new ConfigError(`${mount.name}: expected an auth mount path such as kubernetes, got ${JSON.stringify(login.mount)}`);
+  if (!ROLE_NAME.test(login.role)) throw new ConfigError(`${role.name}: expected a role name (letters, digits, "_", "-", "."), got ${JSON.stringify(login.role)}`);
+  try {
+    readFileSync(login.secretFile);
+  } catch (error) {
+    throw new ConfigError(`${secretFile.name}: cannot read the login's secret file ${JSON.stringify(login.secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  return Object.freeze(login);
 }
 
 /** A comma-separated list of public key files, each checked now (not at init time). */

@@ -46,6 +46,7 @@ export interface CellResult extends Cell {
   notes: string[];
 }
 
+/** Short, so a cell is quick; a cell can be run with the production default (25 s) instead. */
 const SHUTDOWN_TIMEOUT_MS = 4_000;
 const ONCE_TIMEOUT_MS = 6_000;
 /** How long the fault stays on while the sidecar runs, probed throughout. */
@@ -76,8 +77,8 @@ export function allCells(): Cell[] {
  * never calls the KMS; the server does, at init and whenever it starts sealed. So the KMS's
  * `unsealing` phase is the node restarting (it unseals itself through the KMS) with the fault on.
  */
-export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult> {
-  const result: CellResult = { ...cell, faulted: false, converged: false, doubleInit: false, keysLost: false, orphanedInFlight: false, probeMaxMs: 0, probeLies: [], sigtermMs: 0, sigtermCode: null, onceMs: 0, onceCode: null, onceBoundMs: ONCE_TIMEOUT_MS + Math.max(ONE_CALL_MS, SHUTDOWN_TIMEOUT_MS) + SLACK_MS, convergeMs: undefined, notes: [] };
+export async function runCell(store: ChaosStore, cell: Cell, shutdownTimeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<CellResult> {
+  const result: CellResult = { ...cell, faulted: false, converged: false, doubleInit: false, keysLost: false, orphanedInFlight: false, probeMaxMs: 0, probeLies: [], sigtermMs: 0, sigtermCode: null, onceMs: 0, onceCode: null, onceBoundMs: ONCE_TIMEOUT_MS + Math.max(ONE_CALL_MS, shutdownTimeoutMs) + SLACK_MS, convergeMs: undefined, notes: [] };
   const kms = cell.dependency === 'kms' ? await MotoKms.start(store.moto) : undefined;
   const node = kms === undefined ? await OpenBao.create() : await OpenBao.create({ build: 'openbao-2.6', seal: await kms.seal() });
   // A KMS faulted before the server starts may keep it from listening: launched, not awaited.
@@ -95,7 +96,7 @@ export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult
   const prefix = `net-${process.pid}-${(prefixCounter += 1)}`;
   const sidecars: Sidecar[] = [];
   const start = (extraArgs: string[]) => {
-    const sidecar = startSidecar(store, vaultProxy.address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, extraArgs: ['--shutdown-timeout', `${SHUTDOWN_TIMEOUT_MS / 1000}s`, ...extraArgs], env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address } });
+    const sidecar = startSidecar(store, vaultProxy.address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, extraArgs: ['--shutdown-timeout', `${shutdownTimeoutMs / 1000}s`, ...extraArgs], env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address } });
     sidecars.push(sidecar);
     return sidecar;
   };
@@ -143,7 +144,7 @@ export async function runCell(store: ChaosStore, cell: Cell): Promise<CellResult
     const stopped = await sidecar.cli.result;
     result.sigtermMs = Date.now() - signalledAt;
     result.sigtermCode = stopped.code;
-    if (result.sigtermMs > SHUTDOWN_TIMEOUT_MS + SLACK_MS) result.notes.push(`SIGTERM took ${result.sigtermMs} ms`);
+    if (result.sigtermMs > shutdownTimeoutMs + SLACK_MS) result.notes.push(`SIGTERM took ${result.sigtermMs} ms`);
 
     const once = await start(['--once', '--timeout', `${ONCE_TIMEOUT_MS / 1000}s`]).cli.result;
     result.onceMs = once.elapsedMs;

@@ -10,6 +10,8 @@ import { inspectProvisionerToken } from '../steps/tokens.js';
 export interface StatusReport {
   vault: VaultView;
   store: { kind: string; secrets: Array<{ name: string; versions: number }> };
+  /** --self-init: the login the management token comes from (never its secret); null: keys and tokens are stored. */
+  selfInit: { method: string; mount: string; role: string } | null;
   rootToken: 'stored' | 'revoked' | 'absent';
   /** The unseal/recovery keys' versions (never values): which one is active, whether a rotation is pending. */
   keys: {
@@ -65,6 +67,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
   return {
     vault,
     store: { kind: records.store.kind, secrets },
+    selfInit: context.config.selfInit === undefined ? null : { method: context.config.selfInit.method, mount: context.config.selfInit.mount, role: context.config.selfInit.role },
     keys,
     rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
     provisionerToken,
@@ -104,6 +107,10 @@ export function formatStatus(report: StatusReport): string {
   ];
   if (vault.seal) {
     lines.push(`seal       ${vault.seal.type}, ${vault.seal.initialized ? 'initialized' : 'not initialized'}, ${vault.seal.sealed ? 'sealed' : 'unsealed'}, threshold ${vault.seal.threshold} of ${vault.seal.shares}`);
+  }
+  if (report.selfInit !== null) {
+    const { method, mount, role } = report.selfInit;
+    lines.push(`mode       self-init: the server initialized itself; no keys or root token are stored; the management token is a ${method} login at auth/${mount} (${method === 'approle' ? 'role ID' : 'role'} ${role})`);
   }
   lines.push(`store      ${report.store.kind}`);
   for (const secret of report.store.secrets) lines.push(`  ${secret.name.padEnd(40)} ${secret.versions === 0 ? 'absent' : `${secret.versions} version(s)`}`);

@@ -67,6 +67,10 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       await context.records.writeUnsealKeys(action.keys);
       context.log.info({ event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
       return { memory };
+    case 'record-self-init-cluster':
+      await context.records.writeSelfInitCluster(action.cluster);
+      context.log.info({ event: 'cluster-id-recorded', clusterId: action.cluster.clusterId, secret: context.records.names.selfInitCluster }, 'cluster id of the self-initialized cluster recorded');
+      return { memory };
     case 'adopt-migrated-keys': {
       const outcome = await adoptMigratedKeys(context, action.keys, action.token);
       if (outcome === 'refused') {

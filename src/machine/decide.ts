@@ -4,7 +4,7 @@ import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
 import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
@@ -40,10 +40,14 @@ export interface VaultSeen {
 
 /** What an unsealed node holds of our configuration, read with the management token. */
 export interface ServerSeen {
-  /** Which stored token configures this server (steps/management-token.ts): never the provisioner (CI) token. */
-  managementToken: 'management' | 'root' | 'none';
+  /** Which token configures this server (steps/management-token.ts): the sidecar's own, the root token, or (--self-init) a login's; never the provisioner (CI) token. */
+  managementToken: 'management' | 'root' | 'login' | 'none';
   /** The sidecar's own token ({prefix}-management-token) on this server. */
   ownManagementToken: ManagementTokenVerdict;
+  /** --self-init: the token the login gave (held in memory only). */
+  loginToken?: Secret;
+  /** --self-init: why the login was refused, in the server's words. */
+  loginProblem?: string;
   /** Policies whose text on the server differs from ours (or that are missing). */
   policiesDiffering: string[];
   roleDiffers: boolean;
@@ -86,6 +90,8 @@ export interface Observation {
   managementToken?: StoredRecord<ManagementTokenRecord>;
   server?: ServerSeen;
   sealIntent?: StoredRecord<SealIntent>;
+  /** --self-init: the cluster id recorded on first sight. */
+  selfInitCluster?: StoredRecord<SelfInitCluster>;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
   policyHashes: ReadonlyMap<string, string>;
 }
@@ -151,7 +157,7 @@ export type Pace = 'fast' | 'join' | 'interval' | 'slow';
 
 /** The token a write to the server is made with, chosen by decide() from what observe() found valid. */
 export interface ManagementToken {
-  source: 'management' | 'root';
+  source: 'management' | 'root' | 'login';
   token: Secret;
 }
 
@@ -182,6 +188,8 @@ export type Action =
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
+  /** --self-init: the first cluster id seen, recorded where a keys record would hold it. */
+  | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
   | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; token: Secret; sealType: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
@@ -204,6 +212,9 @@ export interface DecideSettings {
   initClaimName: string;
   shamir: { shares: number; threshold: number };
   recovery: { shares: number; threshold: number };
+  /** --self-init: the server initializes itself; the sidecar logs in and never calls sys/init. */
+  selfInit: boolean;
+  selfInitClusterName: string;
 }
 
 export function decideSettings(config: Config, names: SecretNames): DecideSettings {
@@ -216,6 +227,8 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
     initClaimName: names.initClaim,
     shamir: { shares: config.secretShares, threshold: config.secretThreshold },
     recovery: { shares: config.recoveryShares, threshold: config.recoveryThreshold },
+    selfInit: config.selfInit !== undefined,
+    selfInitClusterName: names.selfInitCluster,
   };
 }
 
@@ -306,6 +319,9 @@ function decideUnreachable(seen: Observation, memory: Memory): Decision {
 }
 
 function decideUninitialized(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
+  if (settings.selfInit) {
+    return go('uninitialized', '--self-init: the server initializes itself from its initialize stanzas at first start; waiting for it (vault-bootstrap never calls sys/init in this mode)', { kind: 'wait', pace: 'join' });
+  }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(keys)}; not initializing because of it`);
   if (keys.kind === 'valid' && !settings.allowReinit) {
@@ -353,8 +369,11 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return initializedWithoutKeys(seen, memory, settings);
-  const mismatch = sealMismatch(seen, keys.value, settings);
+  if (keys.kind === 'absent' && settings.selfInit && keyTypeFor(seen.vault.sealType) === 'shamir') {
+    return hold('seal-mismatch', '--self-init: this node has a Shamir seal, but self-initialization needs an auto-unseal seal (static, a KMS, transit): fix the seal stanza');
+  }
+  if (keys.kind === 'absent' && !settings.selfInit) return initializedWithoutKeys(seen, memory, settings);
+  const mismatch = keys.kind === 'valid' ? sealMismatch(seen, keys.value, settings) : undefined;
   if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
@@ -362,7 +381,7 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
     const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
     return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
-  return decideUnseal(seen, memory, settings, keys.value);
+  return decideUnseal(seen, memory, settings, required(valid(keys), 'keys'));
 }
 
 /**
@@ -410,13 +429,21 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal', management });
   }
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
-  if (keys.kind === 'absent') return initializedWithoutKeys(seen, memory, settings);
-  const mismatch = sealMismatch(seen, keys.value, settings);
-  if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch, management) ?? hold('seal-mismatch', mismatch);
-  if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
-    return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
+  if (keys.kind === 'absent') {
+    if (!settings.selfInit) return initializedWithoutKeys(seen, memory, settings);
+    const guard = decideSelfInitCluster(seen, settings);
+    if (guard !== undefined) return guard;
+  } else {
+    const mismatch = sealMismatch(seen, keys.value, settings);
+    if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch, management) ?? hold('seal-mismatch', mismatch);
+    if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
+      return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
+    }
   }
   required(server, 'server');
+  if (management === undefined && server!.loginProblem !== undefined) {
+    return hold('login-rejected', `--self-init: the server refused the sidecar's login: ${server!.loginProblem}; check the auth method and role its initialize stanzas declare and the pod's service account (README: self-initialized OpenBao)`);
+  }
   if (management === undefined) {
     return hold('no-management-token', 'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)');
   }
@@ -458,7 +485,7 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
     return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
-  if (keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
+  if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
   }
   if (rejected.size > 0) {
@@ -491,8 +518,29 @@ function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mis
   });
 }
 
-/** The stored token observe() chose (steps/management-token.ts) to write with: the sidecar's own, else the root token; never the CI token. */
+/**
+ * --self-init: the node's cluster against the one first seen. Nothing else records it (no keys
+ * record), so the first unsealed sight writes it, and a different id later is another cluster
+ * (storage wiped and self-initialized anew, or the wrong store): not configured.
+ */
+function decideSelfInitCluster(seen: Observation, settings: DecideSettings): Decision | undefined {
+  const recorded = required(seen.selfInitCluster, 'selfInitCluster');
+  const { clusterId, sealType } = seen.vault;
+  if (recorded.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(recorded));
+  if (recorded.kind === 'valid') {
+    if (clusterId === undefined || clusterId === recorded.value.clusterId) return undefined;
+    return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.selfInitClusterName} records cluster ${recorded.value.clusterId} (first seen ${recorded.value.firstSeenAt}): its storage was wiped and it initialized itself anew, or it points at another cluster's store; not configuring it (README: recovery)`);
+  }
+  if (clusterId === undefined) return undefined;
+  return go('configuring', `--self-init: first sight of this self-initialized cluster; recording its id in ${settings.selfInitClusterName} (the split-brain check)`, {
+    kind: 'record-self-init-cluster',
+    cluster: { clusterId, firstSeenAt: new Date(seen.at).toISOString(), sealType: sealType ?? '' },
+  });
+}
+
+/** The token observe() chose (steps/management-token.ts) to write with: a --self-init login's, else the sidecar's own, else the root token; never the CI token. */
 function managementTokenOf(seen: Observation, server: ServerSeen): ManagementToken | undefined {
+  if (server.managementToken === 'login' && server.loginToken) return { source: 'login', token: server.loginToken };
   const own = valid(seen.managementToken)?.token;
   if (server.managementToken === 'management' && own) return { source: 'management', token: own };
   const root = valid(seen.rootToken)?.token;
@@ -542,7 +590,7 @@ function initializedWithoutKeys(seen: Observation, memory: Memory, settings: Dec
   return hold(
     'initialized-elsewhere',
     `this server was initialized, but not by vault-bootstrap: ${settings.unsealKeysName} is absent and no init claim (${settings.initClaimName}) was ever made under this --store-prefix; ${who}. ` +
-      'Nothing is lost and nothing should be wiped: check that --store and --store-prefix name this cluster\'s records; to manage a self-initialized OpenBao, declare an auth method for the sidecar in its initialize stanzas (README: initialized elsewhere)',
+      'Nothing is lost and nothing should be wiped: check that --store and --store-prefix name this cluster\'s records; a self-initialized OpenBao is managed with --self-init and a login its initialize stanzas declare (README: self-initialized OpenBao)',
   );
 }
 
@@ -609,6 +657,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `seal this node with the ${action.management.source} token (a seal intent is active)`;
     case 'record-cluster-id':
       return `add the cluster id to ${names.unsealKeys}`;
+    case 'record-self-init-cluster':
+      return `record cluster id ${action.cluster.clusterId} in ${names.selfInitCluster}`;
     case 'adopt-migrated-keys':
       return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
     case 'hold':

@@ -41,13 +41,17 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
   } else if (isUnsealed(vault.health)) {
     seen.sealIntent = await records.inspectSealIntent();
     seen.keys = await records.inspectUnsealKeys();
-    if (seen.keys.kind === 'valid') {
+    // --self-init: the server keeps no keys with us; its cluster id record is the split-brain check.
+    const selfInitialized = context.config.selfInit !== undefined && seen.keys.kind === 'absent';
+    if (selfInitialized) seen.selfInitCluster = await records.inspectSelfInitCluster();
+    if (seen.keys.kind === 'valid' || selfInitialized) {
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
       seen.managementToken = await records.inspectManagementToken();
       seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind, at);
+    } else if (seen.keys.kind === 'absent') {
+      seen.claim = await records.inspectClaims();
     }
-    if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   }
   return seen;
 }
@@ -106,6 +110,8 @@ async function observeServer(
     rootTokenLive: management.rootTokenLive,
     provisionerRotateAt,
     managementRenewAt: management.renewAt,
+    ...(management.source === 'login' ? { loginToken: management.token } : {}),
+    ...(management.loginProblem !== undefined ? { loginProblem: management.loginProblem } : {}),
   };
   if (management.token === undefined) return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
   const changes = await planConfiguration(context, policies, management.token);

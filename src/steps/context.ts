@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Records } from '../store/records.js';
 import type { VaultApi } from '../vault/api.js';
+import type { LoginSession } from './login.js';
 import type { Spool } from './spool.js';
 
 /** What every step works with. `signal` is the shutdown signal; steps pass it to every wait that may be cut short. */
@@ -18,6 +19,8 @@ export interface StepContext {
   readonly secretsInFlight: SecretsInFlight;
   /** Every call's deadline, and when the run must be over (`--once`, shutdown). */
   readonly deadlines: Deadlines;
+  /** --self-init: where the management token comes from (a login); undefined otherwise. */
+  readonly login: LoginSession | undefined;
 }
 
 /**

@@ -15,7 +15,9 @@ export type ManagementTokenVerdict = 'missing' | 'invalid' | 'renew' | 'valid';
 export interface ManagementTokenChoice {
   /** What configuring, sealing and drift repair work with; undefined when no stored token works. */
   token: Secret | undefined;
-  source: 'management' | 'root' | 'none';
+  source: 'management' | 'root' | 'login' | 'none';
+  /** --self-init: why the server refused the login, in its words. */
+  loginProblem?: string;
   own: ManagementTokenVerdict;
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
@@ -24,10 +26,12 @@ export interface ManagementTokenChoice {
 }
 
 /**
- * Where the management token comes from, in one place: the sidecar's own token
- * ({prefix}-management-token) while the server takes it, else the root token while it lives
- * (which issues the own token). Never the provisioner (CI) token: with neither, a person runs
- * generate-root. Reads nothing from the store: the caller hands in the records it read.
+ * Where the management token comes from, in one place: with --self-init, a login through the
+ * auth method the server's initialize stanzas declare (no root token ever exists there);
+ * otherwise the sidecar's own token ({prefix}-management-token) while the server takes it, else
+ * the root token while it lives (which issues the own token). Never the provisioner (CI) token:
+ * with none, a person runs generate-root. Reads nothing from the store: the caller hands in the
+ * records it read.
  */
 export async function resolveManagementToken(context: StepContext, own: StoredRecord<ManagementToken>, root: StoredRecord<RootToken>, at: number = Date.now()): Promise<ManagementTokenChoice> {
   const { vault, signal } = context;
@@ -42,15 +46,21 @@ export async function resolveManagementToken(context: StepContext, own: StoredRe
   }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
   const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
+  if (context.login !== undefined) {
+    const login = await context.login.token(context);
+    if (login.kind === 'token') return { token: login.token, source: 'login', own: verdict, rootTokenLive, renewAt };
+    return { token: undefined, source: 'none', loginProblem: login.problem, own: verdict, rootTokenLive, renewAt };
+  }
   if ((verdict === 'valid' || verdict === 'renew') && own.kind === 'valid') return { token: own.value.token, source: 'management', own: verdict, rootTokenLive, renewAt };
   if (rootTokenLive && rootSecret !== null) return { token: rootSecret, source: 'root', own: verdict, rootTokenLive, renewAt };
   return { token: undefined, source: 'none', own: verdict, rootTokenLive, renewAt };
 }
 
 /** The token to configure, seal and repair with now (reads the two records); NO_MANAGEMENT_TOKEN when none works. */
-export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'management' | 'root' }> {
+export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'management' | 'root' | 'login' }> {
   const { records } = context;
   const choice = await resolveManagementToken(context, await records.inspectManagementToken(), await records.inspectRootToken());
+  if (choice.loginProblem !== undefined) throw new BootstrapError('NO_MANAGEMENT_TOKEN', `--self-init: the server refused the sidecar's login: ${choice.loginProblem}`);
   if (choice.token === undefined || choice.source === 'none') {
     throw new BootstrapError(
       'NO_MANAGEMENT_TOKEN',

@@ -55,6 +55,14 @@ export interface SealIntent {
   reason: string;
 }
 
+/** --self-init: the cluster the sidecar first saw, the split-brain check where no keys record exists. */
+export interface SelfInitCluster {
+  clusterId: string;
+  firstSeenAt: string;
+  /** The seal that unsealed it (static, awskms, …). */
+  sealType: string;
+}
+
 export interface RootToken {
   /** null once revoked: later runs work with the provisioner token. */
   token: Secret | null;
@@ -183,6 +191,14 @@ export class Records {
 
   inspectSealIntent(): Promise<StoredRecord<SealIntent>> {
     return this.#inspect(this.names.sealIntent, decodeSealIntent);
+  }
+
+  inspectSelfInitCluster(): Promise<StoredRecord<SelfInitCluster>> {
+    return this.#inspect(this.names.selfInitCluster, decodeSelfInitCluster);
+  }
+
+  async writeSelfInitCluster(cluster: SelfInitCluster): Promise<void> {
+    await this.#writeVerified(this.names.selfInitCluster, JSON.stringify(cluster));
   }
 
   async writeSealIntent(intent: SealIntent): Promise<void> {
@@ -360,6 +376,12 @@ function decodeSealIntent(text: string): SealIntent {
   const record = parseObject(text);
   if (typeof record.active !== 'boolean') throw new RecordProblem('active must be true or false');
   return { active: record.active, by: String(record.by ?? ''), at: String(record.at ?? ''), reason: String(record.reason ?? '') };
+}
+
+function decodeSelfInitCluster(text: string): SelfInitCluster {
+  const record = parseObject(text);
+  if (typeof record.clusterId !== 'string' || record.clusterId === '') throw new RecordProblem('clusterId must be a non-empty string');
+  return { clusterId: record.clusterId, firstSeenAt: String(record.firstSeenAt ?? ''), sealType: String(record.sealType ?? '') };
 }
 
 function decodeRootToken(text: string): RootToken {

@@ -53,6 +53,8 @@ export interface SecretNames {
   /** The sidecar's own token (configuring, sealing, drift repair): never handed to CI. */
   managementToken: string;
   sealIntent: string;
+  /** --self-init: the cluster id of the self-initialized server, recorded on first sight (no keys record holds it). */
+  selfInitCluster: string;
 }
 
 export function secretNames(prefix: string): SecretNames {
@@ -63,5 +65,6 @@ export function secretNames(prefix: string): SecretNames {
     provisionerToken: `${prefix}-provisioner-token`,
     managementToken: `${prefix}-management-token`,
     sealIntent: `${prefix}-seal-intent`,
+    selfInitCluster: `${prefix}-self-init-cluster`,
   };
 }

@@ -191,6 +191,24 @@ export class VaultApi {
   }
 
   /**
+   * Logs in through an auth mount (`auth/{mount}/login`) with the fields the method takes. A
+   * 400/403 is the server's refusal (role, binding, TokenReview, secret ID), given back in its
+   * words; the secret sent is never part of it.
+   */
+  async login(mount: string, fields: Record<string, string>, secret: { field: string; value: Secret }, options: Signal = {}): Promise<{ kind: 'token'; token: Secret; policies: string[]; ttlSeconds: number } | { kind: 'rejected'; problem: string }> {
+    const response = await this.#client.call<{ auth?: { client_token?: string; policies?: string[]; lease_duration?: number } }>('POST', `auth/${mount}/login`, {
+      body: { ...fields, [secret.field]: secret.value.reveal() },
+      ...options,
+    });
+    if (response.status === 400 || response.status === 403 || response.status === 404) {
+      return { kind: 'rejected', problem: `auth/${mount}/login: HTTP ${response.status}: ${firstError(response.body)}` };
+    }
+    const auth = expectOk(response, `log in through auth/${mount}`).auth;
+    if (typeof auth?.client_token !== 'string') throw new BootstrapError('VAULT_REQUEST_FAILED', `log in through auth/${mount}: the answer holds no token`);
+    return { kind: 'token', token: new Secret(auth.client_token), policies: auth.policies ?? [], ttlSeconds: Number(auth.lease_duration ?? 0) };
+  }
+
+  /**
    * Creates an orphan periodic token with exactly these policies (the sidecar's management
    * token). Needs the root token. Not abortable: the answer is a secret that must be stored.
    */

@@ -24,11 +24,11 @@ const PYTHON = join(TOOLS, 'k8s-venv', 'bin', 'python');
 /** The oldest Kubernetes minor still in the clouds' extended support here, and the newest schema shipped. */
 const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
 
-const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms'] as const;
+const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init'] as const;
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
-const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp' };
+const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp' };
 /** The cloud KMS seal each KMS overlay declares: the cloud of its store. */
-const EXPECTED_KMS_SEAL: Record<string, 'awskms' | 'gcpckms'> = { 'overlays/aws-kms': 'awskms', 'overlays/gcp-kms': 'gcpckms' };
+const EXPECTED_KMS_SEAL: Record<string, 'awskms' | 'gcpckms'> = { 'overlays/aws-kms': 'awskms', 'overlays/gcp-kms': 'gcpckms', 'overlays/self-init': 'gcpckms' };
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 type Container = { name: string; image: string; command?: string[]; args?: string[]; env?: any[]; envFrom?: any[]; ports?: any[]; volumeMounts?: any[]; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any };
@@ -151,8 +151,10 @@ function setting(container: Container, environment: Record<string, string>, flag
 function programConfig(name: string, container: Container) {
   const environment = environmentOf(name, container);
   const args = (container.args ?? []).filter((arg) => !/^--(spool-dir|policies-dir)=/.test(arg));
-  const { VAULT_CACERT, VAULT_CAPATH, VB_SPOOL_DIR, VB_POLICIES_DIR, ...rest } = environment;
-  return loadConfig(args, { ...rest, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
+  const { VAULT_CACERT, VAULT_CAPATH, VB_SPOOL_DIR, VB_POLICIES_DIR, VB_LOGIN_SECRET_FILE, ...rest } = environment;
+  // The login's token exists only in the pod; any readable file stands in for it here.
+  const login = VB_LOGIN_SECRET_FILE === undefined ? {} : { VB_LOGIN_SECRET_FILE: fileURLToPath(import.meta.url) };
+  return loadConfig(args, { ...rest, ...login, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
 }
 
 function mountOf(pod: any, container: Container, path: string): { mount: any; volume: any } {
@@ -207,8 +209,13 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
 
     it('puts every object in one namespace, where the ConfigMaps and ServiceAccount it names exist', () => {
       const namespace = one(name, 'Namespace').metadata.name;
-      for (const object of objectsOf(name).filter((candidate) => candidate.kind !== 'Namespace')) {
+      // Cluster-scoped objects (the self-init overlay's ClusterRoleBinding) have no namespace: their subjects are in it.
+      const clusterScoped = ['Namespace', 'ClusterRoleBinding'];
+      for (const object of objectsOf(name).filter((candidate) => !clusterScoped.includes(candidate.kind))) {
         expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(namespace);
+      }
+      for (const binding of objectsOf(name).filter((candidate) => candidate.kind === 'ClusterRoleBinding')) {
+        for (const subject of (binding as any).subjects) expect(subject.namespace, `ClusterRoleBinding/${binding.metadata.name}`).toBe(namespace);
       }
       for (const { owner, pod } of podTemplates(name)) {
         one(name, 'ServiceAccount', pod.spec.serviceAccountName);
@@ -459,6 +466,33 @@ function sealStanza(config: string, type: string): Record<string, string> | unde
   const body = new RegExp(`seal\\s+"${type}"\\s*\\{([^}]*)\\}`).exec(config)?.[1];
   return body === undefined ? undefined : Object.fromEntries([...body.matchAll(/^\s*(\w+)\s*=\s*"([^"]*)"/gm)].map((match) => [match[1]!, match[2]!]));
 }
+
+describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initializes itself; the sidecar logs in)', () => {
+  const name = 'overlays/self-init';
+  const sidecar = () => podTemplates(name).flatMap(({ pod }) => (pod.spec.containers as Container[]).filter(isBootstrap).map((container) => ({ pod, container })))[0]!;
+
+  it('the server reads initialize stanzas that declare the sidecar\'s Kubernetes login and policy, from its config ConfigMap', () => {
+    const stanzas = serverConfigFiles(name).join('\n');
+    expect(stanzas).toMatch(/^initialize "vault-bootstrap" \{/m);
+    expect(stanzas).toMatch(/path\s*=\s*"auth\/kubernetes\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/audience\s*=\s*"vault-bootstrap"/);
+    const [config] = objectsOf(name).filter((object) => object.kind === 'ConfigMap' && object.metadata.name.startsWith('openbao-config'));
+    expect(config!.data!['vault-bootstrap.hcl'], 'the policy the stanzas read is the one the package ships').toBe(readFileSync(join(ROOT, 'policies', 'vault-bootstrap.hcl'), 'utf8'));
+  });
+
+  it('the sidecar runs --self-init with a projected token for the audience vault-bootstrap; OpenBao may review it', () => {
+    const { pod, container } = sidecar();
+    const config = programConfig(name, container);
+    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'kubernetes', role: 'vault-bootstrap' });
+    const path = environmentOf(name, container).VB_LOGIN_SECRET_FILE!;
+    const { volume } = mountOf(pod, container, path);
+    const source = volume.projected.sources.find((each: any) => each.serviceAccountToken !== undefined).serviceAccountToken;
+    expect(source.audience).toBe('vault-bootstrap');
+    const binding = one(name, 'ClusterRoleBinding', 'openbao-token-review');
+    expect((binding as any).roleRef.name).toBe('system:auth-delegator');
+    expect((binding as any).subjects).toEqual([{ kind: 'ServiceAccount', name: pod.spec.serviceAccountName, namespace: 'vault' }]);
+  });
+});
 
 describe.skipIf(skipReason !== undefined)('Helm values layered for cloud KMS auto-unseal (k8s/helm/openbao-gcpckms-values.yaml)', () => {
   const base = () => readYaml(join(ROOT, 'k8s', 'helm', 'openbao-values.yaml'));

@@ -20,6 +20,8 @@ const SETTINGS: DecideSettings = {
   initClaimName: 'vault-init-claim',
   shamir: { shares: 5, threshold: 3 },
   recovery: { shares: 5, threshold: 3 },
+  selfInit: false,
+  selfInitClusterName: 'vault-self-init-cluster',
 };
 
 describe('reconcileDue: a cheap pass only while nothing happened', () => {

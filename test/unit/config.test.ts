@@ -55,6 +55,22 @@ describe('loadConfig', () => {
     expect(loadConfig(base, { POD_NAME: 'vault-1' }).holder).toBe('vault-1');
   });
 
+  it('--self-init: Kubernetes auth by default; AppRole needs its secret file; every mistake names its flag', () => {
+    const readable = new URL(import.meta.url).pathname;
+    expect(loadConfig(base, {}).selfInit).toBeUndefined();
+    expect(loadConfig([...base, '--self-init', '--login-secret-file', readable], {}).selfInit).toEqual({ method: 'kubernetes', mount: 'kubernetes', role: 'vault-bootstrap', secretFile: readable });
+    expect(loadConfig(base, { VB_SELF_INIT: 'true', VB_LOGIN_METHOD: 'approle', VB_LOGIN_SECRET_FILE: readable }).selfInit).toMatchObject({ method: 'approle', mount: 'approle' });
+    const refused = (argv: string[], env: Record<string, string>, named: string) =>
+      expect(() => loadConfig(argv, env)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(named) }));
+    refused([...base, '--login-role', 'x'], {}, '--login-role');
+    refused([...base, '--self-init', '--login-method', 'userpass', '--login-secret-file', readable], {}, '--login-method');
+    refused([...base, '--self-init', '--login-method', 'approle'], {}, '--login-secret-file');
+    refused([...base, '--self-init', '--login-secret-file', '/nonexistent/token'], {}, '--login-secret-file');
+    refused([...base, '--self-init', '--login-secret-file', readable, '--login-mount', '../x'], {}, '--login-mount');
+    refused([...base, '--self-init', '--login-secret-file', readable, '--allow-reinit'], {}, '--allow-reinit');
+    refused(['rotate-keys', '--store', 'file', '--self-init', '--login-secret-file', readable], {}, '--self-init');
+  });
+
   it('bad input is a ConfigError with the stable code', () => {
     expect(() => loadConfig(['run'], {})).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
     expect(() => loadConfig(['deploy', '--store', 'file'], {})).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));

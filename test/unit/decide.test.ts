@@ -15,6 +15,8 @@ const SETTINGS: DecideSettings = {
   initClaimName: 'vault-init-claim',
   shamir: { shares: 5, threshold: 3 },
   recovery: { shares: 5, threshold: 3 },
+  selfInit: false,
+  selfInitClusterName: 'vault-self-init-cluster',
 };
 
 const KEYS: Extract<StoredRecord<UnsealKeys>, { kind: 'valid' }> = {
@@ -67,6 +69,22 @@ function silent(): Observation {
 
 const NO_CLAIM: Observation['claim'] = { generation: 0, record: { kind: 'absent' } };
 const OUR_OLD_CLAIM: Observation['claim'] = { generation: 1, record: { kind: 'valid', value: { holder: 'pod-1', claimedAt: '2026-11-01T00:00:00Z', clusterHint: '' } } };
+
+const LOGIN_SERVER: ServerSeen = { ...CONVERGED_SERVER, managementToken: 'login', ownManagementToken: 'missing', loginToken: new Secret('login-token'), rootTokenLive: false };
+
+/** A self-initialized node, converged: no keys and no root token stored, its cluster id recorded. */
+function selfInitialized(extra: Partial<Observation> = {}): Observation {
+  const seen = converged();
+  return {
+    ...seen,
+    vault: { ...seen.vault, sealType: 'static' },
+    keys: { kind: 'absent' },
+    rootToken: { kind: 'absent' },
+    selfInitCluster: { kind: 'valid', value: { clusterId: 'cluster-a', firstSeenAt: '2026-11-01T00:00:00Z', sealType: 'static' } },
+    server: { ...LOGIN_SERVER },
+    ...extra,
+  };
+}
 
 const INVALID_KEYS: StoredRecord<UnsealKeys> = { kind: 'invalid', name: 'vault-unseal-keys', problem: 'no keys in keysBase64', versions: 2, earlierValidVersion: 1 };
 
@@ -168,6 +186,17 @@ describe('decide: one row per rule', () => {
     ['a standby configures with the root token and leaves issuing to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['management token in the last third of its period: renewed', withHealth(200, { server: { ...CONVERGED_SERVER, ownManagementToken: 'renew' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'renew-management-token' }],
     ['no management token and the root token revoked: a person runs generate-root (never the CI token)', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'none', ownManagementToken: 'invalid', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'no-management-token' }],
+    // --self-init: the server initialized itself; no keys record, a login's token.
+    ['--self-init, uninitialized: waits for the server to initialize itself, never claims', withHealth(501, { keys: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'uninitialized', action: 'wait' }],
+    ['--self-init, first sight: the cluster id is recorded', selfInitialized({ selfInitCluster: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'configuring', action: 'record-self-init-cluster' }],
+    ['--self-init, converged with the login', selfInitialized(), { selfInit: true }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--self-init, a policy differs: written with the login token', selfInitialized({ server: { ...LOGIN_SERVER, policiesDiffering: ['admin'] } }), { selfInit: true }, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
+    ['--self-init, CI token in its last third: rotated with the login token', selfInitialized({ server: { ...LOGIN_SERVER, provisionerToken: 'rotate' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'issuing', action: 'issue-token' }],
+    ['--self-init, another cluster than the one recorded', selfInitialized({ selfInitCluster: { kind: 'valid', value: { clusterId: 'cluster-b', firstSeenAt: '', sealType: 'static' } } }), { selfInit: true }, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'cluster-mismatch' }],
+    ['--self-init, the server refuses the login', selfInitialized({ server: { ...LOGIN_SERVER, managementToken: 'none', loginToken: undefined, loginProblem: 'HTTP 400: invalid role' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'login-rejected' }],
+    ['--self-init, a seal intent: sealed with the login token', selfInitialized({ sealIntent: INTENT }), { selfInit: true }, EMPTY_MEMORY, { state: 'sealed', action: 'seal' }],
+    ['--self-init, sealed auto-unseal node: the seal is failing, nothing submitted', sealedAs('static', { keys: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-failing' }],
+    ['--self-init, a Shamir seal cannot self-initialize', withHealth(503, { keys: { kind: 'absent' } }), { selfInit: true }, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
   ];
 
   it.each(rows)('%s', (_name, seen, settings, memory, expected) => {

@@ -6,6 +6,7 @@ function converged(): StatusReport {
   return {
     vault: { address: 'https://127.0.0.1:8200', health: 'active', status: 200, version: '2.7.2', seal: { type: 'shamir', initialized: true, sealed: false, threshold: 3, shares: 5 }, error: null },
     store: { kind: 'file', secrets: [{ name: 'vault-unseal-keys', versions: 1 }] },
+    selfInit: null,
     rootToken: 'revoked',
     keys: { type: 'shamir', activeVersion: 1, versions: 1, pendingRotation: false, lastRotatedAt: null, initializedAt: '2026-11-30T00:00:00.000Z', encrypted: false },
     provisionerToken: { state: 'valid', expiresAt: '2026-12-30T00:00:00.000Z', ttlSeconds: 2_000_000, policies: ['provisioner'] },
