@@ -14,10 +14,7 @@ export type ErrorCode =
   | 'VAULT_UNREACHABLE'
   | 'VAULT_REQUEST_FAILED'
   | 'POLICY_REJECTED'
-  | 'ORPHANED'
-  | 'TIMED_OUT'
   | 'ABORTED'
-  | 'SECRETS_UNSTORED'
   | 'KEYS_REJECTED'
   | 'VAULT_SEALED'
   | 'ROTATION_FAILED'
@@ -30,7 +27,7 @@ export type ErrorCode =
  * for a 5xx or a 429; everything else (denied, rejected input, a bad stored record, keys the
  * server refuses) needs a person, and retrying it at full pace only hides it.
  */
-const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_MISMATCH', 'VAULT_UNREACHABLE', 'ABORTED', 'SECRETS_UNSTORED']);
+const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_MISMATCH', 'VAULT_UNREACHABLE', 'ABORTED']);
 
 function isTransient(code: ErrorCode, statusCode: number | undefined): boolean {
   if (TRANSIENT_CODES.has(code)) return true;

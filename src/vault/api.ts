@@ -25,7 +25,6 @@ export interface SealStatus {
   progress: number;
   /** Identifies the unseal attempt in progress (empty when none). */
   nonce: string;
-  recoverySeal: boolean;
   /** A seal migration is in progress: a person runs it; nothing here feeds it keys. */
   migration: boolean;
 }
@@ -48,11 +47,9 @@ export interface InitResult {
 export interface TokenInfo {
   accessor: string;
   policies: string[];
-  orphan: boolean;
   /** Seconds left; 0 for a token that never expires. */
   ttlSeconds: number;
   creationTtlSeconds: number;
-  expireTime: string | null;
 }
 
 export interface TokenRole {
@@ -115,7 +112,6 @@ export class VaultApi {
       shares: Number(body.n ?? 0),
       progress: Number(body.progress ?? 0),
       nonce: typeof body.nonce === 'string' ? body.nonce : '',
-      recoverySeal: body.recovery_seal === true,
       migration: body.migration === true,
     };
   }
@@ -259,10 +255,8 @@ export class VaultApi {
     return {
       accessor: String(data.accessor ?? ''),
       policies: Array.isArray(data.policies) ? data.policies.map(String) : [],
-      orphan: data.orphan === true,
       ttlSeconds: Number(data.ttl ?? 0),
       creationTtlSeconds: Number(data.creation_ttl ?? 0),
-      expireTime: typeof data.expire_time === 'string' ? data.expire_time : null,
     };
   }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +55,14 @@ describe('the documents', () => {
       if (!existsSync(join(ROOT, path!)) && !existsSync(join(ROOT, dirname(document), path!))) missing.push(path!);
     }
     expect(missing).toEqual([]);
+  });
+});
+
+describe('the tree', () => {
+  it('holds no merge conflict markers', () => {
+    const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter((file) => file !== '' && existsSync(join(ROOT, file)));
+    const marked = files.filter((file) => /^(<{7}|>{7}) /m.test(readFileSync(join(ROOT, file), 'latin1')));
+    expect(marked).toEqual([]);
   });
 });
 
