@@ -67,6 +67,11 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
   it('migrate-seal: the sidecar holds at seal-mismatch and submits nothing; the command migrates and records the keys as recovery keys', async () => {
     const { server, proxy, storeArgs, store } = await bootstrappedShamirNode();
     const shamir = (await keyVersions(store)).at(-1)!;
+    // Before the new seal stanza: bad input, one line, nothing changed.
+    const early = await runCli(['migrate-seal', ...storeArgs]);
+    expect(early.code).toBe(2);
+    expect(early.stderr.trim().split('\n').filter((line) => line.startsWith('vault-bootstrap: '))).toHaveLength(1);
+    expect((await keyVersions(store)).at(-1)).toEqual(shamir);
     await addKmsSeal(server);
     const before = calls(proxy);
 

@@ -159,12 +159,15 @@ describe.skipIf(missingBao !== undefined || missingKube !== undefined)('self-ini
   let server: OpenBao;
   let storeDirectory: string;
   let tokenFile: string;
+  let reviewerToken: string;
 
   beforeAll(async () => {
     kube = await KubeApiServer.start();
     const directory = await mkdtemp(join(tmpdir(), 'vb-selfinit-kube-'));
     storeDirectory = join(directory, 'store');
-    const { sidecarToken, reviewerToken } = await serviceAccounts(kube);
+    const tokens = await serviceAccounts(kube);
+    const { sidecarToken } = tokens;
+    reviewerToken = tokens.reviewerToken;
     loginSecrets.push(sidecarToken, reviewerToken);
     tokenFile = await writeSecretFile(directory, 'token', sidecarToken);
     server = await OpenBao.start({
@@ -193,5 +196,11 @@ describe.skipIf(missingBao !== undefined || missingKube !== undefined)('self-ini
     const otherRole = await runCli(['run', '--once', ...flags, '--login-role', 'someone-else']);
     expect(otherRole.code, otherRole.stdout).toBe(1);
     expect(events(otherRole.stdout, 'blocked').map((line) => line.blocker)).toEqual(['login-rejected']);
+
+    // The same service account's token for the API server (what the OpenBao container holds) does not log in: the role wants the audience vault-bootstrap.
+    const apiToken = await writeSecretFile(await mkdtemp(join(tmpdir(), 'vb-selfinit-api-')), 'token', reviewerToken);
+    const wrongAudience = await runCli(['run', '--once', ...flags.slice(0, -1), apiToken]);
+    expect(wrongAudience.code, wrongAudience.stdout).toBe(1);
+    expect(events(wrongAudience.stdout, 'blocked').map((line) => line.blocker)).toEqual(['login-rejected']);
   });
 });
