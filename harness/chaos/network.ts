@@ -299,7 +299,7 @@ export function formatCells(cells: CellResult[]): string {
   const summary = [
     `cells ${cells.length}, converged ${cells.filter((cell) => cell.converged).length}, double inits ${cells.filter((cell) => cell.doubleInit).length}, keys lost ${cells.filter((cell) => cell.keysLost).length}, orphaned (sys/init answered to nobody) ${cells.filter((cell) => cell.orphanedInFlight).length}`,
     `probes: slowest answer ${max(cells.map((cell) => cell.probeMaxMs))} ms (median of cells ${median(cells.map((cell) => cell.probeMaxMs))} ms), untrue answers ${cells.reduce((total, cell) => total + cell.probeLies.length, 0)}`,
-    `SIGTERM under the fault: slowest exit ${(max(cells.map((cell) => cell.sigtermMs)) / 1000).toFixed(1)} s (--shutdown-timeout ${SHUTDOWN_TIMEOUT_MS / 1000}s)`,
+    `SIGTERM under the fault: slowest exit ${(max(cells.map((cell) => cell.sigtermMs)) / 1000).toFixed(1)} s`,
     `--once --timeout ${ONCE_TIMEOUT_MS / 1000}s under the fault: slowest exit ${(max(cells.map((cell) => cell.onceMs)) / 1000).toFixed(1)} s (bound ${(cells[0]?.onceBoundMs ?? 0) / 1000} s)`,
     `converged once lifted: median ${(median(cells.flatMap((cell) => (cell.convergeMs === undefined ? [] : [cell.convergeMs]))) / 1000).toFixed(1)} s`,
   ];

@@ -72,13 +72,17 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       context.log.info({ event: 'cluster-id-recorded', clusterId: action.cluster.clusterId, secret: context.records.names.selfInitCluster }, 'cluster id of the self-initialized cluster recorded');
       return { memory };
     case 'adopt-migrated-keys': {
-      const outcome = await adoptMigratedKeys(context, action.keys, action.rootToken);
+      const outcome = await adoptMigratedKeys(context, action.keys, action.token);
       if (outcome === 'refused') {
         context.log.error({ event: 'migrated-keys-refused', secret: context.records.names.unsealKeys, seal: action.sealType }, 'the server does not take the stored Shamir keys as its recovery keys');
         return { memory: { ...memory, migratedKeysRefusedAt: seen.at } };
       }
-      // busy: a rotation someone started is in progress; a trial would cancel it, so look again later.
-      return outcome === 'busy' ? { memory, pace: 'slow' } : { memory: { ...memory, migratedKeysRefusedAt: undefined } };
+      if (outcome === 'busy') {
+        // A trial would cancel the rotation someone started: look again later.
+        context.log.warn({ event: 'migrated-keys-check-deferred' }, 'a recovery-key rotation is in progress: the migrated keys are checked once it ends');
+        return { memory, pace: 'slow' };
+      }
+      return { memory: { ...memory, migratedKeysRefusedAt: undefined } };
     }
     case 'wait':
     case 'hold':
