@@ -34,8 +34,6 @@ export class WaitForStore {
     return this.#lastBeat;
   }
 
-  wake(): void {}
-
   /** Resolves once the store answered, or with how the run ends (signal, --once timeout). */
   async wait(): Promise<'answered' | 'stopped' | 'timed-out'> {
     const { records, signal, log, deadlines, config } = this.#context;
