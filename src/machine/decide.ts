@@ -4,7 +4,7 @@ import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
 import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
