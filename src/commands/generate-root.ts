@@ -4,7 +4,7 @@ import type { Secret } from '../secret.js';
 import { act } from '../machine/act.js';
 import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type DecideSettings } from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
-import { sleep } from '../machine/wait.js';
+import { sleep } from '../wait.js';
 import type { StepContext } from '../steps/context.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { RootToken } from '../store/records.js';

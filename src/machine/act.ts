@@ -13,7 +13,7 @@ import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
-import type { State } from './states.js';
+import type { State } from '../states.js';
 
 export interface ActResult {
   memory: Memory;

@@ -8,7 +8,7 @@ import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type Init
 import type { ServerKind } from '../vault/servers.js';
 import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
-import type { Blocker, State } from './states.js';
+import type { Blocker, State } from '../states.js';
 
 /** What one pass saw of the server. */
 export interface VaultSeen {

@@ -6,7 +6,7 @@ import { keyTypeFor } from '../store/records.js';
 import { KeyRotationApi, serverAccepts } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 import type { StepContext } from './context.js';
-import { sleep } from '../machine/wait.js';
+import { sleep } from '../wait.js';
 import { retryUntilStored } from './store-secrets.js';
 
 /**
