@@ -5,7 +5,8 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVER_TRAITS, type ServerKind } from '../src/vault/servers.js';
+import type { ServerKind } from '../src/vault/servers.js';
+import { TEST_SERVER_TRAITS } from './server-traits.js';
 import { freePort, launchChildServer, startChildServer, type ChildServer, type LaunchedServer } from './child-server.js';
 import type { AwsKmsSeal } from './kms.js';
 
@@ -214,12 +215,12 @@ export class TestServer {
       // The seal takes the SDK's credential chain: the environment, so no secret is in the config file.
       this.#environment = { AWS_ACCESS_KEY_ID: seal.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: seal.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' };
     }
-    if (seal === 'auto' && SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'static') {
+    if (seal === 'auto' && TEST_SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'static') {
       const keyFile = join(this.directory, 'static-seal.key');
       await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
       lines.push('seal "static" {', '  current_key_id = "test-1"', `  current_key = "file://${keyFile}"`, '}');
     }
-    if (seal === 'auto' && SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'transit') {
+    if (seal === 'auto' && TEST_SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'transit') {
       const transit = await transitVault();
       const keyName = `autounseal-${this.port}`;
       await transit.createKey(keyName);

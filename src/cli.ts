@@ -13,7 +13,7 @@ import { BootstrapError, ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { classifyHealth, isUnsealed } from './machine/health.js';
 import { Runner } from './machine/runner.js';
-import { EXIT_CODES } from './machine/states.js';
+import { EXIT_CODES } from './states.js';
 import { Metrics } from './metrics.js';
 import { startServer, type Probe } from './server.js';
 import { SecretsInFlight, type StepContext } from './steps/context.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { BLOCKERS, STATES, type Blocker, type State } from './machine/states.js';
+import { BLOCKERS, STATES, type Blocker, type State } from './states.js';
 
 /** The Prometheus metrics of SPEC §9. Labels are state names and operations, never values. */
 export class Metrics {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from './errors.js';
 import type { Metrics } from './metrics.js';
-import type { State } from './machine/states.js';
+import type { State } from './states.js';
 
 export interface Probe {
   readonly state: State;

@@ -1,7 +1,7 @@
 import { formatDuration } from './duration.js';
 import { describeError, isAborted, isTransientError } from './errors.js';
-import { Backoff, sleep } from './machine/wait.js';
-import type { State } from './machine/states.js';
+import { Backoff, sleep } from './wait.js';
+import type { State } from './states.js';
 import type { StepContext } from './steps/context.js';
 
 /** Start-up checks a store every second or so while it does not answer: it is the one thing to wait for. */
@@ -33,8 +33,6 @@ export class WaitForStore {
   get lastBeat(): number {
     return this.#lastBeat;
   }
-
-  wake(): void {}
 
   /** Resolves once the store answered, or with how the run ends (signal, --once timeout). */
   async wait(): Promise<'answered' | 'stopped' | 'timed-out'> {

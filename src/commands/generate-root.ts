@@ -1,14 +1,14 @@
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
-import { auditDeviceDiffers, configureAuditDevice, configurePolicy, configureTokenRole, planConfiguration } from '../steps/configure.js';
-import { issueManagementToken, managementToken, resolveManagementToken } from '../steps/management-token.js';
+import { act } from '../machine/act.js';
+import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type DecideSettings } from '../machine/decide.js';
+import { observe } from '../machine/observe.js';
+import { sleep } from '../wait.js';
 import type { StepContext } from '../steps/context.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
-import { inspectProvisionerToken, issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import type { RootToken } from '../store/records.js';
 import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
-import { SERVER_TRAITS, serverKindOf } from '../vault/servers.js';
 
 export interface GenerateRootResult {
   resumed: boolean;
@@ -87,19 +87,43 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   if (!info?.policies.includes('root')) throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the server does not take the generated token as a root token');
   log.info({ event: 'root-token-generated', secret: records.names.rootToken }, 'root token generated and stored');
 
-  const changes = await planConfiguration(context, config.policies, token);
-  for (const name of changes.policiesWritten) await configurePolicy(context, name, config.policies.get(name)!, token);
-  if (changes.roleWritten) await configureTokenRole(context, token);
-  if (SERVER_TRAITS[serverKindOf((await vault.health({ signal })).body)].auditThroughApi && (await auditDeviceDiffers(context, token))) await configureAuditDevice(context, token);
-  log.info({ event: 'configured-with-generated-root' }, 'configured with the generated root token');
-  const management = await resolveManagementToken(context, await records.inspectManagementToken(), { kind: 'valid', value: { token, createdAt: '' } });
-  if (management.own === 'missing' || management.own === 'invalid') await issueManagementToken(context, token);
-  const provisioner = await inspectProvisionerToken(context);
-  let provisionerTokenIssued = false;
-  if (provisioner.kind !== 'valid') {
-    await issueProvisionerToken(context, (await managementToken(context)).token, provisioner.kind === 'missing' ? undefined : provisioner.stored);
-    provisionerTokenIssued = true;
+  // Configuring, the tokens and --revoke-after are the loop's own rules: decide() chooses, act() does.
+  const done = await converge(context, { ...decideSettings(config, records.names), rootToken: config.revokeAfter ? 'revoke' : config.rootToken });
+  return { resumed: action.kind === 'resume', revoked: done.includes('revoke-root'), provisionerTokenIssued: done.includes('issue-token') };
+}
+
+/** Passes enough for every write a converged cluster can need (configure, two tokens, revoke, record the cluster id) and a spare. */
+const CONVERGE_PASSES = 8;
+/** A node just unsealed may still be taking over as active: how long to look again for that. */
+const SETTLE_MS = 15_000;
+
+/**
+ * The sidecar's observe → decide → act, run until decide() says done. A hold ends it, and so
+ * does a wait that outlasts SETTLE_MS (a standby waits for the active node's sidecar): the
+ * reason says what is missing. Returns the kinds of the actions taken, in order.
+ */
+async function converge(context: StepContext, settings: DecideSettings): Promise<Array<Action['kind']>> {
+  const { config, log } = context;
+  const done: Array<Action['kind']> = [];
+  let memory = EMPTY_MEMORY;
+  const settleBy = Date.now() + SETTLE_MS;
+  for (let pass = 0; pass < CONVERGE_PASSES; ) {
+    const seen = await observe(context, config.policies, memory);
+    memory = remember(memory, seen);
+    const decision = decide(seen, memory, settings);
+    const { action } = decision;
+    if (action.kind === 'done') return done;
+    if (action.kind === 'wait' && Date.now() < settleBy) {
+      await sleep(250, context.signal);
+      continue;
+    }
+    if (action.kind === 'hold' || action.kind === 'wait') {
+      throw new BootstrapError('GENERATE_ROOT_FAILED', `generate-root: the root token is stored, but configuring stopped: ${decision.reason}`);
+    }
+    log.info({ event: 'act', action: action.kind, detail: describeAction(action, context.records.names) }, 'act');
+    memory = (await act(context, action, seen, memory, config.policies, () => undefined)).memory;
+    done.push(action.kind);
+    pass += 1;
   }
-  if (config.revokeAfter) await revokeRootToken(context, { token, createdAt: new Date().toISOString() });
-  return { resumed: action.kind === 'resume', revoked: config.revokeAfter, provisionerTokenIssued };
+  throw new BootstrapError('GENERATE_ROOT_FAILED', `generate-root: the root token is stored, but configuring did not settle within ${CONVERGE_PASSES} passes (${done.join(', ')})`);
 }

@@ -1,6 +1,6 @@
 import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type Observation, type VaultSeen } from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
-import type { State } from '../machine/states.js';
+import type { State } from '../states.js';
 import { describeError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { findStaleOperations, type StaleCheck } from './stale.js';

@@ -1,6 +1,6 @@
 import { BootstrapError, describeError } from '../errors.js';
 import { classifyHealth } from '../machine/health.js';
-import { sleep } from '../machine/wait.js';
+import { sleep } from '../wait.js';
 import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';

@@ -40,7 +40,7 @@ async function lookAtServer(context: StepContext): Promise<Pick<VaultSeen, 'heal
  * cancel-stale cancels it. Reads only.
  */
 export async function findStaleOperations(context: StepContext, seen?: Pick<VaultSeen, 'health' | 'serverKind' | 'sealType'>): Promise<StaleCheck> {
-  const { vault, records, signal } = context;
+  const { vault, records } = context;
   const looked = seen ?? (await lookAtServer(context));
   const server = looked.serverKind;
   if (!isUnsealed(looked.health) || server === undefined) return { operations: [], unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'] };

@@ -13,7 +13,7 @@ import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
-import type { State } from './states.js';
+import type { State } from '../states.js';
 
 export interface ActResult {
   memory: Memory;
@@ -72,7 +72,7 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       context.log.info({ event: 'cluster-id-recorded', clusterId: action.cluster.clusterId, secret: context.records.names.selfInitCluster }, 'cluster id of the self-initialized cluster recorded');
       return { memory };
     case 'adopt-migrated-keys': {
-      const outcome = await adoptMigratedKeys(context, action.keys, action.rootToken);
+      const outcome = await adoptMigratedKeys(context, action.keys, action.token);
       if (outcome === 'refused') {
         context.log.error({ event: 'migrated-keys-refused', secret: context.records.names.unsealKeys, seal: action.sealType }, 'the server does not take the stored Shamir keys as its recovery keys');
         return { memory: { ...memory, migratedKeysRefusedAt: seen.at } };

@@ -4,11 +4,11 @@ import type { Secret } from '../secret.js';
 import type { SecretNames } from '../store/types.js';
 import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type KeyType, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { Converged } from './cadence.js';
 import type { HealthKind } from './health.js';
-import type { Blocker, State } from './states.js';
+import type { Blocker, State } from '../states.js';
 
 /** What one pass saw of the server. */
 export interface VaultSeen {
@@ -191,7 +191,7 @@ export type Action =
   /** --self-init: the first cluster id seen, recorded where a keys record would hold it. */
   | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
-  | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; rootToken: Secret; sealType: string }
+  | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; token: Secret; sealType: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
@@ -435,7 +435,7 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     if (guard !== undefined) return guard;
   } else {
     const mismatch = sealMismatch(seen, keys.value, settings);
-    if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch) ?? hold('seal-mismatch', mismatch);
+    if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch, management) ?? hold('seal-mismatch', mismatch);
     if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
       return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
     }
@@ -502,19 +502,18 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
  * sidecar asks the server (a trial recovery-key rotation, cancelled) and stores the keys as
  * type `recovery` only if they are. Anything else stays a seal-mismatch for a person.
  */
-function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mismatch: string): Decision | undefined {
+function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mismatch: string, management: ManagementToken | undefined): Decision | undefined {
   const sealType = seen.vault.sealType;
   if (seen.vault.migration || keys.type !== 'shamir' || keyTypeFor(sealType) !== 'recovery' || keys.encrypted === true || sealType === undefined) return undefined;
   if (memory.migratedKeysRefusedAt !== undefined && seen.at - memory.migratedKeysRefusedAt < RECHECK_AFTER_MS) {
     return hold('seal-mismatch', `${mismatch}; the server does not take the stored Shamir keys as its recovery keys, so this is not a completed seal migration of this cluster`);
   }
   if (seen.vault.health !== 'active') return go('configuring', `${mismatch}; the active node's sidecar checks whether a seal migration made them the recovery keys`, { kind: 'wait', pace: 'join' });
-  const root = valid(seen.rootToken)?.token;
-  if (!seen.server?.rootTokenLive || !root) return hold('seal-mismatch', `${mismatch}; checking whether a seal migration made them the recovery keys needs the stored root token (vault-bootstrap generate-root)`);
+  if (management === undefined) return hold('seal-mismatch', `${mismatch}; checking whether a seal migration made them the recovery keys needs the management or root token (vault-bootstrap generate-root)`);
   return go('configuring', `the ${sealType} seal unsealed this node and the stored keys are Shamir keys: a completed seal migration makes them the recovery keys; checking that with the server`, {
     kind: 'adopt-migrated-keys',
     keys,
-    rootToken: root,
+    token: management.token,
     sealType,
   });
 }

@@ -7,8 +7,8 @@ import { act } from './act.js';
 import { afterDecision, afterFailure, awayPauseMs } from './cadence.js';
 import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type DecideSettings, type Memory, type Pace } from './decide.js';
 import { observe } from './observe.js';
-import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from './states.js';
-import { Backoff, Waker } from './wait.js';
+import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
+import { Backoff, Waker } from '../wait.js';
 
 /** A person must act: re-check at this pace, not at the pace of a transient fault. */
 const SLOW_RECHECK_MS = 30_000;

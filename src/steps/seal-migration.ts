@@ -6,7 +6,7 @@ import { keyTypeFor } from '../store/records.js';
 import { KeyRotationApi, serverAccepts } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 import type { StepContext } from './context.js';
-import { sleep } from '../machine/wait.js';
+import { sleep } from '../wait.js';
 import { retryUntilStored } from './store-secrets.js';
 
 /**
@@ -108,10 +108,10 @@ async function waitUntilActive(context: StepContext): Promise<void> {
  * as a new version of type `recovery`. `busy`: a rotation someone started is in progress, which
  * a trial would cancel, so nothing is asked.
  */
-export async function adoptMigratedKeys(context: StepContext, keys: UnsealKeys, rootToken: Secret, migratedAt: string = new Date().toISOString()): Promise<'adopted' | 'refused' | 'busy'> {
+export async function adoptMigratedKeys(context: StepContext, keys: UnsealKeys, token: Secret, migratedAt: string = new Date().toISOString()): Promise<'adopted' | 'refused' | 'busy'> {
   const { vault, records, log, signal } = context;
   const health = await vault.health({ signal });
-  const rotation = new KeyRotationApi(vault.client, serverKindOf(health.body), 'recovery', rootToken);
+  const rotation = new KeyRotationApi(vault.client, serverKindOf(health.body), 'recovery', token);
   if ((await rotation.status()).started) return 'busy';
   if (!(await serverAccepts(rotation, keys))) return 'refused';
   const recovery: UnsealKeys = { ...keys, type: 'recovery', status: 'active', migratedAt };

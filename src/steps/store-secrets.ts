@@ -1,6 +1,6 @@
 import { checkpoint } from '../checkpoints.js';
 import { describeError } from '../errors.js';
-import { Backoff, sleep } from '../machine/wait.js';
+import { Backoff, sleep } from '../wait.js';
 import type { StepContext } from './context.js';
 import type { PendingSecrets } from './spool.js';
 

@@ -22,16 +22,8 @@ export interface KeyRotationPaths {
 export interface ServerTraits {
   /** The product name as operators know it, for log lines. */
   name: string;
-  /** sys/health codes this server answers with (a code not listed is `unknown` there). */
-  healthCodes: readonly number[];
-  /** Seal types (sys/seal-status `type`) that unseal by themselves: init asks for recovery shares. */
-  autoUnsealSeals: readonly string[];
-  /** The seal the test suite uses for auto-unseal: OpenBao's `static` key; Vault has none, so `transit`. */
-  testAutoUnsealSeal: 'static' | 'transit';
   /** Rotation of the Shamir unseal keys and of the recovery keys. */
   rotation: { unseal: KeyRotationPaths; recovery: KeyRotationPaths };
-  /** Prefixes of service, batch and recovery tokens. */
-  tokenPrefixes: { service: string; batch: string; recovery: string };
   /**
    * Whether audit devices are enabled through the API (Vault: the only way, so the sidecar
    * ensures one); OpenBao refuses that by default and takes them from its config file.
@@ -41,14 +33,10 @@ export interface ServerTraits {
 
 const VAULT: ServerTraits = Object.freeze({
   name: 'HashiCorp Vault',
-  healthCodes: Object.freeze([200, 429, 472, 473, 474, 501, 503, 530]),
-  autoUnsealSeals: Object.freeze(['transit', 'awskms', 'gcpckms', 'azurekeyvault', 'ocikms', 'alicloudkms', 'pkcs11', 'kmip']),
-  testAutoUnsealSeal: 'transit',
   rotation: {
     unseal: { init: 'sys/rekey/init', update: 'sys/rekey/update', verify: 'sys/rekey/verify', authenticated: false },
     recovery: { init: 'sys/rekey-recovery-key/init', update: 'sys/rekey-recovery-key/update', verify: 'sys/rekey-recovery-key/verify', authenticated: false },
   },
-  tokenPrefixes: { service: 'hvs.', batch: 'hvb.', recovery: 'hvr.' },
   auditThroughApi: true,
 });
 
@@ -60,14 +48,10 @@ const VAULT: ServerTraits = Object.freeze({
  */
 const OPENBAO: ServerTraits = Object.freeze({
   name: 'OpenBao',
-  healthCodes: Object.freeze([200, 429, 501, 503]),
-  autoUnsealSeals: Object.freeze(['static', 'transit', 'awskms', 'gcpckms', 'azurekeyvault', 'ocikms', 'alicloudkms', 'pkcs11', 'kmip']),
-  testAutoUnsealSeal: 'static',
   rotation: {
     unseal: { init: 'sys/rotate/root/init', update: 'sys/rotate/root/update', verify: 'sys/rotate/root/verify', authenticated: true },
     recovery: { init: 'sys/rotate/recovery/init', update: 'sys/rotate/recovery/update', verify: 'sys/rotate/recovery/verify', authenticated: true },
   },
-  tokenPrefixes: { service: 's.', batch: 'b.', recovery: 'r.' },
   auditThroughApi: false,
 });
 

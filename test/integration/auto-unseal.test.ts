@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { SERVER_TRAITS } from '../../src/vault/servers.js';
+import { TEST_SERVER_TRAITS } from '../../harness/server-traits.js';
 import { capturedOutput, runCli, transitions } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { RecordingProxy } from '../../harness/recording-proxy.js';
@@ -29,7 +29,7 @@ describeEachServer('auto-unseal', (kind) => {
   });
 
   it('initializes with recovery shares, stores them as type recovery, and never calls unseal', async () => {
-    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.type).toBe(SERVER_TRAITS[kind].testAutoUnsealSeal);
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.type).toBe(TEST_SERVER_TRAITS[kind].testAutoUnsealSeal);
     const result = await runCli(args());
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(transitions(result.stdout)).toContain('initializing');

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { SERVER_TRAITS, serverKindOf } from '../../src/vault/servers.js';
+import { serverKindOf } from '../../src/vault/servers.js';
+import { TEST_SERVER_TRAITS } from '../../harness/server-traits.js';
 import { capturedOutput, logLines, runCli, transitions } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } from '../helpers/secrets.js';
@@ -58,7 +59,7 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(keys.keysBase64).toHaveLength(5);
     expect(typeof keys.initializedAt).toBe('string');
     const root = JSON.parse(await store.readLatest('vault-root-token'));
-    expect(root.token.startsWith(SERVER_TRAITS[kind].tokenPrefixes.service)).toBe(true);
+    expect(root.token.startsWith(TEST_SERVER_TRAITS[kind].tokenPrefixes.service)).toBe(true);
     await server.enableAudit(root.token);
     expect(JSON.parse(await store.readLatest('vault-init-claim'))).toMatchObject({ holder: expect.any(String), clusterHint: server.address });
 

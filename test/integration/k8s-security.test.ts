@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,11 +57,19 @@ interface Scan {
   passed: Finding[];
 }
 
-/** checkov over a directory of manifests; its JSON report, one entry per framework. */
-function scan(directory: string): Scan {
-  const run = spawnSync(CHECKOV, ['--directory', directory, '--framework', 'kubernetes', '--output', 'json', '--skip-download'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (run.status !== 0 && run.status !== 1) throw new Error(`checkov exited ${run.status}: ${run.stderr.split('\n').slice(-3).join(' ')}`);
-  const reports = [JSON.parse(run.stdout)].flat() as Array<{ results: { failed_checks: Finding[]; skipped_checks: Finding[]; passed_checks: Finding[] } }>;
+/**
+ * checkov over a directory of manifests; its JSON report, one entry per framework. Run without
+ * blocking: a scan takes tens of seconds on a loaded machine, and the test worker must keep
+ * answering its runner meanwhile. checkov exits 1 when it finds something, which is a report too.
+ */
+async function scan(directory: string): Promise<Scan> {
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(CHECKOV, ['--directory', directory, '--framework', 'kubernetes', '--output', 'json', '--skip-download'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, out, err) => {
+      if (error && error.code !== 1) reject(new Error(`checkov exited ${String(error.code)}: ${err.split('\n').slice(-3).join(' ')}`));
+      else resolve(out);
+    });
+  });
+  const reports = [JSON.parse(stdout)].flat() as Array<{ results: { failed_checks: Finding[]; skipped_checks: Finding[]; passed_checks: Finding[] } }>;
   return {
     failed: reports.flatMap((report) => report.results.failed_checks),
     skipped: reports.flatMap((report) => report.results.skipped_checks),
@@ -77,11 +85,11 @@ const workDirectory = mkdtempSync(join(tmpdir(), 'vb-k8s-security-'));
 const renders = join(workDirectory, 'renders');
 let report: Scan;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (skipReason) return;
   mkdirSync(renders);
   for (const overlay of OVERLAYS) writeFileSync(join(renders, `${overlay}.yaml`), execFileSync(KUSTOMIZE, ['build', join(ROOT, 'k8s', 'overlays', overlay)], { encoding: 'utf8' }));
-  report = scan(renders);
+  report = await scan(renders);
 }, 300_000);
 
 afterAll(() => rmSync(workDirectory, { recursive: true, force: true }));
@@ -110,7 +118,7 @@ describe.skipIf(skipReason !== undefined)('the security scan (checkov) of every 
     }
   });
 
-  it('fails a manifest without NetworkPolicy, with a mounted token and an image by tag (the gate can fail)', () => {
+  it('fails a manifest without NetworkPolicy, with a mounted token and an image by tag (the gate can fail)', async () => {
     const bad = join(workDirectory, 'bad');
     mkdirSync(bad);
     writeFileSync(
@@ -126,7 +134,7 @@ describe.skipIf(skipReason !== undefined)('the security scan (checkov) of every 
         '',
       ].join('\n'),
     );
-    const failed = new Set(scan(bad).failed.map((finding) => finding.check_id));
+    const failed = new Set((await scan(bad)).failed.map((finding) => finding.check_id));
     for (const id of ['CKV2_K8S_6', 'CKV_K8S_38', 'CKV_K8S_43']) expect(failed, id).toContain(id);
   });
 });
