@@ -13,6 +13,8 @@
 #   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
 #   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
 #   image      podman, runc, mmdebstrap     Debian's packages: the image test builds and runs the image
+#   previous-release  the last landed release's bundle, built from this repository's history (cached):
+#                     the upgrade test runs it, then this release over the same server and store
 # `npm run demo` installs only `openbao` (a minute on a fresh machine); `npm test` installs all.
 set -euo pipefail
 
@@ -22,7 +24,7 @@ MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool image checkov)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube k8s-tools promtool image checkov previous-release)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -240,4 +242,31 @@ if want checkov; then
     fi
   fi
   if [[ -f $checkov_stamp ]]; then echo "install-tools: checkov $CHECKOV_VERSION"; fi
+fi
+
+# --- The previous release (test/integration/upgrade.test.ts) --------------------------------
+# The bundle of the last release that landed, built from this repository's own history (a full
+# clone has it) into the cache, keyed by commit. A failure (a shallow clone, say) does not fail
+# this script: the error goes to .tools/previous-release-error, which the test names when it skips.
+PREVIOUS_RELEASE=ef0da4232db2982113001340d1666ecdc4aa7016 # the release that landed before this one (stop 13)
+if want previous-release; then
+  release_dir="$cache/release-${PREVIOUS_RELEASE:0:12}"
+  if [[ ! -f $release_dir/dist/cli.js ]]; then
+    release_log="$tools/previous-release-install.log"
+    release_src=$(mktemp -d "${TMPDIR:-/tmp}/vb-release.XXXXXX")
+    if { git -C "$root" archive "$PREVIOUS_RELEASE" | tar -x -C "$release_src" &&
+      (cd "$release_src" && npm ci --no-audit --no-fund && node scripts/build.mjs) &&
+      mkdir -p "$release_dir.partial" && cp -R "$release_src/dist" "$release_src/policies" "$release_src/package.json" "$release_dir.partial/" &&
+      rm -rf "$release_dir" && mv "$release_dir.partial" "$release_dir"; } >"$release_log" 2>&1; then
+      rm -f "$tools/previous-release-error"
+    else
+      grep -v '^[[:space:]]*$' "$release_log" | tail -n 1 >"$tools/previous-release-error" || true
+      echo "install-tools: previous release $PREVIOUS_RELEASE not built ($(cat "$tools/previous-release-error")); the upgrade test will skip"
+    fi
+    rm -rf "$release_src" "$release_dir.partial"
+  fi
+  if [[ -f $release_dir/dist/cli.js ]]; then
+    ln -sfn "$release_dir" "$tools/previous-release"
+    echo "install-tools: previous release $PREVIOUS_RELEASE (for the upgrade test)"
+  fi
 fi
