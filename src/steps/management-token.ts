@@ -4,7 +4,7 @@ import type { Secret } from '../secret.js';
 import type { ManagementToken, RootToken, StoredRecord } from '../store/records.js';
 import type { StepContext } from './context.js';
 import { retryUntilStored } from './store-secrets.js';
-import { rotationTime } from './tokens.js';
+import { rotationTime, tokenRecord } from './tokens.js';
 
 /** The policy of the sidecar's own token (policies/vault-bootstrap.hcl). */
 export const MANAGEMENT_POLICY = 'vault-bootstrap';
@@ -81,12 +81,7 @@ export async function issueManagementToken(context: StepContext, rootToken: Secr
   await context.secretsInFlight.hold(async () => {
     const created = await vault.createPeriodicToken([MANAGEMENT_POLICY], periodSeconds, 'vault-bootstrap-management', rootToken);
     checkpoint('management-token-created');
-    const record: ManagementToken = {
-      token: created.token,
-      accessor: created.accessor,
-      policies: created.policies,
-      expiresAt: new Date(Date.now() + periodSeconds * 1000).toISOString(),
-    };
+    const record: ManagementToken = tokenRecord(created, periodSeconds);
     await retryUntilStored(context, 'store-management-token', 'storing the management token failed; retrying', () => records.writeManagementToken(record));
   });
   log.info({ secret: records.names.managementToken }, 'management token issued and stored');

@@ -37,18 +37,18 @@ export function rotationTime(info: TokenInfo, at: number): number | undefined {
  * stored), then revokes the one it replaces. The token exists only in memory between
  * creation and storage, so that stretch counts as secrets in flight.
  */
+/** The stored form of a token just created: what CI (or the sidecar) needs, and when it expires. */
+export function tokenRecord(created: Pick<ProvisionerToken, 'token' | 'accessor' | 'policies'>, lifetimeSeconds: number): ProvisionerToken {
+  return { token: created.token, accessor: created.accessor, policies: created.policies, expiresAt: new Date(Date.now() + lifetimeSeconds * 1000).toISOString() };
+}
+
 export async function issueProvisionerToken(context: StepContext, managementToken: Secret, replaced: ProvisionerToken | undefined): Promise<ProvisionerToken> {
   const { vault, records, log, config } = context;
   const ttlSeconds = Math.round(config.provisionerTtlMs / 1000);
   const issued = await context.secretsInFlight.hold(async () => {
     const created = await vault.createTokenWithRole(PROVISIONER_ROLE, ttlSeconds, managementToken);
     checkpoint('token-created');
-    const record: ProvisionerToken = {
-      token: created.token,
-      accessor: created.accessor,
-      policies: created.policies,
-      expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
-    };
+    const record = tokenRecord(created, ttlSeconds);
     await retryUntilStored(context, 'store-provisioner-token', 'storing the provisioner token failed; retrying', () => records.writeProvisionerToken(record));
     return record;
   });

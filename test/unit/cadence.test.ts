@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { afterDecision, afterFailure, awayPauseMs, AWAY_FAST_FOR_MS, AWAY_FAST_MS, AWAY_SLOW_MS, reconcileDue, type Converged } from '../../src/machine/cadence.js';
-import { decide, EMPTY_MEMORY, type DecideSettings, type Memory, type Observation, type VaultSeen } from '../../src/machine/decide.js';
+import { decide, EMPTY_MEMORY, type Memory, type Observation, type VaultSeen } from '../../src/machine/decide.js';
+import { SETTINGS } from './decide-settings.js';
 
 const NOW = Date.parse('2026-11-30T12:00:00Z');
 const RECONCILE_MS = 600_000;
@@ -11,18 +12,6 @@ const ACTIVE: VaultSeen = { health: 'active', status: 200, detail: '', clusterId
 /** What the last full reconcile saw: the same active node, a minute ago. */
 const CONVERGED: Converged = { at: NOW - 60_000, health: 'active', clusterId: 'cluster-a', connectionsClosed: 3, policies: 'admin:h-admin,provisioner:h-provisioner', rotateAt: NOW + 3600_000 };
 
-const SETTINGS: DecideSettings = {
-  holder: 'pod-0',
-  allowReinit: false,
-  claimStaleAfterMs: 300_000,
-  rootToken: 'store',
-  unsealKeysName: 'vault-unseal-keys',
-  initClaimName: 'vault-init-claim',
-  shamir: { shares: 5, threshold: 3 },
-  recovery: { shares: 5, threshold: 3 },
-  selfInit: false,
-  selfInitClusterName: 'vault-self-init-cluster',
-};
 
 describe('reconcileDue: a cheap pass only while nothing happened', () => {
   const rows: Array<[string, VaultSeen, Converged | undefined, number, ReadonlyMap<string, string>, boolean]> = [

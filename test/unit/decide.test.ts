@@ -3,21 +3,10 @@ import { decide, EMPTY_MEMORY, remember, RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS,
 import { classifyHealth } from '../../src/machine/health.js';
 import { Secret } from '../../src/secret.js';
 import type { StoredRecord, UnsealKeys } from '../../src/store/records.js';
+import { SETTINGS } from './decide-settings.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 
-const SETTINGS: DecideSettings = {
-  holder: 'pod-0',
-  allowReinit: false,
-  claimStaleAfterMs: 300_000,
-  rootToken: 'store',
-  unsealKeysName: 'vault-unseal-keys',
-  initClaimName: 'vault-init-claim',
-  shamir: { shares: 5, threshold: 3 },
-  recovery: { shares: 5, threshold: 3 },
-  selfInit: false,
-  selfInitClusterName: 'vault-self-init-cluster',
-};
 
 const KEYS: Extract<StoredRecord<UnsealKeys>, { kind: 'valid' }> = {
   kind: 'valid',
