@@ -135,7 +135,8 @@ async function gcpStartupPeakRssKiB(options: SidecarOptions): Promise<number> {
       '--vault-addr', `http://127.0.0.1:${closedPort}`, '--listen', `127.0.0.1:${await freePort()}`,
     ],
     directory,
-    { node: options.node },
+    // No metadata-server probe for credentials: the GCP client stays on loopback.
+    { node: options.node, env: cleanEnv({ METADATA_SERVER_DETECTION: 'none' }) },
   );
   if (finished.code === 0 || Number.isNaN(finished.maxRssKiB)) throw new Error(`gcp start-up: expected a start-up failure with a peak RSS, got code ${finished.code}`);
   return finished.maxRssKiB;
