@@ -70,6 +70,11 @@ export interface RootToken {
   revokedAt?: string;
   /** A generate-root attempt in progress: stored before any key share is submitted. */
   generation?: RootGeneration;
+  /**
+   * generate-root without --revoke-after: a person asked for a usable root token, so a sidecar
+   * with --root-token revoke leaves it alone until this instant (ISO), then revokes it.
+   */
+  keepUntil?: string;
 }
 
 export interface RootGeneration {
@@ -396,6 +401,7 @@ function decodeRootToken(text: string): RootToken {
     token: token === null ? null : new Secret(token),
     createdAt: String(record.createdAt ?? ''),
     ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
+    ...(typeof record.keepUntil === 'string' ? { keepUntil: record.keepUntil } : {}),
     ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
   };
 }
@@ -441,6 +447,7 @@ export function encodeRootToken(record: RootToken): string {
     token: record.token?.reveal() ?? null,
     createdAt: record.createdAt,
     ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
+    ...(record.keepUntil ? { keepUntil: record.keepUntil } : {}),
     ...(record.generation ? { generation: { nonce: record.generation.nonce, otp: record.generation.otp.reveal(), startedAt: record.generation.startedAt } } : {}),
   });
 }
