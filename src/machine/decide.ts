@@ -127,6 +127,12 @@ export interface Memory {
   opened: boolean;
   /** connectionsClosed when the node was last seen unsealed; dropped once it was unreachable or sealed on purpose. */
   unsealedAtCloses: number | undefined;
+  /**
+   * connectionsClosed when the node was seen sealed under an active seal intent: while it stays
+   * the same after a resume, the server process never restarted, and an auto-unseal server
+   * sealed through the API unseals only at its start.
+   */
+  sealedOnPurposeAtCloses: number | undefined;
   /** What the last full reconcile that found nothing to do saw; cheap passes compare with it (cadence.ts). */
   converged: Converged | undefined;
   /** The seal type the node last reported: while it does not answer, whether a KMS may be why. */
@@ -146,6 +152,7 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
   convergedOnce: false,
   opened: false,
   unsealedAtCloses: undefined,
+  sealedOnPurposeAtCloses: undefined,
   converged: undefined,
   sealType: undefined,
   unreachableSince: undefined,
@@ -267,6 +274,10 @@ export function remember(memory: Memory, seen: Observation): Memory {
   if (health === 'unreachable' || intentActive(seen)) unsealedAtCloses = undefined;
   else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed') unsealedAtCloses = connectionsClosed;
   if (unsealedAtCloses !== next.unsealedAtCloses) next = { ...next, unsealedAtCloses };
+  let sealedOnPurposeAtCloses = next.sealedOnPurposeAtCloses;
+  if (health === 'sealed' && intentActive(seen)) sealedOnPurposeAtCloses = connectionsClosed;
+  else if (health !== 'sealed') sealedOnPurposeAtCloses = undefined;
+  if (sealedOnPurposeAtCloses !== next.sealedOnPurposeAtCloses) next = { ...next, sealedOnPurposeAtCloses };
   if (sealType !== undefined && sealType !== next.sealType) next = { ...next, sealType };
   const unreachableSince = health === 'unreachable' ? (next.unreachableSince ?? seen.at) : undefined;
   return unreachableSince === next.unreachableSince ? next : { ...next, unreachableSince };
@@ -361,6 +372,12 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   if (intent !== undefined) {
     return go('sealed', `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`, { kind: 'hold', blocker: 'seal-intent', pace: 'interval' });
   }
+  if (memory.sealedOnPurposeAtCloses === seen.vault.connectionsClosed && keyTypeFor(seen.vault.sealType) === 'recovery') {
+    const reason =
+      `the seal intent has ended, but this node's ${seen.vault.sealType} seal unseals it only when its server starts: it was sealed on purpose and its process kept running, ` +
+      'and recovery keys do not unseal; restart the pod (kubectl -n vault delete pod NAME) to unseal it (README: emergency seal)';
+    return go('sealed', reason, { kind: 'hold', blocker: 'sealed-until-restart', pace: 'interval' });
+  }
   if (memory.unsealedAtCloses !== undefined && seen.vault.connectionsClosed === memory.unsealedAtCloses) {
     return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', {
       kind: 'record-seal-intent',
@@ -378,7 +395,9 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
     // The server retries by itself (every few seconds) and names the KMS error in its log; its API does not say why.
-    const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
+    const reason =
+      `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted. ` +
+      'If the node was sealed on purpose and resumed since, it unseals only when its server starts: restart the pod';
     return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
   return decideUnseal(seen, memory, settings, required(valid(keys), 'keys'));
