@@ -202,7 +202,7 @@ export class TestServer {
   }
 
   #processEnvironment(): Record<string, string> {
-    const pod = this.options.serviceAccountToken === undefined ? {} : { VB_SA_TOKEN: this.options.serviceAccountToken, VB_SA_CA: this.#serviceAccountCa() };
+    const pod: Record<string, string> = this.options.serviceAccountToken === undefined ? {} : { VB_SA_TOKEN: this.options.serviceAccountToken, VB_SA_CA: this.#serviceAccountCa() };
     return { PATH: process.env.PATH ?? '', HOME: this.directory, ...this.#environment, ...pod };
   }
 
