@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { KubeApiServer, missingKubeApiServer } from '../../harness/kube-apiserver.js';
 import { filesUnder } from '../helpers/secrets.js';
 
@@ -455,12 +455,13 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
   });
 });
 
-/** The k8s/README.md code block that follows a marker line (the walkthroughs' snippets). */
+/** The k8s/README.md code block that holds a marker (the walkthroughs' snippets), whole. */
 function documentedBlock(marker: string): string {
   const readme = readFileSync(join(ROOT, 'k8s', 'README.md'), 'utf8');
-  const start = readme.indexOf(marker);
-  expect(start, marker).toBeGreaterThan(-1);
-  return /```\w*\n([\s\S]*?)```/.exec(readme.slice(start))![1]!;
+  const at = readme.indexOf(marker);
+  expect(at, marker).toBeGreaterThan(-1);
+  const opening = readme.lastIndexOf('```', at);
+  return readme.slice(readme.indexOf('\n', opening) + 1, readme.indexOf('```', at));
 }
 
 describe.skipIf(skipReason !== undefined)('the walkthroughs (k8s/README.md, "Before you start")', () => {
