@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,12 +6,14 @@ import { parseArgs } from 'node:util';
 import { closestName } from './closest.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { checkMemoryBacked } from './memory-backed.js';
 import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
+import { parseSealKeyOptions, type SealKeyOptions } from './seal-key/options.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal';
-const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'seal-key' | 'rotate-seal-key';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'seal-key', 'rotate-seal-key'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -73,6 +75,8 @@ export interface Config {
    * the sidecar never calls sys/init, keeps no keys, and logs in through the declared auth method.
    */
   readonly selfInit: SelfInitLogin | undefined;
+  /** seal-key: where the static seal key files go (SPEC §13); undefined for every other command. */
+  readonly sealKey: SealKeyOptions | undefined;
 }
 
 export type LoginMethod = 'kubernetes' | 'approle';
@@ -97,8 +101,6 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 const STORE_KINDS = ['gcp', 'aws', 'file'];
 const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
 const POLICY_NAME = /^[A-Za-z0-9_-]{1,128}$/;
-const TMPFS_MAGIC = 0x01021994;
-const RAMFS_MAGIC = 0x858458f6;
 
 const OPTIONS = {
   once: { type: 'boolean' },
@@ -140,12 +142,15 @@ const OPTIONS = {
   'login-mount': { type: 'string' },
   'login-role': { type: 'string' },
   'login-secret-file': { type: 'string' },
+  'seal-key-dir': { type: 'string' },
+  'seal-key-uid': { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
+       vault-bootstrap <seal-key|rotate-seal-key> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -156,6 +161,8 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   generate-root [--revoke-after]  a new root token from the stored keys, stored first
   cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
   migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
+  seal-key --seal-key-dir DIR [--seal-key-uid UID]  init container: the OpenBao static seal key(s) into a memory-backed DIR
+  rotate-seal-key     a new static seal key version; the pods write it at their next start, the previous one until every node is on it
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -306,7 +313,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     revokeAfter,
     policies: loadPolicies(policiesDirectory),
     policiesDirectory,
-    spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
+    spoolDirectory: spool.value === undefined ? undefined : checkMemoryBacked(spool.value, spool.name),
     allowReinit,
     claimStaleAfterMs: duration('claim-stale-after', 'VB_CLAIM_STALE_AFTER', '5m', 1000),
     raftJoin: raftJoin.value === undefined ? undefined : parseVaultAddress(raftJoin),
@@ -322,6 +329,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     holder: env.POD_NAME || hostname(),
     reason: flags.reason,
     selfInit,
+    sealKey: parseSealKeyOptions(command as string, setting('seal-key-dir', 'VB_SEAL_KEY_DIR'), setting('seal-key-uid', 'VB_SEAL_KEY_UID')),
   };
   return Object.freeze(config);
 }
@@ -515,20 +523,4 @@ function readPolicyDirectory(directory: string, name: string): Map<string, strin
     policies.set(policyName, text);
   }
   return policies;
-}
-
-/** Keys may wait in the spool only on memory: a disk-backed path would outlive the pod. */
-function checkSpoolDirectory(directory: string, name: string): string {
-  let type: number;
-  try {
-    if (!statSync(directory).isDirectory()) throw new ConfigError(`${name}: ${directory} is not a directory`);
-    type = statfsSync(directory).type;
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`${name}: cannot use ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) {
-    throw new ConfigError(`${name}: ${directory} is not memory-backed (tmpfs); use an emptyDir with medium: Memory`);
-  }
-  return directory;
 }

@@ -326,9 +326,9 @@ function sameKeys(a: UnsealKeys, b: UnsealKeys): boolean {
 }
 
 /** Why a stored value is not a valid record. The text never quotes the value, which may hold a secret. */
-class RecordProblem extends Error {}
+export class RecordProblem extends Error {}
 
-function parseObject(text: string): Record<string, unknown> {
+export function parseObject(text: string): Record<string, unknown> {
   if (Buffer.byteLength(text) > MAX_RECORD_BYTES) throw new RecordProblem(`larger than ${MAX_RECORD_BYTES / 1024} KiB`);
   let value: unknown;
   try {
