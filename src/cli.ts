@@ -21,6 +21,7 @@ import { SecretsInFlight, type StepContext } from './steps/context.js';
 import { Spool } from './steps/spool.js';
 import { CountingStore } from './store/counting.js';
 import { createStore } from './store/index.js';
+import { PrefixedStore } from './store/names.js';
 import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
 import { LoginSession } from './steps/login.js';
@@ -77,7 +78,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const context: StepContext = {
     config,
     vault: new VaultApi(vaultClient),
-    records: new Records(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix),
+    records: new Records(new PrefixedStore(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix), config.storePrefix),
     spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
     log,
     metrics,
