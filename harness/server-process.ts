@@ -68,6 +68,8 @@ export interface ServerOptions {
   /** Environment of the server process on top of the seal's (values its initialize stanzas read with eval_source = "env"). */
   environment?: Record<string, string>;
   nodeId?: string;
+  /** More -config files after server.hcl, read at each start: the seal stanza `seal-key` writes (seal.hcl in its directory). */
+  extraConfigFiles?: string[];
 }
 
 /**
@@ -160,7 +162,7 @@ export class TestServer {
   }
 
   #arguments(): string[] {
-    return ['server', `-config=${join(this.directory, 'server.hcl')}`];
+    return ['server', `-config=${join(this.directory, 'server.hcl')}`, ...(this.options.extraConfigFiles ?? []).map((file) => `-config=${file}`)];
   }
 
   #processEnvironment(): Record<string, string> {

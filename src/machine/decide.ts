@@ -92,8 +92,21 @@ export interface Observation {
   sealIntent?: StoredRecord<SealIntent>;
   /** --self-init: the cluster id recorded on first sight. */
   selfInitCluster?: StoredRecord<SelfInitCluster>;
+  /** OpenBao static seal from `seal-key` (read on an active node with a static seal): key ids only. */
+  sealKeyRollout?: SealKeyRolloutSeen;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
   policyHashes: ReadonlyMap<string, string>;
+}
+
+/**
+ * What an active static-seal node's sidecar reads of the seal key records: the newest stored key,
+ * the key this pod's `seal-key` wrote as current at its last start (its server has run with it
+ * since), and the newest key the stored keys are recorded as re-wrapped with.
+ */
+export interface SealKeyRolloutSeen {
+  newestKeyId: string | undefined;
+  ownKeyId: string | undefined;
+  rewrappedKeyId: string | undefined;
 }
 
 export interface PolicyRejection {
@@ -192,6 +205,8 @@ export type Action =
   | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
   | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; token: Secret; sealType: string }
+  /** Static seal: this active node runs on the newest key, so its unseal re-wrapped the stored keys with it. */
+  | { kind: 'record-seal-rewrap'; keyId: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
@@ -215,6 +230,7 @@ export interface DecideSettings {
   /** --self-init: the server initializes itself; the sidecar logs in and never calls sys/init. */
   selfInit: boolean;
   selfInitClusterName: string;
+  sealKeyRolloutName: string;
 }
 
 export function decideSettings(config: Config, names: SecretNames): DecideSettings {
@@ -229,6 +245,7 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
     recovery: { shares: config.recoveryShares, threshold: config.recoveryThreshold },
     selfInit: config.selfInit !== undefined,
     selfInitClusterName: names.selfInitCluster,
+    sealKeyRolloutName: names.sealKeyRollout,
   };
 }
 
@@ -488,6 +505,15 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
   }
+  const rewrap = seen.sealKeyRollout;
+  if (health === 'active' && rewrap?.newestKeyId !== undefined && rewrap.ownKeyId === rewrap.newestKeyId && rewrap.rewrappedKeyId !== rewrap.newestKeyId) {
+    // OpenBao re-wraps the stored keys with its current static key when a node becomes active;
+    // this node's current key is the newest, so the previous key is no longer needed to unseal.
+    return go('configuring', `static seal: this active node runs on the newest seal key ${rewrap.newestKeyId}, so becoming active re-wrapped the stored keys with it; recording that in ${settings.sealKeyRolloutName}`, {
+      kind: 'record-seal-rewrap',
+      keyId: rewrap.newestKeyId,
+    });
+  }
   if (rejected.size > 0) {
     // Re-checked at the normal pace: the pass writes nothing while the text is unchanged, and a fixed file is picked up soon.
     return hold('policy-rejected', [...rejected.values()].map((rejection) => rejection.message).join('; '), 'interval');
@@ -661,6 +687,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `record cluster id ${action.cluster.clusterId} in ${names.selfInitCluster}`;
     case 'adopt-migrated-keys':
       return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
+    case 'record-seal-rewrap':
+      return `record in ${names.sealKeyRollout} that the stored keys are re-wrapped with static seal key ${action.keyId}`;
     case 'hold':
       return `hold: ${action.blocker} (nothing changes until a person acts)`;
     case 'done':

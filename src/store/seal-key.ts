@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BootstrapError, StoreNotFoundError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { parseObject, RecordProblem } from './records.js';
-import type { SecretStore } from './types.js';
+import { secretNames, type SecretStore } from './types.js';
 
 /** OpenBao's static seal takes an AES-256-GCM key: exactly 32 bytes. */
 export const SEAL_KEY_BYTES = 32;
@@ -77,12 +77,20 @@ export class SealKeyRecords {
 
   constructor(store: SecretStore, prefix: string) {
     this.store = store;
-    this.sealKeyName = `${prefix}-seal-key`;
-    this.rolloutName = `${prefix}-seal-key-rollout`;
+    const names = secretNames(prefix);
+    this.sealKeyName = names.sealKey;
+    this.rolloutName = names.sealKeyRollout;
   }
 
   /** Every stored version, oldest first, each decoded or with its problem (never its value). */
   async readVersions(): Promise<SealKeyVersion[]> {
+    // The latest first: absent is the common first-start answer, and one call gives it on every store.
+    try {
+      await this.store.readLatest(this.sealKeyName);
+    } catch (error) {
+      if (error instanceof StoreNotFoundError) return [];
+      throw error;
+    }
     const texts = await this.store.readAllVersions(this.sealKeyName);
     return texts.map((text, index) => {
       try {
