@@ -1,5 +1,5 @@
 import { checkpoint } from '../checkpoints.js';
-import type { SealKeyRolloutSeen } from '../machine/decide.js';
+import type { SealKeyRolloutSeen } from '../machine/model.js';
 import type { StepContext } from '../steps/context.js';
 import { SealKeyRecords } from '../store/seal-key.js';
 
