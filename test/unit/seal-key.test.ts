@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GoogleError, Status } from 'google-gax';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newSealKey } from '../../src/commands/seal-key.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { ConfigError, StoreAlreadyExistsError } from '../../src/errors.js';
 import { decide, EMPTY_MEMORY, type Observation } from '../../src/machine/decide.js';
 import { Secret } from '../../src/secret.js';
