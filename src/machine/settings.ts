@@ -15,6 +15,7 @@ export interface DecideSettings {
   /** --self-init: the server initializes itself; the sidecar logs in and never calls sys/init. */
   selfInit: boolean;
   selfInitClusterName: string;
+  sealKeyRolloutName: string;
 }
 
 export function decideSettings(config: Config, names: SecretNames): DecideSettings {
@@ -29,6 +30,7 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
     recovery: { shares: config.recoveryShares, threshold: config.recoveryThreshold },
     selfInit: config.selfInit !== undefined,
     selfInitClusterName: names.selfInitCluster,
+    sealKeyRolloutName: names.sealKeyRollout,
   };
 }
 
