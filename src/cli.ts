@@ -2,6 +2,7 @@
 import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { rotateSealKey, sealKey } from './commands/seal-key.js';
 import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
@@ -107,6 +108,12 @@ async function main(argv: readonly string[]): Promise<number> {
         stopAtSafePoint(context);
         const result = config.command === 'rotate-keys' ? await rotateKeys(context) : config.command === 'generate-root' ? await generateRoot(context) : await migrateSeal(context);
         log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+      case 'seal-key':
+      case 'rotate-seal-key': {
+        const result = config.command === 'seal-key' ? await sealKey(context) : await rotateSealKey(context);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }

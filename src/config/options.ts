@@ -5,8 +5,8 @@
  * are all read from here.
  */
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal';
-export const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'seal-key' | 'rotate-seal-key';
+export const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'seal-key', 'rotate-seal-key'];
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -124,6 +124,14 @@ export const OPTIONS = {
     help: '--self-init: the service account token (kubernetes), or the AppRole secret ID (approle, required); read at every login',
     commands: SELF_INIT_COMMANDS,
   },
+  'seal-key-dir': {
+    type: 'string',
+    env: ['VB_SEAL_KEY_DIR'],
+    default: 'required by seal-key',
+    help: 'seal-key: memory-backed directory (emptyDir, medium: Memory) shared with the server, where the static seal key files and seal.hcl go',
+    commands: ['seal-key'],
+  },
+  'seal-key-uid': { type: 'string', env: ['VB_SEAL_KEY_UID'], default: "this process's uid", help: "seal-key: owner of the key files (0400): the server's uid", commands: ['seal-key'] },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -239,6 +239,15 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
   if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
   }
+  const rewrap = seen.sealKeyRollout;
+  if (health === 'active' && rewrap?.newestKeyId !== undefined && rewrap.ownKeyId === rewrap.newestKeyId && rewrap.rewrappedKeyId !== rewrap.newestKeyId) {
+    // OpenBao re-wraps the stored keys with its current static key when a node becomes active;
+    // this node's current key is the newest, so the previous key is no longer needed to unseal.
+    return go('configuring', `static seal: this active node runs on the newest seal key ${rewrap.newestKeyId}, so becoming active re-wrapped the stored keys with it; recording that in ${settings.sealKeyRolloutName}`, {
+      kind: 'record-seal-rewrap',
+      keyId: rewrap.newestKeyId,
+    });
+  }
   if (rejected.size > 0) {
     // Re-checked at the normal pace: the pass writes nothing while the text is unchanged, and a fixed file is picked up soon.
     return hold('policy-rejected', [...rejected.values()].map((rejection) => rejection.message).join('; '), 'interval');

@@ -94,8 +94,21 @@ export interface Observation {
   sealIntent?: StoredRecord<SealIntent>;
   /** --self-init: the cluster id recorded on first sight. */
   selfInitCluster?: StoredRecord<SelfInitCluster>;
+  /** OpenBao static seal from `seal-key` (read on an active node with a static seal): key ids only. */
+  sealKeyRollout?: SealKeyRolloutSeen;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
   policyHashes: ReadonlyMap<string, string>;
+}
+
+/**
+ * What an active static-seal node's sidecar reads of the seal key records: the newest stored key,
+ * the key this pod's `seal-key` wrote as current at its last start (its server has run with it
+ * since), and the newest key the stored keys are recorded as re-wrapped with.
+ */
+export interface SealKeyRolloutSeen {
+  newestKeyId: string | undefined;
+  ownKeyId: string | undefined;
+  rewrappedKeyId: string | undefined;
 }
 
 export interface PolicyRejection {
@@ -151,6 +164,8 @@ export type Action =
   | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
   | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; token: Secret; sealType: string }
+  /** Static seal: this active node runs on the newest key, so its unseal re-wrapped the stored keys with it. */
+  | { kind: 'record-seal-rewrap'; keyId: string }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 

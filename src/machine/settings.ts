@@ -22,6 +22,7 @@ export interface DecideSettings {
   /** --self-init: the server initializes itself; the sidecar logs in and never calls sys/init. */
   selfInit: boolean;
   selfInitClusterName: string;
+  sealKeyRolloutName: string;
 }
 
 export function decideSettings(config: Config, names: SecretNames): DecideSettings {
@@ -39,6 +40,7 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
     vaultAddress: config.vaultAddress.origin,
     selfInit: config.selfInit !== undefined,
     selfInitClusterName: names.selfInitCluster,
+    sealKeyRolloutName: names.sealKeyRollout,
   };
 }
 

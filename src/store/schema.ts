@@ -111,3 +111,30 @@ export interface ClaimSeen {
 export function claimName(firstName: string, generation: number): string {
   return generation <= 1 ? firstName : `${firstName}-g${generation}`;
 }
+
+/** OpenBao's static seal takes an AES-256-GCM key: exactly 32 bytes. */
+export const SEAL_KEY_BYTES = 32;
+
+/**
+ * One version of `{prefix}-seal-key` (SPEC §13): the cluster's static seal key. Each rotation
+ * adds a version; earlier versions stay in the store's history.
+ */
+export interface SealKey {
+  /** Derived from the key (keyIdOf): OpenBao requires the id to change whenever the key does. */
+  keyId: string;
+  key: Secret;
+  createdAt: string;
+}
+
+/** A stored version as read: its 1-based number, and the record or why it is not one. */
+export type SealKeyVersion = { version: number; record: SealKey; problem?: undefined } | { version: number; record?: undefined; problem: string };
+
+/**
+ * `{prefix}-seal-key-rollout`: which key each node's files held as current at its last start
+ * (written by `seal-key`), and the newest key the active node is known to have re-wrapped the
+ * stored keys with (written by the sidecar). Ids only, never a key byte.
+ */
+export interface SealKeyRollout {
+  nodes: Record<string, { keyId: string; at: string }>;
+  rewrapped?: { keyId: string; at: string; by: string };
+}

@@ -15,4 +15,5 @@ export const SETTINGS: DecideSettings = {
   vaultAddress: 'https://127.0.0.1:8200',
   selfInit: false,
   selfInitClusterName: 'vault-self-init-cluster',
+  sealKeyRolloutName: 'vault-seal-key-rollout',
 };
