@@ -2,7 +2,7 @@ import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { UnsealKeys } from '../store/records.js';
-import { keyTypeFor } from '../store/records.js';
+import { keyTypeFor } from '../seal.js';
 import { KeyRotationApi, serverAccepts } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 import type { StepContext } from './context.js';

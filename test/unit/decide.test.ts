@@ -204,12 +204,32 @@ describe('decide: one row per rule', () => {
     for (const status of [200, 429, 472, 473, 474, 501, 503, 530]) expect(covered).toContain(status);
   });
 
-  it('uses Shamir shares for a Shamir seal and recovery shares for an auto-unseal seal', () => {
+  it('uses Shamir shares for a Shamir seal and recovery shares for an auto-unseal seal; the claim it creates is in the action', () => {
+    const claim = { kind: 'create', generation: 1, takesOver: 'nothing', record: { holder: 'pod-0', claimedAt: new Date(NOW).toISOString(), clusterHint: 'https://127.0.0.1:8200' } };
     const shamir = decide(withHealth(501, { keys: { kind: 'absent' } }), EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } });
-    expect(shamir.action).toEqual({ kind: 'claim-and-init', claim: { kind: 'create', generation: 1, takesOver: 'nothing' }, autoUnseal: false, shares: 5, threshold: 3 });
+    expect(shamir.action).toEqual({ kind: 'claim-and-init', claim, keyType: 'shamir', shares: 5, threshold: 3 });
     const seen = withHealth(501, { keys: { kind: 'absent' } });
     seen.vault.sealType = 'transit';
-    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } }).action).toEqual({ kind: 'claim-and-init', claim: { kind: 'create', generation: 1, takesOver: 'nothing' }, autoUnseal: true, shares: 7, threshold: 4 });
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } }).action).toEqual({ kind: 'claim-and-init', claim, keyType: 'recovery', shares: 7, threshold: 4 });
+    const custodians = [{ path: 'alice.pub', keyBase64: 'AAAA', fingerprint: 'ab' }];
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, custodians, recovery: { shares: 1, threshold: 1 } }).action).toEqual({ kind: 'claim-and-init', claim, keyType: 'recovery', shares: 1, threshold: 1, custodians });
+  });
+
+  it('--recovery-pgp-keys with a Shamir seal: held as config-rejected before any claim, whatever the claim says', () => {
+    const custodians = [{ path: 'alice.pub', keyBase64: 'AAAA', fingerprint: 'ab' }];
+    for (const claim of [undefined, { generation: 1, record: { kind: 'valid' as const, value: { holder: 'pod-0', claimedAt: new Date(NOW).toISOString(), clusterHint: '' } } }]) {
+      const seen = withHealth(501, { keys: { kind: 'absent' }, ...(claim === undefined ? {} : { claim }) });
+      const decision = decide(seen, EMPTY_MEMORY, { ...SETTINGS, custodians });
+      expect(decision.action).toEqual({ kind: 'hold', blocker: 'config-rejected', pace: 'slow' });
+      expect(decision.reason).toContain('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal');
+    }
+  });
+
+  it('join carries the --raft-join leader; still-sealed after every share means the next version only when one is stored', () => {
+    const seen = withHealth(501, { keys: { kind: 'valid', value: { type: 'shamir', keys: [], threshold: 3, shares: 5, initializedAt: new Date(NOW).toISOString() } } });
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, raftJoin: 'https://10.0.0.1:8200' }).action).toEqual({ kind: 'join', leader: 'https://10.0.0.1:8200' });
+    expect(decide(seen, EMPTY_MEMORY, SETTINGS).action).toEqual({ kind: 'join' });
+    expect(decide(withHealth(503), EMPTY_MEMORY, SETTINGS).action).toMatchObject({ kind: 'unseal', laterVersions: 0, stillSealed: 'joining' });
   });
 
   it('names the bad version and the intact earlier one, never a value', () => {
