@@ -6,7 +6,7 @@ import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
 import { formatStatus, problemsOf, status } from './commands/status.js';
-import { HelpRequested, loadConfig, type Config } from './config.js';
+import { HelpRequested, loadConfig, type Config } from './config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
