@@ -22,6 +22,7 @@ const NOT_RUNTIME_SPECIFIC = [
   'test/integration/chaos-rotation.test.ts',
   'test/integration/escalation-paths.test.ts',
   'test/integration/k8s-admission.test.ts',
+  'test/integration/foreign-secret.test.ts',
 ];
 
 export default defineConfig({
