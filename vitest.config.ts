@@ -23,6 +23,7 @@ const NOT_RUNTIME_SPECIFIC = [
   'test/integration/escalation-paths.test.ts',
   'test/integration/k8s-admission.test.ts',
   'test/integration/foreign-secret.test.ts',
+  'test/integration/static-seal.test.ts',
 ];
 
 export default defineConfig({

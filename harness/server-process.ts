@@ -68,6 +68,8 @@ export interface ServerOptions {
   /** Environment of the server process on top of the seal's (values its initialize stanzas read with eval_source = "env"). */
   environment?: Record<string, string>;
   nodeId?: string;
+  /** More -config files after server.hcl, read at each start: the seal stanza `seal-key` writes (seal.hcl in its directory). */
+  extraConfigFiles?: string[];
   /**
    * The server sees this as its pod's service account token (and a CA beside it) at
    * /var/run/secrets/kubernetes.io/serviceaccount, as in a pod: it runs in a mount namespace of
@@ -193,7 +195,7 @@ export class TestServer {
   }
 
   #command(): [string, string[]] {
-    const server = [BUILDS[this.build].binary, 'server', `-config=${join(this.directory, 'server.hcl')}`];
+    const server = [BUILDS[this.build].binary, 'server', `-config=${join(this.directory, 'server.hcl')}`, ...(this.options.extraConfigFiles ?? []).map((file) => `-config=${file}`)];
     if (this.options.serviceAccountToken === undefined) return [server[0]!, server.slice(1)];
     const missing = missingPodNamespace();
     if (missing) throw new Error(missing);

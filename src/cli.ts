@@ -2,6 +2,7 @@
 import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { rotateSealKey, sealKey } from './commands/seal-key.js';
 import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
@@ -110,6 +111,12 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
+      case 'seal-key':
+      case 'rotate-seal-key': {
+        const result = config.command === 'seal-key' ? await sealKey(context) : await rotateSealKey(context);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
       case 'seal':
       case 'resume': {
         const by = process.env.USER || config.holder;
@@ -169,6 +176,8 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
   log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  // --once ended without reaching ready: the one line a person reads, as for bad input at start-up.
+  if (outcome !== 'ready' && outcome !== 'stopped' && reached === 'answered') process.stderr.write(`vault-bootstrap: ${outcome}: ${runner.reason}\n`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }

@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { closestName } from '../closest.js';
+import { CLAIM_STALE_MINIMUM_MS } from '../deadlines.js';
 import { ConfigError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
 import { loadPolicies } from '../policy.js';
 import { COMMANDS, OPTIONS, PARSE_ARGS_OPTIONS, type Command, type Flags } from './options.js';
 import { OptionReader, type Environment, type Given } from './read.js';
 import { parseSplits } from './seal.js';
+import { parseSealKey } from './seal-key.js';
 import { parseSelfInit } from './self-init.js';
 import type { Config } from './settings.js';
 import { checkSpoolDirectory } from './spool.js';
@@ -22,6 +24,7 @@ const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
 
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
+       vault-bootstrap <seal-key|rotate-seal-key> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -32,6 +35,8 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   generate-root [--revoke-after]  a new root token from the stored keys, stored first
   cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
   migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
+  seal-key            init container: the OpenBao static seal key(s) into the memory-backed --seal-key-dir
+  rotate-seal-key     a new static seal key version; the pods write it at their next start, the previous one until every node is on it
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -131,7 +136,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
     allowReinit,
-    claimStaleAfterMs: read.duration('claim-stale-after', 1000),
+    claimStaleAfterMs: read.duration('claim-stale-after', CLAIM_STALE_MINIMUM_MS, 'a live holder may take that long from claiming to storing the keys; a shorter value lets replicas take its claim over and initialize twice'),
     raftJoin: raftJoin.value === undefined ? undefined : parseVaultAddress(raftJoin),
     shutdownTimeoutMs: read.duration('shutdown-timeout', 0),
     rootToken,
@@ -145,6 +150,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     holder: env.POD_NAME || hostname(),
     reason: flags.reason,
     selfInit,
+    sealKey: parseSealKey(read, command),
   };
   return Object.freeze(config);
 }

@@ -64,6 +64,16 @@ export interface Config {
    * the sidecar never calls sys/init, keeps no keys, and logs in through the declared auth method.
    */
   readonly selfInit: SelfInitLogin | undefined;
+  /** seal-key: where the static seal key files go (SPEC §13); undefined for every other command. */
+  readonly sealKey: SealKeyOptions | undefined;
+}
+
+/** seal-key's options: where the key files go, and whose they are. */
+export interface SealKeyOptions {
+  /** Memory-backed directory shared with the server container (checked at start-up). */
+  readonly directory: string;
+  /** Owner of the files (the server's uid); undefined: this process's uid, which the manifests make the server's. */
+  readonly uid: number | undefined;
 }
 
 export type LoginMethod = 'kubernetes' | 'approle';

@@ -15,10 +15,10 @@ export function describeAction(action: Action, names: SecretNames): string {
         action.claim.kind === 'held'
           ? `hold our claim ${claim}`
           : `create ${claim} (claim generation ${action.claim.generation}${action.claim.takesOver === 'nothing' ? '' : `, taking over ${action.claim.takesOver === 'old-cluster' ? "the old cluster's claim" : `a${action.claim.takesOver === 'stale' ? ' stale' : 'n unreadable'} claim`}`}; create-if-absent: one winner)`;
-      return `${how}, initialize (${action.shares} ${action.autoUnseal ? 'recovery shares' : 'shares'}, threshold ${action.threshold}), store ${names.unsealKeys} and ${names.rootToken}`;
+      return `${how}, initialize (${action.shares} ${action.keyType === 'recovery' ? 'recovery shares' : 'shares'}, threshold ${action.threshold}${action.custodians === undefined ? '' : ', each share encrypted to one custodian'}), store ${names.unsealKeys} and ${names.rootToken}`;
     }
     case 'join':
-      return 'wait for this node to join the cluster (raft retry_join, or --raft-join)';
+      return action.leader === undefined ? 'wait for this node to join the cluster (raft retry_join)' : `ask this node to join the cluster through ${action.leader} (--raft-join)`;
     case 'unseal':
       return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
     case 'configure':
@@ -41,6 +41,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `record cluster id ${action.cluster.clusterId} in ${names.selfInitCluster}`;
     case 'adopt-migrated-keys':
       return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
+    case 'record-seal-rewrap':
+      return `record in ${names.sealKeyRollout} that the stored keys are re-wrapped with static seal key ${action.keyId}`;
     case 'hold':
       return `hold: ${action.blocker} (nothing changes until a person acts)`;
     case 'done':

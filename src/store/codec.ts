@@ -2,9 +2,10 @@
  * The JSON form of each record (SPEC §3): encode to the text a store holds, decode and check
  * it back. A decode failure is a RecordProblem whose text never quotes the value.
  */
+import { createHash } from 'node:crypto';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
-import type { ProvisionerToken, RootToken, SealIntent, SelfInitCluster, StoredRecord, UnsealKeys, InitClaim } from './schema.js';
+import { SEAL_KEY_BYTES, type ProvisionerToken, type RootToken, type SealIntent, type SealKey, type SealKeyRollout, type SelfInitCluster, type StoredRecord, type UnsealKeys, type InitClaim } from './schema.js';
 
 /** Both clouds cap a secret value at 64 KiB; anything larger was not written by us. */
 const MAX_RECORD_BYTES = 64 * 1024;
@@ -101,6 +102,7 @@ export function decodeRootToken(text: string): RootToken {
     token: token === null ? null : new Secret(token),
     createdAt: String(record.createdAt ?? ''),
     ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
+    ...(typeof record.keepUntil === 'string' ? { keepUntil: record.keepUntil } : {}),
     ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
   };
 }
@@ -146,6 +148,45 @@ export function encodeRootToken(record: RootToken): string {
     token: record.token?.reveal() ?? null,
     createdAt: record.createdAt,
     ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
+    ...(record.keepUntil ? { keepUntil: record.keepUntil } : {}),
     ...(record.generation ? { generation: { nonce: record.generation.nonce, otp: record.generation.otp.reveal(), startedAt: record.generation.startedAt } } : {}),
   });
+}
+
+/**
+ * The key id: the first 16 hex digits (64 bits) of SHA-256 over the 32 key bytes. It changes
+ * whenever the key does, as OpenBao requires, and names the key in logs and config without
+ * revealing anything usable about it.
+ */
+export function keyIdOf(keyBytes: Buffer): string {
+  return createHash('sha256').update(keyBytes).digest('hex').slice(0, 16);
+}
+
+export function encodeSealKey(record: SealKey): string {
+  return JSON.stringify({ keyId: record.keyId, keyBase64: record.key.reveal(), createdAt: record.createdAt });
+}
+
+export function decodeSealKey(text: string): SealKey {
+  const record = parseObject(text);
+  const { keyId, keyBase64 } = record;
+  if (typeof keyBase64 !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyBase64)) throw new RecordProblem('keyBase64 must be a base64 string');
+  const bytes = Buffer.from(keyBase64, 'base64');
+  if (bytes.length !== SEAL_KEY_BYTES) throw new RecordProblem(`keyBase64 must decode to ${SEAL_KEY_BYTES} bytes (an AES-256 key), not ${bytes.length}`);
+  if (keyId !== keyIdOf(bytes)) throw new RecordProblem('keyId does not match the key (expected the first 16 hex digits of its SHA-256)');
+  bytes.fill(0);
+  return { keyId, key: new Secret(keyBase64), createdAt: String(record.createdAt ?? '') };
+}
+
+export function decodeSealKeyRollout(text: string): SealKeyRollout {
+  const record = parseObject(text);
+  const nodes: SealKeyRollout['nodes'] = {};
+  if (typeof record.nodes !== 'object' || record.nodes === null || Array.isArray(record.nodes)) throw new RecordProblem('nodes must be an object');
+  for (const [node, value] of Object.entries(record.nodes as Record<string, unknown>)) {
+    const entry = value as { keyId?: unknown; at?: unknown } | null;
+    if (typeof entry?.keyId !== 'string') throw new RecordProblem(`nodes.${node}.keyId must be a string`);
+    nodes[node] = { keyId: entry.keyId, at: String(entry.at ?? '') };
+  }
+  const rewrapped = record.rewrapped as { keyId?: unknown; at?: unknown; by?: unknown } | undefined | null;
+  if (rewrapped !== undefined && rewrapped !== null && typeof rewrapped.keyId !== 'string') throw new RecordProblem('rewrapped.keyId must be a string');
+  return { nodes, ...(rewrapped ? { rewrapped: { keyId: rewrapped.keyId as string, at: String(rewrapped.at ?? ''), by: String(rewrapped.by ?? '') } } : {}) };
 }

@@ -3,17 +3,11 @@
  * holds, and what observe() reports of it. Their JSON form is codec.ts; reading and writing
  * them is records.ts.
  */
+import type { KeyType } from '../seal.js';
 import type { Secret } from '../secret.js';
 
-export type KeyType = 'shamir' | 'recovery';
-
-/**
- * The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal
- * (every other seal type). The one place a seal type becomes a key type.
- */
-export function keyTypeFor(sealType: string | undefined): KeyType {
-  return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
-}
+export type { KeyType } from '../seal.js';
+export { keyTypeFor } from '../seal.js';
 
 export interface UnsealKeys {
   type: KeyType;
@@ -73,6 +67,11 @@ export interface RootToken {
   revokedAt?: string;
   /** A generate-root attempt in progress: stored before any key share is submitted. */
   generation?: RootGeneration;
+  /**
+   * generate-root without --revoke-after: a person asked for a usable root token, so a sidecar
+   * with --root-token revoke leaves it alone until this instant (ISO), then revokes it.
+   */
+  keepUntil?: string;
 }
 
 export interface RootGeneration {
@@ -116,4 +115,31 @@ export interface ClaimSeen {
 /** The secret of one claim generation; generation 1 keeps the name earlier releases used. */
 export function claimName(firstName: string, generation: number): string {
   return generation <= 1 ? firstName : `${firstName}-g${generation}`;
+}
+
+/** OpenBao's static seal takes an AES-256-GCM key: exactly 32 bytes. */
+export const SEAL_KEY_BYTES = 32;
+
+/**
+ * One version of `{prefix}-seal-key` (SPEC §13): the cluster's static seal key. Each rotation
+ * adds a version; earlier versions stay in the store's history.
+ */
+export interface SealKey {
+  /** Derived from the key (keyIdOf): OpenBao requires the id to change whenever the key does. */
+  keyId: string;
+  key: Secret;
+  createdAt: string;
+}
+
+/** A stored version as read: its 1-based number, and the record or why it is not one. */
+export type SealKeyVersion = { version: number; record: SealKey; problem?: undefined } | { version: number; record?: undefined; problem: string };
+
+/**
+ * `{prefix}-seal-key-rollout`: which key each node's files held as current at its last start
+ * (written by `seal-key`), and the newest key the active node is known to have re-wrapped the
+ * stored keys with (written by the sidecar). Ids only, never a key byte.
+ */
+export interface SealKeyRollout {
+  nodes: Record<string, { keyId: string; at: string }>;
+  rewrapped?: { keyId: string; at: string; by: string };
 }
