@@ -27,7 +27,15 @@ export type Checkpoint =
   | 'root-generation-started'
   | 'root-generation-stored'
   | 'root-token-generated'
-  | 'root-token-stored';
+  | 'root-token-stored'
+  // snapshot and restore (SPEC §12)
+  | 'snapshot-uploaded'
+  | 'snapshot-published'
+  | 'restore-recorded'
+  | 'restore-throwaway-initialized'
+  | 'restore-snapshot-restored'
+  | 'restore-unsealed'
+  | 'restore-done';
 
 const checkpoints = channel('vault-bootstrap:checkpoint');
 

@@ -8,10 +8,11 @@ import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { readPgpPublicKeys, type PgpPublicKey } from './pgp.js';
 import { checkPolicy } from './policy.js';
+import { parseSnapshotOptions, type SnapshotConfig } from './snapshots/options.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal';
-const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'snapshot' | 'restore' | 'restore-drill';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'snapshot', 'restore', 'restore-drill'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -73,6 +74,14 @@ export interface Config {
    * the sidecar never calls sys/init, keeps no keys, and logs in through the declared auth method.
    */
   readonly selfInit: SelfInitLogin | undefined;
+  /** --snapshot-to and its companions (SPEC §12); undefined: no snapshots. */
+  readonly snapshots: SnapshotConfig | undefined;
+  /** restore: the snapshot to bring back (`--snapshot ID`); undefined: the newest verified one. */
+  readonly snapshotId: string | undefined;
+  /** run --restore (the DR layout): an empty cluster with keys in the store is restored from the newest snapshot instead of refused. */
+  readonly restore: boolean;
+  /** restore-drill: the throwaway server to restore into (`--drill-addr`); undefined: the drill starts one (`--drill-server-binary`). */
+  readonly drillAddress: URL | undefined;
 }
 
 export type LoginMethod = 'kubernetes' | 'approle';
@@ -140,12 +149,21 @@ const OPTIONS = {
   'login-mount': { type: 'string' },
   'login-role': { type: 'string' },
   'login-secret-file': { type: 'string' },
+  'snapshot-to': { type: 'string' },
+  'snapshot-interval': { type: 'string' },
+  'snapshot-retain': { type: 'string' },
+  'snapshot-max-age': { type: 'string' },
+  'snapshot-kms-key': { type: 'string' },
+  snapshot: { type: 'string' },
+  restore: { type: 'boolean' },
+  'drill-addr': { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
+       vault-bootstrap <snapshot|restore|restore-drill> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -156,6 +174,9 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   generate-root [--revoke-after]  a new root token from the stored keys, stored first
   cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
   migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
+  snapshot            a raft snapshot from the active node into --snapshot-to, verified, paired with its keys version
+  restore [--snapshot ID]  an empty server brought back from the newest (or the named) verified snapshot and its keys
+  restore-drill       the newest snapshot restored into a throwaway server (--drill-addr), unsealed with its keys, checked
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -288,6 +309,28 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const allowReinit = boolean('allow-reinit', 'VB_ALLOW_REINIT');
   if (selfInit && allowReinit) throw new ConfigError('--allow-reinit/VB_ALLOW_REINIT: not valid with --self-init (the server initializes itself; vault-bootstrap never does)');
 
+  const snapshots = parseSnapshotOptions(
+    {
+      to: setting('snapshot-to', 'VB_SNAPSHOT_TO'),
+      interval: setting('snapshot-interval', 'VB_SNAPSHOT_INTERVAL'),
+      retain: setting('snapshot-retain', 'VB_SNAPSHOT_RETAIN'),
+      maxAge: setting('snapshot-max-age', 'VB_SNAPSHOT_MAX_AGE'),
+      kmsKey: setting('snapshot-kms-key', 'VB_SNAPSHOT_KMS_KEY'),
+    },
+    { command: command as string, insideKubernetes: Boolean(env.KUBERNETES_SERVICE_HOST), allowFile: boolean('allow-file-store', 'VB_ALLOW_FILE_STORE') },
+  );
+  const snapshotId = setting('snapshot', 'VB_SNAPSHOT_ID');
+  if (snapshotId.value !== undefined && command !== 'restore' && command !== 'restore-drill') throw new ConfigError(`${snapshotId.name}: only valid with the restore and restore-drill commands`);
+  if (snapshotId.value !== undefined && !/^snapshot-[0-9TZ]+-[0-9a-f]{6}$/.test(snapshotId.value)) {
+    throw new ConfigError(`${snapshotId.name}: expected a snapshot id such as snapshot-20261207T183500123Z-a1b2c3 (the names of the *.manifest.json objects), got ${JSON.stringify(snapshotId.value)}`);
+  }
+  const restore = boolean('restore', 'VB_RESTORE');
+  if (restore && command !== 'run') throw new ConfigError('--restore/VB_RESTORE: only valid with the run command');
+  if (restore && snapshots === undefined) throw new ConfigError('--restore/VB_RESTORE: needs --snapshot-to/VB_SNAPSHOT_TO (where the snapshots are)');
+  const drillSetting = setting('drill-addr', 'VB_DRILL_ADDR');
+  if (drillSetting.value !== undefined && command !== 'restore-drill') throw new ConfigError(`${drillSetting.name}: only valid with the restore-drill command`);
+  if (command === 'restore-drill' && drillSetting.value === undefined) throw new ConfigError(`${drillSetting.name}: required by restore-drill (the throwaway server to restore into; never the production one)`);
+
   const config: Config = {
     command: command as Command,
     once,
@@ -322,6 +365,10 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     holder: env.POD_NAME || hostname(),
     reason: flags.reason,
     selfInit,
+    snapshots,
+    snapshotId: snapshotId.value,
+    restore,
+    drillAddress: drillSetting.value === undefined ? undefined : parseVaultAddress(drillSetting),
   };
   return Object.freeze(config);
 }
