@@ -117,9 +117,6 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
         return 0;
       }
-      case 'restore':
-      case 'restore-drill':
-        throw new BootstrapError('INTERNAL', `${config.command}: not built yet`);
       case 'snapshot': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);

@@ -11,8 +11,8 @@ import { checkPolicy } from './policy.js';
 import { parseSnapshotOptions, type SnapshotConfig } from './snapshots/options.js';
 import type { StoreConfig } from './store/index.js';
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'snapshot' | 'restore' | 'restore-drill';
-const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'snapshot', 'restore', 'restore-drill'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'snapshot';
+const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'snapshot'];
 export type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
@@ -76,12 +76,6 @@ export interface Config {
   readonly selfInit: SelfInitLogin | undefined;
   /** --snapshot-to and its companions (SPEC §12); undefined: no snapshots. */
   readonly snapshots: SnapshotConfig | undefined;
-  /** restore: the snapshot to bring back (`--snapshot ID`); undefined: the newest verified one. */
-  readonly snapshotId: string | undefined;
-  /** run --restore (the DR layout): an empty cluster with keys in the store is restored from the newest snapshot instead of refused. */
-  readonly restore: boolean;
-  /** restore-drill: the throwaway server to restore into (`--drill-addr`); undefined: the drill starts one (`--drill-server-binary`). */
-  readonly drillAddress: URL | undefined;
 }
 
 export type LoginMethod = 'kubernetes' | 'approle';
@@ -154,16 +148,13 @@ const OPTIONS = {
   'snapshot-retain': { type: 'string' },
   'snapshot-max-age': { type: 'string' },
   'snapshot-kms-key': { type: 'string' },
-  snapshot: { type: 'string' },
-  restore: { type: 'boolean' },
-  'drill-addr': { type: 'string' },
 } as const;
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
-       vault-bootstrap <snapshot|restore|restore-drill> [options]
+       vault-bootstrap snapshot [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -175,8 +166,6 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
   migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
   snapshot            a raft snapshot from the active node into --snapshot-to, verified, paired with its keys version
-  restore [--snapshot ID]  an empty server brought back from the newest (or the named) verified snapshot and its keys
-  restore-drill       the newest snapshot restored into a throwaway server (--drill-addr), unsealed with its keys, checked
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -319,17 +308,6 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     },
     { command: command as string, insideKubernetes: Boolean(env.KUBERNETES_SERVICE_HOST), allowFile: boolean('allow-file-store', 'VB_ALLOW_FILE_STORE') },
   );
-  const snapshotId = setting('snapshot', 'VB_SNAPSHOT_ID');
-  if (snapshotId.value !== undefined && command !== 'restore' && command !== 'restore-drill') throw new ConfigError(`${snapshotId.name}: only valid with the restore and restore-drill commands`);
-  if (snapshotId.value !== undefined && !/^snapshot-[0-9TZ]+-[0-9a-f]{6}$/.test(snapshotId.value)) {
-    throw new ConfigError(`${snapshotId.name}: expected a snapshot id such as snapshot-20261207T183500123Z-a1b2c3 (the names of the *.manifest.json objects), got ${JSON.stringify(snapshotId.value)}`);
-  }
-  const restore = boolean('restore', 'VB_RESTORE');
-  if (restore && command !== 'run') throw new ConfigError('--restore/VB_RESTORE: only valid with the run command');
-  if (restore && snapshots === undefined) throw new ConfigError('--restore/VB_RESTORE: needs --snapshot-to/VB_SNAPSHOT_TO (where the snapshots are)');
-  const drillSetting = setting('drill-addr', 'VB_DRILL_ADDR');
-  if (drillSetting.value !== undefined && command !== 'restore-drill') throw new ConfigError(`${drillSetting.name}: only valid with the restore-drill command`);
-  if (command === 'restore-drill' && drillSetting.value === undefined) throw new ConfigError(`${drillSetting.name}: required by restore-drill (the throwaway server to restore into; never the production one)`);
 
   const config: Config = {
     command: command as Command,
@@ -366,9 +344,6 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     reason: flags.reason,
     selfInit,
     snapshots,
-    snapshotId: snapshotId.value,
-    restore,
-    drillAddress: drillSetting.value === undefined ? undefined : parseVaultAddress(drillSetting),
   };
   return Object.freeze(config);
 }

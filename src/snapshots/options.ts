@@ -27,7 +27,7 @@ export function parseSnapshotOptions(
   if (to.value === undefined) {
     const stray = [interval, retain, maxAge, kmsKey].find((each) => each.value !== undefined);
     if (stray) throw new ConfigError(`${stray.name}: only valid with --snapshot-to/VB_SNAPSHOT_TO`);
-    if (['snapshot', 'restore', 'restore-drill'].includes(context.command)) throw new ConfigError(`${to.name}: required by ${context.command} (s3://bucket/prefix, gs://bucket/prefix or file:///dir)`);
+    if (context.command === 'snapshot') throw new ConfigError(`${to.name}: required by ${context.command} (s3://bucket/prefix, gs://bucket/prefix or file:///dir)`);
     return undefined;
   }
   const target = parseSnapshotTarget(to.value, to.name, { insideKubernetes: context.insideKubernetes, allowFile: context.allowFile, kmsKey: kmsKey.value });
