@@ -20,6 +20,8 @@ const NOT_RUNTIME_SPECIFIC = [
   'test/integration/chaos-cluster.test.ts',
   'test/integration/chaos-takeover.test.ts',
   'test/integration/chaos-rotation.test.ts',
+  'test/integration/escalation-paths.test.ts',
+  'test/integration/static-seal.test.ts',
 ];
 
 export default defineConfig({

@@ -28,6 +28,11 @@ export type Checkpoint =
   | 'root-generation-stored'
   | 'root-token-generated'
   | 'root-token-stored'
+  // seal-key, rotate-seal-key, and the sidecar recording a static seal key re-wrap
+  | 'seal-key-created'
+  | 'seal-key-files-written'
+  | 'seal-key-rotated'
+  | 'seal-key-rewrap-recorded'
   // snapshot and restore (SPEC §12)
   | 'snapshot-uploaded'
   | 'snapshot-published'

@@ -12,6 +12,7 @@ import { issueManagementToken, renewManagementToken } from '../steps/management-
 import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
+import { recordSealRewrap } from '../seal-key/rewrap.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
 import type { State } from '../states.js';
 
@@ -84,6 +85,9 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       }
       return { memory: { ...memory, migratedKeysRefusedAt: undefined } };
     }
+    case 'record-seal-rewrap':
+      await recordSealRewrap(context, action.keyId);
+      return { memory };
     case 'wait':
     case 'hold':
     case 'done':

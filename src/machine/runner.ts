@@ -1,5 +1,5 @@
 import { checkpoint } from '../checkpoints.js';
-import { loadPolicies } from '../config.js';
+import { loadPolicies } from '../policy.js';
 import { formatDuration } from '../duration.js';
 import { BootstrapError, describeError, isAborted, isTransientError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';

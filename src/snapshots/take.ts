@@ -5,7 +5,7 @@ import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
 import { serverKindOf } from '../vault/servers.js';
 import { DATA_SUFFIX, deleteSnapshot, newSnapshotId, planRetention, readCatalog, VerifyingStream, writeManifest, ORPHAN_AFTER_MS, type SnapshotManifest } from './catalog.js';
-import type { SnapshotConfig } from './options.js';
+import type { SnapshotConfig } from '../config/snapshots.js';
 import type { ObjectStore } from './types.js';
 
 export interface SnapshotResult {

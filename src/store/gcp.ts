@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isIP } from 'node:net';
+import { isLoopback } from '../loopback.js';
 import { protos, v1 } from '@google-cloud/secret-manager';
 import { grpc, Status } from 'google-gax';
 import { CALL_DEADLINE_MS } from '../deadlines.js';
@@ -214,15 +214,6 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
     throw new ConfigError(`--gcp-endpoint/VB_GCP_ENDPOINT: expected host:port (e.g. 127.0.0.1:8085), got ${JSON.stringify(endpoint)}`);
   }
   return { host: match[1], port };
-}
-
-/** 127.0.0.0/8, ::1 and localhost: the only hosts that get plaintext gRPC. */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  // The URL parser writes IPv6 in its shortest form, so 0:0:0:0:0:0:0:1 becomes ::1.
-  return isIP(bare) === 6 && new URL(`http://[${bare}]`).hostname === '[::1]';
 }
 
 /**

@@ -55,6 +55,10 @@ export interface SecretNames {
   sealIntent: string;
   /** --self-init: the cluster id of the self-initialized server, recorded on first sight (no keys record holds it). */
   selfInitCluster: string;
+  /** OpenBao's static seal key (SPEC §13): one version per key, written by seal-key and rotate-seal-key. */
+  sealKey: string;
+  /** Which key each node last started with as current, and the newest key the stored keys are known to be re-wrapped with. */
+  sealKeyRollout: string;
 }
 
 export function secretNames(prefix: string): SecretNames {
@@ -66,5 +70,7 @@ export function secretNames(prefix: string): SecretNames {
     managementToken: `${prefix}-management-token`,
     sealIntent: `${prefix}-seal-intent`,
     selfInitCluster: `${prefix}-self-init-cluster`,
+    sealKey: `${prefix}-seal-key`,
+    sealKeyRollout: `${prefix}-seal-key-rollout`,
   };
 }

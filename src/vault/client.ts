@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import nodeVault from 'node-vault';
-import type { TlsConfig } from '../config.js';
+import type { TlsConfig } from '../config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from '../deadlines.js';
 import { AbortedError, BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';

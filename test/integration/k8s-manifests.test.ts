@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { KubeApiServer, missingKubeApiServer } from '../../harness/kube-apiserver.js';
 import { filesUnder } from '../helpers/secrets.js';
 

@@ -12,4 +12,5 @@ export const SETTINGS: DecideSettings = {
   recovery: { shares: 5, threshold: 3 },
   selfInit: false,
   selfInitClusterName: 'vault-self-init-cluster',
+  sealKeyRolloutName: 'vault-seal-key-rollout',
 };

@@ -2,7 +2,8 @@ import { GoogleError, Status } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { CALL_DEADLINE_MS } from '../../src/deadlines.js';
 import { BootstrapError, ConfigError } from '../../src/errors.js';
-import { GcpStore, isLoopback, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
+import { GcpStore, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
+import { isLoopback } from '../../src/loopback.js';
 import { freePort } from '../../harness/child-server.js';
 
 const PROJECT = 'vault-bootstrap-test';

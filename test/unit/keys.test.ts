@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decideGeneration } from '../../src/commands/generate-root.js';
 import { decideRotation } from '../../src/commands/rotate-keys.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { BootstrapError } from '../../src/errors.js';
 import { readPgpPublicKeys } from '../../src/pgp.js';
 import { Secret } from '../../src/secret.js';
