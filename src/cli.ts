@@ -185,6 +185,8 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
   log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  // --once ended without reaching ready: the one line a person reads, as for bad input at start-up.
+  if (outcome !== 'ready' && outcome !== 'stopped' && reached === 'answered') process.stderr.write(`vault-bootstrap: ${outcome}: ${runner.reason}\n`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }

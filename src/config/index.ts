@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { closestName } from '../closest.js';
+import { CLAIM_STALE_MINIMUM_MS } from '../deadlines.js';
 import { ConfigError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
 import { loadPolicies } from '../policy.js';
@@ -138,7 +139,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
     allowReinit,
-    claimStaleAfterMs: read.duration('claim-stale-after', 1000),
+    claimStaleAfterMs: read.duration('claim-stale-after', CLAIM_STALE_MINIMUM_MS, 'a live holder may take that long from claiming to storing the keys; a shorter value lets replicas take its claim over and initialize twice'),
     raftJoin: raftJoin.value === undefined ? undefined : parseVaultAddress(raftJoin),
     shutdownTimeoutMs: read.duration('shutdown-timeout', 0),
     rootToken,

@@ -59,7 +59,7 @@ export const OPTIONS = {
     env: ['VB_RECOVERY_PGP_KEYS'],
     default: 'none',
     help: 'FILE,… OpenPGP public keys, one per recovery share: each share is encrypted to one custodian. Auto-unseal only; without --recovery-shares the share count is the number of keys',
-    commands: ['run', 'rotate-keys'],
+    commands: ['run', 'plan', 'rotate-keys'],
   },
   'revoke-after': { type: 'boolean', env: ['VB_REVOKE_AFTER'], default: 'false', help: 'revoke the generated root token once configuring is done', commands: ['generate-root'] },
   'policies-dir': {
@@ -77,7 +77,13 @@ export const OPTIONS = {
     commands: WRITES_KEYS,
   },
   'allow-reinit': { type: 'boolean', env: ['VB_ALLOW_REINIT'], default: 'false', help: 'initialize even though keys exist in the store (old keys stay as an earlier version)', commands: ['run', 'plan'] },
-  'claim-stale-after': { type: 'string', env: ['VB_CLAIM_STALE_AFTER'], default: '5m', help: 'a claim whose holder never stored keys may be taken over after this', commands: ['run', 'plan'] },
+  'claim-stale-after': {
+    type: 'string',
+    env: ['VB_CLAIM_STALE_AFTER'],
+    default: '5m',
+    help: 'a claim whose holder never stored keys may be taken over after this; at least 2m30s (the longest a live holder may take from claiming to storing the keys), a shorter value exits 2',
+    commands: ['run', 'plan'],
+  },
   'raft-join': { type: 'string', env: ['VB_RAFT_JOIN'], default: 'none', help: 'leader API address to join through sys/storage/raft/join, for servers without retry_join', commands: ['run'] },
   'shutdown-timeout': { type: 'string', env: ['VB_SHUTDOWN_TIMEOUT'], default: '25s', help: 'how long a signal waits for unstored secrets to be stored', commands: ['run'] },
   'root-token': { type: 'string', env: ['VB_ROOT_TOKEN'], default: 'store', help: 'store, or revoke once configured and the management token is stored', commands: ['run', 'plan'] },

@@ -1,4 +1,4 @@
-import { parseDuration } from '../duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import { OPTIONS, type Flags, type OptionName } from './options.js';
 
@@ -52,14 +52,16 @@ export class OptionReader {
     return Number(value);
   }
 
-  /** A Go-style duration in milliseconds; the default is the table's. */
-  duration(option: OptionName, minimumMs: number): number {
+  /** A Go-style duration in milliseconds; the default is the table's. `why` says why the minimum. */
+  duration(option: OptionName, minimumMs: number, why?: string): number {
     const { value, name } = this.text(option);
     const milliseconds = parseDuration(value ?? OPTIONS[option].default);
     if (milliseconds === undefined) {
       throw new ConfigError(`${name}: expected a duration such as 90s, 5m or 720h, got ${JSON.stringify(value)}`);
     }
-    if (milliseconds < minimumMs) throw new ConfigError(`${name}: must be at least ${minimumMs}ms, got ${JSON.stringify(value)}`);
+    if (milliseconds < minimumMs) {
+      throw new ConfigError(`${name}: must be at least ${why === undefined ? `${minimumMs}ms` : `${formatDuration(minimumMs)} (${why})`}, got ${JSON.stringify(value)}`);
+    }
     return milliseconds;
   }
 }

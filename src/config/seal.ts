@@ -36,7 +36,7 @@ export function parseSplits(read: OptionReader, command: Command): SplitSettings
 
 /** A comma-separated list of public key files, each checked now (not at init time). */
 function parsePgpKeys(text: string, name: string, command: Command): PgpPublicKey[] {
-  if (command !== 'run' && command !== 'rotate-keys') throw new ConfigError(`${name}: only valid with the run and rotate-keys commands`);
+  if (command !== 'run' && command !== 'plan' && command !== 'rotate-keys') throw new ConfigError(`${name}: only valid with the run, plan and rotate-keys commands`);
   const paths = text.split(',').map((path) => path.trim());
   if (paths.some((path) => path === '')) throw new ConfigError(`${name}: expected FILE,FILE,… of OpenPGP public keys, got an empty entry`);
   return readPgpPublicKeys(paths, name);

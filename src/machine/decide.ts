@@ -1,5 +1,6 @@
 import { BootstrapError } from '../errors.js';
-import { claimName, describeInvalidRecord, keyTypeFor, type InitClaim, type StoredRecord, type UnsealKeys } from '../store/records.js';
+import { custodyProblem, keyTypeFor, splitFor } from '../seal.js';
+import { claimName, describeInvalidRecord, type InitClaim, type StoredRecord, type UnsealKeys } from '../store/records.js';
 import type { Blocker, State } from '../states.js';
 import { intentActive, type Memory } from './memory.js';
 import type { Action, ClaimStep, Decision, ManagementToken, Observation, Pace, PolicyRejection, ServerSeen } from './model.js';
@@ -59,22 +60,37 @@ function decideUninitialized(seen: Observation, memory: Memory, settings: Decide
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(keys)}; not initializing because of it`);
   if (keys.kind === 'valid' && !settings.allowReinit) {
-    return go('uninitialized', `keys exist in ${settings.unsealKeysName}: restore, don't init; waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`, { kind: 'join' });
+    return go('uninitialized', `keys exist in ${settings.unsealKeysName}: restore, don't init; waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`, joinAction(settings));
   }
+  // Known before acting: refused here, before any claim, so no replica claims an init it cannot make.
+  const keyType = keyTypeFor(seen.vault.sealType);
+  const custody = custodyProblem(keyType, settings.custodians);
+  if (custody !== undefined) return hold('config-rejected', custody);
   const { generation, record: claim } = required(seen.claim, 'claim');
   const claimSecret = claimName(settings.initClaimName, generation);
   if (claim.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(claim)}; not initializing while the claim is unreadable`);
-  const autoUnseal = keyTypeFor(seen.vault.sealType) === 'recovery';
-  const split = autoUnseal ? `${seen.vault.sealType} seal: recovery shares` : 'Shamir seal';
-  const initialize = (step: ClaimStep): Action => ({ kind: 'claim-and-init', claim: step, autoUnseal, ...(autoUnseal ? settings.recovery : settings.shamir) });
-  const takeOver = (takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'], why: string) => go('uninitialized', `${why}; ${split}`, initialize({ kind: 'create', generation: generation + 1, takesOver }));
+  const split = keyType === 'recovery' ? `${seen.vault.sealType} seal: recovery shares` : 'Shamir seal';
+  const initialize = (step: ClaimStep): Action => ({
+    kind: 'claim-and-init',
+    claim: step,
+    keyType,
+    ...splitFor(keyType, settings),
+    ...(settings.custodians === undefined ? {} : { custodians: settings.custodians }),
+  });
+  const create = (nextGeneration: number, takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver']): ClaimStep => ({
+    kind: 'create',
+    generation: nextGeneration,
+    takesOver,
+    record: { holder: settings.holder, claimedAt: new Date(seen.at).toISOString(), clusterHint: settings.vaultAddress },
+  });
+  const takeOver = (takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'], why: string) => go('uninitialized', `${why}; ${split}`, initialize(create(generation + 1, takesOver)));
   // A generation we lost the create of and still cannot read: being written, or its writer died halfway.
   const unreadable = memory.unreadableClaim?.generation === generation + 1 ? memory.unreadableClaim : undefined;
   if (unreadable !== undefined) {
     if (!(seen.at - unreadable.since >= settings.claimStaleAfterMs)) {
-      return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} exists but reads empty (being written); waiting for this node to join the cluster`, { kind: 'join' });
+      return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} exists but reads empty (being written); waiting for this node to join the cluster`, joinAction(settings));
     }
-    return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} has read empty past --claim-stale-after: creating the generation after it; ${split}`, initialize({ kind: 'create', generation: generation + 2, takesOver: 'unreadable' }));
+    return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} has read empty past --claim-stale-after: creating the generation after it; ${split}`, initialize(create(generation + 2, 'unreadable')));
   }
   if (claim.kind === 'absent') return takeOver('nothing', 'no claim yet');
   const { holder, claimedAt } = claim.value;
@@ -85,15 +101,21 @@ function decideUninitialized(seen: Observation, memory: Memory, settings: Decide
   // Ours, and made for no cluster yet stored: a restart between claiming and storing.
   const claimedSinceKeys = keys.kind === 'absent' || Date.parse(claimedAt) > Date.parse(keys.value.initializedAt);
   if (holder === settings.holder && claimedSinceKeys) return go('uninitialized', `${claimSecret} is ours (${holder}); ${split}`, initialize({ kind: 'held', generation }));
-  if (keys.kind === 'valid') return go('uninitialized', `--allow-reinit: ${claimSecret} of ${holder} is not the claim of the keys this process found (another replica's cluster); waiting for this node to join the cluster`, { kind: 'join' });
+  if (keys.kind === 'valid') return go('uninitialized', `--allow-reinit: ${claimSecret} of ${holder} is not the claim of the keys this process found (another replica's cluster); waiting for this node to join the cluster`, joinAction(settings));
   if (!(seen.at - Date.parse(claimedAt) < settings.claimStaleAfterMs)) return takeOver('stale', `${claimSecret} of ${holder} is stale (no keys stored since ${claimedAt})`);
-  return go('uninitialized', `initialization is claimed by ${holder} (${claimSecret}); waiting for this node to join the cluster`, { kind: 'join' });
+  return go('uninitialized', `initialization is claimed by ${holder} (${claimSecret}); waiting for this node to join the cluster`, joinAction(settings));
 }
 
 function decideSealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const intent = intentActive(seen);
   if (intent !== undefined) {
     return go('sealed', `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`, { kind: 'hold', blocker: 'seal-intent', pace: 'interval' });
+  }
+  if (memory.sealedOnPurposeAtCloses === seen.vault.connectionsClosed && keyTypeFor(seen.vault.sealType) === 'recovery') {
+    const reason =
+      `the seal intent has ended, but this node's ${seen.vault.sealType} seal unseals it only when its server starts: it was sealed on purpose and its process kept running, ` +
+      'and recovery keys do not unseal; restart the pod (kubectl -n vault delete pod NAME) to unseal it (README: emergency seal)';
+    return go('sealed', reason, { kind: 'hold', blocker: 'sealed-until-restart', pace: 'interval' });
   }
   if (memory.unsealedAtCloses !== undefined && seen.vault.connectionsClosed === memory.unsealedAtCloses) {
     return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', {
@@ -112,7 +134,9 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
     // The server retries by itself (every few seconds) and names the KMS error in its log; its API does not say why.
-    const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
+    const reason =
+      `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted. ` +
+      'If the node was sealed on purpose and resumed since, it unseals only when its server starts: restart the pod';
     return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
   return decideUnseal(seen, memory, settings, required(valid(keys), 'keys'));
@@ -149,6 +173,7 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
     pending: chosen.pending,
     resetProgress: progress > 0,
     laterVersions: candidates.length - index - 1,
+    stillSealed: index < candidates.length - 1 ? 'next-version' : 'joining',
   });
 }
 
@@ -216,7 +241,8 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
+  const keptByGenerateRoot = rootToken?.keepUntil !== undefined && Date.parse(rootToken.keepUntil) > seen.at;
+  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token && !keptByGenerateRoot) {
     return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
   if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
@@ -348,6 +374,11 @@ function orphaned(claimSecret: string, claim: StoredRecord<InitClaim>, settings:
       'and its storage holds only the initial barrier (README: recovery)',
     action: { kind: 'hold', blocker: 'orphaned', pace: 'interval' },
   };
+}
+
+/** Wait for this node to join; through --raft-join's leader when one is given. */
+function joinAction(settings: DecideSettings): Action {
+  return settings.raftJoin === undefined ? { kind: 'join' } : { kind: 'join', leader: settings.raftJoin };
 }
 
 function go(state: State, reason: string, action: Action): Decision {

@@ -15,10 +15,10 @@ export function describeAction(action: Action, names: SecretNames): string {
         action.claim.kind === 'held'
           ? `hold our claim ${claim}`
           : `create ${claim} (claim generation ${action.claim.generation}${action.claim.takesOver === 'nothing' ? '' : `, taking over ${action.claim.takesOver === 'old-cluster' ? "the old cluster's claim" : `a${action.claim.takesOver === 'stale' ? ' stale' : 'n unreadable'} claim`}`}; create-if-absent: one winner)`;
-      return `${how}, initialize (${action.shares} ${action.autoUnseal ? 'recovery shares' : 'shares'}, threshold ${action.threshold}), store ${names.unsealKeys} and ${names.rootToken}`;
+      return `${how}, initialize (${action.shares} ${action.keyType === 'recovery' ? 'recovery shares' : 'shares'}, threshold ${action.threshold}${action.custodians === undefined ? '' : ', each share encrypted to one custodian'}), store ${names.unsealKeys} and ${names.rootToken}`;
     }
     case 'join':
-      return 'wait for this node to join the cluster (raft retry_join, or --raft-join)';
+      return action.leader === undefined ? 'wait for this node to join the cluster (raft retry_join)' : `ask this node to join the cluster through ${action.leader} (--raft-join)`;
     case 'unseal':
       return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
     case 'configure':

@@ -2,10 +2,12 @@
  * The loop's vocabulary: what observe() sees (Observation), what decide() chooses (Decision,
  * Action) and the little it remembers is memory.ts. Types only, no rules.
  */
+import type { PgpPublicKey } from '../pgp.js';
+import type { KeyType } from '../seal.js';
 import type { Secret } from '../secret.js';
 import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import type { ClaimSeen, ManagementToken as ManagementTokenRecord, ProvisionerToken, RootToken, SealIntent, SelfInitCluster, StoredRecord, UnsealKeys, UnsealKeyVersions } from '../store/records.js';
+import type { ClaimSeen, InitClaim, ManagementToken as ManagementTokenRecord, ProvisionerToken, RootToken, SealIntent, SelfInitCluster, StoredRecord, UnsealKeys, UnsealKeyVersions } from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from '../states.js';
@@ -130,7 +132,7 @@ export interface ManagementToken {
  * our own claim from before a restart.
  */
 export type ClaimStep =
-  | { kind: 'create'; generation: number; takesOver: 'nothing' | 'stale' | 'unreadable' | 'old-cluster' }
+  | { kind: 'create'; generation: number; takesOver: 'nothing' | 'stale' | 'unreadable' | 'old-cluster'; record: InitClaim }
   | { kind: 'held'; generation: number };
 
 /**
@@ -140,9 +142,16 @@ export type ClaimStep =
 export type Action =
   | { kind: 'wait'; pace: Pace }
   | { kind: 'store-spooled'; pending: PendingSecrets }
-  | { kind: 'claim-and-init'; claim: ClaimStep; autoUnseal: boolean; shares: number; threshold: number }
-  | { kind: 'join' }
-  | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number }
+  /** sys/init with this split of this key type, shares encrypted to the custodians when given (recovery keys only). */
+  | { kind: 'claim-and-init'; claim: ClaimStep; keyType: KeyType; shares: number; threshold: number; custodians?: readonly PgpPublicKey[] }
+  /** Wait for the node to join; with a leader (--raft-join), ask it to join through that leader. */
+  | { kind: 'join'; leader?: string }
+  /**
+   * Submit the keys; still sealed with every share in, `stillSealed` says what that means:
+   * `next-version` (later versions are stored: the split changed with a rotation, so reset and
+   * count this version as refused) or `joining` (a raft follower unseals once caught up).
+   */
+  | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number; stillSealed: 'next-version' | 'joining' }
   | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean; management: ManagementToken; repair: boolean }
   | { kind: 'issue-management-token'; rootToken: Secret }
   | { kind: 'renew-management-token'; record: ManagementTokenRecord }

@@ -221,7 +221,7 @@ function blockerOf(error: unknown): Blocker {
     case 'INTERNAL':
       return 'internal-error';
     case 'CONFIG_INVALID':
-      // Found only once the server answers (--recovery-pgp-keys against a Shamir seal).
+      // A configuration the server's answer shows to be unusable, found while acting.
       return 'config-rejected';
     default:
       return 'vault-request-rejected';

@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import type { PgpPublicKey } from '../pgp.js';
 import type { SecretNames } from '../store/types.js';
 
 /** The settings decide() reads: a slice of Config, so tests build one in a line. */
@@ -12,6 +13,12 @@ export interface DecideSettings {
   initClaimName: string;
   shamir: { shares: number; threshold: number };
   recovery: { shares: number; threshold: number };
+  /** --recovery-pgp-keys: one custodian per recovery share; undefined without PGP custody. */
+  custodians: readonly PgpPublicKey[] | undefined;
+  /** --raft-join: the leader's API address a node joins through; undefined: raft retry_join does it. */
+  raftJoin: string | undefined;
+  /** The server's address, written in a claim (its cluster hint). */
+  vaultAddress: string;
   /** --self-init: the server initializes itself; the sidecar logs in and never calls sys/init. */
   selfInit: boolean;
   selfInitClusterName: string;
@@ -28,6 +35,9 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
     initClaimName: names.initClaim,
     shamir: { shares: config.secretShares, threshold: config.secretThreshold },
     recovery: { shares: config.recoveryShares, threshold: config.recoveryThreshold },
+    custodians: config.recoveryPgpKeys,
+    raftJoin: config.raftJoin?.origin,
+    vaultAddress: config.vaultAddress.origin,
     selfInit: config.selfInit !== undefined,
     selfInitClusterName: names.selfInitCluster,
     sealKeyRolloutName: names.sealKeyRollout,

@@ -3,17 +3,11 @@
  * holds, and what observe() reports of it. Their JSON form is codec.ts; reading and writing
  * them is records.ts.
  */
+import type { KeyType } from '../seal.js';
 import type { Secret } from '../secret.js';
 
-export type KeyType = 'shamir' | 'recovery';
-
-/**
- * The key type a seal calls for: Shamir unseal keys, or recovery keys for an auto-unseal seal
- * (every other seal type). The one place a seal type becomes a key type.
- */
-export function keyTypeFor(sealType: string | undefined): KeyType {
-  return sealType === undefined || sealType === 'shamir' ? 'shamir' : 'recovery';
-}
+export type { KeyType } from '../seal.js';
+export { keyTypeFor } from '../seal.js';
 
 export interface UnsealKeys {
   type: KeyType;
@@ -73,6 +67,11 @@ export interface RootToken {
   revokedAt?: string;
   /** A generate-root attempt in progress: stored before any key share is submitted. */
   generation?: RootGeneration;
+  /**
+   * generate-root without --revoke-after: a person asked for a usable root token, so a sidecar
+   * with --root-token revoke leaves it alone until this instant (ISO), then revokes it.
+   */
+  keepUntil?: string;
 }
 
 export interface RootGeneration {

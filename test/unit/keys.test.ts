@@ -141,7 +141,7 @@ describe('loadConfig: the key-lifecycle commands and flags', () => {
     expect(loadConfig(['generate-root', ...base, '--revoke-after'], {}).revokeAfter).toBe(true);
     expect(loadConfig(['generate-root', ...base], { VB_REVOKE_AFTER: 'true' }).revokeAfter).toBe(true);
     expect(() => loadConfig(['run', ...base, '--revoke-after'], {})).toThrow(/--revoke-after\/VB_REVOKE_AFTER: only valid with the generate-root command/);
-    expect(() => loadConfig(['generate-root', ...base, '--recovery-pgp-keys', 'x'], {})).toThrow(/only valid with the run and rotate-keys commands/);
+    expect(() => loadConfig(['generate-root', ...base, '--recovery-pgp-keys', 'x'], {})).toThrow(/only valid with the run, plan and rotate-keys commands/);
   });
 });
 
