@@ -748,6 +748,16 @@ describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API ser
     for (const answer of answers) expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
   });
 
+  it('the day-2 operator Role and RoleBinding of k8s/README.md are admitted in the namespace', async () => {
+    const block = documentedBlock("# Operators of the vault namespace: exec into the OpenBao pods' sidecars.");
+    const objects = JSON.parse(execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'], { input: block, encoding: 'utf8' })) as K8sObject[];
+    expect(objects.map((object) => object.kind)).toEqual(['Role', 'RoleBinding']);
+    const namespace = readYaml(join(ROOT, 'k8s', 'base', 'namespace.yaml')) as K8sObject;
+    const answers = await dryRunAll([namespace, ...objects]);
+    for (const answer of answers) expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
+    expect(answers).toHaveLength(2);
+  });
+
   it.each(Object.keys(INVALID_OVERLAYS) as Array<keyof typeof INVALID_OVERLAYS>)('the invalid overlay test/fixtures/k8s/%s is rejected', async (fixture) => {
     const { objects } = render(join(ROOT, 'test', 'fixtures', 'k8s', fixture));
     const refused = (await dryRunAll(objects)).filter((answer) => answer.status >= 400);
