@@ -27,7 +27,12 @@ export type Checkpoint =
   | 'root-generation-started'
   | 'root-generation-stored'
   | 'root-token-generated'
-  | 'root-token-stored';
+  | 'root-token-stored'
+  // seal-key, rotate-seal-key, and the sidecar recording a static seal key re-wrap
+  | 'seal-key-created'
+  | 'seal-key-files-written'
+  | 'seal-key-rotated'
+  | 'seal-key-rewrap-recorded';
 
 const checkpoints = channel('vault-bootstrap:checkpoint');
 

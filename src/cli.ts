@@ -2,11 +2,12 @@
 import { generateRoot } from './commands/generate-root.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { rotateSealKey, sealKey } from './commands/seal-key.js';
 import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
 import { formatStatus, problemsOf, status } from './commands/status.js';
-import { HelpRequested, loadConfig, type Config } from './config.js';
+import { HelpRequested, loadConfig, type Config } from './config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
@@ -21,6 +22,7 @@ import { SecretsInFlight, type StepContext } from './steps/context.js';
 import { Spool } from './steps/spool.js';
 import { CountingStore } from './store/counting.js';
 import { createStore } from './store/index.js';
+import { PrefixedStore } from './store/names.js';
 import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
 import { LoginSession } from './steps/login.js';
@@ -96,7 +98,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const context: StepContext = {
     config,
     vault: new VaultApi(vaultClient),
-    records: new Records(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix),
+    records: new Records(new PrefixedStore(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix), config.storePrefix),
     spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
     log,
     metrics,
@@ -126,6 +128,12 @@ async function main(argv: readonly string[]): Promise<number> {
         stopAtSafePoint(context);
         const result = config.command === 'rotate-keys' ? await rotateKeys(context) : config.command === 'generate-root' ? await generateRoot(context) : await migrateSeal(context);
         log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+      case 'seal-key':
+      case 'rotate-seal-key': {
+        const result = config.command === 'seal-key' ? await sealKey(context) : await rotateSealKey(context);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
@@ -190,6 +198,8 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
   log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  // --once ended without reaching ready: the one line a person reads, as for bad input at start-up.
+  if (outcome !== 'ready' && outcome !== 'stopped' && reached === 'answered') process.stderr.write(`vault-bootstrap: ${outcome}: ${runner.reason}\n`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }

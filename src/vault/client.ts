@@ -1,5 +1,5 @@
 import nodeVault from 'node-vault';
-import type { TlsConfig } from '../config.js';
+import type { TlsConfig } from '../config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from '../deadlines.js';
 import { AbortedError, BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';

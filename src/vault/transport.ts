@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import type { TlsConfig } from '../config.js';
+import type { TlsConfig } from '../config/index.js';
 
 /** What node-vault hands its request function (the former request-promise options). */
 export interface TransportRequest {
