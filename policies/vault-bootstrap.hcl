@@ -63,3 +63,12 @@ path "sys/rotate/recovery/update" {
 path "sys/rotate/recovery/verify" {
   capabilities = ["create", "read", "update", "sudo"]
 }
+
+# generate-root on OpenBao >= 2.6 through the authenticated route (with the stored keys; the
+# unauthenticated sys/generate-root is off by default from 2.5.3 and stays a break-glass).
+path "sys/generate-root-token/attempt" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "sys/generate-root-token/update" {
+  capabilities = ["create", "update"]
+}
