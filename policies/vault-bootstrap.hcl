@@ -72,3 +72,10 @@ path "sys/generate-root-token/attempt" {
 path "sys/generate-root-token/update" {
   capabilities = ["create", "update"]
 }
+
+# vault-bootstrap snapshot and the sidecar's periodic snapshots (SPEC §12): read the raft snapshot
+# (a root-protected path, hence sudo). Restoring (snapshot-force) is done with the throwaway root
+# token of an empty server, never with this token.
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read", "sudo"]
+}
