@@ -538,7 +538,9 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
   it('the server reads initialize stanzas that declare the sidecar\'s Kubernetes login and policy, from its config ConfigMap', () => {
     const stanzas = serverConfigFiles(name).join('\n');
     expect(stanzas).toMatch(/^initialize "vault-bootstrap" \{/m);
-    expect(stanzas).toMatch(/path\s*=\s*"auth\/kubernetes\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/path\s*=\s*"sys\/auth\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/path\s*=\s*"auth\/vault-bootstrap\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/token_bound_cidrs\s*=\s*\["127\.0\.0\.1\/32"\]/);
     expect(stanzas).toMatch(/audience\s*=\s*"vault-bootstrap"/);
     const [config] = objectsOf(name).filter((object) => object.kind === 'ConfigMap' && object.metadata.name.startsWith('openbao-config'));
     expect(config!.data!['vault-bootstrap.hcl'], 'the policy the stanzas read is the one the package ships').toBe(readFileSync(join(ROOT, 'policies', 'vault-bootstrap.hcl'), 'utf8'));
@@ -547,7 +549,7 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
   it('the sidecar runs --self-init with a projected token for the audience vault-bootstrap; OpenBao may review it', () => {
     const { pod, container } = sidecar();
     const config = programConfig(name, container);
-    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'kubernetes', role: 'vault-bootstrap' });
+    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'vault-bootstrap', role: 'vault-bootstrap' });
     const path = environmentOf(name, container).VB_LOGIN_SECRET_FILE!;
     const { volume } = mountOf(pod, container, path);
     const source = volume.projected.sources.find((each: any) => each.serviceAccountToken !== undefined).serviceAccountToken;
