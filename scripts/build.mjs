@@ -21,7 +21,17 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPLACED = {
   'prom-client': fileURLToPath(new URL('./bundle/prom-client.mjs', import.meta.url)),
   axios: fileURLToPath(new URL('./bundle/axios.cjs', import.meta.url)),
+  debug: fileURLToPath(new URL('./bundle/debug.cjs', import.meta.url)),
+  'thread-stream': fileURLToPath(new URL('./bundle/thread-stream.cjs', import.meta.url)),
+  mustache: fileURLToPath(new URL('./bundle/no-commands.cjs', import.meta.url)),
 };
+
+/** Built-in modules that one package requires at load and barely uses: replaced for that package only. */
+const BUILTINS_REPLACED = [
+  { importer: /node_modules\/pino\//, builtin: 'worker_threads', path: fileURLToPath(new URL('./bundle/main-thread.cjs', import.meta.url)) },
+  { importer: /node_modules\/node-vault\//, builtin: 'https', path: fileURLToPath(new URL('./bundle/https-on-use.cjs', import.meta.url)) },
+  { importer: /node_modules\/sonic-boom\//, builtin: 'assert', path: fileURLToPath(new URL('./bundle/assert.cjs', import.meta.url)) },
+];
 
 // dist/cli.js sits one level below the package root, as src/cli.ts does below the repository
 // root, so `new URL('../policies/', import.meta.url)` (src/config.ts) still finds policies/.
@@ -46,7 +56,12 @@ await build({
     {
       name: 'only-what-the-program-runs',
       setup(builder) {
-        builder.onResolve({ filter: /^(prom-client|axios)$/ }, ({ path }) => ({ path: REPLACED[path] }));
+        builder.onResolve({ filter: /^(prom-client|axios|debug|thread-stream|mustache)$/ }, ({ path }) => ({ path: REPLACED[path] }));
+        builder.onResolve({ filter: /^\.\/commands\.js$/ }, ({ importer }) => (/node_modules\/node-vault\//.test(importer) ? { path: REPLACED.mustache } : undefined));
+        builder.onResolve({ filter: /^(worker_threads|https|assert)$/ }, ({ path, importer }) => {
+          const replaced = BUILTINS_REPLACED.find((entry) => entry.builtin === path && entry.importer.test(importer));
+          return replaced ? { path: replaced.path } : undefined;
+        });
         // src/ imports Node's built-in modules as ES modules. On Node 24, importing node:http that
         // way copies every export into the module namespace, getters included, and its lazy
         // WebSocket/EventSource getters load the whole built-in undici (~26 ms of start-up).
