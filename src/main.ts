@@ -1,8 +1,8 @@
-import type { Config } from './config.js';
-import { HelpRequested, loadConfig } from './config.js';
+import { HelpRequested, loadConfig, type Config } from './config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
+import { podIdentity } from './kube/detect.js';
 import { createLogger, type Logger } from './log.js';
 import { classifyHealth, isUnsealed } from './machine/health.js';
 import { Runner } from './machine/runner.js';
@@ -13,6 +13,7 @@ import { SecretsInFlight, type StepContext } from './steps/context.js';
 import { Spool } from './steps/spool.js';
 import { CountingStore } from './store/counting.js';
 import { createStore } from './store/index.js';
+import { PrefixedStore } from './store/names.js';
 import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
 import { LoginSession } from './steps/login.js';
@@ -20,6 +21,25 @@ import { VaultApi } from './vault/api.js';
 import { VaultClient } from './vault/client.js';
 import { WaitForStore } from './wait-for-store.js';
 import pino from 'pino';
+
+/**
+ * The logger; on Kubernetes (a pod with its service-account token mounted) also the recorder
+ * that turns some of its records into Events on the pod. src/kube/events.ts is loaded only then.
+ */
+async function createLogging(level: string, destination: pino.DestinationStream): Promise<{ log: Logger; events?: { recorder: { flush(timeoutMs: number): Promise<void> } } }> {
+  const pod = podIdentity();
+  if (pod === undefined) return { log: createLogger(level, destination) };
+  let onRecord: ((fields: Readonly<Record<string, unknown>>) => void) | undefined;
+  const log = createLogger(level, destination, (fields) => onRecord?.(fields));
+  const { startEvents } = await import('./kube/events.js');
+  const events = startEvents(pod, (message) => log.debug({ event: 'kube-event-failed', error: { message } }, 'a Kubernetes Event was not posted'));
+  onRecord = events.onRecord;
+  return { log, events };
+}
+
+function flushEvents(events: { recorder: { flush(timeoutMs: number): Promise<void> } } | undefined): Promise<void> {
+  return events === undefined ? Promise.resolve() : events.recorder.flush(2_000);
+}
 
 const EXIT_FAILURE = 1;
 const EXIT_BAD_INPUT = 2;
@@ -43,7 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return reportStartupError(error);
   }
   // Reports go to stdout; the logs of every command but run go to stderr.
-  const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
+  const { log, events } = await createLogging(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
   process.removeAllListeners('warning');
@@ -73,7 +93,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const context: StepContext = {
     config,
     vault: new VaultApi(vaultClient),
-    records: new Records(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix),
+    records: new Records(new PrefixedStore(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix), config.storePrefix),
     spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
     log,
     metrics,
@@ -113,12 +133,28 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
+      case 'seal-key':
+      case 'rotate-seal-key': {
+        const { rotateSealKey, sealKey } = await import('./commands/seal-key.js');
+        const result = config.command === 'seal-key' ? await sealKey(context) : await rotateSealKey(context);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
       case 'seal':
       case 'resume': {
         const by = process.env.USER || config.holder;
         const { formatSealReport, resumeCluster, sealCluster } = await import('./commands/seal.js');
         const report = config.command === 'seal' ? await sealCluster(context, by) : await resumeCluster(context, by);
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
+        return 0;
+      }
+      case 'snapshot': {
+        installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
+        stopAtSafePoint(context);
+        const { snapshot } = await import('./commands/snapshot.js');
+        const result = await snapshot(context);
+        log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
       case 'cancel-stale': {
@@ -136,6 +172,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;
   } finally {
     await store.close().catch(() => undefined);
+    // The last Events (a command's result, the sidecar's shutdown) get a moment, never more.
+    await flushEvents(events);
   }
 }
 
@@ -174,6 +212,8 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
   log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  // --once ended without reaching ready: the one line a person reads, as for bad input at start-up.
+  if (outcome !== 'ready' && outcome !== 'stopped' && reached === 'answered') process.stderr.write(`vault-bootstrap: ${outcome}: ${runner.reason}\n`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }

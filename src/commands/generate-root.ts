@@ -9,6 +9,8 @@ import type { StepContext } from '../steps/context.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { RootToken } from '../store/records.js';
 import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
+import { serverKindOf } from '../vault/servers.js';
+import { MANAGEMENT_POLICY } from '../steps/management-token.js';
 
 export interface GenerateRootResult {
   resumed: boolean;
@@ -39,7 +41,10 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   if (keys.encrypted) {
     throw new ConfigError(`${records.names.unsealKeys}: the stored recovery shares are PGP-encrypted; the custodians generate a root token with their decrypted shares (bao operator generate-root)`);
   }
-  const api = new GenerateRootApi(vault.client);
+  // OpenBao >= 2.6 offers an authenticated route: taken with the stored management token when
+  // the server takes it; otherwise the unauthenticated one (Vault; OpenBao's break-glass).
+  const api = new GenerateRootApi(vault.client, await authenticatedRouteToken(context));
+  log.info({ event: 'generate-root-route', path: api.path }, 'generating a root token');
   const status = await api.status();
   const stored = await records.readRootToken();
   const action = decideGeneration(stored, status);
@@ -77,8 +82,11 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
     }
     checkpoint('root-token-generated');
     const generated = decodeRootToken(encoded, attempt.otp);
+    const createdAt = new Date();
+    // Without --revoke-after the person wants a usable token: a sidecar with --root-token revoke keeps it for ROOT_TOKEN_KEPT_MS.
+    const keepUntil = config.revokeAfter ? {} : { keepUntil: new Date(createdAt.getTime() + ROOT_TOKEN_KEPT_MS).toISOString() };
     await retryUntilStored(context, 'store-root-token', 'storing the generated root token failed; retrying', () =>
-      records.writeRootToken({ token: generated, createdAt: new Date().toISOString() }),
+      records.writeRootToken({ token: generated, createdAt: createdAt.toISOString(), ...keepUntil }),
     );
     checkpoint('root-token-stored');
     return generated;
@@ -88,9 +96,23 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   log.info({ event: 'root-token-generated', secret: records.names.rootToken }, 'root token generated and stored');
 
   // Configuring, the tokens and --revoke-after are the loop's own rules: decide() chooses, act() does.
-  const done = await converge(context, { ...decideSettings(config, records.names), rootToken: config.revokeAfter ? 'revoke' : config.rootToken });
+  // Without --revoke-after the token stays usable, whatever --root-token the environment sets (the sidecar's is revoke).
+  const done = await converge(context, { ...decideSettings(config, records.names), rootToken: config.revokeAfter ? 'revoke' : 'store' });
   return { resumed: action.kind === 'resume', revoked: done.includes('revoke-root'), provisionerTokenIssued: done.includes('issue-token') };
 }
+
+/** The management token, when the server is OpenBao and takes it: the key to sys/generate-root-token. */
+async function authenticatedRouteToken(context: StepContext): Promise<Secret | undefined> {
+  const { vault, records, signal } = context;
+  if (serverKindOf((await vault.health({ signal })).body) !== 'openbao') return undefined;
+  const stored = await records.inspectManagementToken();
+  if (stored.kind !== 'valid') return undefined;
+  const info = await vault.lookupSelf(stored.value.token, { signal });
+  return info?.policies.includes(MANAGEMENT_POLICY) ? stored.value.token : undefined;
+}
+
+/** How long a root token generated without --revoke-after stays usable beside sidecars with --root-token revoke. */
+export const ROOT_TOKEN_KEPT_MS = 60 * 60 * 1000;
 
 /** Passes enough for every write a converged cluster can need (configure, two tokens, revoke, record the cluster id) and a spare. */
 const CONVERGE_PASSES = 8;

@@ -67,6 +67,30 @@ describeEachServer('generate-root', (kind) => {
     expectNoSecretIn(capturedOutput, await outputSecrets(store));
   }, 120_000);
 
+  it('without --revoke-after, under the sidecar\'s VB_ROOT_TOKEN=revoke: the token stays usable until keepUntil, and the sidecar revokes it after', async () => {
+    const { server, store, args } = await setUp(kind, true);
+    const result = await runCli(args('generate-root'), cleanEnv({ VB_ROOT_TOKEN: 'revoke' }));
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(logLines(result.stderr).find((line) => line.event === 'command-done')).toMatchObject({ revoked: false });
+    const generated = (await rootVersions(store)).at(-1);
+    expect(Date.parse(generated.keepUntil) - Date.parse(generated.createdAt)).toBe(60 * 60 * 1000);
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', generated.token)).body.data.policies).toEqual(['root']);
+
+    // A sidecar pass with --root-token revoke leaves the kept token alone.
+    const kept = await runCli(args('run', '--root-token', 'revoke'));
+    expect(kept.code, kept.stdout).toBe(0);
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', generated.token)).status).toBe(200);
+    expect((await rootVersions(store)).at(-1).token).toBe(generated.token);
+
+    // Past keepUntil (the record moved back an hour), the next pass revokes it as --root-token revoke says.
+    await store.addVersion('vault-root-token', JSON.stringify({ ...generated, keepUntil: new Date(Date.now() - 1000).toISOString() }));
+    const revoked = await runCli(args('run', '--root-token', 'revoke'));
+    expect(revoked.code, revoked.stdout).toBe(0);
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', generated.token)).status).toBe(403);
+    expect((await rootVersions(store)).at(-1)).toMatchObject({ token: null, revokedAt: expect.any(String) });
+    expectNoSecretIn(capturedOutput, await outputSecrets(store));
+  }, 120_000);
+
   it('killed with the one-time pad stored: the re-run resumes the same attempt; killed before storing it: the re-run cancels and starts anew', async () => {
     const { server, store, args } = await setUp(kind, true);
     const killedAfterStore = await startCli(args('generate-root'), cleanEnv({ VB_TEST_CRASH_AT: 'root-generation-stored' }), ['--import', CRASH_HOOK]).result;
@@ -97,8 +121,23 @@ describeEachServer('generate-root', (kind) => {
     expectNoSecretIn(capturedOutput, await outputSecrets(store));
   }, 120_000);
 
-  it.skipIf(kind !== 'openbao')('endpoints off (the OpenBao default): exit 2 naming the listener setting, nothing stored', async () => {
-    const { store, args } = await setUp(kind, false);
+  it.skipIf(kind !== 'openbao')('endpoints off (the OpenBao default): the authenticated sys/generate-root-token route with the stored management token; the listener untouched', async () => {
+    const { server, store, args } = await setUp(kind, false);
+    const result = await runCli(args('generate-root', '--revoke-after'));
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(logLines(result.stderr).find((line) => line.event === 'generate-root-route')).toMatchObject({ path: 'sys/generate-root-token' });
+    expect(logLines(result.stderr).find((line) => line.event === 'command-done')).toMatchObject({ revoked: true, provisionerTokenIssued: true });
+    // The unauthenticated endpoints stayed off throughout.
+    expect((await baoRequest(server, 'GET', 'sys/generate-root/attempt')).status).toBe(405);
+    const provisioner = JSON.parse(await store.readLatest('vault-provisioner-token')).token as string;
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', provisioner)).status).toBe(200);
+    expectNoSecretIn(capturedOutput, await outputSecrets(store));
+  }, 120_000);
+
+  it.skipIf(kind !== 'openbao')('endpoints off and no valid management token either: exit 2 naming the listener setting as the break-glass, nothing stored', async () => {
+    const { server, store, args } = await setUp(kind, false);
+    const management = JSON.parse(await store.readLatest('vault-management-token')).token as string;
+    expect((await baoRequest(server, 'POST', 'auth/token/revoke-self', management)).status).toBe(204);
     const before = await store.readAllVersions('vault-root-token');
     const result = await runCli(args('generate-root'));
     expect(result.code).toBe(2);
