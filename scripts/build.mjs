@@ -4,12 +4,18 @@
 // one file parsed once costs less than ~40 compiled modules plus ~150 dependency files resolved
 // one by one. The plugin below keeps out what the program never runs: prom-client's index (only
 // its metric classes are taken), axios (node-vault is given our own transport, so it never calls
-// it), and the ES-import of builtins that loads undici on Node 24. Whitespace and syntax are
+// it), node-vault's convenience commands and mustache (SPEC §8: only its generic request), debug,
+// pino's transports (thread-stream, worker_threads), sonic-boom's assert, https until an https
+// address uses it, and the ES-import of builtins that loads undici on Node 24; each stand-in in
+// scripts/bundle/ says why. Whitespace and syntax are
 // minified (names are kept; dist/*.map maps back to src/ for `node --enable-source-maps`).
 // Peak RSS of the sidecar loop, Node 20: 70-71 MiB as tsc output, 57 MiB bundled (README, Benchmarks).
 // The cloud SDKs stay external and are still imported on demand (src/store/index.ts): with
 // code splitting each store lands in its own chunk beside cli.js and loads only when chosen, so
-// the installed node_modules holds the SDKs as before. Plain JavaScript: runs before any build.
+// the installed node_modules holds the SDKs as before. So do the commands other than run
+// (src/main.ts imports each when chosen), Kubernetes Events and the snapshot targets' SDKs.
+// dist/cli.js itself is a few lines (src/cli.ts: the compile cache on, then main.ts).
+// Plain JavaScript: runs before any build.
 import { rm } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
