@@ -170,6 +170,7 @@ describe.skipIf(skipReason !== undefined)('the official charts rendered with k8s
       expect(config.tls.skipVerify).toBe(false);
       expect(config.rootToken).toBe('revoke');
       expect(config.allowReinit).toBe(false);
+      expect(config.storePrefix, 'the default, stated in the values where the operator sets it').toBe('vault');
       expect(config.vaultAddress.hostname).toBe('127.0.0.1');
       expect(Number(config.vaultAddress.port)).toBe(8200);
       const metrics = container.ports!.find((port: any) => port.name === 'metrics').containerPort;
@@ -303,8 +304,10 @@ describe.skipIf(apiServerMissing !== undefined)('the renders on a real API serve
   });
 
   it.each(LAYOUTS)('$name: every object, the files beside it and the pod it makes are admitted in a namespace enforcing restricted', async (layout) => {
-    const namespace: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } };
-    const answers = await api.dryRunAll([namespace, ...all(layout)]);
+    // The namespace as k8s/README.md's first step makes it (enforcing restricted).
+    const [namespace] = yamlDocuments(readFileSync(join(ROOT, 'k8s', 'base', 'namespace.yaml'), 'utf8'));
+    expect(namespace!.metadata).toMatchObject({ name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } });
+    const answers = await api.dryRunAll([namespace!, ...all(layout)]);
     for (const answer of answers) {
       expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
       expect(answer.warnings, answer.what).toEqual([]);
