@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeApiServer, missingKubeApiServer, type KubeObject } from '../../harness/kube-apiserver.js';
+import { KubeApiServer, missingKubeApiServer, podsOf, type KubeAnswer, type KubeObject } from '../../harness/kube-apiserver.js';
+import { until } from '../../harness/poll.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ALLOWED_SKIPS, missingCheckov, NEVER_SKIPPED, scan, type Finding, type Scan } from '../helpers/checkov.js';
 
@@ -26,6 +27,7 @@ const PYTHON = join(TOOLS, 'checkov-venv', 'bin', 'python');
 /** CI lays a copy of shared/ beside the clone. */
 const CHARTS = resolve(ROOT, '../shared/charts');
 const VALUES = join(ROOT, 'k8s', 'helm');
+const ADMISSION = join(ROOT, 'k8s', 'admission');
 const NAMESPACE = 'vault';
 /** The API server the dry-run runs (scripts/kube/go.mod): the charts render for that version. */
 const KUBE_VERSION = /^\s*k8s\.io\/kubernetes v(\S+)$/m.exec(readFileSync(join(ROOT, 'scripts/kube/go.mod'), 'utf8'))![1]!;
@@ -82,9 +84,11 @@ beforeAll(() => {
     const directory = join(workDirectory, 'renders', layout.name);
     mkdirSync(directory, { recursive: true });
     writeFileSync(join(directory, `${layout.chart}-chart.yaml`), rendered);
-    const beside = layout.beside.flatMap((file) => {
-      const text = readFileSync(join(VALUES, file), 'utf8');
-      writeFileSync(join(directory, file), text);
+    // The files of k8s/helm beside the chart, and the cluster-wide admission policy (k8s/admission).
+    const admission = (yamlDocuments(readFileSync(join(ADMISSION, 'kustomization.yaml'), 'utf8'))[0] as any).resources.map((file: string) => join(ADMISSION, file));
+    const beside = [...layout.beside.map((file) => join(VALUES, file)), ...admission].flatMap((file: string) => {
+      const text = readFileSync(file, 'utf8');
+      writeFileSync(join(directory, file.split('/').pop()!), text);
       return yamlDocuments(text);
     });
     renders.set(layout.name, { objects: yamlDocuments(rendered), beside, directory });
@@ -255,8 +259,18 @@ describe.skipIf(skipReason !== undefined)('the official charts rendered with k8s
       expect(renders.get(layout.name)!.objects.filter((object) => object.kind === 'NetworkPolicy')).toEqual([]);
     });
 
-    it('every object in the release namespace; no Secret', () => {
-      for (const object of all(layout)) expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(NAMESPACE);
+    it('the admission policy applied beside the chart binds the account the chart\'s pods run as', () => {
+      const policies = ofKind(layout, 'ValidatingAdmissionPolicy') as any[];
+      expect(policies.map((policy) => policy.metadata.name)).toEqual(['openbao-pod-metadata-only']);
+      const condition: string = policies[0].spec.matchConditions.map((each: any) => each.expression).join(' ');
+      expect(condition).toContain(`':${podSpec(layout).serviceAccountName}'`);
+      expect(policies[0].spec.validations.map((each: any) => each.expression)).toEqual(['object.spec == oldObject.spec']);
+      expect((ofKind(layout, 'ValidatingAdmissionPolicyBinding') as any[]).map((binding) => [binding.spec.policyName, binding.spec.validationActions])).toEqual([['openbao-pod-metadata-only', ['Deny']]]);
+    });
+
+    it('every namespaced object in the release namespace; no Secret', () => {
+      const clusterScoped = ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+      for (const object of all(layout).filter((candidate) => !clusterScoped.includes(candidate.kind))) expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(NAMESPACE);
       expect(ofKind(layout, 'Secret')).toEqual([]);
     });
   });
@@ -314,6 +328,43 @@ describe.skipIf(apiServerMissing !== undefined)('the renders on a real API serve
     }
     expect(answers.filter((answer) => answer.what.startsWith('Pod/')).map((answer) => answer.what)).toEqual([`Pod/${layout.release}-0`]);
   });
+
+  it.each(LAYOUTS.filter((layout, index) => LAYOUTS.findIndex((other) => other.chart === layout.chart) === index))(
+    '$chart chart: the pods\' account may label its own pod, not another pod of the namespace (no discovery Role), and change no spec (the admission policy)',
+    async (layout) => {
+      const ok = (answer: KubeAnswer, what: string) => expect([200, 201], `${what}: ${JSON.stringify(answer.body)}`).toContain(answer.status);
+      const [namespace] = yamlDocuments(readFileSync(join(ROOT, 'k8s', 'base', 'namespace.yaml'), 'utf8'));
+      // For real this time: the namespace, the chart's account and Role, the admission policy, its pod and a stranger's.
+      const stored = [namespace!, ...all(layout).filter((object) => ['ServiceAccount', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(object.kind))];
+      for (const object of stored) ok(await api.apply(object, false), `${object.kind}/${object.metadata.name}`);
+      const [pod] = podsOf([statefulSet(layout)]);
+      const stranger = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${layout.release}-stranger`, namespace: NAMESPACE }, spec: { ...pod!.spec } } as KubeObject;
+      for (const object of [pod!, stranger]) ok(await api.apply(object, false), `${object.kind}/${object.metadata.name}`);
+      const account = `system:serviceaccount:${NAMESPACE}:${podSpec(layout).serviceAccountName}`;
+      const asServer = { 'Impersonate-User': account, 'Impersonate-Group': ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`, 'system:authenticated'] };
+      const path = (name: string) => `/api/v1/namespaces/${NAMESPACE}/pods/${name}`;
+      const STRATEGIC = 'application/strategic-merge-patch+json';
+      const label = { metadata: { labels: { [`${layout.chart}-active`]: 'true' } } };
+      const image = { spec: { containers: [{ name: layout.chart, image: 'attacker.example/server:evil' }] } };
+      // The policy takes effect once the API server has compiled it: poll for the refusal.
+      const refused = await until(
+        'the admission policy in force',
+        async () => {
+          const answer = await api.request('PATCH', `${path(pod!.metadata.name)}?dryRun=All`, image, STRATEGIC, asServer);
+          return answer.status === 403 ? answer : undefined;
+        },
+        60_000,
+        250,
+      );
+      expect(String(refused.body.message)).toMatch(/ValidatingAdmissionPolicy 'openbao-pod-metadata-only'/);
+      ok(await api.request('PATCH', path(pod!.metadata.name), label, STRATEGIC, asServer), 'its own pod\'s label');
+      const elsewhere = await api.request('PATCH', path(stranger.metadata.name), label, STRATEGIC, asServer);
+      expect(elsewhere.status, 'another pod of the namespace: RBAC refuses').toBe(403);
+      expect(String(elsewhere.body.message)).toMatch(/cannot patch resource "pods"/);
+      const list = await api.request('GET', `/api/v1/namespaces/${NAMESPACE}/pods`, undefined, 'application/json', asServer);
+      expect(list.status, 'nor list the pods').toBe(403);
+    },
+  );
 
   it('the Vault chart\'s `helm test` Pod (never created by `helm install`) is refused in the restricted namespace: k8s/README.md says not to run it', async () => {
     const layout = LAYOUTS.find((each) => each.chart === 'vault')!;

@@ -531,7 +531,9 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
   it('the server reads initialize stanzas that declare the sidecar\'s Kubernetes login and policy, from its config ConfigMap', () => {
     const stanzas = serverConfigFiles(name).join('\n');
     expect(stanzas).toMatch(/^initialize "vault-bootstrap" \{/m);
-    expect(stanzas).toMatch(/path\s*=\s*"auth\/kubernetes\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/path\s*=\s*"sys\/auth\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/path\s*=\s*"auth\/vault-bootstrap\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/token_bound_cidrs\s*=\s*\["127\.0\.0\.1\/32"\]/);
     expect(stanzas).toMatch(/audience\s*=\s*"vault-bootstrap"/);
     const [config] = objectsOf(name).filter((object) => object.kind === 'ConfigMap' && object.metadata.name.startsWith('openbao-config'));
     expect(config!.data!['vault-bootstrap.hcl'], 'the policy the stanzas read is the one the package ships').toBe(readFileSync(join(ROOT, 'policies', 'vault-bootstrap.hcl'), 'utf8'));
@@ -540,7 +542,7 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
   it('the sidecar runs --self-init with a projected token for the audience vault-bootstrap; OpenBao may review it', () => {
     const { pod, container } = sidecar();
     const config = programConfig(name, container);
-    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'kubernetes', role: 'vault-bootstrap' });
+    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'vault-bootstrap', role: 'vault-bootstrap' });
     const path = environmentOf(name, container).VB_LOGIN_SECRET_FILE!;
     const { volume } = mountOf(pod, container, path);
     const source = volume.projected.sources.find((each: any) => each.serviceAccountToken !== undefined).serviceAccountToken;
@@ -663,6 +665,16 @@ describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API ser
     const answers = await dryRunAll([namespace, tlsSecret, storageClass]);
     expect(answers.map((answer) => answer.what)).toEqual(['Secret/vault-tls', 'StorageClass/gp3']);
     for (const answer of answers) expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
+  });
+
+  it('the day-2 operator Role and RoleBinding of k8s/README.md are admitted in the namespace', async () => {
+    const block = documentedBlock("# Operators of the vault namespace: exec into the OpenBao pods' sidecars.");
+    const objects = JSON.parse(execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'], { input: block, encoding: 'utf8' })) as K8sObject[];
+    expect(objects.map((object) => object.kind)).toEqual(['Role', 'RoleBinding']);
+    const namespace = readYaml(join(ROOT, 'k8s', 'base', 'namespace.yaml')) as K8sObject;
+    const answers = await dryRunAll([namespace, ...objects]);
+    for (const answer of answers) expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
+    expect(answers).toHaveLength(2);
   });
 
   it.each(Object.keys(INVALID_OVERLAYS) as Array<keyof typeof INVALID_OVERLAYS>)('the invalid overlay test/fixtures/k8s/%s is rejected', async (fixture) => {
