@@ -11,6 +11,7 @@
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
 #   helm       .tools/helm                  Helm, built from its Go module (cached, see below): renders the
 #                                           official charts with k8s/helm's values
+#   fake-gcs-server  .tools/fake-gcs-server  the GCS emulator the snapshot tests upload to (Go module, cached)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
 #   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
 #   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
@@ -25,8 +26,9 @@ OPENBAO_KMS_CLI_VERSION=2.6.2
 MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
+FAKE_GCS_SERVER_VERSION=1.56.1
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube helm k8s-tools promtool image checkov previous-release)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube helm fake-gcs-server k8s-tools promtool image checkov previous-release)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -159,6 +161,15 @@ if want helm; then
   cached_build helm "$cache/helm-$HELM_VERSION" helm -- \
     env GOTOOLCHAIN=local GOBIN="$cache/helm-$HELM_VERSION" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   if [[ -x $tools/helm ]]; then echo "install-tools: helm $("$tools/helm" version --short)"; fi
+fi
+
+# fake-gcs-server: Cloud Storage on a loopback port (the snapshot tests' gs:// target; the GCS
+# client reaches it through STORAGE_EMULATOR_HOST). A plain `go install`, cached like the others.
+if want fake-gcs-server; then
+  fake_gcs_dir="$cache/fake-gcs-server-$FAKE_GCS_SERVER_VERSION"
+  cached_build fake-gcs-server "$fake_gcs_dir" fake-gcs-server -- \
+    env GOTOOLCHAIN=local GOBIN="$fake_gcs_dir" go install "github.com/fsouza/fake-gcs-server@v$FAKE_GCS_SERVER_VERSION"
+  if [[ -x $tools/fake-gcs-server ]]; then echo "install-tools: fake-gcs-server $FAKE_GCS_SERVER_VERSION"; fi
 fi
 
 # No GCP Secret Manager emulator installs from the registries reachable here and works with the
