@@ -212,7 +212,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
     it('puts every object in one namespace, where the ConfigMaps and ServiceAccount it names exist', () => {
       const namespace = one(name, 'Namespace').metadata.name;
       // Cluster-scoped objects (the self-init overlay's ClusterRoleBinding) have no namespace: their subjects are in it.
-      const clusterScoped = ['Namespace', 'ClusterRoleBinding'];
+      const clusterScoped = ['Namespace', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
       for (const object of objectsOf(name).filter((candidate) => !clusterScoped.includes(candidate.kind))) {
         expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(namespace);
       }
