@@ -186,6 +186,9 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
       get state() {
         return loopStarted ? runner.state : waitForStore.state;
       },
+      get serving() {
+        return loopStarted && runner.serving;
+      },
       get reason() {
         return loopStarted ? runner.reason : waitForStore.reason;
       },
