@@ -206,6 +206,39 @@ describe.skipIf(promtool === undefined)('alerts and dashboard against a real sid
         ],
       },
       {
+        name: 'resumed, an auto-unseal node sealed until its restart: its own warning, not the critical sealed or needs-person ones',
+        interval: '1m',
+        input_series: seriesFrom(sealedOnPurpose.text, 30, sealedOnPurpose.at, (sample) =>
+          sample.name === 'vault_bootstrap_seal_intent' ? '0x30' : sample.name === 'vault_bootstrap_blocked' ? (sample.labels.reason === 'sealed-until-restart' ? '1x30' : '0x30') : undefined,
+        ),
+        alert_rule_test: [
+          { eval_time: '10m', alertname: 'VaultBootstrapSealedUntilRestart', exp_alerts: [expectedAlert(rule('VaultBootstrapSealedUntilRestart'), TARGET)] },
+          { eval_time: '10m', alertname: 'VaultBootstrapVaultSealed', exp_alerts: [] },
+          { eval_time: '10m', alertname: 'VaultBootstrapNeedsPerson', exp_alerts: [] },
+        ],
+      },
+      {
+        name: 'store calls failing: the store-error alert after a quarter of an hour',
+        interval: '1m',
+        input_series: [
+          ...seriesFrom(converged.text, 60, converged.at),
+          { series: `vault_bootstrap_store_errors_total{op="readLatest",namespace="${TARGET.namespace}",pod="${TARGET.pod}"}`, values: '0x10 1+1x50' },
+        ],
+        alert_rule_test: [
+          { eval_time: '15m', alertname: 'VaultBootstrapStoreErrors', exp_alerts: [] },
+          { eval_time: '40m', alertname: 'VaultBootstrapStoreErrors', exp_alerts: [expectedAlert(rule('VaultBootstrapStoreErrors'), TARGET)] },
+        ],
+      },
+      {
+        name: 'no sidecar scraped at all: the absence alert',
+        interval: '1m',
+        input_series: [{ series: 'up{job="something-else"}', values: '1x30' }],
+        alert_rule_test: [
+          { eval_time: '5m', alertname: 'VaultBootstrapMetricsAbsent', exp_alerts: [] },
+          { eval_time: '15m', alertname: 'VaultBootstrapMetricsAbsent', exp_alerts: [expectedAlert(rule('VaultBootstrapMetricsAbsent'), {})] },
+        ],
+      },
+      {
         name: 'server stopped: unreachable within a few passes, not ready after ten minutes',
         interval: '1m',
         input_series: seriesFrom(serverDown.text, 30, serverDown.at),
@@ -237,6 +270,18 @@ describe.skipIf(promtool === undefined)('alerts and dashboard against a real sid
     await expectPromtoolPasses(tests, '30s');
     await expectPromtoolPasses(keysAge, '1h');
   }, 180_000);
+
+  it('the PodMonitor selects the OpenBao pods by their template labels and scrapes the sidecar\'s metrics port', async () => {
+    const monitor = await readFile(join(MONITORING, 'podmonitor.yaml'), 'utf8');
+    const statefulSet = await readFile(join(ROOT, 'k8s/base/statefulset.yaml'), 'utf8');
+    const template = statefulSet.slice(statefulSet.indexOf('  template:'));
+    const selected = [...monitor.slice(monitor.indexOf('matchLabels:'), monitor.indexOf('podMetricsEndpoints:')).matchAll(/^ {6}([\w./-]+): (\S+)$/gm)].map((match) => `${match[1]}: ${match[2]}`);
+    expect(selected.length).toBeGreaterThan(0);
+    for (const label of selected) expect(template).toContain(label);
+    expect(monitor).toContain('matchNames: [vault]');
+    expect(/- port: (\S+)/.exec(monitor)![1]).toBe('metrics');
+    expect(template).toMatch(/- name: metrics\n\s+containerPort: 8099/);
+  });
 
   it('the PrometheusRule carries exactly the rules of the plain rules file', async () => {
     const plain = (await readFile(join(MONITORING, 'rules.yaml'), 'utf8')).replace(/^#.*\n/gm, '');
