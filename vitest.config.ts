@@ -27,6 +27,8 @@ const NOT_RUNTIME_SPECIFIC = [
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The integration tests run dist/: rebuilt first when src/ is newer (test/build-if-stale.ts).
+    globalSetup: ['test/build-if-stale.ts'],
     exclude: process.env.VB_TEST_NODE_MAJOR === '24' ? NOT_RUNTIME_SPECIFIC : [],
     testTimeout: 60000,
     hookTimeout: 120000,

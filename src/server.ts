@@ -52,7 +52,7 @@ export async function startServer(
       }
       case '/readyz':
         if (probe.state !== 'ready') return reply(503, `${probe.state}: ${probe.reason}\n`);
-        checkLive().then((problem) => {
+        void checkLive().then((problem) => {
           if (problem === undefined && probe.state === 'ready') return reply(200, 'ready\n');
           probe.wake();
           reply(503, `${problem ?? probe.state}: the server changed since the last pass\n`);

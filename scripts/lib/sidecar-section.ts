@@ -23,7 +23,7 @@ export interface SidecarOptions {
   peerBinary: string | undefined;
 }
 
-export interface ContenderResults {
+interface ContenderResults {
   startToFirstRequestMs: number[];
   /** CPU time used by the first request, per start. */
   startCpuMs: number[];

@@ -15,9 +15,7 @@ import { checkSpoolDirectory } from './spool.js';
 import { parseStore } from './store.js';
 import { loadTls, parseVaultAddress } from './vault.js';
 
-export type { Command } from './options.js';
-export type { Config, LoginMethod, RootTokenMode, SelfInitLogin, TlsConfig } from './settings.js';
-export { SERVICE_ACCOUNT_TOKEN_FILE } from './settings.js';
+export type { Config, TlsConfig } from './settings.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;

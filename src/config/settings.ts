@@ -2,8 +2,7 @@ import type { StoreConfig } from '../store/index.js';
 import type { PgpPublicKey } from '../pgp.js';
 import type { Command } from './options.js';
 
-export type { Command } from './options.js';
-export type RootTokenMode = 'store' | 'revoke';
+type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
   /** PEM text of every trusted CA (VAULT_CACERT file plus each file of VAULT_CAPATH). */
@@ -76,7 +75,7 @@ export interface SealKeyOptions {
   readonly uid: number | undefined;
 }
 
-export type LoginMethod = 'kubernetes' | 'approle';
+type LoginMethod = 'kubernetes' | 'approle';
 
 /** The login the server's initialize stanzas declare for the sidecar. */
 export interface SelfInitLogin {

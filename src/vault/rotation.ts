@@ -198,7 +198,7 @@ export function decodeRootToken(encodedToken: Secret, otp: Secret): Secret {
   return new Secret(token.toString('utf8'));
 }
 
-export const GENERATE_ROOT_DISABLED =
+const GENERATE_ROOT_DISABLED =
   'the server refuses the unauthenticated sys/generate-root endpoints (the default from OpenBao 2.5.3): ' +
   'set disable_unauthed_generate_root_endpoints = false in the listener stanza of the server configuration and restart it';
 

@@ -176,7 +176,12 @@ function portNumber(container: Container, port: string | number): number {
 function allStrings(value: unknown, into: string[] = []): string[] {
   if (typeof value === 'string') into.push(value);
   else if (Array.isArray(value)) value.forEach((item) => allStrings(item, into));
-  else if (value && typeof value === 'object') for (const [key, item] of Object.entries(value)) into.push(key), allStrings(item, into);
+  else if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      into.push(key);
+      allStrings(item, into);
+    }
+  }
   return into;
 }
 
@@ -329,7 +334,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
           expect(annotations['iam.gke.io/gcp-service-account']).toMatch(/^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z][-a-z0-9]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/);
         } else {
           expect(config.store.kind === 'aws' && config.store.region, `${owner}: VB_AWS_REGION`).toMatch(/^[a-z]{2}(-[a-z]+)+-\d+$/);
-          expect(annotations['eks.amazonaws.com/role-arn']).toMatch(/^arn:aws:iam::\d{12}:role\/[\w+=,.@\/-]+$/);
+          expect(annotations['eks.amazonaws.com/role-arn']).toMatch(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/);
         }
         expect(config.allowReinit, `${owner}: never --allow-reinit`).toBe(false);
         expect(config.tls.skipVerify, `${owner}: TLS verified`).toBe(false);
