@@ -21,6 +21,8 @@ const NOT_RUNTIME_SPECIFIC = [
   'test/integration/chaos-takeover.test.ts',
   'test/integration/chaos-rotation.test.ts',
   'test/integration/escalation-paths.test.ts',
+  'test/integration/k8s-admission.test.ts',
+  'test/integration/foreign-secret.test.ts',
   'test/integration/static-seal.test.ts',
 ];
 

@@ -35,18 +35,13 @@ path "sys/auth" {
   capabilities = ["read"]
 }
 
-# The sidecar's own login in self-init (k8s/overlays/self-init: auth/vault-bootstrap): CI may
-# neither rebind its role nor disable the mount.
-path "auth/vault-bootstrap" {
+# The sidecar's own login in self-init (k8s/overlays/self-init: auth/vault-bootstrap), and any
+# operators' break-glass login mounted beside it under a name starting with vault-bootstrap:
+# CI may neither rebind their roles nor disable, tune or re-enable them.
+path "auth/vault-bootstrap*" {
   capabilities = ["deny"]
 }
-path "auth/vault-bootstrap/*" {
-  capabilities = ["deny"]
-}
-path "sys/auth/vault-bootstrap" {
-  capabilities = ["deny"]
-}
-path "sys/auth/vault-bootstrap/*" {
+path "sys/auth/vault-bootstrap*" {
   capabilities = ["deny"]
 }
 

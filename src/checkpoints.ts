@@ -32,7 +32,15 @@ export type Checkpoint =
   | 'seal-key-created'
   | 'seal-key-files-written'
   | 'seal-key-rotated'
-  | 'seal-key-rewrap-recorded';
+  | 'seal-key-rewrap-recorded'
+  // snapshot and restore (SPEC §12)
+  | 'snapshot-uploaded'
+  | 'snapshot-published'
+  | 'restore-recorded'
+  | 'restore-throwaway-initialized'
+  | 'restore-snapshot-restored'
+  | 'restore-unsealed'
+  | 'restore-done';
 
 const checkpoints = channel('vault-bootstrap:checkpoint');
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { generateRoot } from './commands/generate-root.js';
+import { snapshot } from './commands/snapshot.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
 import { rotateSealKey, sealKey } from './commands/seal-key.js';
@@ -122,6 +123,14 @@ async function main(argv: readonly string[]): Promise<number> {
         const by = process.env.USER || config.holder;
         const report = config.command === 'seal' ? await sealCluster(context, by) : await resumeCluster(context, by);
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
+        return 0;
+      }
+      case 'snapshot': {
+        installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
+        stopAtSafePoint(context);
+        const result = await snapshot(context);
+        log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
       case 'cancel-stale': {

@@ -110,6 +110,15 @@ export async function rotateSealKey(context: StepContext): Promise<RotateSealKey
   const newest = versions.at(-1);
   if (newest === undefined) throw new BootstrapError('STORE_NOT_FOUND', `${records.sealKeyName}: no key to rotate (seal-key generates the first at the cluster's first start)`);
   if (newest.record === undefined) throw new BootstrapError('STORE_CORRUPT', `${records.sealKeyName}: the latest version (${newest.version}) is not a valid seal key record: ${newest.problem}`);
+  // OpenBao re-wraps the stored keys with a new static key only after re-wrapping the recovery
+  // key, and a self-initialized server has none: its upgrade stops there ("no recovery key
+  // found", openbao/openbao#3996), so the old key would stay needed for ever. Refused, named.
+  if ((await context.records.inspectSelfInitCluster()).kind !== 'absent') {
+    throw new BootstrapError(
+      'ROTATION_FAILED',
+      `${records.sealKeyName}: not rotated: ${context.records.names.selfInitCluster} says this cluster initialized itself, and OpenBao does not re-wrap a self-initialized server's stored keys with a new static key (it has no recovery key, where its key upgrade stops: openbao/openbao#3996); the old key would stay needed by every restart`,
+    );
+  }
   const rollout = await records.readRollout();
   if (versions.length > 1) {
     const { complete, waitingFor } = rolloutComplete(newest.record.keyId, rollout);

@@ -11,6 +11,7 @@ import { parseSplits } from './seal.js';
 import { parseSealKey } from './seal-key.js';
 import { parseSelfInit } from './self-init.js';
 import type { Config } from './settings.js';
+import { parseSnapshots } from './snapshots.js';
 import { checkSpoolDirectory } from './spool.js';
 import { parseStore } from './store.js';
 import { loadTls, parseVaultAddress } from './vault.js';
@@ -23,6 +24,7 @@ const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
        vault-bootstrap <seal-key|rotate-seal-key> [options]
+       vault-bootstrap snapshot [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -35,6 +37,7 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
   seal-key            init container: the OpenBao static seal key(s) into the memory-backed --seal-key-dir
   rotate-seal-key     a new static seal key version; the pods write it at their next start, the previous one until every node is on it
+  snapshot            a raft snapshot from the active node into --snapshot-to, verified, paired with its keys version
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -149,6 +152,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     reason: flags.reason,
     selfInit,
     sealKey: parseSealKey(read, command),
+    snapshots: parseSnapshots(read, command, env),
   };
   return Object.freeze(config);
 }

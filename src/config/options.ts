@@ -5,8 +5,8 @@
  * are all read from here.
  */
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'seal-key' | 'rotate-seal-key';
-export const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'seal-key', 'rotate-seal-key'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'seal-key' | 'rotate-seal-key' | 'snapshot';
+export const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'seal-key', 'rotate-seal-key', 'snapshot'];
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -132,6 +132,22 @@ export const OPTIONS = {
     commands: ['seal-key'],
   },
   'seal-key-uid': { type: 'string', env: ['VB_SEAL_KEY_UID'], default: "this process's uid", help: "seal-key: owner of the key files (0400): the server's uid", commands: ['seal-key'] },
+  'snapshot-to': {
+    type: 'string',
+    env: ['VB_SNAPSHOT_TO'],
+    default: 'none',
+    help: 'where raft snapshots go: s3://bucket/prefix, gs://bucket/prefix, or file:///dir (refused inside Kubernetes unless --allow-file-store)',
+    commands: ['snapshot'],
+  },
+  'snapshot-retain': { type: 'string', env: ['VB_SNAPSHOT_RETAIN'], default: '30', help: 'snapshots kept after each successful one (1-10000; the newest is never removed)', commands: ['snapshot'] },
+  'snapshot-max-age': { type: 'string', env: ['VB_SNAPSHOT_MAX_AGE'], default: 'none', help: 'retention also removes snapshots older than this (≥ 1m; never the newest)', commands: ['snapshot'] },
+  'snapshot-kms-key': {
+    type: 'string',
+    env: ['VB_SNAPSHOT_KMS_KEY'],
+    default: 'none',
+    help: 'server-side encryption of the snapshot objects: a KMS key id, ARN or alias (S3, SSE-KMS) or a Cloud KMS key name (GCS, CMEK)',
+    commands: ['snapshot'],
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -1,3 +1,4 @@
+import type { SnapshotConfig } from './snapshots.js';
 import type { StoreConfig } from '../store/index.js';
 import type { PgpPublicKey } from '../pgp.js';
 import type { Command } from './options.js';
@@ -65,6 +66,8 @@ export interface Config {
   readonly selfInit: SelfInitLogin | undefined;
   /** seal-key: where the static seal key files go (SPEC §13); undefined for every other command. */
   readonly sealKey: SealKeyOptions | undefined;
+  /** --snapshot-to and its companions (SPEC §12); undefined: no snapshots. */
+  readonly snapshots: SnapshotConfig | undefined;
 }
 
 /** seal-key's options: where the key files go, and whose they are. */

@@ -111,6 +111,12 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   if (intent !== undefined) {
     return go('sealed', `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`, { kind: 'hold', blocker: 'seal-intent', pace: 'interval' });
   }
+  if (memory.sealedOnPurposeAtCloses === seen.vault.connectionsClosed && keyTypeFor(seen.vault.sealType) === 'recovery') {
+    const reason =
+      `the seal intent has ended, but this node's ${seen.vault.sealType} seal unseals it only when its server starts: it was sealed on purpose and its process kept running, ` +
+      'and recovery keys do not unseal; restart the pod (kubectl -n vault delete pod NAME) to unseal it (README: emergency seal)';
+    return go('sealed', reason, { kind: 'hold', blocker: 'sealed-until-restart', pace: 'interval' });
+  }
   if (memory.unsealedAtCloses !== undefined && seen.vault.connectionsClosed === memory.unsealedAtCloses) {
     return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', {
       kind: 'record-seal-intent',
@@ -128,7 +134,11 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
     // The server retries by itself (every few seconds) and names the KMS error in its log; its API does not say why.
-    const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
+    const reason =
+      (sealType === 'static'
+        ? `the static seal key this node was given does not open its storage: its stored keys are wrapped with a key whose id is not in its seal stanza (the server log says "unknown key id for data"); the pod's seal-key read another cluster's key (--store, --store-prefix) or the node missed a rotation's restart (restart the pod: seal-key writes the current and previous keys); recovery keys do not unseal, so none are submitted. `
+        : `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted. `) +
+      'If the node was sealed on purpose and resumed since, it unseals only when its server starts: restart the pod';
     return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
   return decideUnseal(seen, memory, settings, required(valid(keys), 'keys'));
@@ -233,14 +243,16 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
+  const keptByGenerateRoot = rootToken?.keepUntil !== undefined && Date.parse(rootToken.keepUntil) > seen.at;
+  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token && !keptByGenerateRoot) {
     return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
   if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
   }
   const rewrap = seen.sealKeyRollout;
-  if (health === 'active' && rewrap?.newestKeyId !== undefined && rewrap.ownKeyId === rewrap.newestKeyId && rewrap.rewrappedKeyId !== rewrap.newestKeyId) {
+  // Not on a self-initialized server: it has no recovery key, and OpenBao's key upgrade stops there (openbao/openbao#3996).
+  if (health === 'active' && !settings.selfInit && rewrap?.newestKeyId !== undefined && rewrap.ownKeyId === rewrap.newestKeyId && rewrap.rewrappedKeyId !== rewrap.newestKeyId) {
     // OpenBao re-wraps the stored keys with its current static key when a node becomes active;
     // this node's current key is the newest, so the previous key is no longer needed to unseal.
     return go('configuring', `static seal: this active node runs on the newest seal key ${rewrap.newestKeyId}, so becoming active re-wrapped the stored keys with it; recording that in ${settings.sealKeyRolloutName}`, {

@@ -40,6 +40,12 @@ export interface Memory {
   opened: boolean;
   /** connectionsClosed when the node was last seen unsealed; dropped once it was unreachable or sealed on purpose. */
   unsealedAtCloses: number | undefined;
+  /**
+   * connectionsClosed when the node was seen sealed under an active seal intent: while it stays
+   * the same after a resume, the server process never restarted, and an auto-unseal server
+   * sealed through the API unseals only at its start.
+   */
+  sealedOnPurposeAtCloses: number | undefined;
   /** What the last full reconcile that found nothing to do saw; cheap passes compare with it (cadence.ts). */
   converged: Converged | undefined;
   /** The seal type the node last reported: while it does not answer, whether a KMS may be why. */
@@ -59,6 +65,7 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
   convergedOnce: false,
   opened: false,
   unsealedAtCloses: undefined,
+  sealedOnPurposeAtCloses: undefined,
   converged: undefined,
   sealType: undefined,
   unreachableSince: undefined,
@@ -90,6 +97,10 @@ export function remember(memory: Memory, seen: Observation): Memory {
   if (health === 'unreachable' || intentActive(seen)) unsealedAtCloses = undefined;
   else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed') unsealedAtCloses = connectionsClosed;
   if (unsealedAtCloses !== next.unsealedAtCloses) next = { ...next, unsealedAtCloses };
+  let sealedOnPurposeAtCloses = next.sealedOnPurposeAtCloses;
+  if (health === 'sealed' && intentActive(seen)) sealedOnPurposeAtCloses = connectionsClosed;
+  else if (health !== 'sealed') sealedOnPurposeAtCloses = undefined;
+  if (sealedOnPurposeAtCloses !== next.sealedOnPurposeAtCloses) next = { ...next, sealedOnPurposeAtCloses };
   if (sealType !== undefined && sealType !== next.sealType) next = { ...next, sealType };
   const unreachableSince = health === 'unreachable' ? (next.unreachableSince ?? seen.at) : undefined;
   return unreachableSince === next.unreachableSince ? next : { ...next, unreachableSince };

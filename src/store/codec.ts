@@ -102,6 +102,7 @@ export function decodeRootToken(text: string): RootToken {
     token: token === null ? null : new Secret(token),
     createdAt: String(record.createdAt ?? ''),
     ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
+    ...(typeof record.keepUntil === 'string' ? { keepUntil: record.keepUntil } : {}),
     ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
   };
 }
@@ -147,6 +148,7 @@ export function encodeRootToken(record: RootToken): string {
     token: record.token?.reveal() ?? null,
     createdAt: record.createdAt,
     ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
+    ...(record.keepUntil ? { keepUntil: record.keepUntil } : {}),
     ...(record.generation ? { generation: { nonce: record.generation.nonce, otp: record.generation.otp.reveal(), startedAt: record.generation.startedAt } } : {}),
   });
 }

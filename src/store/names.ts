@@ -1,6 +1,6 @@
 import { BootstrapError } from '../errors.js';
 import { claimName } from './records.js';
-import { secretNames, type SecretStore, type VersionInfo } from './types.js';
+import { secretNames, type AddVersionOptions, type SecretStore, type VersionInfo } from './types.js';
 
 /**
  * The one rule the documented IAM relies on: every secret the program reads, creates or adds a
@@ -60,9 +60,9 @@ export class PrefixedStore implements SecretStore {
     return this.#store.createIfAbsent(name, value);
   }
 
-  async addVersion(name: string, value: string): Promise<void> {
+  async addVersion(name: string, value: string, options?: AddVersionOptions): Promise<void> {
     this.#check(name);
-    return this.#store.addVersion(name, value);
+    return this.#store.addVersion(name, value, options);
   }
 
   async readAllVersions(name: string): Promise<string[]> {

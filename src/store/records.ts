@@ -1,7 +1,7 @@
 import { BootstrapError, StoreNotFoundError } from '../errors.js';
 import { decodeClaim, decodeProvisionerToken, decodeRootToken, decodeSealIntent, decodeSelfInitCluster, decodeUnsealKeys, encodeRootToken, encodeToken, encodeUnsealKeys, RecordProblem, sameKeys, valueOf } from './codec.js';
 import { claimName, type ClaimSeen, type InitClaim, type ManagementToken, type ProvisionerToken, type RootToken, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from './schema.js';
-import { secretNames, type SecretNames, type SecretStore } from './types.js';
+import { secretNames, type AddVersionOptions, type SecretNames, type SecretStore } from './types.js';
 
 // The record types and their JSON form, re-exported: most modules import them from here.
 export * from './schema.js';
@@ -116,7 +116,7 @@ export class Records {
   }
 
   async writeUnsealKeys(record: UnsealKeys): Promise<void> {
-    await this.#writeVerified(this.names.unsealKeys, encodeUnsealKeys(record));
+    await this.#writeVerified(this.names.unsealKeys, encodeUnsealKeys(record), { holdsSecret: true });
   }
 
   /** Whether the latest stored versions are exactly these keys and this root token. */
@@ -133,7 +133,7 @@ export class Records {
   }
 
   async writeRootToken(record: RootToken): Promise<void> {
-    await this.#writeVerified(this.names.rootToken, encodeRootToken(record));
+    await this.#writeVerified(this.names.rootToken, encodeRootToken(record), { holdsSecret: true });
   }
 
   async readProvisionerToken(): Promise<ProvisionerToken | undefined> {
@@ -141,11 +141,11 @@ export class Records {
   }
 
   async writeProvisionerToken(record: ProvisionerToken): Promise<void> {
-    await this.#writeVerified(this.names.provisionerToken, encodeToken(record));
+    await this.#writeVerified(this.names.provisionerToken, encodeToken(record), { holdsSecret: true });
   }
 
   async writeManagementToken(record: ManagementToken): Promise<void> {
-    await this.#writeVerified(this.names.managementToken, encodeToken(record));
+    await this.#writeVerified(this.names.managementToken, encodeToken(record), { holdsSecret: true });
   }
 
   /**
@@ -183,8 +183,8 @@ export class Records {
     }
   }
 
-  async #writeVerified(name: string, text: string): Promise<void> {
-    await this.store.addVersion(name, text);
+  async #writeVerified(name: string, text: string, options: AddVersionOptions = {}): Promise<void> {
+    await this.store.addVersion(name, text, options);
     const readBack = await this.store.readLatest(name);
     if (readBack !== text) {
       throw new BootstrapError('STORE_MISMATCH', `${name}: the value read back differs from the value written`);

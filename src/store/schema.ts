@@ -66,6 +66,11 @@ export interface RootToken {
   revokedAt?: string;
   /** A generate-root attempt in progress: stored before any key share is submitted. */
   generation?: RootGeneration;
+  /**
+   * generate-root without --revoke-after: a person asked for a usable root token, so a sidecar
+   * with --root-token revoke leaves it alone until this instant (ISO), then revokes it.
+   */
+  keepUntil?: string;
 }
 
 interface RootGeneration {

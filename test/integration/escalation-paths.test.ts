@@ -200,7 +200,7 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
     expect((await serverRequest(server, 'PUT', 'sys/policies/acl/tenant-a', ci, { policy: 'path "secret/data/tenant-a/*" {\n  capabilities = ["read"]\n}\n' })).status).toBe(204);
   });
 
-  it("CI can neither rebind nor remove the self-init sidecar's login mount (auth/vault-bootstrap)", async () => {
+  it("CI can neither rebind nor remove the self-init sidecar's login mount (auth/vault-bootstrap) nor a break-glass mount named like it", async () => {
     const { server, store } = await setUp(kind, servers);
     const ci = (await latest(store, 'vault-provisioner-token')).token as string;
     const root = (await latest(store, 'vault-root-token')).token as string;
@@ -216,6 +216,10 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
       ['POST', 'sys/auth/vault-bootstrap/tune', { audit_non_hmac_request_keys: ['secret_id'] }],
       ['POST', 'sys/auth/vault-bootstrap/tune', { token_type: 'batch' }],
       ['POST', 'sys/mounts/auth/vault-bootstrap/tune', { description: 'x' }],
+      // An operators' break-glass login beside it, named like it.
+      ['POST', 'sys/auth/vault-bootstrap-operators', { type: 'userpass' }],
+      ['DELETE', 'sys/auth/vault-bootstrap-operators', undefined],
+      ['POST', 'auth/vault-bootstrap-operators/users/admin', { password: 'x', token_policies: ['admin'] }],
     ];
     for (const [method, path, body] of attempts) {
       expect((await serverRequest(server, method, path, ci, body)).status, `${method} ${path}`).toBe(403);

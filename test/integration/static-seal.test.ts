@@ -1,8 +1,12 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChaosStore, initCounters, oneKeySetStored, startSidecar } from '../../harness/chaos/harness.js';
-import { capturedOutput, events } from '../../harness/cli.js';
+import { capturedOutput, cleanEnv, events, runCli, transitions } from '../../harness/cli.js';
+import { appRoleStanzas, SIDECAR_POLICY_FILE, writeSecretFile } from '../../harness/self-init.js';
+import { FileStore } from '../../src/store/file.js';
 import { until } from '../../harness/poll.js';
 import { memoryDirectory, runRotateSealKey, runSealKey, sealKeyValues, useSealKeyDirectory, type StaticSealPod } from '../../harness/static-seal.js';
 import { missingServer, serverRequest, TestServer } from '../helpers/servers.js';
@@ -157,5 +161,85 @@ describe.skipIf(missing !== undefined)('static seal key held in the store [openb
 
     expectNoSecretIn(capturedOutput, [...sealKeyValues(await versions()), ...(await secretValuesIn(store.client(), prefix))]);
   }, 180_000);
+
+  it('a node given a key that does not open its storage (another prefix\'s key) is named, never fed keys', async () => {
+    const pod = pods[0]!;
+    await pod.server.stop();
+    const other = await runSealKey(pod, ['--store', 'aws', '--store-prefix', 'another-cluster'], store.env());
+    expect(other.code, other.stderr).toBe(0);
+    await pod.server.start();
+    const sidecar = startSidecar(store, pod.server.address, { prefix, podName: pod.name, once: true, extraArgs: ['--timeout', '5s'] });
+    const result = await sidecar.cli.result;
+    expect(result.code).toBe(4);
+    const blocked = events(result.stdout, 'blocked');
+    expect(blocked.map((line) => line.blocker)).toEqual(['seal-failing']);
+    expect(String(blocked[0]!.reason)).toContain('static seal key this node was given does not open its storage');
+    expect((await serverRequest(pod.server, 'GET', 'sys/seal-status')).body).toMatchObject({ type: 'static', initialized: true, sealed: true });
+    // Its own pod's key again: it unseals.
+    await pod.server.stop();
+    await startPod(pod);
+    await everyUnsealed();
+    expectNoSecretIn(capturedOutput, [...sealKeyValues(await versions()), ...sealKeyValues(await store.versions('another-cluster', 'seal-key'))]);
+  }, 60_000);
 });
 
+
+// The pairing with OpenBao's self-initialization on the file store: no key and no token is ever
+// held by a person. The cloud store's seal key is the only root of trust.
+describe.skipIf(missing !== undefined)('static seal key with self-initialization, file store [openbao]', () => {
+  let server: TestServer;
+  let pod: StaticSealPod;
+  let store: FileStore;
+  let storeArgs: string[];
+  let secretIdFile: string;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  beforeAll(async () => {
+    const home = await mkdtemp(join(tmpdir(), 'vb-static-selfinit-'));
+    storeArgs = ['--store', 'file', '--file-dir', join(home, 'store')];
+    store = new FileStore(join(home, 'store'));
+    secretIdFile = await writeSecretFile(home, 'secret-id', randomBytes(16).toString('hex'));
+    const { directory, remove } = await memoryDirectory('vb-seal-key-selfinit');
+    cleanups.push(remove);
+    server = await TestServer.create({ initialize: appRoleStanzas(SIDECAR_POLICY_FILE, secretIdFile) });
+    useSealKeyDirectory(server, directory);
+    pod = { name: 'openbao-0', directory, server };
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    for (const cleanup of cleanups) await cleanup();
+  });
+
+  const sidecar = () => runCli(['run', '--once', '--timeout', '2m', ...storeArgs, '--vault-addr', server.address, '--self-init', '--login-method', 'approle', '--login-secret-file', secretIdFile], cleanEnv({ POD_NAME: pod.name }));
+  const podStart = async () => {
+    const result = await runSealKey(pod, storeArgs, cleanEnv());
+    expect(result.code, result.stderr).toBe(0);
+    await server.start();
+    await until('unsealed', async () => ((await serverRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined), 30_000);
+    return JSON.parse(result.stdout) as { keyId: string; version: number; previousKeyId: string | null; generated: boolean };
+  };
+
+  it('the server initializes itself on the stored key; the sidecar converges by login; no unseal or recovery key, no root token stored; restarts unseal; rotation is refused (openbao/openbao#3996)', async () => {
+    const first = await podStart();
+    const once = await sidecar();
+    expect(once.code, once.stdout).toBe(0);
+    expect(transitions(once.stdout)).not.toContain('initializing');
+    for (const name of ['vault-unseal-keys', 'vault-root-token', 'vault-init-claim']) await expect(store.readLatest(name)).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
+    expect(JSON.parse(await store.readLatest('vault-self-init-cluster'))).toMatchObject({ sealType: 'static' });
+    expect(JSON.parse(await store.readLatest('vault-seal-key-rollout'))).toEqual({ nodes: { 'openbao-0': { keyId: first.keyId, at: expect.any(String) } } });
+
+    // OpenBao does not re-wrap a self-initialized server's stored keys with a new static key
+    // (no recovery key, where its upgrade stops: openbao/openbao#3996): rotation is refused, named.
+    const refused = await runRotateSealKey(storeArgs, cleanEnv());
+    expect(refused.code).toBe(1);
+    expect(events(refused.stderr, 'failed')[0]).toMatchObject({ error: { code: 'ROTATION_FAILED', message: expect.stringContaining('openbao/openbao#3996') } });
+    await server.stop();
+    expect(await podStart()).toEqual({ keyId: first.keyId, version: 1, previousKeyId: null, generated: false });
+    expect(events((await sidecar()).stdout, 'seal-key-rewrap-recorded')).toEqual([]);
+
+    const versions = await store.readAllVersions('vault-seal-key');
+    expect(versions).toHaveLength(1);
+    expectNoSecretIn(capturedOutput, sealKeyValues(versions));
+  }, 90_000);
+});

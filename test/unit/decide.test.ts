@@ -140,6 +140,9 @@ describe('decide: one row per rule', () => {
     ['after a seal migration, no management or root token to check with: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, server: { ...CONVERGED_SERVER, managementToken: 'none', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['encrypted recovery shares never pass for migrated keys', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, keys: { kind: 'valid', value: { ...KEYS.value, encrypted: true, fingerprints: ['f'] } } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['sealed on purpose (seal intent)', withHealth(503, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-intent' }],
+    ['resumed, an auto-unseal node sealed on purpose and never restarted: restart the pod (not seal-failing)', sealedAs('awskms', { keys: RECOVERY_KEYS }), {}, { ...EMPTY_MEMORY, sealedOnPurposeAtCloses: 0 }, { state: 'sealed', action: 'hold', blocker: 'sealed-until-restart' }],
+    ['resumed, an auto-unseal node restarted since (its connections closed) and still sealed: the seal is failing', sealedAs('awskms', { keys: RECOVERY_KEYS, vault: { ...converged().vault, health: 'sealed', status: 503, sealType: 'awskms', connectionsClosed: 3 } }), {}, { ...EMPTY_MEMORY, sealedOnPurposeAtCloses: 0 }, { state: 'sealed', action: 'hold', blocker: 'seal-failing' }],
+    ['resumed, a Shamir node sealed on purpose: unsealed with the keys as usual', withHealth(503), {}, { ...EMPTY_MEMORY, sealedOnPurposeAtCloses: 0 }, { state: 'sealed', action: 'unseal' }],
     ['sealed while its process kept running: recorded as an intent', withHealth(503), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 0 }, { state: 'sealed', action: 'record-seal-intent' }],
     ['sealed after a restart (its connections closed): unsealed', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, connectionsClosed: 2 } }), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 1 }, { state: 'sealed', action: 'unseal' }],
     ['a Shamir seal but recovery keys stored (seal stanza changed)', withHealth(503, { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
@@ -167,6 +170,8 @@ describe('decide: one row per rule', () => {
     ['a standby waits for the active node to issue', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'wait' }],
     ['a standby leaves rotation to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'rotate' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['--root-token revoke with a live root token', converged(), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'revoke-root' }],
+    ['--root-token revoke, a root token generate-root keeps (keepUntil ahead): left usable', withHealth(200, { rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '', keepUntil: new Date(NOW + 1000).toISOString() } } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--root-token revoke, a kept root token past keepUntil: revoked', withHealth(200, { rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '', keepUntil: new Date(NOW - 1000).toISOString() } } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'revoke-root' }],
     ['--root-token revoke, already revoked', withHealth(200, { server: { ...CONVERGED_SERVER, rootTokenLive: false } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['--root-token revoke waits for the management token', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
     ['the audit device differs (HashiCorp Vault)', withHealth(200, { server: { ...CONVERGED_SERVER, auditDiffers: true } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
@@ -264,6 +269,14 @@ describe('remember', () => {
     expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', keysFoundFirst: KEYS.value.initializedAt, unsealedAtCloses: 0, sealType: 'shamir' });
     expect(remember(memory, converged())).toBe(memory);
     expect(remember(memory, withHealth(503, { vault: { ...converged().vault, health: 'sealed', clusterId: undefined } }))).toBe(memory);
+  });
+
+  it('remembers a node sealed under an active seal intent until it is seen unsealed or unreachable (resume on auto-unseal nodes)', () => {
+    const sealedOnPurpose = remember(EMPTY_MEMORY, sealedAs('awskms', { keys: RECOVERY_KEYS, sealIntent: INTENT }));
+    expect(sealedOnPurpose.sealedOnPurposeAtCloses).toBe(0);
+    expect(remember(sealedOnPurpose, sealedAs('awskms', { keys: RECOVERY_KEYS })).sealedOnPurposeAtCloses).toBe(0);
+    expect(remember(sealedOnPurpose, converged()).sealedOnPurposeAtCloses).toBeUndefined();
+    expect(remember(sealedOnPurpose, withHealth(undefined)).sealedOnPurposeAtCloses).toBeUndefined();
   });
 
   it('forgets the old cluster as soon as the node is uninitialized (a wipe), so the init that follows is remembered as ours', () => {

@@ -148,6 +148,12 @@ describe('the sidecar records the re-wrap (decide)', () => {
     expect(decision.action.kind).toBe(kind);
     if (kind === 'record-seal-rewrap') expect(decision.action).toEqual({ kind, keyId: 'k2' });
   });
+
+  it('never on a self-initialized server: it has no recovery key, where OpenBao\'s key upgrade stops (openbao/openbao#3996)', () => {
+    const seen = activeStatic({ newestKeyId: 'k2', ownKeyId: 'k2', rewrappedKeyId: 'k1' });
+    const selfInit = { ...seen, keys: { kind: 'absent' } as const, selfInitCluster: { kind: 'valid', value: { clusterId: 'c', firstSeenAt: '', sealType: 'static' } } as const, server: { ...seen.server!, managementToken: 'login' as const, loginToken: new Secret('l') } };
+    expect(decide(selfInit, EMPTY_MEMORY, { ...SETTINGS, selfInit: true }).action.kind).toBe('done');
+  });
 });
 
 describe('the records at the store boundary', () => {
