@@ -12,6 +12,7 @@ import { HelpRequested, loadConfig, type Config } from './config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
+import { podIdentity } from './kube/detect.js';
 import { createLogger, type Logger } from './log.js';
 import { classifyHealth, isUnsealed } from './machine/health.js';
 import { Runner } from './machine/runner.js';
@@ -31,6 +32,25 @@ import { VaultClient } from './vault/client.js';
 import { WaitForStore } from './wait-for-store.js';
 import pino from 'pino';
 
+/**
+ * The logger; on Kubernetes (a pod with its service-account token mounted) also the recorder
+ * that turns some of its records into Events on the pod. src/kube/events.ts is loaded only then.
+ */
+async function createLogging(level: string, destination: pino.DestinationStream): Promise<{ log: Logger; events?: { recorder: { flush(timeoutMs: number): Promise<void> } } }> {
+  const pod = podIdentity();
+  if (pod === undefined) return { log: createLogger(level, destination) };
+  let onRecord: ((fields: Readonly<Record<string, unknown>>) => void) | undefined;
+  const log = createLogger(level, destination, (fields) => onRecord?.(fields));
+  const { startEvents } = await import('./kube/events.js');
+  const events = startEvents(pod, (message) => log.debug({ event: 'kube-event-failed', error: { message } }, 'a Kubernetes Event was not posted'));
+  onRecord = events.onRecord;
+  return { log, events };
+}
+
+function flushEvents(events: { recorder: { flush(timeoutMs: number): Promise<void> } } | undefined): Promise<void> {
+  return events === undefined ? Promise.resolve() : events.recorder.flush(2_000);
+}
+
 const EXIT_FAILURE = 1;
 const EXIT_BAD_INPUT = 2;
 
@@ -49,7 +69,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return reportStartupError(error);
   }
   // Reports go to stdout; the logs of every command but run go to stderr.
-  const log = createLogger(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
+  const { log, events } = await createLogging(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
   process.removeAllListeners('warning');
@@ -147,6 +167,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;
   } finally {
     await store.close().catch(() => undefined);
+    // The last Events (a command's result, the sidecar's shutdown) get a moment, never more.
+    await flushEvents(events);
   }
 }
 
@@ -163,6 +185,9 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
     const probe: Probe = {
       get state() {
         return loopStarted ? runner.state : waitForStore.state;
+      },
+      get serving() {
+        return loopStarted && runner.serving;
       },
       get reason() {
         return loopStarted ? runner.reason : waitForStore.reason;

@@ -7,7 +7,7 @@ import { retryUntilStored } from './store-secrets.js';
 import { rotationTime, tokenRecord } from './tokens.js';
 
 /** The policy of the sidecar's own token (policies/vault-bootstrap.hcl). */
-const MANAGEMENT_POLICY = 'vault-bootstrap';
+export const MANAGEMENT_POLICY = 'vault-bootstrap';
 
 /** The stored management token as this server sees it: `renew` once a third of its period is left. */
 export type ManagementTokenVerdict = 'missing' | 'invalid' | 'renew' | 'valid';

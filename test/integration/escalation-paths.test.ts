@@ -227,6 +227,23 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
     expect((await serverRequest(server, 'GET', 'auth/vault-bootstrap/role/vault-bootstrap', root)).body.data.token_bound_cidrs).toEqual(['127.0.0.1']);
   });
 
+  it("the management token reaches what the sidecar sends and no more: no other audit device, no rotation backup", async () => {
+    const { server, store } = await setUp(kind, servers);
+    const management = (await latest(store, 'vault-management-token')).token as string;
+    const attempts: Array<[string, string, unknown]> = [
+      // The harness's own device stands for a SIEM's: neither removed nor joined by a raw one.
+      ['DELETE', 'sys/audit/test', undefined],
+      ['PUT', 'sys/audit/siem', { type: 'file', options: { file_path: join(server.directory, 'raw.log'), log_raw: true } }],
+      // The backup of PGP-encrypted keys a rotation may keep.
+      ['GET', kind === 'openbao' ? 'sys/rotate/root/backup' : 'sys/rekey/backup', undefined],
+      ['DELETE', kind === 'openbao' ? 'sys/rotate/root/backup' : 'sys/rekey/backup', undefined],
+      ['GET', kind === 'openbao' ? 'sys/rotate/recovery/backup' : 'sys/rekey-recovery-key/backup', undefined],
+    ];
+    for (const [method, path, body] of attempts) {
+      expect((await serverRequest(server, method, path, management, body)).status, `${method} ${path}`).toBe(403);
+    }
+  });
+
   it('the prefix-scoped provisioner refuses the same: no Kubernetes host, no blinding tune', async () => {
     const policies = join(await mkdtemp(join(tmpdir(), 'vb-scoped-')), 'policies');
     await mkdir(policies);
