@@ -79,3 +79,28 @@ path "sys/generate-root-token/update" {
 path "sys/storage/raft/snapshot" {
   capabilities = ["read", "sudo"]
 }
+
+# status names every auth role or user that hands out admin, provisioner, vault-bootstrap or
+# root at login: it lists the auth methods and reads their roles and users (an entry holds no
+# password or secret ID; one segment below role/, users/ and certs/, so not an AppRole's role-id).
+path "sys/auth" {
+  capabilities = ["read"]
+}
+path "auth/+/role/" {
+  capabilities = ["list"]
+}
+path "auth/+/role/+" {
+  capabilities = ["read"]
+}
+path "auth/+/users/" {
+  capabilities = ["list"]
+}
+path "auth/+/users/+" {
+  capabilities = ["read"]
+}
+path "auth/+/certs/" {
+  capabilities = ["list"]
+}
+path "auth/+/certs/+" {
+  capabilities = ["read"]
+}

@@ -24,9 +24,11 @@ const PYTHON = join(TOOLS, 'k8s-venv', 'bin', 'python');
 /** The oldest Kubernetes minor still in the clouds' extended support here, and the newest schema shipped. */
 const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
 
-const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/aws-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init'] as const;
+const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/aws-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init', 'overlays/static-seal', 'overlays/static-seal-aws'] as const;
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
-const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/aws-job': 'aws', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp' };
+const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/aws-job': 'aws', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp', 'overlays/static-seal': 'gcp', 'overlays/static-seal-aws': 'aws' };
+/** The static-seal layouts: the seal stanza is written at each start by the seal-key init container, not read from a ConfigMap. */
+const STATIC_SEAL_OVERLAYS: readonly string[] = ['overlays/static-seal', 'overlays/static-seal-aws'];
 /** The one-shot Job layouts (no sidecar). */
 const JOB_OVERLAYS: readonly string[] = ['overlays/gcp-job', 'overlays/aws-job'];
 /** The cloud KMS seal each KMS overlay declares: the cloud of its store. */
@@ -97,13 +99,18 @@ const podTemplates = (name: string) =>
     .map((object) => ({ owner: `${object.kind}/${object.metadata.name}`, object, pod: object.spec.template }));
 const isBootstrap = (container: Container) => /(^|\/)vault-bootstrap(:|@)/.test(container.image);
 
-/** The server's configuration files, as its -config flags name them, from the ConfigMap mounted at their directory. */
+/**
+ * The server's configuration files, as its -config flags name them, from the ConfigMap mounted at
+ * their directory. A file on the seal-key emptyDir (the static-seal layouts) is written by the
+ * init container at each start: checked by the static-seal tests, not here.
+ */
 function serverConfigFiles(name: string): string[] {
   const statefulSet = one(name, 'StatefulSet', 'openbao');
   const server = openbaoContainer(name);
   const paths = [...(server.command ?? []), ...(server.args ?? [])].filter((arg) => arg.startsWith('-config=')).map((arg) => arg.slice('-config='.length));
   expect(paths.length).toBeGreaterThan(0);
-  return paths.map((path) => {
+  const written = (path: string) => STATIC_SEAL_OVERLAYS.includes(name) && mountOf(statefulSet.spec.template, server, path).mount.name === 'seal-key';
+  return paths.filter((path) => !written(path)).map((path) => {
     const { mount, volume } = mountOf(statefulSet.spec.template, server, path);
     const data = one(name, 'ConfigMap', volume.configMap.name).data ?? {};
     const file = data[path.slice(mount.mountPath.length + 1)];
@@ -556,6 +563,57 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
     expect((binding as any).roleRef.name).toBe('system:auth-delegator');
     expect((binding as any).subjects).toEqual([{ kind: 'ServiceAccount', name: pod.spec.serviceAccountName, namespace: 'vault' }]);
   });
+});
+
+describe.skipIf(skipReason !== undefined).each(STATIC_SEAL_OVERLAYS)('the %s overlay (OpenBao static seal, its key in the secret manager)', (name) => {
+  const statefulSet = () => one(name, 'StatefulSet', 'openbao');
+  const initContainer = (): Container => {
+    const containers = (statefulSet().spec.template.spec.initContainers ?? []) as Container[];
+    expect(containers.map((container) => container.name)).toEqual(['seal-key']);
+    return containers[0]!;
+  };
+
+  it('an init container runs seal-key into a memory-backed emptyDir, as the server\'s uid and gid, with the sidecar\'s store settings', () => {
+    const init = initContainer();
+    expect(isBootstrap(init), 'the vault-bootstrap image').toBe(true);
+    expect(init.args![0]).toBe('seal-key');
+    const pod = statefulSet().spec.template;
+    const directory = setting(init, environmentOf(name, init), 'seal-key-dir', 'VB_SEAL_KEY_DIR')!;
+    const { mount, volume } = mountOf(pod, init, directory);
+    expect(mount.mountPath).toBe(directory);
+    expect(volume.emptyDir).toMatchObject({ medium: 'Memory' });
+    // The program's own config; /dev/shm (tmpfs here) stands in for the emptyDir, checked above.
+    const args = [...(init.args ?? []).filter((arg) => !arg.startsWith('--seal-key-dir')), '--seal-key-dir=/dev/shm'];
+    const config = loadConfig(args, { ...environmentOf(name, init), KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
+    expect(config.command).toBe('seal-key');
+    expect(config.store.kind).toBe(EXPECTED_STORE[name]);
+    const sidecar = (pod.spec.containers as Container[]).find(isBootstrap)!;
+    expect(programConfig(name, sidecar).storePrefix, 'the same prefix as the sidecar').toBe(config.storePrefix);
+    expect(environmentOf(name, init).POD_NAME).toBe(environmentOf(name, openbaoContainer(name)).BAO_RAFT_NODE_ID);
+    const server = openbaoContainer(name);
+    expect([init.securityContext.runAsUser, init.securityContext.runAsGroup], 'the key files (0400) are the server\'s own').toEqual([server.securityContext.runAsUser, server.securityContext.runAsGroup]);
+    expect(init.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('the server reads the stanza seal-key writes from that emptyDir, read-only, and names no seal in its ConfigMap', () => {
+    const server = openbaoContainer(name);
+    const pod = statefulSet().spec.template;
+    const directory = setting(initContainer(), environmentOf(name, initContainer()), 'seal-key-dir', 'VB_SEAL_KEY_DIR')!;
+    expect(server.command).toContain(`-config=${directory}/seal.hcl`);
+    const { mount } = mountOf(pod, server, `${directory}/seal.hcl`);
+    expect(mount).toMatchObject({ name: 'seal-key', readOnly: true });
+    expect(serverConfigFiles(name).join('\n')).not.toMatch(/seal\s+"/);
+    // Only these two containers mount the key's volume.
+    const mounting = [...(pod.spec.containers as Container[]), ...(pod.spec.initContainers as Container[])].filter((container) => (container.volumeMounts ?? []).some((each: any) => each.name === 'seal-key')).map((container) => container.name);
+    expect(mounting.sort()).toEqual(['openbao', 'seal-key']);
+    expect(server.image).toMatch(/openbao:2\.7\./);
+  });
+
+  if (name === 'overlays/static-seal-aws') {
+    it('the IRSA webhook is told to skip the OpenBao container: only seal-key and the sidecar get the pod\'s AWS identity', () => {
+      expect(statefulSet().spec.template.metadata.annotations['eks.amazonaws.com/skip-containers']).toBe('openbao');
+    });
+  }
 });
 
 describe.skipIf(skipReason !== undefined)('Helm values layered for cloud KMS auto-unseal (k8s/helm/openbao-gcpckms-values.yaml)', () => {
