@@ -20,6 +20,10 @@ const NOT_RUNTIME_SPECIFIC = [
   'test/integration/chaos-cluster.test.ts',
   'test/integration/chaos-takeover.test.ts',
   'test/integration/chaos-rotation.test.ts',
+  'test/integration/escalation-paths.test.ts',
+  'test/integration/k8s-admission.test.ts',
+  'test/integration/foreign-secret.test.ts',
+  'test/integration/static-seal.test.ts',
   // The manifests on a real kubelet (scripts/local-cluster.sh): their subject is Kubernetes, and the
   // image runs its own Node 24.
   'test/e2e/local-cluster.test.ts',

@@ -137,16 +137,20 @@ export class KubeApiServer {
     throw new Error(`kube-apiserver not ready within 120 s: ${JSON.stringify(last?.body)}`);
   }
 
-  /** One HTTPS call with the test's token; a JSON body unless `contentType` says otherwise. */
-  request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeAnswer> {
+  /**
+   * One HTTPS call with the test's token; a JSON body unless `contentType` says otherwise (a
+   * string body is sent as it is, e.g. YAML). `headers` adds to them, e.g. Impersonate-User to
+   * act as a service account (the test's token is in system:masters).
+   */
+  request(method: string, path: string, body?: unknown, contentType = 'application/json', headers: Record<string, string | string[]> = {}): Promise<KubeAnswer> {
     return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       const call = request(
         `${this.url}${path}`,
         {
           method,
           ca: this.#ca,
-          headers: { authorization: `Bearer ${this.#token}`, accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': contentType }) },
+          headers: { ...headers, authorization: `Bearer ${this.#token}`, accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': contentType }) },
         },
         (answer) => {
           const chunks: Buffer[] = [];

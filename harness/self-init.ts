@@ -69,12 +69,12 @@ export function kubernetesStanzas(policyFile: string): string {
 initialize "vault-bootstrap" {${policyRequest(policyFile)}
   request "enable-kubernetes-auth" {
     operation = "update"
-    path = "sys/auth/kubernetes"
+    path = "sys/auth/vault-bootstrap"
     data = { type = "kubernetes" }
   }
   request "kubernetes-auth-config" {
     operation = "update"
-    path = "auth/kubernetes/config"
+    path = "auth/vault-bootstrap/config"
     data = {
       kubernetes_host = ${env('TEST_KUBERNETES_HOST')}
       kubernetes_ca_cert = ${env('TEST_KUBERNETES_CA')}
@@ -83,13 +83,14 @@ initialize "vault-bootstrap" {${policyRequest(policyFile)}
   }
   request "sidecar-role" {
     operation = "update"
-    path = "auth/kubernetes/role/vault-bootstrap"
+    path = "auth/vault-bootstrap/role/vault-bootstrap"
     data = {
       bound_service_account_names = ["openbao"]
       bound_service_account_namespaces = ["vault"]
       audience = "vault-bootstrap"
       token_policies = ["vault-bootstrap"]
       token_ttl = "1h"
+      token_bound_cidrs = ["127.0.0.1/32"]
     }
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,7 +68,40 @@ export interface ServerOptions {
   /** Environment of the server process on top of the seal's (values its initialize stanzas read with eval_source = "env"). */
   environment?: Record<string, string>;
   nodeId?: string;
+  /** More -config files after server.hcl, read at each start: the seal stanza `seal-key` writes (seal.hcl in its directory). */
+  extraConfigFiles?: string[];
+  /**
+   * The server sees this as its pod's service account token (and a CA beside it) at
+   * /var/run/secrets/kubernetes.io/serviceaccount, as in a pod: it runs in a mount namespace of
+   * its own (`unshare -m`, root only; see missingPodNamespace) with a tmpfs over /run. Nothing
+   * outside that process sees the files.
+   */
+  serviceAccountToken?: string;
 }
+
+/** Why a server cannot be given a pod's service account files here (needs root and unshare), or undefined. */
+export function missingPodNamespace(): string | undefined {
+  if (process.getuid?.() !== 0) return 'a private mount namespace (unshare -m) needs root';
+  if (!['/usr/bin/unshare', '/bin/unshare'].some((path) => existsSync(path))) return 'unshare (util-linux) is not installed';
+  return undefined;
+}
+
+/**
+ * Runs "$0" "$@" with a tmpfs over /run (so /var/run/secrets/kubernetes.io/serviceaccount is
+ * empty and private) holding $VB_SA_TOKEN and $VB_SA_CA as a pod's token and CA; the two
+ * variables are removed before the server starts.
+ */
+const POD_FILES = [
+  'set -e',
+  'mount -t tmpfs -o mode=0755 tmpfs /run',
+  'dir=/run/secrets/kubernetes.io/serviceaccount',
+  'mkdir -p "$dir"',
+  'printf %s "$VB_SA_TOKEN" > "$dir/token"',
+  'printf %s "$VB_SA_CA" > "$dir/ca.crt"',
+  'printf vault > "$dir/namespace"',
+  'unset VB_SA_TOKEN VB_SA_CA',
+  'exec "$0" "$@"',
+].join('\n');
 
 /**
  * A real `bao server` or `vault server` on loopback ports with raft storage in a temp dir.
@@ -138,8 +171,9 @@ export class TestServer {
 
   async start(): Promise<void> {
     await mkdir(this.dataDirectory, { recursive: true });
+    const [command, args] = this.#command();
     // A TLS listener answers plain HTTP with 400, which is enough to know it listens.
-    this.#server = await startChildServer(BUILDS[this.build].binary, this.#arguments(), `http://127.0.0.1:${this.port}/v1/sys/health`, this.#processEnvironment());
+    this.#server = await startChildServer(command, args, `http://127.0.0.1:${this.port}/v1/sys/health`, this.#processEnvironment());
   }
 
   /**
@@ -148,7 +182,8 @@ export class TestServer {
    */
   async launch(): Promise<LaunchedServer> {
     await mkdir(this.dataDirectory, { recursive: true });
-    const launched = launchChildServer(BUILDS[this.build].binary, this.#arguments(), this.#processEnvironment());
+    const [command, args] = this.#command();
+    const launched = launchChildServer(command, args, this.#processEnvironment());
     this.#server = launched;
     return launched;
   }
@@ -159,12 +194,27 @@ export class TestServer {
     await this.#writeConfig();
   }
 
-  #arguments(): string[] {
-    return ['server', `-config=${join(this.directory, 'server.hcl')}`];
+  #command(): [string, string[]] {
+    const server = [BUILDS[this.build].binary, 'server', `-config=${join(this.directory, 'server.hcl')}`, ...(this.options.extraConfigFiles ?? []).map((file) => `-config=${file}`)];
+    if (this.options.serviceAccountToken === undefined) return [server[0]!, server.slice(1)];
+    const missing = missingPodNamespace();
+    if (missing) throw new Error(missing);
+    // unshare execs sh, which execs the server: one process, stopped as usual.
+    return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', POD_FILES, ...server]];
   }
 
   #processEnvironment(): Record<string, string> {
-    return { PATH: process.env.PATH ?? '', HOME: this.directory, ...this.#environment };
+    const pod: Record<string, string> = this.options.serviceAccountToken === undefined ? {} : { VB_SA_TOKEN: this.options.serviceAccountToken, VB_SA_CA: this.#serviceAccountCa() };
+    return { PATH: process.env.PATH ?? '', HOME: this.directory, ...this.#environment, ...pod };
+  }
+
+  /** Any certificate will do: the Kubernetes auth method only loads it when it reads the token. */
+  #serviceAccountCa(): string {
+    const file = join(this.directory, 'service-account-ca.pem');
+    if (!existsSync(file)) {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(this.directory, 'service-account-ca.key'), '-out', file, '-days', '2', '-subj', '/CN=test service account CA'], { stdio: 'ignore' });
+    }
+    return readFileSync(file, 'utf8');
   }
 
   async stop(): Promise<void> {

@@ -47,3 +47,10 @@ path "sys/rotate/root/*" {
 path "sys/rotate/recovery/*" {
   capabilities = ["create", "read", "update", "delete", "sudo"]
 }
+
+# vault-bootstrap snapshot and the sidecar's periodic snapshots (SPEC §12): read the raft snapshot
+# (a root-protected path, hence sudo). Restoring (snapshot-force) is done with the throwaway root
+# token of an empty server, never with this token.
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read", "sudo"]
+}

@@ -24,7 +24,7 @@ const REPLACED = {
 };
 
 // dist/cli.js sits one level below the package root, as src/cli.ts does below the repository
-// root, so `new URL('../policies/', import.meta.url)` (src/config.ts) still finds policies/.
+// root, so `new URL('../policies/', import.meta.url)` (src/policy.ts) still finds policies/.
 await rm(`${ROOT}/dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: ROOT,

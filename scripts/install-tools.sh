@@ -12,6 +12,7 @@
 #   kube-cluster  .tools/kubelet, kube-controller-manager, kube-scheduler, kube-proxy, kubectl,
 #              coredns (Go modules, cached) and Debian's containerd, runc, CNI plugins, iptables,
 #              busybox-static: scripts/local-cluster.sh's single-node cluster for the e2e tests
+#   fake-gcs-server  .tools/fake-gcs-server  the GCS emulator the snapshot tests upload to (Go module, cached)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
 #   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
 #   promtool   /usr/bin/promtool            Debian's prometheus package: the alert rules' unit tests
@@ -26,8 +27,9 @@ OPENBAO_KMS_CLI_VERSION=2.6.2
 MOTO_VERSION=5.2.5
 NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
+FAKE_GCS_SERVER_VERSION=1.56.1
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube kube-cluster k8s-tools promtool image checkov previous-release)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube kube-cluster fake-gcs-server k8s-tools promtool image checkov previous-release)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -151,6 +153,15 @@ if want kube; then
   if [[ -x $tools/kube-apiserver ]]; then
     echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
   fi
+fi
+
+# fake-gcs-server: Cloud Storage on a loopback port (the snapshot tests' gs:// target; the GCS
+# client reaches it through STORAGE_EMULATOR_HOST). A plain `go install`, cached like the others.
+if want fake-gcs-server; then
+  fake_gcs_dir="$cache/fake-gcs-server-$FAKE_GCS_SERVER_VERSION"
+  cached_build fake-gcs-server "$fake_gcs_dir" fake-gcs-server -- \
+    env GOTOOLCHAIN=local GOBIN="$fake_gcs_dir" go install "github.com/fsouza/fake-gcs-server@v$FAKE_GCS_SERVER_VERSION"
+  if [[ -x $tools/fake-gcs-server ]]; then echo "install-tools: fake-gcs-server $FAKE_GCS_SERVER_VERSION"; fi
 fi
 
 # No GCP Secret Manager emulator installs from the registries reachable here and works with the

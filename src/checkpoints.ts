@@ -27,7 +27,20 @@ export type Checkpoint =
   | 'root-generation-started'
   | 'root-generation-stored'
   | 'root-token-generated'
-  | 'root-token-stored';
+  | 'root-token-stored'
+  // seal-key, rotate-seal-key, and the sidecar recording a static seal key re-wrap
+  | 'seal-key-created'
+  | 'seal-key-files-written'
+  | 'seal-key-rotated'
+  | 'seal-key-rewrap-recorded'
+  // snapshot and restore (SPEC §12)
+  | 'snapshot-uploaded'
+  | 'snapshot-published'
+  | 'restore-recorded'
+  | 'restore-throwaway-initialized'
+  | 'restore-snapshot-restored'
+  | 'restore-unsealed'
+  | 'restore-done';
 
 const checkpoints = channel('vault-bootstrap:checkpoint');
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { generateRoot } from './commands/generate-root.js';
+import { snapshot } from './commands/snapshot.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
+import { rotateSealKey, sealKey } from './commands/seal-key.js';
 import { migrateSeal } from './steps/seal-migration.js';
 import { formatSealReport, resumeCluster, sealCluster } from './commands/seal.js';
 import { cancelStaleOperations, formatStale } from './commands/stale.js';
 import { formatStatus, problemsOf, status } from './commands/status.js';
-import { HelpRequested, loadConfig, type Config } from './config.js';
+import { HelpRequested, loadConfig, type Config } from './config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
 import { BootstrapError, ConfigError, describeError } from './errors.js';
@@ -21,6 +23,7 @@ import { SecretsInFlight, type StepContext } from './steps/context.js';
 import { Spool } from './steps/spool.js';
 import { CountingStore } from './store/counting.js';
 import { createStore } from './store/index.js';
+import { PrefixedStore } from './store/names.js';
 import { Records } from './store/records.js';
 import { secretNames, type SecretStore } from './store/types.js';
 import { LoginSession } from './steps/login.js';
@@ -96,7 +99,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const context: StepContext = {
     config,
     vault: new VaultApi(vaultClient),
-    records: new Records(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix),
+    records: new Records(new PrefixedStore(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix), config.storePrefix),
     spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
     log,
     metrics,
@@ -129,11 +132,25 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
+      case 'seal-key':
+      case 'rotate-seal-key': {
+        const result = config.command === 'seal-key' ? await sealKey(context) : await rotateSealKey(context);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
       case 'seal':
       case 'resume': {
         const by = process.env.USER || config.holder;
         const report = config.command === 'seal' ? await sealCluster(context, by) : await resumeCluster(context, by);
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
+        return 0;
+      }
+      case 'snapshot': {
+        installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
+        stopAtSafePoint(context);
+        const result = await snapshot(context);
+        log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }
       case 'cancel-stale': {
@@ -190,6 +207,8 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
   log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  // --once ended without reaching ready: the one line a person reads, as for bad input at start-up.
+  if (outcome !== 'ready' && outcome !== 'stopped' && reached === 'answered') process.stderr.write(`vault-bootstrap: ${outcome}: ${runner.reason}\n`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }

@@ -22,6 +22,15 @@ export const CALL_DEADLINE_MS = Object.freeze({
   store: 10_000,
 });
 
+/**
+ * The shortest --claim-stale-after that is safe: the longest a live holder can take from creating
+ * its claim to storing the keys, each call at its deadline (the claim's create, the seal-status
+ * look, sys/init, then the keys and root token written and read back), plus a margin for a
+ * loaded machine. A shorter value would let racing replicas take a live holder's claim over and
+ * initialize their own servers: refused at start-up.
+ */
+export const CLAIM_STALE_MINIMUM_MS = CALL_DEADLINE_MS.store + CALL_DEADLINE_MS.vault + CALL_DEADLINE_MS.vaultKeyGeneration + 4 * CALL_DEADLINE_MS.store + 30_000;
+
 /** A call that got no answer in time: transient, and logged once with the dependency, operation and elapsed time. */
 export class DeadlineExceededError extends BootstrapError {
   override readonly name = 'DeadlineExceededError';

@@ -20,6 +20,14 @@ export type ErrorCode =
   | 'ROTATION_FAILED'
   | 'GENERATE_ROOT_FAILED'
   | 'NO_MANAGEMENT_TOKEN'
+  // Snapshots and restore (SPEC §12)
+  | 'SNAPSHOT_NOT_ACTIVE'
+  | 'SNAPSHOT_INVALID'
+  | 'SNAPSHOT_NOT_FOUND'
+  | 'SNAPSHOT_STORE_UNAVAILABLE'
+  | 'SNAPSHOT_STORE_DENIED'
+  | 'RESTORE_REFUSED'
+  | 'RESTORE_INTERRUPTED'
   | 'INTERNAL';
 
 /**
@@ -27,7 +35,7 @@ export type ErrorCode =
  * for a 5xx or a 429; everything else (denied, rejected input, a bad stored record, keys the
  * server refuses) needs a person, and retrying it at full pace only hides it.
  */
-const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_MISMATCH', 'VAULT_UNREACHABLE', 'ABORTED']);
+const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set(['STORE_UNAVAILABLE', 'SNAPSHOT_STORE_UNAVAILABLE', 'STORE_MISMATCH', 'VAULT_UNREACHABLE', 'ABORTED']);
 
 function isTransient(code: ErrorCode, statusCode: number | undefined): boolean {
   if (TRANSIENT_CODES.has(code)) return true;

@@ -17,6 +17,13 @@ export class Metrics {
   readonly #provisionerTtl = new Gauge({ name: 'vault_bootstrap_provisioner_token_ttl_seconds', help: 'The lifetime a provisioner token is issued with (--provisioner-ttl)', registers: [this.registry] });
   readonly #storeCalls = new Counter({ name: 'vault_bootstrap_store_calls_total', help: 'Store operations made (each a billed API call or more), by operation', labelNames: ['op'], registers: [this.registry] });
   readonly #vaultRequests = new Counter({ name: 'vault_bootstrap_vault_requests_total', help: 'Requests sent to Vault; token="true" ones are written to its audit log', labelNames: ['token'], registers: [this.registry] });
+  readonly #lastSnapshot = new Gauge({ name: 'vault_bootstrap_last_snapshot_timestamp_seconds', help: 'When the newest verified raft snapshot was taken (Unix seconds), as last seen in --snapshot-to', registers: [this.registry] });
+  readonly #lastSnapshotSize = new Gauge({ name: 'vault_bootstrap_last_snapshot_size_bytes', help: 'Size of the newest verified raft snapshot', registers: [this.registry] });
+  readonly #lastVerifiedRestore = new Gauge({
+    name: 'vault_bootstrap_last_verified_restore_timestamp_seconds',
+    help: 'When a restore drill last restored a snapshot into a throwaway server, unsealed it with its paired keys and checked it (Unix seconds)',
+    registers: [this.registry],
+  });
   #keysCreatedAt: string | undefined;
   readonly #keysAge = new Gauge({
     name: 'vault_bootstrap_keys_age_seconds',
@@ -32,6 +39,17 @@ export class Metrics {
     for (const state of STATES) this.#state.set({ state }, state === 'waiting' ? 1 : 0);
     this.#vaultUp.set(0);
     for (const reason of BLOCKERS) this.#blocked.set({ reason }, 0);
+  }
+
+  /** The newest verified snapshot: when it was taken and its size. */
+  snapshotTaken(sizeBytes: number, takenAtSeconds: number): void {
+    this.#lastSnapshot.set(takenAtSeconds);
+    this.#lastSnapshotSize.set(sizeBytes);
+  }
+
+  /** A restore drill that passed. */
+  restoreVerified(atSeconds: number): void {
+    this.#lastVerifiedRestore.set(atSeconds);
   }
 
   /** The one blocker in force, or none. */

@@ -1,4 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors.js';
+
+// policies/ beside src/ (tsx, tests) and beside dist/ (the bundle): both are one level below the package root.
+const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import.meta.url));
+const POLICY_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Capabilities OpenBao and Vault accept in a `path` block. */
 const CAPABILITIES = new Set(['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny', 'subscribe', 'scan']);
@@ -135,4 +142,39 @@ function tokenize(source: string, text: string): Token[] {
     }
   }
   return tokens;
+}
+
+/** Reads and checks every policy: the shipped ones, then *.hcl of --policies-dir (same name overrides). */
+export function loadPolicies(policiesDirectory: string | undefined): Map<string, string> {
+  const policies = readPolicyDirectory(BUILT_IN_POLICIES_DIRECTORY, 'built-in policies');
+  if (policiesDirectory !== undefined) {
+    for (const [name, text] of readPolicyDirectory(policiesDirectory, '--policies-dir/VB_POLICIES_DIR')) policies.set(name, text);
+  }
+  return policies;
+}
+
+function readPolicyDirectory(directory: string, name: string): Map<string, string> {
+  let entries: string[];
+  try {
+    entries = readdirSync(directory).filter((entry) => entry.endsWith('.hcl')).sort();
+  } catch (error) {
+    throw new ConfigError(`${name}: cannot read directory ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const policies = new Map<string, string>();
+  for (const entry of entries) {
+    const path = join(directory, entry);
+    const policyName = entry.slice(0, -'.hcl'.length);
+    if (!POLICY_NAME.test(policyName) || policyName === 'root' || policyName === 'default') {
+      throw new ConfigError(`${name}: ${path}: policy name must be letters, digits, "_" or "-" and not root or default`);
+    }
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    checkPolicy(`${name}: ${path}`, text);
+    policies.set(policyName, text);
+  }
+  return policies;
 }

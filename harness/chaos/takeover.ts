@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { StoreNotFoundError } from '../../src/errors.js';
 import { events } from '../cli.js';
 import { OpenBao } from '../openbao.js';
 import type { ServerKind } from '../server-process.js';
@@ -14,7 +15,8 @@ import { newResult, readyAll, recordConverged, uniquePrefix, type ScenarioResult
  */
 export type TakeoverCase = 'stale' | 'allow-reinit';
 
-const STALE_AFTER = '1m';
+/** The shortest value the program accepts (CLAIM_STALE_MINIMUM_MS): the seeded claims are older still. */
+const STALE_AFTER = '150s';
 const HOUR_MS = 3_600_000;
 
 /**
@@ -60,6 +62,42 @@ export async function takeoverRace(store: ChaosStore, rounds: number, takeover: 
     }
   }
   return result;
+}
+
+/**
+ * 9c. --claim-stale-after shorter than an init can take (1 s: sys/init alone took 7 s on a loaded
+ * machine): three sidecars, each beside its own uninitialized node of a 3-node raft cluster.
+ * Such a value would let each replica take a live holder's claim over and initialize its own
+ * node, so it is refused at start-up: exit 2 and one line naming the flag, no claim, no sys/init.
+ */
+export async function unsafeStaleAfterRace(store: ChaosStore, kind: ServerKind = 'openbao'): Promise<{ codes: Array<number | null>; stderr: string[]; inits: number; claims: number }> {
+  const nodes = await OpenBao.createCluster(3, { kind });
+  await Promise.all(nodes.map((node) => node.start()));
+  const counters = await initCounters(nodes);
+  const prefix = uniquePrefix('s9c');
+  const sidecars = counters.proxies.map((proxy, index) => startSidecar(store, proxy.address, { prefix, podName: `vault-${index}`, extraArgs: ['--claim-stale-after', '1s'] }));
+  try {
+    const results = await Promise.all(sidecars.map((sidecar) => sidecar.cli.result));
+    const claims = (await Promise.all(['init-claim', 'init-claim-g2'].map((name) => secretExists(store, `${prefix}-${name}`)))).filter(Boolean).length;
+    return { codes: results.map((result) => result.code), stderr: results.map((result) => result.stderr), inits: counters.initRequests(), claims };
+  } finally {
+    for (const sidecar of sidecars) sidecar.cli.child.kill('SIGTERM');
+    await counters.stop();
+    await Promise.all(nodes.map((node) => node.stop()));
+  }
+}
+
+async function secretExists(store: ChaosStore, name: string): Promise<boolean> {
+  const client = store.client();
+  try {
+    await client.readLatest(name);
+    return true;
+  } catch (error) {
+    if (error instanceof StoreNotFoundError) return false;
+    throw error;
+  } finally {
+    await client.close();
+  }
 }
 
 /** Writes the records an earlier release left; returns how many key versions it wrote. */

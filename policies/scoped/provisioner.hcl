@@ -10,6 +10,10 @@
 # anything, and an auth role under the prefix may hand that policy (or any other) to whoever
 # logs in. Whoever controls the CI pipeline can therefore still reach any power in Vault; the
 # prefix limits what the token touches by name, not what the pipeline can grant.
+#
+# As in the built-in policy: no kubernetes_host in any auth request (a Kubernetes auth method
+# configured by CI would send the server pod's service account token to the host it names),
+# and no tuning that blinds the audit log (audit_non_hmac_*_keys) or passes headers through.
 
 path "sys/policies/acl" {
   capabilities = ["list"]
@@ -23,9 +27,18 @@ path "sys/auth" {
 }
 path "sys/auth/tenant-*" {
   capabilities = ["create", "update", "delete", "sudo"]
+  denied_parameters = {
+    "audit_non_hmac_request_keys"  = []
+    "audit_non_hmac_response_keys" = []
+    "passthrough_request_headers"  = []
+    "allowed_response_headers"     = []
+  }
 }
 path "auth/tenant-*" {
   capabilities = ["create", "read", "update", "delete", "list"]
+  denied_parameters = {
+    "kubernetes_host" = []
+  }
 }
 
 path "sys/mounts" {
@@ -33,4 +46,10 @@ path "sys/mounts" {
 }
 path "sys/mounts/tenant-*" {
   capabilities = ["create", "read", "update", "delete", "list"]
+  denied_parameters = {
+    "audit_non_hmac_request_keys"  = []
+    "audit_non_hmac_response_keys" = []
+    "passthrough_request_headers"  = []
+    "allowed_response_headers"     = []
+  }
 }

@@ -129,7 +129,7 @@ function describe(counts: QuietCounts): string {
 /** List prices of the stores' read calls, USD per 10 000 (AWS Secrets Manager API calls; GCP Secret Manager access operations). */
 export const PRICE_PER_10K = { aws: 0.05, gcp: 0.03 } as const;
 
-/** The default --reconcile-interval, seconds (src/config.ts). */
+/** The default --reconcile-interval, seconds (src/config/options.ts). */
 const DEFAULT_RECONCILE_SECONDS = 600;
 
 /**

@@ -77,8 +77,11 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
     }
     checkpoint('root-token-generated');
     const generated = decodeRootToken(encoded, attempt.otp);
+    const createdAt = new Date();
+    // Without --revoke-after the person wants a usable token: a sidecar with --root-token revoke keeps it for ROOT_TOKEN_KEPT_MS.
+    const keepUntil = config.revokeAfter ? {} : { keepUntil: new Date(createdAt.getTime() + ROOT_TOKEN_KEPT_MS).toISOString() };
     await retryUntilStored(context, 'store-root-token', 'storing the generated root token failed; retrying', () =>
-      records.writeRootToken({ token: generated, createdAt: new Date().toISOString() }),
+      records.writeRootToken({ token: generated, createdAt: createdAt.toISOString(), ...keepUntil }),
     );
     checkpoint('root-token-stored');
     return generated;
@@ -88,9 +91,13 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   log.info({ event: 'root-token-generated', secret: records.names.rootToken }, 'root token generated and stored');
 
   // Configuring, the tokens and --revoke-after are the loop's own rules: decide() chooses, act() does.
-  const done = await converge(context, { ...decideSettings(config, records.names), rootToken: config.revokeAfter ? 'revoke' : config.rootToken });
+  // Without --revoke-after the token stays usable, whatever --root-token the environment sets (the sidecar's is revoke).
+  const done = await converge(context, { ...decideSettings(config, records.names), rootToken: config.revokeAfter ? 'revoke' : 'store' });
   return { resumed: action.kind === 'resume', revoked: done.includes('revoke-root'), provisionerTokenIssued: done.includes('issue-token') };
 }
+
+/** How long a root token generated without --revoke-after stays usable beside sidecars with --root-token revoke. */
+export const ROOT_TOKEN_KEPT_MS = 60 * 60 * 1000;
 
 /** Passes enough for every write a converged cluster can need (configure, two tokens, revoke, record the cluster id) and a spare. */
 const CONVERGE_PASSES = 8;

@@ -4,7 +4,8 @@ import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
-import { keyTypeFor, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
+import { custodyProblem, keyTypeFor } from '../seal.js';
+import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
 import { KeyRotationApi, rotationKindOf, serverAccepts, type KeyKind, type RotationStatus } from '../vault/rotation.js';
 import { SERVER_TRAITS, serverKindOf } from '../vault/servers.js';
 
@@ -59,9 +60,8 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
   if (!seal.initialized) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is not initialized');
   if (seal.sealed) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is sealed; unseal it (vault-bootstrap run) first');
   const kind: KeyKind = rotationKindOf(keyTypeFor(seal.type));
-  if (config.recoveryPgpKeys && kind === 'unseal') {
-    throw new ConfigError('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal; the sidecar needs plaintext unseal keys, so PGP custody is for auto-unseal (recovery keys) only');
-  }
+  const custody = custodyProblem(keyTypeFor(seal.type), config.recoveryPgpKeys);
+  if (custody !== undefined) throw new ConfigError(custody);
   const stored = await records.readUnsealKeyVersions();
   if (stored.active === undefined && stored.pending.length === 0) {
     throw new BootstrapError('STORE_NOT_FOUND', `rotate-keys: ${records.names.unsealKeys} holds no keys`);

@@ -3,7 +3,7 @@ import { classifyHealth, isUnsealed } from '../machine/health.js';
 import type { VaultSeen } from '../machine/decide.js';
 import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
-import { keyTypeFor } from '../store/records.js';
+import { keyTypeFor } from '../seal.js';
 import { GenerateRootApi, KeyRotationApi, rotationKindOf, type KeyKind } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 

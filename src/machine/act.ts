@@ -12,6 +12,7 @@ import { issueManagementToken, renewManagementToken } from '../steps/management-
 import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
+import { recordSealRewrap } from '../seal-key/rewrap.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
 import type { State } from '../states.js';
 
@@ -25,8 +26,9 @@ export interface ActResult {
 export type Enter = (state: State, reason: string) => void;
 
 /**
- * Does what decide() chose, with what the action carries: no rule lives here and nothing is
- * read to choose. What it reports back is the outcome (in memory), for the next decide().
+ * Does what decide() chose, with what the action carries (its payload is complete: act reads
+ * no configuration to choose). Its one look before acting is the seal status before sys/init
+ * (see claimAndInitialize). What it reports back is the outcome (in memory), for the next decide().
  */
 export async function act(context: StepContext, action: Action, seen: Pick<Observation, 'at' | 'policyHashes'>, memory: Memory, policies: ReadonlyMap<string, string>, enter: Enter): Promise<ActResult> {
   switch (action.kind) {
@@ -36,7 +38,7 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
     case 'claim-and-init':
       return claimAndInitialize(context, action, seen.at, memory, enter);
     case 'join':
-      await joinCluster(context);
+      if (action.leader !== undefined) await joinCluster(context, action.leader);
       return { memory, pace: 'join' };
     case 'unseal':
       return unsealNode(context, action, seen.at, memory);
@@ -84,6 +86,9 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       }
       return { memory: { ...memory, migratedKeysRefusedAt: undefined } };
     }
+    case 'record-seal-rewrap':
+      await recordSealRewrap(context, action.keyId);
+      return { memory };
     case 'wait':
     case 'hold':
     case 'done':
@@ -105,12 +110,12 @@ async function storeSecretsInFlight(context: StepContext, pending: PendingSecret
  * creates the secret and its first version in two calls, and the winner may be between them.
  */
 async function claimAndInitialize(context: StepContext, action: Extract<Action, { kind: 'claim-and-init' }>, at: number, memory: Memory, enter: Enter): Promise<ActResult> {
-  const { vault, signal, log, records, config } = context;
+  const { vault, signal, log, records } = context;
   const { claim } = action;
   const secret = claimName(records.names.initClaim, claim.generation);
   if (claim.kind === 'create') {
     try {
-      await records.createClaim(claim.generation, { holder: config.holder, claimedAt: new Date(at).toISOString(), clusterHint: vault.address.origin });
+      await records.createClaim(claim.generation, claim.record);
     } catch (error) {
       if (!(error instanceof StoreAlreadyExistsError)) throw error;
       log.info({ event: 'claim-lost', secret, generation: claim.generation }, `another replica created ${secret} first; waiting for this node to join the cluster`);
@@ -120,21 +125,23 @@ async function claimAndInitialize(context: StepContext, action: Extract<Action, 
     log.info({ event: 'claim-won', secret, generation: claim.generation, takesOver: claim.takesOver }, `created ${secret}: this replica initializes`);
   }
   checkpoint('claimed');
-  // Another node of the cluster may have initialized it since this pass looked.
-  if ((await vault.sealStatus({ signal })).initialized) return { memory };
+  // The one read act makes: sys/init on an initialized node is refused, and the claim was the
+  // slow step, so a node that joined its cluster meanwhile is reported, not initialized.
+  if ((await vault.sealStatus({ signal })).initialized) {
+    log.info({ event: 'init-skipped', secret }, 'the node was initialized while the claim was made (it joined its cluster): not initializing');
+    return { memory };
+  }
   await context.secretsInFlight.hold(async () => {
-    enter('initializing', action.autoUnseal ? 'claim held; recovery shares' : 'claim held; Shamir shares');
-    const pending = await initialize(context, action.autoUnseal);
+    enter('initializing', action.keyType === 'recovery' ? 'claim held; recovery shares' : 'claim held; Shamir shares');
+    const pending = await initialize(context, action);
     await storeSecretsInFlight(context, pending, 'init answered', enter);
   });
   return { memory: { ...memory, opened: true } };
 }
 
-/** A follower asks its node to join through --raft-join; without it, raft retry_join does the work. */
-async function joinCluster(context: StepContext): Promise<void> {
-  const { config, vault, signal, log } = context;
-  if (config.raftJoin === undefined) return;
-  const leader = config.raftJoin.origin;
+/** A follower asks its node to join through the leader decide() named (--raft-join). */
+async function joinCluster(context: StepContext, leader: string): Promise<void> {
+  const { vault, signal, log } = context;
   const joined = await vault.joinRaft(leader, { signal }).catch((error: unknown) => {
     log.warn({ event: 'raft-join-failed', leader, error: describeError(error) }, 'raft join failed; will retry');
     return false;
@@ -164,8 +171,8 @@ async function unsealNode(context: StepContext, action: Extract<Action, { kind: 
     case 'interfered':
       return { memory, pace: 'join' };
     case 'still-sealed':
-      // Every share in and more wanted: with later versions stored, the split changed with a rotation.
-      if (action.laterVersions > 0) {
+      // Every share in and more wanted: decide() said what that means (a later version to try, or a joining node).
+      if (action.stillSealed === 'next-version') {
         await context.vault.resetUnseal({ signal: context.signal });
         log.warn({ event: 'keys-insufficient', version: action.version }, 'every share of this version was taken and the server wants more: the split changed with a rotation; trying the pending version next');
         return { memory: refused(memory, action.version, at) };

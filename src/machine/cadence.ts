@@ -1,5 +1,8 @@
-import type { Decision, Memory, Observation, VaultSeen } from './decide.js';
-import { isUnsealed, type HealthKind } from './health.js';
+import { isUnsealed } from './health.js';
+import type { Converged, Memory } from './memory.js';
+import type { Decision, Observation, VaultSeen } from './model.js';
+
+export type { Converged } from './memory.js';
 
 /**
  * Which kind of pass the loop runs, and how soon it looks again while the server is away: pure
@@ -11,19 +14,6 @@ import { isUnsealed, type HealthKind } from './health.js';
  * store records, looks the tokens up and compares policies and the token role; it runs on every
  * event below and otherwise every --reconcile-interval, so drift is repaired within that interval.
  */
-
-/** What the last full reconcile that found everything in place saw; a cheap pass compares the server with it. */
-export interface Converged {
-  /** When that reconcile ran (the pass's clock). */
-  at: number;
-  health: HealthKind;
-  clusterId: string | undefined;
-  connectionsClosed: number;
-  /** Our policy texts then, as one digest: a changed --policies-dir calls for a reconcile. */
-  policies: string;
-  /** When the stored provisioner token enters the last third of its life, or the management token of its period, whichever is first, as looked up then. */
-  rotateAt: number | undefined;
-}
 
 /**
  * Why this pass must be a full reconcile, or undefined when a cheap pass suffices. Every event

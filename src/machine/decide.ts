@@ -1,281 +1,16 @@
-import type { Config } from '../config.js';
 import { BootstrapError } from '../errors.js';
-import type { Secret } from '../secret.js';
-import type { SecretNames } from '../store/types.js';
-import type { ManagementTokenVerdict } from '../steps/management-token.js';
-import type { PendingSecrets } from '../steps/spool.js';
-import { claimName, describeInvalidRecord, keyTypeFor, type ClaimSeen, type InitClaim, type ManagementToken as ManagementTokenRecord, type ProvisionerToken, type RootToken, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from '../store/records.js';
-import type { ServerKind } from '../vault/servers.js';
-import type { Converged } from './cadence.js';
-import type { HealthKind } from './health.js';
+import { custodyProblem, keyTypeFor, splitFor } from '../seal.js';
+import { claimName, describeInvalidRecord, type InitClaim, type StoredRecord, type UnsealKeys } from '../store/records.js';
 import type { Blocker, State } from '../states.js';
+import { intentActive, type Memory } from './memory.js';
+import type { Action, ClaimStep, Decision, ManagementToken, Observation, Pace, PolicyRejection, ServerSeen } from './model.js';
+import { RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS, type DecideSettings } from './settings.js';
 
-/** What one pass saw of the server. */
-export interface VaultSeen {
-  health: HealthKind;
-  /** HTTP status of sys/health; undefined when nothing answered. */
-  status: number | undefined;
-  /** Why the server is unreachable, in words; empty otherwise. */
-  detail: string;
-  /** The cluster this node belongs to (an unsealed node says; a sealed one may not). */
-  clusterId: string | undefined;
-  /** From sys/seal-status: `shamir`, `static`, `transit`, … */
-  sealType: string | undefined;
-  /** sys/seal-status says a seal migration is in progress. */
-  migration: boolean;
-  /** Unseal shares the server holds now (sys/seal-status `progress`, with its `nonce`): 0 unless someone started. */
-  unsealProgress: { progress: number; nonce: string };
-  /** What `status` shows besides: the server's version (sys/health) and its seal split (sys/seal-status). */
-  version?: string;
-  seal?: { initialized: boolean; sealed: boolean; threshold: number; shares: number };
-  /**
-   * Established connections to the server closed so far. A server process that restarts closes
-   * them all; a seal made in place closes none: unchanged since the node was seen unsealed, a
-   * sealed node was sealed by someone while it kept running.
-   */
-  connectionsClosed: number;
-  /** Which server answered (from its health body); undefined when nothing did. */
-  serverKind?: ServerKind;
-}
-
-/** What an unsealed node holds of our configuration, read with the management token. */
-export interface ServerSeen {
-  /** Which token configures this server (steps/management-token.ts): the sidecar's own, the root token, or (--self-init) a login's; never the provisioner (CI) token. */
-  managementToken: 'management' | 'root' | 'login' | 'none';
-  /** The sidecar's own token ({prefix}-management-token) on this server. */
-  ownManagementToken: ManagementTokenVerdict;
-  /** --self-init: the token the login gave (held in memory only). */
-  loginToken?: Secret;
-  /** --self-init: why the login was refused, in the server's words. */
-  loginProblem?: string;
-  /** Policies whose text on the server differs from ours (or that are missing). */
-  policiesDiffering: string[];
-  roleDiffers: boolean;
-  /** HashiCorp Vault: the audit device the sidecar ensures is missing or differs. */
-  auditDiffers: boolean;
-  /** The stored provisioner token, looked up on this server with itself. */
-  provisionerToken: 'missing' | 'invalid' | 'rotate' | 'valid';
-  /** The stored root token is still accepted (matters with --root-token revoke). */
-  rootTokenLive: boolean;
-  /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
-  provisionerRotateAt?: number;
-  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
-  managementRenewAt?: number;
-}
-
-/**
- * Everything one pass observed. A store record is undefined when the pass had no need to
- * read it (an unreachable server needs none; the claim matters only before init; a cheap pass
- * over a converged node reads none; a sealed node held by an active seal intent needs no keys).
- */
-export interface Observation {
-  /** Wall clock of the pass, ms; the only time decide() knows. */
-  at: number;
-  vault: VaultSeen;
-  /**
-   * Why this pass reconciled in full (store records, tokens, configuration: cadence.ts), or
-   * undefined for a cheap pass: health only, over a node converged and unchanged since.
-   */
-  reconcile: string | undefined;
-  /** Keys a crashed or stopped process left in the spool, not yet stored. */
-  spool: PendingSecrets | undefined;
-  keys?: StoredRecord<UnsealKeys>;
-  /** Every version of valid keys, read when the node is sealed: which one to unseal with. */
-  keyVersions?: UnsealKeyVersions;
-  /** The newest init claim generation, read before init. */
-  claim?: ClaimSeen;
-  rootToken?: StoredRecord<RootToken>;
-  provisionerToken?: StoredRecord<ProvisionerToken>;
-  /** The sidecar's own token ({prefix}-management-token). */
-  managementToken?: StoredRecord<ManagementTokenRecord>;
-  server?: ServerSeen;
-  sealIntent?: StoredRecord<SealIntent>;
-  /** --self-init: the cluster id recorded on first sight. */
-  selfInitCluster?: StoredRecord<SelfInitCluster>;
-  /** Policy name → hash of our text, to tell a rejected text from a changed one. */
-  policyHashes: ReadonlyMap<string, string>;
-}
-
-export interface PolicyRejection {
-  textHash: string;
-  message: string;
-  at: number;
-}
-
-/**
- * The little that cannot be observed. Everything about a server is kept under the cluster id
- * it was learned on and dropped when the id changes (a wipe, a re-init, a DR redeploy).
- */
-export interface Memory {
-  clusterId: string | undefined;
-  /**
-   * A claim generation we lost the create of but cannot read yet, and since when: GCP writes a
-   * secret and its first version apart, and a writer that died between the two leaves it empty.
-   */
-  unreadableClaim: { generation: number; since: number } | undefined;
-  /**
-   * The stored keys this process found first (their initializedAt): the old cluster that
-   * --allow-reinit replaces. Keys stored later are a racing replica's new cluster.
-   */
-  keysFoundFirst: string | undefined;
-  rejectedPolicies: ReadonlyMap<string, PolicyRejection>;
-  /** Key versions (1-based) the server refused, from zero progress, and when. */
-  refusedKeys: ReadonlyMap<number, number>;
-  /** This cluster was ready once in this process: a later write is a drift repair, not setup. */
-  convergedOnce: boolean;
-  /** This process initialized this node, or unsealed it with the stored keys: they are its keys. */
-  opened: boolean;
-  /** connectionsClosed when the node was last seen unsealed; dropped once it was unreachable or sealed on purpose. */
-  unsealedAtCloses: number | undefined;
-  /** What the last full reconcile that found nothing to do saw; cheap passes compare with it (cadence.ts). */
-  converged: Converged | undefined;
-  /** The seal type the node last reported: while it does not answer, whether a KMS may be why. */
-  sealType: string | undefined;
-  /** Since when the server has not answered (a pass's `at`); undefined while it answers. */
-  unreachableSince: number | undefined;
-  /** When the server last refused the stored Shamir keys as its recovery keys after a seal migration. */
-  migratedKeysRefusedAt: number | undefined;
-}
-
-export const EMPTY_MEMORY: Memory = Object.freeze({
-  clusterId: undefined,
-  unreadableClaim: undefined,
-  keysFoundFirst: undefined,
-  rejectedPolicies: new Map(),
-  refusedKeys: new Map(),
-  convergedOnce: false,
-  opened: false,
-  unsealedAtCloses: undefined,
-  converged: undefined,
-  sealType: undefined,
-  unreachableSince: undefined,
-  migratedKeysRefusedAt: undefined,
-});
-
-/** How soon to look again after a pass that changed nothing. */
-export type Pace = 'fast' | 'join' | 'interval' | 'slow';
-
-/** The token a write to the server is made with, chosen by decide() from what observe() found valid. */
-export interface ManagementToken {
-  source: 'management' | 'root' | 'login';
-  token: Secret;
-}
-
-/**
- * How the init claim is held (SPEC §4): `create` makes generation `generation` with
- * create-if-absent, so among replicas racing for it the store picks one winner; `held` is
- * our own claim from before a restart.
- */
-export type ClaimStep =
-  | { kind: 'create'; generation: number; takesOver: 'nothing' | 'stale' | 'unreadable' | 'old-cluster' }
-  | { kind: 'held'; generation: number };
-
-/**
- * What act() executes. Each carries everything it needs: act() never reads the observation
- * or the store to decide anything.
- */
-export type Action =
-  | { kind: 'wait'; pace: Pace }
-  | { kind: 'store-spooled'; pending: PendingSecrets }
-  | { kind: 'claim-and-init'; claim: ClaimStep; autoUnseal: boolean; shares: number; threshold: number }
-  | { kind: 'join' }
-  | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number }
-  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean; management: ManagementToken; repair: boolean }
-  | { kind: 'issue-management-token'; rootToken: Secret }
-  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
-  | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring'; replaced: ProvisionerToken | undefined; management: ManagementToken; repair: boolean }
-  | { kind: 'revoke-root'; rootToken: RootToken & { token: Secret } }
-  | { kind: 'record-seal-intent'; intent: SealIntent }
-  | { kind: 'seal'; management: ManagementToken }
-  | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
-  /** --self-init: the first cluster id seen, recorded where a keys record would hold it. */
-  | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
-  /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
-  | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; token: Secret; sealType: string }
-  | { kind: 'hold'; blocker: Blocker; pace: Pace }
-  | { kind: 'done' };
-
-export interface Decision {
-  state: State;
-  reason: string;
-  action: Action;
-}
-
-/** The settings decide() reads: a slice of Config, so tests build one in a line. */
-export interface DecideSettings {
-  holder: string;
-  allowReinit: boolean;
-  claimStaleAfterMs: number;
-  rootToken: 'store' | 'revoke';
-  unsealKeysName: string;
-  /** The name of claim generation 1 (`{prefix}-init-claim`). */
-  initClaimName: string;
-  shamir: { shares: number; threshold: number };
-  recovery: { shares: number; threshold: number };
-  /** --self-init: the server initializes itself; the sidecar logs in and never calls sys/init. */
-  selfInit: boolean;
-  selfInitClusterName: string;
-}
-
-export function decideSettings(config: Config, names: SecretNames): DecideSettings {
-  return {
-    holder: config.holder,
-    allowReinit: config.allowReinit,
-    claimStaleAfterMs: config.claimStaleAfterMs,
-    rootToken: config.rootToken,
-    unsealKeysName: names.unsealKeys,
-    initClaimName: names.initClaim,
-    shamir: { shares: config.secretShares, threshold: config.secretThreshold },
-    recovery: { shares: config.recoveryShares, threshold: config.recoveryThreshold },
-    selfInit: config.selfInit !== undefined,
-    selfInitClusterName: names.selfInitCluster,
-  };
-}
-
-/** Keys refused by the server, or a policy it rejected, are tried again this long after. */
-export const RECHECK_AFTER_MS = 60_000;
-
-/**
- * An auto-unseal server that has not answered this long is reported as a failing seal: a KMS
- * that refuses connections at start makes it exit at once, one that never answers makes it hang
- * before it listens. A healthy server listens within a few seconds of starting.
- */
-export const SEAL_SILENT_AFTER_MS = 15_000;
-
-/**
- * The memory to decide with after seeing `seen`: what was learned about another cluster is
- * dropped, and the seal watch follows what the node is now.
- */
-export function remember(memory: Memory, seen: Observation): Memory {
-  let next = memory;
-  const clusterId = seen.vault.clusterId;
-  // What outlives a change of cluster: it is about the store's claim and keys, not the server.
-  const carried = { unreadableClaim: memory.unreadableClaim, keysFoundFirst: memory.keysFoundFirst };
-  if (seen.vault.health === 'uninitialized' && memory.clusterId !== undefined) {
-    // Wiped: whatever comes next is another cluster, and this process may be the one to make it.
-    next = { ...EMPTY_MEMORY, ...carried };
-  } else if (clusterId !== undefined && clusterId !== memory.clusterId) {
-    // The first id seen is the node this process set up or opened; a different one later is another cluster.
-    next = memory.clusterId === undefined ? { ...memory, clusterId } : { ...EMPTY_MEMORY, clusterId, ...carried };
-  }
-  if (seen.keys?.kind === 'valid' && next.keysFoundFirst === undefined) next = { ...next, keysFoundFirst: seen.keys.value.initializedAt };
-  if (seen.claim !== undefined && next.unreadableClaim !== undefined && seen.claim.generation >= next.unreadableClaim.generation) {
-    next = { ...next, unreadableClaim: undefined };
-  }
-  const { health, connectionsClosed, sealType } = seen.vault;
-  let unsealedAtCloses = next.unsealedAtCloses;
-  if (health === 'unreachable' || intentActive(seen)) unsealedAtCloses = undefined;
-  else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed') unsealedAtCloses = connectionsClosed;
-  if (unsealedAtCloses !== next.unsealedAtCloses) next = { ...next, unsealedAtCloses };
-  if (sealType !== undefined && sealType !== next.sealType) next = { ...next, sealType };
-  const unreachableSince = health === 'unreachable' ? (next.unreachableSince ?? seen.at) : undefined;
-  return unreachableSince === next.unreachableSince ? next : { ...next, unreachableSince };
-}
-
-function intentActive(seen: Observation): SealIntent | undefined {
-  return seen.sealIntent?.kind === 'valid' && seen.sealIntent.value.active ? seen.sealIntent.value : undefined;
-}
-
+// The loop's types, memory, settings and action descriptions, re-exported: most modules import them from here.
+export * from './model.js';
+export * from './memory.js';
+export * from './settings.js';
+export * from './describe.js';
 
 /**
  * The state machine of SPEC §1 as one pure function: what to do next, from what this pass
@@ -325,22 +60,37 @@ function decideUninitialized(seen: Observation, memory: Memory, settings: Decide
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(keys)}; not initializing because of it`);
   if (keys.kind === 'valid' && !settings.allowReinit) {
-    return go('uninitialized', `keys exist in ${settings.unsealKeysName}: restore, don't init; waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`, { kind: 'join' });
+    return go('uninitialized', `keys exist in ${settings.unsealKeysName}: restore, don't init; waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`, joinAction(settings));
   }
+  // Known before acting: refused here, before any claim, so no replica claims an init it cannot make.
+  const keyType = keyTypeFor(seen.vault.sealType);
+  const custody = custodyProblem(keyType, settings.custodians);
+  if (custody !== undefined) return hold('config-rejected', custody);
   const { generation, record: claim } = required(seen.claim, 'claim');
   const claimSecret = claimName(settings.initClaimName, generation);
   if (claim.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(claim)}; not initializing while the claim is unreadable`);
-  const autoUnseal = keyTypeFor(seen.vault.sealType) === 'recovery';
-  const split = autoUnseal ? `${seen.vault.sealType} seal: recovery shares` : 'Shamir seal';
-  const initialize = (step: ClaimStep): Action => ({ kind: 'claim-and-init', claim: step, autoUnseal, ...(autoUnseal ? settings.recovery : settings.shamir) });
-  const takeOver = (takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'], why: string) => go('uninitialized', `${why}; ${split}`, initialize({ kind: 'create', generation: generation + 1, takesOver }));
+  const split = keyType === 'recovery' ? `${seen.vault.sealType} seal: recovery shares` : 'Shamir seal';
+  const initialize = (step: ClaimStep): Action => ({
+    kind: 'claim-and-init',
+    claim: step,
+    keyType,
+    ...splitFor(keyType, settings),
+    ...(settings.custodians === undefined ? {} : { custodians: settings.custodians }),
+  });
+  const create = (nextGeneration: number, takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver']): ClaimStep => ({
+    kind: 'create',
+    generation: nextGeneration,
+    takesOver,
+    record: { holder: settings.holder, claimedAt: new Date(seen.at).toISOString(), clusterHint: settings.vaultAddress },
+  });
+  const takeOver = (takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'], why: string) => go('uninitialized', `${why}; ${split}`, initialize(create(generation + 1, takesOver)));
   // A generation we lost the create of and still cannot read: being written, or its writer died halfway.
   const unreadable = memory.unreadableClaim?.generation === generation + 1 ? memory.unreadableClaim : undefined;
   if (unreadable !== undefined) {
     if (!(seen.at - unreadable.since >= settings.claimStaleAfterMs)) {
-      return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} exists but reads empty (being written); waiting for this node to join the cluster`, { kind: 'join' });
+      return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} exists but reads empty (being written); waiting for this node to join the cluster`, joinAction(settings));
     }
-    return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} has read empty past --claim-stale-after: creating the generation after it; ${split}`, initialize({ kind: 'create', generation: generation + 2, takesOver: 'unreadable' }));
+    return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} has read empty past --claim-stale-after: creating the generation after it; ${split}`, initialize(create(generation + 2, 'unreadable')));
   }
   if (claim.kind === 'absent') return takeOver('nothing', 'no claim yet');
   const { holder, claimedAt } = claim.value;
@@ -351,15 +101,21 @@ function decideUninitialized(seen: Observation, memory: Memory, settings: Decide
   // Ours, and made for no cluster yet stored: a restart between claiming and storing.
   const claimedSinceKeys = keys.kind === 'absent' || Date.parse(claimedAt) > Date.parse(keys.value.initializedAt);
   if (holder === settings.holder && claimedSinceKeys) return go('uninitialized', `${claimSecret} is ours (${holder}); ${split}`, initialize({ kind: 'held', generation }));
-  if (keys.kind === 'valid') return go('uninitialized', `--allow-reinit: ${claimSecret} of ${holder} is not the claim of the keys this process found (another replica's cluster); waiting for this node to join the cluster`, { kind: 'join' });
+  if (keys.kind === 'valid') return go('uninitialized', `--allow-reinit: ${claimSecret} of ${holder} is not the claim of the keys this process found (another replica's cluster); waiting for this node to join the cluster`, joinAction(settings));
   if (!(seen.at - Date.parse(claimedAt) < settings.claimStaleAfterMs)) return takeOver('stale', `${claimSecret} of ${holder} is stale (no keys stored since ${claimedAt})`);
-  return go('uninitialized', `initialization is claimed by ${holder} (${claimSecret}); waiting for this node to join the cluster`, { kind: 'join' });
+  return go('uninitialized', `initialization is claimed by ${holder} (${claimSecret}); waiting for this node to join the cluster`, joinAction(settings));
 }
 
 function decideSealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const intent = intentActive(seen);
   if (intent !== undefined) {
     return go('sealed', `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`, { kind: 'hold', blocker: 'seal-intent', pace: 'interval' });
+  }
+  if (memory.sealedOnPurposeAtCloses === seen.vault.connectionsClosed && keyTypeFor(seen.vault.sealType) === 'recovery') {
+    const reason =
+      `the seal intent has ended, but this node's ${seen.vault.sealType} seal unseals it only when its server starts: it was sealed on purpose and its process kept running, ` +
+      'and recovery keys do not unseal; restart the pod (kubectl -n vault delete pod NAME) to unseal it (README: emergency seal)';
+    return go('sealed', reason, { kind: 'hold', blocker: 'sealed-until-restart', pace: 'interval' });
   }
   if (memory.unsealedAtCloses !== undefined && seen.vault.connectionsClosed === memory.unsealedAtCloses) {
     return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', {
@@ -378,7 +134,11 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
   const sealType = seen.vault.sealType ?? 'shamir';
   if (sealType !== 'shamir') {
     // The server retries by itself (every few seconds) and names the KMS error in its log; its API does not say why.
-    const reason = `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted`;
+    const reason =
+      (sealType === 'static'
+        ? `the static seal key this node was given does not open its storage: its stored keys are wrapped with a key whose id is not in its seal stanza (the server log says "unknown key id for data"); the pod's seal-key read another cluster's key (--store, --store-prefix) or the node missed a rotation's restart (restart the pod: seal-key writes the current and previous keys); recovery keys do not unseal, so none are submitted. `
+        : `the seal (KMS) is failing: the ${sealType} seal has not unsealed this node (the server retries by itself; its log names the KMS error, e.g. Decrypt denied); recovery keys do not unseal, so none are submitted. `) +
+      'If the node was sealed on purpose and resumed since, it unseals only when its server starts: restart the pod';
     return go('sealed', reason, { kind: 'hold', blocker: 'seal-failing', pace: 'interval' });
   }
   return decideUnseal(seen, memory, settings, required(valid(keys), 'keys'));
@@ -415,6 +175,7 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
     pending: chosen.pending,
     resetProgress: progress > 0,
     laterVersions: candidates.length - index - 1,
+    stillSealed: index < candidates.length - 1 ? 'next-version' : 'joining',
   });
 }
 
@@ -482,11 +243,22 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
-  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token) {
+  const keptByGenerateRoot = rootToken?.keepUntil !== undefined && Date.parse(rootToken.keepUntil) > seen.at;
+  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token && !keptByGenerateRoot) {
     return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
   }
   if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
+  }
+  const rewrap = seen.sealKeyRollout;
+  // Not on a self-initialized server: it has no recovery key, and OpenBao's key upgrade stops there (openbao/openbao#3996).
+  if (health === 'active' && !settings.selfInit && rewrap?.newestKeyId !== undefined && rewrap.ownKeyId === rewrap.newestKeyId && rewrap.rewrappedKeyId !== rewrap.newestKeyId) {
+    // OpenBao re-wraps the stored keys with its current static key when a node becomes active;
+    // this node's current key is the newest, so the previous key is no longer needed to unseal.
+    return go('configuring', `static seal: this active node runs on the newest seal key ${rewrap.newestKeyId}, so becoming active re-wrapped the stored keys with it; recording that in ${settings.sealKeyRolloutName}`, {
+      kind: 'record-seal-rewrap',
+      keyId: rewrap.newestKeyId,
+    });
   }
   if (rejected.size > 0) {
     // Re-checked at the normal pace: the pass writes nothing while the text is unchanged, and a fixed file is picked up soon.
@@ -607,6 +379,11 @@ function orphaned(claimSecret: string, claim: StoredRecord<InitClaim>, settings:
   };
 }
 
+/** Wait for this node to join; through --raft-join's leader when one is given. */
+function joinAction(settings: DecideSettings): Action {
+  return settings.raftJoin === undefined ? { kind: 'join' } : { kind: 'join', leader: settings.raftJoin };
+}
+
 function go(state: State, reason: string, action: Action): Decision {
   return { state, reason, action };
 }
@@ -620,50 +397,4 @@ function required<T>(value: T | undefined, what: string): T {
   // person must see it, a retry would only repeat it.
   if (value === undefined) throw new BootstrapError('INTERNAL', `decide: the observation lacks ${what} (a bug: please report it)`);
   return value;
-}
-
-/** One line per action, for plan and the act log. */
-export function describeAction(action: Action, names: SecretNames): string {
-  switch (action.kind) {
-    case 'wait':
-      return `wait (${action.pace})`;
-    case 'store-spooled':
-      return `store the spooled keys in ${names.unsealKeys} and ${names.rootToken}, then remove the spool`;
-    case 'claim-and-init': {
-      const claim = claimName(names.initClaim, action.claim.generation);
-      const how =
-        action.claim.kind === 'held'
-          ? `hold our claim ${claim}`
-          : `create ${claim} (claim generation ${action.claim.generation}${action.claim.takesOver === 'nothing' ? '' : `, taking over ${action.claim.takesOver === 'old-cluster' ? "the old cluster's claim" : `a${action.claim.takesOver === 'stale' ? ' stale' : 'n unreadable'} claim`}`}; create-if-absent: one winner)`;
-      return `${how}, initialize (${action.shares} ${action.autoUnseal ? 'recovery shares' : 'shares'}, threshold ${action.threshold}), store ${names.unsealKeys} and ${names.rootToken}`;
-    }
-    case 'join':
-      return 'wait for this node to join the cluster (raft retry_join, or --raft-join)';
-    case 'unseal':
-      return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
-    case 'configure':
-      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
-    case 'issue-management-token':
-      return `issue the management token with the root token, store it in ${names.managementToken}`;
-    case 'renew-management-token':
-      return `renew the management token in ${names.managementToken}`;
-    case 'issue-token':
-      return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
-    case 'revoke-root':
-      return `revoke the root token and mark ${names.rootToken} revoked`;
-    case 'record-seal-intent':
-      return `record a seal intent in ${names.sealIntent} (sealed while running) and keep the node sealed`;
-    case 'seal':
-      return `seal this node with the ${action.management.source} token (a seal intent is active)`;
-    case 'record-cluster-id':
-      return `add the cluster id to ${names.unsealKeys}`;
-    case 'record-self-init-cluster':
-      return `record cluster id ${action.cluster.clusterId} in ${names.selfInitCluster}`;
-    case 'adopt-migrated-keys':
-      return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
-    case 'hold':
-      return `hold: ${action.blocker} (nothing changes until a person acts)`;
-    case 'done':
-      return 'nothing to change';
-  }
 }

@@ -7,6 +7,7 @@ import { judgeProvisionerToken, rotationTime } from '../steps/tokens.js';
 import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
 import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
 import { reconcileDue } from './cadence.js';
+import { observeSealKeyRollout } from '../seal-key/rewrap.js';
 import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
 
@@ -49,6 +50,7 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
       seen.rootToken = await records.inspectRootToken();
       seen.managementToken = await records.inspectManagementToken();
       seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind, at);
+      if (vault.health === 'active' && vault.sealType === 'static') seen.sealKeyRollout = await observeSealKeyRollout(context);
     } else if (seen.keys.kind === 'absent') {
       seen.claim = await records.inspectClaims();
     }

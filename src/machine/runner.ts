@@ -1,5 +1,5 @@
 import { checkpoint } from '../checkpoints.js';
-import { loadPolicies } from '../config.js';
+import { loadPolicies } from '../policy.js';
 import { formatDuration } from '../duration.js';
 import { BootstrapError, describeError, isAborted, isTransientError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
@@ -221,7 +221,7 @@ function blockerOf(error: unknown): Blocker {
     case 'INTERNAL':
       return 'internal-error';
     case 'CONFIG_INVALID':
-      // Found only once the server answers (--recovery-pgp-keys against a Shamir seal).
+      // A configuration the server's answer shows to be unusable, found while acting.
       return 'config-rejected';
     default:
       return 'vault-request-rejected';

@@ -2,10 +2,11 @@ import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { UnsealKeys } from '../store/records.js';
-import { keyTypeFor } from '../store/records.js';
+import { keyTypeFor } from '../seal.js';
 import { KeyRotationApi, serverAccepts } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 import type { StepContext } from './context.js';
+import { managementToken } from './management-token.js';
 import { sleep } from '../wait.js';
 import { retryUntilStored } from './store-secrets.js';
 
@@ -53,8 +54,10 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   if (active.type !== 'shamir' || active.encrypted === true) {
     throw new ConfigError(`migrate-seal: ${records.names.unsealKeys} holds ${active.encrypted ? 'encrypted ' : ''}${active.type} keys; it migrates from Shamir (plaintext unseal keys) only: migrate other seals by hand (README: seal migration)`);
   }
-  const root = await records.readRootToken();
-  if (!root?.token) throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal needs the root token to confirm the keys and ${records.names.rootToken} holds none (revoked): run vault-bootstrap generate-root first`);
+  // The keys are confirmed with the sidecar's management token (as the loop's own adoption does), else the root token.
+  if ((await records.inspectManagementToken()).kind !== 'valid' && !(await records.readRootToken())?.token) {
+    throw new BootstrapError('NO_MANAGEMENT_TOKEN', `migrate-seal needs the management token (${records.names.managementToken}) or the root token to confirm the keys and neither is stored: run vault-bootstrap generate-root first`);
+  }
 
   const alreadyMigrated = !seal.migration && !seal.sealed;
   // The intent an earlier run recorded (a pending version of type recovery), if any.
@@ -74,7 +77,8 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
     log.info({ event: 'migration-unsealed', to: target }, `unsealed with migrate: the ${target} seal now holds the barrier key`);
   }
   await waitUntilActive(context);
-  const adopted = await adoptMigratedKeys(context, active, root.token, migratedAt);
+  const { token } = await managementToken(context);
+  const adopted = await adoptMigratedKeys(context, active, token, migratedAt);
   if (adopted !== 'adopted') {
     throw new BootstrapError('KEYS_REJECTED', `migrate-seal: the server does not take the stored Shamir keys as its recovery keys${adopted === 'busy' ? ' (a recovery-key rotation is in progress: cancel it or let it finish, then run again)' : ': they are not this cluster\'s keys'}`);
   }

@@ -15,9 +15,9 @@ import {
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { CALL_DEADLINE_MS } from '../deadlines.js';
-import { storeError, type SdkFailure } from './errors.js';
+import { foreignSecretError, storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
+import { MANAGED_LABELS, type AddVersionOptions, type SecretStore, type VersionInfo } from './types.js';
 
 /** The slice of Secrets Manager this store calls, so tests can hand in a fake. */
 export interface SecretsManagerApi {
@@ -94,7 +94,18 @@ export class AwsStore implements SecretStore {
     }
   }
 
-  async addVersion(name: string, value: string): Promise<void> {
+  async addVersion(name: string, value: string, options: AddVersionOptions = {}): Promise<void> {
+    if (options.holdsSecret && !(await this.#holdsAVersion(name))) {
+      // Absent, or there without a version. CreateSecret writes its first version in the same
+      // call, so a secret of ours always holds one: an empty one is someone else's.
+      try {
+        await this.createIfAbsent(name, value);
+        return;
+      } catch (error) {
+        if (!(error instanceof StoreAlreadyExistsError)) throw error;
+        if ((await this.#listVersions(name)).length === 0) throw foreignSecretError(this.kind, name);
+      }
+    }
     if (await this.#putValue(name, value)) return;
     try {
       await this.createIfAbsent(name, value);
@@ -124,6 +135,17 @@ export class AwsStore implements SecretStore {
 
   async close(): Promise<void> {
     this.#api.destroy();
+  }
+
+  /** Whether the secret has a current version (GetSecretValue: moto answers ListSecretVersionIds on a missing secret with HTTP 500). */
+  async #holdsAVersion(name: string): Promise<boolean> {
+    try {
+      await this.#api.getSecretValue({ SecretId: name, VersionStage: 'AWSCURRENT' });
+      return true;
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return false;
+      throw translate(error, 'addVersion', name);
+    }
   }
 
   /** PutSecretValue; false when the secret does not exist. */

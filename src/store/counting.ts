@@ -1,4 +1,4 @@
-import type { SecretStore, VersionInfo } from './types.js';
+import type { AddVersionOptions, SecretStore, VersionInfo } from './types.js';
 
 /**
  * A store that reports each operation before making it (the cost metric of SPEC §9): a wrapper,
@@ -30,9 +30,9 @@ export class CountingStore implements SecretStore {
     return this.#store.createIfAbsent(name, value);
   }
 
-  addVersion(name: string, value: string): Promise<void> {
+  addVersion(name: string, value: string, options?: AddVersionOptions): Promise<void> {
     this.#count('addVersion');
-    return this.#store.addVersion(name, value);
+    return this.#store.addVersion(name, value, options);
   }
 
   readAllVersions(name: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { CALL_DEADLINE_MS, type Deadlines } from '../deadlines.js';
-import type { SecretStore, VersionInfo } from './types.js';
+import type { AddVersionOptions, SecretStore, VersionInfo } from './types.js';
 
 /** How the log names each store. */
 const DEPENDENCY_NAMES: Readonly<Record<string, string>> = Object.freeze({
@@ -38,8 +38,8 @@ export class DeadlineStore implements SecretStore {
     return this.#call('createIfAbsent', name, () => this.#store.createIfAbsent(name, value));
   }
 
-  addVersion(name: string, value: string): Promise<void> {
-    return this.#call('addVersion', name, () => this.#store.addVersion(name, value));
+  addVersion(name: string, value: string, options?: AddVersionOptions): Promise<void> {
+    return this.#call('addVersion', name, () => this.#store.addVersion(name, value, options));
   }
 
   readAllVersions(name: string): Promise<string[]> {

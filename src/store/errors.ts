@@ -10,6 +10,18 @@ export interface SdkFailure {
 }
 
 /**
+ * A key or token about to be written into a secret that exists but holds no version: someone
+ * with create rights under the prefix made it ahead of us (a version of ours is always written
+ * when we create one), so its access policy or encryption key may be theirs.
+ */
+export function foreignSecretError(store: string, name: string): BootstrapError {
+  return new BootstrapError(
+    'STORE_DENIED',
+    `${store} addVersion ${name}: the secret exists but holds no version: someone else created it, and a key or token is never written into a secret vault-bootstrap did not create. Delete it, and let only this cluster's identity create secrets under the prefix`,
+  );
+}
+
+/**
  * The one translation every backend ends in: STORE_UNAVAILABLE or STORE_DENIED, naming the
  * store, the operation and the secret. Errors already ours (not found, already exists) pass as they are.
  */

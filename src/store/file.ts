@@ -3,8 +3,8 @@ import { constants } from 'node:fs';
 import { chmod, link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { storeError, type SdkFailure } from './errors.js';
-import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
+import { foreignSecretError, storeError, type SdkFailure } from './errors.js';
+import { MANAGED_LABELS, type AddVersionOptions, type SecretStore, type VersionInfo } from './types.js';
 
 const VERSION_DIGITS = 6;
 
@@ -47,7 +47,8 @@ export class FileStore implements SecretStore {
     if (!published) throw new StoreAlreadyExistsError(name);
   }
 
-  async addVersion(name: string, value: string): Promise<void> {
+  async addVersion(name: string, value: string, options: AddVersionOptions = {}): Promise<void> {
+    if (options.holdsSecret) await this.#refuseForeign(name);
     await this.#ensureSecretDirectory(name);
     for (;;) {
       const versions = await this.#versionFiles(name);
@@ -69,6 +70,25 @@ export class FileStore implements SecretStore {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * A secret directory without any version that this user did not make as it makes them (owned
+   * by it, mode 0700): someone else's, never written into.
+   */
+  async #refuseForeign(name: string): Promise<void> {
+    if ((await this.#versionFiles(name)).length > 0) return;
+    const info = await guard(name, async () => {
+      try {
+        return await stat(join(this.#directory, name));
+      } catch (error) {
+        if (errnoOf(error) === 'ENOENT') return undefined;
+        throw error;
+      }
+    });
+    if (info === undefined) return;
+    const owner = process.getuid?.();
+    if ((owner !== undefined && info.uid !== owner) || (info.mode & 0o077) !== 0 || !info.isDirectory()) throw foreignSecretError(this.kind, name);
+  }
 
   async #ensureSecretDirectory(name: string): Promise<void> {
     const directory = join(this.#directory, name);

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isIP } from 'node:net';
+import { isLoopback } from '../loopback.js';
 import { protos, v1 } from '@google-cloud/secret-manager';
 import { grpc, Status } from 'google-gax';
 import { CALL_DEADLINE_MS } from '../deadlines.js';
-import { storeError, type SdkFailure } from './errors.js';
+import { foreignSecretError, storeError, type SdkFailure } from './errors.js';
 import { BootstrapError, ConfigError, StoreAlreadyExistsError, StoreNotFoundError } from '../errors.js';
-import { MANAGED_LABELS, type SecretStore, type VersionInfo } from './types.js';
+import { MANAGED_LABELS, type AddVersionOptions, type SecretStore, type VersionInfo } from './types.js';
 
 type Replication = protos.google.cloud.secretmanager.v1.IReplication;
 type SecretVersion = protos.google.cloud.secretmanager.v1.ISecretVersion;
@@ -95,7 +95,18 @@ export class GcpStore implements SecretStore {
     }
   }
 
-  async addVersion(name: string, value: string): Promise<void> {
+  async addVersion(name: string, value: string, options: AddVersionOptions = {}): Promise<void> {
+    if (options.holdsSecret && (await this.#access(`${await this.#secretPath(name)}/versions/latest`, 'addVersion', name)) === undefined) {
+      // Absent, or there without a version: create it ourselves; one that already exists
+      // without any version is someone else's (or, rarely, ours after a crash between the two
+      // calls that create one: README, "Store layout").
+      try {
+        await this.#createSecret(name);
+      } catch (error) {
+        if (!(error instanceof StoreAlreadyExistsError)) throw error;
+        if ((await this.#enabledVersions(name, 'addVersion')).length === 0) throw foreignSecretError(this.kind, name);
+      }
+    }
     if (await this.#addSecretVersion(name, value)) return;
     try {
       await this.#createSecret(name);
@@ -214,15 +225,6 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
     throw new ConfigError(`--gcp-endpoint/VB_GCP_ENDPOINT: expected host:port (e.g. 127.0.0.1:8085), got ${JSON.stringify(endpoint)}`);
   }
   return { host: match[1], port };
-}
-
-/** 127.0.0.0/8, ::1 and localhost: the only hosts that get plaintext gRPC. */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  // The URL parser writes IPv6 in its shortest form, so 0:0:0:0:0:0:0:1 becomes ::1.
-  return isIP(bare) === 6 && new URL(`http://[${bare}]`).hostname === '[::1]';
 }
 
 /**

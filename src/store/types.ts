@@ -23,8 +23,13 @@ export interface SecretStore {
   /** Creates the secret with its first version, atomically. Throws StoreAlreadyExistsError if it exists. */
   createIfAbsent(name: string, value: string): Promise<void>;
 
-  /** Adds a new latest version, creating the secret if needed. Earlier versions stay readable. */
-  addVersion(name: string, value: string): Promise<void>;
+  /**
+   * Adds a new latest version, creating the secret if needed. Earlier versions stay readable.
+   * With `holdsSecret` (a key or a token): a secret that exists but holds no version was created
+   * by someone else, under their access policy or encryption key, and is never written into:
+   * throws STORE_DENIED naming it.
+   */
+  addVersion(name: string, value: string, options?: AddVersionOptions): Promise<void>;
 
   /** Every version's value, oldest first; empty when the secret is absent. */
   readAllVersions(name: string): Promise<string[]>;
@@ -34,6 +39,11 @@ export interface SecretStore {
 
   /** Releases clients and connections. */
   close(): Promise<void>;
+}
+
+export interface AddVersionOptions {
+  /** The value is a key or a token: refuse a secret that exists without any version (see addVersion). */
+  holdsSecret?: boolean;
 }
 
 export interface VersionInfo {
@@ -55,6 +65,10 @@ export interface SecretNames {
   sealIntent: string;
   /** --self-init: the cluster id of the self-initialized server, recorded on first sight (no keys record holds it). */
   selfInitCluster: string;
+  /** OpenBao's static seal key (SPEC §13): one version per key, written by seal-key and rotate-seal-key. */
+  sealKey: string;
+  /** Which key each node last started with as current, and the newest key the stored keys are known to be re-wrapped with. */
+  sealKeyRollout: string;
 }
 
 export function secretNames(prefix: string): SecretNames {
@@ -66,5 +80,7 @@ export function secretNames(prefix: string): SecretNames {
     managementToken: `${prefix}-management-token`,
     sealIntent: `${prefix}-seal-intent`,
     selfInitCluster: `${prefix}-self-init-cluster`,
+    sealKey: `${prefix}-seal-key`,
+    sealKeyRollout: `${prefix}-seal-key-rollout`,
   };
 }

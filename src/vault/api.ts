@@ -1,7 +1,8 @@
 import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
-import type { CallOptions, VaultClient, VaultResponse } from './client.js';
+import type { Readable } from 'node:stream';
+import type { CallOptions, VaultClient, VaultResponse, VaultStreamResponse } from './client.js';
 
 /** Explicit codes for every state, so each answers distinctly whatever the server's defaults. */
 const HEALTH_QUERY: Readonly<Record<string, string>> = Object.freeze({
@@ -300,11 +301,53 @@ export class VaultApi {
     expectOk(await this.#client.call('PUT', 'sys/seal', { token, ...options }), 'seal');
   }
 
+  /**
+   * GET sys/storage/raft/snapshot: the raft snapshot as a stream (the caller consumes it). A
+   * non-2xx answer is read (it is JSON) and thrown. A 200 with an empty body is what a standby
+   * answers: the caller's verification refuses it.
+   */
+  async readSnapshot(token: Secret, options: Signal = {}): Promise<Readable> {
+    const response = await this.#client.stream('GET', 'sys/storage/raft/snapshot', { token, idleTimeoutMs: SNAPSHOT_IDLE_TIMEOUT_MS, ...options });
+    if (response.status === 200) return response.body;
+    throw await streamFailure(response, 'read raft snapshot');
+  }
+
+  /** POST sys/storage/raft/snapshot-force: replaces this cluster's data with the snapshot streamed from `body`. */
+  async forceRestoreSnapshot(token: Secret, body: Readable, options: Signal = {}): Promise<void> {
+    const response = await this.#client.stream('POST', 'sys/storage/raft/snapshot-force', { token, body, idleTimeoutMs: SNAPSHOT_IDLE_TIMEOUT_MS, ...options });
+    if (response.status >= 200 && response.status < 300) {
+      response.body.resume();
+      return;
+    }
+    throw await streamFailure(response, 'force-restore raft snapshot');
+  }
+
   /** Asks the server to join a raft cluster through the given leader address. */
   async joinRaft(leaderAddress: string, options: Signal = {}): Promise<boolean> {
     const response = await this.#client.call<{ joined?: boolean }>('POST', 'sys/storage/raft/join', { body: { leader_api_addr: leaderAddress }, ...options });
     return expectOk(response, 'join raft cluster').joined === true;
   }
+}
+
+/** A snapshot transfer may take minutes; a connection silent this long is dead. */
+const SNAPSHOT_IDLE_TIMEOUT_MS = 60_000;
+
+async function streamFailure(response: VaultStreamResponse, what: string): Promise<BootstrapError> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 64 * 1024) break;
+    chunks.push(chunk);
+  }
+  response.body.destroy();
+  let parsed: unknown = {};
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    // not JSON: no error text
+  }
+  return new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(parsed)}`, { statusCode: response.status });
 }
 
 function expectOk<Body>(response: VaultResponse<Body>, what: string): Body {

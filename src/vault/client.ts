@@ -1,5 +1,7 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import nodeVault from 'node-vault';
-import type { TlsConfig } from '../config.js';
+import type { TlsConfig } from '../config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from '../deadlines.js';
 import { AbortedError, BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
@@ -84,6 +86,40 @@ export class VaultClient {
     const body = typeof response.body === 'object' && response.body !== null ? response.body : {};
     return { status: response.statusCode, body: body as Body };
   }
+
+  /**
+   * A call whose body (request or response) is a byte stream, not JSON: the raft snapshot and its
+   * restore. node-vault buffers and parses every body, so these two go through our Transport
+   * directly (docs/design.md, node-vault); headers and errors are handled as call() does.
+   */
+  async stream(method: string, path: string, options: StreamOptions): Promise<VaultStreamResponse> {
+    for (const listener of this.#requestListeners) listener(true);
+    const base = this.address.origin + this.address.pathname.replace(/\/$/, '');
+    try {
+      const response = await abortable(
+        this.transport.stream({ method, uri: `${base}/v1/${path}`, headers: { 'X-Vault-Token': options.token.reveal() }, ...(options.body ? { body: options.body } : {}), idleTimeoutMs: options.idleTimeoutMs }),
+        options.signal,
+      );
+      return { status: response.statusCode ?? 0, body: response };
+    } catch (error) {
+      throw transportError(method, path, error);
+    }
+  }
+}
+
+export interface StreamOptions {
+  token: Secret;
+  /** A request body streamed as it is read (a snapshot to restore). */
+  body?: Readable;
+  /** The longest silence allowed on the connection (the transfer itself may take as long as it needs). */
+  idleTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** A response whose body is a stream (IncomingMessage): the caller consumes or destroys it. */
+export interface VaultStreamResponse {
+  status: number;
+  body: IncomingMessage;
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -1,7 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import type { TlsConfig } from '../config.js';
+import type { Readable } from 'node:stream';
+import type { TlsConfig } from '../config/index.js';
 
 /** What node-vault hands its request function (the former request-promise options). */
 export interface TransportRequest {
@@ -82,6 +83,30 @@ export class Transport {
         outgoing.once('close', () => clearTimeout(timer));
       }
       outgoing.end(payload);
+    });
+  }
+
+  /**
+   * One request whose bodies are streams, not JSON (raft snapshots: hundreds of megabytes, never
+   * held in memory). Resolves with the response once its headers arrive; the caller reads or
+   * discards it. A connection silent for `idleTimeoutMs` is destroyed (ETIMEDOUT), whatever the
+   * whole transfer takes.
+   */
+  stream(request: { method: string; uri: string; headers: Record<string, string>; body?: Readable; idleTimeoutMs: number }): Promise<IncomingMessage> {
+    const url = new URL(request.uri);
+    return new Promise((resolve, reject) => {
+      const send = this.#secure ? httpsRequest : httpRequest;
+      const headers: Record<string, string> = { ...request.headers, ...(request.body ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}) };
+      const outgoing: ClientRequest = send(url, { method: request.method, headers, agent: this.#agent }, resolve);
+      outgoing.on('socket', (socket) => this.#watch(socket));
+      outgoing.on('error', reject);
+      outgoing.setTimeout(request.idleTimeoutMs, () => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      if (request.body === undefined) {
+        outgoing.end();
+        return;
+      }
+      request.body.on('error', (error) => outgoing.destroy(error));
+      request.body.pipe(outgoing);
     });
   }
 

@@ -38,6 +38,7 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
     { case: 'malformed duration', args: ['--interval', '5 minutes'], names: '--interval' },
     { case: 'bare number duration', env: { VB_TIMEOUT: '10' }, names: 'VB_TIMEOUT' },
     { case: 'provisioner ttl too short', args: ['--provisioner-ttl', '10s'], names: '--provisioner-ttl' },
+    { case: 'claim stale-after shorter than an init can take', args: ['--claim-stale-after', '1s'], names: '--claim-stale-after' },
     { case: 'unknown root-token mode', args: ['--root-token', 'forever'], names: '--root-token' },
     { case: 'unknown log level', env: { VB_LOG_LEVEL: 'loud' }, names: 'VB_LOG_LEVEL' },
     { case: 'malformed listen address', args: ['--listen', 'everywhere'], names: '--listen' },

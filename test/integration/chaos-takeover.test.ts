@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { takeoverRace } from '../../harness/chaos/takeover.js';
+import { takeoverRace, unsafeStaleAfterRace } from '../../harness/chaos/takeover.js';
 import { useChaosStore } from '../chaos/suite.js';
 import { missingServer, SERVER_KINDS } from '../helpers/servers.js';
 
@@ -20,5 +20,15 @@ describe('fault injection (shortened), takeovers: three replicas race, one sys/i
         expect(result.initsPerRound).toEqual(Array(ROUNDS).fill(1));
       }, 300_000);
     }
+    it.skipIf(missing !== undefined)(`9c: --claim-stale-after shorter than an init, three replicas on separate servers: refused, no claim, no init [${kind}]`, async () => {
+      const result = await unsafeStaleAfterRace(store(), kind);
+      expect(result.codes).toEqual([2, 2, 2]);
+      for (const stderr of result.stderr) {
+        expect(stderr.trim().split('\n')).toHaveLength(1);
+        expect(stderr).toContain('--claim-stale-after: must be at least 2m30s');
+      }
+      expect(result.claims).toBe(0);
+      expect(result.inits).toBe(0);
+    }, 120_000);
   }
 });

@@ -38,8 +38,9 @@ describeEachServer('the init claim against a real server', (kind) => {
   });
 
   it("an earlier release's claim, stale: taken over by creating generation 2, which the store gives one winner", async () => {
-    const { server, storeDirectory } = await claimedByGhost(new Date());
-    const result = await run(storeDirectory, server, ['--claim-stale-after', '2s']);
+    // Ten minutes old: past the default --claim-stale-after (5m); no value short enough to wait out here is accepted.
+    const { server, storeDirectory } = await claimedByGhost(new Date(Date.now() - 10 * 60_000));
+    const result = await run(storeDirectory, server, []);
     expect(result.code, result.stdout).toBe(0);
     expect(events(result.stdout, 'claim-won')).toEqual([expect.objectContaining({ secret: 'vault-init-claim-g2', generation: 2, takesOver: 'stale' })]);
     expect(transitions(result.stdout).filter((state) => state === 'initializing')).toHaveLength(1);

@@ -67,6 +67,30 @@ describeEachServer('generate-root', (kind) => {
     expectNoSecretIn(capturedOutput, await outputSecrets(store));
   }, 120_000);
 
+  it('without --revoke-after, under the sidecar\'s VB_ROOT_TOKEN=revoke: the token stays usable until keepUntil, and the sidecar revokes it after', async () => {
+    const { server, store, args } = await setUp(kind, true);
+    const result = await runCli(args('generate-root'), cleanEnv({ VB_ROOT_TOKEN: 'revoke' }));
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(logLines(result.stderr).find((line) => line.event === 'command-done')).toMatchObject({ revoked: false });
+    const generated = (await rootVersions(store)).at(-1);
+    expect(Date.parse(generated.keepUntil) - Date.parse(generated.createdAt)).toBe(60 * 60 * 1000);
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', generated.token)).body.data.policies).toEqual(['root']);
+
+    // A sidecar pass with --root-token revoke leaves the kept token alone.
+    const kept = await runCli(args('run', '--root-token', 'revoke'));
+    expect(kept.code, kept.stdout).toBe(0);
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', generated.token)).status).toBe(200);
+    expect((await rootVersions(store)).at(-1).token).toBe(generated.token);
+
+    // Past keepUntil (the record moved back an hour), the next pass revokes it as --root-token revoke says.
+    await store.addVersion('vault-root-token', JSON.stringify({ ...generated, keepUntil: new Date(Date.now() - 1000).toISOString() }));
+    const revoked = await runCli(args('run', '--root-token', 'revoke'));
+    expect(revoked.code, revoked.stdout).toBe(0);
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', generated.token)).status).toBe(403);
+    expect((await rootVersions(store)).at(-1)).toMatchObject({ token: null, revokedAt: expect.any(String) });
+    expectNoSecretIn(capturedOutput, await outputSecrets(store));
+  }, 120_000);
+
   it('killed with the one-time pad stored: the re-run resumes the same attempt; killed before storing it: the re-run cancels and starts anew', async () => {
     const { server, store, args } = await setUp(kind, true);
     const killedAfterStore = await startCli(args('generate-root'), cleanEnv({ VB_TEST_CRASH_AT: 'root-generation-stored' }), ['--import', CRASH_HOOK]).result;

@@ -4,7 +4,7 @@
 // root and the CLI in the image; not distroless's own bytes.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -185,6 +185,64 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
     expect(logLines(stdout).some((line) => line.signal === 'SIGTERM')).toBe(true);
     expect(JSON.parse(await new FileStore(join(storeMount, 'keys')).readLatest('vault-unseal-keys')).keysBase64.length).toBeGreaterThan(0);
   });
+
+  it('the day-2 recipes: status, seal, resume, rotate-keys and generate-root exec\'d in the running sidecar container, with its own environment (kubectl exec)', async () => {
+    // The shipped sidecar's settings come from its environment (the ConfigMap), VB_ROOT_TOKEN=revoke among them.
+    const day2Server = await OpenBao.create();
+    const config = join(day2Server.directory, 'server.hcl');
+    await writeFile(config, (await readFile(config, 'utf8')).replace('listener "tcp" {', 'listener "tcp" {\n  disable_unauthed_generate_root_endpoints = false'));
+    await day2Server.start();
+    try {
+      const port = await freePort();
+      const name = `vb-image-day2-${randomUUID().slice(0, 8)}`;
+      containers.push(name);
+      const environment = { VB_STORE: 'file', VB_FILE_DIR: '/store/day2', VAULT_ADDR: day2Server.address, VB_ROOT_TOKEN: 'revoke', VB_LISTEN: `127.0.0.1:${port}`, VB_INTERVAL: '1s' };
+      const envFlags = Object.entries(environment).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
+      await podman(['run', '--detach', '--name', name, ...RUN_FLAGS, ...storeFlags(), ...envFlags, image, 'run']);
+      const probe = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined))?.status;
+      await expect.poll(() => probe('/readyz'), { timeout: 60_000, interval: 200 }).toBe(200);
+      const store = new FileStore(join(storeMount, 'day2'));
+      await expect.poll(async () => JSON.parse(await store.readLatest('vault-root-token')).token, { timeout: 30_000, interval: 200 }).toBeNull();
+
+      /** k8s/README.md's recipe: kubectl -n vault exec openbao-0 -c vault-bootstrap -- /nodejs/bin/node /app/dist/cli.js COMMAND. */
+      const exec = async (...args: string[]): Promise<ContainerResult> => {
+        const result = await podman(['exec', name, '/nodejs/bin/node', '/app/dist/cli.js', ...args], 180_000).then(
+          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+          (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : null, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+        );
+        outputs.push(result.stdout, result.stderr);
+        return result;
+      };
+      const sealed = async () => (await baoRequest(day2Server, 'GET', 'sys/seal-status')).body.sealed as boolean;
+
+      const status = await exec('status', '--json');
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ decision: { state: 'ready' } });
+
+      const seal = await exec('seal', '--reason', 'drill');
+      expect(seal.code, seal.stderr).toBe(0);
+      expect(await sealed()).toBe(true);
+      const resume = await exec('resume');
+      expect(resume.code, resume.stderr).toBe(0);
+      await expect.poll(sealed, { timeout: 60_000, interval: 200 }).toBe(false);
+      await expect.poll(() => probe('/readyz'), { timeout: 60_000, interval: 200 }).toBe(200);
+
+      const rotate = await exec('rotate-keys');
+      expect(rotate.code, rotate.stderr).toBe(0);
+
+      const generate = await exec('generate-root');
+      expect(generate.code, generate.stderr).toBe(0);
+      const root = JSON.parse(await store.readLatest('vault-root-token')).token as string;
+      expect((await baoRequest(day2Server, 'GET', 'auth/token/lookup-self', root)).status).toBe(200);
+
+      await podman(['stop', '--time', String(GRACE_SECONDS), name], (GRACE_SECONDS + 30) * 1000);
+      const { stdout, stderr } = await podman(['logs', name]);
+      outputs.push(stdout, stderr);
+      expectNoSecretIn(outputs, await secretValuesIn(store));
+    } finally {
+      await day2Server.stop();
+    }
+  }, 6 * 60_000);
 
   it('prints no secret value: every container output and podman logs', async () => {
     expect(outputs.length).toBeGreaterThan(0);

@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { KubeApiServer, missingKubeApiServer } from '../../harness/kube-apiserver.js';
 import { filesUnder } from '../helpers/secrets.js';
 
@@ -24,9 +24,11 @@ const PYTHON = join(TOOLS, 'k8s-venv', 'bin', 'python');
 /** The oldest Kubernetes minor still in the clouds' extended support here, and the newest schema shipped. */
 const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
 
-const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init'] as const;
+const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/aws-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init'] as const;
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
-const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp' };
+const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/aws-job': 'aws', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp' };
+/** The one-shot Job layouts (no sidecar). */
+const JOB_OVERLAYS: readonly string[] = ['overlays/gcp-job', 'overlays/aws-job'];
 /** The cloud KMS seal each KMS overlay declares: the cloud of its store. */
 const EXPECTED_KMS_SEAL: Record<string, 'awskms' | 'gcpckms'> = { 'overlays/aws-kms': 'awskms', 'overlays/gcp-kms': 'gcpckms', 'overlays/self-init': 'gcpckms' };
 
@@ -382,7 +384,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
 
     it('sidecar: probes on /healthz and /readyz at the port the program listens on; metrics scraped there', () => {
       const sidecars = bootstrapContainers().filter(({ container }) => !(container.args ?? []).includes('--once'));
-      if (name === 'overlays/gcp-job') expect(sidecars).toEqual([]);
+      if (JOB_OVERLAYS.includes(name)) expect(sidecars).toEqual([]);
       else expect(sidecars).toHaveLength(1);
       for (const { owner, pod, container } of sidecars) {
         const port = programConfig(name, container).listen?.port;
@@ -403,7 +405,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
 
     it('one-shot Job: run --once for every OpenBao pod, retried in the same pod', () => {
       const jobs = bootstrapContainers().filter(({ object }) => object.kind === 'Job');
-      if (name !== 'overlays/gcp-job') return expect(jobs).toEqual([]);
+      if (!JOB_OVERLAYS.includes(name)) return expect(jobs).toEqual([]);
       expect(jobs).toHaveLength(1);
       const { object: job, pod, container } = jobs[0]!;
       expect(container.args!.slice(0, 2)).toEqual(['run', '--once']);
@@ -453,6 +455,61 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
   });
 });
 
+/** The k8s/README.md code block that holds a marker (the walkthroughs' snippets), whole. */
+function documentedBlock(marker: string): string {
+  const readme = readFileSync(join(ROOT, 'k8s', 'README.md'), 'utf8');
+  const at = readme.indexOf(marker);
+  expect(at, marker).toBeGreaterThan(-1);
+  const opening = readme.lastIndexOf('```', at);
+  return readme.slice(readme.indexOf('\n', opening) + 1, readme.indexOf('```', at));
+}
+
+describe.skipIf(skipReason !== undefined)('the walkthroughs (k8s/README.md, "Before you start")', () => {
+  const DIGEST_BOOTSTRAP = `sha256:${'1'.repeat(64)}`;
+  const DIGEST_OPENBAO = `sha256:${'2'.repeat(64)}`;
+
+  /** The documented images: snippet, filled in as step 2 says, over an overlay. */
+  function withDocumentedImages(overlay: string, keepOpenBaoEntry: boolean): K8sObject[] {
+    const snippet = documentedBlock("# in your overlay's kustomization.yaml\nimages:")
+      .replace('REGISTRY/', 'registry.test/team/')
+      .replace('sha256:DIGEST_PRINTED_BY_DOCKER_PUSH', DIGEST_BOOTSTRAP)
+      .replace('sha256:DIGEST_READ_FROM_THE_REGISTRY', DIGEST_OPENBAO);
+    const parsed = JSON.parse(execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: snippet, encoding: 'utf8' }));
+    const images = parsed.images.filter((entry: any) => keepOpenBaoEntry || entry.name !== 'quay.io/openbao/openbao');
+    const directory = mkdtempSync(join(workDirectory, 'images-'));
+    writeFileSync(join(directory, 'kustomization.yaml'), JSON.stringify({ resources: [relative(directory, join(ROOT, 'k8s', overlay))], images }));
+    return render(directory).objects;
+  }
+
+  const imagesOf = (objects: K8sObject[]) =>
+    objects.filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job').flatMap((object) => (object.spec.template.spec.containers as Container[]).map((container) => container.image));
+
+  it.each(['overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/aws-job'])('the images: snippet renders tag AND digest over %s', (overlay) => {
+    const images = new Set(imagesOf(withDocumentedImages(overlay, true)));
+    expect(images).toEqual(new Set([`registry.test/team/vault-bootstrap:0.1.0@${DIGEST_BOOTSTRAP}`, `quay.io/openbao/openbao:2.7.2@${DIGEST_OPENBAO}`]));
+  });
+
+  it('on a KMS overlay, without the OpenBao entry (as documented), OpenBao stays 2.6.2 by digest', () => {
+    const images = imagesOf(withDocumentedImages('overlays/aws-kms', false));
+    expect(images.filter((image) => image.startsWith('quay.io/openbao/openbao:'))).toEqual([expect.stringMatching(/^quay\.io\/openbao\/openbao:2\.6\.2@sha256:[0-9a-f]{64}$/)]);
+  });
+
+  it('the store prefix step: the documented literal is a valid --store-prefix', () => {
+    const literal = /VB_STORE_PREFIX=(\S+)/.exec(documentedBlock('under configMapGenerator\'s vault-bootstrap entry'))![1]!;
+    expect(loadConfig(['run', '--store', 'file', '--store-prefix', literal]).storePrefix).toBe(literal);
+  });
+
+  it.each(KUBERNETES_VERSIONS)('the EKS StorageClass (overlays/aws/storageclass.yaml) validates against the Kubernetes %s schemas, a gp3 default on the EBS CSI driver', (version) => {
+    const file = join(ROOT, 'k8s', 'overlays', 'aws', 'storageclass.yaml');
+    const result = spawnSync(VALIDATE, ['--strict', '--quiet', '--kubernetes-version', version, file], { encoding: 'utf8' });
+    expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+    const storageClass = readYaml(file);
+    expect(storageClass.provisioner).toBe('ebs.csi.aws.com');
+    expect(storageClass.metadata.annotations['storageclass.kubernetes.io/is-default-class']).toBe('true');
+    expect(storageClass.volumeBindingMode).toBe('WaitForFirstConsumer');
+  });
+});
+
 /** Helm's merge of two values files: maps merge key by key, anything else (lists, strings) is replaced. */
 function helmMerge(base: any, layer: any): any {
   if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof layer !== 'object' || layer === null || Array.isArray(layer)) return layer;
@@ -474,7 +531,9 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
   it('the server reads initialize stanzas that declare the sidecar\'s Kubernetes login and policy, from its config ConfigMap', () => {
     const stanzas = serverConfigFiles(name).join('\n');
     expect(stanzas).toMatch(/^initialize "vault-bootstrap" \{/m);
-    expect(stanzas).toMatch(/path\s*=\s*"auth\/kubernetes\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/path\s*=\s*"sys\/auth\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/path\s*=\s*"auth\/vault-bootstrap\/role\/vault-bootstrap"/);
+    expect(stanzas).toMatch(/token_bound_cidrs\s*=\s*\["127\.0\.0\.1\/32"\]/);
     expect(stanzas).toMatch(/audience\s*=\s*"vault-bootstrap"/);
     const [config] = objectsOf(name).filter((object) => object.kind === 'ConfigMap' && object.metadata.name.startsWith('openbao-config'));
     expect(config!.data!['vault-bootstrap.hcl'], 'the policy the stanzas read is the one the package ships').toBe(readFileSync(join(ROOT, 'policies', 'vault-bootstrap.hcl'), 'utf8'));
@@ -483,7 +542,7 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
   it('the sidecar runs --self-init with a projected token for the audience vault-bootstrap; OpenBao may review it', () => {
     const { pod, container } = sidecar();
     const config = programConfig(name, container);
-    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'kubernetes', role: 'vault-bootstrap' });
+    expect(config.selfInit).toMatchObject({ method: 'kubernetes', mount: 'vault-bootstrap', role: 'vault-bootstrap' });
     const path = environmentOf(name, container).VB_LOGIN_SECRET_FILE!;
     const { volume } = mountOf(pod, container, path);
     const source = volume.projected.sources.find((each: any) => each.serviceAccountToken !== undefined).serviceAccountToken;
@@ -680,6 +739,25 @@ describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API ser
     ]);
     expect([200, 201], answer!.message).toContain(answer!.status);
     expect(answer!.warnings).toEqual([]);
+  });
+
+  it('the shared steps in their order: k8s/base/namespace.yaml, then the TLS Secret in it, and the EKS StorageClass, are admitted', async () => {
+    const namespace = readYaml(join(ROOT, 'k8s', 'base', 'namespace.yaml')) as K8sObject;
+    const tlsSecret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'vault-tls', namespace: namespace.metadata.name }, type: 'Opaque', stringData: { 'tls.crt': 'x', 'tls.key': 'x', 'ca.crt': 'x' } } as unknown as K8sObject;
+    const storageClass = readYaml(join(ROOT, 'k8s', 'overlays', 'aws', 'storageclass.yaml')) as K8sObject;
+    const answers = await dryRunAll([namespace, tlsSecret, storageClass]);
+    expect(answers.map((answer) => answer.what)).toEqual(['Secret/vault-tls', 'StorageClass/gp3']);
+    for (const answer of answers) expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
+  });
+
+  it('the day-2 operator Role and RoleBinding of k8s/README.md are admitted in the namespace', async () => {
+    const block = documentedBlock("# Operators of the vault namespace: exec into the OpenBao pods' sidecars.");
+    const objects = JSON.parse(execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'], { input: block, encoding: 'utf8' })) as K8sObject[];
+    expect(objects.map((object) => object.kind)).toEqual(['Role', 'RoleBinding']);
+    const namespace = readYaml(join(ROOT, 'k8s', 'base', 'namespace.yaml')) as K8sObject;
+    const answers = await dryRunAll([namespace, ...objects]);
+    for (const answer of answers) expect([200, 201], `${answer.what}: ${answer.message}`).toContain(answer.status);
+    expect(answers).toHaveLength(2);
   });
 
   it.each(Object.keys(INVALID_OVERLAYS) as Array<keyof typeof INVALID_OVERLAYS>)('the invalid overlay test/fixtures/k8s/%s is rejected', async (fixture) => {

@@ -214,6 +214,48 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
     expect(settings.data.VB_ROOT_TOKEN).toBe('revoke');
   });
 
+  it.each(OVERLAYS)("%s: the admission policy keeps the server's account to pod metadata; metadata egress only on GCP, as two exact rules; on EKS the server container gets no IAM role", (overlay) => {
+    const objects = objectsOf(overlay);
+    const policy = objects.find((object) => object.kind === 'ValidatingAdmissionPolicy' && object.metadata.name === 'openbao-pod-metadata-only');
+    expect(policy?.metadata.namespace, 'cluster-scoped').toBeUndefined();
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', 'pods/*'] }]);
+    expect(policy.spec.matchConditions[0].expression).toContain("':openbao'");
+    expect(policy.spec.validations.map((validation: any) => validation.expression)).toEqual(['object.spec == oldObject.spec']);
+    const binding = objects.find((object) => object.kind === 'ValidatingAdmissionPolicyBinding');
+    expect(binding.spec).toEqual({ policyName: 'openbao-pod-metadata-only', validationActions: ['Deny'] });
+
+    const gcp = objects.some((object) => object.kind === 'ConfigMap' && object.data?.VB_STORE === 'gcp');
+    for (const networkPolicy of objects.filter((object) => object.kind === 'NetworkPolicy' && object.metadata.name !== 'default-deny')) {
+      const metadataRules = (networkPolicy.spec.egress ?? []).filter((rule: any) => (rule.to ?? []).some((peer: any) => String(peer.ipBlock?.cidr ?? '').startsWith('169.254.')));
+      const what = `${overlay}: NetworkPolicy ${networkPolicy.metadata.name}`;
+      // Every other egress rule names no metadata address and never opens port 80 or 988.
+      for (const rule of (networkPolicy.spec.egress ?? []).filter((candidate: any) => !metadataRules.includes(candidate))) {
+        expect((rule.ports ?? []).map((port: any) => port.port), what).not.toEqual(expect.arrayContaining([80]));
+      }
+      if (!gcp) {
+        expect(metadataRules, what).toEqual([]);
+        continue;
+      }
+      expect(
+        metadataRules.map((rule: any) => ({ to: rule.to.map((peer: any) => peer.ipBlock), ports: rule.ports })),
+        what,
+      ).toEqual([
+        { to: [{ cidr: '169.254.169.254/32' }], ports: [{ protocol: 'TCP', port: 80 }] },
+        { to: [{ cidr: '169.254.169.252/32' }], ports: [{ protocol: 'TCP', port: 988 }] },
+      ]);
+    }
+
+    const statefulSet = objects.find((object) => object.kind === 'StatefulSet');
+    const skipped = statefulSet.spec.template.metadata.annotations?.['eks.amazonaws.com/skip-containers'];
+    const irsa = objects.some((object) => object.kind === 'ServiceAccount' && object.metadata.name === statefulSet.spec.template.spec.serviceAccountName && object.metadata.annotations?.['eks.amazonaws.com/role-arn']);
+    const awskmsSeal = objects.some((object) => object.kind === 'ConfigMap' && Object.values(object.data ?? {}).some((file) => /seal "awskms"/.test(String(file))));
+    // The server container gets the role only where its own seal needs it (aws-kms); where the
+    // pods' account has no role (aws-job) the annotation changes nothing.
+    if (awskmsSeal) expect(skipped, overlay).toBeUndefined();
+    else if (irsa) expect(skipped, overlay).toBe('openbao');
+  });
+
   it('the Job layout: the Job has its own service account with the cloud identity; the OpenBao pods have none', () => {
     for (const overlay of OVERLAYS) {
       const objects = objectsOf(overlay);

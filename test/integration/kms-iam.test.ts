@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, runCli } from '../../harness/cli.js';
 import { MotoKms, SEAL_KMS_ACTIONS, type AwsCredentials } from '../../harness/kms.js';
@@ -10,8 +12,18 @@ import { describeEachKmsServer, missingServer, serverRequest, TestServer } from 
  * actions against resource "*" only, so this shows the action lists, not ARN scoping.
  */
 
-/** What the sidecar calls in Secrets Manager (TagResource is checked by AWS on a tagged CreateSecret; moto does not check it). */
-const SIDECAR_SECRETS_ACTIONS = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:GetSecretValue', 'secretsmanager:ListSecretVersionIds'] as const;
+/**
+ * The Secrets Manager actions of the sidecar's documented policy (k8s/README.md, "IAM on AWS"),
+ * read from the document itself. TagResource is checked by AWS on a tagged CreateSecret; moto does
+ * not check it. The policy's ARN patterns (`secret:PREFIX-*`) cannot be enforced by moto (it
+ * checks Secrets Manager against resource `*`): test/unit/iam.test.ts evaluates them offline.
+ */
+const SIDECAR_SECRETS_ACTIONS = (() => {
+  const readme = readFileSync(fileURLToPath(new URL('../../k8s/README.md', import.meta.url)), 'utf8');
+  const policy = /### IAM on AWS[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)![1]!;
+  const actions = (JSON.parse(policy) as { Statement: Array<{ Action: string[] }> }).Statement.flatMap((statement) => statement.Action);
+  return [...new Set(actions)].filter((action) => action !== 'secretsmanager:TagResource');
+})();
 
 let moto: Moto;
 let kms: MotoKms;

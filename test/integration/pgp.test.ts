@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { capturedOutput, runCli } from '../../harness/cli.js';
+import { capturedOutput, cleanEnv, runCli } from '../../harness/cli.js';
 import { decryptShare, GPG, makeCustodians, type Custodian } from '../../harness/gpg.js';
 import { keyVersions, rotationAccepts, storedRootToken } from '../../harness/keys.js';
 import { describeEachServer, serverRequest as baoRequest, TestServer as OpenBao, type ServerKind } from '../helpers/servers.js';
@@ -70,11 +70,19 @@ describe.skipIf(GPG === undefined)('PGP custody of recovery shares (keys made he
 
   it('refused with exit 2 and nothing initialized: a Shamir seal, a private key, a file that is no key, a count that differs from the shares', async () => {
     const { server, store, args } = await serverAndStore(kind, 'shamir');
-    const shamir = await runCli(args('run', '--recovery-pgp-keys', keyFiles()));
-    expect(shamir.code).toBe(2);
-    expect(shamir.stdout + shamir.stderr).toContain('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal');
+    // plan shows the hold run reaches; three replicas racing each stop there, before any claim.
+    const planned = await runCli([...args('plan', '--recovery-pgp-keys', keyFiles()), '--json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(JSON.parse(planned.stdout).action).toEqual({ kind: 'hold', blocker: 'config-rejected', pace: 'slow' });
+    const replicas = await Promise.all(['vault-0', 'vault-1', 'vault-2'].map((pod) => runCli(args('run', '--recovery-pgp-keys', keyFiles()), cleanEnv({ POD_NAME: pod }))));
+    for (const shamir of replicas) {
+      expect(shamir.code, shamir.stdout + shamir.stderr).toBe(2);
+      expect(shamir.stderr.trim().split('\n')).toHaveLength(1);
+      expect(shamir.stderr).toContain('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal');
+    }
     expect((await baoRequest(server, 'GET', 'sys/seal-status')).body.initialized).toBe(false);
     expect(await store.readAllVersions('vault-unseal-keys')).toEqual([]);
+    expect(await store.readAllVersions('vault-init-claim')).toEqual([]);
 
     const notAKey = join(home, 'notes.txt');
     await writeFile(notAKey, 'not a key\n');

@@ -26,14 +26,14 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
   const stores: FileStore[] = [];
 
   /** A Shamir node bootstrapped by the sidecar into its own file store, behind a recording proxy. */
-  async function bootstrappedShamirNode(): Promise<{ server: TestServer; proxy: RecordingProxy; storeArgs: string[]; store: FileStore }> {
+  async function bootstrappedShamirNode(...extra: string[]): Promise<{ server: TestServer; proxy: RecordingProxy; storeArgs: string[]; store: FileStore }> {
     const server = await TestServer.start({ build });
     servers.push(server);
     const proxy = await RecordingProxy.start(server.address);
     proxies.push(proxy);
     const directory = join(await mkdtemp(join(tmpdir(), 'vb-migration-')), 'store');
     const storeArgs = ['--store', 'file', '--file-dir', directory, '--vault-addr', proxy.address];
-    const first = await runCli(['run', '--once', ...storeArgs, '--secret-shares', '3', '--secret-threshold', '2']);
+    const first = await runCli(['run', '--once', ...storeArgs, '--secret-shares', '3', '--secret-threshold', '2', ...extra]);
     expect(first.code, first.stdout).toBe(0);
     const store = new FileStore(directory);
     stores.push(store);
@@ -97,6 +97,16 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     const converged = await runCli(['run', '--once', ...storeArgs]);
     expect(converged.code, converged.stdout).toBe(0);
     expect(calls(proxy)).toEqual(afterMigration);
+  });
+
+  it('migrate-seal with the root token revoked (the shipped VB_ROOT_TOKEN=revoke): the management token confirms the keys', async () => {
+    const { server, storeArgs, store } = await bootstrappedShamirNode('--root-token', 'revoke');
+    expect(JSON.parse(await store.readLatest('vault-root-token'))).toMatchObject({ token: null });
+    await addKmsSeal(server);
+    const migrated = await runCli(['migrate-seal', ...storeArgs]);
+    expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
+    expect((await keyVersions(store)).at(-1)).toMatchObject({ type: 'recovery', status: 'active' });
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ type: 'awskms', sealed: false, migration: false });
   });
 
   it('a migration made by a person (unseal with migrate and the stored keys): the sidecar records the keys as recovery keys by itself', async () => {

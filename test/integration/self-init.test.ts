@@ -184,7 +184,7 @@ describe.skipIf(missingBao !== undefined || missingKube !== undefined)('self-ini
   });
 
   it('logs in with its service account token (TokenReview by OpenBao) and converges without any root token', async () => {
-    const flags = ['--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--self-init', '--login-secret-file', tokenFile];
+    const flags = ['--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--self-init', '--login-mount', 'vault-bootstrap', '--login-secret-file', tokenFile];
     const once = await runCli(['run', '--once', '--timeout', '2m', ...flags]);
     expect(once.code, once.stdout).toBe(0);
     expect(events(once.stdout, 'logged-in').map((line) => line.method)).toEqual(['kubernetes']);

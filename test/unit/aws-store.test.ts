@@ -126,6 +126,25 @@ describe('AwsStore writes', () => {
     expect((await failure(store.createIfAbsent('vault-init-claim', '{}'))).code).toBe('STORE_ALREADY_EXISTS');
   });
 
+  test('a key or token is never put into a secret that exists without a version (someone else created it): refused, named', async () => {
+    const notFound = () => Promise.reject(sdkError('ResourceNotFoundException', 400));
+    const putSecretValue = vi.fn(() => Promise.resolve({ $metadata: {} }));
+    const store = new AwsStore(
+      {},
+      fakeApi({ getSecretValue: notFound, createSecret: () => Promise.reject(sdkError('ResourceExistsException', 400)), listSecretVersionIds: async () => ({ Versions: [], $metadata: {} }), putSecretValue }),
+    );
+    const error = await failure(store.addVersion('vault-unseal-keys', FAKE_SECRET_VALUE, { holdsSecret: true }));
+    expect(error.code).toBe('STORE_DENIED');
+    expect(error.message).toMatch(/^aws addVersion vault-unseal-keys: the secret exists but holds no version: someone else created it/);
+    expect(putSecretValue).not.toHaveBeenCalled();
+  });
+
+  test('a key or token: an absent secret is created with its first value in one call', async () => {
+    const createSecret = vi.fn(() => Promise.resolve({ $metadata: {} }));
+    await new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(sdkError('ResourceNotFoundException', 400)), createSecret })).addVersion('vault-root-token', 'value', { holdsSecret: true });
+    expect(createSecret).toHaveBeenCalledWith(expect.objectContaining({ Name: 'vault-root-token', SecretString: 'value', Tags: [{ Key: 'managed-by', Value: 'vault-bootstrap' }] }));
+  });
+
   test('add version on a secret another writer creates meanwhile lands on top of theirs', async () => {
     const putSecretValue = vi
       .fn<SecretsManagerApi['putSecretValue']>()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 
 const base = ['run', '--store', 'file'];
 
@@ -16,6 +16,15 @@ describe('loadConfig', () => {
     expect(config.auditFile).toBe('stdout');
     expect(config.insecureHttp).toBe(false);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('--claim-stale-after: refused below what a live holder may take from claiming to storing the keys', () => {
+    expect(loadConfig(base, {}).claimStaleAfterMs).toBe(300_000);
+    expect(loadConfig([...base, '--claim-stale-after', '150s'], {}).claimStaleAfterMs).toBe(150_000);
+    for (const value of ['1s', '1m', '149s']) {
+      expect(() => loadConfig([...base, '--claim-stale-after', value], {})).toThrow(/^--claim-stale-after: must be at least 2m30s \(a live holder/);
+    }
+    expect(() => loadConfig(base, { VB_CLAIM_STALE_AFTER: '30s' })).toThrow(/^VB_CLAIM_STALE_AFTER: must be at least 2m30s/);
   });
 
   it('refuses plain http to another host unless --allow-insecure-http says it is meant; loopback is fine', () => {

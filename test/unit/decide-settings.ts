@@ -10,6 +10,10 @@ export const SETTINGS: DecideSettings = {
   initClaimName: 'vault-init-claim',
   shamir: { shares: 5, threshold: 3 },
   recovery: { shares: 5, threshold: 3 },
+  custodians: undefined,
+  raftJoin: undefined,
+  vaultAddress: 'https://127.0.0.1:8200',
   selfInit: false,
   selfInitClusterName: 'vault-self-init-cluster',
+  sealKeyRolloutName: 'vault-seal-key-rollout',
 };

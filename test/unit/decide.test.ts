@@ -140,6 +140,9 @@ describe('decide: one row per rule', () => {
     ['after a seal migration, no management or root token to check with: seal-mismatch', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, server: { ...CONVERGED_SERVER, managementToken: 'none', rootTokenLive: false } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['encrypted recovery shares never pass for migrated keys', withHealth(200, { vault: { ...converged().vault, sealType: 'awskms' }, keys: { kind: 'valid', value: { ...KEYS.value, encrypted: true, fingerprints: ['f'] } } }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
     ['sealed on purpose (seal intent)', withHealth(503, { sealIntent: INTENT }), {}, EMPTY_MEMORY, { state: 'sealed', action: 'hold', blocker: 'seal-intent' }],
+    ['resumed, an auto-unseal node sealed on purpose and never restarted: restart the pod (not seal-failing)', sealedAs('awskms', { keys: RECOVERY_KEYS }), {}, { ...EMPTY_MEMORY, sealedOnPurposeAtCloses: 0 }, { state: 'sealed', action: 'hold', blocker: 'sealed-until-restart' }],
+    ['resumed, an auto-unseal node restarted since (its connections closed) and still sealed: the seal is failing', sealedAs('awskms', { keys: RECOVERY_KEYS, vault: { ...converged().vault, health: 'sealed', status: 503, sealType: 'awskms', connectionsClosed: 3 } }), {}, { ...EMPTY_MEMORY, sealedOnPurposeAtCloses: 0 }, { state: 'sealed', action: 'hold', blocker: 'seal-failing' }],
+    ['resumed, a Shamir node sealed on purpose: unsealed with the keys as usual', withHealth(503), {}, { ...EMPTY_MEMORY, sealedOnPurposeAtCloses: 0 }, { state: 'sealed', action: 'unseal' }],
     ['sealed while its process kept running: recorded as an intent', withHealth(503), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 0 }, { state: 'sealed', action: 'record-seal-intent' }],
     ['sealed after a restart (its connections closed): unsealed', withHealth(503, { vault: { ...converged().vault, health: 'sealed', status: 503, connectionsClosed: 2 } }), {}, { ...EMPTY_MEMORY, unsealedAtCloses: 1 }, { state: 'sealed', action: 'unseal' }],
     ['a Shamir seal but recovery keys stored (seal stanza changed)', withHealth(503, { keys: RECOVERY_KEYS }), {}, EMPTY_MEMORY, { state: 'blocked', action: 'hold', blocker: 'seal-mismatch' }],
@@ -167,6 +170,8 @@ describe('decide: one row per rule', () => {
     ['a standby waits for the active node to issue', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'missing' } }), {}, EMPTY_MEMORY, { state: 'issuing', action: 'wait' }],
     ['a standby leaves rotation to the active node', withHealth(429, { server: { ...CONVERGED_SERVER, provisionerToken: 'rotate' } }), {}, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['--root-token revoke with a live root token', converged(), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'revoke-root' }],
+    ['--root-token revoke, a root token generate-root keeps (keepUntil ahead): left usable', withHealth(200, { rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '', keepUntil: new Date(NOW + 1000).toISOString() } } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
+    ['--root-token revoke, a kept root token past keepUntil: revoked', withHealth(200, { rootToken: { kind: 'valid', value: { token: new Secret('root-token'), createdAt: '', keepUntil: new Date(NOW - 1000).toISOString() } } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'revoke-root' }],
     ['--root-token revoke, already revoked', withHealth(200, { server: { ...CONVERGED_SERVER, rootTokenLive: false } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'ready', action: 'done' }],
     ['--root-token revoke waits for the management token', withHealth(200, { server: { ...CONVERGED_SERVER, managementToken: 'root', ownManagementToken: 'missing' } }), { rootToken: 'revoke' }, EMPTY_MEMORY, { state: 'issuing', action: 'issue-management-token' }],
     ['the audit device differs (HashiCorp Vault)', withHealth(200, { server: { ...CONVERGED_SERVER, auditDiffers: true } }), {}, EMPTY_MEMORY, { state: 'configuring', action: 'configure' }],
@@ -199,12 +204,32 @@ describe('decide: one row per rule', () => {
     for (const status of [200, 429, 472, 473, 474, 501, 503, 530]) expect(covered).toContain(status);
   });
 
-  it('uses Shamir shares for a Shamir seal and recovery shares for an auto-unseal seal', () => {
+  it('uses Shamir shares for a Shamir seal and recovery shares for an auto-unseal seal; the claim it creates is in the action', () => {
+    const claim = { kind: 'create', generation: 1, takesOver: 'nothing', record: { holder: 'pod-0', claimedAt: new Date(NOW).toISOString(), clusterHint: 'https://127.0.0.1:8200' } };
     const shamir = decide(withHealth(501, { keys: { kind: 'absent' } }), EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } });
-    expect(shamir.action).toEqual({ kind: 'claim-and-init', claim: { kind: 'create', generation: 1, takesOver: 'nothing' }, autoUnseal: false, shares: 5, threshold: 3 });
+    expect(shamir.action).toEqual({ kind: 'claim-and-init', claim, keyType: 'shamir', shares: 5, threshold: 3 });
     const seen = withHealth(501, { keys: { kind: 'absent' } });
     seen.vault.sealType = 'transit';
-    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } }).action).toEqual({ kind: 'claim-and-init', claim: { kind: 'create', generation: 1, takesOver: 'nothing' }, autoUnseal: true, shares: 7, threshold: 4 });
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, recovery: { shares: 7, threshold: 4 } }).action).toEqual({ kind: 'claim-and-init', claim, keyType: 'recovery', shares: 7, threshold: 4 });
+    const custodians = [{ path: 'alice.pub', keyBase64: 'AAAA', fingerprint: 'ab' }];
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, custodians, recovery: { shares: 1, threshold: 1 } }).action).toEqual({ kind: 'claim-and-init', claim, keyType: 'recovery', shares: 1, threshold: 1, custodians });
+  });
+
+  it('--recovery-pgp-keys with a Shamir seal: held as config-rejected before any claim, whatever the claim says', () => {
+    const custodians = [{ path: 'alice.pub', keyBase64: 'AAAA', fingerprint: 'ab' }];
+    for (const claim of [undefined, { generation: 1, record: { kind: 'valid' as const, value: { holder: 'pod-0', claimedAt: new Date(NOW).toISOString(), clusterHint: '' } } }]) {
+      const seen = withHealth(501, { keys: { kind: 'absent' }, ...(claim === undefined ? {} : { claim }) });
+      const decision = decide(seen, EMPTY_MEMORY, { ...SETTINGS, custodians });
+      expect(decision.action).toEqual({ kind: 'hold', blocker: 'config-rejected', pace: 'slow' });
+      expect(decision.reason).toContain('--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS: the server has a Shamir seal');
+    }
+  });
+
+  it('join carries the --raft-join leader; still-sealed after every share means the next version only when one is stored', () => {
+    const seen = withHealth(501, { keys: { kind: 'valid', value: { type: 'shamir', keys: [], threshold: 3, shares: 5, initializedAt: new Date(NOW).toISOString() } } });
+    expect(decide(seen, EMPTY_MEMORY, { ...SETTINGS, raftJoin: 'https://10.0.0.1:8200' }).action).toEqual({ kind: 'join', leader: 'https://10.0.0.1:8200' });
+    expect(decide(seen, EMPTY_MEMORY, SETTINGS).action).toEqual({ kind: 'join' });
+    expect(decide(withHealth(503), EMPTY_MEMORY, SETTINGS).action).toMatchObject({ kind: 'unseal', laterVersions: 0, stillSealed: 'joining' });
   });
 
   it('names the bad version and the intact earlier one, never a value', () => {
@@ -244,6 +269,14 @@ describe('remember', () => {
     expect(remember(memory, other)).toEqual({ ...EMPTY_MEMORY, clusterId: 'cluster-b', keysFoundFirst: KEYS.value.initializedAt, unsealedAtCloses: 0, sealType: 'shamir' });
     expect(remember(memory, converged())).toBe(memory);
     expect(remember(memory, withHealth(503, { vault: { ...converged().vault, health: 'sealed', clusterId: undefined } }))).toBe(memory);
+  });
+
+  it('remembers a node sealed under an active seal intent until it is seen unsealed or unreachable (resume on auto-unseal nodes)', () => {
+    const sealedOnPurpose = remember(EMPTY_MEMORY, sealedAs('awskms', { keys: RECOVERY_KEYS, sealIntent: INTENT }));
+    expect(sealedOnPurpose.sealedOnPurposeAtCloses).toBe(0);
+    expect(remember(sealedOnPurpose, sealedAs('awskms', { keys: RECOVERY_KEYS })).sealedOnPurposeAtCloses).toBe(0);
+    expect(remember(sealedOnPurpose, converged()).sealedOnPurposeAtCloses).toBeUndefined();
+    expect(remember(sealedOnPurpose, withHealth(undefined)).sealedOnPurposeAtCloses).toBeUndefined();
   });
 
   it('forgets the old cluster as soon as the node is uninitialized (a wipe), so the init that follows is remembered as ours', () => {

@@ -2,7 +2,8 @@ import { GoogleError, Status } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { CALL_DEADLINE_MS } from '../../src/deadlines.js';
 import { BootstrapError, ConfigError } from '../../src/errors.js';
-import { GcpStore, isLoopback, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
+import { GcpStore, parseEndpoint, type SecretManagerApi } from '../../src/store/gcp.js';
+import { isLoopback } from '../../src/loopback.js';
 import { freePort } from '../../harness/child-server.js';
 
 const PROJECT = 'vault-bootstrap-test';
@@ -162,6 +163,31 @@ describe('GcpStore writes', () => {
     expect((await failure(store.createIfAbsent('vault-init-claim', '{}'))).code).toBe('STORE_ALREADY_EXISTS');
     await store.addVersion('vault-init-claim', '{}');
     expect(addSecretVersion).toHaveBeenCalledOnce();
+  });
+
+  test('a key or token is never added to a secret that exists without a version (someone else created it): refused, named', async () => {
+    const addSecretVersion = vi.fn(() => Promise.resolve([{}]));
+    const store = storeWith({
+      accessSecretVersion: () => Promise.reject(clientError(Status.NOT_FOUND)),
+      createSecret: () => Promise.reject(clientError(Status.ALREADY_EXISTS)),
+      listSecretVersions: async () => [[]],
+      addSecretVersion,
+    });
+    const error = await failure(store.addVersion('vault-unseal-keys', FAKE_SECRET_VALUE, { holdsSecret: true }));
+    expect(error.code).toBe('STORE_DENIED');
+    expect(error.message).toMatch(/^gcp addVersion vault-unseal-keys: the secret exists but holds no version: someone else created it/);
+    expect(addSecretVersion).not.toHaveBeenCalled();
+  });
+
+  test('a key or token: an absent secret is created with labels, then filled; one holding a version gets a new one', async () => {
+    const addSecretVersion = vi.fn(() => Promise.resolve([{}]));
+    const createSecret = vi.fn(() => Promise.resolve([{}]));
+    await storeWith({ accessSecretVersion: () => Promise.reject(clientError(Status.NOT_FOUND)), createSecret, addSecretVersion }).addVersion('vault-root-token', 'value', { holdsSecret: true });
+    expect(createSecret).toHaveBeenCalledOnce();
+    expect(addSecretVersion).toHaveBeenCalledOnce();
+    const existing = storeWith({ accessSecretVersion: async () => payload('older'), addSecretVersion });
+    await existing.addVersion('vault-root-token', 'value', { holdsSecret: true });
+    expect(addSecretVersion).toHaveBeenCalledTimes(2);
   });
 
   test('add version on a secret another writer creates meanwhile lands on top of theirs', async () => {

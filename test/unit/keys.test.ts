@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decideGeneration } from '../../src/commands/generate-root.js';
 import { decideRotation } from '../../src/commands/rotate-keys.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { BootstrapError } from '../../src/errors.js';
 import { readPgpPublicKeys } from '../../src/pgp.js';
 import { Secret } from '../../src/secret.js';
@@ -141,7 +141,7 @@ describe('loadConfig: the key-lifecycle commands and flags', () => {
     expect(loadConfig(['generate-root', ...base, '--revoke-after'], {}).revokeAfter).toBe(true);
     expect(loadConfig(['generate-root', ...base], { VB_REVOKE_AFTER: 'true' }).revokeAfter).toBe(true);
     expect(() => loadConfig(['run', ...base, '--revoke-after'], {})).toThrow(/--revoke-after\/VB_REVOKE_AFTER: only valid with the generate-root command/);
-    expect(() => loadConfig(['generate-root', ...base, '--recovery-pgp-keys', 'x'], {})).toThrow(/only valid with the run and rotate-keys commands/);
+    expect(() => loadConfig(['generate-root', ...base, '--recovery-pgp-keys', 'x'], {})).toThrow(/only valid with the run, plan and rotate-keys commands/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { closestName } from '../../src/closest.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 
 function configErrorOf(argv: string[]): { code: string; message: string } {
   try {
