@@ -31,7 +31,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-tools="$root/.tools"
+tools=${VB_CLUSTER_TOOLS:-$root/.tools} # another directory of the same binaries, for trying a build
 
 usage() {
   echo "usage: local-cluster.sh up|down|status [NAME] | tls [NAME] [NAMESPACE] | exec [NAME] -- COMMAND..." >&2
@@ -62,7 +62,7 @@ node_name=local-node
 kubeconfig=$dir/admin.kubeconfig
 image_tag=${VB_IMAGE_TAG:-localhost/vault-bootstrap:dev}
 openbao_tag=localhost/openbao:2.7.2-local
-pause_tag=localhost/vb-pause:1
+pause_tag=localhost/vb-pause:2
 export PATH="$PATH:/usr/sbin:/sbin"
 
 log() { echo "local-cluster: $*" >&2; }
@@ -399,11 +399,12 @@ images() {
   local context=$dir/image-context
   mkdir -p "$context/pause" "$context/openbao"
   cp "$(command -v busybox)" "$context/pause/busybox"
+  # busybox picks its applet from argv[0] unless that is "busybox": keep the name.
   cat >"$context/pause/Containerfile" <<'EOF'
 FROM scratch
-COPY busybox /pause
+COPY busybox /busybox
 USER 65535:65535
-ENTRYPOINT ["/pause", "sleep", "2147483647"]
+ENTRYPOINT ["/busybox", "sleep", "2147483647"]
 EOF
   podman build --pull=never --quiet --tag "$pause_tag" "$context/pause" >/dev/null
   cp -L "$tools/bao" "$context/openbao/bao"
