@@ -7,6 +7,7 @@ import { act } from './act.js';
 import { afterDecision, afterFailure, awayPauseMs } from './cadence.js';
 import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type DecideSettings, type Memory, type Pace } from './decide.js';
 import { observe } from './observe.js';
+import { servesClients } from '../readiness.js';
 import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
 import { Backoff, Waker } from '../wait.js';
 
@@ -42,6 +43,11 @@ export class Runner {
 
   get state(): State {
     return this.#state;
+  }
+
+  /** Whether this node should take client traffic now (readiness.ts), as far as the loop knows: /readyz adds a live check. */
+  get serving(): boolean {
+    return servesClients(this.#state, this.#blocker, this.#memory.convergedOnce);
   }
 
   /** Why the loop is in its state, in words: the /readyz body. */

@@ -227,6 +227,50 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
     expect((await serverRequest(server, 'GET', 'auth/vault-bootstrap/role/vault-bootstrap', root)).body.data.token_bound_cidrs).toEqual(['127.0.0.1']);
   });
 
+  it("the management token reaches what the sidecar sends and no more: no other audit device, no rotation backup", async () => {
+    const { server, store } = await setUp(kind, servers);
+    const management = (await latest(store, 'vault-management-token')).token as string;
+    const attempts: Array<[string, string, unknown]> = [
+      // The harness's own device stands for a SIEM's: neither removed nor joined by a raw one.
+      ['DELETE', 'sys/audit/test', undefined],
+      ['PUT', 'sys/audit/siem', { type: 'file', options: { file_path: join(server.directory, 'raw.log'), log_raw: true } }],
+      // The backup of PGP-encrypted keys a rotation may keep.
+      ['GET', kind === 'openbao' ? 'sys/rotate/root/backup' : 'sys/rekey/backup', undefined],
+      ['DELETE', kind === 'openbao' ? 'sys/rotate/root/backup' : 'sys/rekey/backup', undefined],
+      ['GET', kind === 'openbao' ? 'sys/rotate/recovery/backup' : 'sys/rekey-recovery-key/backup', undefined],
+    ];
+    for (const [method, path, body] of attempts) {
+      expect((await serverRequest(server, method, path, management, body)).status, `${method} ${path}`).toBe(403);
+    }
+  });
+
+  it('what CI can still do in several steps (a role that hands out admin) status names, one problem per role', async () => {
+    const { server, store, storeDirectory } = await setUp(kind, servers);
+    const ci = (await latest(store, 'vault-provisioner-token')).token as string;
+    const status = async () => {
+      const result = await runCli(['status', '--json', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
+      return JSON.parse(result.stdout) as { privilegedAuthRoles: Array<{ path: string; policies: string[] }> | null };
+    };
+    expect((await status()).privilegedAuthRoles).toEqual([]);
+    // The several steps: an AppRole and a userpass method, a role and a user with admin, provisioner, the sidecar's policy.
+    expect((await serverRequest(server, 'POST', 'sys/auth/tenant-approle', ci, { type: 'approle' })).status).toBe(204);
+    expect((await serverRequest(server, 'POST', 'auth/tenant-approle/role/backdoor', ci, { token_policies: ['default', 'admin'] })).status).toBe(204);
+    expect((await serverRequest(server, 'POST', 'auth/tenant-approle/role/harmless', ci, { token_policies: ['tenant-a'] })).status).toBe(204);
+    expect((await serverRequest(server, 'POST', 'sys/auth/tenant-users', ci, { type: 'userpass' })).status).toBe(204);
+    expect((await serverRequest(server, 'POST', 'auth/tenant-users/users/ops', ci, { password: randomUUID(), token_policies: ['provisioner', 'vault-bootstrap'] })).status).toBe(204);
+    const found = (await status()).privilegedAuthRoles;
+    expect(found).toEqual(
+      expect.arrayContaining([
+        { path: 'auth/tenant-approle/role/backdoor', policies: ['admin'] },
+        { path: 'auth/tenant-users/users/ops', policies: ['provisioner', 'vault-bootstrap'] },
+      ]),
+    );
+    expect(found).toHaveLength(2);
+    const text = await runCli(['status', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
+    expect(text.stdout).toMatch(/^problems {3}2$/m);
+    expectNoSecretIn(capturedOutput, await secretValuesIn(store));
+  });
+
   it('the prefix-scoped provisioner refuses the same: no Kubernetes host, no blinding tune', async () => {
     const policies = join(await mkdtemp(join(tmpdir(), 'vb-scoped-')), 'policies');
     await mkdir(policies);

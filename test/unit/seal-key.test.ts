@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GoogleError, Status } from 'google-gax';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { newSealKey } from '../../src/commands/seal-key.js';
+import { newSealKey, sealKey } from '../../src/commands/seal-key.js';
+import type { StepContext } from '../../src/steps/context.js';
+import { StoreNotFoundError } from '../../src/errors.js';
+import type { SecretStore } from '../../src/store/types.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError, StoreAlreadyExistsError } from '../../src/errors.js';
 import { decide, EMPTY_MEMORY, type Observation } from '../../src/machine/decide.js';
@@ -193,5 +196,34 @@ describe('the records at the store boundary', () => {
     expect(decodeSealKey(Buffer.from(added.payload!.data as Uint8Array).toString('utf8')).keyId).toBe(K1.keyId);
     vi.mocked(api.createSecret).mockImplementation(() => Promise.reject(Object.assign(new GoogleError('ALREADY_EXISTS'), { code: Status.ALREADY_EXISTS })));
     await expect(records.createFirst(K2)).rejects.toBeInstanceOf(StoreAlreadyExistsError);
+  });
+});
+
+describe('seal-key when another pod created the secret but never stored its first version (GCP: two calls)', () => {
+  it('waits for it within --timeout, then fails naming the empty secret and what to do, writing no file', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'vb-seal-empty-'));
+    const store: SecretStore = {
+      kind: 'gcp',
+      verifyAccess: async () => undefined,
+      readLatest: async (name) => Promise.reject(new StoreNotFoundError(name)),
+      createIfAbsent: async (name) => Promise.reject(new StoreAlreadyExistsError(name)),
+      addVersion: async () => Promise.reject(new Error('unexpected')),
+      readAllVersions: async () => [],
+      listVersions: async () => [],
+      close: async () => undefined,
+    };
+    const log = { info: vi.fn(), debug: vi.fn(), warn: vi.fn(), error: vi.fn() };
+    const context = {
+      config: { sealKey: { directory, uid: undefined }, storePrefix: 'vault', holder: 'openbao-1', timeoutMs: 300 },
+      records: { store },
+      log,
+      signal: new AbortController().signal,
+    } as unknown as StepContext;
+    try {
+      await expect(sealKey(context)).rejects.toMatchObject({ code: 'STORE_NOT_FOUND', message: expect.stringMatching(/vault-seal-key exists with no version: .*deleting the empty secret is safe/) });
+      expect(await readdir(directory)).toEqual([]);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
