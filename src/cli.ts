@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { generateRoot } from './commands/generate-root.js';
-import { snapshot } from './commands/snapshot.js';
+import { restore, restoreIfEmpty, snapshot } from './commands/snapshot.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
 import { rotateSealKey, sealKey } from './commands/seal-key.js';
@@ -125,10 +125,11 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
         return 0;
       }
-      case 'snapshot': {
+      case 'snapshot':
+      case 'restore': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
-        const result = await snapshot(context);
+        const result = config.command === 'snapshot' ? await snapshot(context) : await restore(context);
         log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
@@ -181,6 +182,16 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
     reached = await waitForStore.wait();
   } catch (error) {
     return reportStartupError(error);
+  }
+  if (reached === 'answered' && config.restore) {
+    // run --restore (the DR layout): an empty server is brought back from the newest snapshot before the loop converges it.
+    try {
+      await restoreIfEmpty(context);
+    } catch (error) {
+      const described = describeError(error);
+      log.error({ event: 'failed', error: described }, described.message);
+      return EXIT_FAILURE;
+    }
   }
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
