@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { generateRoot } from './commands/generate-root.js';
-import { restore, restoreIfEmpty, snapshot } from './commands/snapshot.js';
+import { restore, restoreIfEmpty, snapshot, snapshotFirst } from './commands/snapshot.js';
 import { formatPlan, plan } from './commands/plan.js';
 import { rotateKeys } from './commands/rotate-keys.js';
 import { rotateSealKey, sealKey } from './commands/seal-key.js';
@@ -107,6 +107,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'migrate-seal': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
+        if (config.command !== 'generate-root' && config.snapshots !== undefined) await snapshotFirst(context);
         const result = config.command === 'rotate-keys' ? await rotateKeys(context) : config.command === 'generate-root' ? await generateRoot(context) : await migrateSeal(context);
         log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -56,3 +56,19 @@ export async function restoreIfEmpty(context: StepContext): Promise<void> {
   const result = await withObjectStore(context, (objects) => restoreFromSnapshot(context, objects, { snapshotId: undefined, automatic: true }));
   if (result === undefined) log.info({ event: 'restore-skipped', health: kind }, '--restore: not this replica\'s to restore (done, held by another replica, or the server holds data): the loop goes on as usual');
 }
+
+/**
+ * rotate-keys and migrate-seal with --snapshot-to: a snapshot first, paired with the keys version
+ * in force before the change (SPEC §12). rotate-keys needs the active node for it (a standby is
+ * refused, SNAPSHOT_NOT_ACTIVE). migrate-seal runs on nodes already sealed under the new seal
+ * stanza, where no snapshot can be read: it says so and goes on (take one before the seal change).
+ */
+export async function snapshotFirst(context: StepContext): Promise<void> {
+  const { vault, log, config, signal } = context;
+  if (config.command === 'migrate-seal' && classifyHealth((await vault.health({ signal })).status) !== 'active') {
+    log.warn({ event: 'snapshot-skipped', command: config.command }, 'migrate-seal: the server is not active (sealed for the migration), so no snapshot can be taken now; take one with vault-bootstrap snapshot before changing the seal stanza');
+    return;
+  }
+  const result = await snapshot(context);
+  log.info({ event: 'snapshot-before-change', command: config.command, id: result.id, keysVersion: result.keysVersion }, `${config.command}: snapshot taken first`);
+}

@@ -31,8 +31,9 @@ const RESUME_SETTLE_MS = 15_000;
  *
  * Every step is decided from what the server and the record say now, so a run killed at any
  * instant is resumed by the next one; where resuming needs the throwaway key and it is gone (no
- * spool), RESTORE_INTERRUPTED says how to start over. Nothing here writes the keys records: the
- * cluster's keys and root token are the snapshot's, already in the store.
+ * spool), RESTORE_INTERRUPTED says how to start over. The keys version the snapshot names is
+ * stored again as the latest (when keys were rotated after the snapshot), so every replica unseals
+ * with it; nothing else of the keys records changes.
  *
  * `automatic` (run --restore, on every replica): a restore someone else holds, or one already
  * done, is not this process's to do; it answers undefined and the caller joins as usual.
@@ -50,7 +51,7 @@ export async function restoreFromSnapshot(context: StepContext, objects: ObjectS
   const name = restoreRecordName(config.storePrefix, manifest.id);
   const spool = new ThrowawaySpool(config.spoolDirectory);
   let record = await readRestoreRecord(records.store, name);
-  const health = await vault.health({ signal });
+  const health = await answeringHealth(context);
   const kind = classifyHealth(health.status);
   const mine = record === undefined || record.holder === config.holder;
   log.info({ event: 'restore-observed', snapshot: manifest.id, keysVersion: manifest.keysVersion, health: kind, stage: record?.stage ?? 'none', holder: record?.holder }, 'restore: what the server and the store say');
@@ -82,7 +83,7 @@ export async function restoreFromSnapshot(context: StepContext, objects: ObjectS
   // A restore in progress, killed somewhere after its throwaway init.
   const current = { name, record };
   // Killed just after the force-restore: the server seals itself a moment later; let it settle first.
-  const settled = isServing(kind) && health.body.cluster_id !== manifest.clusterId ? await settle(context, manifest, RESUME_SETTLE_MS) : kind;
+  const settled = !isServing(kind) ? kind : health.body.cluster_id === manifest.clusterId ? 'restored' : await settle(context, manifest, RESUME_SETTLE_MS);
   if (settled === 'sealed' && keys.type === 'shamir') {
     const outcome = await submitUnsealKeys(context, keys, true);
     if (outcome === 'unsealed') return finish(context, manifest, keys, current, spool, true);
@@ -171,6 +172,14 @@ async function finish(context: StepContext, manifest: SnapshotManifest, keys: Un
     throw new BootstrapError('RESTORE_INTERRUPTED', `restore: the server's cluster id is ${health.body.cluster_id ?? 'unknown'}, the snapshot's ${manifest.clusterId}: the restore did not take`);
   }
   checkpoint('restore-unsealed');
+  // The cluster now opens with the snapshot's keys version: make it the latest active one (a copy;
+  // keys rotated after the snapshot stay as earlier versions), so every replica unseals with it.
+  const stored = await records.readUnsealKeyVersions();
+  if (stored.active === undefined || stored.active.version !== manifest.keysVersion) {
+    const { status: _status, nonce: _nonce, ...active } = keys;
+    await records.writeUnsealKeys({ ...active, clusterId: manifest.clusterId });
+    log.info({ event: 'restore-keys-made-current', keysVersion: manifest.keysVersion }, 'restore: the snapshot\'s keys version is stored again as the latest');
+  }
   await writeRestoreStage(records.store, current.name, { ...current.record, stage: 'done', at: new Date().toISOString() });
   await spool.remove();
   checkpoint('restore-done');
@@ -182,12 +191,31 @@ async function finish(context: StepContext, manifest: SnapshotManifest, keys: Un
 async function settle(context: StepContext, manifest: SnapshotManifest, timeoutMs: number): Promise<HealthKind | 'restored'> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const health = await context.vault.health({ signal: context.signal });
-    const kind = classifyHealth(health.status);
+    let kind: HealthKind = 'unreachable';
+    try {
+      const health = await context.vault.health({ signal: context.signal });
+      kind = classifyHealth(health.status);
+      if (isServing(kind) && health.body.cluster_id === manifest.clusterId) return 'restored';
+    } catch (error) {
+      // HashiCorp Vault answers nothing for a few seconds while it takes the restored data in.
+      if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
+    }
     if (kind === 'sealed') return kind;
-    if (isServing(kind) && health.body.cluster_id === manifest.clusterId) return 'restored';
     if (Date.now() >= deadline) return kind;
     await sleep(250, context.signal);
+  }
+}
+
+/** sys/health once the server answers (HashiCorp Vault is silent for a few seconds after a force-restore), within SETTLE_MS. */
+async function answeringHealth(context: StepContext): ReturnType<StepContext['vault']['health']> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    try {
+      return await context.vault.health({ signal: context.signal });
+    } catch (error) {
+      if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE' || Date.now() >= deadline) throw error;
+    }
+    await sleep(500, context.signal);
   }
 }
 

@@ -40,7 +40,7 @@ describeEachServer('restore', (kind: ServerKind) => {
   let work: string;
   let store: FileStore;
   let storeDirectory: string;
-  let original: { clusterId: string; keysVersion: number; latestKeysVersion: number; snapshotTo: string; fileTarget: string };
+  let original: { clusterId: string; keysVersion: number; latestKeysVersion: number; snapshotTo: string; fileTarget: string; drTarget: string };
   const args = (server: TestServer, command: string, ...extra: string[]) => [command, ...(command === 'run' ? ['--once'] : []), '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra];
   const env = () => cleanEnv({ ...moto.env, AWS_ENDPOINT_URL_S3: moto.endpoint });
 
@@ -61,14 +61,23 @@ describeEachServer('restore', (kind: ServerKind) => {
       const taken = await runCli(args(lost, 'snapshot', '--snapshot-to', snapshotTo), env());
       expect(taken.code, taken.stderr).toBe(0);
       expect((await runCli(args(lost, 'snapshot', '--snapshot-to', fileTarget))).code).toBe(0);
-      const rotated = await runCli(args(lost, 'rotate-keys'));
+      // The 3-node DR restores a snapshot of its own (a snapshot's restore record is per snapshot).
+      const drTarget = `file://${join(work, 'dr-snapshots')}`;
+      expect((await runCli(args(lost, 'snapshot', '--snapshot-to', drTarget))).code).toBe(0);
+      // rotate-keys with --snapshot-to takes one first, paired with the keys version before the rotation.
+      const beforeRotation = join(work, 'before-rotation');
+      const rotated = await runCli(args(lost, 'rotate-keys', '--snapshot-to', `file://${beforeRotation}`));
       expect(rotated.code, rotated.stderr).toBe(0);
+      const first = logLines(rotated.stderr).find((line) => line.event === 'snapshot-before-change');
+      expect(first).toMatchObject({ keysVersion: JSON.parse(taken.stdout).keysVersion });
+      expect((await readdir(beforeRotation)).filter((name) => name.endsWith('.manifest.json'))).toEqual([`${first!.id as string}.manifest.json`]);
       original = {
         clusterId: JSON.parse(taken.stdout).clusterId,
         keysVersion: JSON.parse(taken.stdout).keysVersion,
         latestKeysVersion: (await store.readAllVersions('vault-unseal-keys')).length,
         snapshotTo,
         fileTarget,
+        drTarget,
       };
       expect(original.latestKeysVersion).toBeGreaterThan(original.keysVersion);
     } finally {
@@ -100,7 +109,7 @@ describeEachServer('restore', (kind: ServerKind) => {
     await import('node:fs/promises').then(({ cp }) => cp(source, directory, { recursive: true }));
     const data = (await readdir(directory)).find((name) => name.endsWith('.snap'))!;
     const bytes = await readFile(join(directory, data));
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
     await writeFile(join(directory, data), bytes);
     const server = await started(kind);
     const result = await runCli(args(server, 'restore', '--snapshot-to', `file://${directory}`));
@@ -109,7 +118,9 @@ describeEachServer('restore', (kind: ServerKind) => {
     expect((await serverRequest(server, 'GET', 'sys/health')).body.initialized).toBe(false);
   }, 60_000);
 
-  for (const step of ['restore-recorded', 'restore-throwaway-initialized', 'restore-snapshot-restored', 'restore-unsealed']) {
+  // Every step on OpenBao; on Vault the two where it differs (its silence after a force-restore), to keep the suite short.
+  const steps = kind === 'openbao' ? ['restore-recorded', 'restore-throwaway-initialized', 'restore-snapshot-restored', 'restore-unsealed'] : ['restore-snapshot-restored', 'restore-unsealed'];
+  for (const step of steps) {
     it(`killed at ${step} (spool on tmpfs): the next run resumes and finishes, one cluster, the original one`, async () => {
       const server = await started(kind);
       const spool = await mkdtemp('/dev/shm/vb-restore-spool-');
@@ -137,4 +148,20 @@ describeEachServer('restore', (kind: ServerKind) => {
     expect(again.code).toBe(1);
     expect(failure(again.stderr)?.error?.code).toBe('RESTORE_INTERRUPTED');
   }, 60_000);
+
+  it('DR from nothing, 3 nodes, run --restore on every replica: one restores, the others join; data, the original cluster id and the CI token are back', async () => {
+    const nodes = await TestServer.createCluster(3, { kind });
+    servers.push(...nodes);
+    await Promise.all(nodes.map((node) => node.start()));
+    const runs = await Promise.all(nodes.map((node, index) => runCli(args(node, 'run', '--restore', '--snapshot-to', original.drTarget, '--timeout', '3m'), cleanEnv({ POD_NAME: `openbao-${index}` }))));
+    for (const run of runs) expect(run.code, run.stdout.split("\n").filter((line) => /"event":"(restore-[a-z-]+|failed|state|blocked)"/.test(line)).map((line) => line.slice(0, 400)).join("\n")).toBe(0);
+    expect(runs.filter((run) => logLines(run.stdout).some((line) => line.event === 'restore-done'))).toHaveLength(1);
+    const root = await storedRootToken(store);
+    const ci = JSON.parse(await store.readLatest('vault-provisioner-token')).token as string;
+    for (const node of nodes) {
+      expect((await serverRequest(node, 'GET', 'sys/health')).body).toMatchObject({ sealed: false, cluster_id: original.clusterId });
+      expect((await serverRequest(node, 'GET', 'secret/dr', root)).body.data).toEqual({ value: 'back' });
+      expect((await serverRequest(node, 'GET', 'auth/token/lookup-self', ci)).status).toBe(200);
+    }
+  }, 240_000);
 });
