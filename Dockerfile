@@ -60,7 +60,9 @@ FROM ${RUNTIME_IMAGE}
 # One layer, owned by root, readable but not writable by the runtime user: the program cannot
 # change itself. It writes nothing to the image's filesystem (logs go to stdout, keys to the cloud
 # store, the spool to a mounted memory-backed emptyDir), so it runs with a read-only root
-# filesystem; HOME points at a directory that exists and is never written.
+# filesystem; HOME points at a directory that exists and is never written (Node 24's compile
+# cache would go under it, src/cli.ts: on the read-only root it cannot be made, and the program
+# runs without it).
 COPY --from=build --chown=0:0 /app /app
 WORKDIR /app
 ENV NODE_ENV=production HOME=/home/nonroot
@@ -72,7 +74,8 @@ EXPOSE 8099
 #    signal exits at once), so `docker stop` and pod termination reach it;
 #  - it starts no child processes, so there are no zombies to reap.
 # Exec form, so no shell sits between the container runtime and node.
-# No optimizing compilers and a small young generation: ~4-5 MiB less peak RSS for a process
-# whose work is a few HTTP calls every few seconds (docs/benchmarks.md: measured with and without).
-ENTRYPOINT ["/nodejs/bin/node", "--no-turbofan", "--no-maglev", "--max-semi-space-size=1", "/app/dist/cli.js"]
+# No optimizing or baseline compilers (the interpreter only) and a small young generation: ~5-6
+# MiB less peak RSS for a process whose work is a few HTTP calls every few seconds
+# (docs/benchmarks.md: measured with and without).
+ENTRYPOINT ["/nodejs/bin/node", "--no-turbofan", "--no-maglev", "--no-sparkplug", "--max-semi-space-size=1", "/app/dist/cli.js"]
 CMD ["--help"]

@@ -12,6 +12,7 @@ import { defineConfig } from 'vitest/config';
 const NOT_RUNTIME_SPECIFIC = [
   'test/integration/k8s-manifests.test.ts',
   'test/integration/k8s-security.test.ts',
+  'test/integration/helm.test.ts',
   'test/integration/alerts.test.ts',
   'test/integration/image.test.ts',
   'test/integration/kms-iam.test.ts',

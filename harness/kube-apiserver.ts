@@ -21,6 +21,42 @@ export function missingKubeApiServer(): string | undefined {
   return `missing ${missing.join(', ')}: ${error}`;
 }
 
+/** A Kubernetes object as the manifest tests handle it (rendered, parsed). */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  [field: string]: unknown;
+}
+
+/** What the API server answered to one object of a dry-run. */
+export interface DryRunAnswer {
+  what: string;
+  status: number;
+  message: string;
+  warnings: string[];
+}
+
+/**
+ * The Pod a workload would create, as its controller makes it (a StatefulSet's claims become
+ * PVC volumes). Pod Security admission enforces on Pods only; on workloads it only warns.
+ */
+export function podsOf(objects: KubeObject[]): KubeObject[] {
+  return objects
+    .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
+    .map((object) => {
+      const template = object.spec.template;
+      const claims = (object.spec.volumeClaimTemplates ?? []).map((claim: any) => ({ name: claim.metadata.name, persistentVolumeClaim: { claimName: `${claim.metadata.name}-${object.metadata.name}-0` } }));
+      return {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `${object.metadata.name}-0`, namespace: object.metadata.namespace!, labels: template.metadata?.labels, annotations: template.metadata?.annotations },
+        spec: { ...template.spec, volumes: [...(template.spec.volumes ?? []), ...claims] },
+      };
+    });
+}
+
 export interface KubeAnswer {
   status: number;
   body: any;
@@ -171,6 +207,48 @@ export class KubeApiServer {
       call.on('error', reject);
       call.end(payload);
     });
+  }
+
+  readonly #discovery = new Map<string, Array<{ name: string; kind: string; namespaced: boolean }>>();
+
+  /** The object's URL, from the server's own discovery (kind → resource name, namespaced or not). */
+  async objectPath(object: KubeObject): Promise<string> {
+    const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
+    const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+    if (!this.#discovery.has(base)) {
+      const answer = await this.request('GET', base);
+      if (answer.status !== 200) throw new Error(`discovery ${base}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      this.#discovery.set(base, answer.body.resources);
+    }
+    const resource = this.#discovery.get(base)!.find((candidate) => candidate.kind === object.kind && !candidate.name.includes('/'));
+    if (resource === undefined) throw new Error(`the server does not serve ${object.apiVersion} ${object.kind}`);
+    const namespace = resource.namespaced ? `/namespaces/${object.metadata.namespace ?? 'default'}` : '';
+    return `${base}${namespace}/${resource.name}/${object.metadata.name}`;
+  }
+
+  /** Server-side apply with strict field validation; `dryRun` admits and validates everything and stores nothing. */
+  async apply(object: KubeObject, dryRun: boolean): Promise<KubeAnswer> {
+    const query = `fieldManager=vault-bootstrap-test&force=true&fieldValidation=Strict${dryRun ? '&dryRun=All' : ''}`;
+    return this.request('PATCH', `${await this.objectPath(object)}?${query}`, object, 'application/apply-patch+yaml');
+  }
+
+  /**
+   * Creates the Namespaces (pods are judged by their labels) and the ServiceAccounts (pod
+   * admission looks them up; no controller makes them here) for real, then dry-runs the rest
+   * and the Pod each workload would create. Throws if a prerequisite is refused.
+   */
+  async dryRunAll(objects: KubeObject[]): Promise<DryRunAnswer[]> {
+    const prerequisite = (object: KubeObject) => object.kind === 'Namespace' || object.kind === 'ServiceAccount';
+    for (const object of [...objects.filter((candidate) => candidate.kind === 'Namespace'), ...objects.filter((candidate) => candidate.kind === 'ServiceAccount')]) {
+      const created = await this.apply(object, false);
+      if (created.status !== 200 && created.status !== 201) throw new Error(`${object.kind}/${object.metadata.name}: ${created.status} ${JSON.stringify(created.body)}`);
+    }
+    const answers: DryRunAnswer[] = [];
+    for (const object of [...objects.filter((candidate) => !prerequisite(candidate)), ...podsOf(objects)]) {
+      const answer = await this.apply(object, true);
+      answers.push({ what: `${object.kind}/${object.metadata.name}`, status: answer.status, message: String(answer.body?.message ?? ''), warnings: answer.warnings });
+    }
+    return answers;
   }
 
   async stop(): Promise<void> {

@@ -32,20 +32,45 @@ path "sys/storage/raft/configuration" {
   capabilities = ["read", "sudo"]
 }
 
-# HashiCorp Vault's audit device, ensured through the API (OpenBao takes it from its config).
+# HashiCorp Vault's audit device, ensured through the API (OpenBao takes it from its config):
+# its own device only, never another one (a SIEM's). Its options (file_path, log_raw) are
+# inside one parameter the ACL cannot look into: a stolen copy of this token could re-create
+# this one device with other options (README, "Policies").
 path "sys/audit" {
   capabilities = ["read", "sudo"]
 }
-path "sys/audit/*" {
+path "sys/audit/vault-bootstrap" {
   capabilities = ["create", "update", "delete", "sudo"]
 }
 
-# rotate-keys on OpenBao (authenticated sys/rotate; Vault's sys/rekey needs no token).
-path "sys/rotate/root/*" {
+# rotate-keys on OpenBao (authenticated sys/rotate; Vault's sys/rekey needs no token): the
+# three steps it calls, not the backup endpoints.
+path "sys/rotate/root/init" {
   capabilities = ["create", "read", "update", "delete", "sudo"]
 }
-path "sys/rotate/recovery/*" {
+path "sys/rotate/root/update" {
+  capabilities = ["create", "update", "sudo"]
+}
+path "sys/rotate/root/verify" {
+  capabilities = ["create", "read", "update", "sudo"]
+}
+path "sys/rotate/recovery/init" {
   capabilities = ["create", "read", "update", "delete", "sudo"]
+}
+path "sys/rotate/recovery/update" {
+  capabilities = ["create", "update", "sudo"]
+}
+path "sys/rotate/recovery/verify" {
+  capabilities = ["create", "read", "update", "sudo"]
+}
+
+# generate-root on OpenBao >= 2.6 through the authenticated route (with the stored keys; the
+# unauthenticated sys/generate-root is off by default from 2.5.3 and stays a break-glass).
+path "sys/generate-root-token/attempt" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "sys/generate-root-token/update" {
+  capabilities = ["create", "update"]
 }
 
 # vault-bootstrap snapshot and the sidecar's periodic snapshots (SPEC §12): read the raft snapshot
@@ -53,4 +78,29 @@ path "sys/rotate/recovery/*" {
 # token of an empty server, never with this token.
 path "sys/storage/raft/snapshot" {
   capabilities = ["read", "sudo"]
+}
+
+# status names every auth role or user that hands out admin, provisioner, vault-bootstrap or
+# root at login: it lists the auth methods and reads their roles and users (an entry holds no
+# password or secret ID; one segment below role/, users/ and certs/, so not an AppRole's role-id).
+path "sys/auth" {
+  capabilities = ["read"]
+}
+path "auth/+/role/" {
+  capabilities = ["list"]
+}
+path "auth/+/role/+" {
+  capabilities = ["read"]
+}
+path "auth/+/users/" {
+  capabilities = ["list"]
+}
+path "auth/+/users/+" {
+  capabilities = ["read"]
+}
+path "auth/+/certs/" {
+  capabilities = ["list"]
+}
+path "auth/+/certs/+" {
+  capabilities = ["read"]
 }

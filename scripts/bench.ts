@@ -15,6 +15,9 @@
  *   BENCH_NODE_FLAGS  node/V8 flags for vault-bootstrap (default: those of the Dockerfile's ENTRYPOINT)
  *   BENCH_NODE        the node binary for vault-bootstrap (default: the one running this script)
  *   BENCH_PEER=1      add the bank-vaults column
+ *   BENCH_ONLY        some of the sections, comma-separated: floor ((a)–(d)), start (start → first
+ *                     request), loop (the file-store sidecar loop: (e)–(g), its RSS), rss (the
+ *                     other stores' RSS), quiet (the quiet rows); default all
  * Nothing here asserts on time.
  */
 import { existsSync } from 'node:fs';
@@ -60,7 +63,11 @@ const vaultBootstrap: Contender = (_scenario, address, workDirectory) => [
 ];
 const floor: Contender = (scenario, address, workDirectory) => [FLOOR, scenario, address, workDirectory];
 
+type Section = 'floor' | 'start' | 'loop' | 'rss' | 'quiet';
+const SECTIONS: readonly Section[] = ['floor', 'start', 'loop', 'rss', 'quiet'];
+
 await runScript(async () => {
+  const ONLY = parseSections(process.env.BENCH_ONLY);
   const RUNS = parseCount('BENCH_RUNS', process.env.BENCH_RUNS ?? '5', 1);
   const RESTARTS = parseCount('BENCH_RESTARTS', process.env.BENCH_RESTARTS ?? '10', 1);
   const IDLE_SECONDS = parseCount('BENCH_IDLE_SECONDS', process.env.BENCH_IDLE_SECONDS ?? '30', 0);
@@ -75,25 +82,36 @@ await runScript(async () => {
   console.log(`${RUNS} run(s) each of vault-bootstrap and the floor, alternating, each against its own fresh OpenBao (Shamir, raft, loopback)\n`);
   const ours: Sample[] = [];
   const floors: Sample[] = [];
-  for (let run = 1; run <= RUNS; run += 1) {
+  for (let run = 1; run <= (ONLY.has('floor') ? RUNS : 0); run += 1) {
     ours.push(await sample(vaultBootstrap, join(benchDirectory, `ours-${run}`)));
     floors.push(await sample(floor, join(benchDirectory, `floor-${run}`)));
     console.log(`  run ${run}/${RUNS}  ours: ${describeSample(ours.at(-1)!)}\n           floor: ${describeSample(floors.at(-1)!)}`);
   }
   console.log(`\nThe sidecar loop: ${RESTARTS} server restarts each, ${IDLE_SECONDS} s at rest${peerBinary ? `, beside bank-vaults ${PEER_VERSION}` : ''}`);
   const sidecar = await sidecarSection(
-    { benchDirectory, runs: RUNS, restarts: RESTARTS, idleSeconds: IDLE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
+    { benchDirectory, runs: RUNS, restarts: RESTARTS, idleSeconds: IDLE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary, only: ONLY as ReadonlySet<'start' | 'loop' | 'rss'> },
     (line) => console.log(`  ${line}`),
   );
-  console.log(`\nQuiet when converged: ${QUIET_SECONDS} s, requests counted by recording proxies in front of moto and OpenBao`);
-  const quiet = await quietSection(
-    { benchDirectory, windowSeconds: QUIET_SECONDS, reconcileSeconds: RECONCILE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
-    (line) => console.log(`  ${line}`),
-  );
+  let quiet: QuietResults | undefined;
+  if (ONLY.has('quiet')) {
+    console.log(`\nQuiet when converged: ${QUIET_SECONDS} s, requests counted by recording proxies in front of moto and OpenBao`);
+    quiet = await quietSection(
+      { benchDirectory, windowSeconds: QUIET_SECONDS, reconcileSeconds: RECONCILE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
+      (line) => console.log(`  ${line}`),
+    );
+  }
   console.log(`\nload average (1/5/15 min) at the end: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
   printTable(ours, floors, sidecar, quiet);
   printMethod(ours, floors, sidecar, quiet, await emptyNodeMaxRssKiB(benchDirectory));
 });
+
+function parseSections(text: string | undefined): ReadonlySet<Section> {
+  if (text === undefined || text.trim() === '') return new Set(SECTIONS);
+  const named = text.split(',').map((word) => word.trim());
+  const unknown = named.filter((word) => !(SECTIONS as readonly string[]).includes(word));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: expected a comma-separated list of ${SECTIONS.join(', ')}, got ${JSON.stringify(text)}`);
+  return new Set(named as Section[]);
+}
 
 /** The node flags the image runs with: what sits between the node binary and cli.js in the Dockerfile's ENTRYPOINT. */
 async function imageNodeFlags(): Promise<string[]> {
@@ -179,7 +197,7 @@ async function emptyNodeMaxRssKiB(workDirectory: string): Promise<number> {
 type Row = [metric: string, ours: string, floor: string, floorRatio: string, peer: string, peerRatio: string, samples: string];
 
 /** One markdown table, (a)–(g) and the rest, ready to paste into README. */
-function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults): void {
+function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults | undefined): void {
   const floorRows: Array<[string, (sample: Sample) => number, (value: number) => string]> = [
     ['(a) fresh server listening → ready (`run --once`)', (s) => s.freshMs, seconds],
     // sys/init varies by seconds from run to run; without it, what the program itself adds shows.
@@ -188,34 +206,49 @@ function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, q
     ['(c) peak RSS of the process, fresh run (`run --once`)', (s) => s.maxRssKiB, mebibytes],
     ['(d) no-op run (configured, unsealed)', (s) => s.noopMs, seconds],
   ];
-  const rows: Row[] = floorRows.map(([metric, value, format]) => {
+  const rows: Row[] = (ours.length === 0 ? [] : floorRows).map(([metric, value, format]) => {
     const ourMedian = median(ours.map(value));
     const floorMedian = median(floors.map(value));
     return [metric, format(ourMedian), format(floorMedian), ratio(ourMedian, floorMedian), '', '', String(ours.length)];
   });
 
   const { ours: our, peer } = sidecar;
-  const restarts = (figures: typeof our.loop) => figures.restarts.map((restart) => restart.listeningToUnsealedMs);
   const versus = (metric: string, ourValue: number, peerValue: number | undefined, format: (value: number) => string, samples: string): Row => [
     metric, format(ourValue), '', '', peerValue === undefined ? '' : format(peerValue), peerValue === undefined ? '' : ratio(ourValue, peerValue), samples,
   ];
-  const ourSeen = our.loop.restarts.reduce((sum, restart) => sum + restart.readyWhileNotUnsealed, 0);
-  const ourProbes = our.loop.restarts.reduce((sum, restart) => sum + restart.probes, 0);
-  rows.push(
-    versus('(e) sidecar loop: server listening again → unsealed, p50', percentile(restarts(our.loop), 50), peer && percentile(restarts(peer.loop), 50), seconds, String(our.loop.restarts.length)),
-    versus('    the same, p95', percentile(restarts(our.loop), 95), peer && percentile(restarts(peer.loop), 95), seconds, String(our.loop.restarts.length)),
-    ['(f) `/readyz` 200 answers while the server was down or sealed', `${ourSeen} of ${ourProbes}`, '', '', peer ? 'no /readyz' : '', '', String(our.loop.restarts.length)],
-    versus(`(g) idle CPU, converged sidecar, ${process.env.BENCH_IDLE_SECONDS ?? '30'} s`, our.loop.idleCpuPercent ?? Number.NaN, peer?.loop.idleCpuPercent, percent, '1'),
-    versus('peak RSS, sidecar loop, file store', our.loop.peakRssKiB, peer?.loop.peakRssKiB, mebibytes, '1'),
-    ...(our.withoutFlagsPeakRssKiB === undefined ? [] : [versus('    the same, node without the image\'s flags', our.withoutFlagsPeakRssKiB, undefined, mebibytes, '1')]),
-    versus('peak RSS, sidecar loop, aws store (moto)', our.awsPeakRssKiB, undefined, mebibytes, '1'),
-    versus('peak RSS, gcp store, start-up only (no emulator)', our.gcpPeakRssKiB, undefined, mebibytes, '1'),
-    versus('process start → first request to Vault', median(our.startToFirstRequestMs), peer && median(peer.startToFirstRequestMs), seconds, String(our.startToFirstRequestMs.length)),
-    versus('    CPU time used by then', median(our.startCpuMs), peer && median(peer.startCpuMs), seconds, String(our.startCpuMs.length)),
-    versus('fresh server listening → unsealed, sidecar loop', our.loop.freshToUnsealedMs, peer?.loop.freshToUnsealedMs, seconds, '1'),
-    versus('fresh server listening → `/readyz` 200, sidecar loop', our.loop.freshToReadyMs ?? Number.NaN, undefined, seconds, '1'),
-    ...quietRows(quiet, versus),
-  );
+  if (our.loop) {
+    const ourLoop = our.loop;
+    const restarts = (figures: NonNullable<typeof our.loop>) => figures.restarts.map((restart) => restart.listeningToUnsealedMs);
+    const ourSeen = ourLoop.restarts.reduce((sum, restart) => sum + restart.readyWhileNotUnsealed, 0);
+    const ourProbes = ourLoop.restarts.reduce((sum, restart) => sum + restart.probes, 0);
+    rows.push(
+      versus('(e) sidecar loop: server listening again → unsealed, p50', percentile(restarts(ourLoop), 50), peer?.loop && percentile(restarts(peer.loop), 50), seconds, String(ourLoop.restarts.length)),
+      versus('    the same, p95', percentile(restarts(ourLoop), 95), peer?.loop && percentile(restarts(peer.loop), 95), seconds, String(ourLoop.restarts.length)),
+      ['(f) `/readyz` 200 answers while the server was down or sealed', `${ourSeen} of ${ourProbes}`, '', '', peer ? 'no /readyz' : '', '', String(ourLoop.restarts.length)],
+      versus(`(g) idle CPU, converged sidecar, ${process.env.BENCH_IDLE_SECONDS ?? '30'} s`, ourLoop.idleCpuPercent ?? Number.NaN, peer?.loop?.idleCpuPercent, percent, '1'),
+      versus('peak RSS, sidecar loop, file store', ourLoop.peakRssKiB, peer?.loop?.peakRssKiB, mebibytes, '1'),
+    );
+  }
+  if (our.awsPeakRssKiB !== undefined && our.gcpPeakRssKiB !== undefined) {
+    rows.push(
+      ...(our.withoutFlagsPeakRssKiB === undefined ? [] : [versus('    the same, node without the image\'s flags', our.withoutFlagsPeakRssKiB, undefined, mebibytes, '1')]),
+      versus('peak RSS, sidecar loop, aws store (moto)', our.awsPeakRssKiB, undefined, mebibytes, '1'),
+      versus('peak RSS, gcp store, start-up only (no emulator)', our.gcpPeakRssKiB, undefined, mebibytes, '1'),
+    );
+  }
+  if (our.startToFirstRequestMs.length > 0) {
+    rows.push(
+      versus('process start → first request to Vault', median(our.startToFirstRequestMs), peer && median(peer.startToFirstRequestMs), seconds, String(our.startToFirstRequestMs.length)),
+      versus('    CPU time used by then', median(our.startCpuMs), peer && median(peer.startCpuMs), seconds, String(our.startCpuMs.length)),
+    );
+  }
+  if (our.loop) {
+    rows.push(
+      versus('fresh server listening → unsealed, sidecar loop', our.loop.freshToUnsealedMs, peer?.loop?.freshToUnsealedMs, seconds, '1'),
+      versus('fresh server listening → `/readyz` 200, sidecar loop', our.loop.freshToReadyMs ?? Number.NaN, undefined, seconds, '1'),
+    );
+  }
+  if (quiet) rows.push(...quietRows(quiet, versus));
 
   const header: Row = ['metric', 'vault-bootstrap', 'floor', 'ratio', peer ? `bank-vaults ${PEER_VERSION}` : 'peer (BENCH_PEER=1)', 'ratio', 'N'];
   console.log('');
@@ -245,7 +278,11 @@ function quietRows(quiet: QuietResults, versus: (metric: string, ourValue: numbe
   ];
 }
 
-function printMethod(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults, emptyNodeKiB: number): void {
+function printMethod(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults | undefined, emptyNodeKiB: number): void {
+  if (ours.length === 0 || quiet === undefined) {
+    console.log(`\nBENCH_ONLY: the method notes print with a full run. For scale: an empty \`node -e ''\` peaks at ${mebibytes(emptyNodeKiB)}.`);
+    return;
+  }
   const serverStartMs = median([...ours, ...floors].map((s) => s.serverStartMs));
   console.log(`
 What is measured

@@ -4,12 +4,18 @@
 // one file parsed once costs less than ~40 compiled modules plus ~150 dependency files resolved
 // one by one. The plugin below keeps out what the program never runs: prom-client's index (only
 // its metric classes are taken), axios (node-vault is given our own transport, so it never calls
-// it), and the ES-import of builtins that loads undici on Node 24. Whitespace and syntax are
+// it), node-vault's convenience commands and mustache (SPEC §8: only its generic request), debug,
+// pino's transports (thread-stream, worker_threads), sonic-boom's assert, https until an https
+// address uses it, and the ES-import of builtins that loads undici on Node 24; each stand-in in
+// scripts/bundle/ says why. Whitespace and syntax are
 // minified (names are kept; dist/*.map maps back to src/ for `node --enable-source-maps`).
 // Peak RSS of the sidecar loop, Node 20: 70-71 MiB as tsc output, 57 MiB bundled (README, Benchmarks).
 // The cloud SDKs stay external and are still imported on demand (src/store/index.ts): with
 // code splitting each store lands in its own chunk beside cli.js and loads only when chosen, so
-// the installed node_modules holds the SDKs as before. Plain JavaScript: runs before any build.
+// the installed node_modules holds the SDKs as before. So do the commands other than run
+// (src/main.ts imports each when chosen), Kubernetes Events and the snapshot targets' SDKs.
+// dist/cli.js itself is a few lines (src/cli.ts: the compile cache on, then main.ts).
+// Plain JavaScript: runs before any build.
 import { rm } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +27,17 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPLACED = {
   'prom-client': fileURLToPath(new URL('./bundle/prom-client.mjs', import.meta.url)),
   axios: fileURLToPath(new URL('./bundle/axios.cjs', import.meta.url)),
+  debug: fileURLToPath(new URL('./bundle/debug.cjs', import.meta.url)),
+  'thread-stream': fileURLToPath(new URL('./bundle/thread-stream.cjs', import.meta.url)),
+  mustache: fileURLToPath(new URL('./bundle/no-commands.cjs', import.meta.url)),
 };
+
+/** Built-in modules that one package requires at load and barely uses: replaced for that package only. */
+const BUILTINS_REPLACED = [
+  { importer: /node_modules\/pino\//, builtin: 'worker_threads', path: fileURLToPath(new URL('./bundle/main-thread.cjs', import.meta.url)) },
+  { importer: /node_modules\/node-vault\//, builtin: 'https', path: fileURLToPath(new URL('./bundle/https-on-use.cjs', import.meta.url)) },
+  { importer: /node_modules\/sonic-boom\//, builtin: 'assert', path: fileURLToPath(new URL('./bundle/assert.cjs', import.meta.url)) },
+];
 
 // dist/cli.js sits one level below the package root, as src/cli.ts does below the repository
 // root, so `new URL('../policies/', import.meta.url)` (src/policy.ts) still finds policies/.
@@ -46,7 +62,12 @@ await build({
     {
       name: 'only-what-the-program-runs',
       setup(builder) {
-        builder.onResolve({ filter: /^(prom-client|axios)$/ }, ({ path }) => ({ path: REPLACED[path] }));
+        builder.onResolve({ filter: /^(prom-client|axios|debug|thread-stream|mustache)$/ }, ({ path }) => ({ path: REPLACED[path] }));
+        builder.onResolve({ filter: /^\.\/commands\.js$/ }, ({ importer }) => (/node_modules\/node-vault\//.test(importer) ? { path: REPLACED.mustache } : undefined));
+        builder.onResolve({ filter: /^(worker_threads|https|assert)$/ }, ({ path, importer }) => {
+          const replaced = BUILTINS_REPLACED.find((entry) => entry.builtin === path && entry.importer.test(importer));
+          return replaced ? { path: replaced.path } : undefined;
+        });
         // src/ imports Node's built-in modules as ES modules. On Node 24, importing node:http that
         // way copies every export into the module namespace, getters included, and its lazy
         // WebSocket/EventSource getters load the whole built-in undici (~26 ms of start-up).

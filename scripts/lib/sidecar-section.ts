@@ -21,19 +21,22 @@ export interface SidecarOptions {
   nodeFlags: string[];
   /** bank-vaults, when the peer column is asked for. */
   peerBinary: string | undefined;
+  /** Which parts run (BENCH_ONLY): start → first request, the file-store loop, the other stores' RSS. */
+  only: ReadonlySet<'start' | 'loop' | 'rss'>;
 }
 
 export interface ContenderResults {
+  /** Empty when start-up was not measured (BENCH_ONLY). */
   startToFirstRequestMs: number[];
   /** CPU time used by the first request, per start. */
   startCpuMs: number[];
-  loop: SidecarFigures;
+  loop: SidecarFigures | undefined;
 }
 
 export interface SidecarResults {
   ours: ContenderResults & {
-    awsPeakRssKiB: number;
-    gcpPeakRssKiB: number;
+    awsPeakRssKiB: number | undefined;
+    gcpPeakRssKiB: number | undefined;
     /** The file-store loop's peak without the flags, when there are flags (their effect). */
     withoutFlagsPeakRssKiB: number | undefined;
   };
@@ -80,7 +83,7 @@ export async function sidecarSection(options: SidecarOptions, progress: (line: s
 
   const startMs = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
   const startCpuMs = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
-  for (let run = 1; run <= runs; run += 1) {
+  for (let run = 1; run <= (options.only.has('start') ? runs : 0); run += 1) {
     for (const contender of contenders) {
       const directory = join(benchDirectory, `start-${contender.name}-${run}`);
       await mkdir(directory, { mode: 0o700 });
@@ -90,14 +93,18 @@ export async function sidecarSection(options: SidecarOptions, progress: (line: s
       startCpuMs.get(contender.name)!.push(cpuMs);
     }
   }
-  progress(`start → first request: ${[...startMs].map(([name, values]) => `${name} ${values.map(Math.round).join(', ')} ms (CPU ${startCpuMs.get(name)!.join(', ')} ms)`).join('; ')}`);
+  if (options.only.has('start')) progress(`start → first request: ${[...startMs].map(([name, values]) => `${name} ${values.map(Math.round).join(', ')} ms (CPU ${startCpuMs.get(name)!.join(', ')} ms)`).join('; ')}`);
 
   const loops = new Map<string, SidecarFigures>();
-  for (const contender of contenders) {
+  for (const contender of options.only.has('loop') ? contenders : []) {
     const figures = await sidecarRun(contender, join(benchDirectory, `loop-${contender.name}`), plan);
     loops.set(contender.name, figures);
     progress(`${contender.name} loop: fresh → unsealed ${Math.round(figures.freshToUnsealedMs)} ms; restarts → unsealed ${figures.restarts.map((r) => Math.round(r.listeningToUnsealedMs)).join(', ')} ms; peak RSS ${(figures.peakRssKiB / 1024).toFixed(1)} MiB`);
   }
+
+  const results = (name: string): ContenderResults => ({ startToFirstRequestMs: startMs.get(name)!, startCpuMs: startCpuMs.get(name)!, loop: loops.get(name) });
+  const peerResults = options.peerBinary ? results('bank-vaults') : undefined;
+  if (!options.only.has('rss')) return { ours: { ...results('vault-bootstrap'), awsPeakRssKiB: undefined, gcpPeakRssKiB: undefined, withoutFlagsPeakRssKiB: undefined }, peer: peerResults };
 
   const short = { restarts: 2, idleSeconds: 0 };
   const moto = await startMoto();
@@ -112,11 +119,7 @@ export async function sidecarSection(options: SidecarOptions, progress: (line: s
     options.nodeFlags.length > 0 ? (await sidecarRun(ours(options, { kind: 'file' }, []), join(benchDirectory, 'loop-no-flags'), short)).peakRssKiB : undefined;
   progress(`peak RSS: aws ${(awsPeakRssKiB / 1024).toFixed(1)} MiB, gcp ${(gcpPeakRssKiB / 1024).toFixed(1)} MiB${withoutFlagsPeakRssKiB ? `, file without flags ${(withoutFlagsPeakRssKiB / 1024).toFixed(1)} MiB` : ''}`);
 
-  const results = (name: string): ContenderResults => ({ startToFirstRequestMs: startMs.get(name)!, startCpuMs: startCpuMs.get(name)!, loop: loops.get(name)! });
-  return {
-    ours: { ...results('vault-bootstrap'), awsPeakRssKiB, gcpPeakRssKiB, withoutFlagsPeakRssKiB },
-    peer: options.peerBinary ? results('bank-vaults') : undefined,
-  };
+  return { ours: { ...results('vault-bootstrap'), awsPeakRssKiB, gcpPeakRssKiB, withoutFlagsPeakRssKiB }, peer: peerResults };
 }
 
 /**

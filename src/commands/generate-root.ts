@@ -9,6 +9,8 @@ import type { StepContext } from '../steps/context.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { RootToken } from '../store/records.js';
 import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
+import { serverKindOf } from '../vault/servers.js';
+import { MANAGEMENT_POLICY } from '../steps/management-token.js';
 
 export interface GenerateRootResult {
   resumed: boolean;
@@ -39,7 +41,10 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   if (keys.encrypted) {
     throw new ConfigError(`${records.names.unsealKeys}: the stored recovery shares are PGP-encrypted; the custodians generate a root token with their decrypted shares (bao operator generate-root)`);
   }
-  const api = new GenerateRootApi(vault.client);
+  // OpenBao >= 2.6 offers an authenticated route: taken with the stored management token when
+  // the server takes it; otherwise the unauthenticated one (Vault; OpenBao's break-glass).
+  const api = new GenerateRootApi(vault.client, await authenticatedRouteToken(context));
+  log.info({ event: 'generate-root-route', path: api.path }, 'generating a root token');
   const status = await api.status();
   const stored = await records.readRootToken();
   const action = decideGeneration(stored, status);
@@ -94,6 +99,16 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   // Without --revoke-after the token stays usable, whatever --root-token the environment sets (the sidecar's is revoke).
   const done = await converge(context, { ...decideSettings(config, records.names), rootToken: config.revokeAfter ? 'revoke' : 'store' });
   return { resumed: action.kind === 'resume', revoked: done.includes('revoke-root'), provisionerTokenIssued: done.includes('issue-token') };
+}
+
+/** The management token, when the server is OpenBao and takes it: the key to sys/generate-root-token. */
+async function authenticatedRouteToken(context: StepContext): Promise<Secret | undefined> {
+  const { vault, records, signal } = context;
+  if (serverKindOf((await vault.health({ signal })).body) !== 'openbao') return undefined;
+  const stored = await records.inspectManagementToken();
+  if (stored.kind !== 'valid') return undefined;
+  const info = await vault.lookupSelf(stored.value.token, { signal });
+  return info?.policies.includes(MANAGEMENT_POLICY) ? stored.value.token : undefined;
 }
 
 /** How long a root token generated without --revoke-after stays usable beside sidecars with --root-token revoke. */

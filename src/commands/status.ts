@@ -6,6 +6,7 @@ import { plan } from './plan.js';
 import { formatStale, type StaleCheck } from './stale.js';
 import type { StepContext } from '../steps/context.js';
 import { inspectProvisionerToken } from '../steps/tokens.js';
+import { privilegedAuthRoles, type PrivilegedRole } from './privileged-roles.js';
 
 export interface StatusReport {
   vault: VaultView;
@@ -29,6 +30,8 @@ export interface StatusReport {
   decision: { state: string; reason: string; blocker: string | null };
   /** Rotations or root generations in progress that no record of ours owns (cancel-stale cancels them). */
   staleOperations: StaleCheck;
+  /** Auth roles and users that hand out admin, provisioner, vault-bootstrap or root at login; null when not looked at (server not unsealed, no token). */
+  privilegedAuthRoles: PrivilegedRole[] | null;
 }
 
 /** Vault health, store contents by name and version count (never values), token validity. */
@@ -74,6 +77,7 @@ export async function status(context: StepContext): Promise<StatusReport> {
     sealIntent: intent.kind === 'valid' ? intent.value : null,
     decision: { state: planned.state, reason: planned.reason, blocker: planned.action.kind === 'hold' ? planned.action.blocker : null },
     staleOperations: planned.staleOperations,
+    privilegedAuthRoles: isUnsealed(vault.health) ? ((await privilegedAuthRoles(context)) ?? null) : null,
   };
 }
 
@@ -91,6 +95,9 @@ export function problemsOf(report: StatusReport): string[] {
   if (report.keys.pendingRotation) problems.push('a key rotation is pending: re-run vault-bootstrap rotate-keys');
   if (unsealed && (report.provisionerToken.state === 'invalid' || report.provisionerToken.state === 'missing')) {
     problems.push(`the provisioner token is ${report.provisionerToken.state}: the sidecar issues a new one when it runs`);
+  }
+  for (const role of report.privilegedAuthRoles ?? []) {
+    problems.push(`${role.path} hands out ${role.policies.join(', ')} at login: whoever logs in there holds that power (README, "Reachable in several steps"); remove it unless an operator made it on purpose`);
   }
   for (const operation of report.staleOperations.operations) problems.push(`a ${operation.operation} no record of ours owns is in progress: vault-bootstrap cancel-stale cancels it`);
   return problems;

@@ -156,6 +156,7 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     shutdownTimeoutMs: read.duration('shutdown-timeout', 0),
     rootToken,
     provisionerTtlMs: read.duration('provisioner-ttl', 60_000),
+    provisionerOverlapMs: read.text('provisioner-overlap').value === undefined || read.text('provisioner-overlap').value === 'expiry' ? undefined : read.duration('provisioner-overlap', 0),
     auditFile: auditFile === 'off' ? undefined : auditFile,
     intervalMs: read.duration('interval', 100),
     reconcileIntervalMs: read.duration('reconcile-interval', 1000),

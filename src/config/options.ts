@@ -94,6 +94,13 @@ export const OPTIONS = {
     help: 'provisioner token lifetime (≥ 1m), rotated when a third is left; also the management token\'s period',
     commands: ['run', 'plan'],
   },
+  'provisioner-overlap': {
+    type: 'string',
+    env: ['VB_PROVISIONER_OVERLAP'],
+    default: 'expiry',
+    help: 'how long a rotated-out provisioner (CI) token stays valid beside its successor: expiry (until it expires by itself, at most a third of --provisioner-ttl) or a duration (0s: revoked as soon as the new one is stored)',
+    commands: ['run', 'plan'],
+  },
   'audit-file': {
     type: 'string',
     env: ['VB_AUDIT_FILE'],

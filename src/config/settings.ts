@@ -47,6 +47,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly rootToken: RootTokenMode;
   readonly provisionerTtlMs: number;
+  /** How long a rotated-out provisioner token stays valid beside its successor; undefined: until it expires by itself. */
+  readonly provisionerOverlapMs: number | undefined;
   /** File path of the audit device the sidecar ensures on HashiCorp Vault (`stdout` by default); undefined: off. */
   readonly auditFile: string | undefined;
   readonly intervalMs: number;

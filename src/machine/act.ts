@@ -9,7 +9,7 @@ import type { PendingSecrets } from '../steps/spool.js';
 import { adoptMigratedKeys } from '../steps/seal-migration.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
 import { issueManagementToken, renewManagementToken } from '../steps/management-token.js';
-import { issueProvisionerToken, revokeRootToken } from '../steps/tokens.js';
+import { issueProvisionerToken, revokePreviousProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
 import { recordSealRewrap } from '../seal-key/rewrap.js';
@@ -51,11 +51,14 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       await renewManagementToken(context, action.record);
       return { memory };
     case 'issue-token':
-      await issueProvisionerToken(context, action.management.token, action.replaced);
+      await issueProvisionerToken(context, action.management.token, action.replaced, action.replaces);
       if (action.repair && action.replaces === 'invalid') context.metrics.driftRepaired('provisioner-token');
       return { memory };
     case 'revoke-root':
       await revokeRootToken(context, action.rootToken);
+      return { memory };
+    case 'revoke-previous-token':
+      await revokePreviousProvisionerToken(context, action.record, action.management.token);
       return { memory };
     case 'record-seal-intent':
       await context.records.writeSealIntent(action.intent);

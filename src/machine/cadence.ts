@@ -46,10 +46,17 @@ export function afterDecision(memory: Memory, seen: Observation, decision: Decis
     clusterId: vault.clusterId,
     connectionsClosed: vault.connectionsClosed,
     policies: policiesDigest(seen.policyHashes),
+    sealStatus: { sealType: vault.sealType, migration: vault.migration, ...(vault.seal === undefined ? {} : { seal: vault.seal }) },
     // Times already due at a reconcile that still ends ready (a standby, whose active node's sidecar rotates the token) are left to the interval.
-    rotateAt: earliest(...[seen.server?.provisionerRotateAt, seen.server?.managementRenewAt].filter((time) => time !== undefined && time > seen.at)),
+    rotateAt: earliest(...[seen.server?.provisionerRotateAt, seen.server?.managementRenewAt, previousRevokeAt(seen)].filter((time) => time !== undefined && time > seen.at)),
   };
   return { ...memory, convergedOnce: true, converged };
+}
+
+/** When the rotated-out provisioner token's overlap ends (--provisioner-overlap): a full reconcile is due then to revoke it. */
+function previousRevokeAt(seen: Observation): number | undefined {
+  const previous = seen.provisionerToken?.kind === 'valid' ? seen.provisionerToken.value.previous : undefined;
+  return previous === undefined ? undefined : Date.parse(previous.revokeAt);
 }
 
 function earliest(...times: Array<number | undefined>): number | undefined {

@@ -243,6 +243,14 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     }
     return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
   }
+  const current = valid(seen.provisionerToken);
+  if (current?.previous !== undefined && Date.parse(current.previous.revokeAt) <= seen.at && health === 'active') {
+    return go('issuing', `the provisioner token rotated out at its last third has had its --provisioner-overlap (until ${current.previous.revokeAt}): revoking it`, {
+      kind: 'revoke-previous-token',
+      record: { ...current, previous: current.previous },
+      management,
+    });
+  }
   const keptByGenerateRoot = rootToken?.keepUntil !== undefined && Date.parse(rootToken.keepUntil) > seen.at;
   if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token && !keptByGenerateRoot) {
     return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });

@@ -29,6 +29,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `renew the management token in ${names.managementToken}`;
     case 'issue-token':
       return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
+    case 'revoke-previous-token':
+      return `revoke the provisioner token rotated out of ${names.provisionerToken} (its --provisioner-overlap ended at ${action.record.previous.revokeAt})`;
     case 'revoke-root':
       return `revoke the root token and mark ${names.rootToken} revoked`;
     case 'record-seal-intent':

@@ -157,6 +157,7 @@ export type Action =
   | { kind: 'renew-management-token'; record: ManagementTokenRecord }
   | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring'; replaced: ProvisionerToken | undefined; management: ManagementToken; repair: boolean }
   | { kind: 'revoke-root'; rootToken: RootToken & { token: Secret } }
+  | { kind: 'revoke-previous-token'; record: ProvisionerToken & { previous: { accessor: string; revokeAt: string } }; management: ManagementToken }
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }

@@ -7,6 +7,7 @@ import { act } from './act.js';
 import { afterDecision, afterFailure, awayPauseMs } from './cadence.js';
 import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type DecideSettings, type Memory, type Pace } from './decide.js';
 import { observe } from './observe.js';
+import { servesClients } from '../readiness.js';
 import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
 import { Backoff, Waker } from '../wait.js';
 
@@ -42,6 +43,11 @@ export class Runner {
 
   get state(): State {
     return this.#state;
+  }
+
+  /** Whether this node should take client traffic now (readiness.ts), as far as the loop knows: /readyz adds a live check. */
+  get serving(): boolean {
+    return servesClients(this.#state, this.#blocker, this.#memory.convergedOnce);
   }
 
   /** Why the loop is in its state, in words: the /readyz body. */
@@ -172,7 +178,9 @@ export class Runner {
     if (Date.now() - this.#policiesReadAt < this.#context.config.intervalMs) return;
     this.#policiesReadAt = Date.now();
     try {
-      this.#policies = loadPolicies(this.#context.config.policiesDirectory);
+      const reloaded = loadPolicies(this.#context.config.policiesDirectory);
+      // The same texts keep the same set object, whose hashes observe() then reuses.
+      if (!samePolicies(reloaded, this.#policies)) this.#policies = reloaded;
     } catch (error) {
       const { message } = describeError(error);
       this.#sayOnce(`policies:${message}`, () => this.#context.log.error({ event: 'policies-not-reloaded', error: { message } }, `policies not reloaded, keeping the last good set: ${message}`));
@@ -226,4 +234,10 @@ function blockerOf(error: unknown): Blocker {
     default:
       return 'vault-request-rejected';
   }
+}
+
+function samePolicies(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, text] of a) if (b.get(name) !== text) return false;
+  return true;
 }

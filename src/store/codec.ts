@@ -108,7 +108,7 @@ export function decodeRootToken(text: string): RootToken {
 }
 
 export function encodeToken(record: ProvisionerToken): string {
-  return JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt });
+  return JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt, ...(record.previous ? { previous: record.previous } : {}) });
 }
 
 export function decodeProvisionerToken(text: string): ProvisionerToken {
@@ -120,7 +120,13 @@ export function decodeProvisionerToken(text: string): ProvisionerToken {
     accessor: record.accessor,
     policies: Array.isArray(record.policies) ? record.policies.map(String) : [],
     expiresAt: String(record.expiresAt ?? ''),
+    ...(isPrevious(record.previous) ? { previous: { accessor: record.previous.accessor, revokeAt: record.previous.revokeAt } } : {}),
   };
+}
+
+function isPrevious(value: unknown): value is { accessor: string; revokeAt: string } {
+  const previous = value as { accessor?: unknown; revokeAt?: unknown } | undefined;
+  return typeof previous?.accessor === 'string' && typeof previous.revokeAt === 'string' && !Number.isNaN(Date.parse(previous.revokeAt));
 }
 
 export function decodeClaim(text: string): InitClaim {

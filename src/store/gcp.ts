@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isLoopback } from '../loopback.js';
-import { protos, v1 } from '@google-cloud/secret-manager';
+import type { protos } from '@google-cloud/secret-manager';
+// The client's own module, not the package index: the index also loads v1beta2 and the 770 KB
+// static protos.js (~2-4 MiB of RSS) that only the types above come from.
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager/build/src/v1/secret_manager_service_client.js';
 import { grpc, Status } from 'google-gax';
 import { CALL_DEADLINE_MS } from '../deadlines.js';
 import { foreignSecretError, storeError, type SdkFailure } from './errors.js';
@@ -206,9 +209,9 @@ export class GcpStore implements SecretStore {
 }
 
 function sdkApi(endpoint: string | undefined): SecretManagerApi {
-  if (endpoint === undefined) return new v1.SecretManagerServiceClient();
+  if (endpoint === undefined) return new SecretManagerServiceClient();
   const { host, port } = parseEndpoint(endpoint);
-  return new v1.SecretManagerServiceClient({
+  return new SecretManagerServiceClient({
     apiEndpoint: host,
     port,
     // Emulators speak plaintext and want no Google credentials; anything off this machine gets
@@ -244,9 +247,12 @@ function replicationFor(kmsKey: string | undefined): Replication {
     : { userManaged: { replicas: [{ location, customerManagedEncryption }] } };
 }
 
+/** google.cloud.secretmanager.v1.SecretVersion.State.ENABLED (protos.json). */
+const SECRET_VERSION_ENABLED = 1;
+
 function isEnabled(version: SecretVersion): boolean {
   // gRPC decodes enums as names; a client built with numeric enums would give the number.
-  return version.state === 'ENABLED' || version.state === protos.google.cloud.secretmanager.v1.SecretVersion.State.ENABLED;
+  return version.state === 'ENABLED' || version.state === SECRET_VERSION_ENABLED;
 }
 
 function versionNumberOf(version: SecretVersion): number {

@@ -85,6 +85,8 @@ export interface ProvisionerToken {
   accessor: string;
   policies: string[];
   expiresAt: string;
+  /** The token this one replaced, left valid for CI jobs holding it (--provisioner-overlap) and revoked by the sidecar at revokeAt. */
+  previous?: { accessor: string; revokeAt: string };
 }
 
 /** The sidecar's own token ({prefix}-management-token): the provisioner token's shape, a periodic token. */

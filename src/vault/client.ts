@@ -50,6 +50,8 @@ export class VaultClient {
       endpoint: address.origin + address.pathname.replace(/\/$/, ''),
       apiVersion: 'v1',
       debug: () => undefined,
+      // No convenience commands (SPEC §8): node-vault then builds none of its ~150 command functions.
+      commands: {},
       'request-promise': this.transport.forNodeVault(),
     } as nodeVault.VaultOptions);
     // node-vault reads VAULT_TOKEN, VAULT_NAMESPACE and VAULT_PREFIX itself; we send a token per call only.

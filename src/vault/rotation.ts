@@ -150,22 +150,33 @@ export async function serverAccepts(rotation: KeyRotationApi, candidate: Pick<Un
   }
 }
 
-/** The OTP flow of sys/generate-root (unauthenticated on both servers). */
+/**
+ * The OTP flow of generate-root. Unauthenticated: `sys/generate-root/*` (Vault; OpenBao only with
+ * the listener's disable_unauthed_generate_root_endpoints = false, off by default from 2.5.3).
+ * Authenticated (OpenBao >= 2.6): `sys/generate-root-token/*` with a token whose policy grants
+ * it, the answers under `data`.
+ */
 export class GenerateRootApi {
   readonly #client: VaultClient;
+  readonly #token: Secret | undefined;
 
-  constructor(client: VaultClient) {
+  constructor(client: VaultClient, token?: Secret) {
     this.#client = client;
+    this.#token = token;
+  }
+
+  /** The endpoint prefix in use, for the log. */
+  get path(): string {
+    return this.#token === undefined ? 'sys/generate-root' : 'sys/generate-root-token';
   }
 
   async status(): Promise<GenerateRootStatus> {
-    const body = expectGenerateRoot(await this.#client.call('GET', 'sys/generate-root/attempt'), 'read generate-root status');
-    return decodeGenerateRoot(body);
+    return decodeGenerateRoot(await this.#call('GET', 'attempt', undefined, 'read generate-root status'));
   }
 
   /** Starts an attempt; the server makes the one-time pad and shows it only in this answer. */
   async start(): Promise<{ nonce: string; otp: Secret }> {
-    const body = expectGenerateRoot(await this.#client.call('PUT', 'sys/generate-root/attempt', { body: {} }), 'start generate-root');
+    const body = await this.#call('PUT', 'attempt', {}, 'start generate-root');
     if (typeof body.nonce !== 'string' || typeof body.otp !== 'string' || body.otp === '') {
       throw new BootstrapError('GENERATE_ROOT_FAILED', 'start generate-root: the answer holds no nonce or one-time pad');
     }
@@ -173,18 +184,33 @@ export class GenerateRootApi {
   }
 
   async cancel(): Promise<void> {
-    expectGenerateRoot(await this.#client.call('DELETE', 'sys/generate-root/attempt'), 'cancel generate-root');
+    await this.#call('DELETE', 'attempt', undefined, 'cancel generate-root');
   }
 
   /** Submits one key share; the answer completing the attempt holds the encoded token. Not abortable. */
   async update(key: Secret, nonce: string): Promise<{ complete: false; progress: number } | { complete: true; encodedToken: Secret }> {
-    const response = await this.#client.call('PUT', 'sys/generate-root/update', { body: { key: key.reveal(), nonce }, timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
+    const response = await this.#client.call('PUT', `${this.path}/update`, { ...this.#auth(), body: { key: key.reveal(), nonce }, timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
     if (response.status === 400) throw rejected('generate-root update', response);
-    const body = expectGenerateRoot(response, 'submit key share to generate-root');
+    const body = this.#fields(expectGenerateRoot(response, 'submit key share to generate-root'));
     if (body.complete !== true) return { complete: false, progress: Number(body.progress ?? 0) };
     const encoded = body.encoded_token || body.encoded_root_token;
     if (typeof encoded !== 'string' || encoded === '') throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the answer holds no encoded token');
     return { complete: true, encodedToken: new Secret(encoded) };
+  }
+
+  async #call(method: string, step: 'attempt', body: unknown, what: string): Promise<Record<string, unknown>> {
+    const response = await this.#client.call(method, `${this.path}/${step}`, { ...this.#auth(), ...(body === undefined ? {} : { body }) });
+    return this.#fields(expectGenerateRoot(response, what));
+  }
+
+  #auth(): { token?: Secret } {
+    return this.#token === undefined ? {} : { token: this.#token };
+  }
+
+  #fields(body: Record<string, unknown>): Record<string, unknown> {
+    if (this.#token === undefined) return body;
+    const data = body.data;
+    return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
   }
 }
 
@@ -199,8 +225,9 @@ export function decodeRootToken(encodedToken: Secret, otp: Secret): Secret {
 }
 
 export const GENERATE_ROOT_DISABLED =
-  'the server refuses the unauthenticated sys/generate-root endpoints (the default from OpenBao 2.5.3): ' +
-  'set disable_unauthed_generate_root_endpoints = false in the listener stanza of the server configuration and restart it';
+  'the server refuses the unauthenticated sys/generate-root endpoints (the default from OpenBao 2.5.3) and no valid management token is stored for its ' +
+  'authenticated sys/generate-root-token endpoints (OpenBao >= 2.6); break-glass: set disable_unauthed_generate_root_endpoints = false in the listener ' +
+  'stanza of the server configuration, restart it, run generate-root, then remove the setting again';
 
 function expectGenerateRoot(response: VaultResponse, what: string): Record<string, unknown> {
   // 405 "unsupported operation": OpenBao's listener has the endpoints switched off.

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TlsConfig } from '../config/index.js';
@@ -22,6 +23,14 @@ export interface TransportResponse {
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /**
+ * Node's https (and tls under it) only for an https:// address: loading them costs ~35 ms of
+ * start-up on Node 24 and a run against http:// (a server in the same pod on loopback) never uses them.
+ */
+function loadHttps(): typeof Https {
+  return createRequire(import.meta.url)('node:https') as typeof Https;
+}
+
+/**
  * HTTP to the one Vault server over Node's own http/https, plugged into node-vault as its
  * request function. Two reasons (README, design decisions): every TLS setting comes from our
  * Config and nothing from the environment, and the keep-alive connections are ours to watch.
@@ -31,6 +40,7 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 export class Transport {
   readonly #agent: HttpAgent;
   readonly #secure: boolean;
+  readonly #request: typeof httpRequest;
   readonly #listeners = new Set<() => void>();
   readonly #watched = new WeakSet<Socket>();
   #closedConnections = 0;
@@ -38,8 +48,10 @@ export class Transport {
   constructor(address: URL, tls: TlsConfig) {
     this.#secure = address.protocol === 'https:';
     const common = { keepAlive: true, maxSockets: 4, maxFreeSockets: 2, scheduling: 'lifo' as const };
-    this.#agent = this.#secure
-      ? new HttpsAgent({
+    const https = this.#secure ? loadHttps() : undefined;
+    this.#request = https?.request ?? httpRequest;
+    this.#agent = https
+      ? new https.Agent({
           ...common,
           rejectUnauthorized: !tls.skipVerify,
           ...(tls.caCertificates.length > 0 ? { ca: [...tls.caCertificates] } : {}),
@@ -71,8 +83,7 @@ export class Transport {
     const headers: Record<string, string | number> = { accept: 'application/json', ...request.headers };
     if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
     return new Promise((resolve, reject) => {
-      const send = this.#secure ? httpsRequest : httpRequest;
-      const outgoing: ClientRequest = send(url, { method: request.method, headers, agent: this.#agent }, (response) => {
+      const outgoing: ClientRequest = this.#request(url, { method: request.method, headers, agent: this.#agent }, (response) => {
         readBody(response).then((body) => resolve({ statusCode: response.statusCode ?? 0, body, request: { path: url.pathname } }), reject);
       });
       outgoing.on('socket', (socket) => this.#watch(socket));
@@ -95,9 +106,8 @@ export class Transport {
   stream(request: { method: string; uri: string; headers: Record<string, string>; body?: Readable; idleTimeoutMs: number }): Promise<IncomingMessage> {
     const url = new URL(request.uri);
     return new Promise((resolve, reject) => {
-      const send = this.#secure ? httpsRequest : httpRequest;
       const headers: Record<string, string> = { ...request.headers, ...(request.body ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}) };
-      const outgoing: ClientRequest = send(url, { method: request.method, headers, agent: this.#agent }, resolve);
+      const outgoing: ClientRequest = this.#request(url, { method: request.method, headers, agent: this.#agent }, resolve);
       outgoing.on('socket', (socket) => this.#watch(socket));
       outgoing.on('error', reject);
       outgoing.setTimeout(request.idleTimeoutMs, () => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));

@@ -121,8 +121,23 @@ describeEachServer('generate-root', (kind) => {
     expectNoSecretIn(capturedOutput, await outputSecrets(store));
   }, 120_000);
 
-  it.skipIf(kind !== 'openbao')('endpoints off (the OpenBao default): exit 2 naming the listener setting, nothing stored', async () => {
-    const { store, args } = await setUp(kind, false);
+  it.skipIf(kind !== 'openbao')('endpoints off (the OpenBao default): the authenticated sys/generate-root-token route with the stored management token; the listener untouched', async () => {
+    const { server, store, args } = await setUp(kind, false);
+    const result = await runCli(args('generate-root', '--revoke-after'));
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(logLines(result.stderr).find((line) => line.event === 'generate-root-route')).toMatchObject({ path: 'sys/generate-root-token' });
+    expect(logLines(result.stderr).find((line) => line.event === 'command-done')).toMatchObject({ revoked: true, provisionerTokenIssued: true });
+    // The unauthenticated endpoints stayed off throughout.
+    expect((await baoRequest(server, 'GET', 'sys/generate-root/attempt')).status).toBe(405);
+    const provisioner = JSON.parse(await store.readLatest('vault-provisioner-token')).token as string;
+    expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', provisioner)).status).toBe(200);
+    expectNoSecretIn(capturedOutput, await outputSecrets(store));
+  }, 120_000);
+
+  it.skipIf(kind !== 'openbao')('endpoints off and no valid management token either: exit 2 naming the listener setting as the break-glass, nothing stored', async () => {
+    const { server, store, args } = await setUp(kind, false);
+    const management = JSON.parse(await store.readLatest('vault-management-token')).token as string;
+    expect((await baoRequest(server, 'POST', 'auth/token/revoke-self', management)).status).toBe(204);
     const before = await store.readAllVersions('vault-root-token');
     const result = await runCli(args('generate-root'));
     expect(result.code).toBe(2);

@@ -24,9 +24,11 @@ const PYTHON = join(TOOLS, 'k8s-venv', 'bin', 'python');
 /** The oldest Kubernetes minor still in the clouds' extended support here, and the newest schema shipped. */
 const KUBERNETES_VERSIONS = ['1.30.0', '1.37.0'];
 
-const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/aws-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init'] as const;
+const KUSTOMIZATIONS = ['base', 'overlays/gcp', 'overlays/aws', 'overlays/gcp-job', 'overlays/aws-job', 'overlays/dr', 'overlays/aws-kms', 'overlays/gcp-kms', 'overlays/self-init', 'overlays/static-seal', 'overlays/static-seal-aws'] as const;
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
-const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/aws-job': 'aws', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp' };
+const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = { 'overlays/gcp': 'gcp', 'overlays/aws': 'aws', 'overlays/gcp-job': 'gcp', 'overlays/aws-job': 'aws', 'overlays/dr': 'gcp', 'overlays/aws-kms': 'aws', 'overlays/gcp-kms': 'gcp', 'overlays/self-init': 'gcp', 'overlays/static-seal': 'gcp', 'overlays/static-seal-aws': 'aws' };
+/** The static-seal layouts: the seal stanza is written at each start by the seal-key init container, not read from a ConfigMap. */
+const STATIC_SEAL_OVERLAYS: readonly string[] = ['overlays/static-seal', 'overlays/static-seal-aws'];
 /** The one-shot Job layouts (no sidecar). */
 const JOB_OVERLAYS: readonly string[] = ['overlays/gcp-job', 'overlays/aws-job'];
 /** The cloud KMS seal each KMS overlay declares: the cloud of its store. */
@@ -97,13 +99,18 @@ const podTemplates = (name: string) =>
     .map((object) => ({ owner: `${object.kind}/${object.metadata.name}`, object, pod: object.spec.template }));
 const isBootstrap = (container: Container) => /(^|\/)vault-bootstrap(:|@)/.test(container.image);
 
-/** The server's configuration files, as its -config flags name them, from the ConfigMap mounted at their directory. */
+/**
+ * The server's configuration files, as its -config flags name them, from the ConfigMap mounted at
+ * their directory. A file on the seal-key emptyDir (the static-seal layouts) is written by the
+ * init container at each start: checked by the static-seal tests, not here.
+ */
 function serverConfigFiles(name: string): string[] {
   const statefulSet = one(name, 'StatefulSet', 'openbao');
   const server = openbaoContainer(name);
   const paths = [...(server.command ?? []), ...(server.args ?? [])].filter((arg) => arg.startsWith('-config=')).map((arg) => arg.slice('-config='.length));
   expect(paths.length).toBeGreaterThan(0);
-  return paths.map((path) => {
+  const written = (path: string) => STATIC_SEAL_OVERLAYS.includes(name) && mountOf(statefulSet.spec.template, server, path).mount.name === 'seal-key';
+  return paths.filter((path) => !written(path)).map((path) => {
     const { mount, volume } = mountOf(statefulSet.spec.template, server, path);
     const data = one(name, 'ConfigMap', volume.configMap.name).data ?? {};
     const file = data[path.slice(mount.mountPath.length + 1)];
@@ -212,7 +219,7 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
     it('puts every object in one namespace, where the ConfigMaps and ServiceAccount it names exist', () => {
       const namespace = one(name, 'Namespace').metadata.name;
       // Cluster-scoped objects (the self-init overlay's ClusterRoleBinding) have no namespace: their subjects are in it.
-      const clusterScoped = ['Namespace', 'ClusterRoleBinding'];
+      const clusterScoped = ['Namespace', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
       for (const object of objectsOf(name).filter((candidate) => !clusterScoped.includes(candidate.kind))) {
         expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe(namespace);
       }
@@ -553,6 +560,57 @@ describe.skipIf(skipReason !== undefined)('the self-init overlay (OpenBao initia
   });
 });
 
+describe.skipIf(skipReason !== undefined).each(STATIC_SEAL_OVERLAYS)('the %s overlay (OpenBao static seal, its key in the secret manager)', (name) => {
+  const statefulSet = () => one(name, 'StatefulSet', 'openbao');
+  const initContainer = (): Container => {
+    const containers = (statefulSet().spec.template.spec.initContainers ?? []) as Container[];
+    expect(containers.map((container) => container.name)).toEqual(['seal-key']);
+    return containers[0]!;
+  };
+
+  it('an init container runs seal-key into a memory-backed emptyDir, as the server\'s uid and gid, with the sidecar\'s store settings', () => {
+    const init = initContainer();
+    expect(isBootstrap(init), 'the vault-bootstrap image').toBe(true);
+    expect(init.args![0]).toBe('seal-key');
+    const pod = statefulSet().spec.template;
+    const directory = setting(init, environmentOf(name, init), 'seal-key-dir', 'VB_SEAL_KEY_DIR')!;
+    const { mount, volume } = mountOf(pod, init, directory);
+    expect(mount.mountPath).toBe(directory);
+    expect(volume.emptyDir).toMatchObject({ medium: 'Memory' });
+    // The program's own config; /dev/shm (tmpfs here) stands in for the emptyDir, checked above.
+    const args = [...(init.args ?? []).filter((arg) => !arg.startsWith('--seal-key-dir')), '--seal-key-dir=/dev/shm'];
+    const config = loadConfig(args, { ...environmentOf(name, init), KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
+    expect(config.command).toBe('seal-key');
+    expect(config.store.kind).toBe(EXPECTED_STORE[name]);
+    const sidecar = (pod.spec.containers as Container[]).find(isBootstrap)!;
+    expect(programConfig(name, sidecar).storePrefix, 'the same prefix as the sidecar').toBe(config.storePrefix);
+    expect(environmentOf(name, init).POD_NAME).toBe(environmentOf(name, openbaoContainer(name)).BAO_RAFT_NODE_ID);
+    const server = openbaoContainer(name);
+    expect([init.securityContext.runAsUser, init.securityContext.runAsGroup], 'the key files (0400) are the server\'s own').toEqual([server.securityContext.runAsUser, server.securityContext.runAsGroup]);
+    expect(init.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('the server reads the stanza seal-key writes from that emptyDir, read-only, and names no seal in its ConfigMap', () => {
+    const server = openbaoContainer(name);
+    const pod = statefulSet().spec.template;
+    const directory = setting(initContainer(), environmentOf(name, initContainer()), 'seal-key-dir', 'VB_SEAL_KEY_DIR')!;
+    expect(server.command).toContain(`-config=${directory}/seal.hcl`);
+    const { mount } = mountOf(pod, server, `${directory}/seal.hcl`);
+    expect(mount).toMatchObject({ name: 'seal-key', readOnly: true });
+    expect(serverConfigFiles(name).join('\n')).not.toMatch(/seal\s+"/);
+    // Only these two containers mount the key's volume.
+    const mounting = [...(pod.spec.containers as Container[]), ...(pod.spec.initContainers as Container[])].filter((container) => (container.volumeMounts ?? []).some((each: any) => each.name === 'seal-key')).map((container) => container.name);
+    expect(mounting.sort()).toEqual(['openbao', 'seal-key']);
+    expect(server.image).toMatch(/openbao:2\.7\./);
+  });
+
+  if (name === 'overlays/static-seal-aws') {
+    it('the IRSA webhook is told to skip the OpenBao container: only seal-key and the sidecar get the pod\'s AWS identity', () => {
+      expect(statefulSet().spec.template.metadata.annotations['eks.amazonaws.com/skip-containers']).toBe('openbao');
+    });
+  }
+});
+
 describe.skipIf(skipReason !== undefined)('Helm values layered for cloud KMS auto-unseal (k8s/helm/openbao-gcpckms-values.yaml)', () => {
   const base = () => readYaml(join(ROOT, 'k8s', 'helm', 'openbao-values.yaml'));
   const merged = () => helmMerge(base(), readYaml(join(ROOT, 'k8s', 'helm', 'openbao-gcpckms-values.yaml')));
@@ -606,7 +664,7 @@ describe.skipIf(skipReason !== undefined)('Helm values for the official charts (
       const args = (sidecar.args ?? []).filter((arg) => !arg.startsWith('--spool-dir='));
       const config = loadConfig(args, { ...rest, POD_NAME: `${release}-0`, KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' });
       expect(config.store.kind).toBe('gcp');
-      expect(server.serviceAccount.annotations['iam.gke.io/gcp-service-account']).toMatch(/@my-project\.iam\.gserviceaccount\.com$/);
+      // The pods' ServiceAccount and its cloud identity: test/integration/helm.test.ts, on the charts' render.
       expect(config.tls.skipVerify).toBe(false);
       expect(config.vaultAddress.hostname).toBe('127.0.0.1');
       expect(server.terminationGracePeriodSeconds * 1000 - config.shutdownTimeoutMs).toBeGreaterThanOrEqual(10_000);
@@ -631,7 +689,6 @@ const INVALID_OVERLAYS = {
 
 describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API server (server-side dry-run, Pod Security restricted)', () => {
   let api: KubeApiServer;
-  const discovery = new Map<string, Array<{ name: string; kind: string; namespaced: boolean }>>();
 
   beforeAll(async () => {
     api = await KubeApiServer.start();
@@ -641,64 +698,8 @@ describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API ser
     await api?.stop();
   });
 
-  /** The object's URL, from the server's own discovery (kind → resource name, namespaced or not). */
-  async function objectPath(object: K8sObject): Promise<string> {
-    const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
-    const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-    if (!discovery.has(base)) {
-      const answer = await api.request('GET', base);
-      expect(answer.status, `discovery ${base}`).toBe(200);
-      discovery.set(base, answer.body.resources);
-    }
-    const resource = discovery.get(base)!.find((candidate) => candidate.kind === object.kind && !candidate.name.includes('/'));
-    expect(resource, `the server serves ${object.apiVersion} ${object.kind}`).toBeDefined();
-    const namespace = resource!.namespaced ? `/namespaces/${object.metadata.namespace ?? 'default'}` : '';
-    return `${base}${namespace}/${resource!.name}/${object.metadata.name}`;
-  }
-
-  /** Server-side apply; `dryRun` admits and validates everything and stores nothing. */
-  async function apply(object: K8sObject, dryRun: boolean) {
-    const query = `fieldManager=vault-bootstrap-test&force=true&fieldValidation=Strict${dryRun ? '&dryRun=All' : ''}`;
-    return api.request('PATCH', `${await objectPath(object)}?${query}`, object, 'application/apply-patch+yaml');
-  }
-
-  /**
-   * The Pod a workload would create, as its controller makes it (a StatefulSet's claims become
-   * PVC volumes). Pod Security admission enforces on Pods only; on workloads it only warns.
-   */
-  function podsOf(objects: K8sObject[]): K8sObject[] {
-    return objects
-      .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
-      .map((object) => {
-        const template = object.spec.template;
-        const claims = (object.spec.volumeClaimTemplates ?? []).map((claim: any) => ({ name: claim.metadata.name, persistentVolumeClaim: { claimName: `${claim.metadata.name}-${object.metadata.name}-0` } }));
-        return {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: `${object.metadata.name}-0`, namespace: object.metadata.namespace!, labels: template.metadata?.labels, annotations: template.metadata?.annotations },
-          spec: { ...template.spec, volumes: [...(template.spec.volumes ?? []), ...claims] },
-        } as K8sObject;
-      });
-  }
-
-  /**
-   * Creates the Namespace (the pods are judged by its labels) and the ServiceAccounts (pod
-   * admission looks them up; no controller makes them here) for real, then dry-runs the rest
-   * and the pods.
-   */
-  async function dryRunAll(objects: K8sObject[]): Promise<Array<{ what: string; status: number; message: string; warnings: string[] }>> {
-    const prerequisite = (object: K8sObject) => object.kind === 'Namespace' || object.kind === 'ServiceAccount';
-    for (const object of [...objects.filter((candidate) => candidate.kind === 'Namespace'), ...objects.filter((candidate) => candidate.kind === 'ServiceAccount')]) {
-      const created = await apply(object, false);
-      expect([200, 201], `${object.kind}/${object.metadata.name}: ${JSON.stringify(created.body)}`).toContain(created.status);
-    }
-    const answers = [];
-    for (const object of [...objects.filter((candidate) => !prerequisite(candidate)), ...podsOf(objects)]) {
-      const answer = await apply(object, true);
-      answers.push({ what: `${object.kind}/${object.metadata.name}`, status: answer.status, message: String(answer.body?.message ?? ''), warnings: answer.warnings });
-    }
-    return answers;
-  }
+  /** The harness's dry-run: Namespaces and ServiceAccounts for real, the rest and each workload's Pod with dryRun=All. */
+  const dryRunAll = (objects: K8sObject[]) => api.dryRunAll(objects);
 
   it.each(KUSTOMIZATIONS)('%s: every object and every pod it makes is admitted (dry-run) in a namespace enforcing restricted', async (name) => {
     const namespace = one(name, 'Namespace');
@@ -713,32 +714,6 @@ describe.skipIf(apiServerMissing !== undefined)('k8s manifests on a real API ser
     expect(answers.filter((answer) => answer.what.startsWith('Pod/')).length).toBe(podTemplates(name).length);
     // Dry-run stored nothing.
     expect((await api.request('GET', `/apis/apps/v1/namespaces/${namespace.metadata.name}/statefulsets`)).body.items).toEqual([]);
-  });
-
-  it.each(HELM_VALUES)('Helm $file: the pod parts it sets (sidecar, volumes, security contexts) are admitted under restricted', async ({ file, release }) => {
-    const { server } = readYaml(join(ROOT, 'k8s', 'helm', file));
-    // What the chart renders from these values, less what it adds itself (config volume, probes).
-    const serverContainer = { name: release, image: `${release}:test`, securityContext: server.statefulSet.securityContext.container, volumeMounts: server.volumeMounts };
-    const namespace = `helm-${release}`;
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: `${release}-0`, namespace },
-      spec: {
-        serviceAccountName: release,
-        securityContext: server.statefulSet.securityContext.pod,
-        terminationGracePeriodSeconds: server.terminationGracePeriodSeconds,
-        containers: [serverContainer, ...server.extraContainers],
-        volumes: server.volumes,
-      },
-    } as K8sObject;
-    const [answer] = await dryRunAll([
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: release, namespace, annotations: server.serviceAccount.annotations } },
-      pod,
-    ]);
-    expect([200, 201], answer!.message).toContain(answer!.status);
-    expect(answer!.warnings).toEqual([]);
   });
 
   it('the shared steps in their order: k8s/base/namespace.yaml, then the TLS Secret in it, and the EKS StorageClass, are admitted', async () => {

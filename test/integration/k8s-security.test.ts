@@ -1,9 +1,10 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALLOWED_SKIPS, CHECKOV, NEVER_SKIPPED, scan, type Scan } from '../helpers/checkov.js';
 
 /**
  * The security gate over what ships to Kubernetes: checkov (pinned, scripts/install-tools.sh)
@@ -13,27 +14,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * and digest checks are never among them. Every image reference, in the renders and in the
  * Helm values, is pinned by digest.
  *
- * The official Helm charts themselves cannot be rendered here (neither chart is published on
- * the registries this project builds from), so their values and the NetworkPolicies shipped for
- * them are checked by reading them.
+ * The official Helm charts' renders with the values of k8s/helm go through the same gate in
+ * helm.test.ts (test/helpers/checkov.ts holds the scan and the allowed skips for both); the
+ * values themselves are also checked here by reading them.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOOLS = join(ROOT, '.tools');
 const KUSTOMIZE = join(TOOLS, 'bin', 'kustomize');
-const CHECKOV = join(TOOLS, 'checkov-venv', 'bin', 'checkov');
 const PYTHON = join(TOOLS, 'checkov-venv', 'bin', 'python');
 const OVERLAYS = readdirSync(join(ROOT, 'k8s', 'overlays')).sort();
 const HELM = join(ROOT, 'k8s', 'helm');
 
-/** Findings that do not apply to a Vault server: each skip names one of these, with its reason. */
-const ALLOWED_SKIPS: Readonly<Record<string, string>> = {
-  CKV_K8S_8: 'liveness probe: restarting a sealed server does not unseal it',
-  CKV_K8S_11: 'CPU limit: CFS throttling delays raft heartbeats',
-  CKV_K8S_40: "high UID: OpenBao's image owns its raft files as uid 100",
-};
-/** NetworkPolicy for every pod, service-account tokens only where needed, images by digest: never skipped. */
-const NEVER_SKIPPED = ['CKV2_K8S_6', 'CKV_K8S_38', 'CKV_K8S_43', 'CKV_K8S_15'];
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
 
 function missingTools(): string | undefined {
@@ -44,38 +36,6 @@ function missingTools(): string | undefined {
 }
 const skipReason = missingTools();
 if (skipReason) console.warn(`k8s-security: skipped: ${skipReason}`);
-
-interface Finding {
-  check_id: string;
-  resource: string;
-  file_path: string;
-  check_result: { result: string; suppress_comment?: string };
-}
-interface Scan {
-  failed: Finding[];
-  skipped: Finding[];
-  passed: Finding[];
-}
-
-/**
- * checkov over a directory of manifests; its JSON report, one entry per framework. Run without
- * blocking: a scan takes tens of seconds on a loaded machine, and the test worker must keep
- * answering its runner meanwhile. checkov exits 1 when it finds something, which is a report too.
- */
-async function scan(directory: string): Promise<Scan> {
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(CHECKOV, ['--directory', directory, '--framework', 'kubernetes', '--output', 'json', '--skip-download'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, out, err) => {
-      if (error && error.code !== 1) reject(new Error(`checkov exited ${String(error.code)}: ${err.split('\n').slice(-3).join(' ')}`));
-      else resolve(out);
-    });
-  });
-  const reports = [JSON.parse(stdout)].flat() as Array<{ results: { failed_checks: Finding[]; skipped_checks: Finding[]; passed_checks: Finding[] } }>;
-  return {
-    failed: reports.flatMap((report) => report.results.failed_checks),
-    skipped: reports.flatMap((report) => report.results.skipped_checks),
-    passed: reports.flatMap((report) => report.results.passed_checks),
-  };
-}
 
 function yamlDocuments(text: string): any[] {
   return JSON.parse(execFileSync(PYTHON, ['-c', 'import json, sys, yaml; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'], { input: text, encoding: 'utf8' }));

@@ -93,7 +93,7 @@ describe('the sidecar reconciles: drift is repaired and nothing is trusted from 
 });
 
 describe('what needs a person keeps the sidecar alive and not ready, and says why', () => {
-  it('a policy the server rejects: the others are written, not ready naming the file; fixed file → ready; then a denied store: alive, not ready', async () => {
+  it('a policy the server rejects: the others are written, not ready naming the file; fixed file → ready; then a denied store: alive, blocked, and still serving (ready)', async () => {
     const server = await OpenBao.start();
     running.push({ server });
     const policiesDirectory = await mkdtemp(join(tmpdir(), 'vb-policies-'));
@@ -118,10 +118,11 @@ describe('what needs a person keeps the sidecar alive and not ready, and says wh
     await expect.poll(async () => (await probe(port, '/readyz')).status, { timeout: 15_000, interval: 100 }).toBe(200);
     expect(await metric(port, 'vault_bootstrap_blocked{reason="policy-rejected"}')).toBe(0);
 
-    // The store starts denying (as a revoked IAM grant would): alive, not ready, one log line.
+    // The store starts denying (as a revoked IAM grant would): alive, blocked, one log line; the
+    // unsealed, configured node stays in the Services (readiness gates serving, not the store).
     await chmod(join(sidecar.storeDirectory, 'vault-unseal-keys'), 0o000);
     await expect.poll(() => metric(port, 'vault_bootstrap_blocked{reason="store-denied"}'), { timeout: 15_000, interval: 100 }).toBe(1);
-    expect(await probe(port, '/readyz')).toMatchObject({ status: 503, text: expect.stringContaining('EACCES') });
+    expect(await probe(port, '/readyz')).toMatchObject({ status: 200, text: expect.stringMatching(/^serving; blocked: .*EACCES/) });
     expect((await probe(port, '/healthz')).status).toBe(200);
     expect(cli.child.exitCode).toBeNull();
     expect(logLines(cli.output()).filter((line) => line.blocker === 'store-denied')).toHaveLength(1);

@@ -243,3 +243,49 @@ describe.skipIf(missing !== undefined)('static seal key with self-initialization
     expectNoSecretIn(capturedOutput, sealKeyValues(versions));
   }, 90_000);
 });
+
+// Shamir → static through the existing migrate-seal path: the key seal-key stores becomes the
+// seal, and the former unseal keys become the recovery keys.
+describe.skipIf(missing !== undefined)('seal migration Shamir → static seal key from the store, file store [openbao]', () => {
+  let server: TestServer;
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    await server?.stop();
+    for (const cleanup of cleanups) await cleanup();
+  });
+
+  it('migrate-seal moves a Shamir cluster onto the stored static key; restarts then unseal with no key submitted', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'vb-static-migration-'));
+    server = await TestServer.start();
+    const storeArgs = ['--store', 'file', '--file-dir', join(home, 'store')];
+    const store = new FileStore(join(home, 'store'));
+    const first = await runCli(['run', '--once', ...storeArgs, '--vault-addr', server.address, '--secret-shares', '3', '--secret-threshold', '2']);
+    expect(first.code, first.stdout).toBe(0);
+    const shamir = JSON.parse(await store.readLatest('vault-unseal-keys')) as { type: string; keysBase64: string[] };
+    expect(shamir.type).toBe('shamir');
+
+    // The pod gains the static-seal init container: the key is generated and stored, the server restarts with it.
+    const { directory, remove } = await memoryDirectory('vb-seal-key-migration');
+    cleanups.push(remove);
+    const pod = { name: 'openbao-0', directory };
+    expect((await runSealKey(pod, storeArgs, cleanEnv())).code).toBe(0);
+    await server.stop();
+    useSealKeyDirectory(server, directory);
+    await server.start();
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ type: 'static', sealed: true, migration: true });
+
+    const migrated = await runCli(['migrate-seal', ...storeArgs, '--vault-addr', server.address]);
+    expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
+    expect(JSON.parse(migrated.stdout.trim())).toMatchObject({ from: 'shamir', to: 'static', alreadyMigrated: false });
+    expect(JSON.parse(await store.readLatest('vault-unseal-keys'))).toMatchObject({ type: 'recovery', status: 'active', keysBase64: shamir.keysBase64 });
+
+    await server.stop();
+    expect((await runSealKey(pod, storeArgs, cleanEnv())).code).toBe(0);
+    await server.start();
+    await until('unsealed by the static seal', async () => ((await serverRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined), 30_000);
+    const converged = await runCli(['run', '--once', ...storeArgs, '--vault-addr', server.address]);
+    expect(converged.code, converged.stdout).toBe(0);
+    expect(events(converged.stdout, 'act').map((line) => line.action)).not.toContain('unseal');
+    expectNoSecretIn(capturedOutput, [...sealKeyValues(await store.readAllVersions('vault-seal-key')), ...(await secretValuesIn(store))]);
+  }, 60_000);
+});

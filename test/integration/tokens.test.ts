@@ -55,7 +55,7 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
 
-  it('kept while valid, rotated in the last third of its life (old one revoked after the new one is stored), reissued when invalid', async () => {
+  it('kept while valid, rotated in the last third of its life (with --provisioner-overlap 0s the old one is revoked after the new one is stored), reissued when invalid', async () => {
     const { server, store, args } = await setUp(kind);
     servers.push(server);
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
@@ -69,7 +69,7 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     await expect
       .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, { timeout: 50_000, interval: 1000 })
       .toBeLessThan(19);
-    const rotation = await runCli(args('--provisioner-ttl', '1m'));
+    const rotation = await runCli(args('--provisioner-ttl', '1m', '--provisioner-overlap', '0s'));
     expect(rotation.code, rotation.stdout).toBe(0);
     const second = await latest(store, 'vault-provisioner-token');
     expect(second.accessor).not.toBe(first.accessor);
@@ -94,6 +94,37 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expect(third.accessor).not.toBe(second.accessor);
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', third.token)).status).toBe(200);
     expect(await store.readAllVersions('vault-provisioner-token')).toHaveLength(3);
+    expectNoSecretIn(capturedOutput, await secretValuesIn(store));
+  });
+
+  it('CI grace: a rotated-out token stays valid for its --provisioner-overlap, then the sidecar revokes it', async () => {
+    const { server, store, args } = await setUp(kind);
+    servers.push(server);
+    expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
+    const first = await latest(store, 'vault-provisioner-token');
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, { timeout: 50_000, interval: 1000 })
+      .toBeLessThan(19);
+    const rotation = await runCli(args('--provisioner-ttl', '1m', '--provisioner-overlap', '3s'));
+    expect(rotation.code, rotation.stdout).toBe(0);
+    const second = await latest(store, 'vault-provisioner-token');
+    expect(second.accessor).not.toBe(first.accessor);
+    expect(second.previous).toEqual({ accessor: first.accessor, revokeAt: expect.any(String) });
+    // A CI job that read the old token before the rotation still works.
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).status).toBe(200);
+    const early = await runCli(args('--provisioner-ttl', '1m', '--provisioner-overlap', '3s'));
+    expect(actions(early.stdout).map((entry) => entry.action)).not.toContain('revoke-previous-token');
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).status).toBe(200);
+
+    // Once the overlap has ended: revoked, and the record forgets it.
+    await expect.poll(() => Date.now(), { timeout: 10_000, interval: 200 }).toBeGreaterThan(Date.parse(second.previous.revokeAt));
+    const late = await runCli(args('--provisioner-ttl', '1m', '--provisioner-overlap', '3s'));
+    expect(late.code, late.stdout).toBe(0);
+    expect(actions(late.stdout).map((entry) => entry.action)).toContain('revoke-previous-token');
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).status).toBe(403);
+    const third = await latest(store, 'vault-provisioner-token');
+    expect(third).toEqual({ token: second.token, accessor: second.accessor, policies: second.policies, expiresAt: second.expiresAt });
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', second.token)).status).toBe(200);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
 });

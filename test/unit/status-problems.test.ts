@@ -13,6 +13,7 @@ function converged(): StatusReport {
     sealIntent: null,
     decision: { state: 'ready', reason: 'converged', blocker: null },
     staleOperations: { operations: [], unchecked: ['generate-root: the server serves no unauthenticated generate-root endpoints (a default OpenBao)'] },
+    privilegedAuthRoles: [],
   };
 }
 
@@ -30,6 +31,7 @@ describe('status separates problems from information', () => {
     ['an active seal intent', (report: StatusReport) => void (report.sealIntent = { active: true, by: 'ops', at: '2026-11-30T00:00:00.000Z', reason: 'incident' })],
     ['a pending rotation', (report: StatusReport) => void (report.keys.pendingRotation = true)],
     ['an invalid provisioner token', (report: StatusReport) => void (report.provisionerToken.state = 'invalid')],
+    ['an auth role handing out admin', (report: StatusReport) => void (report.privilegedAuthRoles = [{ path: 'auth/approle/role/ci-made', policies: ['admin'] }])],
     ['a stale operation', (report: StatusReport) => void report.staleOperations.operations.push({ operation: 'rotation', path: 'sys/rotate/root', nonce: 'n', progress: 1, required: 3 })],
   ])('%s is one problem, listed first', (_, change) => {
     const report = converged();
