@@ -193,24 +193,25 @@ function refused(memory: Memory, version: number, at: number): Memory {
 async function configureServer(context: StepContext, action: Extract<Action, { kind: 'configure' }>, seen: Pick<Observation, 'at' | 'policyHashes'>, memory: Memory, policies: ReadonlyMap<string, string>): Promise<ActResult> {
   const { token } = action.management;
   const rejectedPolicies = new Map(memory.rejectedPolicies);
-  // Independent writes (a role may name a policy before it exists; the audit device names neither): sent together.
-  const [written] = await Promise.all([
-    Promise.allSettled(action.policies.map((name) => configurePolicy(context, name, policies.get(name)!, token))),
-    action.role ? configureTokenRole(context, token).then(() => action.repair && context.metrics.driftRepaired('token-role')) : undefined,
-    action.audit ? configureAuditDevice(context, token).then(() => action.repair && context.metrics.driftRepaired('audit-device')) : undefined,
-  ]);
-  for (const [index, name] of action.policies.entries()) {
-    const result = written[index]!;
-    if (result.status === 'fulfilled') {
+  for (const name of action.policies) {
+    try {
+      await configurePolicy(context, name, policies.get(name)!, token);
       rejectedPolicies.delete(name);
       if (action.repair) context.metrics.driftRepaired('policy');
-      continue;
+    } catch (error) {
+      if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
+      const message = `${error.message} (${policyFile(context, name)})`;
+      context.log.error({ event: 'policy-rejected', policy: name, error: { code: error.code, message } }, `policy ${name} rejected by the server; writing the others`);
+      rejectedPolicies.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
     }
-    const error: unknown = result.reason;
-    if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
-    const message = `${error.message} (${policyFile(context, name)})`;
-    context.log.error({ event: 'policy-rejected', policy: name, error: { code: error.code, message } }, `policy ${name} rejected by the server; writing the others`);
-    rejectedPolicies.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
+  }
+  if (action.role) {
+    await configureTokenRole(context, token);
+    if (action.repair) context.metrics.driftRepaired('token-role');
+  }
+  if (action.audit) {
+    await configureAuditDevice(context, token);
+    if (action.repair) context.metrics.driftRepaired('audit-device');
   }
   if (rejectedPolicies.size === 0) checkpoint('configured');
   return { memory: { ...memory, rejectedPolicies } };

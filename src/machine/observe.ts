@@ -124,11 +124,8 @@ async function observeServer(
     ...(management.loginProblem !== undefined ? { loginProblem: management.loginProblem } : {}),
   };
   if (management.token === undefined) return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
-  // Read-only and independent: asked together.
-  const [changes, auditDiffers] = await Promise.all([
-    planConfiguration(context, policies, management.token),
-    serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi ? auditDeviceDiffers(context, management.token) : false,
-  ]);
+  const changes = await planConfiguration(context, policies, management.token);
+  const auditDiffers = serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi && (await auditDeviceDiffers(context, management.token));
   return { ...known, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, auditDiffers };
 }
 

@@ -21,14 +21,14 @@ export interface ConfigureChanges {
   roleWritten: boolean;
 }
 
-/** What configuring would change, read-only: policies whose text differs, and the token role. The reads are independent, so they go together. */
+/** What configuring would change, read-only: policies whose text differs, and the token role. */
 export async function planConfiguration(context: StepContext, policies: ReadonlyMap<string, string>, token: Secret): Promise<ConfigureChanges> {
   const { vault, signal, config } = context;
-  const [texts, role] = await Promise.all([
-    Promise.all([...policies.keys()].map((name) => vault.readPolicy(name, token, { signal }))),
-    vault.readTokenRole(PROVISIONER_ROLE, token, { signal }),
-  ]);
-  const policiesWritten = [...policies].filter(([, text], index) => texts[index] !== text).map(([name]) => name);
+  const policiesWritten: string[] = [];
+  for (const [name, text] of policies) {
+    if ((await vault.readPolicy(name, token, { signal })) !== text) policiesWritten.push(name);
+  }
+  const role = await vault.readTokenRole(PROVISIONER_ROLE, token, { signal });
   const desired = provisionerRole(config.provisionerTtlMs);
   const roleWritten =
     role === undefined ||
