@@ -73,20 +73,21 @@ path "sys/policies/acl" {
 path "sys/policies/acl/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
-# HashiCorp Vault writes a policy under strings.ToLower(name) with surrounding white space
-# trimmed (Go's unicode.IsSpace), but checks the ACL against the name as sent: PUT
-# sys/policies/acl/Admin, "admin ", "\u00a0admin" or "adm\u0130n" (U+0130, capital I with dot
-# above, which Go lowercases to an ASCII "i") would rewrite admin. OpenBao folds before it
-# checks. Every spelling that folds into one of the four names is refused here, at the first
-# character where it differs from the name:
-#   - any name that starts with one of the four (so "admin" followed by anything: trailing
-#     white space of any kind; CI cannot name a policy admin-x or defaults either);
+# HashiCorp Vault writes a policy under strings.ToLower(name) with a leading or trailing ASCII
+# space dropped, but checks the ACL against the name as sent: PUT sys/policies/acl/Admin,
+# "admin " or "adm\u0130n" (U+0130, capital I with dot above, which Go lowercases to an ASCII
+# "i") would rewrite admin. OpenBao folds before it checks. Every spelling that folds into one
+# of the four names is refused here, at the first character where it differs from the name:
+#   - any name that starts with one of the four (so "admin" followed by anything, a space
+#     included; CI cannot name a policy admin-x or defaults either);
 #   - a name that starts like one and then has a capital letter, or U+0130 where the name has
 #     an "i" (U+212A, the Kelvin sign that folds to "k", matters for no name here);
-#   - a name that starts with any character Go's unicode.IsSpace trims.
-# These are the only non-ASCII code points whose simple lower case is ASCII (U+0130 and
-# U+212A), and the whole white-space set; test/integration/escalation-paths.test.ts sends the
-# family to Vault 1.19.0. Write policy names in lower case (the server stores them so anyway).
+#   - a name that starts with a space, or with any other character Go's unicode.IsSpace knows
+#     (neither server folds those; refused all the same).
+# U+0130 and U+212A are the only non-ASCII code points whose simple lower case is ASCII;
+# test/integration/escalation-paths.test.ts shows that both servers fold exactly capitals,
+# these two and an ASCII space at either end, and sends every spelling to both. Write policy
+# names in lower case (the server stores them so anyway).
 path "sys/policies/acl/admin*" {
   capabilities = ["deny"]
 }

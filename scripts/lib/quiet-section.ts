@@ -36,6 +36,8 @@ export interface QuietCounts {
   /** Requests carrying X-Vault-Token: each is two audit-log entries (request and response). */
   tokenRequests: number;
   vaultWrites: number;
+  /** sys/seal-status requests: vault-bootstrap asks it at a full reconcile only (a cheap pass asks sys/health alone). */
+  sealStatusRequests: number;
   /** Full reconciles in the window (each reads the token role once). */
   reconciles: number;
   cpuPercent: number;
@@ -117,6 +119,7 @@ async function countWindow(windowSeconds: number, contender: LongRunning, vaultP
     vaultRequests: vault.length,
     tokenRequests: vault.filter((request) => request.token).length,
     vaultWrites: vault.filter((request) => request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'LIST').length,
+    sealStatusRequests: vault.filter((request) => request.path === '/v1/sys/seal-status').length,
     reconciles: vault.filter((request) => request.method === 'GET' && request.path === '/v1/auth/token/roles/provisioner').length,
     cpuPercent: cpuMs / (windowSeconds * 10),
   };
@@ -148,11 +151,11 @@ export function perDay(counts: QuietCounts, atDefaults: boolean): { storeCallsPe
   }
   const reconcilesPerDay = 86_400 / DEFAULT_RECONCILE_SECONDS;
   const perReconcile = (count: number) => count / counts.reconciles;
-  const cheapRequests = counts.vaultRequests - counts.tokenRequests;
+  // sys/health once a pass (a reconcile's included) as measured; what only reconciles send (token-bearing requests, sys/seal-status) at the default rate.
+  const cheapRequests = counts.vaultRequests - counts.tokenRequests - counts.sealStatusRequests;
   return {
     storeCallsPerDay: counts.storeCalls === undefined ? undefined : perReconcile(counts.storeCalls) * reconcilesPerDay,
     tokenRequestsPerHour: (perReconcile(counts.tokenRequests) * reconcilesPerDay) / 24,
-    // Unauthenticated requests (health, seal-status) as measured; the reconciles' token requests at the default rate.
-    requestsPerHour: scale(cheapRequests, 3600) + (perReconcile(counts.tokenRequests) * reconcilesPerDay) / 24,
+    requestsPerHour: scale(cheapRequests, 3600) + (perReconcile(counts.tokenRequests + counts.sealStatusRequests) * reconcilesPerDay) / 24,
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { checkpoint } from '../checkpoints.js';
-import { BootstrapError, StoreAlreadyExistsError } from '../errors.js';
+import { BootstrapError, describeError, StoreAlreadyExistsError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { chooseSealKeys, rolloutComplete } from '../seal-key/choose.js';
 import { writeSealKeyFiles } from '../seal-key/files.js';
@@ -67,7 +67,14 @@ export async function sealKey(context: StepContext): Promise<SealKeyResult> {
   );
   const node = config.holder;
   const keyId = choice.current.record.keyId;
-  await records.updateRollout((seen) => (seen.nodes[node]?.keyId === keyId ? undefined : { ...seen, nodes: { ...seen.nodes, [node]: { keyId, at: new Date().toISOString() } } }));
+  // Best effort: the files are what the server needs. A node whose entry could not be written
+  // only delays dropping a previous key (until its next start), never drops it early.
+  try {
+    await records.updateRollout((seen) => (seen.nodes[node]?.keyId === keyId ? undefined : { ...seen, nodes: { ...seen.nodes, [node]: { keyId, at: new Date().toISOString() } } }));
+  } catch (error) {
+    if (!(error instanceof BootstrapError) || !error.transient) throw error;
+    log.warn({ event: 'seal-key-rollout-not-recorded', secret: records.rolloutName, error: describeError(error) }, `could not record this node's key in ${records.rolloutName}; the previous key stays in the files until it is recorded at a later start`);
+  }
   return { keyId, version: choice.current.version, previousKeyId: choice.previous?.record.keyId ?? null, generated };
 }
 

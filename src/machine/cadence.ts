@@ -46,6 +46,7 @@ export function afterDecision(memory: Memory, seen: Observation, decision: Decis
     clusterId: vault.clusterId,
     connectionsClosed: vault.connectionsClosed,
     policies: policiesDigest(seen.policyHashes),
+    sealStatus: { sealType: vault.sealType, migration: vault.migration, ...(vault.seal === undefined ? {} : { seal: vault.seal }) },
     // Times already due at a reconcile that still ends ready (a standby, whose active node's sidecar rotates the token) are left to the interval.
     rotateAt: earliest(...[seen.server?.provisionerRotateAt, seen.server?.managementRenewAt, previousRevokeAt(seen)].filter((time) => time !== undefined && time > seen.at)),
   };

@@ -1,5 +1,5 @@
 import type { HealthKind } from './health.js';
-import type { Observation, PolicyRejection } from './model.js';
+import type { Observation, PolicyRejection, VaultSeen } from './model.js';
 import type { SealIntent } from '../store/records.js';
 
 /** What the last full reconcile that found everything in place saw; a cheap pass compares the server with it. */
@@ -13,6 +13,12 @@ export interface Converged {
   policies: string;
   /** When the stored provisioner token enters the last third of its life, or the management token of its period, whichever is first, as looked up then. */
   rotateAt: number | undefined;
+  /**
+   * What sys/seal-status said then. A cheap pass (health, cluster id and closed connections as
+   * then) reuses it instead of asking again: the seal type changes only with a restart, a
+   * migration shows only while sealed, and the split is read afresh at every reconcile.
+   */
+  sealStatus: Pick<VaultSeen, 'sealType' | 'migration' | 'seal'>;
 }
 
 /**

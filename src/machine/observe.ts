@@ -15,8 +15,8 @@ import { classifyHealth, isUnsealed } from './health.js';
  * One pass's look at the world: the server's health (and seal type where it matters), the
  * spool, and, when a full reconcile is due (cadence.ts), the store records this health kind
  * calls for and on an unsealed node what the server holds of our configuration. Reads only.
- * A cheap pass over a converged node makes sys/health and sys/seal-status, both without a
- * token, and nothing else. A full reconcile of a converged node adds five store reads (seal
+ * A cheap pass over a converged node makes one request, sys/health without a token, and
+ * nothing else (what sys/seal-status said is known from the last reconcile: memory.ts). A full reconcile of a converged node adds five store reads (seal
  * intent, keys, provisioner, root and management tokens), a look-up of each stored token, one
  * read per policy, one of the token role and, on HashiCorp Vault, one of the audit devices. A
  * sealed node held by an active seal intent reads no keys.
@@ -24,9 +24,12 @@ import { classifyHealth, isUnsealed } from './health.js';
 export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, memory: Memory = EMPTY_MEMORY, at: number = Date.now()): Promise<Observation> {
   const { records } = context;
   const spool = await context.spool?.read();
-  const vault = await observeVault(context);
+  const vault = await observeHealth(context);
   const policyHashes = hashPolicies(policies);
   const reconcile = reconcileDue(vault, policyHashes, at, memory.converged, context.config.reconcileIntervalMs);
+  // No reconcile due: the node is unsealed and unchanged since the converged reconcile, whose seal status stands.
+  if (reconcile === undefined && memory.converged !== undefined) Object.assign(vault, memory.converged.sealStatus);
+  else await observeSealStatus(context, vault);
   const seen: Observation = { at, vault, reconcile, spool, policyHashes };
   if (spool !== undefined || reconcile === undefined) return seen;
   if (vault.health === 'uninitialized') {
@@ -64,7 +67,8 @@ function isActive(intent: StoredRecord<SealIntent>): boolean {
 
 const NO_PROGRESS = Object.freeze({ progress: 0, nonce: '' });
 
-async function observeVault(context: StepContext): Promise<VaultSeen> {
+/** sys/health: whether and how the node serves, its cluster id and version. The seal status fields stay at their defaults. */
+async function observeHealth(context: StepContext): Promise<VaultSeen> {
   const { vault, signal } = context;
   let response;
   try {
@@ -77,15 +81,19 @@ async function observeVault(context: StepContext): Promise<VaultSeen> {
   const health = classifyHealth(response.status);
   const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
   const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed, serverKind: serverKindOf(response.body) };
-  if (health === 'uninitialized' || health === 'sealed' || isUnsealed(health)) {
-    const sealStatus = await vault.sealStatus({ signal });
-    seen.sealType = sealStatus.type;
-    seen.migration = sealStatus.migration;
-    if (health === 'sealed') seen.unsealProgress = { progress: sealStatus.progress, nonce: sealStatus.nonce };
-    seen.seal = { initialized: sealStatus.initialized, sealed: sealStatus.sealed, threshold: sealStatus.threshold, shares: sealStatus.shares };
-  }
   if (typeof response.body.version === 'string') seen.version = response.body.version;
   return seen;
+}
+
+/** sys/seal-status, for a node that answered as initialized or not, sealed or not: its seal type, migration, unseal progress and split. */
+async function observeSealStatus(context: StepContext, seen: VaultSeen): Promise<void> {
+  const { health } = seen;
+  if (health !== 'uninitialized' && health !== 'sealed' && !isUnsealed(health)) return;
+  const sealStatus = await context.vault.sealStatus({ signal: context.signal });
+  seen.sealType = sealStatus.type;
+  seen.migration = sealStatus.migration;
+  if (health === 'sealed') seen.unsealProgress = { progress: sealStatus.progress, nonce: sealStatus.nonce };
+  seen.seal = { initialized: sealStatus.initialized, sealed: sealStatus.sealed, threshold: sealStatus.threshold, shares: sealStatus.shares };
 }
 
 async function observeServer(
@@ -121,6 +129,12 @@ async function observeServer(
   return { ...known, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, auditDiffers };
 }
 
-function hashPolicies(policies: ReadonlyMap<string, string>): Map<string, string> {
-  return new Map([...policies].map(([name, text]) => [name, createHash('sha256').update(text).digest('hex').slice(0, 16)]));
+/** The last policy set hashed and its hashes: the set is the same object from pass to pass until a reload changes it, so a cheap pass hashes nothing. */
+let hashed: { policies: ReadonlyMap<string, string>; hashes: ReadonlyMap<string, string> } | undefined;
+
+function hashPolicies(policies: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  if (hashed?.policies !== policies) {
+    hashed = { policies, hashes: new Map([...policies].map(([name, text]) => [name, createHash('sha256').update(text).digest('hex').slice(0, 16)])) };
+  }
+  return hashed.hashes;
 }

@@ -178,7 +178,9 @@ export class Runner {
     if (Date.now() - this.#policiesReadAt < this.#context.config.intervalMs) return;
     this.#policiesReadAt = Date.now();
     try {
-      this.#policies = loadPolicies(this.#context.config.policiesDirectory);
+      const reloaded = loadPolicies(this.#context.config.policiesDirectory);
+      // The same texts keep the same set object, whose hashes observe() then reuses.
+      if (!samePolicies(reloaded, this.#policies)) this.#policies = reloaded;
     } catch (error) {
       const { message } = describeError(error);
       this.#sayOnce(`policies:${message}`, () => this.#context.log.error({ event: 'policies-not-reloaded', error: { message } }, `policies not reloaded, keeping the last good set: ${message}`));
@@ -232,4 +234,10 @@ function blockerOf(error: unknown): Blocker {
     default:
       return 'vault-request-rejected';
   }
+}
+
+function samePolicies(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, text] of a) if (b.get(name) !== text) return false;
+  return true;
 }

@@ -100,8 +100,13 @@ async function submitWithMigrate(context: StepContext, keys: UnsealKeys): Promis
 
 async function waitUntilActive(context: StepContext): Promise<void> {
   const deadline = Date.now() + ACTIVE_WITHIN_MS;
-  while ((await context.vault.health({ signal: context.signal })).status !== 200) {
-    if (Date.now() > deadline) throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal: the server did not become active within ${ACTIVE_WITHIN_MS / 1000} s after the migration; run migrate-seal again on the active node`);
+  for (;;) {
+    const { status } = await context.vault.health({ signal: context.signal });
+    if (status === 200) return;
+    if (Date.now() > deadline) {
+      // A standby unsealed with migrate while the active node still runs the old seal answers sys/health 500 (OpenBao 2.6.2, measured).
+      throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal: the server did not become active within ${ACTIVE_WITHIN_MS / 1000} s after the migration (sys/health ${status}); run migrate-seal again on the active node`);
+    }
     await sleep(250, context.signal);
   }
 }

@@ -19,8 +19,9 @@ const SCOPED_PROVISIONER = fileURLToPath(new URL('../../policies/scoped/provisio
 const PROTECTED_POLICIES = ['admin', 'provisioner', 'default', 'vault-bootstrap'];
 
 /**
- * Every character Go's strings.TrimSpace removes (unicode.IsSpace: the ASCII white space,
- * U+0085, U+00A0 and the Unicode space separators), which Vault trims from a policy name.
+ * The white space Go's unicode.IsSpace knows: the ASCII white space, U+0085, U+00A0 and the
+ * Unicode space separators. Of these, both servers fold only the ASCII space at either end of a
+ * policy name (the test below shows it); the rest are refused to CI all the same.
  */
 const GO_SPACES = ['\t', '\n', '\v', '\f', '\r', ' ', '\u0085', '\u00a0', '\u1680', ...Array.from({ length: 11 }, (_, index) => String.fromCharCode(0x2000 + index)), '\u2028', '\u2029', '\u202f', '\u205f', '\u3000'];
 
@@ -30,7 +31,10 @@ const GO_SPACES = ['\t', '\n', '\v', '\f', '\r', ' ', '\u0085', '\u00a0', '\u168
  */
 const FOLDS_TO_ASCII: Record<string, string> = { i: '\u0130', k: '\u212a' };
 
-/** Every spelling of `name` that Go's ToLower and TrimSpace fold into it, changed at one place. */
+/**
+ * Every spelling of `name` the servers fold into it, changed at one place: a capital letter,
+ * U+0130 or U+212A where they lower-case to the letter, an ASCII space at either end.
+ */
 function foldingSpellings(name: string): string[] {
   const spellings: string[] = [];
   for (let index = 0; index < name.length; index += 1) {
@@ -39,8 +43,13 @@ function foldingSpellings(name: string): string[] {
     const folding = FOLDS_TO_ASCII[letter];
     if (folding) spellings.push(name.slice(0, index) + folding + name.slice(index + 1));
   }
-  for (const space of GO_SPACES) spellings.push(space + name, name + space);
+  spellings.push(` ${name}`, `${name} `);
   return spellings;
+}
+
+/** The name with any other white space at either end: not folded by either server, refused to CI anyway. */
+function whiteSpaceSpellings(name: string): string[] {
+  return GO_SPACES.filter((space) => space !== ' ').flatMap((space) => [space + name, name + space]);
 }
 
 interface Setup {
@@ -73,8 +82,23 @@ async function bearerListener(): Promise<{ url: string; bearers: string[]; close
   return { url: `http://127.0.0.1:${port}`, bearers, close: () => new Promise<void>((resolve) => listener.close(() => resolve())) };
 }
 
-/** A syntactically valid JWT nobody signed: enough for the Kubernetes auth method to call its TokenReview host. */
-const UNSIGNED_JWT = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"system:serviceaccount:x:y"}').toString('base64url')}.c2ln`;
+/**
+ * A JWT nobody signed, with a service account's claims (Vault's plugin reads them before the
+ * review): enough for the Kubernetes auth method to call its TokenReview host.
+ */
+const UNSIGNED_JWT = [
+  { alg: 'RS256' },
+  {
+    iss: 'kubernetes/serviceaccount',
+    sub: 'system:serviceaccount:x:y',
+    'kubernetes.io/serviceaccount/namespace': 'x',
+    'kubernetes.io/serviceaccount/service-account.name': 'y',
+    'kubernetes.io/serviceaccount/service-account.uid': '00000000-0000-0000-0000-000000000001',
+  },
+]
+  .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+  .concat('c2ln')
+  .join('.');
 
 /** Tune bodies that would make the audit device write keys and tokens in clear. */
 const BLINDING: Array<Record<string, unknown>> = [
@@ -150,7 +174,8 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
     expect(rotation.code, rotation.stdout + rotation.stderr).toBe(0);
     expect((await store.readAllVersions('vault-unseal-keys')).length).toBeGreaterThan(1);
     const audit = await readFile(server.auditLog, 'utf8');
-    expect(audit).toContain('rotate');
+    // OpenBao audits its authenticated sys/rotate; Vault's sys/rekey takes no token.
+    if (kind === 'openbao') expect(audit).toContain('sys/rotate/root');
     expectNoSecretIn([audit], await secretValuesIn(store));
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
@@ -166,8 +191,8 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
     const scratch = 'kilos';
     const family = foldingSpellings(scratch);
     // Look-alikes whose lower case is not ASCII: long s, small capital L, fullwidth k, dotless i,
-    // i with a combining dot, zero-width space (not white space to Go), the Angstrom sign.
-    const outsideFamily = ['kilo\u017f', 'ki\u029flos', '\uff4bilos', 'k\u0131los', 'ki\u0307los', '\u200bkilos', 'kilos\u200b', '\u212bkilos', '\uff2bilos'];
+    // i with a combining dot, zero-width space, the Angstrom sign; and every other white space.
+    const outsideFamily = ['kilo\u017f', 'ki\u029flos', '\uff4bilos', 'k\u0131los', 'ki\u0307los', '\u200bkilos', 'kilos\u200b', '\u212bkilos', '\uff2bilos', ...whiteSpaceSpellings(scratch)];
     for (const spelling of [...family, ...outsideFamily]) {
       const answer = await serverRequest(server, 'PUT', `sys/policies/acl/${encodeURIComponent(spelling)}`, root, { policy: ANY_POWER.replace('"*"', '"scratch/*"') });
       const landed = (await serverRequest(server, 'GET', `sys/policies/acl/${scratch}`, root)).status === 200;
@@ -178,15 +203,15 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
       if (answer.status === 204 && !landed) await serverRequest(server, 'DELETE', `sys/policies/acl/${encodeURIComponent(spelling)}`, root);
     }
     const named = (spellings: string[]) => spellings.map((spelling) => JSON.stringify(spelling)).join(' ');
-    console.log(`[${kind}] spellings that fold into "${scratch}": ${folds.length} of ${family.length} in the family; outside it: ${named(folds.filter((spelling) => !family.includes(spelling)))}`);
-    expect(folds.filter((spelling) => !family.includes(spelling))).toEqual([]);
-    if (kind === 'vault') expect(named(family.filter((spelling) => !folds.includes(spelling)))).toBe('');
+    console.log(`[${kind}] spellings that fold into "${scratch}": ${folds.length} of ${family.length} in the family (${named(folds)}); outside it: ${named(folds.filter((spelling) => !family.includes(spelling)))}`);
+    // Exactly the family: each spelling in it folds, nothing outside it does.
+    expect(named(folds)).toBe(named(family));
 
     // CI sends every spelling of the four protected names: all refused, nothing changed.
     const before = await Promise.all(PROTECTED_POLICIES.map(async (name) => (await serverRequest(server, 'GET', `sys/policies/acl/${name}`, root)).body.data?.policy));
     let sent = 0;
     for (const name of PROTECTED_POLICIES) {
-      for (const spelling of [name, ...foldingSpellings(name)]) {
+      for (const spelling of [name, ...foldingSpellings(name), ...whiteSpaceSpellings(name)]) {
         const answer = await serverRequest(server, 'PUT', `sys/policies/acl/${encodeURIComponent(spelling)}`, ci, { policy: ANY_POWER });
         // 403 from the policy; OpenBao answers 400 to a name with a control character before any ACL.
         expect([400, 403], `PUT sys/policies/acl/${JSON.stringify(spelling)}: ${answer.status}`).toContain(answer.status);
@@ -286,7 +311,7 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
       for (const body of BLINDING) expect((await serverRequest(server, 'POST', path, ci, body)).status, `POST ${path} ${JSON.stringify(body)}`).toBe(403);
     }
     for (const name of PROTECTED_POLICIES) {
-      for (const spelling of foldingSpellings(name)) {
+      for (const spelling of [...foldingSpellings(name), ...whiteSpaceSpellings(name)]) {
         expect([400, 403], JSON.stringify(spelling)).toContain((await serverRequest(server, 'PUT', `sys/policies/acl/${encodeURIComponent(spelling)}`, ci, { policy: ANY_POWER })).status);
       }
     }
@@ -294,9 +319,10 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
 });
 
 describe('the folding family', () => {
-  it('holds one spelling per changed letter and per Go white-space character at each end', () => {
+  it('holds one spelling per capital, per U+0130/U+212A letter and per end with an ASCII space; the other white space apart', () => {
     expect(GO_SPACES).toHaveLength(25);
-    expect(foldingSpellings('admin')).toEqual(expect.arrayContaining(['Admin', 'adm\u0130n', '\u00a0admin', 'admin\u3000']));
-    expect(foldingSpellings('admin')).toHaveLength(5 + 1 + 50);
+    expect(foldingSpellings('admin')).toEqual(['Admin', 'aDmin', 'adMin', 'admIn', 'adm\u0130n', 'admiN', ' admin', 'admin ']);
+    expect(whiteSpaceSpellings('admin')).toHaveLength(48);
+    expect(whiteSpaceSpellings('admin')).toEqual(expect.arrayContaining(['\u00a0admin', 'admin\u3000']));
   });
 });

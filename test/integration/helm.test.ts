@@ -48,6 +48,7 @@ interface Layout {
 const LAYOUTS: Layout[] = [
   { name: 'openbao', chart: 'openbao', release: 'openbao', values: ['openbao-values.yaml'], beside: ['openbao-networkpolicy.yaml'] },
   { name: 'openbao-gcpckms', chart: 'openbao', release: 'openbao', values: ['openbao-values.yaml', 'openbao-gcpckms-values.yaml'], beside: ['openbao-networkpolicy.yaml'] },
+  { name: 'openbao-static-seal', chart: 'openbao', release: 'openbao', values: ['openbao-values.yaml', 'openbao-static-seal-values.yaml'], beside: ['openbao-networkpolicy.yaml'] },
   { name: 'vault', chart: 'vault', release: 'vault', values: ['vault-values.yaml'], beside: ['vault-networkpolicy.yaml', 'vault-rbac.yaml'] },
 ];
 
@@ -190,19 +191,20 @@ describe.skipIf(skipReason !== undefined)('the official charts rendered with k8s
       expect(mountOf('/spool').emptyDir.medium).toBe('Memory');
     });
 
-    it('every container non-root, read-only, unprivileged, all capabilities dropped; every pod volume is mounted by a container', () => {
+    it('every container non-root, read-only, unprivileged, all capabilities dropped, its image by digest; every pod volume is mounted by a container', () => {
       const spec = podSpec(layout);
       expect(spec.securityContext.runAsNonRoot).toBe(true);
       expect(spec.securityContext.seccompProfile.type).toBe('RuntimeDefault');
       expect(spec.hostNetwork ?? false).toBe(false);
-      for (const container of spec.containers as Container[]) {
+      for (const container of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
+        expect(container.image, container.name).toMatch(/^[^:@\s]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$/);
         const context = container.securityContext;
         expect(context.readOnlyRootFilesystem, container.name).toBe(true);
         expect(context.allowPrivilegeEscalation, container.name).toBe(false);
         expect(context.capabilities.drop, container.name).toContain('ALL');
         expect(context.capabilities.add ?? [], container.name).toEqual([]);
       }
-      const mounted = new Set((spec.containers as Container[]).flatMap((container) => (container.volumeMounts ?? []).map((mount: any) => mount.name)));
+      const mounted = new Set(([...(spec.initContainers ?? []), ...spec.containers] as Container[]).flatMap((container) => (container.volumeMounts ?? []).map((mount: any) => mount.name)));
       const claims = (statefulSet(layout).spec.volumeClaimTemplates ?? []).map((claim: any) => claim.metadata.name);
       for (const volume of [...spec.volumes.map((each: any) => each.name), ...claims]) expect(mounted.has(volume), `volume ${volume} is mounted`).toBe(true);
     });
@@ -294,10 +296,39 @@ describe.skipIf(skipReason !== undefined)('the official charts rendered with k8s
     expect(upgradedSet).toEqual(statefulSet(layout));
   });
 
+  it('the static seal layout: an init container writes the key into a memory-backed volume the server reads its second -config from; the store settings equal the sidecar\'s', () => {
+    const layout = LAYOUTS.find((each) => each.name === 'openbao-static-seal')!;
+    const spec = podSpec(layout);
+    const init = (spec.initContainers as Container[]).find((container) => container.name === 'seal-key')!;
+    expect(isBootstrap(init)).toBe(true);
+    expect(init.image).toBe(sidecar(layout).image);
+    expect(init.args!.slice(0, 1)).toEqual(['seal-key']);
+    const directory = init.args!.find((arg) => arg.startsWith('--seal-key-dir='))!.slice('--seal-key-dir='.length);
+    const writes = init.volumeMounts!.find((mount: any) => mount.mountPath === directory);
+    expect(writes.readOnly ?? false).toBe(false);
+    expect(spec.volumes.find((volume: any) => volume.name === writes.name).emptyDir).toMatchObject({ medium: 'Memory' });
+    const reads = server(layout).volumeMounts!.find((mount: any) => mount.name === writes.name);
+    expect(reads).toMatchObject({ mountPath: directory, readOnly: true });
+    expect(sidecar(layout).volumeMounts!.some((mount: any) => mount.name === writes.name), 'the sidecar does not see the key').toBe(false);
+    // The chart's start command, then the stanza the init container wrote.
+    const command = (server(layout) as any).args.join('\n');
+    expect(command).toMatch(new RegExp(`bao server -config=/tmp/storageconfig\\.hcl -exit-on-core-shutdown -config=${directory}/seal\\.hcl`));
+    // The server's uid and gid, so the 0400 files are its own.
+    expect([init.securityContext.runAsUser, init.securityContext.runAsGroup]).toEqual([spec.securityContext.runAsUser, spec.securityContext.runAsGroup]);
+    const storeSettings = (container: Container) => Object.fromEntries((container.env ?? []).filter((variable: any) => /^VB_(STORE|GCP_PROJECT|AWS_REGION|STORE_PREFIX)$/.test(variable.name)).map((variable: any) => [variable.name, variable.value]));
+    expect(storeSettings(init)).toEqual(storeSettings(sidecar(layout)));
+    expect(Object.keys(storeSettings(init)).sort()).toEqual(['VB_GCP_PROJECT', 'VB_STORE', 'VB_STORE_PREFIX']);
+    // The rest of the pod is the base layout's: the same volumes plus the key's.
+    const base = podSpec(LAYOUTS[0]!);
+    expect(spec.volumes.filter((volume: any) => volume.name !== writes.name)).toEqual(base.volumes);
+    expect(serverConfig(layout)).toBe(serverConfig(LAYOUTS[0]!));
+  });
+
   it('the OpenBao config: an audit device to stdout; a cloud KMS layout declares its seal on the OpenBao line that has it', () => {
     const [plain, kms] = [LAYOUTS[0]!, LAYOUTS[1]!];
     for (const layout of [plain, kms]) expect(serverConfig(layout)).toMatch(/audit "file" "[^"]+" \{[^}]*options \{\s*file_path\s*=\s*"stdout"/);
     expect(serverConfig(plain)).not.toMatch(/seal\s+"/);
+    expect(server(plain).image).toMatch(/^quay\.io\/openbao\/openbao:2\.7\.2@sha256:[0-9a-f]{64}$/);
     expect(serverConfig(kms)).toMatch(/seal\s+"gcpckms"/);
     expect(server(kms).image).toMatch(/^quay\.io\/openbao\/openbao:2\.6\.2@sha256:[0-9a-f]{64}$/);
   });
@@ -388,6 +419,7 @@ const TOKEN_FINDING =
 const CHART_IMPOSED: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   openbao: { 'CKV_K8S_38 StatefulSet.vault.openbao': TOKEN_FINDING },
   'openbao-gcpckms': { 'CKV_K8S_38 StatefulSet.vault.openbao': TOKEN_FINDING },
+  'openbao-static-seal': { 'CKV_K8S_38 StatefulSet.vault.openbao': TOKEN_FINDING },
   vault: { 'CKV_K8S_38 StatefulSet.vault.vault': TOKEN_FINDING },
 };
 

@@ -10,7 +10,7 @@ const POLICIES = new Map([['admin', 'h-admin'], ['provisioner', 'h-provisioner']
 const ACTIVE: VaultSeen = { health: 'active', status: 200, detail: '', clusterId: 'cluster-a', sealType: 'shamir', migration: false, unsealProgress: { progress: 0, nonce: '' }, connectionsClosed: 3 };
 
 /** What the last full reconcile saw: the same active node, a minute ago. */
-const CONVERGED: Converged = { at: NOW - 60_000, health: 'active', clusterId: 'cluster-a', connectionsClosed: 3, policies: 'admin:h-admin,provisioner:h-provisioner', rotateAt: NOW + 3600_000 };
+const CONVERGED: Converged = { at: NOW - 60_000, health: 'active', clusterId: 'cluster-a', connectionsClosed: 3, policies: 'admin:h-admin,provisioner:h-provisioner', rotateAt: NOW + 3600_000, sealStatus: { sealType: 'shamir', migration: false } };
 
 
 describe('reconcileDue: a cheap pass only while nothing happened', () => {
@@ -47,7 +47,7 @@ describe('afterDecision: which full reconcile the cheap passes rest on', () => {
 
   it('a full reconcile that found nothing to do becomes the reference, with the token rotation time', () => {
     const memory = afterDecision(EMPTY_MEMORY, full, done);
-    expect(memory.converged).toEqual({ at: NOW, health: 'active', clusterId: 'cluster-a', connectionsClosed: 3, policies: CONVERGED.policies, rotateAt: NOW + 7200_000 });
+    expect(memory.converged).toEqual({ at: NOW, health: 'active', clusterId: 'cluster-a', connectionsClosed: 3, policies: CONVERGED.policies, rotateAt: NOW + 7200_000, sealStatus: { sealType: 'shamir', migration: false } });
     expect(memory.convergedOnce).toBe(true);
     expect(reconcileDue(ACTIVE, POLICIES, NOW + 5000, memory.converged, RECONCILE_MS)).toBeUndefined();
   });

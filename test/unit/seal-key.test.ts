@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GoogleError, Status } from 'google-gax';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newSealKey, sealKey } from '../../src/commands/seal-key.js';
 import type { StepContext } from '../../src/steps/context.js';
-import { StoreNotFoundError } from '../../src/errors.js';
+import { BootstrapError, StoreNotFoundError } from '../../src/errors.js';
 import type { SecretStore } from '../../src/store/types.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError, StoreAlreadyExistsError } from '../../src/errors.js';
@@ -222,6 +222,35 @@ describe('seal-key when another pod created the secret but never stored its firs
     try {
       await expect(sealKey(context)).rejects.toMatchObject({ code: 'STORE_NOT_FOUND', message: expect.stringMatching(/vault-seal-key exists with no version: .*deleting the empty secret is safe/) });
       expect(await readdir(directory)).toEqual([]);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('seal-key when the rollout record cannot be written', () => {
+  it('still writes the key files and succeeds: a missing entry only delays dropping a previous key', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'vb-seal-ack-'));
+    const file = new FileStore(join(directory, 'store'));
+    await new SealKeyRecords(file, 'vault').createFirst(K1);
+    const store: SecretStore = {
+      kind: 'file',
+      verifyAccess: (name) => file.verifyAccess(name),
+      readLatest: (name) => file.readLatest(name),
+      createIfAbsent: (name, value) => file.createIfAbsent(name, value),
+      addVersion: async () => Promise.reject(new BootstrapError('STORE_UNAVAILABLE', 'gcp addVersion vault-seal-key-rollout: UNAVAILABLE')),
+      readAllVersions: (name) => file.readAllVersions(name),
+      listVersions: (name) => file.listVersions(name),
+      close: async () => undefined,
+    };
+    const log = { info: vi.fn(), debug: vi.fn(), warn: vi.fn(), error: vi.fn() };
+    const keys = join(directory, 'keys');
+    await mkdir(keys);
+    const context = { config: { sealKey: { directory: keys, uid: undefined }, storePrefix: 'vault', holder: 'openbao-0', timeoutMs: 1000 }, records: { store }, log, signal: new AbortController().signal } as unknown as StepContext;
+    try {
+      expect(await sealKey(context)).toMatchObject({ keyId: K1.keyId, version: 1, generated: false });
+      expect((await readdir(keys)).sort()).toEqual(['current.key', 'seal.hcl']);
+      expect(log.warn.mock.calls.map(([fields]) => (fields as { event: string }).event)).toEqual(['seal-key-rollout-not-recorded']);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
