@@ -70,6 +70,10 @@ export interface Config {
   readonly sealKey: SealKeyOptions | undefined;
   /** --snapshot-to and its companions (SPEC §12); undefined: no snapshots. */
   readonly snapshots: SnapshotConfig | undefined;
+  /** restore: the snapshot to bring back (`--snapshot ID`); undefined: the newest verified one. */
+  readonly snapshotId: string | undefined;
+  /** run --restore (the DR layout): an empty server with keys in the store is restored from the newest snapshot instead of left waiting. */
+  readonly restore: boolean;
 }
 
 /** seal-key's options: where the key files go, and whose they are. */

@@ -123,6 +123,7 @@ function serverConfigFiles(name: string): string[] {
 const DOWNWARD: Record<string, string> = {
   'metadata.name': 'openbao-0',
   'metadata.namespace': 'vault',
+  'metadata.uid': '0b0b0b0b-0000-4000-8000-000000000000',
   "metadata.annotations['batch.kubernetes.io/job-completion-index']": '0',
 };
 
@@ -385,9 +386,11 @@ describe.skipIf(skipReason !== undefined)('k8s manifests', () => {
         expect(config.vaultAddress.protocol).toBe('https:');
         expect(Number(config.vaultAddress.port)).toBe(apiPort);
         const podDnsName = `${statefulSet.metadata.name}-0.${statefulSet.spec.serviceName}`;
+        // The name in the namespace: Node's TLS check refuses the one-label wildcard *.openbao-internal
+        // (the first kubelet run found it, test/e2e/local-cluster.test.ts).
+        expect(config.tls.serverName, owner).toBe(`${podDnsName}.vault.svc`);
         if (object.kind === 'StatefulSet') {
           expect(config.vaultAddress.hostname, `${owner}: the colocated server`).toBe('127.0.0.1');
-          expect(config.tls.serverName).toBe(podDnsName);
         } else {
           expect(config.vaultAddress.hostname, `${owner}: pod N reaches openbao-N`).toBe(podDnsName);
         }
