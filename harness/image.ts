@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
 /** podman's settings (runc, rlimits within this machine's hard limits), for every podman call. */
-export const PODMAN_ENV = { ...process.env, CONTAINERS_CONF: join(ROOT, 'scripts/podman-containers.conf') };
+const PODMAN_ENV = { ...process.env, CONTAINERS_CONF: join(ROOT, 'scripts/podman-containers.conf') };
 
 /** The runtime user of the image (distroless's nonroot). */
 export const IMAGE_USER = '65532:65532';

@@ -45,7 +45,7 @@ export async function unsealsWith(server: OpenBao, rootToken: string, keys: stri
   return submitUnseal(server, keys);
 }
 
-export async function submitUnseal(server: OpenBao, keys: string[]): Promise<boolean> {
+async function submitUnseal(server: OpenBao, keys: string[]): Promise<boolean> {
   await baoRequest(server, 'PUT', 'sys/unseal', undefined, { reset: true });
   for (const key of keys) {
     const answer = await baoRequest(server, 'PUT', 'sys/unseal', undefined, { key });

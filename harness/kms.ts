@@ -18,7 +18,7 @@ export interface AwsKmsSeal {
 }
 
 /** Credentials moto accepts while it does not enforce IAM (its default). */
-export const UNCHECKED_CREDENTIALS: AwsCredentials = Object.freeze({ accessKeyId: 'testing', secretAccessKey: 'testing' });
+const UNCHECKED_CREDENTIALS: AwsCredentials = Object.freeze({ accessKeyId: 'testing', secretAccessKey: 'testing' });
 
 const REGION = 'us-east-1';
 

@@ -45,7 +45,7 @@ export class RecordingProxy {
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('end', () => {
         const body = Buffer.concat(chunks);
-        let bodyFields: string[] = [];
+        let bodyFields: string[];
         try {
           bodyFields = body.length > 0 ? Object.keys(JSON.parse(body.toString('utf8')) as object).sort() : [];
         } catch {

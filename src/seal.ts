@@ -33,7 +33,7 @@ export function splitFor(keyType: KeyType, splits: Splits): Split {
 }
 
 /** The flag whose value cannot serve a Shamir seal, named as every message names it. */
-export const PGP_KEYS_FLAG = '--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS';
+const PGP_KEYS_FLAG = '--recovery-pgp-keys/VB_RECOVERY_PGP_KEYS';
 
 /**
  * Why these custodians cannot hold shares of this key type, or undefined: the sidecar submits

@@ -55,7 +55,7 @@ export async function startServer(
       }
       case '/readyz':
         if (!probe.serving) return reply(503, `${probe.state}: ${probe.reason}\n`);
-        checkLive().then((problem) => {
+        void checkLive().then((problem) => {
           if (problem === undefined && probe.serving) return reply(200, probe.state === 'ready' ? 'ready\n' : `serving; ${probe.state}: ${probe.reason}\n`);
           probe.wake();
           reply(503, `${problem ?? probe.state}: the server changed since the last pass\n`);

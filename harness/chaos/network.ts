@@ -11,10 +11,10 @@ import type { ScenarioResult } from './scenarios.js';
  * Where the fault sits: between the sidecar and Vault, between the sidecar and the store (moto),
  * or between the server and its KMS (OpenBao 2.6's awskms seal on a key in the same moto).
  */
-export type FaultedDependency = 'vault' | 'store' | 'kms';
-export type Phase = 'start-up' | 'init-in-flight' | 'storing' | 'unsealing' | 'ready';
-export const PHASES: readonly Phase[] = ['start-up', 'init-in-flight', 'storing', 'unsealing', 'ready'];
-export const FAULTED_DEPENDENCIES: readonly FaultedDependency[] = ['vault', 'store', 'kms'];
+type FaultedDependency = 'vault' | 'store' | 'kms';
+type Phase = 'start-up' | 'init-in-flight' | 'storing' | 'unsealing' | 'ready';
+const PHASES: readonly Phase[] = ['start-up', 'init-in-flight', 'storing', 'unsealing', 'ready'];
+const FAULTED_DEPENDENCIES: readonly FaultedDependency[] = ['vault', 'store', 'kms'];
 
 export interface Cell {
   dependency: FaultedDependency;

@@ -10,7 +10,7 @@ import type { ScenarioResult } from './scenarios.js';
 const CRASH_HOOK = fileURLToPath(new URL('./crash-hook.mjs', import.meta.url));
 
 /** The step boundaries of a rotation, in the order a run passes them. */
-export const ROTATION_BOUNDARIES: Checkpoint[] = ['rotation-started', 'rotation-keys-received', 'rotation-pending-stored', 'rotation-verified', 'rotation-active-stored'];
+const ROTATION_BOUNDARIES: Checkpoint[] = ['rotation-started', 'rotation-keys-received', 'rotation-pending-stored', 'rotation-verified', 'rotation-active-stored'];
 
 let prefixCounter = 0;
 const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;

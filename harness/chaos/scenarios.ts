@@ -73,7 +73,7 @@ export async function threeNodesStartedTogether(store: ChaosStore, runs: number,
   return result;
 }
 
-export const STEP_BOUNDARIES: Checkpoint[] = [
+const STEP_BOUNDARIES: Checkpoint[] = [
   'claimed',
   'init-sent',
   'init-spooled',

@@ -15,7 +15,7 @@ export interface SidecarContender {
   probes?: { readyz(listenPort: number): string; metrics(listenPort: number): string };
 }
 
-export interface RestartFigures {
+interface RestartFigures {
   /** (e) the restarted server's port accepts connections → seal-status says unsealed. */
   listeningToUnsealedMs: number;
   /** (f) /readyz 200 answers received while the server was down or sealed, of `probes` answers in that window. */

@@ -25,7 +25,7 @@ export interface SidecarOptions {
   only: ReadonlySet<'start' | 'loop' | 'rss'>;
 }
 
-export interface ContenderResults {
+interface ContenderResults {
   /** Empty when start-up was not measured (BENCH_ONLY). */
   startToFirstRequestMs: number[];
   /** CPU time used by the first request, per start. */

@@ -8,7 +8,7 @@ import { VaultApi } from '../vault/api.js';
 import { VaultClient } from '../vault/client.js';
 
 /** What became of one node: sealed now, found sealed, not reachable from here, or the server refused. */
-export interface NodeSealed {
+interface NodeSealed {
   address: string;
   outcome: 'sealed' | 'was-sealed' | 'unreachable' | 'refused';
   error: string | null;

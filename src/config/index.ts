@@ -16,9 +16,7 @@ import { checkSpoolDirectory } from './spool.js';
 import { parseStore } from './store.js';
 import { loadTls, parseVaultAddress } from './vault.js';
 
-export type { Command } from './options.js';
-export type { Config, LoginMethod, RootTokenMode, SelfInitLogin, TlsConfig } from './settings.js';
-export { SERVICE_ACCOUNT_TOKEN_FILE } from './settings.js';
+export type { Config, TlsConfig } from './settings.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
@@ -26,7 +24,7 @@ const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
        vault-bootstrap <seal-key|rotate-seal-key> [options]
-       vault-bootstrap snapshot [options]
+       vault-bootstrap <snapshot|restore> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -40,6 +38,7 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   seal-key            init container: the OpenBao static seal key(s) into the memory-backed --seal-key-dir
   rotate-seal-key     a new static seal key version; the pods write it at their next start, the previous one until every node is on it
   snapshot            a raft snapshot from the active node into --snapshot-to, verified, paired with its keys version
+  restore [--snapshot ID]  an empty server brought back from the newest (or the named) verified snapshot and its keys version
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -124,6 +123,17 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const allowReinit = read.boolean('allow-reinit');
   if (selfInit && allowReinit) throw new ConfigError('--allow-reinit/VB_ALLOW_REINIT: not valid with --self-init (the server initializes itself; vault-bootstrap never does)');
 
+  const snapshots = parseSnapshots(read, command, env);
+  const snapshotId = read.text('snapshot');
+  if (snapshotId.value !== undefined && command !== 'restore') throw new ConfigError(`${snapshotId.name}: only valid with the restore command`);
+  if (snapshotId.value !== undefined && !/^snapshot-\d{8}T\d{9}Z-[0-9a-f]{6}$/.test(snapshotId.value)) {
+    throw new ConfigError(`${snapshotId.name}: expected a snapshot id such as snapshot-20261207T183500123Z-a1b2c3 (a .manifest.json object's name without the suffix), got ${JSON.stringify(snapshotId.value)}`);
+  }
+  const restore = read.boolean('restore');
+  if (restore && command !== 'run') throw new ConfigError('--restore/VB_RESTORE: only valid with the run command');
+  if (restore && snapshots === undefined) throw new ConfigError('--restore/VB_RESTORE: needs --snapshot-to/VB_SNAPSHOT_TO (where the snapshots are)');
+  if (restore && selfInit) throw new ConfigError('--restore/VB_RESTORE: not valid with --self-init (no keys are stored to unseal a restored snapshot with)');
+
   const config: Config = {
     command,
     once,
@@ -155,7 +165,9 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     reason: flags.reason,
     selfInit,
     sealKey: parseSealKey(read, command),
-    snapshots: parseSnapshots(read, command, env),
+    snapshots,
+    snapshotId: snapshotId.value,
+    restore,
   };
   return Object.freeze(config);
 }

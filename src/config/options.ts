@@ -5,8 +5,8 @@
  * are all read from here.
  */
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'seal-key' | 'rotate-seal-key' | 'snapshot';
-export const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'seal-key', 'rotate-seal-key', 'snapshot'];
+export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'seal-key' | 'rotate-seal-key' | 'snapshot' | 'restore';
+export const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'seal-key', 'rotate-seal-key', 'snapshot', 'restore'];
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -144,16 +144,30 @@ export const OPTIONS = {
     env: ['VB_SNAPSHOT_TO'],
     default: 'none',
     help: 'where raft snapshots go: s3://bucket/prefix, gs://bucket/prefix, or file:///dir (refused inside Kubernetes unless --allow-file-store)',
-    commands: ['snapshot'],
+    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
   },
-  'snapshot-retain': { type: 'string', env: ['VB_SNAPSHOT_RETAIN'], default: '30', help: 'snapshots kept after each successful one (1-10000; the newest is never removed)', commands: ['snapshot'] },
-  'snapshot-max-age': { type: 'string', env: ['VB_SNAPSHOT_MAX_AGE'], default: 'none', help: 'retention also removes snapshots older than this (≥ 1m; never the newest)', commands: ['snapshot'] },
+  'snapshot-retain': { type: 'string', env: ['VB_SNAPSHOT_RETAIN'], default: '30', help: 'snapshots kept after each successful one (1-10000; the newest is never removed)', commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'] },
+  'snapshot-max-age': { type: 'string', env: ['VB_SNAPSHOT_MAX_AGE'], default: 'none', help: 'retention also removes snapshots older than this (≥ 1m; never the newest)', commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'] },
   'snapshot-kms-key': {
     type: 'string',
     env: ['VB_SNAPSHOT_KMS_KEY'],
     default: 'none',
     help: 'server-side encryption of the snapshot objects: a KMS key id, ARN or alias (S3, SSE-KMS) or a Cloud KMS key name (GCS, CMEK)',
-    commands: ['snapshot'],
+    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
+  },
+  snapshot: {
+    type: 'string',
+    env: ['VB_SNAPSHOT_ID'],
+    default: 'the newest verified',
+    help: 'restore: the snapshot to bring back (its id: the name of its .manifest.json object without the suffix)',
+    commands: ['restore'],
+  },
+  restore: {
+    type: 'boolean',
+    env: ['VB_RESTORE'],
+    default: 'false',
+    help: 'run (the DR layout): an empty server, keys in the store and a verified snapshot in --snapshot-to → restore it (one replica; the others join) instead of waiting',
+    commands: ['run'],
   },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -3,8 +3,7 @@ import type { StoreConfig } from '../store/index.js';
 import type { PgpPublicKey } from '../pgp.js';
 import type { Command } from './options.js';
 
-export type { Command } from './options.js';
-export type RootTokenMode = 'store' | 'revoke';
+type RootTokenMode = 'store' | 'revoke';
 
 export interface TlsConfig {
   /** PEM text of every trusted CA (VAULT_CACERT file plus each file of VAULT_CAPATH). */
@@ -71,6 +70,10 @@ export interface Config {
   readonly sealKey: SealKeyOptions | undefined;
   /** --snapshot-to and its companions (SPEC §12); undefined: no snapshots. */
   readonly snapshots: SnapshotConfig | undefined;
+  /** restore: the snapshot to bring back (`--snapshot ID`); undefined: the newest verified one. */
+  readonly snapshotId: string | undefined;
+  /** run --restore (the DR layout): an empty server with keys in the store is restored from the newest snapshot instead of left waiting. */
+  readonly restore: boolean;
 }
 
 /** seal-key's options: where the key files go, and whose they are. */
@@ -81,7 +84,7 @@ export interface SealKeyOptions {
   readonly uid: number | undefined;
 }
 
-export type LoginMethod = 'kubernetes' | 'approle';
+type LoginMethod = 'kubernetes' | 'approle';
 
 /** The login the server's initialize stanzas declare for the sidecar. */
 export interface SelfInitLogin {

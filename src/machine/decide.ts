@@ -1,5 +1,5 @@
 import { BootstrapError } from '../errors.js';
-import { custodyProblem, keyTypeFor, splitFor } from '../seal.js';
+import { custodyProblem, isAutoUnseal, keyTypeFor, splitFor } from '../seal.js';
 import { claimName, describeInvalidRecord, type InitClaim, type StoredRecord, type UnsealKeys } from '../store/records.js';
 import type { Blocker, State } from '../states.js';
 import { intentActive, type Memory } from './memory.js';
@@ -44,7 +44,7 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
 function decideUnreachable(seen: Observation, memory: Memory): Decision {
   const detail = seen.vault.detail || 'Vault unreachable';
   const since = memory.unreachableSince;
-  if (keyTypeFor(memory.sealType) === 'recovery' && since !== undefined && seen.at - since >= SEAL_SILENT_AFTER_MS) {
+  if (isAutoUnseal(memory.sealType) && since !== undefined && seen.at - since >= SEAL_SILENT_AFTER_MS) {
     const reason =
       `the seal (KMS) is failing: this node auto-unseals with its ${memory.sealType} seal and has not answered since ${new Date(since).toISOString()} (${detail}); ` +
       'a KMS that refuses connections makes the server exit at start, one that never answers makes it hang before it listens: check the KMS endpoint, network and IAM (the server log names the error)';
@@ -284,7 +284,7 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
  */
 function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mismatch: string, management: ManagementToken | undefined): Decision | undefined {
   const sealType = seen.vault.sealType;
-  if (seen.vault.migration || keys.type !== 'shamir' || keyTypeFor(sealType) !== 'recovery' || keys.encrypted === true || sealType === undefined) return undefined;
+  if (seen.vault.migration || keys.type !== 'shamir' || !isAutoUnseal(sealType) || keys.encrypted === true || sealType === undefined) return undefined;
   if (memory.migratedKeysRefusedAt !== undefined && seen.at - memory.migratedKeysRefusedAt < RECHECK_AFTER_MS) {
     return hold('seal-mismatch', `${mismatch}; the server does not take the stored Shamir keys as its recovery keys, so this is not a completed seal migration of this cluster`);
   }
@@ -363,10 +363,10 @@ function initializedWithoutKeys(seen: Observation, memory: Memory, settings: Dec
   const { generation, record: claim } = required(seen.claim, 'claim');
   if (generation > 0) return orphaned(claimName(settings.initClaimName, generation), claim, settings);
   const { sealType, health } = seen.vault;
-  const autoUnsealed = keyTypeFor(sealType) === 'recovery' && health !== 'sealed' && !memory.opened;
+  const autoUnsealed = isAutoUnseal(sealType) && health !== 'sealed' && !memory.opened;
   const who = autoUnsealed
     ? `its ${sealType} seal unsealed it without us: most likely OpenBao's self-initialization (initialize stanzas in the server config), else another tool; it returned no keys and its root token is revoked, so none are missing`
-    : `a person or another tool initialized it and holds its ${keyTypeFor(sealType) === 'recovery' ? 'recovery' : 'unseal'} keys and root token`;
+    : `a person or another tool initialized it and holds its ${isAutoUnseal(sealType) ? 'recovery' : 'unseal'} keys and root token`;
   return hold(
     'initialized-elsewhere',
     `this server was initialized, but not by vault-bootstrap: ${settings.unsealKeysName} is absent and no init claim (${settings.initClaimName}) was ever made under this --store-prefix; ${who}. ` +

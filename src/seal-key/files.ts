@@ -3,10 +3,10 @@ import { chown, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SealKey } from '../store/seal-key.js';
 
-export const CURRENT_KEY_FILE = 'current.key';
-export const PREVIOUS_KEY_FILE = 'previous.key';
+const CURRENT_KEY_FILE = 'current.key';
+const PREVIOUS_KEY_FILE = 'previous.key';
 /** The seal stanza, for the server's second -config: ids and file paths, no key byte. */
-export const SEAL_CONFIG_FILE = 'seal.hcl';
+const SEAL_CONFIG_FILE = 'seal.hcl';
 
 /**
  * The `seal "static"` stanza OpenBao reads (keys by file://, ids inline). OpenBao takes a key

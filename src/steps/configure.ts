@@ -52,7 +52,7 @@ export async function configureTokenRole(context: StepContext, token: Secret): P
 }
 
 /** Where the sidecar keeps its audit device on HashiCorp Vault (OpenBao declares its own in the config file). */
-export const AUDIT_DEVICE_PATH = 'vault-bootstrap/';
+const AUDIT_DEVICE_PATH = 'vault-bootstrap/';
 
 /** The file audit device --audit-file asks for: `stdout` by default, so the platform's log pipeline keeps it. */
 function desiredAuditDevice(auditFile: string): AuditDevice {

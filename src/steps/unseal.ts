@@ -46,6 +46,6 @@ export async function submitUnsealKeys(context: StepContext, unsealKeys: UnsealK
 }
 
 /** PUT sys/unseal {"reset": true}: drops the shares the server holds, whoever submitted them. */
-export async function resetUnsealProgress(context: StepContext): Promise<void> {
+async function resetUnsealProgress(context: StepContext): Promise<void> {
   await context.vault.resetUnseal({ signal: context.signal });
 }

@@ -5,7 +5,7 @@ import { secretNames, type AddVersionOptions, type SecretNames, type SecretStore
 
 // The record types and their JSON form, re-exported: most modules import them from here.
 export * from './schema.js';
-export { decodeUnsealKeys, describeInvalidRecord, encodeRootToken, encodeUnsealKeys, unsealKeysFromObject, valueOf } from './codec.js';
+export { decodeUnsealKeys, describeInvalidRecord, encodeRootToken, encodeUnsealKeys, unsealKeysFromObject } from './codec.js';
 /**
  * The SPEC §3 records over a SecretStore: JSON in, typed values with Secret fields out.
  * Every write is read back and compared before it counts as stored.

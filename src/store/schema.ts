@@ -7,7 +7,6 @@ import type { KeyType } from '../seal.js';
 import type { Secret } from '../secret.js';
 
 export type { KeyType } from '../seal.js';
-export { keyTypeFor } from '../seal.js';
 
 export interface UnsealKeys {
   type: KeyType;
@@ -32,7 +31,7 @@ export interface UnsealKeys {
   migratedAt?: string;
 }
 
-export type KeyStatus = 'pending' | 'active';
+type KeyStatus = 'pending' | 'active';
 
 /** The stored versions of the unseal keys that matter to unsealing and rotating. */
 export interface UnsealKeyVersions {
@@ -74,7 +73,7 @@ export interface RootToken {
   keepUntil?: string;
 }
 
-export interface RootGeneration {
+interface RootGeneration {
   nonce: string;
   otp: Secret;
   startedAt: string;

@@ -27,6 +27,14 @@ const OVERLAYS = readdirSync(join(ROOT, 'k8s', 'overlays')).sort();
 const HELM = join(ROOT, 'k8s', 'helm');
 
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
+/**
+ * overlays/local runs the images scripts/local-cluster.sh builds and imports into the node's
+ * containerd: tagged localhost/…, never pulled (imagePullPolicy: Never), their digest known only
+ * after each build. Only there, and only these two image checks, are expected to fail.
+ */
+const LOCAL_OVERLAY = 'local';
+const LOCAL_IMAGE_CHECKS = ['CKV_K8S_43', 'CKV_K8S_15'];
+const expectedLocalFinding = (finding: Scan['failed'][number]) => finding.file_path.replace(/^\//, '') === `${LOCAL_OVERLAY}.yaml` && LOCAL_IMAGE_CHECKS.includes(finding.check_id);
 
 function missingTools(): string | undefined {
   const missing = [KUSTOMIZE, CHECKOV].filter((path) => !existsSync(path));
@@ -62,7 +70,7 @@ describe.skipIf(skipReason !== undefined)('the security scan (checkov) of every 
   });
 
   it('finds nothing that is not skipped in the manifest with its reason', () => {
-    const findings = report.failed.map((finding) => `${finding.check_id} ${finding.resource} (${finding.file_path})`);
+    const findings = report.failed.filter((finding) => !expectedLocalFinding(finding)).map((finding) => `${finding.check_id} ${finding.resource} (${finding.file_path})`);
     expect(findings).toEqual([]);
   });
 
@@ -107,6 +115,11 @@ describe.skipIf(skipReason !== undefined)('images by digest', () => {
         .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
         .flatMap((object) => [...object.spec.template.spec.containers, ...(object.spec.template.spec.initContainers ?? [])].map((container: { image: string }) => container.image));
       expect(images.length, overlay).toBeGreaterThan(0);
+      if (overlay === LOCAL_OVERLAY) {
+        const containers = objects.filter((object) => object.kind === 'StatefulSet').flatMap((object) => object.spec.template.spec.containers);
+        for (const container of containers) expect([container.image, container.imagePullPolicy], overlay).toEqual([expect.stringMatching(/^localhost\//), 'Never']);
+        continue;
+      }
       for (const image of images) expect(image, `${overlay}: ${image}`).toMatch(DIGEST);
     }
   });
@@ -133,14 +146,19 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
       expect(spec.automountServiceAccountToken, owner).toBe(false);
       for (const container of spec.containers) {
         const tokenMount = (container.volumeMounts ?? []).find((mount: any) => mount.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
-        // Only the OpenBao server registers itself with the API (service_registration "kubernetes").
-        expect(tokenMount !== undefined, `${owner} ${container.name}`).toBe(container.name === 'openbao');
+        // The OpenBao server registers itself with the API (service_registration "kubernetes"); the
+        // sidecar posts Events on its pod. The Job's container never calls the API.
+        expect(tokenMount !== undefined, `${owner} ${container.name}`).toBe(container.name === 'openbao' || (owner.startsWith('StatefulSet/') && container.name === 'vault-bootstrap'));
       }
       const policies = objects.filter((object) => object.kind === 'NetworkPolicy' && Object.entries(object.spec.podSelector.matchLabels ?? {}).every(([key, value]) => labels[key] === value));
       expect(policies.some((policy) => Object.keys(policy.spec.podSelector).length > 0 && policy.spec.policyTypes.includes('Ingress') && policy.spec.policyTypes.includes('Egress')), owner).toBe(true);
     }
     for (const role of objects.filter((object) => object.kind === 'Role')) {
-      for (const rule of role.rules) expect(rule.resourceNames?.length ?? 0, `${role.metadata.name}: resourceNames`).toBeGreaterThan(0);
+      for (const rule of role.rules) {
+        // Events (the sidecar's): generated names, so no resourceNames, and only create and patch.
+        if (rule.resources.includes('events')) expect({ ...rule, verbs: [...rule.verbs].sort() }, role.metadata.name).toEqual({ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] });
+        else expect(rule.resourceNames?.length ?? 0, `${role.metadata.name}: resourceNames`).toBeGreaterThan(0);
+      }
     }
     const server = objects.find((object) => object.kind === 'NetworkPolicy' && object.metadata.name === 'openbao');
     const ingressPorts = (port: number) => server.spec.ingress.filter((rule: any) => rule.ports.some((entry: any) => entry.port === port));
