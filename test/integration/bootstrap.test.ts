@@ -115,7 +115,7 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(statusResult.code, statusResult.stderr).toBe(0);
     const report = JSON.parse(statusResult.stdout);
     expect(report.vault.health).toBe('active');
-    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-management-token', 'vault-seal-intent', 'vault-self-init-cluster']);
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-management-token', 'vault-seal-intent', 'vault-self-init-cluster', 'vault-seal-key', 'vault-seal-key-rollout']);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
     // A converged cluster has no problem, even where a check cannot run (a default OpenBao serves no generate-root endpoints).
