@@ -22,14 +22,58 @@ function openssl(directory: string, ...args: string[]): void {
  */
 export async function createTestPki(serverName: string): Promise<TestPki> {
   const directory = await mkdtemp(join(tmpdir(), 'vb-pki-'));
-  openssl(directory, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=vault-bootstrap test CA');
+  openssl(
+    directory,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=vault-bootstrap test CA',
+  );
   for (const [name, extension] of [
     ['server', `subjectAltName=DNS:${serverName}\nextendedKeyUsage=serverAuth`],
     ['client', 'extendedKeyUsage=clientAuth'],
   ] as const) {
     await writeFile(join(directory, `${name}.ext`), `${extension}\n`);
-    openssl(directory, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? serverName : 'vault-bootstrap'}`);
-    openssl(directory, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+    openssl(
+      directory,
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name === 'server' ? serverName : 'vault-bootstrap'}`,
+    );
+    openssl(
+      directory,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
   }
   return {
     directory,

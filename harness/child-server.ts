@@ -96,7 +96,11 @@ export interface LaunchedServer extends ChildServer {
   output(): string;
 }
 
-export function launchChildServer(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): LaunchedServer {
+export function launchChildServer(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): LaunchedServer {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keepTail = (chunk: Buffer): void => {
@@ -117,7 +121,12 @@ export function launchChildServer(command: string, args: string[], env: NodeJS.P
  * Starts a server process and resolves once `readyUrl` answers any HTTP status. Fails with the
  * tail of the server's output if it exits or stays silent.
  */
-export async function startChildServer(command: string, args: string[], readyUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildServer> {
+export async function startChildServer(
+  command: string,
+  args: string[],
+  readyUrl: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ChildServer> {
   const server = launchChildServer(command, args, env);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {

@@ -41,10 +41,16 @@ const FILE_MODE_OVERRIDES = '-dac_override,-dac_read_search';
  * `honourFileModes` runs it without root's power to ignore file modes (a denied store);
  * `script` runs another build of the CLI (the previous release, for the upgrade test).
  */
-export function startCli(args: string[], env: Record<string, string> = cleanEnv(), nodeOptions: string[] = [], options: { honourFileModes?: boolean; script?: string } = {}): RunningCli {
+export function startCli(
+  args: string[],
+  env: Record<string, string> = cleanEnv(),
+  nodeOptions: string[] = [],
+  options: { honourFileModes?: boolean; script?: string } = {},
+): RunningCli {
   const started = Date.now();
   const command = [process.execPath, ...nodeOptions, options.script ?? CLI, ...args];
-  if (options.honourFileModes === true && process.getuid?.() === 0) command.unshift('setpriv', `--bounding-set=${FILE_MODE_OVERRIDES}`, '--');
+  if (options.honourFileModes === true && process.getuid?.() === 0)
+    command.unshift('setpriv', `--bounding-set=${FILE_MODE_OVERRIDES}`, '--');
   const child = spawn(command[0]!, command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -74,14 +80,24 @@ export function startCli(args: string[], env: Record<string, string> = cleanEnv(
             resolve();
           }
         };
-        const timer = setTimeout(() => reject(new Error(`no output line with ${JSON.stringify(text)} within ${timeoutMs}ms:\n${stdout}\n${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no output line with ${JSON.stringify(text)} within ${timeoutMs}ms:\n${stdout}\n${stderr}`),
+            ),
+          timeoutMs,
+        );
         listeners.push(check);
         check();
         // A process that ended without the line will never print it.
         void result.then(({ code, signal }) => {
           check();
           clearTimeout(timer);
-          reject(new Error(`the CLI ended (code ${code}, signal ${signal}) without a line with ${JSON.stringify(text)}:\n${stdout}\n${stderr}`));
+          reject(
+            new Error(
+              `the CLI ended (code ${code}, signal ${signal}) without a line with ${JSON.stringify(text)}:\n${stdout}\n${stderr}`,
+            ),
+          );
         });
       }),
   };
@@ -101,7 +117,10 @@ export function logLines(output: string): Array<Record<string, unknown>> {
 
 /** The lines of a run that carry the stable `event` field, optionally only those of one event. */
 export function events(output: string, event?: string): Array<Record<string, unknown> & { event: string }> {
-  return logLines(output).filter((line): line is Record<string, unknown> & { event: string } => typeof line.event === 'string' && (event === undefined || line.event === event));
+  return logLines(output).filter(
+    (line): line is Record<string, unknown> & { event: string } =>
+      typeof line.event === 'string' && (event === undefined || line.event === event),
+  );
 }
 
 /** The `act` events of a run: what it did, in order. */

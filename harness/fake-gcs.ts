@@ -38,14 +38,39 @@ export async function startFakeGcs(): Promise<FakeGcs> {
   await mkdir(join(root, 'data'));
   const server = await startChildServer(
     FAKE_GCS_SERVER,
-    ['-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-backend', 'memory', '-external-url', endpoint, '-public-host', `127.0.0.1:${port}`, '-data', join(root, 'data'), '-log-level', 'warn'],
+    [
+      '-scheme',
+      'http',
+      '-host',
+      '127.0.0.1',
+      '-port',
+      String(port),
+      '-backend',
+      'memory',
+      '-external-url',
+      endpoint,
+      '-public-host',
+      `127.0.0.1:${port}`,
+      '-data',
+      join(root, 'data'),
+      '-log-level',
+      'warn',
+    ],
     `${endpoint}/storage/v1/b`,
   );
   return {
     endpoint,
-    env: { STORAGE_EMULATOR_HOST: endpoint, METADATA_SERVER_DETECTION: 'none', GOOGLE_CLOUD_PROJECT: 'vault-bootstrap-test' },
+    env: {
+      STORAGE_EMULATOR_HOST: endpoint,
+      METADATA_SERVER_DETECTION: 'none',
+      GOOGLE_CLOUD_PROJECT: 'vault-bootstrap-test',
+    },
     async createBucket(name) {
-      const response = await fetch(`${endpoint}/storage/v1/b?project=vault-bootstrap-test`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+      const response = await fetch(`${endpoint}/storage/v1/b?project=vault-bootstrap-test`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
       if (!response.ok) throw new Error(`fake-gcs-server: creating bucket ${name}: HTTP ${response.status}`);
     },
     async stop() {

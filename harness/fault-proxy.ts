@@ -52,7 +52,11 @@ export class FaultProxy {
 
   private constructor(target: { host: string; port: number }, options: FaultProxyOptions) {
     this.#target = target;
-    this.#options = { latencyMs: options.latencyMs ?? 1_500, trickleBytes: options.trickleBytes ?? 16, trickleEveryMs: options.trickleEveryMs ?? 250 };
+    this.#options = {
+      latencyMs: options.latencyMs ?? 1_500,
+      trickleBytes: options.trickleBytes ?? 16,
+      trickleEveryMs: options.trickleEveryMs ?? 250,
+    };
   }
 
   /** `target` is a URL (http://127.0.0.1:8200) or host:port. */
@@ -117,7 +121,13 @@ export class FaultProxy {
   #accept(client: Socket): void {
     if (this.#fault === 'refuse') return void client.resetAndDestroy();
     const upstream = connect(this.#target.port, this.#target.host);
-    const pair: Pair = { client, upstream, toUpstream: Promise.resolve(), toClient: Promise.resolve(), upstreamGone: false };
+    const pair: Pair = {
+      client,
+      upstream,
+      toUpstream: Promise.resolve(),
+      toClient: Promise.resolve(),
+      upstreamGone: false,
+    };
     this.#pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
       this.#fire(chunk);

@@ -16,12 +16,20 @@ const PODMAN_ENV = { ...process.env, CONTAINERS_CONF: join(ROOT, 'scripts/podman
 export const IMAGE_USER = '65532:65532';
 
 /** The deployment's container settings in podman's flags: read-only root (podman's --read-only alone leaves /tmp, /run and /var/tmp writable), the image's user, loopback reachable. */
-export const RUN_FLAGS = ['--pull=never', '--network=host', '--read-only', '--read-only-tmpfs=false', `--user=${IMAGE_USER}`];
+export const RUN_FLAGS = [
+  '--pull=never',
+  '--network=host',
+  '--read-only',
+  '--read-only-tmpfs=false',
+  `--user=${IMAGE_USER}`,
+];
 
 /** Why the image cannot be built here (install-tools wrote the error), or undefined when it can. */
 export function missingImageTools(): string | undefined {
   const path = (process.env.PATH ?? '').split(':');
-  const missing = ['podman', 'runc', 'mmdebstrap'].filter((tool) => !path.some((directory) => existsSync(join(directory, tool))));
+  const missing = ['podman', 'runc', 'mmdebstrap'].filter(
+    (tool) => !path.some((directory) => existsSync(join(directory, tool))),
+  );
   if (missing.length === 0) return process.getuid?.() === 0 ? undefined : 'podman runs rootful here: run as root';
   const errorFile = join(ROOT, '.tools/image-tools-error');
   const error = existsSync(errorFile) ? readFileSync(errorFile, 'utf8').trim() : 'run npm run tools';
@@ -30,7 +38,11 @@ export function missingImageTools(): string | undefined {
 
 /** Builds the image (stand-in bases; cached layers make an unchanged rebuild take seconds) and returns its id. */
 export async function buildImage(): Promise<string> {
-  const { stdout } = await run('bash', [join(ROOT, 'scripts/image.sh')], { env: PODMAN_ENV, maxBuffer: 64 * 1024 * 1024, timeout: 20 * 60_000 });
+  const { stdout } = await run('bash', [join(ROOT, 'scripts/image.sh')], {
+    env: PODMAN_ENV,
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 20 * 60_000,
+  });
   return stdout.trim().split('\n').at(-1)!;
 }
 
@@ -47,7 +59,10 @@ export interface ContainerResult {
 /** `podman run --rm` in the foreground (flags: RUN_FLAGS and more, usually); resolves when the container has ended. */
 export function runContainer(image: string, flags: string[], args: string[]): Promise<ContainerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('podman', ['run', '--rm', ...flags, image, ...args], { env: PODMAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('podman', ['run', '--rm', ...flags, image, ...args], {
+      env: PODMAN_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

@@ -25,8 +25,13 @@ export async function keyVersions(store: FileStore, prefix = 'vault'): Promise<S
 
 /** The latest stored root token that is not null. */
 export async function storedRootToken(store: FileStore, prefix = 'vault'): Promise<string> {
-  const versions = (await store.readAllVersions(`${prefix}-root-token`)).map((text) => JSON.parse(text) as { token: string | null });
-  const token = versions.map((version) => version.token).filter((value): value is string => value !== null).at(-1);
+  const versions = (await store.readAllVersions(`${prefix}-root-token`)).map(
+    (text) => JSON.parse(text) as { token: string | null },
+  );
+  const token = versions
+    .map((version) => version.token)
+    .filter((value): value is string => value !== null)
+    .at(-1);
   if (token === undefined) throw new Error('no root token stored');
   return token;
 }
@@ -60,10 +65,19 @@ async function submitUnseal(server: OpenBao, keys: string[]): Promise<boolean> {
  * a rotation with verification required completes only for the right keys, then is cancelled.
  * The paths are the server's own (servers.ts), called directly, not through the code under test.
  */
-export async function rotationAccepts(server: TestServer, rootToken: string, kind: 'unseal' | 'recovery', keys: string[]): Promise<boolean> {
+export async function rotationAccepts(
+  server: TestServer,
+  rootToken: string,
+  kind: 'unseal' | 'recovery',
+  keys: string[],
+): Promise<boolean> {
   const paths = SERVER_TRAITS[server.kind].rotation[kind];
   await serverRequest(server, 'DELETE', paths.init, rootToken);
-  const started = await serverRequest(server, 'POST', paths.init, rootToken, { secret_shares: 1, secret_threshold: 1, require_verification: true });
+  const started = await serverRequest(server, 'POST', paths.init, rootToken, {
+    secret_shares: 1,
+    secret_threshold: 1,
+    require_verification: true,
+  });
   const nonce = (started.body.data ?? started.body).nonce as string;
   try {
     for (const key of keys) {

@@ -53,18 +53,30 @@ export class MotoKms {
 
   /** A seal stanza on a new key (or the given one), signed with the given credentials. */
   async seal(options: { keyId?: string; credentials?: AwsCredentials } = {}): Promise<AwsKmsSeal> {
-    return { type: 'awskms', region: REGION, keyId: options.keyId ?? (await this.createKey()), endpoint: this.faults.address, credentials: options.credentials ?? UNCHECKED_CREDENTIALS };
+    return {
+      type: 'awskms',
+      region: REGION,
+      keyId: options.keyId ?? (await this.createKey()),
+      endpoint: this.faults.address,
+      credentials: options.credentials ?? UNCHECKED_CREDENTIALS,
+    };
   }
 
   /** An IAM user allowed exactly these actions (on "*"), and its access key. */
   async userAllowed(name: string, actions: string[]): Promise<AwsCredentials> {
     await this.#iam({ Action: 'CreateUser', UserName: name });
     const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: '*' }] };
-    await this.#iam({ Action: 'PutUserPolicy', UserName: name, PolicyName: `${name}-policy`, PolicyDocument: JSON.stringify(policy) });
+    await this.#iam({
+      Action: 'PutUserPolicy',
+      UserName: name,
+      PolicyName: `${name}-policy`,
+      PolicyDocument: JSON.stringify(policy),
+    });
     const created = await this.#iam({ Action: 'CreateAccessKey', UserName: name });
     const accessKeyId = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(created)?.[1];
     const secretAccessKey = /<SecretAccessKey>([^<]+)<\/SecretAccessKey>/.exec(created)?.[1];
-    if (accessKeyId === undefined || secretAccessKey === undefined) throw new Error(`moto IAM: no access key in the answer for ${name}`);
+    if (accessKeyId === undefined || secretAccessKey === undefined)
+      throw new Error(`moto IAM: no access key in the answer for ${name}`);
     return { accessKeyId, secretAccessKey };
   }
 
@@ -79,7 +91,11 @@ export class MotoKms {
 
   async #resetAuth(count: string): Promise<void> {
     // An octet-stream body: moto reads the raw count, and a form body would be parsed away.
-    const answer = await fetch(`${this.moto.endpoint}/moto-api/reset-auth`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: count });
+    const answer = await fetch(`${this.moto.endpoint}/moto-api/reset-auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: count,
+    });
     if (!answer.ok) throw new Error(`moto reset-auth ${count}: HTTP ${answer.status}`);
   }
 
@@ -87,7 +103,11 @@ export class MotoKms {
   async #awsJson(service: string, target: string, body: unknown): Promise<unknown> {
     const answer = await fetch(`${this.moto.endpoint}/`, {
       method: 'POST',
-      headers: { 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.1', authorization: unsignedAuthorization(service) },
+      headers: {
+        'x-amz-target': target,
+        'content-type': 'application/x-amz-json-1.1',
+        authorization: unsignedAuthorization(service),
+      },
       body: JSON.stringify(body),
     });
     const text = await answer.text();

@@ -47,11 +47,19 @@ export function podsOf(objects: KubeObject[]): KubeObject[] {
     .filter((object) => object.kind === 'StatefulSet' || object.kind === 'Job')
     .map((object) => {
       const template = object.spec.template;
-      const claims = (object.spec.volumeClaimTemplates ?? []).map((claim: any) => ({ name: claim.metadata.name, persistentVolumeClaim: { claimName: `${claim.metadata.name}-${object.metadata.name}-0` } }));
+      const claims = (object.spec.volumeClaimTemplates ?? []).map((claim: any) => ({
+        name: claim.metadata.name,
+        persistentVolumeClaim: { claimName: `${claim.metadata.name}-${object.metadata.name}-0` },
+      }));
       return {
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: `${object.metadata.name}-0`, namespace: object.metadata.namespace!, labels: template.metadata?.labels, annotations: template.metadata?.annotations },
+        metadata: {
+          name: `${object.metadata.name}-0`,
+          namespace: object.metadata.namespace!,
+          labels: template.metadata?.labels,
+          annotations: template.metadata?.annotations,
+        },
         spec: { ...template.spec, volumes: [...(template.spec.volumes ?? []), ...claims] },
       };
     });
@@ -112,10 +120,30 @@ export class KubeApiServer {
       );
 
       const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: directory, stdio: 'ignore' });
-      openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'serving.key', '-out', 'serving.pem', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1');
+      openssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'serving.key',
+        '-out',
+        'serving.pem',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      );
       openssl('genrsa', '-out', 'service-account.key', '2048');
       const token = randomUUID();
-      await writeFile(join(directory, 'tokens.csv'), `${token},vault-bootstrap-test,vault-bootstrap-test,system:masters\n`, { mode: 0o600 });
+      await writeFile(
+        join(directory, 'tokens.csv'),
+        `${token},vault-bootstrap-test,vault-bootstrap-test,system:masters\n`,
+        { mode: 0o600 },
+      );
 
       const url = `https://127.0.0.1:${securePort}`;
       processes.push(
@@ -178,7 +206,13 @@ export class KubeApiServer {
    * string body is sent as it is, e.g. YAML). `headers` adds to them, e.g. Impersonate-User to
    * act as a service account (the test's token is in system:masters).
    */
-  request(method: string, path: string, body?: unknown, contentType = 'application/json', headers: Record<string, string | string[]> = {}): Promise<KubeAnswer> {
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    headers: Record<string, string | string[]> = {},
+  ): Promise<KubeAnswer> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       const call = request(
@@ -186,7 +220,12 @@ export class KubeApiServer {
         {
           method,
           ca: this.#ca,
-          headers: { ...headers, authorization: `Bearer ${this.#token}`, accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': contentType }) },
+          headers: {
+            ...headers,
+            authorization: `Bearer ${this.#token}`,
+            accept: 'application/json',
+            ...(payload === undefined ? {} : { 'content-type': contentType }),
+          },
         },
         (answer) => {
           const chunks: Buffer[] = [];
@@ -200,7 +239,11 @@ export class KubeApiServer {
               // plain text (e.g. /readyz)
             }
             const warning = answer.headers.warning;
-            resolve({ status: answer.statusCode ?? 0, body: parsed, warnings: warning === undefined ? [] : ([] as string[]).concat(warning) });
+            resolve({
+              status: answer.statusCode ?? 0,
+              body: parsed,
+              warnings: warning === undefined ? [] : ([] as string[]).concat(warning),
+            });
           });
         },
       );
@@ -220,7 +263,9 @@ export class KubeApiServer {
       if (answer.status !== 200) throw new Error(`discovery ${base}: ${answer.status} ${JSON.stringify(answer.body)}`);
       this.#discovery.set(base, answer.body.resources);
     }
-    const resource = this.#discovery.get(base)!.find((candidate) => candidate.kind === object.kind && !candidate.name.includes('/'));
+    const resource = this.#discovery
+      .get(base)!
+      .find((candidate) => candidate.kind === object.kind && !candidate.name.includes('/'));
     if (resource === undefined) throw new Error(`the server does not serve ${object.apiVersion} ${object.kind}`);
     const namespace = resource.namespaced ? `/namespaces/${object.metadata.namespace ?? 'default'}` : '';
     return `${base}${namespace}/${resource.name}/${object.metadata.name}`;
@@ -239,14 +284,23 @@ export class KubeApiServer {
    */
   async dryRunAll(objects: KubeObject[]): Promise<DryRunAnswer[]> {
     const prerequisite = (object: KubeObject) => object.kind === 'Namespace' || object.kind === 'ServiceAccount';
-    for (const object of [...objects.filter((candidate) => candidate.kind === 'Namespace'), ...objects.filter((candidate) => candidate.kind === 'ServiceAccount')]) {
+    for (const object of [
+      ...objects.filter((candidate) => candidate.kind === 'Namespace'),
+      ...objects.filter((candidate) => candidate.kind === 'ServiceAccount'),
+    ]) {
       const created = await this.apply(object, false);
-      if (created.status !== 200 && created.status !== 201) throw new Error(`${object.kind}/${object.metadata.name}: ${created.status} ${JSON.stringify(created.body)}`);
+      if (created.status !== 200 && created.status !== 201)
+        throw new Error(`${object.kind}/${object.metadata.name}: ${created.status} ${JSON.stringify(created.body)}`);
     }
     const answers: DryRunAnswer[] = [];
     for (const object of [...objects.filter((candidate) => !prerequisite(candidate)), ...podsOf(objects)]) {
       const answer = await this.apply(object, true);
-      answers.push({ what: `${object.kind}/${object.metadata.name}`, status: answer.status, message: String(answer.body?.message ?? ''), warnings: answer.warnings });
+      answers.push({
+        what: `${object.kind}/${object.metadata.name}`,
+        status: answer.status,
+        message: String(answer.body?.message ?? ''),
+        warnings: answer.warnings,
+      });
     }
     return answers;
   }

@@ -23,7 +23,18 @@ export const LOCAL_MOTO_ENDPOINT = 'http://10.250.0.1:5000';
 export function missingLocalCluster(): string | undefined {
   if (process.platform !== 'linux') return 'the local cluster runs on Linux only';
   if (process.getuid?.() !== 0) return 'the local cluster needs root (network namespace, containerd, kubelet)';
-  const binaries = ['kube-apiserver', 'etcd', 'kubelet', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl', 'coredns', 'moto_server', 'bao'];
+  const binaries = [
+    'kube-apiserver',
+    'etcd',
+    'kubelet',
+    'kube-controller-manager',
+    'kube-scheduler',
+    'kube-proxy',
+    'kubectl',
+    'coredns',
+    'moto_server',
+    'bao',
+  ];
   const missing = binaries.map((name) => join(TOOLS, name)).filter((path) => !existsSync(path));
   const path = (process.env.PATH ?? '').split(':').concat('/usr/sbin', '/sbin');
   for (const tool of ['containerd', 'ctr', 'runc', 'iptables', 'podman', 'busybox', 'nsenter', 'unshare']) {
@@ -54,7 +65,11 @@ export interface RunOptions {
 
 function run(command: string, args: string[], options: RunOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
@@ -68,7 +83,11 @@ function run(command: string, args: string[], options: RunOptions = {}): Promise
       clearTimeout(timer);
       const result = { code: code ?? -1, stdout, stderr };
       if (result.code !== 0 && !options.allowFailure) {
-        reject(new Error(`${[command, ...args].join(' ')} exited ${code ?? signal}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
+        reject(
+          new Error(
+            `${[command, ...args].join(' ')} exited ${code ?? signal}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`,
+          ),
+        );
       } else resolve(result);
     });
     child.stdin.end(options.input ?? '');
@@ -95,7 +114,10 @@ export class LocalCluster {
 
   /** Runs a command inside the cluster's network namespace (KUBECONFIG set to the admin's). */
   exec(command: string[], options: RunOptions = {}): Promise<Run> {
-    return run('bash', [SCRIPT, 'exec', this.name, '--', ...command], { ...options, env: { KUBECONFIG: this.kubeconfig, ...options.env } });
+    return run('bash', [SCRIPT, 'exec', this.name, '--', ...command], {
+      ...options,
+      env: { KUBECONFIG: this.kubeconfig, ...options.env },
+    });
   }
 
   /** kubectl with the admin kubeconfig, inside the cluster's network. */
@@ -133,6 +155,8 @@ export class LocalCluster {
 /** execFile, promisified, for the odd host-side call (ctr). */
 export function execHost(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(command, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    execFile(command, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    ),
   );
 }

@@ -10,5 +10,7 @@ export const PREVIOUS_RELEASE_CLI = `${TOOLS}previous-release/dist/cli.js`;
 export function missingPreviousRelease(): string | undefined {
   if (existsSync(PREVIOUS_RELEASE_CLI)) return undefined;
   const error = `${TOOLS}previous-release-error`;
-  return existsSync(error) ? `the previous release was not built: ${readFileSync(error, 'utf8').trim()}` : `${PREVIOUS_RELEASE_CLI} is missing: run npm run tools`;
+  return existsSync(error)
+    ? `the previous release was not built: ${readFileSync(error, 'utf8').trim()}`
+    : `${PREVIOUS_RELEASE_CLI} is missing: run npm run tools`;
 }

@@ -61,10 +61,19 @@ export class RecordingProxy {
         });
         const client = incoming.socket;
         const forward = httpRequest(
-          { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: target.host }, agent: upstreamOf.get(client) },
+          {
+            host: target.hostname,
+            port: target.port,
+            method: incoming.method,
+            path: incoming.url,
+            headers: { ...incoming.headers, host: target.host },
+            agent: upstreamOf.get(client),
+          },
           (answer) => {
             const path = (incoming.url ?? '').split('?')[0]!;
-            const hold = this.#holds.findIndex((candidate) => candidate.method === incoming.method && `/v1/${candidate.path}` === path);
+            const hold = this.#holds.findIndex(
+              (candidate) => candidate.method === incoming.method && `/v1/${candidate.path}` === path,
+            );
             const deliver = () => {
               outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
               answer.pipe(outgoing);

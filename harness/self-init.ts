@@ -64,7 +64,8 @@ initialize "vault-bootstrap" {${policyRequest(policyFile)}
  * account's).
  */
 export function kubernetesStanzas(policyFile: string): string {
-  const env = (name: string) => `{ eval_type = "string", eval_source = "env", env_var = "${name}", require_present = true }`;
+  const env = (name: string) =>
+    `{ eval_type = "string", eval_source = "env", env_var = "${name}", require_present = true }`;
   return `
 initialize "vault-bootstrap" {${policyRequest(policyFile)}
   request "enable-kubernetes-auth" {
@@ -105,11 +106,26 @@ initialize "vault-bootstrap" {${policyRequest(policyFile)}
  */
 export async function serviceAccounts(kube: KubeApiServer): Promise<{ sidecarToken: string; reviewerToken: string }> {
   const ok = (answer: { status: number; body: unknown }, what: string) => {
-    if (answer.status >= 300 && answer.status !== 409) throw new Error(`${what}: HTTP ${answer.status}: ${JSON.stringify(answer.body)}`);
+    if (answer.status >= 300 && answer.status !== 409)
+      throw new Error(`${what}: HTTP ${answer.status}: ${JSON.stringify(answer.body)}`);
     return answer.body as any;
   };
-  ok(await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vault' } }), 'namespace');
-  ok(await kube.request('POST', '/api/v1/namespaces/vault/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'openbao' } }), 'service account openbao');
+  ok(
+    await kube.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'vault' },
+    }),
+    'namespace',
+  );
+  ok(
+    await kube.request('POST', '/api/v1/namespaces/vault/serviceaccounts', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'openbao' },
+    }),
+    'service account openbao',
+  );
   ok(
     await kube.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -122,7 +138,11 @@ export async function serviceAccounts(kube: KubeApiServer): Promise<{ sidecarTok
   );
   const token = async (audiences: string[] | undefined) =>
     ok(
-      await kube.request('POST', '/api/v1/namespaces/vault/serviceaccounts/openbao/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600, ...(audiences ? { audiences } : {}) } }),
+      await kube.request('POST', '/api/v1/namespaces/vault/serviceaccounts/openbao/token', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { expirationSeconds: 3600, ...(audiences ? { audiences } : {}) },
+      }),
       'token request',
     ).status.token as string;
   return { sidecarToken: await token(['vault-bootstrap']), reviewerToken: await token(undefined) };

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerKind } from '../src/vault/servers.js';
 import { TEST_SERVER_TRAITS } from './server-traits.js';
-import { freePort, launchChildServer, startChildServer, type ChildServer, type LaunchedServer } from './child-server.js';
+import {
+  freePort,
+  launchChildServer,
+  startChildServer,
+  type ChildServer,
+  type LaunchedServer,
+} from './child-server.js';
 import type { AwsKmsSeal } from './kms.js';
 
 export type { ServerKind };
@@ -82,7 +88,8 @@ export interface ServerOptions {
 /** Why a server cannot be given a pod's service account files here (needs root and unshare), or undefined. */
 export function missingPodNamespace(): string | undefined {
   if (process.getuid?.() !== 0) return 'a private mount namespace (unshare -m) needs root';
-  if (!['/usr/bin/unshare', '/bin/unshare'].some((path) => existsSync(path))) return 'unshare (util-linux) is not installed';
+  if (!['/usr/bin/unshare', '/bin/unshare'].some((path) => existsSync(path)))
+    return 'unshare (util-linux) is not installed';
   return undefined;
 }
 
@@ -131,7 +138,12 @@ export class TestServer {
     const missing = missingServer(build);
     if (missing) throw new Error(missing);
     const directory = await mkdtemp(join(tmpdir(), `vb-${build}-`));
-    const server = new TestServer(directory, ports?.port ?? (await freePort()), ports?.clusterPort ?? (await freePort()), options);
+    const server = new TestServer(
+      directory,
+      ports?.port ?? (await freePort()),
+      ports?.clusterPort ?? (await freePort()),
+      options,
+    );
     await server.#writeConfig();
     return server;
   }
@@ -144,7 +156,11 @@ export class TestServer {
     return Promise.all(
       ports.map((own, index) =>
         TestServer.create(
-          { ...options, nodeId: `node-${index}`, retryJoin: ports.filter((other) => other !== own).map((other) => `${scheme}://127.0.0.1:${other.port}`) },
+          {
+            ...options,
+            nodeId: `node-${index}`,
+            retryJoin: ports.filter((other) => other !== own).map((other) => `${scheme}://127.0.0.1:${other.port}`),
+          },
           own,
         ),
       ),
@@ -173,7 +189,12 @@ export class TestServer {
     await mkdir(this.dataDirectory, { recursive: true });
     const [command, args] = this.#command();
     // A TLS listener answers plain HTTP with 400, which is enough to know it listens.
-    this.#server = await startChildServer(command, args, `http://127.0.0.1:${this.port}/v1/sys/health`, this.#processEnvironment());
+    this.#server = await startChildServer(
+      command,
+      args,
+      `http://127.0.0.1:${this.port}/v1/sys/health`,
+      this.#processEnvironment(),
+    );
   }
 
   /**
@@ -195,7 +216,12 @@ export class TestServer {
   }
 
   #command(): [string, string[]] {
-    const server = [BUILDS[this.build].binary, 'server', `-config=${join(this.directory, 'server.hcl')}`, ...(this.options.extraConfigFiles ?? []).map((file) => `-config=${file}`)];
+    const server = [
+      BUILDS[this.build].binary,
+      'server',
+      `-config=${join(this.directory, 'server.hcl')}`,
+      ...(this.options.extraConfigFiles ?? []).map((file) => `-config=${file}`),
+    ];
     if (this.options.serviceAccountToken === undefined) return [server[0]!, server.slice(1)];
     const missing = missingPodNamespace();
     if (missing) throw new Error(missing);
@@ -204,7 +230,10 @@ export class TestServer {
   }
 
   #processEnvironment(): Record<string, string> {
-    const pod: Record<string, string> = this.options.serviceAccountToken === undefined ? {} : { VB_SA_TOKEN: this.options.serviceAccountToken, VB_SA_CA: this.#serviceAccountCa() };
+    const pod: Record<string, string> =
+      this.options.serviceAccountToken === undefined
+        ? {}
+        : { VB_SA_TOKEN: this.options.serviceAccountToken, VB_SA_CA: this.#serviceAccountCa() };
     return { PATH: process.env.PATH ?? '', HOME: this.directory, ...this.#environment, ...pod };
   }
 
@@ -212,7 +241,25 @@ export class TestServer {
   #serviceAccountCa(): string {
     const file = join(this.directory, 'service-account-ca.pem');
     if (!existsSync(file)) {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(this.directory, 'service-account-ca.key'), '-out', file, '-days', '2', '-subj', '/CN=test service account CA'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          join(this.directory, 'service-account-ca.key'),
+          '-out',
+          file,
+          '-days',
+          '2',
+          '-subj',
+          '/CN=test service account CA',
+        ],
+        { stdio: 'ignore' },
+      );
     }
     return readFileSync(file, 'utf8');
   }
@@ -232,8 +279,12 @@ export class TestServer {
     if (this.kind === 'openbao') return;
     const enabled = await serverRequest(this, 'GET', 'sys/audit', token);
     if (enabled.body.data?.['test/'] ?? enabled.body['test/']) return;
-    const answer = await serverRequest(this, 'PUT', 'sys/audit/test', token, { type: 'file', options: { file_path: this.auditLog } });
-    if (answer.status !== 204) throw new Error(`enable audit: HTTP ${answer.status}: ${JSON.stringify(answer.body.errors ?? answer.body)}`);
+    const answer = await serverRequest(this, 'PUT', 'sys/audit/test', token, {
+      type: 'file',
+      options: { file_path: this.auditLog },
+    });
+    if (answer.status !== 204)
+      throw new Error(`enable audit: HTTP ${answer.status}: ${JSON.stringify(answer.body.errors ?? answer.body)}`);
   }
 
   async #writeConfig(): Promise<void> {
@@ -251,8 +302,12 @@ export class TestServer {
       'listener "tcp" {',
       `  address = "127.0.0.1:${this.port}"`,
       `  cluster_address = "127.0.0.1:${this.clusterPort}"`,
-      ...(tls ? [`  tls_cert_file = "${tls.certFile}"`, `  tls_key_file = "${tls.keyFile}"`] : ['  tls_disable = true']),
-      ...(tls?.clientCaFile ? [`  tls_client_ca_file = "${tls.clientCaFile}"`, '  tls_require_and_verify_client_cert = true'] : []),
+      ...(tls
+        ? [`  tls_cert_file = "${tls.certFile}"`, `  tls_key_file = "${tls.keyFile}"`]
+        : ['  tls_disable = true']),
+      ...(tls?.clientCaFile
+        ? [`  tls_client_ca_file = "${tls.clientCaFile}"`, '  tls_require_and_verify_client_cert = true']
+        : []),
       '}',
       `api_addr = "${scheme}://127.0.0.1:${this.port}"`,
       `cluster_addr = "https://127.0.0.1:${this.clusterPort}"`,
@@ -261,9 +316,19 @@ export class TestServer {
     ];
     this.#environment = {};
     if (typeof seal === 'object') {
-      lines.push('seal "awskms" {', `  region = "${seal.region}"`, `  kms_key_id = "${seal.keyId}"`, `  endpoint = "${seal.endpoint}"`, '}');
+      lines.push(
+        'seal "awskms" {',
+        `  region = "${seal.region}"`,
+        `  kms_key_id = "${seal.keyId}"`,
+        `  endpoint = "${seal.endpoint}"`,
+        '}',
+      );
       // The seal takes the SDK's credential chain: the environment, so no secret is in the config file.
-      this.#environment = { AWS_ACCESS_KEY_ID: seal.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: seal.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' };
+      this.#environment = {
+        AWS_ACCESS_KEY_ID: seal.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: seal.credentials.secretAccessKey,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      };
     }
     if (seal === 'auto' && TEST_SERVER_TRAITS[this.kind].testAutoUnsealSeal === 'static') {
       const keyFile = join(this.directory, 'static-seal.key');
@@ -274,7 +339,13 @@ export class TestServer {
       const transit = await transitVault();
       const keyName = `autounseal-${this.port}`;
       await transit.createKey(keyName);
-      lines.push('seal "transit" {', `  address = "${transit.address}"`, `  key_name = "${keyName}"`, '  mount_path = "transit/"', '}');
+      lines.push(
+        'seal "transit" {',
+        `  address = "${transit.address}"`,
+        `  key_name = "${keyName}"`,
+        '  mount_path = "transit/"',
+        '}',
+      );
       // The seal reads its token from VAULT_TOKEN, so it is never written to the config file.
       this.#environment = { VAULT_TOKEN: transit.token };
     }
@@ -288,10 +359,19 @@ export class TestServer {
 }
 
 /** Plain HTTP call to the server, for assertions that must not go through the code under test. */
-export async function serverRequest(server: { address: string }, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function serverRequest(
+  server: { address: string },
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${server.address}/v1/${path}`, {
     method,
-    headers: { ...(token ? { 'X-Vault-Token': token } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(token ? { 'X-Vault-Token': token } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
@@ -318,8 +398,17 @@ function transitVault(): Promise<TransitVault> {
     const token = randomUUID();
     const home = await mkdtemp(join(tmpdir(), 'vb-transit-'));
     const address = `http://127.0.0.1:${port}`;
-    const args = ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${token}`, '-dev-no-store-token'];
-    const child = spawn('sh', ['-c', WATCHDOG, BUILDS.vault.binary, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, stdio: ['pipe', 'ignore', 'ignore'] });
+    const args = [
+      'server',
+      '-dev',
+      `-dev-listen-address=127.0.0.1:${port}`,
+      `-dev-root-token-id=${token}`,
+      '-dev-no-store-token',
+    ];
+    const child = spawn('sh', ['-c', WATCHDOG, BUILDS.vault.binary, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: home },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     child.unref();
     (child.stdin as unknown as { unref?: () => void }).unref?.();
     await waitUntilActive(address, child);

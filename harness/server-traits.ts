@@ -25,7 +25,17 @@ export const TEST_SERVER_TRAITS: Readonly<Record<ServerKind, TestServerTraits>> 
   },
   openbao: {
     healthCodes: [200, 429, 501, 503],
-    autoUnsealSeals: ['static', 'transit', 'awskms', 'gcpckms', 'azurekeyvault', 'ocikms', 'alicloudkms', 'pkcs11', 'kmip'],
+    autoUnsealSeals: [
+      'static',
+      'transit',
+      'awskms',
+      'gcpckms',
+      'azurekeyvault',
+      'ocikms',
+      'alicloudkms',
+      'pkcs11',
+      'kmip',
+    ],
     testAutoUnsealSeal: 'static',
     tokenPrefixes: { service: 's.', batch: 'b.', recovery: 'r.' },
   },

@@ -28,14 +28,29 @@ export function useSealKeyDirectory(server: TestServer, directory: string): void
  * `vault-bootstrap seal-key` as the pod's init container runs it, with the crash hook preloaded
  * (`crashAt`: the checkpoint it SIGKILLs itself at). `storeArgs`/`env` name the store.
  */
-export function runSealKey(pod: Pick<StaticSealPod, 'name' | 'directory'>, storeArgs: string[], env: Record<string, string>, crashAt?: string): Promise<CliResult> {
+export function runSealKey(
+  pod: Pick<StaticSealPod, 'name' | 'directory'>,
+  storeArgs: string[],
+  env: Record<string, string>,
+  crashAt?: string,
+): Promise<CliResult> {
   const args = ['seal-key', ...storeArgs, '--seal-key-dir', pod.directory, '--timeout', '60s'];
-  return startCli(args, { ...env, POD_NAME: pod.name, ...(crashAt ? { VB_TEST_CRASH_AT: crashAt } : {}) }, ['--import', CRASH_HOOK]).result;
+  return startCli(args, { ...env, POD_NAME: pod.name, ...(crashAt ? { VB_TEST_CRASH_AT: crashAt } : {}) }, [
+    '--import',
+    CRASH_HOOK,
+  ]).result;
 }
 
 /** rotate-seal-key, with the crash hook. */
-export function runRotateSealKey(storeArgs: string[], env: Record<string, string>, crashAt?: string): Promise<CliResult> {
-  return startCli(['rotate-seal-key', ...storeArgs], { ...env, ...(crashAt ? { VB_TEST_CRASH_AT: crashAt } : {}) }, ['--import', CRASH_HOOK]).result;
+export function runRotateSealKey(
+  storeArgs: string[],
+  env: Record<string, string>,
+  crashAt?: string,
+): Promise<CliResult> {
+  return startCli(['rotate-seal-key', ...storeArgs], { ...env, ...(crashAt ? { VB_TEST_CRASH_AT: crashAt } : {}) }, [
+    '--import',
+    CRASH_HOOK,
+  ]).result;
 }
 
 /** Every key a seal-key record ever held, base64 and hex: what no output may contain. */

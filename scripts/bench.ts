@@ -53,13 +53,33 @@ type Scenario = 'fresh' | 'sealed' | 'noop';
 type Contender = (scenario: Scenario, address: string, workDirectory: string) => string[];
 
 const PEER_VERSION = 'v1.33.1';
-const PEER_BINARY = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'vault-bootstrap', `bank-vaults-${PEER_VERSION}`, 'bin', 'bank-vaults');
+const PEER_BINARY = join(
+  process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+  'vault-bootstrap',
+  `bank-vaults-${PEER_VERSION}`,
+  'bin',
+  'bank-vaults',
+);
 
 const NODE = process.env.BENCH_NODE ?? process.execPath;
-const NODE_FLAGS = process.env.BENCH_NODE_FLAGS === undefined ? await imageNodeFlags() : process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+const NODE_FLAGS =
+  process.env.BENCH_NODE_FLAGS === undefined
+    ? await imageNodeFlags()
+    : process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
 
 const vaultBootstrap: Contender = (_scenario, address, workDirectory) => [
-  ...NODE_FLAGS, CLI, 'run', '--once', '--store', 'file', '--file-dir', join(workDirectory, 'store'), '--vault-addr', address, '--timeout', '2m',
+  ...NODE_FLAGS,
+  CLI,
+  'run',
+  '--once',
+  '--store',
+  'file',
+  '--file-dir',
+  join(workDirectory, 'store'),
+  '--vault-addr',
+  address,
+  '--timeout',
+  '2m',
 ];
 const floor: Contender = (scenario, address, workDirectory) => [FLOOR, scenario, address, workDirectory];
 
@@ -74,33 +94,68 @@ await runScript(async () => {
   const QUIET_SECONDS = parseCount('BENCH_QUIET_SECONDS', process.env.BENCH_QUIET_SECONDS ?? '120', 10);
   const RECONCILE_SECONDS = parseCount('BENCH_RECONCILE_SECONDS', process.env.BENCH_RECONCILE_SECONDS ?? '30', 1);
   const peerBinary = process.env.BENCH_PEER === '1' ? PEER_BINARY : undefined;
-  if (peerBinary && !existsSync(peerBinary)) throw new Error(`BENCH_PEER=1: ${peerBinary} is missing: run bash scripts/install-peer.sh`);
+  if (peerBinary && !existsSync(peerBinary))
+    throw new Error(`BENCH_PEER=1: ${peerBinary} is missing: run bash scripts/install-peer.sh`);
   const benchDirectory = await temporaryDirectory('vb-bench-');
   const nodeVersion = await versionOf(NODE, benchDirectory);
-  console.log(`load average (1/5/15 min) at the start: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
-  console.log(`vault-bootstrap bench on node ${nodeVersion}, flags: ${NODE_FLAGS.join(' ') || '(none)'}${process.env.BENCH_NODE_FLAGS === undefined ? ' (from the Dockerfile ENTRYPOINT)' : ''}`);
-  console.log(`${RUNS} run(s) each of vault-bootstrap and the floor, alternating, each against its own fresh OpenBao (Shamir, raft, loopback)\n`);
+  console.log(
+    `load average (1/5/15 min) at the start: ${loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' / ')} on ${availableParallelism()} cores`,
+  );
+  console.log(
+    `vault-bootstrap bench on node ${nodeVersion}, flags: ${NODE_FLAGS.join(' ') || '(none)'}${process.env.BENCH_NODE_FLAGS === undefined ? ' (from the Dockerfile ENTRYPOINT)' : ''}`,
+  );
+  console.log(
+    `${RUNS} run(s) each of vault-bootstrap and the floor, alternating, each against its own fresh OpenBao (Shamir, raft, loopback)\n`,
+  );
   const ours: Sample[] = [];
   const floors: Sample[] = [];
   for (let run = 1; run <= (ONLY.has('floor') ? RUNS : 0); run += 1) {
     ours.push(await sample(vaultBootstrap, join(benchDirectory, `ours-${run}`)));
     floors.push(await sample(floor, join(benchDirectory, `floor-${run}`)));
-    console.log(`  run ${run}/${RUNS}  ours: ${describeSample(ours.at(-1)!)}\n           floor: ${describeSample(floors.at(-1)!)}`);
+    console.log(
+      `  run ${run}/${RUNS}  ours: ${describeSample(ours.at(-1)!)}\n           floor: ${describeSample(floors.at(-1)!)}`,
+    );
   }
-  console.log(`\nThe sidecar loop: ${RESTARTS} server restarts each, ${IDLE_SECONDS} s at rest${peerBinary ? `, beside bank-vaults ${PEER_VERSION}` : ''}`);
+  console.log(
+    `\nThe sidecar loop: ${RESTARTS} server restarts each, ${IDLE_SECONDS} s at rest${peerBinary ? `, beside bank-vaults ${PEER_VERSION}` : ''}`,
+  );
   const sidecar = await sidecarSection(
-    { benchDirectory, runs: RUNS, restarts: RESTARTS, idleSeconds: IDLE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary, only: ONLY as ReadonlySet<'start' | 'loop' | 'rss'> },
+    {
+      benchDirectory,
+      runs: RUNS,
+      restarts: RESTARTS,
+      idleSeconds: IDLE_SECONDS,
+      node: NODE,
+      nodeFlags: NODE_FLAGS,
+      peerBinary,
+      only: ONLY as ReadonlySet<'start' | 'loop' | 'rss'>,
+    },
     (line) => console.log(`  ${line}`),
   );
   let quiet: QuietResults | undefined;
   if (ONLY.has('quiet')) {
-    console.log(`\nQuiet when converged: ${QUIET_SECONDS} s, requests counted by recording proxies in front of moto and OpenBao`);
+    console.log(
+      `\nQuiet when converged: ${QUIET_SECONDS} s, requests counted by recording proxies in front of moto and OpenBao`,
+    );
     quiet = await quietSection(
-      { benchDirectory, windowSeconds: QUIET_SECONDS, reconcileSeconds: RECONCILE_SECONDS, node: NODE, nodeFlags: NODE_FLAGS, peerBinary },
+      {
+        benchDirectory,
+        windowSeconds: QUIET_SECONDS,
+        reconcileSeconds: RECONCILE_SECONDS,
+        node: NODE,
+        nodeFlags: NODE_FLAGS,
+        peerBinary,
+      },
       (line) => console.log(`  ${line}`),
     );
   }
-  console.log(`\nload average (1/5/15 min) at the end: ${loadavg().map((load) => load.toFixed(2)).join(' / ')} on ${availableParallelism()} cores`);
+  console.log(
+    `\nload average (1/5/15 min) at the end: ${loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' / ')} on ${availableParallelism()} cores`,
+  );
   printTable(ours, floors, sidecar, quiet);
   printMethod(ours, floors, sidecar, quiet, await emptyNodeMaxRssKiB(benchDirectory));
 });
@@ -109,7 +164,10 @@ function parseSections(text: string | undefined): ReadonlySet<Section> {
   if (text === undefined || text.trim() === '') return new Set(SECTIONS);
   const named = text.split(',').map((word) => word.trim());
   const unknown = named.filter((word) => !(SECTIONS as readonly string[]).includes(word));
-  if (unknown.length > 0) throw new Error(`BENCH_ONLY: expected a comma-separated list of ${SECTIONS.join(', ')}, got ${JSON.stringify(text)}`);
+  if (unknown.length > 0)
+    throw new Error(
+      `BENCH_ONLY: expected a comma-separated list of ${SECTIONS.join(', ')}, got ${JSON.stringify(text)}`,
+    );
   return new Set(named as Section[]);
 }
 
@@ -117,7 +175,8 @@ function parseSections(text: string | undefined): ReadonlySet<Section> {
 async function imageNodeFlags(): Promise<string[]> {
   const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
   const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
-  if (entrypoint === null) throw new Error('Dockerfile: no exec-form ENTRYPOINT to take the node flags from; set BENCH_NODE_FLAGS');
+  if (entrypoint === null)
+    throw new Error('Dockerfile: no exec-form ENTRYPOINT to take the node flags from; set BENCH_NODE_FLAGS');
   const words = JSON.parse(entrypoint[1]!) as string[];
   const cli = words.findIndex((word) => word.endsWith('/cli.js'));
   return words.slice(1, cli);
@@ -165,7 +224,9 @@ async function runScenario(contender: Contender, scenario: Scenario, openBao: Th
   });
   if (finished.code !== 0) {
     const output = lines.map((line) => `    ${readableLogLine(line)}`).join('\n');
-    throw new Error(`${scenario}: ${contender === floor ? 'the floor' : 'vault-bootstrap'} exited with ${finished.signal ?? `code ${finished.code}`}:\n${output}`);
+    throw new Error(
+      `${scenario}: ${contender === floor ? 'the floor' : 'vault-bootstrap'} exited with ${finished.signal ?? `code ${finished.code}`}:\n${output}`,
+    );
   }
   return { ...finished, lines };
 }
@@ -173,7 +234,9 @@ async function runScenario(contender: Contender, scenario: Scenario, openBao: Th
 /** The floor prints one JSON line of step timings (no values). */
 function floorInitMs(lines: string[]): number {
   const report = lines.find((line) => line.startsWith('{"stepTimings"'));
-  return report === undefined ? Number.NaN : Number((JSON.parse(report) as { stepTimings: { init?: number } }).stepTimings.init);
+  return report === undefined
+    ? Number.NaN
+    : Number((JSON.parse(report) as { stepTimings: { init?: number } }).stepTimings.init);
 }
 
 /** From entering `initializing` to entering `storing` (the init answer), by the log lines' timestamps. */
@@ -194,7 +257,15 @@ async function emptyNodeMaxRssKiB(workDirectory: string): Promise<number> {
   return (await runNodeMeasuringRss(['-e', ''], workDirectory, { node: NODE })).maxRssKiB;
 }
 
-type Row = [metric: string, ours: string, floor: string, floorRatio: string, peer: string, peerRatio: string, samples: string];
+type Row = [
+  metric: string,
+  ours: string,
+  floor: string,
+  floorRatio: string,
+  peer: string,
+  peerRatio: string,
+  samples: string,
+];
 
 /** One markdown table, (a)–(g) and the rest, ready to paste into README. */
 function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults | undefined): void {
@@ -213,44 +284,125 @@ function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, q
   });
 
   const { ours: our, peer } = sidecar;
-  const versus = (metric: string, ourValue: number, peerValue: number | undefined, format: (value: number) => string, samples: string): Row => [
-    metric, format(ourValue), '', '', peerValue === undefined ? '' : format(peerValue), peerValue === undefined ? '' : ratio(ourValue, peerValue), samples,
+  const versus = (
+    metric: string,
+    ourValue: number,
+    peerValue: number | undefined,
+    format: (value: number) => string,
+    samples: string,
+  ): Row => [
+    metric,
+    format(ourValue),
+    '',
+    '',
+    peerValue === undefined ? '' : format(peerValue),
+    peerValue === undefined ? '' : ratio(ourValue, peerValue),
+    samples,
   ];
   if (our.loop) {
     const ourLoop = our.loop;
-    const restarts = (figures: NonNullable<typeof our.loop>) => figures.restarts.map((restart) => restart.listeningToUnsealedMs);
+    const restarts = (figures: NonNullable<typeof our.loop>) =>
+      figures.restarts.map((restart) => restart.listeningToUnsealedMs);
     const ourSeen = ourLoop.restarts.reduce((sum, restart) => sum + restart.readyWhileNotUnsealed, 0);
     const ourProbes = ourLoop.restarts.reduce((sum, restart) => sum + restart.probes, 0);
     rows.push(
-      versus('(e) sidecar loop: server listening again → unsealed, p50', percentile(restarts(ourLoop), 50), peer?.loop && percentile(restarts(peer.loop), 50), seconds, String(ourLoop.restarts.length)),
-      versus('    the same, p95', percentile(restarts(ourLoop), 95), peer?.loop && percentile(restarts(peer.loop), 95), seconds, String(ourLoop.restarts.length)),
-      ['(f) `/readyz` 200 answers while the server was down or sealed', `${ourSeen} of ${ourProbes}`, '', '', peer ? 'no /readyz' : '', '', String(ourLoop.restarts.length)],
-      versus(`(g) idle CPU, converged sidecar, ${process.env.BENCH_IDLE_SECONDS ?? '30'} s`, ourLoop.idleCpuPercent ?? Number.NaN, peer?.loop?.idleCpuPercent, percent, '1'),
+      versus(
+        '(e) sidecar loop: server listening again → unsealed, p50',
+        percentile(restarts(ourLoop), 50),
+        peer?.loop && percentile(restarts(peer.loop), 50),
+        seconds,
+        String(ourLoop.restarts.length),
+      ),
+      versus(
+        '    the same, p95',
+        percentile(restarts(ourLoop), 95),
+        peer?.loop && percentile(restarts(peer.loop), 95),
+        seconds,
+        String(ourLoop.restarts.length),
+      ),
+      [
+        '(f) `/readyz` 200 answers while the server was down or sealed',
+        `${ourSeen} of ${ourProbes}`,
+        '',
+        '',
+        peer ? 'no /readyz' : '',
+        '',
+        String(ourLoop.restarts.length),
+      ],
+      versus(
+        `(g) idle CPU, converged sidecar, ${process.env.BENCH_IDLE_SECONDS ?? '30'} s`,
+        ourLoop.idleCpuPercent ?? Number.NaN,
+        peer?.loop?.idleCpuPercent,
+        percent,
+        '1',
+      ),
       versus('peak RSS, sidecar loop, file store', ourLoop.peakRssKiB, peer?.loop?.peakRssKiB, mebibytes, '1'),
     );
   }
   if (our.awsPeakRssKiB !== undefined && our.gcpPeakRssKiB !== undefined) {
     rows.push(
-      ...(our.withoutFlagsPeakRssKiB === undefined ? [] : [versus('    the same, node without the image\'s flags', our.withoutFlagsPeakRssKiB, undefined, mebibytes, '1')]),
+      ...(our.withoutFlagsPeakRssKiB === undefined
+        ? []
+        : [
+            versus(
+              "    the same, node without the image's flags",
+              our.withoutFlagsPeakRssKiB,
+              undefined,
+              mebibytes,
+              '1',
+            ),
+          ]),
       versus('peak RSS, sidecar loop, aws store (moto)', our.awsPeakRssKiB, undefined, mebibytes, '1'),
       versus('peak RSS, gcp store, start-up only (no emulator)', our.gcpPeakRssKiB, undefined, mebibytes, '1'),
     );
   }
   if (our.startToFirstRequestMs.length > 0) {
     rows.push(
-      versus('process start → first request to Vault', median(our.startToFirstRequestMs), peer && median(peer.startToFirstRequestMs), seconds, String(our.startToFirstRequestMs.length)),
-      versus('    CPU time used by then', median(our.startCpuMs), peer && median(peer.startCpuMs), seconds, String(our.startCpuMs.length)),
+      versus(
+        'process start → first request to Vault',
+        median(our.startToFirstRequestMs),
+        peer && median(peer.startToFirstRequestMs),
+        seconds,
+        String(our.startToFirstRequestMs.length),
+      ),
+      versus(
+        '    CPU time used by then',
+        median(our.startCpuMs),
+        peer && median(peer.startCpuMs),
+        seconds,
+        String(our.startCpuMs.length),
+      ),
     );
   }
   if (our.loop) {
     rows.push(
-      versus('fresh server listening → unsealed, sidecar loop', our.loop.freshToUnsealedMs, peer?.loop?.freshToUnsealedMs, seconds, '1'),
-      versus('fresh server listening → `/readyz` 200, sidecar loop', our.loop.freshToReadyMs ?? Number.NaN, undefined, seconds, '1'),
+      versus(
+        'fresh server listening → unsealed, sidecar loop',
+        our.loop.freshToUnsealedMs,
+        peer?.loop?.freshToUnsealedMs,
+        seconds,
+        '1',
+      ),
+      versus(
+        'fresh server listening → `/readyz` 200, sidecar loop',
+        our.loop.freshToReadyMs ?? Number.NaN,
+        undefined,
+        seconds,
+        '1',
+      ),
     );
   }
   if (quiet) rows.push(...quietRows(quiet, versus));
 
-  const header: Row = ['metric', 'vault-bootstrap', 'floor', 'ratio', peer ? `bank-vaults ${PEER_VERSION}` : 'peer (BENCH_PEER=1)', 'ratio', 'N'];
+  const header: Row = [
+    'metric',
+    'vault-bootstrap',
+    'floor',
+    'ratio',
+    peer ? `bank-vaults ${PEER_VERSION}` : 'peer (BENCH_PEER=1)',
+    'ratio',
+    'N',
+  ];
   console.log('');
   console.log(`| ${header.join(' | ')} |`);
   console.log(`|${header.map((_, column) => (column === 0 ? '---|' : '---:|')).join('')}`);
@@ -258,7 +410,16 @@ function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, q
 }
 
 /** The quiet rows: what a converged sidecar sends, per pod-day or pod-hour at the default --reconcile-interval, and what the store calls cost. */
-function quietRows(quiet: QuietResults, versus: (metric: string, ourValue: number, peerValue: number | undefined, format: (value: number) => string, samples: string) => Row): Row[] {
+function quietRows(
+  quiet: QuietResults,
+  versus: (
+    metric: string,
+    ourValue: number,
+    peerValue: number | undefined,
+    format: (value: number) => string,
+    samples: string,
+  ) => Row,
+): Row[] {
   const ours = perDay(quiet.ours, true);
   const peer = quiet.peer === undefined ? undefined : perDay(quiet.peer, false);
   const window = `${quiet.ours.windowSeconds} s`;
@@ -269,18 +430,52 @@ function quietRows(quiet: QuietResults, versus: (metric: string, ourValue: numbe
   };
   return [
     storeRow('store calls per pod-day, converged (AWS store, default --reconcile-interval)', (calls) => calls, count),
-    versus('audited (token-bearing) Vault requests per pod-hour, converged', ours.tokenRequestsPerHour, peer?.tokenRequestsPerHour, count, window),
-    versus('    all Vault requests per pod-hour (health and seal status included)', ours.requestsPerHour, peer?.requestsPerHour, count, window),
+    versus(
+      'audited (token-bearing) Vault requests per pod-hour, converged',
+      ours.tokenRequestsPerHour,
+      peer?.tokenRequestsPerHour,
+      count,
+      window,
+    ),
+    versus(
+      '    all Vault requests per pod-hour (health and seal status included)',
+      ours.requestsPerHour,
+      peer?.requestsPerHour,
+      count,
+      window,
+    ),
     versus(`Vault writes while converged, ${window}`, quiet.ours.vaultWrites, quiet.peer?.vaultWrites, count, window),
-    versus(`idle CPU, converged, ${window} (reconcile every ${quiet.ours.reconcileSeconds} s)`, quiet.ours.cpuPercent, quiet.peer?.cpuPercent, percent, '1'),
-    storeRow('store calls per pod-month at AWS list price ($0.05 / 10 000)', (calls) => (calls * 30 * PRICE_PER_10K.aws) / 10_000, dollars),
-    storeRow('    at GCP list price ($0.03 / 10 000 accesses)', (calls) => (calls * 30 * PRICE_PER_10K.gcp) / 10_000, dollars),
+    versus(
+      `idle CPU, converged, ${window} (reconcile every ${quiet.ours.reconcileSeconds} s)`,
+      quiet.ours.cpuPercent,
+      quiet.peer?.cpuPercent,
+      percent,
+      '1',
+    ),
+    storeRow(
+      'store calls per pod-month at AWS list price ($0.05 / 10 000)',
+      (calls) => (calls * 30 * PRICE_PER_10K.aws) / 10_000,
+      dollars,
+    ),
+    storeRow(
+      '    at GCP list price ($0.03 / 10 000 accesses)',
+      (calls) => (calls * 30 * PRICE_PER_10K.gcp) / 10_000,
+      dollars,
+    ),
   ];
 }
 
-function printMethod(ours: Sample[], floors: Sample[], sidecar: SidecarResults, quiet: QuietResults | undefined, emptyNodeKiB: number): void {
+function printMethod(
+  ours: Sample[],
+  floors: Sample[],
+  sidecar: SidecarResults,
+  quiet: QuietResults | undefined,
+  emptyNodeKiB: number,
+): void {
   if (ours.length === 0 || quiet === undefined) {
-    console.log(`\nBENCH_ONLY: the method notes print with a full run. For scale: an empty \`node -e ''\` peaks at ${mebibytes(emptyNodeKiB)}.`);
+    console.log(
+      `\nBENCH_ONLY: the method notes print with a full run. For scale: an empty \`node -e ''\` peaks at ${mebibytes(emptyNodeKiB)}.`,
+    );
     return;
   }
   const serverStartMs = median([...ours, ...floors].map((s) => s.serverStartMs));
@@ -342,7 +537,9 @@ function percentile(values: number[], rank: number): number {
 }
 
 function ratio(value: number, reference: number): string {
-  return Number.isFinite(value) && Number.isFinite(reference) && reference > 0 ? `${(value / reference).toFixed(2)}×` : '';
+  return Number.isFinite(value) && Number.isFinite(reference) && reference > 0
+    ? `${(value / reference).toFixed(2)}×`
+    : '';
 }
 
 function count(value: number): string {
@@ -359,6 +556,7 @@ function percent(value: number): string {
 
 function parseCount(name: string, text: string, minimum: number): number {
   const count = Number(text);
-  if (!Number.isInteger(count) || count < minimum) throw new Error(`${name}: expected a whole number ≥ ${minimum}, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(count) || count < minimum)
+    throw new Error(`${name}: expected a whole number ≥ ${minimum}, got ${JSON.stringify(text)}`);
   return count;
 }

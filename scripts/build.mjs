@@ -34,9 +34,21 @@ const REPLACED = {
 
 /** Built-in modules that one package requires at load and barely uses: replaced for that package only. */
 const BUILTINS_REPLACED = [
-  { importer: /node_modules\/pino\//, builtin: 'worker_threads', path: fileURLToPath(new URL('./bundle/main-thread.cjs', import.meta.url)) },
-  { importer: /node_modules\/node-vault\//, builtin: 'https', path: fileURLToPath(new URL('./bundle/https-on-use.cjs', import.meta.url)) },
-  { importer: /node_modules\/sonic-boom\//, builtin: 'assert', path: fileURLToPath(new URL('./bundle/assert.cjs', import.meta.url)) },
+  {
+    importer: /node_modules\/pino\//,
+    builtin: 'worker_threads',
+    path: fileURLToPath(new URL('./bundle/main-thread.cjs', import.meta.url)),
+  },
+  {
+    importer: /node_modules\/node-vault\//,
+    builtin: 'https',
+    path: fileURLToPath(new URL('./bundle/https-on-use.cjs', import.meta.url)),
+  },
+  {
+    importer: /node_modules\/sonic-boom\//,
+    builtin: 'assert',
+    path: fileURLToPath(new URL('./bundle/assert.cjs', import.meta.url)),
+  },
 ];
 
 // dist/cli.js sits one level below the package root, as src/cli.ts does below the repository
@@ -54,7 +66,9 @@ await build({
   external: ['@aws-sdk/*', '@google-cloud/*', 'google-gax'],
   // The bundled CommonJS packages call require() for Node's built-in modules; an ES module has
   // no require of its own, so give the bundle one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
+  },
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: true,
@@ -62,8 +76,12 @@ await build({
     {
       name: 'only-what-the-program-runs',
       setup(builder) {
-        builder.onResolve({ filter: /^(prom-client|axios|debug|thread-stream|mustache)$/ }, ({ path }) => ({ path: REPLACED[path] }));
-        builder.onResolve({ filter: /^\.\/commands\.js$/ }, ({ importer }) => (/node_modules\/node-vault\//.test(importer) ? { path: REPLACED.mustache } : undefined));
+        builder.onResolve({ filter: /^(prom-client|axios|debug|thread-stream|mustache)$/ }, ({ path }) => ({
+          path: REPLACED[path],
+        }));
+        builder.onResolve({ filter: /^\.\/commands\.js$/ }, ({ importer }) =>
+          /node_modules\/node-vault\//.test(importer) ? { path: REPLACED.mustache } : undefined,
+        );
         builder.onResolve({ filter: /^(worker_threads|https|assert)$/ }, ({ path, importer }) => {
           const replaced = BUILTINS_REPLACED.find((entry) => entry.builtin === path && entry.importer.test(importer));
           return replaced ? { path: replaced.path } : undefined;

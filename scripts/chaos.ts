@@ -38,7 +38,9 @@ execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 /** The takeover rows' per-round figures, printed as they come. */
 async function reportRounds(running: ReturnType<typeof takeoverRace>): Promise<ScenarioResult> {
   const result = await running;
-  console.log(`${result.scenario}: sys/init calls per round ${result.initsPerRound.join(',')}; replicas racing to create the claim ${result.creatorsPerRound.join(',')}`);
+  console.log(
+    `${result.scenario}: sys/init calls per round ${result.initsPerRound.join(',')}; replicas racing to create the claim ${result.creatorsPerRound.join(',')}`,
+  );
   return result;
 }
 
@@ -63,24 +65,32 @@ try {
         for (const cell of allCells()) {
           const result = await runCell(store, cell);
           cells.push(result);
-          console.log(`cell ${cells.length}: ${cell.dependency}/${cell.phase}/${cell.fault}: ${result.converged ? 'converged' : 'NOT converged'}, probes ${result.probeMaxMs} ms, SIGTERM ${result.sigtermMs} ms, --once ${result.onceMs} ms${result.notes.length ? `; ${result.notes.join('; ')}` : ''}`);
+          console.log(
+            `cell ${cells.length}: ${cell.dependency}/${cell.phase}/${cell.fault}: ${result.converged ? 'converged' : 'NOT converged'}, probes ${result.probeMaxMs} ms, SIGTERM ${result.sigtermMs} ms, --once ${result.onceMs} ms${result.notes.length ? `; ${result.notes.join('; ')}` : ''}`,
+          );
         }
         return summarize(cells);
       },
     ],
-    ...SERVER_KINDS.filter((kind) => missingServer(kind) === undefined).flatMap((kind): Array<[string, () => Promise<ScenarioResult>]> => [
-      ['9a', () => reportRounds(takeoverRace(store, takeoverRounds, 'stale', kind))],
-      ['9b', () => reportRounds(takeoverRace(store, takeoverRounds, 'allow-reinit', kind))],
-    ]),
+    ...SERVER_KINDS.filter((kind) => missingServer(kind) === undefined).flatMap(
+      (kind): Array<[string, () => Promise<ScenarioResult>]> => [
+        ['9a', () => reportRounds(takeoverRace(store, takeoverRounds, 'stale', kind))],
+        ['9b', () => reportRounds(takeoverRace(store, takeoverRounds, 'allow-reinit', kind))],
+      ],
+    ),
   ];
   for (const [name, scenario] of scenarios) {
     if (only !== undefined && !only.includes(name)) continue;
     const result = await scenario();
     results.push(result);
-    console.log(`done: ${result.scenario}: ${result.converged}/${result.runs} converged, ${result.doubleInits} double inits, ${result.keysLost} keys lost`);
+    console.log(
+      `done: ${result.scenario}: ${result.converged}/${result.runs} converged, ${result.doubleInits} double inits, ${result.keysLost} keys lost`,
+    );
   }
 } finally {
   await store.stop();
 }
-console.log(`\n${formatTable(results)}${cells.length ? `\n\n${formatCells(cells)}` : ''}\n\ntotal ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+console.log(
+  `\n${formatTable(results)}${cells.length ? `\n\n${formatCells(cells)}` : ''}\n\ntotal ${((Date.now() - started) / 60_000).toFixed(1)} min`,
+);
 process.exit(results.every((result) => result.doubleInits === 0 && result.keysLost === 0) ? 0 : 1);

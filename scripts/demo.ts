@@ -16,7 +16,10 @@ await runScript(async () => {
 
   header('build');
   // The bundle only: `npm run build` also typechecks, which the demo does not need (npm test does it).
-  const build = await runOrFail(process.execPath, ['scripts/build.mjs'], { onLine: printIndented, env: process.env as Record<string, string> });
+  const build = await runOrFail(process.execPath, ['scripts/build.mjs'], {
+    onLine: printIndented,
+    env: process.env as Record<string, string>,
+  });
   print(`dist/ bundled in ${seconds(build.elapsedMs)}`);
 
   header('OpenBao');
@@ -65,7 +68,9 @@ async function showStatus(openBao: ThrowawayOpenBao, storeDirectory: string): Pr
   if (finished.code !== 0) throw new Error(`vault-bootstrap status exited with code ${finished.code}`);
 }
 
-async function readSealStatus(openBao: ThrowawayOpenBao): Promise<{ initialized: boolean; sealed: boolean; type: string }> {
+async function readSealStatus(
+  openBao: ThrowawayOpenBao,
+): Promise<{ initialized: boolean; sealed: boolean; type: string }> {
   const response = await fetch(`${openBao.address}/v1/sys/seal-status`);
   if (!response.ok) throw new Error(`sys/seal-status answered HTTP ${response.status}`);
   return (await response.json()) as { initialized: boolean; sealed: boolean; type: string };

@@ -29,7 +29,12 @@ export const CALL_DEADLINE_MS = Object.freeze({
  * loaded machine. A shorter value would let racing replicas take a live holder's claim over and
  * initialize their own servers: refused at start-up.
  */
-export const CLAIM_STALE_MINIMUM_MS = CALL_DEADLINE_MS.store + CALL_DEADLINE_MS.vault + CALL_DEADLINE_MS.vaultKeyGeneration + 4 * CALL_DEADLINE_MS.store + 30_000;
+export const CLAIM_STALE_MINIMUM_MS =
+  CALL_DEADLINE_MS.store +
+  CALL_DEADLINE_MS.vault +
+  CALL_DEADLINE_MS.vaultKeyGeneration +
+  4 * CALL_DEADLINE_MS.store +
+  30_000;
 
 /** A call that got no answer in time: transient, and logged once with the dependency, operation and elapsed time. */
 export class DeadlineExceededError extends BootstrapError {
@@ -38,8 +43,17 @@ export class DeadlineExceededError extends BootstrapError {
   readonly operation: string;
   readonly elapsedMs: number;
 
-  constructor(dependency: Dependency, dependencyName: string, operation: string, elapsedMs: number, deadlineMs: number) {
-    const why = deadlineMs > 0 ? `no answer within its ${deadlineMs} ms deadline` : 'not sent: the run has no time left (--timeout or shutdown)';
+  constructor(
+    dependency: Dependency,
+    dependencyName: string,
+    operation: string,
+    elapsedMs: number,
+    deadlineMs: number,
+  ) {
+    const why =
+      deadlineMs > 0
+        ? `no answer within its ${deadlineMs} ms deadline`
+        : 'not sent: the run has no time left (--timeout or shutdown)';
     super(dependency === 'vault' ? 'VAULT_UNREACHABLE' : 'STORE_UNAVAILABLE', `${dependencyName} ${operation}: ${why}`);
     this.dependency = dependencyName;
     this.operation = operation;
@@ -96,7 +110,13 @@ export class Deadlines {
    * client, so the request itself ends too) and a signal aborted when they are up; the call
    * fails with DeadlineExceededError then, whether or not the client listened.
    */
-  async call<T>(dependency: Dependency, dependencyName: string, operation: string, ownMs: number, work: (budget: { ms: number; signal: AbortSignal }) => Promise<T>): Promise<T> {
+  async call<T>(
+    dependency: Dependency,
+    dependencyName: string,
+    operation: string,
+    ownMs: number,
+    work: (budget: { ms: number; signal: AbortSignal }) => Promise<T>,
+  ): Promise<T> {
     const ms = this.allowedMs(ownMs);
     if (ms === 0) throw new DeadlineExceededError(dependency, dependencyName, operation, 0, 0);
     const holdsSecrets = this.#secretsInFlight();
@@ -108,7 +128,10 @@ export class Deadlines {
     const cutShort = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const elapsedMs = Math.round(performance.now() - started);
-        this.#log?.warn({ event: 'call-timed-out', dependency: dependencyName, operation, elapsedMs, deadlineMs: ms }, `${dependencyName} ${operation}: no answer within ${ms} ms`);
+        this.#log?.warn(
+          { event: 'call-timed-out', dependency: dependencyName, operation, elapsedMs, deadlineMs: ms },
+          `${dependencyName} ${operation}: no answer within ${ms} ms`,
+        );
         // Rejected before the abort, so this error (not the client's reaction to the abort) is the answer.
         reject(new DeadlineExceededError(dependency, dependencyName, operation, elapsedMs, ms));
         controller.abort();

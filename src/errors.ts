@@ -35,7 +35,13 @@ export type ErrorCode =
  * for a 5xx or a 429; everything else (denied, rejected input, a bad stored record, keys the
  * server refuses) needs a person, and retrying it at full pace only hides it.
  */
-const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set(['STORE_UNAVAILABLE', 'SNAPSHOT_STORE_UNAVAILABLE', 'STORE_MISMATCH', 'VAULT_UNREACHABLE', 'ABORTED']);
+const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set([
+  'STORE_UNAVAILABLE',
+  'SNAPSHOT_STORE_UNAVAILABLE',
+  'STORE_MISMATCH',
+  'VAULT_UNREACHABLE',
+  'ABORTED',
+]);
 
 function isTransient(code: ErrorCode, statusCode: number | undefined): boolean {
   if (TRANSIENT_CODES.has(code)) return true;
@@ -58,7 +64,12 @@ export class BootstrapError extends Error {
 
   /** The shape logged for this error: code and message, never the cause object. */
   toJSON(): { name: string; code: ErrorCode; message: string; statusCode?: number } {
-    return { name: this.name, code: this.code, message: this.message, ...(this.statusCode ? { statusCode: this.statusCode } : {}) };
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(this.statusCode ? { statusCode: this.statusCode } : {}),
+    };
   }
 }
 

@@ -26,13 +26,18 @@ import pino from 'pino';
  * The logger; on Kubernetes (a pod with its service-account token mounted) also the recorder
  * that turns some of its records into Events on the pod. src/kube/events.ts is loaded only then.
  */
-async function createLogging(level: string, destination: pino.DestinationStream): Promise<{ log: Logger; events?: { recorder: { flush(timeoutMs: number): Promise<void> } } }> {
+async function createLogging(
+  level: string,
+  destination: pino.DestinationStream,
+): Promise<{ log: Logger; events?: { recorder: { flush(timeoutMs: number): Promise<void> } } }> {
   const pod = podIdentity();
   if (pod === undefined) return { log: createLogger(level, destination) };
   let onRecord: ((fields: Readonly<Record<string, unknown>>) => void) | undefined;
   const log = createLogger(level, destination, (fields) => onRecord?.(fields));
   const { startEvents } = await import('./kube/events.js');
-  const events = startEvents(pod, (message) => log.debug({ event: 'kube-event-failed', error: { message } }, 'a Kubernetes Event was not posted'));
+  const events = startEvents(pod, (message) =>
+    log.debug({ event: 'kube-event-failed', error: { message } }, 'a Kubernetes Event was not posted'),
+  );
   onRecord = events.onRecord;
   return { log, events };
 }
@@ -63,16 +68,27 @@ export async function main(argv: readonly string[]): Promise<number> {
     return reportStartupError(error);
   }
   // Reports go to stdout; the logs of every command but run go to stderr.
-  const { log, events } = await createLogging(config.logLevel, pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }));
+  const { log, events } = await createLogging(
+    config.logLevel,
+    pino.destination({ fd: config.command === 'run' ? 1 : 2, sync: true }),
+  );
   // Node prints process warnings (the AWS SDK's Node-version notice among them) as
   // multi-line stderr text; keep them one JSON log line each instead.
   process.removeAllListeners('warning');
-  process.on('warning', (warning) => log.warn({ event: 'node-warning', warning: warning.name }, warning.message.split('\n')[0]));
+  process.on('warning', (warning) =>
+    log.warn({ event: 'node-warning', warning: warning.name }, warning.message.split('\n')[0]),
+  );
   if (config.tls.skipVerify) {
-    log.warn({ event: 'tls-verification-off' }, 'VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys');
+    log.warn(
+      { event: 'tls-verification-off' },
+      'VAULT_SKIP_VERIFY is set: the Vault server certificate is NOT verified; anyone on the network path can read the unseal keys',
+    );
   }
   if (config.insecureHttp) {
-    log.warn({ event: 'insecure-http', vaultAddr: config.vaultAddress.origin }, '--allow-insecure-http: the Vault address is plain http to another host: tokens and unseal keys cross the network in clear');
+    log.warn(
+      { event: 'insecure-http', vaultAddr: config.vaultAddress.origin },
+      '--allow-insecure-http: the Vault address is plain http to another host: tokens and unseal keys cross the network in clear',
+    );
   }
   const controller = new AbortController();
   const secretsInFlight = new SecretsInFlight();
@@ -93,7 +109,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const context: StepContext = {
     config,
     vault: new VaultApi(vaultClient),
-    records: new Records(new PrefixedStore(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix), config.storePrefix),
+    records: new Records(
+      new PrefixedStore(new CountingStore(store, (operation) => metrics.storeCall(operation)), config.storePrefix),
+      config.storePrefix,
+    ),
     spool: config.spoolDirectory === undefined ? undefined : new Spool(config.spoolDirectory),
     log,
     metrics,
@@ -109,7 +128,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'status': {
         const { formatStatus, problemsOf, status } = await import('./commands/status.js');
         const report = await status(context);
-        process.stdout.write(`${config.json ? JSON.stringify({ ...report, problems: problemsOf(report) }, null, 2) : formatStatus(report)}\n`);
+        process.stdout.write(
+          `${config.json ? JSON.stringify({ ...report, problems: problemsOf(report) }, null, 2) : formatStatus(report)}\n`,
+        );
         return 0;
       }
       case 'plan': {
@@ -123,7 +144,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'migrate-seal': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
-        if (config.command !== 'generate-root' && config.snapshots !== undefined) await (await import('./commands/snapshot.js')).snapshotFirst(context);
+        if (config.command !== 'generate-root' && config.snapshots !== undefined)
+          await (await import('./commands/snapshot.js')).snapshotFirst(context);
         const result =
           config.command === 'rotate-keys'
             ? await (await import('./commands/rotate-keys.js')).rotateKeys(context)
@@ -171,7 +193,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) return reportStartupError(error);
     const described = describeError(error);
     log.error({ event: 'failed', error: described }, described.message);
-    return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID') ? EXIT_BAD_INPUT : EXIT_FAILURE;
+    return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID')
+      ? EXIT_BAD_INPUT
+      : EXIT_FAILURE;
   } finally {
     await store.close().catch(() => undefined);
     // The last Events (a command's result, the sidecar's shutdown) get a moment, never more.
@@ -185,7 +209,14 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   const waitForStore = new WaitForStore(context);
   let loopStarted = false;
   installSignalHandlers(log, controller, secretsInFlight, config, deadlines);
-  if (config.once) exitIfSecretsStayUnstored(log, secretsInFlight, config, deadlines.runEnd + config.shutdownTimeoutMs - Date.now(), '--timeout (and then --shutdown-timeout)');
+  if (config.once)
+    exitIfSecretsStayUnstored(
+      log,
+      secretsInFlight,
+      config,
+      deadlines.runEnd + config.shutdownTimeoutMs - Date.now(),
+      '--timeout (and then --shutdown-timeout)',
+    );
   if (config.listen !== undefined) {
     const stuckAfterMs = Math.max(60_000, config.intervalMs * 6);
     // Served before the store is probed: a sidecar waiting on a dependency says so instead of looking dead.
@@ -207,7 +238,17 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
     const { port } = await startServer(config.listen, probe, () => serverProblem(context), metrics, stuckAfterMs);
     log.info({ event: 'listening', host: config.listen.host, port }, 'serving /healthz, /readyz and /metrics');
   }
-  log.info({ event: 'starting', vault: config.vaultAddress.origin, store: config.store.kind, prefix: config.storePrefix, once: config.once, holder: config.holder }, 'starting');
+  log.info(
+    {
+      event: 'starting',
+      vault: config.vaultAddress.origin,
+      store: config.store.kind,
+      prefix: config.storePrefix,
+      once: config.once,
+      holder: config.holder,
+    },
+    'starting',
+  );
   let reached: Awaited<ReturnType<WaitForStore['wait']>>;
   try {
     reached = await waitForStore.wait();
@@ -226,9 +267,13 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
   }
   loopStarted = true;
   const outcome = reached === 'answered' ? await runner.run() : reached;
-  log.info({ event: 'finished', outcome, state: runner.state }, outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`);
+  log.info(
+    { event: 'finished', outcome, state: runner.state },
+    outcome === 'stopped' ? 'stopped cleanly' : `finished: ${outcome}`,
+  );
   // --once ended without reaching ready: the one line a person reads, as for bad input at start-up.
-  if (outcome !== 'ready' && outcome !== 'stopped' && reached === 'answered') process.stderr.write(`vault-bootstrap: ${outcome}: ${runner.reason}\n`);
+  if (outcome !== 'ready' && outcome !== 'stopped' && reached === 'answered')
+    process.stderr.write(`vault-bootstrap: ${outcome}: ${runner.reason}\n`);
   context.vault.close();
   return EXIT_CODES[outcome];
 }
@@ -243,15 +288,27 @@ async function serverProblem(context: StepContext): Promise<string | undefined> 
  * First SIGTERM/SIGINT: stop starting steps (the shutdown signal ends every wait), let a
  * step holding unstored secrets finish, bounded by --shutdown-timeout. Second: exit now.
  */
-function installSignalHandlers(log: Logger, controller: AbortController, secretsInFlight: SecretsInFlight, config: Config, deadlines: Deadlines): void {
+function installSignalHandlers(
+  log: Logger,
+  controller: AbortController,
+  secretsInFlight: SecretsInFlight,
+  config: Config,
+  deadlines: Deadlines,
+): void {
   let received = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     received += 1;
     if (received > 1) {
-      log.warn({ event: 'second-signal', signal, secretsInFlight: secretsInFlight.active }, 'second signal: exiting now');
+      log.warn(
+        { event: 'second-signal', signal, secretsInFlight: secretsInFlight.active },
+        'second signal: exiting now',
+      );
       process.exit(secretsInFlight.active ? EXIT_FAILURE : 0);
     }
-    log.info({ event: 'shutting-down', signal, secretsInFlight: secretsInFlight.active }, secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down');
+    log.info(
+      { event: 'shutting-down', signal, secretsInFlight: secretsInFlight.active },
+      secretsInFlight.active ? 'shutting down once the secrets in flight are stored' : 'shutting down',
+    );
     deadlines.endRunAt(Date.now(), config.shutdownTimeoutMs);
     controller.abort();
     exitIfSecretsStayUnstored(log, secretsInFlight, config, config.shutdownTimeoutMs, '--shutdown-timeout');
@@ -264,11 +321,22 @@ function installSignalHandlers(log: Logger, controller: AbortController, secrets
  * The end of the shutdown budget (after a signal, or after --timeout with --once): secrets
  * still not stored then are left to the spool, and the process exits 1 saying so.
  */
-function exitIfSecretsStayUnstored(log: Logger, secretsInFlight: SecretsInFlight, config: Config, afterMs: number, reached: string): void {
+function exitIfSecretsStayUnstored(
+  log: Logger,
+  secretsInFlight: SecretsInFlight,
+  config: Config,
+  afterMs: number,
+  reached: string,
+): void {
   setTimeout(() => {
     if (!secretsInFlight.active) return;
-    const where = config.spoolDirectory ? `they wait in the spool ${config.spoolDirectory} for the next start` : 'they are LOST unless the store caught up';
-    log.error({ event: 'secrets-unstored-at-exit', timeout: formatDuration(config.shutdownTimeoutMs) }, `${reached} reached with secrets not yet stored: ${where}`);
+    const where = config.spoolDirectory
+      ? `they wait in the spool ${config.spoolDirectory} for the next start`
+      : 'they are LOST unless the store caught up';
+    log.error(
+      { event: 'secrets-unstored-at-exit', timeout: formatDuration(config.shutdownTimeoutMs) },
+      `${reached} reached with secrets not yet stored: ${where}`,
+    );
     process.exit(EXIT_FAILURE);
   }, afterMs).unref();
 }
@@ -278,12 +346,19 @@ function exitIfSecretsStayUnstored(log: Logger, secretsInFlight: SecretsInFlight
  * (each is safe to stop at any other instant, and resumes when run again); exit 1, not done.
  */
 function stopAtSafePoint(context: StepContext): void {
-  context.signal.addEventListener('abort', () => {
-    void context.secretsInFlight.settled().then(() => {
-      context.log.warn({ event: 'command-interrupted', command: context.config.command }, 'stopped by a signal before finishing; run the command again to resume');
-      process.exit(EXIT_FAILURE);
-    });
-  }, { once: true });
+  context.signal.addEventListener(
+    'abort',
+    () => {
+      void context.secretsInFlight.settled().then(() => {
+        context.log.warn(
+          { event: 'command-interrupted', command: context.config.command },
+          'stopped by a signal before finishing; run the command again to resume',
+        );
+        process.exit(EXIT_FAILURE);
+      });
+    },
+    { once: true },
+  );
 }
 
 /** One line on stderr naming what is wrong; exit 2 for bad input, 1 otherwise. */

@@ -4,21 +4,88 @@ import { BLOCKERS, STATES, type Blocker, type State } from './states.js';
 /** The Prometheus metrics of SPEC §9. Labels are state names and operations, never values. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly #state = new Gauge({ name: 'vault_bootstrap_state', help: '1 for the current state, 0 for the others', labelNames: ['state'], registers: [this.registry] });
-  readonly #transitions = new Counter({ name: 'vault_bootstrap_transitions_total', help: 'State transitions', labelNames: ['from', 'to'], registers: [this.registry] });
-  readonly #unseals = new Counter({ name: 'vault_bootstrap_unseal_total', help: 'Unseal key shares submitted', registers: [this.registry] });
-  readonly #progressResets = new Counter({ name: 'vault_bootstrap_unseal_progress_resets_total', help: 'Unseal progress someone else left on the server, reset before submitting the stored keys', registers: [this.registry] });
-  readonly #storeErrors = new Counter({ name: 'vault_bootstrap_store_errors_total', help: 'Failed store operations', labelNames: ['op'], registers: [this.registry] });
-  readonly #vaultUp = new Gauge({ name: 'vault_bootstrap_vault_up', help: '1 when Vault answered the last health check', registers: [this.registry] });
-  readonly #blocked = new Gauge({ name: 'vault_bootstrap_blocked', help: '1 for what a person must fix now, 0 for the others', labelNames: ['reason'], registers: [this.registry] });
-  readonly #sealIntent = new Gauge({ name: 'vault_bootstrap_seal_intent', help: '1 while an operator\'s seal intent is active (vault-bootstrap seal … resume)', registers: [this.registry] });
-  readonly #driftRepairs = new Counter({ name: 'vault_bootstrap_drift_repairs_total', help: 'Writes that put back configuration changed on the server after it was ready', labelNames: ['kind'], registers: [this.registry] });
-  readonly #provisionerExpiry = new Gauge({ name: 'vault_bootstrap_provisioner_token_expiry_timestamp_seconds', help: 'When the stored provisioner token expires (Unix seconds), as last read from the store', registers: [this.registry] });
-  readonly #provisionerTtl = new Gauge({ name: 'vault_bootstrap_provisioner_token_ttl_seconds', help: 'The lifetime a provisioner token is issued with (--provisioner-ttl)', registers: [this.registry] });
-  readonly #storeCalls = new Counter({ name: 'vault_bootstrap_store_calls_total', help: 'Store operations made (each a billed API call or more), by operation', labelNames: ['op'], registers: [this.registry] });
-  readonly #vaultRequests = new Counter({ name: 'vault_bootstrap_vault_requests_total', help: 'Requests sent to Vault; token="true" ones are written to its audit log', labelNames: ['token'], registers: [this.registry] });
-  readonly #lastSnapshot = new Gauge({ name: 'vault_bootstrap_last_snapshot_timestamp_seconds', help: 'When the newest verified raft snapshot was taken (Unix seconds), as last seen in --snapshot-to', registers: [this.registry] });
-  readonly #lastSnapshotSize = new Gauge({ name: 'vault_bootstrap_last_snapshot_size_bytes', help: 'Size of the newest verified raft snapshot', registers: [this.registry] });
+  readonly #state = new Gauge({
+    name: 'vault_bootstrap_state',
+    help: '1 for the current state, 0 for the others',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
+  readonly #transitions = new Counter({
+    name: 'vault_bootstrap_transitions_total',
+    help: 'State transitions',
+    labelNames: ['from', 'to'],
+    registers: [this.registry],
+  });
+  readonly #unseals = new Counter({
+    name: 'vault_bootstrap_unseal_total',
+    help: 'Unseal key shares submitted',
+    registers: [this.registry],
+  });
+  readonly #progressResets = new Counter({
+    name: 'vault_bootstrap_unseal_progress_resets_total',
+    help: 'Unseal progress someone else left on the server, reset before submitting the stored keys',
+    registers: [this.registry],
+  });
+  readonly #storeErrors = new Counter({
+    name: 'vault_bootstrap_store_errors_total',
+    help: 'Failed store operations',
+    labelNames: ['op'],
+    registers: [this.registry],
+  });
+  readonly #vaultUp = new Gauge({
+    name: 'vault_bootstrap_vault_up',
+    help: '1 when Vault answered the last health check',
+    registers: [this.registry],
+  });
+  readonly #blocked = new Gauge({
+    name: 'vault_bootstrap_blocked',
+    help: '1 for what a person must fix now, 0 for the others',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly #sealIntent = new Gauge({
+    name: 'vault_bootstrap_seal_intent',
+    help: "1 while an operator's seal intent is active (vault-bootstrap seal … resume)",
+    registers: [this.registry],
+  });
+  readonly #driftRepairs = new Counter({
+    name: 'vault_bootstrap_drift_repairs_total',
+    help: 'Writes that put back configuration changed on the server after it was ready',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly #provisionerExpiry = new Gauge({
+    name: 'vault_bootstrap_provisioner_token_expiry_timestamp_seconds',
+    help: 'When the stored provisioner token expires (Unix seconds), as last read from the store',
+    registers: [this.registry],
+  });
+  readonly #provisionerTtl = new Gauge({
+    name: 'vault_bootstrap_provisioner_token_ttl_seconds',
+    help: 'The lifetime a provisioner token is issued with (--provisioner-ttl)',
+    registers: [this.registry],
+  });
+  readonly #storeCalls = new Counter({
+    name: 'vault_bootstrap_store_calls_total',
+    help: 'Store operations made (each a billed API call or more), by operation',
+    labelNames: ['op'],
+    registers: [this.registry],
+  });
+  readonly #vaultRequests = new Counter({
+    name: 'vault_bootstrap_vault_requests_total',
+    help: 'Requests sent to Vault; token="true" ones are written to its audit log',
+    labelNames: ['token'],
+    registers: [this.registry],
+  });
+  readonly #lastSnapshot = new Gauge({
+    name: 'vault_bootstrap_last_snapshot_timestamp_seconds',
+    help: 'When the newest verified raft snapshot was taken (Unix seconds), as last seen in --snapshot-to',
+    registers: [this.registry],
+  });
+  readonly #lastSnapshotSize = new Gauge({
+    name: 'vault_bootstrap_last_snapshot_size_bytes',
+    help: 'Size of the newest verified raft snapshot',
+    registers: [this.registry],
+  });
   readonly #lastVerifiedRestore = new Gauge({
     name: 'vault_bootstrap_last_verified_restore_timestamp_seconds',
     help: 'When a restore drill last restored a snapshot into a throwaway server, unsealed it with its paired keys and checked it (Unix seconds)',
@@ -30,7 +97,8 @@ export class Metrics {
     help: 'Seconds since the active unseal/recovery keys were created (initialized or last rotated)',
     registers: [this.registry],
     collect: () => {
-      const age = this.#keysCreatedAt === undefined ? Number.NaN : (Date.now() - Date.parse(this.#keysCreatedAt)) / 1000;
+      const age =
+        this.#keysCreatedAt === undefined ? Number.NaN : (Date.now() - Date.parse(this.#keysCreatedAt)) / 1000;
       if (Number.isFinite(age)) this.#keysAge.set(Math.max(0, Math.round(age)));
     },
   });

@@ -25,7 +25,8 @@ const ARMOR = /-----BEGIN PGP ([A-Z ]+)-----\r?\n([\s\S]*?)-----END PGP \1-----/
 export function readPgpPublicKeys(paths: readonly string[], name: string): PgpPublicKey[] {
   const keys = paths.map((path) => readPgpPublicKey(path, name));
   const fingerprints = new Set(keys.map((key) => key.fingerprint));
-  if (fingerprints.size !== keys.length) throw new ConfigError(`${name}: the same public key is given twice; each recovery share needs its own custodian`);
+  if (fingerprints.size !== keys.length)
+    throw new ConfigError(`${name}: the same public key is given twice; each recovery share needs its own custodian`);
   return keys;
 }
 
@@ -38,8 +39,10 @@ function readPgpPublicKey(path: string, name: string): PgpPublicKey {
   }
   const armored = ARMOR.exec(bytes.toString('latin1'));
   if (armored !== null) {
-    if (armored[1] === 'PRIVATE KEY BLOCK') throw new ConfigError(`${name}: ${path} is a private key; give the public key only`);
-    if (armored[1] !== 'PUBLIC KEY BLOCK') throw new ConfigError(`${name}: ${path} is not an OpenPGP public key (found ${armored[1]!.toLowerCase()})`);
+    if (armored[1] === 'PRIVATE KEY BLOCK')
+      throw new ConfigError(`${name}: ${path} is a private key; give the public key only`);
+    if (armored[1] !== 'PUBLIC KEY BLOCK')
+      throw new ConfigError(`${name}: ${path} is not an OpenPGP public key (found ${armored[1]!.toLowerCase()})`);
     bytes = dearmor(armored[2]!);
   }
   let packet: { tag: number; body: Buffer } | undefined;
@@ -48,12 +51,14 @@ function readPgpPublicKey(path: string, name: string): PgpPublicKey {
   } catch {
     packet = undefined; // a length running past the end of the file
   }
-  if (packet?.tag === SECRET_KEY_PACKET) throw new ConfigError(`${name}: ${path} is a private key; give the public key only`);
+  if (packet?.tag === SECRET_KEY_PACKET)
+    throw new ConfigError(`${name}: ${path} is a private key; give the public key only`);
   if (packet === undefined || packet.tag !== PUBLIC_KEY_PACKET || packet.body.length < 6) {
     throw new ConfigError(`${name}: ${path} is not an OpenPGP public key`);
   }
   const version = packet.body[0];
-  if (version !== 4) throw new ConfigError(`${name}: ${path}: OpenPGP key version ${version} is not supported (version 4 keys are)`);
+  if (version !== 4)
+    throw new ConfigError(`${name}: ${path}: OpenPGP key version ${version} is not supported (version 4 keys are)`);
   const header = Buffer.from([0x99, packet.body.length >> 8, packet.body.length & 0xff]);
   const fingerprint = createHash('sha1').update(header).update(packet.body).digest('hex');
   return { path, keyBase64: bytes.toString('base64'), fingerprint };

@@ -8,7 +8,18 @@ const BUILT_IN_POLICIES_DIRECTORY = fileURLToPath(new URL('../policies/', import
 const POLICY_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Capabilities OpenBao and Vault accept in a `path` block. */
-const CAPABILITIES = new Set(['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny', 'subscribe', 'scan']);
+const CAPABILITIES = new Set([
+  'create',
+  'read',
+  'update',
+  'patch',
+  'delete',
+  'list',
+  'sudo',
+  'deny',
+  'subscribe',
+  'scan',
+]);
 
 type Token = { kind: 'string' | 'word' | 'punct'; text: string; line: number };
 
@@ -136,7 +147,8 @@ function tokenize(source: string, text: string): Token[] {
       position += 1;
     } else {
       const word = /^[A-Za-z0-9_.\-+]+/.exec(text.slice(position));
-      if (word === null) throw new ConfigError(`${source}: line ${line}: unexpected character ${JSON.stringify(character)}`);
+      if (word === null)
+        throw new ConfigError(`${source}: line ${line}: unexpected character ${JSON.stringify(character)}`);
       tokens.push({ kind: 'word', text: word[0], line });
       position += word[0].length;
     }
@@ -148,7 +160,8 @@ function tokenize(source: string, text: string): Token[] {
 export function loadPolicies(policiesDirectory: string | undefined): Map<string, string> {
   const policies = readPolicyDirectory(BUILT_IN_POLICIES_DIRECTORY, 'built-in policies');
   if (policiesDirectory !== undefined) {
-    for (const [name, text] of readPolicyDirectory(policiesDirectory, '--policies-dir/VB_POLICIES_DIR')) policies.set(name, text);
+    for (const [name, text] of readPolicyDirectory(policiesDirectory, '--policies-dir/VB_POLICIES_DIR'))
+      policies.set(name, text);
   }
   return policies;
 }
@@ -156,16 +169,22 @@ export function loadPolicies(policiesDirectory: string | undefined): Map<string,
 function readPolicyDirectory(directory: string, name: string): Map<string, string> {
   let entries: string[];
   try {
-    entries = readdirSync(directory).filter((entry) => entry.endsWith('.hcl')).sort();
+    entries = readdirSync(directory)
+      .filter((entry) => entry.endsWith('.hcl'))
+      .sort();
   } catch (error) {
-    throw new ConfigError(`${name}: cannot read directory ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(
+      `${name}: cannot read directory ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   const policies = new Map<string, string>();
   for (const entry of entries) {
     const path = join(directory, entry);
     const policyName = entry.slice(0, -'.hcl'.length);
     if (!POLICY_NAME.test(policyName) || policyName === 'root' || policyName === 'default') {
-      throw new ConfigError(`${name}: ${path}: policy name must be letters, digits, "_" or "-" and not root or default`);
+      throw new ConfigError(
+        `${name}: ${path}: policy name must be letters, digits, "_" or "-" and not root or default`,
+      );
     }
     let text: string;
     try {

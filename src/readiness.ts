@@ -5,7 +5,16 @@ import type { Blocker, State } from './states.js';
  * of another cluster (split brain), one removed from raft, one kept sealed, one whose keys were
  * lost before it was ever set up (SPEC §1: orphaned stays not ready).
  */
-const STOPS_SERVING: ReadonlySet<Blocker> = new Set<Blocker>(['cluster-mismatch', 'node-removed', 'seal-intent', 'sealed-until-restart', 'seal-failing', 'keys-rejected', 'initialized-elsewhere', 'orphaned']);
+const STOPS_SERVING: ReadonlySet<Blocker> = new Set<Blocker>([
+  'cluster-mismatch',
+  'node-removed',
+  'seal-intent',
+  'sealed-until-restart',
+  'seal-failing',
+  'keys-rejected',
+  'initialized-elsewhere',
+  'orphaned',
+]);
 
 /**
  * What /readyz gates: serving, not configuration. A node is ready once the loop has brought this

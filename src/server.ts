@@ -51,12 +51,15 @@ export async function startServer(
     switch (path) {
       case '/healthz': {
         const sinceMs = Date.now() - probe.lastBeat;
-        return sinceMs < stuckAfterMs ? reply(200, 'ok\n') : reply(503, `loop stuck for ${Math.round(sinceMs / 1000)}s\n`);
+        return sinceMs < stuckAfterMs
+          ? reply(200, 'ok\n')
+          : reply(503, `loop stuck for ${Math.round(sinceMs / 1000)}s\n`);
       }
       case '/readyz':
         if (!probe.serving) return reply(503, `${probe.state}: ${probe.reason}\n`);
         void checkLive().then((problem) => {
-          if (problem === undefined && probe.serving) return reply(200, probe.state === 'ready' ? 'ready\n' : `serving; ${probe.state}: ${probe.reason}\n`);
+          if (problem === undefined && probe.serving)
+            return reply(200, probe.state === 'ready' ? 'ready\n' : `serving; ${probe.state}: ${probe.reason}\n`);
           probe.wake();
           reply(503, `${problem ?? probe.state}: the server changed since the last pass\n`);
         });
@@ -73,7 +76,11 @@ export async function startServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new ConfigError(`--listen/VB_LISTEN: cannot listen on ${listen.host ?? '*'}:${listen.port} (${error.code ?? 'listen failed'}); choose a free port, or off`));
+      reject(
+        new ConfigError(
+          `--listen/VB_LISTEN: cannot listen on ${listen.host ?? '*'}:${listen.port} (${error.code ?? 'listen failed'}); choose a free port, or off`,
+        ),
+      );
     });
     server.listen(listen.port, listen.host, () => resolve());
   });

@@ -3,7 +3,18 @@
  * something only a person can fix (a bad store record, a denied store, a policy the server
  * rejects, keys the server refuses); the sidecar stays alive, not ready, and re-checks slowly.
  */
-export const STATES = ['waiting', 'uninitialized', 'initializing', 'storing', 'sealed', 'configuring', 'issuing', 'ready', 'orphaned', 'blocked'] as const;
+export const STATES = [
+  'waiting',
+  'uninitialized',
+  'initializing',
+  'storing',
+  'sealed',
+  'configuring',
+  'issuing',
+  'ready',
+  'orphaned',
+  'blocked',
+] as const;
 
 export type State = (typeof STATES)[number];
 
@@ -36,7 +47,14 @@ export type Blocker = (typeof BLOCKERS)[number];
 /** How a run ends: reached ready (--once), stopped by a signal, or gave up (--once only). */
 export type Outcome = 'ready' | 'stopped' | 'orphaned' | 'timed-out' | 'bad-input' | 'needs-person';
 
-export const EXIT_CODES: Readonly<Record<Outcome, number>> = { ready: 0, stopped: 0, 'needs-person': 1, 'bad-input': 2, orphaned: 3, 'timed-out': 4 };
+export const EXIT_CODES: Readonly<Record<Outcome, number>> = {
+  ready: 0,
+  stopped: 0,
+  'needs-person': 1,
+  'bad-input': 2,
+  orphaned: 3,
+  'timed-out': 4,
+};
 
 /**
  * With --once, the blockers that end the run at once, and how. A sealed auto-unseal node is

@@ -43,7 +43,10 @@ export class WaitForStore {
       this.#lastBeat = Date.now();
       if (signal.aborted) return 'stopped';
       if (Date.now() >= deadlines.runEnd) {
-        log.error({ event: 'timed-out', state: this.state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
+        log.error(
+          { event: 'timed-out', state: this.state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) },
+          '--once gave up: not ready within --timeout',
+        );
         return 'timed-out';
       }
       try {
@@ -54,7 +57,11 @@ export class WaitForStore {
         if (!isTransientError(error)) throw error;
         const { message } = describeError(error);
         this.#reason = `waiting for the ${records.store.kind} store: ${message}`;
-        if (message !== said) log.warn({ event: 'store-unavailable-at-start', store: records.store.kind, error: describeError(error) }, 'the store does not answer yet; retrying (not ready)');
+        if (message !== said)
+          log.warn(
+            { event: 'store-unavailable-at-start', store: records.store.kind, error: describeError(error) },
+            'the store does not answer yet; retrying (not ready)',
+          );
         said = message;
       }
       await sleep(Math.min(backoff.next(), deadlines.runEnd - Date.now()), signal);

@@ -92,14 +92,23 @@ export function startSidecar(store: ChaosStore, vaultAddress: string, options: S
   const args = [
     'run',
     ...(options.once ? ['--once', '--timeout', '2m'] : ['--interval', '1s', '--listen', 'off']),
-    '--store', 'aws',
-    '--store-prefix', options.prefix,
-    '--vault-addr', vaultAddress,
-    '--shutdown-timeout', '3s',
+    '--store',
+    'aws',
+    '--store-prefix',
+    options.prefix,
+    '--vault-addr',
+    vaultAddress,
+    '--shutdown-timeout',
+    '3s',
     ...(options.spoolDirectory ? ['--spool-dir', options.spoolDirectory] : []),
     ...(options.extraArgs ?? []),
   ];
-  const env = store.env({ POD_NAME: options.podName, VB_TEST_TRACE_FILE: traceFile, ...(options.crashAt ? { VB_TEST_CRASH_AT: options.crashAt } : {}), ...options.env });
+  const env = store.env({
+    POD_NAME: options.podName,
+    VB_TEST_TRACE_FILE: traceFile,
+    ...(options.crashAt ? { VB_TEST_CRASH_AT: options.crashAt } : {}),
+    ...options.env,
+  });
   const cli = startCli(args, env, ['--import', CRASH_HOOK]);
   return {
     cli,
@@ -115,7 +124,9 @@ export async function memorySpool(): Promise<{ directory: string; remove(): Prom
 }
 
 /** Proxies that count the sys/init requests reaching each node: the independent count of inits. */
-export async function initCounters(nodes: OpenBao[]): Promise<{ proxies: RecordingProxy[]; initRequests(): number; stop(): Promise<void> }> {
+export async function initCounters(
+  nodes: OpenBao[],
+): Promise<{ proxies: RecordingProxy[]; initRequests(): number; stop(): Promise<void> }> {
   const proxies = await Promise.all(nodes.map((node) => RecordingProxy.start(node.address)));
   return {
     proxies,
@@ -135,19 +146,27 @@ export async function initCounters(nodes: OpenBao[]): Promise<{ proxies: Recordi
  * adds a version with the same keys; a second init would add different ones.)
  */
 export async function oneKeySetStored(store: ChaosStore, prefix: string): Promise<boolean> {
-  const sets = (await store.versions(prefix, 'unseal-keys')).map((text) => JSON.stringify((JSON.parse(text) as { keysBase64: string[] }).keysBase64));
+  const sets = (await store.versions(prefix, 'unseal-keys')).map((text) =>
+    JSON.stringify((JSON.parse(text) as { keysBase64: string[] }).keysBase64),
+  );
   return sets.length > 0 && sets.every((set) => set === sets[0]);
 }
 
 export async function storedKeysUnseal(store: ChaosStore, prefix: string, node: OpenBao): Promise<boolean> {
   const [keysText] = (await store.versions(prefix, 'unseal-keys')).slice(-1);
-  const rootVersions = (await store.versions(prefix, 'root-token')).map((text) => JSON.parse(text) as { token: string | null });
-  const rootToken = rootVersions.map((version) => version.token).filter((token): token is string => token !== null).at(-1);
+  const rootVersions = (await store.versions(prefix, 'root-token')).map(
+    (text) => JSON.parse(text) as { token: string | null },
+  );
+  const rootToken = rootVersions
+    .map((version) => version.token)
+    .filter((token): token is string => token !== null)
+    .at(-1);
   if (keysText === undefined || rootToken === undefined) return false;
   const keys = JSON.parse(keysText) as { keysBase64: string[]; threshold: number };
   if ((await baoRequest(node, 'PUT', 'sys/seal', rootToken)).status !== 204) return false;
   let sealed = true;
-  for (const key of keys.keysBase64.slice(0, keys.threshold)) sealed = (await baoRequest(node, 'PUT', 'sys/unseal', undefined, { key })).body.sealed;
+  for (const key of keys.keysBase64.slice(0, keys.threshold))
+    sealed = (await baoRequest(node, 'PUT', 'sys/unseal', undefined, { key })).body.sealed;
   return !sealed;
 }
 

@@ -4,7 +4,15 @@ import { rotationAccepts } from '../keys.js';
 import { MotoKms } from '../kms.js';
 import { baoRequest, OpenBao } from '../openbao.js';
 import { missingServer } from '../server-process.js';
-import { ChaosStore, initCounters, median, memorySpool, storedKeysUnseal, startSidecar, type Sidecar } from './harness.js';
+import {
+  ChaosStore,
+  initCounters,
+  median,
+  memorySpool,
+  storedKeysUnseal,
+  startSidecar,
+  type Sidecar,
+} from './harness.js';
 import type { ScenarioResult } from './scenarios.js';
 
 /**
@@ -62,8 +70,12 @@ let prefixCounter = 0;
 
 /** Every cell of the matrix: each faulted dependency, each phase, each fault (KMS cells only where its server is installed). */
 export function allCells(): Cell[] {
-  const dependencies = FAULTED_DEPENDENCIES.filter((dependency) => dependency !== 'kms' || missingServer('openbao-2.6') === undefined);
-  return dependencies.flatMap((dependency) => PHASES.flatMap((phase) => FAULTS.map((fault) => ({ dependency, phase, fault }))));
+  const dependencies = FAULTED_DEPENDENCIES.filter(
+    (dependency) => dependency !== 'kms' || missingServer('openbao-2.6') === undefined,
+  );
+  return dependencies.flatMap((dependency) =>
+    PHASES.flatMap((phase) => FAULTS.map((fault) => ({ dependency, phase, fault }))),
+  );
 }
 
 /**
@@ -77,10 +89,31 @@ export function allCells(): Cell[] {
  * never calls the KMS; the server does, at init and whenever it starts sealed. So the KMS's
  * `unsealing` phase is the node restarting (it unseals itself through the KMS) with the fault on.
  */
-export async function runCell(store: ChaosStore, cell: Cell, shutdownTimeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<CellResult> {
-  const result: CellResult = { ...cell, faulted: false, converged: false, doubleInit: false, keysLost: false, orphanedInFlight: false, probeMaxMs: 0, probeLies: [], sigtermMs: 0, sigtermCode: null, onceMs: 0, onceCode: null, onceBoundMs: ONCE_TIMEOUT_MS + Math.max(ONE_CALL_MS, shutdownTimeoutMs) + SLACK_MS, convergeMs: undefined, notes: [] };
+export async function runCell(
+  store: ChaosStore,
+  cell: Cell,
+  shutdownTimeoutMs = SHUTDOWN_TIMEOUT_MS,
+): Promise<CellResult> {
+  const result: CellResult = {
+    ...cell,
+    faulted: false,
+    converged: false,
+    doubleInit: false,
+    keysLost: false,
+    orphanedInFlight: false,
+    probeMaxMs: 0,
+    probeLies: [],
+    sigtermMs: 0,
+    sigtermCode: null,
+    onceMs: 0,
+    onceCode: null,
+    onceBoundMs: ONCE_TIMEOUT_MS + Math.max(ONE_CALL_MS, shutdownTimeoutMs) + SLACK_MS,
+    convergeMs: undefined,
+    notes: [],
+  };
   const kms = cell.dependency === 'kms' ? await MotoKms.start(store.moto) : undefined;
-  const node = kms === undefined ? await OpenBao.create() : await OpenBao.create({ build: 'openbao-2.6', seal: await kms.seal() });
+  const node =
+    kms === undefined ? await OpenBao.create() : await OpenBao.create({ build: 'openbao-2.6', seal: await kms.seal() });
   // A KMS faulted before the server starts may keep it from listening: launched, not awaited.
   if (cell.dependency === 'kms' && cell.phase === 'start-up') {
     await kms!.faults.set(cell.fault);
@@ -96,7 +129,13 @@ export async function runCell(store: ChaosStore, cell: Cell, shutdownTimeoutMs =
   const prefix = `net-${process.pid}-${(prefixCounter += 1)}`;
   const sidecars: Sidecar[] = [];
   const start = (extraArgs: string[]) => {
-    const sidecar = startSidecar(store, vaultProxy.address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, extraArgs: ['--shutdown-timeout', `${shutdownTimeoutMs / 1000}s`, ...extraArgs], env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address } });
+    const sidecar = startSidecar(store, vaultProxy.address, {
+      prefix,
+      podName: 'vault-0',
+      spoolDirectory: spool.directory,
+      extraArgs: ['--shutdown-timeout', `${shutdownTimeoutMs / 1000}s`, ...extraArgs],
+      env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address },
+    });
     sidecars.push(sidecar);
     return sidecar;
   };
@@ -123,7 +162,10 @@ export async function runCell(store: ChaosStore, cell: Cell, shutdownTimeoutMs =
     const listenPort = await freePort();
     const sidecar = start(['--listen', `127.0.0.1:${listenPort}`]);
     if (cell.phase === 'ready' || (cell.phase === 'unsealing' && cell.dependency === 'kms')) {
-      const ready = await sidecar.cli.waitFor('"to":"ready"', 60_000).then(() => true, () => false);
+      const ready = await sidecar.cli.waitFor('"to":"ready"', 60_000).then(
+        () => true,
+        () => false,
+      );
       if (ready) await faulted.set(cell.fault);
       if (ready && cell.phase === 'unsealing') {
         await node.stop();
@@ -157,17 +199,19 @@ export async function runCell(store: ChaosStore, cell: Cell, shutdownTimeoutMs =
     if (converging.code !== 0 && cell.dependency === 'kms' && (await healthNow(node)) === 0) {
       // A server whose KMS call met the fault can stay unanswering (sys/health included) after the path
       // is back: its own client waits on a dead connection, or its start gave up. Its liveness probe would restart it.
-      result.notes.push('the server did not answer after the KMS came back (its start or its init waited on the dead KMS connection); converged after a server restart');
+      result.notes.push(
+        'the server did not answer after the KMS came back (its start or its init waited on the dead KMS connection); converged after a server restart',
+      );
       await node.stop();
       await node.start();
       converging = await start(['--once', '--timeout', '60s']).cli.result;
     }
-    const unsealed = [200, 429].includes((await healthNow(node)));
+    const unsealed = [200, 429].includes(await healthNow(node));
     if (converging.code === 0 && unsealed) {
       result.converged = true;
       result.convergeMs = Date.now() - liftedAt;
     } else {
-      result.notes.push(`not converged once lifted: exit ${converging.code}, health ${(await healthNow(node))}`);
+      result.notes.push(`not converged once lifted: exit ${converging.code}, health ${await healthNow(node)}`);
     }
 
     const inits = counters.initRequests();
@@ -175,7 +219,9 @@ export async function runCell(store: ChaosStore, cell: Cell, shutdownTimeoutMs =
     const answerReachedUs = sidecars.some((each) => each.checkpoints().includes('init-spooled'));
     if (inits === 1 && !answerReachedUs && converging.code === 3) {
       result.orphanedInFlight = true;
-      result.notes.push('orphaned: sys/init reached the server, which initialized, and its keys never reached the sidecar (exit 3)');
+      result.notes.push(
+        'orphaned: sys/init reached the server, which initialized, and its keys never reached the sidecar (exit 3)',
+      );
     } else if (inits === 1 && (await healthNow(node)) === 0) {
       result.notes.push('keys not checked: the server does not answer');
     } else if (inits === 1 && !(await storedKeysOpen(store, prefix, node))) {
@@ -201,7 +247,10 @@ export async function runCell(store: ChaosStore, cell: Cell, shutdownTimeoutMs =
  */
 async function storedKeysOpen(store: ChaosStore, prefix: string, node: OpenBao): Promise<boolean> {
   if (node.options.seal === undefined || node.options.seal === 'shamir') return storedKeysUnseal(store, prefix, node);
-  const keys = JSON.parse((await store.versions(prefix, 'unseal-keys')).at(-1) ?? '{}') as { keysBase64?: string[]; threshold?: number };
+  const keys = JSON.parse((await store.versions(prefix, 'unseal-keys')).at(-1) ?? '{}') as {
+    keysBase64?: string[];
+    threshold?: number;
+  };
   const root = (JSON.parse((await store.versions(prefix, 'root-token')).at(-1) ?? '{}') as { token?: string }).token;
   if (keys.keysBase64 === undefined || root === undefined) return false;
   if ((await baoRequest(node, 'GET', 'sys/seal-status')).body.sealed !== false) return false;
@@ -232,8 +281,10 @@ async function probeWhileFaulted(node: OpenBao, port: number, cell: Cell, result
       result.probeMaxMs = Math.max(result.probeMaxMs, ms);
       if (status === 0) result.probeLies.push(`${path}: no answer`);
       else if (ms > PROBE_LIMIT_MS) result.probeLies.push(`${path}: answered in ${ms} ms`);
-      if (path === '/healthz' && status !== 200 && status !== 0) result.probeLies.push(`/healthz ${status}: ${body.trim()}`);
-      if (path === '/readyz' && status === 200 && ![200, 429].includes((await healthNow(node)))) result.probeLies.push('/readyz 200 for a node that is not unsealed');
+      if (path === '/healthz' && status !== 200 && status !== 0)
+        result.probeLies.push(`/healthz ${status}: ${body.trim()}`);
+      if (path === '/readyz' && status === 200 && ![200, 429].includes(await healthNow(node)))
+        result.probeLies.push('/readyz 200 for a node that is not unsealed');
       if (path === '/readyz' && body.includes('waiting for the aws store')) saidWaitingForStore = true;
     }
     await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
@@ -265,7 +316,13 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): 
 
 /** The matrix as one row of the chaos table. */
 export function summarize(cells: CellResult[]): ScenarioResult {
-  const failures = cells.filter((cell) => !cell.converged || cell.probeLies.length > 0 || cell.onceMs > cell.onceBoundMs || cell.sigtermMs > SHUTDOWN_TIMEOUT_MS + SLACK_MS);
+  const failures = cells.filter(
+    (cell) =>
+      !cell.converged ||
+      cell.probeLies.length > 0 ||
+      cell.onceMs > cell.onceBoundMs ||
+      cell.sigtermMs > SHUTDOWN_TIMEOUT_MS + SLACK_MS,
+  );
   return {
     scenario: `8 network faults (${FAULTS.length} faults × ${PHASES.length} phases × ${[...new Set(cells.map((cell) => cell.dependency))].join(', ')})`,
     runs: cells.length,
@@ -274,13 +331,26 @@ export function summarize(cells: CellResult[]): ScenarioResult {
     keysLost: cells.filter((cell) => cell.keysLost).length,
     orphanedInFlight: cells.filter((cell) => cell.orphanedInFlight).length,
     convergeMs: cells.flatMap((cell) => (cell.convergeMs === undefined ? [] : [cell.convergeMs])),
-    notes: failures.flatMap((cell) => [...cell.notes, ...cell.probeLies].map((note) => `${cell.dependency}/${cell.phase}/${cell.fault}: ${note}`)),
+    notes: failures.flatMap((cell) =>
+      [...cell.notes, ...cell.probeLies].map((note) => `${cell.dependency}/${cell.phase}/${cell.fault}: ${note}`),
+    ),
   };
 }
 
 /** One line per cell, and the figures the guarantees table quotes. */
 export function formatCells(cells: CellResult[]): string {
-  const header = ['dependency', 'phase', 'fault', 'converged', 'double init', 'keys lost', 'probe max', 'SIGTERM exit', '--once (bound)', 'converge'];
+  const header = [
+    'dependency',
+    'phase',
+    'fault',
+    'converged',
+    'double init',
+    'keys lost',
+    'probe max',
+    'SIGTERM exit',
+    '--once (bound)',
+    'converge',
+  ];
   const rows = cells.map((cell) => [
     cell.dependency,
     cell.phase,

@@ -10,13 +10,28 @@ import type { ScenarioResult } from './scenarios.js';
 const CRASH_HOOK = fileURLToPath(new URL('./crash-hook.mjs', import.meta.url));
 
 /** The step boundaries of a rotation, in the order a run passes them. */
-const ROTATION_BOUNDARIES: Checkpoint[] = ['rotation-started', 'rotation-keys-received', 'rotation-pending-stored', 'rotation-verified', 'rotation-active-stored'];
+const ROTATION_BOUNDARIES: Checkpoint[] = [
+  'rotation-started',
+  'rotation-keys-received',
+  'rotation-pending-stored',
+  'rotation-verified',
+  'rotation-active-stored',
+];
 
 let prefixCounter = 0;
 const uniquePrefix = (name: string) => `${name}-${process.pid}-${(prefixCounter += 1)}`;
 
 function newResult(scenario: string): ScenarioResult {
-  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, orphanedInFlight: 0, convergeMs: [], notes: [] };
+  return {
+    scenario,
+    runs: 0,
+    converged: 0,
+    doubleInits: 0,
+    keysLost: 0,
+    orphanedInFlight: 0,
+    convergeMs: [],
+    notes: [],
+  };
 }
 
 /** One rotate-keys process against the node, with the crash hook preloaded. */
@@ -28,8 +43,23 @@ const ROTATION_BEGINS = '"event":"rotation-begins"';
  * land in the rotation rather than in process start-up; `rotationMs` is that span for a run
  * that was not killed.
  */
-async function rotate(store: ChaosStore, node: OpenBao, prefix: string, crash: { at?: Checkpoint; killAfterMs?: number } = {}): Promise<CliResult & { lastCheckpoint: string; rotationMs: number }> {
-  const args = ['rotate-keys', '--store', 'aws', '--store-prefix', prefix, '--vault-addr', node.address, '--shutdown-timeout', '3s'];
+async function rotate(
+  store: ChaosStore,
+  node: OpenBao,
+  prefix: string,
+  crash: { at?: Checkpoint; killAfterMs?: number } = {},
+): Promise<CliResult & { lastCheckpoint: string; rotationMs: number }> {
+  const args = [
+    'rotate-keys',
+    '--store',
+    'aws',
+    '--store-prefix',
+    prefix,
+    '--vault-addr',
+    node.address,
+    '--shutdown-timeout',
+    '3s',
+  ];
   const traceFile = join(store.home, `rotation-trace-${prefix}-${Date.now()}.txt`);
   const env = store.env({ VB_TEST_TRACE_FILE: traceFile, ...(crash.at ? { VB_TEST_CRASH_AT: crash.at } : {}) });
   const cli = startCli(args, env, ['--import', CRASH_HOOK]);
@@ -83,7 +113,12 @@ async function activeKeysUnsealRestarted(store: ChaosStore, prefix: string, node
  *   names if its verification completed); then rotate-keys again must finish.
  * Either way the stored active keys must then unseal a restarted node: otherwise a key is lost.
  */
-async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: { at?: Checkpoint; randomInstant?: boolean }, serverRestarts: boolean): Promise<void> {
+async function killedRotation(
+  store: ChaosStore,
+  result: ScenarioResult,
+  crash: { at?: Checkpoint; randomInstant?: boolean },
+  serverRestarts: boolean,
+): Promise<void> {
   result.runs += 1;
   const node = await OpenBao.start();
   const prefix = uniquePrefix('r');
@@ -100,9 +135,16 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
       const timed = await rotate(store, node, prefix);
       killAfterMs = Math.round(Math.random() * timed.rotationMs);
     }
-    const killed = await rotate(store, node, prefix, { ...(crash.at ? { at: crash.at } : {}), ...(killAfterMs !== undefined ? { killAfterMs } : {}) });
+    const killed = await rotate(store, node, prefix, {
+      ...(crash.at ? { at: crash.at } : {}),
+      ...(killAfterMs !== undefined ? { killAfterMs } : {}),
+    });
     if (killAfterMs !== undefined) {
-      result.notes.push(killed.code === 0 ? 'the random kill came after the rotation finished' : `killed after checkpoint ${killed.lastCheckpoint}`);
+      result.notes.push(
+        killed.code === 0
+          ? 'the random kill came after the rotation finished'
+          : `killed after checkpoint ${killed.lastCheckpoint}`,
+      );
     }
     const started = Date.now();
     if (serverRestarts) {
@@ -111,8 +153,14 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
       if (sidecar.code !== 0) {
         // Why it stopped (its blocker, or last state); a key is lost only if the stored active keys do not open the node.
         const lines = logLines(sidecar.stdout);
-        const why = String(lines.find((line) => line.event === 'blocked')?.blocker ?? lines.filter((line) => line.event === 'state').at(-1)?.to ?? 'no log');
-        result.notes.push(`the sidecar exited ${sidecar.code} (${why}) on the restarted node after a kill at ${where()}`);
+        const why = String(
+          lines.find((line) => line.event === 'blocked')?.blocker ??
+            lines.filter((line) => line.event === 'state').at(-1)?.to ??
+            'no log',
+        );
+        result.notes.push(
+          `the sidecar exited ${sidecar.code} (${why}) on the restarted node after a kill at ${where()}`,
+        );
         if (!(await activeKeysUnsealRestarted(store, prefix, node))) result.keysLost += 1;
         return;
       }
@@ -134,8 +182,14 @@ async function killedRotation(store: ChaosStore, result: ScenarioResult, crash: 
 }
 
 /** 7a. SIGKILL at every rotation step boundary; half the runs restart the node right after the kill. */
-export async function rotationKillAtEveryBoundary(store: ChaosStore, runsPerBoundary: number, boundaries: Checkpoint[] = ROTATION_BOUNDARIES): Promise<ScenarioResult> {
-  const result = newResult(`7a rotate-keys: SIGKILL at each of ${boundaries.length} rotation boundaries, re-run (and node restart)`);
+export async function rotationKillAtEveryBoundary(
+  store: ChaosStore,
+  runsPerBoundary: number,
+  boundaries: Checkpoint[] = ROTATION_BOUNDARIES,
+): Promise<ScenarioResult> {
+  const result = newResult(
+    `7a rotate-keys: SIGKILL at each of ${boundaries.length} rotation boundaries, re-run (and node restart)`,
+  );
   for (const boundary of boundaries) {
     for (let run = 0; run < runsPerBoundary; run += 1) {
       await killedRotation(store, result, { at: boundary }, false);

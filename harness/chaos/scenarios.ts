@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import type { Checkpoint } from '../../src/checkpoints.js';
 import { baoRequest, OpenBao } from '../openbao.js';
 import type { ServerKind } from '../server-process.js';
-import { ChaosStore, healthOf, initCounters, median, memorySpool, oneKeySetStored, startSidecar, storedKeysUnseal, type Sidecar } from './harness.js';
+import {
+  ChaosStore,
+  healthOf,
+  initCounters,
+  median,
+  memorySpool,
+  oneKeySetStored,
+  startSidecar,
+  storedKeysUnseal,
+  type Sidecar,
+} from './harness.js';
 
 export interface ScenarioResult {
   scenario: string;
@@ -20,7 +30,16 @@ export interface ScenarioResult {
 }
 
 export function newResult(scenario: string): ScenarioResult {
-  return { scenario, runs: 0, converged: 0, doubleInits: 0, keysLost: 0, orphanedInFlight: 0, convergeMs: [], notes: [] };
+  return {
+    scenario,
+    runs: 0,
+    converged: 0,
+    doubleInits: 0,
+    keysLost: 0,
+    orphanedInFlight: 0,
+    convergeMs: [],
+    notes: [],
+  };
 }
 
 export function recordConverged(result: ScenarioResult, startedAt: number): void {
@@ -44,7 +63,11 @@ async function stopAll(sidecars: Sidecar[]): Promise<void> {
 }
 
 /** 1. A 3-node raft cluster, three sidecars started together: exactly one init, all unsealed. */
-export async function threeNodesStartedTogether(store: ChaosStore, runs: number, kind: ServerKind = 'openbao'): Promise<ScenarioResult> {
+export async function threeNodesStartedTogether(
+  store: ChaosStore,
+  runs: number,
+  kind: ServerKind = 'openbao',
+): Promise<ScenarioResult> {
   const result = newResult(`1 three sidecars start together (3-node raft, ${kind})`);
   for (let run = 0; run < runs; run += 1) {
     result.runs += 1;
@@ -53,7 +76,9 @@ export async function threeNodesStartedTogether(store: ChaosStore, runs: number,
     const counters = await initCounters(nodes);
     const prefix = uniquePrefix('s1');
     const started = Date.now();
-    const sidecars = counters.proxies.map((proxy, index) => startSidecar(store, proxy.address, { prefix, podName: `vault-${index}` }));
+    const sidecars = counters.proxies.map((proxy, index) =>
+      startSidecar(store, proxy.address, { prefix, podName: `vault-${index}` }),
+    );
     try {
       const ready = await readyAll(sidecars, 120_000);
       const health = await Promise.all(nodes.map(healthOf));
@@ -92,7 +117,11 @@ const STEP_BOUNDARIES: Checkpoint[] = [
  * a SIGKILL after `killAfterMs`), a second one in the same pod (same name, same spool) must
  * converge with one init and keys that open the server.
  */
-async function crashThenRestart(store: ChaosStore, result: ScenarioResult, crash: { at?: Checkpoint; killAfterMs?: number }): Promise<void> {
+async function crashThenRestart(
+  store: ChaosStore,
+  result: ScenarioResult,
+  crash: { at?: Checkpoint; killAfterMs?: number },
+): Promise<void> {
   result.runs += 1;
   const node = await OpenBao.start();
   const counters = await initCounters([node]);
@@ -100,14 +129,27 @@ async function crashThenRestart(store: ChaosStore, result: ScenarioResult, crash
   const prefix = uniquePrefix('s2');
   const address = counters.proxies[0]!.address;
   try {
-    const first = startSidecar(store, address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, ...(crash.at ? { crashAt: crash.at } : {}) });
+    const first = startSidecar(store, address, {
+      prefix,
+      podName: 'vault-0',
+      spoolDirectory: spool.directory,
+      ...(crash.at ? { crashAt: crash.at } : {}),
+    });
     if (crash.killAfterMs !== undefined) setTimeout(() => first.cli.child.kill('SIGKILL'), crash.killAfterMs);
-    const ended = await Promise.race([first.cli.result, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 90_000))]);
+    const ended = await Promise.race([
+      first.cli.result,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 90_000)),
+    ]);
     if (ended === undefined) first.cli.child.kill('SIGKILL');
     const passed = first.checkpoints();
     const initsByFirst = counters.initRequests();
     const started = Date.now();
-    const second = startSidecar(store, address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, once: true });
+    const second = startSidecar(store, address, {
+      prefix,
+      podName: 'vault-0',
+      spoolDirectory: spool.directory,
+      once: true,
+    });
     const outcome = await second.cli.result;
     const initRequests = counters.initRequests();
     if (initRequests > 1) result.doubleInits += 1;
@@ -122,7 +164,9 @@ async function crashThenRestart(store: ChaosStore, result: ScenarioResult, crash
       result.notes.push(`orphaned by a kill while sys/init was in flight (exit ${outcome.code})`);
     } else if (initRequests === 1 && !(await storedKeysUnseal(store, prefix, node))) {
       result.keysLost += 1;
-      result.notes.push(`keys lost after a kill at ${crash.at ?? `${crash.killAfterMs}ms`} (last checkpoint ${passed.at(-1) ?? 'none'})`);
+      result.notes.push(
+        `keys lost after a kill at ${crash.at ?? `${crash.killAfterMs}ms`} (last checkpoint ${passed.at(-1) ?? 'none'})`,
+      );
     }
   } finally {
     await counters.stop();
@@ -132,7 +176,11 @@ async function crashThenRestart(store: ChaosStore, result: ScenarioResult, crash
 }
 
 /** 2a. SIGKILL at every step boundary, then a restart. */
-export async function killAtEveryBoundary(store: ChaosStore, runsPerBoundary: number, boundaries: Checkpoint[] = STEP_BOUNDARIES): Promise<ScenarioResult> {
+export async function killAtEveryBoundary(
+  store: ChaosStore,
+  runsPerBoundary: number,
+  boundaries: Checkpoint[] = STEP_BOUNDARIES,
+): Promise<ScenarioResult> {
   const result = newResult(`2a SIGKILL at each of ${boundaries.length} step boundaries, restart`);
   for (const boundary of boundaries) {
     for (let run = 0; run < runsPerBoundary; run += 1) await crashThenRestart(store, result, { at: boundary });
@@ -143,7 +191,8 @@ export async function killAtEveryBoundary(store: ChaosStore, runsPerBoundary: nu
 /** 2b. SIGKILL at a random instant of a fresh run (uniform over its first `spanMs`), then a restart. */
 export async function killAtRandomInstants(store: ChaosStore, runs: number, spanMs = 10_000): Promise<ScenarioResult> {
   const result = newResult('2b SIGKILL at a random instant, restart');
-  for (let run = 0; run < runs; run += 1) await crashThenRestart(store, result, { killAfterMs: Math.round(Math.random() * spanMs) });
+  for (let run = 0; run < runs; run += 1)
+    await crashThenRestart(store, result, { killAfterMs: Math.round(Math.random() * spanMs) });
   return result;
 }
 
@@ -168,10 +217,16 @@ export async function storeOutageThenSigterm(store: ChaosStore, runs: number): P
       await first.cli.waitFor('"event":"store-retry"', 60_000);
       first.cli.child.kill('SIGTERM');
       const stopped = await first.cli.result;
-      if (stopped.code !== 1 || !stopped.stdout.includes('they wait in the spool')) result.notes.push(`first process ended ${stopped.code} without naming the spool`);
+      if (stopped.code !== 1 || !stopped.stdout.includes('they wait in the spool'))
+        result.notes.push(`first process ended ${stopped.code} without naming the spool`);
       await store.recover();
       const started = Date.now();
-      const second = startSidecar(store, address, { prefix, podName: 'vault-0', spoolDirectory: spool.directory, once: true });
+      const second = startSidecar(store, address, {
+        prefix,
+        podName: 'vault-0',
+        spoolDirectory: spool.directory,
+        once: true,
+      });
       const outcome = await second.cli.result;
       if (outcome.code === 0) {
         recordConverged(result, started);
@@ -201,7 +256,13 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
     const counters = await initCounters(nodes);
     const prefix = uniquePrefix('s4');
     const policies = await mkdtemp(join(tmpdir(), 'vb-chaos-policies-'));
-    const sidecars = counters.proxies.map((proxy, index) => startSidecar(store, proxy.address, { prefix, podName: `vault-${index}`, extraArgs: ['--policies-dir', policies] }));
+    const sidecars = counters.proxies.map((proxy, index) =>
+      startSidecar(store, proxy.address, {
+        prefix,
+        podName: `vault-${index}`,
+        extraArgs: ['--policies-dir', policies],
+      }),
+    );
     try {
       if (!(await readyAll(sidecars, 120_000))) {
         result.notes.push('the cluster did not converge before the fault');
@@ -219,7 +280,10 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
       const health = await Promise.all(nodes.map(healthOf));
       const active = nodes[health.findIndex((node) => node.status === 200)]!;
       const marker = `tenant-${run}`;
-      await writeFile(join(policies, `${marker}.hcl`), `path "secret/data/${marker}/*" {\n  capabilities = ["read"]\n}\n`);
+      await writeFile(
+        join(policies, `${marker}.hcl`),
+        `path "secret/data/${marker}/*" {\n  capabilities = ["read"]\n}\n`,
+      );
       const started = Date.now();
       await active.restart();
       const converged = await waitUntil(async () => {
@@ -234,7 +298,9 @@ export async function activeRestartsWhileConfiguring(store: ChaosStore, runs: nu
       if (!converged) {
         // A restart read as a seal made in place would record an intent and seal every node.
         const intent = (await store.versions(prefix, 'seal-intent')).at(-1);
-        result.notes.push(`not converged within 90s: health ${healthAfter.map((node) => node.status).join('/')}; seal intent ${intent ?? 'none'}`);
+        result.notes.push(
+          `not converged within 90s: health ${healthAfter.map((node) => node.status).join('/')}; seal intent ${intent ?? 'none'}`,
+        );
       }
       if (converged && activeAfter !== active) {
         recordConverged(result, started);
@@ -268,13 +334,18 @@ export async function redeployOnOldData(store: ChaosStore, runs: number): Promis
       await node.restart();
       const counters = await initCounters([node]);
       const started = Date.now();
-      const redeployed = startSidecar(store, counters.proxies[0]!.address, { prefix, podName: 'vault-0-redeployed', once: true });
+      const redeployed = startSidecar(store, counters.proxies[0]!.address, {
+        prefix,
+        podName: 'vault-0-redeployed',
+        once: true,
+      });
       const outcome = await redeployed.cli.result;
       if (outcome.code === 0 && (await healthOf(node)).status === 200) {
         recordConverged(result, started);
       }
       if (counters.initRequests() > 0) result.doubleInits += 1;
-      if (!(await oneKeySetStored(store, prefix)) || !(await storedKeysUnseal(store, prefix, node))) result.keysLost += 1;
+      if (!(await oneKeySetStored(store, prefix)) || !(await storedKeysUnseal(store, prefix, node)))
+        result.keysLost += 1;
       await counters.stop();
     } finally {
       await node.stop();
@@ -300,14 +371,25 @@ export async function wipedServerWithKeys(store: ChaosStore, runs: number): Prom
       await rm(node.dataDirectory, { recursive: true, force: true });
       await node.start();
       const counters = await initCounters([node]);
-      const refused = await startSidecar(store, counters.proxies[0]!.address, { prefix, podName: 'vault-0', once: true, extraArgs: ['--timeout', '5s'] }).cli.result;
-      const refusedCleanly = refused.code === 4 && counters.initRequests() === 0 && (await healthOf(node)).status === 501;
+      const refused = await startSidecar(store, counters.proxies[0]!.address, {
+        prefix,
+        podName: 'vault-0',
+        once: true,
+        extraArgs: ['--timeout', '5s'],
+      }).cli.result;
+      const refusedCleanly =
+        refused.code === 4 && counters.initRequests() === 0 && (await healthOf(node)).status === 501;
       if (!refusedCleanly) {
         result.doubleInits += counters.initRequests() > 0 ? 1 : 0;
         result.notes.push(`without --allow-reinit: exit ${refused.code}, ${counters.initRequests()} init request(s)`);
       }
       const started = Date.now();
-      const reinit = await startSidecar(store, counters.proxies[0]!.address, { prefix, podName: 'vault-0', once: true, extraArgs: ['--allow-reinit'] }).cli.result;
+      const reinit = await startSidecar(store, counters.proxies[0]!.address, {
+        prefix,
+        podName: 'vault-0',
+        once: true,
+        extraArgs: ['--allow-reinit'],
+      }).cli.result;
       const versions = await store.versions(prefix, 'unseal-keys');
       if (refusedCleanly && reinit.code === 0 && counters.initRequests() === 1) {
         recordConverged(result, started);
@@ -316,7 +398,11 @@ export async function wipedServerWithKeys(store: ChaosStore, runs: number): Prom
       const historyKept = versions.length > oldKeys.length && oldKeys.every((text, index) => versions[index] === text);
       if (!historyKept || !(await storedKeysUnseal(store, prefix, node))) {
         result.keysLost += 1;
-        result.notes.push(historyKept ? 'the latest stored keys do not unseal the new server' : 'an earlier keys version changed or vanished');
+        result.notes.push(
+          historyKept
+            ? 'the latest stored keys do not unseal the new server'
+            : 'an earlier keys version changed or vanished',
+        );
       }
       await counters.stop();
     } finally {
@@ -346,9 +432,17 @@ export function formatTable(results: ScenarioResult[]): string {
     row.convergeMs.length ? `${(median(row.convergeMs) / 1000).toFixed(2)} s` : '-',
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ');
   const notes = results.flatMap((row) => summarizeNotes(row));
-  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
+  return [
+    line(header),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.map(line),
+    ...(notes.length ? ['', ...notes] : []),
+  ].join('\n');
 }
 
 function summarizeNotes(row: ScenarioResult): string[] {

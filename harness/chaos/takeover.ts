@@ -25,8 +25,19 @@ const HOUR_MS = 3_600_000;
  * proxies in front of them), every node ends unsealed in one cluster, and the keys stored
  * after the seeded records are one key set that opens it.
  */
-export async function takeoverRace(store: ChaosStore, rounds: number, takeover: TakeoverCase, kind: ServerKind = 'openbao'): Promise<ScenarioResult & { initsPerRound: number[]; creatorsPerRound: number[] }> {
-  const result = { ...newResult(`9${takeover === 'stale' ? 'a' : 'b'} three replicas take over ${takeover === 'stale' ? 'a stale claim' : "an old cluster's claim (--allow-reinit)"} (${kind})`), initsPerRound: [] as number[], creatorsPerRound: [] as number[] };
+export async function takeoverRace(
+  store: ChaosStore,
+  rounds: number,
+  takeover: TakeoverCase,
+  kind: ServerKind = 'openbao',
+): Promise<ScenarioResult & { initsPerRound: number[]; creatorsPerRound: number[] }> {
+  const result = {
+    ...newResult(
+      `9${takeover === 'stale' ? 'a' : 'b'} three replicas take over ${takeover === 'stale' ? 'a stale claim' : "an old cluster's claim (--allow-reinit)"} (${kind})`,
+    ),
+    initsPerRound: [] as number[],
+    creatorsPerRound: [] as number[],
+  };
   for (let round = 0; round < rounds; round += 1) {
     result.runs += 1;
     const nodes = await OpenBao.createCluster(3, { kind });
@@ -36,7 +47,9 @@ export async function takeoverRace(store: ChaosStore, rounds: number, takeover: 
     const seededKeyVersions = await seed(store, prefix, takeover);
     const extraArgs = ['--claim-stale-after', STALE_AFTER, ...(takeover === 'allow-reinit' ? ['--allow-reinit'] : [])];
     const started = Date.now();
-    const sidecars = counters.proxies.map((proxy, index) => startSidecar(store, proxy.address, { prefix, podName: `vault-${index}`, extraArgs }));
+    const sidecars = counters.proxies.map((proxy, index) =>
+      startSidecar(store, proxy.address, { prefix, podName: `vault-${index}`, extraArgs }),
+    );
     try {
       const ready = await readyAll(sidecars, 120_000);
       const health = await Promise.all(nodes.map(healthOf));
@@ -45,11 +58,22 @@ export async function takeoverRace(store: ChaosStore, rounds: number, takeover: 
       const inits = counters.initRequests();
       result.initsPerRound.push(inits);
       // How many replicas tried to create the same generation (a winner and its losers): 3 is a real race.
-      result.creatorsPerRound.push(sidecars.filter((sidecar) => events(sidecar.cli.output()).some((line) => line.event === 'claim-won' || line.event === 'claim-lost')).length);
+      result.creatorsPerRound.push(
+        sidecars.filter((sidecar) =>
+          events(sidecar.cli.output()).some((line) => line.event === 'claim-won' || line.event === 'claim-lost'),
+        ).length,
+      );
       if (ready && unsealed && clusters.size === 1 && inits === 1) recordConverged(result, started);
-      else result.notes.push(`round not converged: ready ${ready}, health ${health.map((node) => node.status).join('/')}, ${inits} init request(s)`);
+      else
+        result.notes.push(
+          `round not converged: ready ${ready}, health ${health.map((node) => node.status).join('/')}, ${inits} init request(s)`,
+        );
       if (inits > 1 || clusters.size > 1) result.doubleInits += 1;
-      const newKeySets = new Set((await store.versions(prefix, 'unseal-keys')).slice(seededKeyVersions).map((text) => JSON.stringify((JSON.parse(text) as { keysBase64: string[] }).keysBase64)));
+      const newKeySets = new Set(
+        (await store.versions(prefix, 'unseal-keys'))
+          .slice(seededKeyVersions)
+          .map((text) => JSON.stringify((JSON.parse(text) as { keysBase64: string[] }).keysBase64)),
+      );
       if (newKeySets.size !== 1) {
         result.keysLost += 1;
         result.notes.push(`${newKeySets.size} key sets stored after the seeded records`);
@@ -70,16 +94,28 @@ export async function takeoverRace(store: ChaosStore, rounds: number, takeover: 
  * Such a value would let each replica take a live holder's claim over and initialize its own
  * node, so it is refused at start-up: exit 2 and one line naming the flag, no claim, no sys/init.
  */
-export async function unsafeStaleAfterRace(store: ChaosStore, kind: ServerKind = 'openbao'): Promise<{ codes: Array<number | null>; stderr: string[]; inits: number; claims: number }> {
+export async function unsafeStaleAfterRace(
+  store: ChaosStore,
+  kind: ServerKind = 'openbao',
+): Promise<{ codes: Array<number | null>; stderr: string[]; inits: number; claims: number }> {
   const nodes = await OpenBao.createCluster(3, { kind });
   await Promise.all(nodes.map((node) => node.start()));
   const counters = await initCounters(nodes);
   const prefix = uniquePrefix('s9c');
-  const sidecars = counters.proxies.map((proxy, index) => startSidecar(store, proxy.address, { prefix, podName: `vault-${index}`, extraArgs: ['--claim-stale-after', '1s'] }));
+  const sidecars = counters.proxies.map((proxy, index) =>
+    startSidecar(store, proxy.address, { prefix, podName: `vault-${index}`, extraArgs: ['--claim-stale-after', '1s'] }),
+  );
   try {
     const results = await Promise.all(sidecars.map((sidecar) => sidecar.cli.result));
-    const claims = (await Promise.all(['init-claim', 'init-claim-g2'].map((name) => secretExists(store, `${prefix}-${name}`)))).filter(Boolean).length;
-    return { codes: results.map((result) => result.code), stderr: results.map((result) => result.stderr), inits: counters.initRequests(), claims };
+    const claims = (
+      await Promise.all(['init-claim', 'init-claim-g2'].map((name) => secretExists(store, `${prefix}-${name}`)))
+    ).filter(Boolean).length;
+    return {
+      codes: results.map((result) => result.code),
+      stderr: results.map((result) => result.stderr),
+      inits: counters.initRequests(),
+      claims,
+    };
   } finally {
     for (const sidecar of sidecars) sidecar.cli.child.kill('SIGTERM');
     await counters.stop();
@@ -106,13 +142,30 @@ async function seed(store: ChaosStore, prefix: string, takeover: TakeoverCase): 
   try {
     const now = Date.now();
     if (takeover === 'stale') {
-      await client.createIfAbsent(`${prefix}-init-claim`, JSON.stringify({ holder: 'vault-gone', claimedAt: new Date(now - 10 * 60_000).toISOString(), clusterHint: 'http://127.0.0.1:1' }));
+      await client.createIfAbsent(
+        `${prefix}-init-claim`,
+        JSON.stringify({
+          holder: 'vault-gone',
+          claimedAt: new Date(now - 10 * 60_000).toISOString(),
+          clusterHint: 'http://127.0.0.1:1',
+        }),
+      );
       return 0;
     }
     const initializedAt = new Date(now - HOUR_MS).toISOString();
-    await client.createIfAbsent(`${prefix}-init-claim`, JSON.stringify({ holder: 'vault-old', claimedAt: new Date(now - HOUR_MS - 60_000).toISOString(), clusterHint: 'http://127.0.0.1:1' }));
+    await client.createIfAbsent(
+      `${prefix}-init-claim`,
+      JSON.stringify({
+        holder: 'vault-old',
+        claimedAt: new Date(now - HOUR_MS - 60_000).toISOString(),
+        clusterHint: 'http://127.0.0.1:1',
+      }),
+    );
     const oldKeys = Array.from({ length: 5 }, () => randomBytes(33).toString('base64'));
-    await client.addVersion(`${prefix}-unseal-keys`, JSON.stringify({ type: 'shamir', keysBase64: oldKeys, threshold: 3, shares: 5, initializedAt }));
+    await client.addVersion(
+      `${prefix}-unseal-keys`,
+      JSON.stringify({ type: 'shamir', keysBase64: oldKeys, threshold: 3, shares: 5, initializedAt }),
+    );
     return 1;
   } finally {
     await client.close();

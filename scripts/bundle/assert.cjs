@@ -4,7 +4,8 @@
 'use strict';
 
 function assert(value, message) {
-  if (!value) throw Object.assign(new Error(message ?? 'assertion failed'), { name: 'AssertionError', code: 'ERR_ASSERTION' });
+  if (!value)
+    throw Object.assign(new Error(message ?? 'assertion failed'), { name: 'AssertionError', code: 'ERR_ASSERTION' });
 }
 
 module.exports = assert;

@@ -8,7 +8,9 @@
 'use strict';
 
 function unused() {
-  throw new Error('axios is not part of the vault-bootstrap bundle: node-vault is given its transport (see scripts/bundle/axios.cjs)');
+  throw new Error(
+    'axios is not part of the vault-bootstrap bundle: node-vault is given its transport (see scripts/bundle/axios.cjs)',
+  );
 }
 
 module.exports = { create: unused, request: unused, default: { create: unused } };

@@ -5,9 +5,12 @@
 'use strict';
 
 let https;
-module.exports = new Proxy({}, {
-  get(_target, name) {
-    https ??= require('node:https');
-    return https[name];
+module.exports = new Proxy(
+  {},
+  {
+    get(_target, name) {
+      https ??= require('node:https');
+      return https[name];
+    },
   },
-});
+);

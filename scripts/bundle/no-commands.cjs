@@ -7,5 +7,7 @@
 
 module.exports = {};
 module.exports.render = () => {
-  throw new Error('node-vault convenience commands are not part of the vault-bootstrap bundle (see scripts/bundle/no-commands.cjs)');
+  throw new Error(
+    'node-vault convenience commands are not part of the vault-bootstrap bundle (see scripts/bundle/no-commands.cjs)',
+  );
 };

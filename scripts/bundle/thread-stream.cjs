@@ -6,6 +6,8 @@
 
 module.exports = class ThreadStream {
   constructor() {
-    throw new Error('pino transports are not part of the vault-bootstrap bundle (see scripts/bundle/thread-stream.cjs)');
+    throw new Error(
+      'pino transports are not part of the vault-bootstrap bundle (see scripts/bundle/thread-stream.cjs)',
+    );
   }
 };

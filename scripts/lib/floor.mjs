@@ -12,7 +12,13 @@ const POLICIES_DIRECTORY = new URL('../../policies/', import.meta.url);
 const POLICY_NAMES = ['admin', 'provisioner'];
 const PROVISIONER_TTL_SECONDS = 720 * 3600;
 // What vault-bootstrap writes for the token role with its default --provisioner-ttl.
-const PROVISIONER_ROLE = { allowed_policies: ['provisioner'], orphan: true, renewable: true, token_type: 'service', token_explicit_max_ttl: PROVISIONER_TTL_SECONDS };
+const PROVISIONER_ROLE = {
+  allowed_policies: ['provisioner'],
+  orphan: true,
+  renewable: true,
+  token_type: 'service',
+  token_explicit_max_ttl: PROVISIONER_TTL_SECONDS,
+};
 const ACTIVE_WAIT_MS = 60_000;
 
 const [scenario, address, workDirectory] = process.argv.slice(2);
@@ -24,8 +30,12 @@ const scenarios = {
   /** (a) fresh Shamir server → initialized, unsealed, configured, token issued. */
   async fresh() {
     await timed('health', () => expectHealth(501));
-    const init = await timed('init', () => call('PUT', 'sys/init', { body: { secret_shares: 5, secret_threshold: 3 } }));
-    await timed('store', () => writeFile(keysFile, JSON.stringify({ keys: init.keys_base64, rootToken: init.root_token }), { mode: 0o600 }));
+    const init = await timed('init', () =>
+      call('PUT', 'sys/init', { body: { secret_shares: 5, secret_threshold: 3 } }),
+    );
+    await timed('store', () =>
+      writeFile(keysFile, JSON.stringify({ keys: init.keys_base64, rootToken: init.root_token }), { mode: 0o600 }),
+    );
     await timed('unseal', () => unsealWith(init.keys_base64.slice(0, 3)));
     // A single raft node answers "standby" for a moment after unsealing; writes need the active node.
     await timed('wait-active', waitUntilActive);
@@ -37,7 +47,12 @@ const scenarios = {
       }
     });
     await timed('role', () => call('POST', 'auth/token/roles/provisioner', { token, body: PROVISIONER_ROLE }));
-    const created = await timed('token', () => call('POST', 'auth/token/create/provisioner', { token, body: { ttl: `${PROVISIONER_TTL_SECONDS}s`, no_parent: true } }));
+    const created = await timed('token', () =>
+      call('POST', 'auth/token/create/provisioner', {
+        token,
+        body: { ttl: `${PROVISIONER_TTL_SECONDS}s`, no_parent: true },
+      }),
+    );
     await writeFile(tokenFile, JSON.stringify({ token: created.auth.client_token }), { mode: 0o600 });
   },
 

@@ -58,7 +58,10 @@ export class LongRunning {
 
   /** Throws with the output tail if the process has ended. */
   assertRunning(what: string): void {
-    if (!this.running) throw new Error(`${what}: the process exited (${this.#child.exitCode ?? this.#child.signalCode}):\n${this.#output}`);
+    if (!this.running)
+      throw new Error(
+        `${what}: the process exited (${this.#child.exitCode ?? this.#child.signalCode}):\n${this.#output}`,
+      );
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -84,7 +87,10 @@ export class LongRunning {
  * milliseconds, and the CPU time the process had used by then (which a busy machine inflates
  * much less than the wall clock).
  */
-export async function startToFirstRequest(command: (address: string) => LongRunningCommand, cwd: string): Promise<{ wallMs: number; cpuMs: number }> {
+export async function startToFirstRequest(
+  command: (address: string) => LongRunningCommand,
+  cwd: string,
+): Promise<{ wallMs: number; cpuMs: number }> {
   let firstRequestAt: number | undefined;
   let cpuMs: Promise<number> | undefined;
   let resolveFirst: () => void = () => undefined;
@@ -105,10 +111,15 @@ export async function startToFirstRequest(command: (address: string) => LongRunn
     const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     child = new LongRunning(command(address), cwd);
     const deadline = sleep(30_000).then(() => 'timeout' as const);
-    const outcome = await Promise.race([firstRequest.then(() => 'request' as const), child.exited().then(() => 'exited' as const), deadline]);
+    const outcome = await Promise.race([
+      firstRequest.then(() => 'request' as const),
+      child.exited().then(() => 'exited' as const),
+      deadline,
+    ]);
     const used = await cpuMs?.catch(() => Number.NaN);
     await child.stop('SIGKILL');
-    if (outcome !== 'request' || firstRequestAt === undefined || used === undefined) throw new Error(`no request to Vault (${outcome}):\n${child.outputTail}`);
+    if (outcome !== 'request' || firstRequestAt === undefined || used === undefined)
+      throw new Error(`no request to Vault (${outcome}):\n${child.outputTail}`);
     return { wallMs: firstRequestAt - child.spawnedAt, cpuMs: used };
   } finally {
     server.closeAllConnections();

@@ -40,7 +40,10 @@ export async function run(command: string, args: string[], options: RunOptions =
   });
   const forget = deferCleanup(() => stopChild(child.pid, exited));
   try {
-    const linesRead = [readLines(child.stdout, 'stdout', options.onLine), readLines(child.stderr, 'stderr', options.onLine)];
+    const linesRead = [
+      readLines(child.stdout, 'stdout', options.onLine),
+      readLines(child.stderr, 'stderr', options.onLine),
+    ];
     const finished = await exited;
     await Promise.all(linesRead);
     await stopIfInterrupted();
@@ -53,7 +56,8 @@ export async function run(command: string, args: string[], options: RunOptions =
 /** `run` that throws, naming the command, unless it exits 0. */
 export async function runOrFail(command: string, args: string[], options: RunOptions = {}): Promise<Finished> {
   const finished = await run(command, args, options);
-  if (finished.code !== 0) throw new Error(`${[command, ...args].join(' ')} exited with ${finished.signal ?? `code ${finished.code}`}`);
+  if (finished.code !== 0)
+    throw new Error(`${[command, ...args].join(' ')} exited with ${finished.signal ?? `code ${finished.code}`}`);
   return finished;
 }
 
@@ -63,16 +67,27 @@ let reports = 0;
  * `node <args>` with its peak resident set size (KiB): the preloaded hook writes the process's
  * own getrusage high-water mark at exit into a file in `reportDirectory`.
  */
-export async function runNodeMeasuringRss(args: string[], reportDirectory: string, options: RunOptions = {}): Promise<Finished & { maxRssKiB: number }> {
+export async function runNodeMeasuringRss(
+  args: string[],
+  reportDirectory: string,
+  options: RunOptions = {},
+): Promise<Finished & { maxRssKiB: number }> {
   const reportFile = join(reportDirectory, `max-rss-${(reports += 1)}`);
   const env = { ...(options.env ?? cleanEnv()), BENCH_MAX_RSS_FILE: reportFile };
-  const finished = await run(options.node ?? process.execPath, ['--import', MAX_RSS_HOOK, ...args], { ...options, env });
+  const finished = await run(options.node ?? process.execPath, ['--import', MAX_RSS_HOOK, ...args], {
+    ...options,
+    env,
+  });
   // Also on a non-zero exit, when the hook got to write (a run expected to fail at start-up is measured too).
   const maxRssKiB = await readFile(reportFile, 'utf8').then(Number, () => Number.NaN);
   return { ...finished, maxRssKiB };
 }
 
-function readLines(stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr', onLine: RunOptions['onLine']): Promise<void> {
+function readLines(
+  stream: NodeJS.ReadableStream,
+  name: 'stdout' | 'stderr',
+  onLine: RunOptions['onLine'],
+): Promise<void> {
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   if (onLine) lines.on('line', (line) => onLine(line, name));
   return new Promise((resolve) => lines.once('close', resolve));

@@ -50,7 +50,9 @@ export interface QuietResults {
 
 export async function quietSection(options: QuietOptions, progress: (line: string) => void): Promise<QuietResults> {
   const ours = await oursQuiet(options);
-  progress(`vault-bootstrap, ${options.windowSeconds} s converged (--reconcile-interval ${options.reconcileSeconds}s): ${describe(ours)}`);
+  progress(
+    `vault-bootstrap, ${options.windowSeconds} s converged (--reconcile-interval ${options.reconcileSeconds}s): ${describe(ours)}`,
+  );
   let peer: QuietCounts | undefined;
   if (options.peerBinary) {
     peer = await peerQuiet(options, options.peerBinary);
@@ -69,8 +71,24 @@ async function oursQuiet(options: QuietOptions): Promise<QuietCounts> {
   const listenPort = await freePort();
   const command: LongRunningCommand = {
     command: options.node,
-    args: [...options.nodeFlags, CLI, 'run', '--store', 'aws', '--vault-addr', vaultProxy.address, '--listen', `127.0.0.1:${listenPort}`, '--reconcile-interval', `${options.reconcileSeconds}s`],
-    env: cleanEnv({ ...moto.env, AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }),
+    args: [
+      ...options.nodeFlags,
+      CLI,
+      'run',
+      '--store',
+      'aws',
+      '--vault-addr',
+      vaultProxy.address,
+      '--listen',
+      `127.0.0.1:${listenPort}`,
+      '--reconcile-interval',
+      `${options.reconcileSeconds}s`,
+    ],
+    env: cleanEnv({
+      ...moto.env,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    }),
   };
   const sidecar = new LongRunning(command, directory);
   try {
@@ -92,7 +110,14 @@ async function peerQuiet(options: QuietOptions, binary: string): Promise<QuietCo
   await mkdir(directory, { recursive: true, mode: 0o700 });
   const openBao = await ThrowawayOpenBao.start({ seal: 'shamir' });
   const vaultProxy = await RecordingProxy.start(openBao.address);
-  const peer = new LongRunning({ command: binary, args: ['unseal', '--init', '--mode', 'file', '--file-path', directory], env: cleanEnv({ VAULT_ADDR: vaultProxy.address }) }, directory);
+  const peer = new LongRunning(
+    {
+      command: binary,
+      args: ['unseal', '--init', '--mode', 'file', '--file-path', directory],
+      env: cleanEnv({ VAULT_ADDR: vaultProxy.address }),
+    },
+    directory,
+  );
   try {
     const alive = () => peer.assertRunning('bank-vaults');
     await until('bank-vaults: server active', () => answers(`${openBao.address}/v1/sys/health`, 200), alive);
@@ -104,7 +129,12 @@ async function peerQuiet(options: QuietOptions, binary: string): Promise<QuietCo
   }
 }
 
-async function countWindow(windowSeconds: number, contender: LongRunning, vaultProxy: RecordingProxy, storeProxy: RecordingProxy | undefined): Promise<QuietCounts> {
+async function countWindow(
+  windowSeconds: number,
+  contender: LongRunning,
+  vaultProxy: RecordingProxy,
+  storeProxy: RecordingProxy | undefined,
+): Promise<QuietCounts> {
   await sleep(2_000); // the pass that made it ready has finished
   const vaultFrom = vaultProxy.requests.length;
   const storeFrom = storeProxy?.requests.length ?? 0;
@@ -118,9 +148,13 @@ async function countWindow(windowSeconds: number, contender: LongRunning, vaultP
     storeCalls: storeProxy === undefined ? undefined : storeProxy.requests.length - storeFrom,
     vaultRequests: vault.length,
     tokenRequests: vault.filter((request) => request.token).length,
-    vaultWrites: vault.filter((request) => request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'LIST').length,
+    vaultWrites: vault.filter(
+      (request) => request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'LIST',
+    ).length,
     sealStatusRequests: vault.filter((request) => request.path === '/v1/sys/seal-status').length,
-    reconciles: vault.filter((request) => request.method === 'GET' && request.path === '/v1/auth/token/roles/provisioner').length,
+    reconciles: vault.filter(
+      (request) => request.method === 'GET' && request.path === '/v1/auth/token/roles/provisioner',
+    ).length,
     cpuPercent: cpuMs / (windowSeconds * 10),
   };
 }
@@ -140,7 +174,10 @@ const DEFAULT_RECONCILE_SECONDS = 600;
  * window, less the reconciles' share), plus one measured reconcile times the reconciles a day at
  * the default interval. For the peer, the window scaled as measured.
  */
-export function perDay(counts: QuietCounts, atDefaults: boolean): { storeCallsPerDay: number | undefined; tokenRequestsPerHour: number; requestsPerHour: number } {
+export function perDay(
+  counts: QuietCounts,
+  atDefaults: boolean,
+): { storeCallsPerDay: number | undefined; tokenRequestsPerHour: number; requestsPerHour: number } {
   const scale = (count: number, perSeconds: number) => (count / counts.windowSeconds) * perSeconds;
   if (!atDefaults || counts.reconciles === 0) {
     return {
@@ -156,6 +193,8 @@ export function perDay(counts: QuietCounts, atDefaults: boolean): { storeCallsPe
   return {
     storeCallsPerDay: counts.storeCalls === undefined ? undefined : perReconcile(counts.storeCalls) * reconcilesPerDay,
     tokenRequestsPerHour: (perReconcile(counts.tokenRequests) * reconcilesPerDay) / 24,
-    requestsPerHour: scale(cheapRequests, 3600) + (perReconcile(counts.tokenRequests + counts.sealStatusRequests) * reconcilesPerDay) / 24,
+    requestsPerHour:
+      scale(cheapRequests, 3600) +
+      (perReconcile(counts.tokenRequests + counts.sealStatusRequests) * reconcilesPerDay) / 24,
   };
 }

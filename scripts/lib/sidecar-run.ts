@@ -46,7 +46,11 @@ export interface SidecarPlan {
  * restarted Vault container does) and the contender left to unseal it. The contender's peak RSS
  * is read last, then it gets SIGTERM.
  */
-export async function sidecarRun(contender: SidecarContender, workDirectory: string, plan: SidecarPlan): Promise<SidecarFigures> {
+export async function sidecarRun(
+  contender: SidecarContender,
+  workDirectory: string,
+  plan: SidecarPlan,
+): Promise<SidecarFigures> {
   await mkdir(workDirectory, { recursive: true, mode: 0o700 });
   const openBao = await ThrowawayOpenBao.start({ seal: 'shamir' });
   const listenPort = await freePort();
@@ -78,7 +82,10 @@ export async function sidecarRun(contender: SidecarContender, workDirectory: str
 
     const peak = await peakRssKiB(sidecar.pid);
     const exit = await sidecar.stop('SIGTERM');
-    if (contender.probes && exit.code !== 0) throw new Error(`${contender.name} exited with ${exit.signal ?? `code ${exit.code}`} on SIGTERM:\n${sidecar.outputTail}`);
+    if (contender.probes && exit.code !== 0)
+      throw new Error(
+        `${contender.name} exited with ${exit.signal ?? `code ${exit.code}`} on SIGTERM:\n${sidecar.outputTail}`,
+      );
     return { freshToUnsealedMs, freshToReadyMs, restarts, idleCpuPercent, peakRssKiB: peak };
   } finally {
     await sidecar.stop('SIGKILL');
@@ -86,7 +93,12 @@ export async function sidecarRun(contender: SidecarContender, workDirectory: str
   }
 }
 
-async function restartOnce(contender: SidecarContender, openBao: ThrowawayOpenBao, listenPort: number, alive: () => void): Promise<RestartFigures> {
+async function restartOnce(
+  contender: SidecarContender,
+  openBao: ThrowawayOpenBao,
+  listenPort: number,
+  alive: () => void,
+): Promise<RestartFigures> {
   await openBao.server.stop();
   const stoppedAt = performance.now();
   const prober = contender.probes ? new Prober(contender.probes.readyz(listenPort)) : undefined;
@@ -96,7 +108,10 @@ async function restartOnce(contender: SidecarContender, openBao: ThrowawayOpenBa
     const listeningAt = await whenListening(openBao.server.port);
     const unsealedAt = await seal.unsealedAt;
     await starting;
-    const window = (await prober?.stop())?.filter((answer) => answer.sentAt >= stoppedAt && answer.receivedAt <= seal.lastNotUnsealedSentAt) ?? [];
+    const window =
+      (await prober?.stop())?.filter(
+        (answer) => answer.sentAt >= stoppedAt && answer.receivedAt <= seal.lastNotUnsealedSentAt,
+      ) ?? [];
     return {
       listeningToUnsealedMs: unsealedAt - listeningAt,
       readyWhileNotUnsealed: window.filter((answer) => answer.status === 200).length,
@@ -110,7 +125,12 @@ async function restartOnce(contender: SidecarContender, openBao: ThrowawayOpenBa
 }
 
 /** vault-bootstrap: /readyz 200. The peer, which has no readiness endpoint: the server's own health says active. */
-function waitConverged(contender: SidecarContender, vaultAddress: string, listenPort: number, alive: () => void): Promise<number> {
+function waitConverged(
+  contender: SidecarContender,
+  vaultAddress: string,
+  listenPort: number,
+  alive: () => void,
+): Promise<number> {
   if (contender.probes) {
     const readyz = contender.probes.readyz(listenPort);
     return until(`${contender.name} /readyz 200`, () => answers(readyz, 200), alive);

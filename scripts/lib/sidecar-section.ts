@@ -51,9 +51,16 @@ function ours(options: SidecarOptions, store: Store, nodeFlags = options.nodeFla
     command: (vaultAddress, workDirectory, listenPort): LongRunningCommand => ({
       command: options.node,
       args: [
-        ...nodeFlags, CLI, 'run', '--store', store.kind,
+        ...nodeFlags,
+        CLI,
+        'run',
+        '--store',
+        store.kind,
         ...(store.kind === 'file' ? ['--file-dir', join(workDirectory, 'store')] : []),
-        '--vault-addr', vaultAddress, '--listen', `127.0.0.1:${listenPort}`,
+        '--vault-addr',
+        vaultAddress,
+        '--listen',
+        `127.0.0.1:${listenPort}`,
       ],
       env: cleanEnv(store.kind === 'aws' ? store.env : {}),
     }),
@@ -76,7 +83,10 @@ function peer(binary: string): SidecarContender {
   };
 }
 
-export async function sidecarSection(options: SidecarOptions, progress: (line: string) => void): Promise<SidecarResults> {
+export async function sidecarSection(
+  options: SidecarOptions,
+  progress: (line: string) => void,
+): Promise<SidecarResults> {
   const { benchDirectory, runs, restarts, idleSeconds } = options;
   const plan = { restarts, idleSeconds };
   const contenders = [ours(options, { kind: 'file' }), ...(options.peerBinary ? [peer(options.peerBinary)] : [])];
@@ -88,38 +98,68 @@ export async function sidecarSection(options: SidecarOptions, progress: (line: s
       const directory = join(benchDirectory, `start-${contender.name}-${run}`);
       await mkdir(directory, { mode: 0o700 });
       const port = await freePort();
-      const { wallMs, cpuMs } = await startToFirstRequest((address) => contender.command(address, directory, port), directory);
+      const { wallMs, cpuMs } = await startToFirstRequest(
+        (address) => contender.command(address, directory, port),
+        directory,
+      );
       startMs.get(contender.name)!.push(wallMs);
       startCpuMs.get(contender.name)!.push(cpuMs);
     }
   }
-  if (options.only.has('start')) progress(`start → first request: ${[...startMs].map(([name, values]) => `${name} ${values.map(Math.round).join(', ')} ms (CPU ${startCpuMs.get(name)!.join(', ')} ms)`).join('; ')}`);
+  if (options.only.has('start'))
+    progress(
+      `start → first request: ${[...startMs].map(([name, values]) => `${name} ${values.map(Math.round).join(', ')} ms (CPU ${startCpuMs.get(name)!.join(', ')} ms)`).join('; ')}`,
+    );
 
   const loops = new Map<string, SidecarFigures>();
   for (const contender of options.only.has('loop') ? contenders : []) {
     const figures = await sidecarRun(contender, join(benchDirectory, `loop-${contender.name}`), plan);
     loops.set(contender.name, figures);
-    progress(`${contender.name} loop: fresh → unsealed ${Math.round(figures.freshToUnsealedMs)} ms; restarts → unsealed ${figures.restarts.map((r) => Math.round(r.listeningToUnsealedMs)).join(', ')} ms; peak RSS ${(figures.peakRssKiB / 1024).toFixed(1)} MiB`);
+    progress(
+      `${contender.name} loop: fresh → unsealed ${Math.round(figures.freshToUnsealedMs)} ms; restarts → unsealed ${figures.restarts.map((r) => Math.round(r.listeningToUnsealedMs)).join(', ')} ms; peak RSS ${(figures.peakRssKiB / 1024).toFixed(1)} MiB`,
+    );
   }
 
-  const results = (name: string): ContenderResults => ({ startToFirstRequestMs: startMs.get(name)!, startCpuMs: startCpuMs.get(name)!, loop: loops.get(name) });
+  const results = (name: string): ContenderResults => ({
+    startToFirstRequestMs: startMs.get(name)!,
+    startCpuMs: startCpuMs.get(name)!,
+    loop: loops.get(name),
+  });
   const peerResults = options.peerBinary ? results('bank-vaults') : undefined;
-  if (!options.only.has('rss')) return { ours: { ...results('vault-bootstrap'), awsPeakRssKiB: undefined, gcpPeakRssKiB: undefined, withoutFlagsPeakRssKiB: undefined }, peer: peerResults };
+  if (!options.only.has('rss'))
+    return {
+      ours: {
+        ...results('vault-bootstrap'),
+        awsPeakRssKiB: undefined,
+        gcpPeakRssKiB: undefined,
+        withoutFlagsPeakRssKiB: undefined,
+      },
+      peer: peerResults,
+    };
 
   const short = { restarts: 2, idleSeconds: 0 };
   const moto = await startMoto();
   let awsPeakRssKiB: number;
   try {
-    awsPeakRssKiB = (await sidecarRun(ours(options, { kind: 'aws', env: moto.env }), join(benchDirectory, 'loop-aws'), short)).peakRssKiB;
+    awsPeakRssKiB = (
+      await sidecarRun(ours(options, { kind: 'aws', env: moto.env }), join(benchDirectory, 'loop-aws'), short)
+    ).peakRssKiB;
   } finally {
     await moto.stop();
   }
   const gcpPeakRssKiB = await gcpStartupPeakRssKiB(options);
   const withoutFlagsPeakRssKiB =
-    options.nodeFlags.length > 0 ? (await sidecarRun(ours(options, { kind: 'file' }, []), join(benchDirectory, 'loop-no-flags'), short)).peakRssKiB : undefined;
-  progress(`peak RSS: aws ${(awsPeakRssKiB / 1024).toFixed(1)} MiB, gcp ${(gcpPeakRssKiB / 1024).toFixed(1)} MiB${withoutFlagsPeakRssKiB ? `, file without flags ${(withoutFlagsPeakRssKiB / 1024).toFixed(1)} MiB` : ''}`);
+    options.nodeFlags.length > 0
+      ? (await sidecarRun(ours(options, { kind: 'file' }, []), join(benchDirectory, 'loop-no-flags'), short)).peakRssKiB
+      : undefined;
+  progress(
+    `peak RSS: aws ${(awsPeakRssKiB / 1024).toFixed(1)} MiB, gcp ${(gcpPeakRssKiB / 1024).toFixed(1)} MiB${withoutFlagsPeakRssKiB ? `, file without flags ${(withoutFlagsPeakRssKiB / 1024).toFixed(1)} MiB` : ''}`,
+  );
 
-  return { ours: { ...results('vault-bootstrap'), awsPeakRssKiB, gcpPeakRssKiB, withoutFlagsPeakRssKiB }, peer: peerResults };
+  return {
+    ours: { ...results('vault-bootstrap'), awsPeakRssKiB, gcpPeakRssKiB, withoutFlagsPeakRssKiB },
+    peer: peerResults,
+  };
 }
 
 /**
@@ -134,13 +174,28 @@ async function gcpStartupPeakRssKiB(options: SidecarOptions): Promise<number> {
   const closedPort = await freePort();
   const finished = await runNodeMeasuringRss(
     [
-      ...options.nodeFlags, CLI, 'run', '--once', '--timeout', '5s', '--store', 'gcp', '--gcp-project', 'vb-bench', '--gcp-endpoint', `127.0.0.1:${closedPort}`,
-      '--vault-addr', `http://127.0.0.1:${closedPort}`, '--listen', `127.0.0.1:${await freePort()}`,
+      ...options.nodeFlags,
+      CLI,
+      'run',
+      '--once',
+      '--timeout',
+      '5s',
+      '--store',
+      'gcp',
+      '--gcp-project',
+      'vb-bench',
+      '--gcp-endpoint',
+      `127.0.0.1:${closedPort}`,
+      '--vault-addr',
+      `http://127.0.0.1:${closedPort}`,
+      '--listen',
+      `127.0.0.1:${await freePort()}`,
     ],
     directory,
     // No metadata-server probe for credentials: the GCP client stays on loopback.
     { node: options.node, env: cleanEnv({ METADATA_SERVER_DETECTION: 'none' }) },
   );
-  if (finished.code === 0 || Number.isNaN(finished.maxRssKiB)) throw new Error(`gcp start-up: expected a start-up failure with a peak RSS, got code ${finished.code}`);
+  if (finished.code === 0 || Number.isNaN(finished.maxRssKiB))
+    throw new Error(`gcp start-up: expected a start-up failure with a peak RSS, got code ${finished.code}`);
   return finished.maxRssKiB;
 }

@@ -104,7 +104,11 @@ export class Prober {
 }
 
 /** Polls until `check` resolves true (every 20 ms); `isAlive` throws if the contender died meanwhile. */
-export async function until(what: string, check: () => Promise<boolean>, isAlive: () => void = () => undefined): Promise<number> {
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  isAlive: () => void = () => undefined,
+): Promise<number> {
   const deadline = performance.now() + WAIT_LIMIT_MS;
   while (performance.now() < deadline) {
     isAlive();

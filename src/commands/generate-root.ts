@@ -2,7 +2,15 @@ import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { act } from '../machine/act.js';
-import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type DecideSettings } from '../machine/decide.js';
+import {
+  decide,
+  decideSettings,
+  describeAction,
+  EMPTY_MEMORY,
+  remember,
+  type Action,
+  type DecideSettings,
+} from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
 import { sleep } from '../wait.js';
 import type { StepContext } from '../steps/context.js';
@@ -19,7 +27,10 @@ export interface GenerateRootResult {
 }
 
 /** Resume only the attempt whose nonce and one-time pad the store holds; anything else is cancelled. */
-export function decideGeneration(stored: RootToken | undefined, server: GenerateRootStatus): { kind: 'resume' } | { kind: 'start'; cancelFirst: boolean } {
+export function decideGeneration(
+  stored: RootToken | undefined,
+  server: GenerateRootStatus,
+): { kind: 'resume' } | { kind: 'start'; cancelFirst: boolean } {
   if (stored?.generation && server.started && server.nonce === stored.generation.nonce) return { kind: 'resume' };
   return { kind: 'start', cancelFirst: server.started };
 }
@@ -35,11 +46,18 @@ export function decideGeneration(stored: RootToken | undefined, server: Generate
 export async function generateRoot(context: StepContext): Promise<GenerateRootResult> {
   const { vault, records, log, config, signal } = context;
   const seal = await vault.sealStatus({ signal });
-  if (!seal.initialized || seal.sealed) throw new BootstrapError('VAULT_SEALED', 'generate-root: the server must be initialized and unsealed (vault-bootstrap run)');
+  if (!seal.initialized || seal.sealed)
+    throw new BootstrapError(
+      'VAULT_SEALED',
+      'generate-root: the server must be initialized and unsealed (vault-bootstrap run)',
+    );
   const keys = await records.readUnsealKeys();
-  if (keys === undefined) throw new BootstrapError('STORE_NOT_FOUND', `generate-root: ${records.names.unsealKeys} holds no keys`);
+  if (keys === undefined)
+    throw new BootstrapError('STORE_NOT_FOUND', `generate-root: ${records.names.unsealKeys} holds no keys`);
   if (keys.encrypted) {
-    throw new ConfigError(`${records.names.unsealKeys}: the stored recovery shares are PGP-encrypted; the custodians generate a root token with their decrypted shares (bao operator generate-root)`);
+    throw new ConfigError(
+      `${records.names.unsealKeys}: the stored recovery shares are PGP-encrypted; the custodians generate a root token with their decrypted shares (bao operator generate-root)`,
+    );
   }
   // OpenBao >= 2.6 offers an authenticated route: taken with the stored management token when
   // the server takes it; otherwise the unauthenticated one (Vault; OpenBao's break-glass).
@@ -51,20 +69,34 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   let progress = 0;
   let generation = stored?.generation;
   if (action.kind === 'resume') {
-    log.info({ event: 'root-generation-resumed', progress: status.progress }, 'resuming the stored generate-root attempt');
+    log.info(
+      { event: 'root-generation-resumed', progress: status.progress },
+      'resuming the stored generate-root attempt',
+    );
     progress = status.progress;
   } else {
     if (action.cancelFirst) {
-      log.warn({ event: 'root-generation-cancelled' }, 'cancelling the generate-root attempt in progress: its one-time pad was never stored (a run died first, or another client started it)');
+      log.warn(
+        { event: 'root-generation-cancelled' },
+        'cancelling the generate-root attempt in progress: its one-time pad was never stored (a run died first, or another client started it)',
+      );
       await api.cancel();
     }
     const started = await api.start();
     checkpoint('root-generation-started');
     generation = { nonce: started.nonce, otp: started.otp, startedAt: new Date().toISOString() };
-    const withGeneration: RootToken = { token: stored?.token ?? null, createdAt: stored?.createdAt ?? generation.startedAt, ...(stored?.revokedAt ? { revokedAt: stored.revokedAt } : {}), generation };
+    const withGeneration: RootToken = {
+      token: stored?.token ?? null,
+      createdAt: stored?.createdAt ?? generation.startedAt,
+      ...(stored?.revokedAt ? { revokedAt: stored.revokedAt } : {}),
+      generation,
+    };
     await records.writeRootToken(withGeneration);
     checkpoint('root-generation-stored');
-    log.info({ event: 'root-generation-started', secret: records.names.rootToken }, 'generate-root attempt started; its nonce and one-time pad are stored');
+    log.info(
+      { event: 'root-generation-started', secret: records.names.rootToken },
+      'generate-root attempt started; its nonce and one-time pad are stored',
+    );
   }
   const attempt = generation!;
 
@@ -78,13 +110,18 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
       }
     }
     if (encoded === undefined) {
-      throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: every stored key was submitted and the attempt did not complete');
+      throw new BootstrapError(
+        'GENERATE_ROOT_FAILED',
+        'generate-root: every stored key was submitted and the attempt did not complete',
+      );
     }
     checkpoint('root-token-generated');
     const generated = decodeRootToken(encoded, attempt.otp);
     const createdAt = new Date();
     // Without --revoke-after the person wants a usable token: a sidecar with --root-token revoke keeps it for ROOT_TOKEN_KEPT_MS.
-    const keepUntil = config.revokeAfter ? {} : { keepUntil: new Date(createdAt.getTime() + ROOT_TOKEN_KEPT_MS).toISOString() };
+    const keepUntil = config.revokeAfter
+      ? {}
+      : { keepUntil: new Date(createdAt.getTime() + ROOT_TOKEN_KEPT_MS).toISOString() };
     await retryUntilStored(context, 'store-root-token', 'storing the generated root token failed; retrying', () =>
       records.writeRootToken({ token: generated, createdAt: createdAt.toISOString(), ...keepUntil }),
     );
@@ -92,13 +129,24 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
     return generated;
   });
   const info = await vault.lookupSelf(token, { signal });
-  if (!info?.policies.includes('root')) throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the server does not take the generated token as a root token');
+  if (!info?.policies.includes('root'))
+    throw new BootstrapError(
+      'GENERATE_ROOT_FAILED',
+      'generate-root: the server does not take the generated token as a root token',
+    );
   log.info({ event: 'root-token-generated', secret: records.names.rootToken }, 'root token generated and stored');
 
   // Configuring, the tokens and --revoke-after are the loop's own rules: decide() chooses, act() does.
   // Without --revoke-after the token stays usable, whatever --root-token the environment sets (the sidecar's is revoke).
-  const done = await converge(context, { ...decideSettings(config, records.names), rootToken: config.revokeAfter ? 'revoke' : 'store' });
-  return { resumed: action.kind === 'resume', revoked: done.includes('revoke-root'), provisionerTokenIssued: done.includes('issue-token') };
+  const done = await converge(context, {
+    ...decideSettings(config, records.names),
+    rootToken: config.revokeAfter ? 'revoke' : 'store',
+  });
+  return {
+    resumed: action.kind === 'resume',
+    revoked: done.includes('revoke-root'),
+    provisionerTokenIssued: done.includes('issue-token'),
+  };
 }
 
 /** The management token, when the server is OpenBao and takes it: the key to sys/generate-root-token. */
@@ -129,7 +177,7 @@ async function converge(context: StepContext, settings: DecideSettings): Promise
   const done: Array<Action['kind']> = [];
   let memory = EMPTY_MEMORY;
   const settleBy = Date.now() + SETTLE_MS;
-  for (let pass = 0; pass < CONVERGE_PASSES; ) {
+  for (let pass = 0; pass < CONVERGE_PASSES;) {
     const seen = await observe(context, config.policies, memory);
     memory = remember(memory, seen);
     const decision = decide(seen, memory, settings);
@@ -140,12 +188,18 @@ async function converge(context: StepContext, settings: DecideSettings): Promise
       continue;
     }
     if (action.kind === 'hold' || action.kind === 'wait') {
-      throw new BootstrapError('GENERATE_ROOT_FAILED', `generate-root: the root token is stored, but configuring stopped: ${decision.reason}`);
+      throw new BootstrapError(
+        'GENERATE_ROOT_FAILED',
+        `generate-root: the root token is stored, but configuring stopped: ${decision.reason}`,
+      );
     }
     log.info({ event: 'act', action: action.kind, detail: describeAction(action, context.records.names) }, 'act');
     memory = (await act(context, action, seen, memory, config.policies, () => undefined)).memory;
     done.push(action.kind);
     pass += 1;
   }
-  throw new BootstrapError('GENERATE_ROOT_FAILED', `generate-root: the root token is stored, but configuring did not settle within ${CONVERGE_PASSES} passes (${done.join(', ')})`);
+  throw new BootstrapError(
+    'GENERATE_ROOT_FAILED',
+    `generate-root: the root token is stored, but configuring did not settle within ${CONVERGE_PASSES} passes (${done.join(', ')})`,
+  );
 }

@@ -13,7 +13,8 @@ export interface VaultView {
 
 /** The server as `status` shows it, from what one observation saw. */
 export function viewOf(address: string, seen: VaultSeen): VaultView {
-  if (seen.health === 'unreachable' && seen.status === undefined) return { address, health: 'unreachable', status: null, version: null, seal: null, error: seen.detail };
+  if (seen.health === 'unreachable' && seen.status === undefined)
+    return { address, health: 'unreachable', status: null, version: null, seal: null, error: seen.detail };
   return {
     address,
     health: seen.health,

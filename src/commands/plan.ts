@@ -1,4 +1,13 @@
-import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type Action, type Observation, type VaultSeen } from '../machine/decide.js';
+import {
+  decide,
+  decideSettings,
+  describeAction,
+  EMPTY_MEMORY,
+  remember,
+  type Action,
+  type Observation,
+  type VaultSeen,
+} from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
 import type { State } from '../states.js';
 import { describeError } from '../errors.js';
@@ -25,12 +34,29 @@ export interface PlanReport {
 export async function plan(context: StepContext, observed?: Observation): Promise<PlanReport> {
   const seen = observed ?? (await observe(context, context.config.policies));
   const decision = decide(seen, remember(EMPTY_MEMORY, seen), decideSettings(context.config, context.records.names));
-  const { operations, unchecked } = await findStaleOperations(context, seen.vault).catch((error: unknown) => ({ operations: [], unchecked: [describeError(error).message] }));
+  const { operations, unchecked } = await findStaleOperations(context, seen.vault).catch((error: unknown) => ({
+    operations: [],
+    unchecked: [describeError(error).message],
+  }));
   const staleOperations = { operations, unchecked };
-  return { address: context.vault.address.origin, vault: seen.vault, ...decision, next: describeAction(decision.action, context.records.names), staleOperations };
+  return {
+    address: context.vault.address.origin,
+    vault: seen.vault,
+    ...decision,
+    next: describeAction(decision.action, context.records.names),
+    staleOperations,
+  };
 }
 
 export function formatPlan(report: PlanReport): string {
-  const stale = report.staleOperations.operations.map((op) => `also   a ${op.operation} at ${op.path} is in progress that no record of ours owns: vault-bootstrap cancel-stale`);
-  return [`vault ${report.address}: ${report.vault.health}`, `state  ${report.state}: ${report.reason}`, `next   ${report.next}`, ...stale].join('\n');
+  const stale = report.staleOperations.operations.map(
+    (op) =>
+      `also   a ${op.operation} at ${op.path} is in progress that no record of ours owns: vault-bootstrap cancel-stale`,
+  );
+  return [
+    `vault ${report.address}: ${report.vault.health}`,
+    `state  ${report.state}: ${report.reason}`,
+    `next   ${report.next}`,
+    ...stale,
+  ].join('\n');
 }

@@ -6,7 +6,14 @@ import { managementToken } from '../steps/management-token.js';
 export const PRIVILEGED_POLICIES: readonly string[] = ['root', 'admin', 'provisioner', 'vault-bootstrap'];
 
 /** Where each auth method keeps the entries a login turns into a token, and their policy fields. */
-const ROLE_COLLECTIONS: Readonly<Record<string, string>> = { approle: 'role', kubernetes: 'role', jwt: 'role', oidc: 'role', userpass: 'users', cert: 'certs' };
+const ROLE_COLLECTIONS: Readonly<Record<string, string>> = {
+  approle: 'role',
+  kubernetes: 'role',
+  jwt: 'role',
+  oidc: 'role',
+  userpass: 'users',
+  cert: 'certs',
+};
 
 /** The self-init login (k8s/overlays/self-init): the one role expected to grant vault-bootstrap. */
 const OWN_LOGIN_ROLE = 'auth/vault-bootstrap/role/vault-bootstrap';
@@ -34,19 +41,33 @@ export async function privilegedAuthRoles(context: StepContext): Promise<Privile
   const { client } = context.vault;
   const mounts = await client.call<Record<string, unknown>>('GET', 'sys/auth', { token, signal: context.signal });
   if (mounts.status !== 200) return undefined;
-  const table = (typeof mounts.body.data === 'object' && mounts.body.data !== null ? mounts.body.data : mounts.body) as Record<string, { type?: unknown }>;
+  const table = (
+    typeof mounts.body.data === 'object' && mounts.body.data !== null ? mounts.body.data : mounts.body
+  ) as Record<string, { type?: unknown }>;
   const found: PrivilegedRole[] = [];
   for (const [mountPath, mount] of Object.entries(table)) {
     const collection = ROLE_COLLECTIONS[String(mount?.type)];
     if (collection === undefined || !mountPath.endsWith('/')) continue;
     const base = `auth/${mountPath}${collection}`;
-    const listed = await client.call<{ data?: { keys?: unknown } }>('GET', base, { token, query: { list: 'true' }, signal: context.signal });
-    const names = listed.status === 200 && Array.isArray(listed.body.data?.keys) ? (listed.body.data.keys as unknown[]).map(String) : [];
+    const listed = await client.call<{ data?: { keys?: unknown } }>('GET', base, {
+      token,
+      query: { list: 'true' },
+      signal: context.signal,
+    });
+    const names =
+      listed.status === 200 && Array.isArray(listed.body.data?.keys)
+        ? (listed.body.data.keys as unknown[]).map(String)
+        : [];
     for (const name of names) {
       const path = `${base}/${name}`;
-      const read = await client.call<{ data?: { token_policies?: unknown; policies?: unknown } }>('GET', path, { token, signal: context.signal });
+      const read = await client.call<{ data?: { token_policies?: unknown; policies?: unknown } }>('GET', path, {
+        token,
+        signal: context.signal,
+      });
       if (read.status !== 200) continue;
-      const policies = [read.body.data?.token_policies, read.body.data?.policies].flatMap((value) => (Array.isArray(value) ? value.map(String) : []));
+      const policies = [read.body.data?.token_policies, read.body.data?.policies].flatMap((value) =>
+        Array.isArray(value) ? value.map(String) : [],
+      );
       const privileged = [...new Set(policies.filter((policy) => PRIVILEGED_POLICIES.includes(policy)))];
       if (privileged.length === 0) continue;
       if (path === OWN_LOGIN_ROLE && privileged.every((policy) => policy === 'vault-bootstrap')) continue;

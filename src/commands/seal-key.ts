@@ -44,7 +44,10 @@ export async function sealKey(context: StepContext): Promise<SealKeyResult> {
       await records.createFirst(candidate);
       checkpoint('seal-key-created');
       generated = true;
-      log.info({ event: 'seal-key-generated', keyId: candidate.keyId }, `generated the cluster's static seal key ${candidate.keyId} into ${records.sealKeyName}`);
+      log.info(
+        { event: 'seal-key-generated', keyId: candidate.keyId },
+        `generated the cluster's static seal key ${candidate.keyId} into ${records.sealKeyName}`,
+      );
     } catch (error) {
       if (!(error instanceof StoreAlreadyExistsError)) throw error;
       log.info({ event: 'seal-key-exists' }, `${records.sealKeyName} was created by another pod: reading its key`);
@@ -52,17 +55,34 @@ export async function sealKey(context: StepContext): Promise<SealKeyResult> {
     versions = await waitForFirstVersion(context, records);
     const first = versions[0]!;
     if (generated && !(first.record?.keyId === candidate.keyId && first.record.key.equals(candidate.key))) {
-      throw new BootstrapError('STORE_MISMATCH', `${records.sealKeyName}: the first version read back differs from the key written`);
+      throw new BootstrapError(
+        'STORE_MISMATCH',
+        `${records.sealKeyName}: the first version read back differs from the key written`,
+      );
     }
   }
   const rollout = await records.readRollout();
   const choice = chooseSealKeys(records.sealKeyName, versions, rollout);
-  await writeSealKeyFiles(sealKeyConfig.directory, choice.current.record, choice.previous?.record, sealKeyConfig.uid).catch((error: NodeJS.ErrnoException) => {
-    throw new BootstrapError('INTERNAL', `--seal-key-dir ${sealKeyConfig.directory}: cannot write the key files (${error.code ?? 'write failed'})`);
+  await writeSealKeyFiles(
+    sealKeyConfig.directory,
+    choice.current.record,
+    choice.previous?.record,
+    sealKeyConfig.uid,
+  ).catch((error: NodeJS.ErrnoException) => {
+    throw new BootstrapError(
+      'INTERNAL',
+      `--seal-key-dir ${sealKeyConfig.directory}: cannot write the key files (${error.code ?? 'write failed'})`,
+    );
   });
   checkpoint('seal-key-files-written');
   log.info(
-    { event: 'seal-key-written', keyId: choice.current.record.keyId, version: choice.current.version, previousKeyId: choice.previous?.record.keyId ?? null, reason: choice.reason },
+    {
+      event: 'seal-key-written',
+      keyId: choice.current.record.keyId,
+      version: choice.current.version,
+      previousKeyId: choice.previous?.record.keyId ?? null,
+      reason: choice.reason,
+    },
     `wrote the static seal key ${choice.current.record.keyId} (version ${choice.current.version})${choice.previous ? ` and the previous key ${choice.previous.record.keyId}: ${choice.reason}` : ''}`,
   );
   const node = config.holder;
@@ -70,10 +90,17 @@ export async function sealKey(context: StepContext): Promise<SealKeyResult> {
   // Best effort: the files are what the server needs. A node whose entry could not be written
   // only delays dropping a previous key (until its next start), never drops it early.
   try {
-    await records.updateRollout((seen) => (seen.nodes[node]?.keyId === keyId ? undefined : { ...seen, nodes: { ...seen.nodes, [node]: { keyId, at: new Date().toISOString() } } }));
+    await records.updateRollout((seen) =>
+      seen.nodes[node]?.keyId === keyId
+        ? undefined
+        : { ...seen, nodes: { ...seen.nodes, [node]: { keyId, at: new Date().toISOString() } } },
+    );
   } catch (error) {
     if (!(error instanceof BootstrapError) || !error.transient) throw error;
-    log.warn({ event: 'seal-key-rollout-not-recorded', secret: records.rolloutName, error: describeError(error) }, `could not record this node's key in ${records.rolloutName}; the previous key stays in the files until it is recorded at a later start`);
+    log.warn(
+      { event: 'seal-key-rollout-not-recorded', secret: records.rolloutName, error: describeError(error) },
+      `could not record this node's key in ${records.rolloutName}; the previous key stays in the files until it is recorded at a later start`,
+    );
   }
   return { keyId, version: choice.current.version, previousKeyId: choice.previous?.record.keyId ?? null, generated };
 }
@@ -115,8 +142,16 @@ export async function rotateSealKey(context: StepContext): Promise<RotateSealKey
   const records = new SealKeyRecords(context.records.store, config.storePrefix);
   const versions = await records.readVersions();
   const newest = versions.at(-1);
-  if (newest === undefined) throw new BootstrapError('STORE_NOT_FOUND', `${records.sealKeyName}: no key to rotate (seal-key generates the first at the cluster's first start)`);
-  if (newest.record === undefined) throw new BootstrapError('STORE_CORRUPT', `${records.sealKeyName}: the latest version (${newest.version}) is not a valid seal key record: ${newest.problem}`);
+  if (newest === undefined)
+    throw new BootstrapError(
+      'STORE_NOT_FOUND',
+      `${records.sealKeyName}: no key to rotate (seal-key generates the first at the cluster's first start)`,
+    );
+  if (newest.record === undefined)
+    throw new BootstrapError(
+      'STORE_CORRUPT',
+      `${records.sealKeyName}: the latest version (${newest.version}) is not a valid seal key record: ${newest.problem}`,
+    );
   // OpenBao re-wraps the stored keys with a new static key only after re-wrapping the recovery
   // key, and a self-initialized server has none: its upgrade stops there ("no recovery key
   // found", openbao/openbao#3996), so the old key would stay needed for ever. Refused, named.
@@ -130,18 +165,30 @@ export async function rotateSealKey(context: StepContext): Promise<RotateSealKey
   if (versions.length > 1) {
     const { complete, waitingFor } = rolloutComplete(newest.record.keyId, rollout);
     if (!complete) {
-      throw new BootstrapError('ROTATION_FAILED', `${records.sealKeyName}: the rollout of key ${newest.record.keyId} (version ${newest.version}) is not complete, waiting for ${waitingFor.join(', ')}; restart the pods (kubectl rollout restart) and rotate again once it is`);
+      throw new BootstrapError(
+        'ROTATION_FAILED',
+        `${records.sealKeyName}: the rollout of key ${newest.record.keyId} (version ${newest.version}) is not complete, waiting for ${waitingFor.join(', ')}; restart the pods (kubectl rollout restart) and rotate again once it is`,
+      );
     }
   } else if (rollout.rewrapped === undefined) {
     // The only key ever stored wraps the stored keys: recorded first, so that rotations racing
     // this one still write it as the previous key.
     const keyId = newest.record.keyId;
-    await records.updateRollout((seen) => (seen.rewrapped ? undefined : { ...seen, rewrapped: { keyId, at: new Date().toISOString(), by: 'rotate-seal-key (the only key stored)' } }));
+    await records.updateRollout((seen) =>
+      seen.rewrapped
+        ? undefined
+        : { ...seen, rewrapped: { keyId, at: new Date().toISOString(), by: 'rotate-seal-key (the only key stored)' } },
+    );
   }
   const record = newSealKey(new Date());
   await records.addVersion(record);
   checkpoint('seal-key-rotated');
-  const version = (await records.readVersions()).findLast((each) => each.record?.keyId === record.keyId)?.version ?? versions.length + 1;
-  log.info({ event: 'seal-key-rotated', keyId: record.keyId, version, previousKeyId: newest.record.keyId }, `added static seal key ${record.keyId} (version ${version}); each pod writes it at its next start`);
+  const version =
+    (await records.readVersions()).findLast((each) => each.record?.keyId === record.keyId)?.version ??
+    versions.length + 1;
+  log.info(
+    { event: 'seal-key-rotated', keyId: record.keyId, version, previousKeyId: newest.record.keyId },
+    `added static seal key ${record.keyId} (version ${version}); each pod writes it at its next start`,
+  );
   return { keyId: record.keyId, version, previousKeyId: newest.record.keyId };
 }

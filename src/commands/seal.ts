@@ -40,14 +40,25 @@ const PEER_LIST_POLL_MS = 250;
  */
 export async function sealCluster(context: StepContext, by: string): Promise<SealReport> {
   const { records, config, log } = context;
-  await records.writeSealIntent({ active: true, by, at: new Date().toISOString(), reason: config.reason ?? 'no reason given' });
-  log.warn({ event: 'seal-intent-recorded', secret: records.names.sealIntent, by }, 'seal intent recorded: every sidecar keeps its node sealed until vault-bootstrap resume');
+  await records.writeSealIntent({
+    active: true,
+    by,
+    at: new Date().toISOString(),
+    reason: config.reason ?? 'no reason given',
+  });
+  log.warn(
+    { event: 'seal-intent-recorded', secret: records.names.sealIntent, by },
+    'seal intent recorded: every sidecar keeps its node sealed until vault-bootstrap resume',
+  );
   let token: Secret;
   try {
     token = (await managementToken(context)).token;
   } catch (error) {
     const { message } = describeError(error);
-    log.error({ event: 'seal-failed', error: { message } }, 'no token to seal with; the sidecars seal their nodes at their next reconcile');
+    log.error(
+      { event: 'seal-failed', error: { message } },
+      'no token to seal with; the sidecars seal their nodes at their next reconcile',
+    );
     return { intent: 'recorded', secret: records.names.sealIntent, nodes: [], error: message };
   }
   const nodes = await sealEveryNode(context, token);
@@ -73,12 +84,17 @@ async function sealEveryNode(context: StepContext, token: Secret): Promise<NodeS
       const active = await discoverPeers(context, apis, apiFor, token, done);
       let sealedOne = false;
       // Standbys first: sealing the active node first only makes the others elect a new one.
-      const order = [...apis.keys()].filter((address) => !done(address)).sort((a, b) => Number(a === active) - Number(b === active));
+      const order = [...apis.keys()]
+        .filter((address) => !done(address))
+        .sort((a, b) => Number(a === active) - Number(b === active));
       for (const address of order) {
         const outcome = await sealOne(apiFor(address), token, signal);
         outcomes.set(address, { address, ...outcome });
         if (outcome.outcome === 'sealed') sealedOne = true;
-        log.info({ event: 'seal-node', address, outcome: outcome.outcome, error: outcome.error }, `node ${address}: ${outcome.outcome}`);
+        log.info(
+          { event: 'seal-node', address, outcome: outcome.outcome, error: outcome.error },
+          `node ${address}: ${outcome.outcome}`,
+        );
       }
       const refused = [...outcomes.values()].filter((node) => node.outcome === 'refused').map((node) => node.address);
       if (!sealedOne || refused.length === 0) break;
@@ -115,7 +131,10 @@ async function discoverPeers(
         nodes = await api.clusterNodes(token, { signal });
       }
       if (members !== undefined && nodes.length < members) {
-        log.warn({ event: 'seal-peers-unknown', members, known: nodes.length }, `the raft configuration holds ${members} servers, but only ${nodes.length} reported an API address: the sidecars seal the others`);
+        log.warn(
+          { event: 'seal-peers-unknown', members, known: nodes.length },
+          `the raft configuration holds ${members} servers, but only ${nodes.length} reported an API address: the sidecars seal the others`,
+        );
       }
       for (const node of nodes) apiFor(new URL(node.apiAddress).origin);
       const active = nodes.find((node) => node.active);
@@ -129,7 +148,8 @@ async function discoverPeers(
 
 async function sealOne(api: VaultApi, token: Secret, signal: AbortSignal): Promise<Omit<NodeSealed, 'address'>> {
   try {
-    if (classifyHealth((await api.health({ signal })).status) === 'sealed') return { outcome: 'was-sealed', error: null };
+    if (classifyHealth((await api.health({ signal })).status) === 'sealed')
+      return { outcome: 'was-sealed', error: null };
     await api.seal(token, { signal });
     return { outcome: 'sealed', error: null };
   } catch (error) {
@@ -144,7 +164,10 @@ async function newActiveAmong(apis: VaultApi[], signal: AbortSignal): Promise<bo
   const deadline = Date.now() + NEW_ACTIVE_WAIT_MS;
   while (Date.now() < deadline && !signal.aborted) {
     for (const api of apis) {
-      const status = await api.health({ signal }).then((response) => response.status, () => undefined);
+      const status = await api.health({ signal }).then(
+        (response) => response.status,
+        () => undefined,
+      );
       if (classifyHealth(status) === 'active') return true;
     }
     await sleep(NEW_ACTIVE_POLL_MS, signal);
@@ -156,15 +179,24 @@ async function newActiveAmong(apis: VaultApi[], signal: AbortSignal): Promise<bo
 export async function resumeCluster(context: StepContext, by: string): Promise<SealReport> {
   const { records, log } = context;
   await records.writeSealIntent({ active: false, by, at: new Date().toISOString(), reason: 'resumed' });
-  log.info({ event: 'seal-intent-ended', secret: records.names.sealIntent, by }, 'seal intent ended: the sidecars unseal as usual');
+  log.info(
+    { event: 'seal-intent-ended', secret: records.names.sealIntent, by },
+    'seal intent ended: the sidecars unseal as usual',
+  );
   return { intent: 'ended', secret: records.names.sealIntent, nodes: null, error: null };
 }
 
 export function formatSealReport(report: SealReport): string {
   if (report.intent === 'ended') return `seal intent ended (${report.secret}): the sidecars unseal their nodes`;
-  const lines = [`seal intent recorded (${report.secret}); every sidecar keeps its node sealed until vault-bootstrap resume`];
-  if (report.error !== null) lines.push(`no node sealed by this command (${report.error}): each sidecar seals its node at its next reconcile`);
-  for (const node of report.nodes ?? []) lines.push(`  ${node.address}: ${node.outcome}${node.error === null ? '' : ` (${node.error})`}`);
-  lines.push('a node not sealed here is sealed by its sidecar at its next full reconcile (--reconcile-interval at the latest)');
+  const lines = [
+    `seal intent recorded (${report.secret}); every sidecar keeps its node sealed until vault-bootstrap resume`,
+  ];
+  if (report.error !== null)
+    lines.push(`no node sealed by this command (${report.error}): each sidecar seals its node at its next reconcile`);
+  for (const node of report.nodes ?? [])
+    lines.push(`  ${node.address}: ${node.outcome}${node.error === null ? '' : ` (${node.error})`}`);
+  lines.push(
+    'a node not sealed here is sealed by its sidecar at its next full reconcile (--reconcile-interval at the latest)',
+  );
   return lines.join('\n');
 }

@@ -26,7 +26,9 @@ export function snapshot(context: StepContext): Promise<SnapshotResult> {
 
 /** vault-bootstrap restore: an empty server brought back from a verified snapshot and the keys version it names. */
 export async function restore(context: StepContext): Promise<RestoreResult> {
-  const result = await withObjectStore(context, (objects) => restoreFromSnapshot(context, objects, { snapshotId: context.config.snapshotId, automatic: false }));
+  const result = await withObjectStore(context, (objects) =>
+    restoreFromSnapshot(context, objects, { snapshotId: context.config.snapshotId, automatic: false }),
+  );
   if (result === undefined) throw new BootstrapError('INTERNAL', 'restore: nothing restored (a bug: please report it)');
   return result;
 }
@@ -50,11 +52,20 @@ export async function restoreIfEmpty(context: StepContext): Promise<void> {
   const keys = await records.readUnsealKeyVersions();
   const inProgress = kind !== 'uninitialized';
   if (!inProgress && keys.count === 0) {
-    log.info({ event: 'restore-skipped', health: kind }, '--restore: no keys in the store: nothing to restore, the loop initializes');
+    log.info(
+      { event: 'restore-skipped', health: kind },
+      '--restore: no keys in the store: nothing to restore, the loop initializes',
+    );
     return;
   }
-  const result = await withObjectStore(context, (objects) => restoreFromSnapshot(context, objects, { snapshotId: undefined, automatic: true }));
-  if (result === undefined) log.info({ event: 'restore-skipped', health: kind }, '--restore: not this replica\'s to restore (done, held by another replica, or the server holds data): the loop goes on as usual');
+  const result = await withObjectStore(context, (objects) =>
+    restoreFromSnapshot(context, objects, { snapshotId: undefined, automatic: true }),
+  );
+  if (result === undefined)
+    log.info(
+      { event: 'restore-skipped', health: kind },
+      "--restore: not this replica's to restore (done, held by another replica, or the server holds data): the loop goes on as usual",
+    );
 }
 
 /**
@@ -66,9 +77,15 @@ export async function restoreIfEmpty(context: StepContext): Promise<void> {
 export async function snapshotFirst(context: StepContext): Promise<void> {
   const { vault, log, config, signal } = context;
   if (config.command === 'migrate-seal' && classifyHealth((await vault.health({ signal })).status) !== 'active') {
-    log.warn({ event: 'snapshot-skipped', command: config.command }, 'migrate-seal: the server is not active (sealed for the migration), so no snapshot can be taken now; take one with vault-bootstrap snapshot before changing the seal stanza');
+    log.warn(
+      { event: 'snapshot-skipped', command: config.command },
+      'migrate-seal: the server is not active (sealed for the migration), so no snapshot can be taken now; take one with vault-bootstrap snapshot before changing the seal stanza',
+    );
     return;
   }
   const result = await snapshot(context);
-  log.info({ event: 'snapshot-before-change', command: config.command, id: result.id, keysVersion: result.keysVersion }, `${config.command}: snapshot taken first`);
+  log.info(
+    { event: 'snapshot-before-change', command: config.command, id: result.id, keysVersion: result.keysVersion },
+    `${config.command}: snapshot taken first`,
+  );
 }

@@ -30,7 +30,11 @@ async function lookAtServer(context: StepContext): Promise<Pick<VaultSeen, 'heal
   const { vault, signal } = context;
   const health = await vault.health({ signal });
   const kind = classifyHealth(health.status);
-  return { health: kind, serverKind: serverKindOf(health.body), sealType: isUnsealed(kind) ? (await vault.sealStatus({ signal })).type : undefined };
+  return {
+    health: kind,
+    serverKind: serverKindOf(health.body),
+    sealType: isUnsealed(kind) ? (await vault.sealStatus({ signal })).type : undefined,
+  };
 }
 
 /**
@@ -39,11 +43,18 @@ async function lookAtServer(context: StepContext): Promise<Pick<VaultSeen, 'heal
  * else's attempt — a crashed operator's, an attacker's — is reported by status and plan, and
  * cancel-stale cancels it. Reads only.
  */
-export async function findStaleOperations(context: StepContext, seen?: Pick<VaultSeen, 'health' | 'serverKind' | 'sealType'>): Promise<StaleCheck> {
+export async function findStaleOperations(
+  context: StepContext,
+  seen?: Pick<VaultSeen, 'health' | 'serverKind' | 'sealType'>,
+): Promise<StaleCheck> {
   const { vault, records } = context;
   const looked = seen ?? (await lookAtServer(context));
   const server = looked.serverKind;
-  if (!isUnsealed(looked.health) || server === undefined) return { operations: [], unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'] };
+  if (!isUnsealed(looked.health) || server === undefined)
+    return {
+      operations: [],
+      unchecked: ['the node does not serve requests (sealed, uninitialized or down): nothing to check'],
+    };
   const kind: KeyKind = rotationKindOf(keyTypeFor(looked.sealType));
   const operations: StaleOperation[] = [];
   const unchecked: string[] = [];
@@ -55,19 +66,36 @@ export async function findStaleOperations(context: StepContext, seen?: Pick<Vaul
     rotation = new KeyRotationApi(vault.client, server, kind, management.token);
     try {
       const status = await rotation.status();
-      const ours = (await records.readUnsealKeyVersions()).pending.some((pending) => pending.record.nonce === status.nonce);
-      if (status.started && !ours) operations.push({ operation: 'rotation', path: rotation.path, nonce: status.nonce, progress: status.progress, required: status.required });
+      const ours = (await records.readUnsealKeyVersions()).pending.some(
+        (pending) => pending.record.nonce === status.nonce,
+      );
+      if (status.started && !ours)
+        operations.push({
+          operation: 'rotation',
+          path: rotation.path,
+          nonce: status.nonce,
+          progress: status.progress,
+          required: status.required,
+        });
     } catch (error) {
       unchecked.push(`rotation: ${describeError(error).message}`);
     }
   } else {
-    unchecked.push(`rotation: neither ${records.names.managementToken} nor ${records.names.rootToken} holds a token the server takes to read its status with`);
+    unchecked.push(
+      `rotation: neither ${records.names.managementToken} nor ${records.names.rootToken} holds a token the server takes to read its status with`,
+    );
   }
 
   try {
     const status = await new GenerateRootApi(vault.client).status();
     if (status.started && root?.generation?.nonce !== status.nonce) {
-      operations.push({ operation: 'generate-root', path: 'sys/generate-root', nonce: status.nonce, progress: status.progress, required: status.required });
+      operations.push({
+        operation: 'generate-root',
+        path: 'sys/generate-root',
+        nonce: status.nonce,
+        progress: status.progress,
+        required: status.required,
+      });
     }
   } catch (error) {
     unchecked.push(`generate-root: ${describeError(error).message}`);
@@ -76,19 +104,35 @@ export async function findStaleOperations(context: StepContext, seen?: Pick<Vaul
 }
 
 /** cancel-stale: cancels each operation findStaleOperations reports; ours are left to their commands. */
-export async function cancelStaleOperations(context: StepContext): Promise<StaleCheck & { cancelled: StaleOperation[] }> {
+export async function cancelStaleOperations(
+  context: StepContext,
+): Promise<StaleCheck & { cancelled: StaleOperation[] }> {
   const { vault, log } = context;
   const check = await findStaleOperations(context);
   const cancelled: StaleOperation[] = [];
   for (const operation of check.operations) {
     await (operation.operation === 'generate-root' ? new GenerateRootApi(vault.client) : check.rotation!).cancel();
-    log.warn({ event: 'stale-operation-cancelled', operation: operation.operation, path: operation.path, progress: operation.progress }, `cancelled a ${operation.operation} that no record of ours owns`);
+    log.warn(
+      {
+        event: 'stale-operation-cancelled',
+        operation: operation.operation,
+        path: operation.path,
+        progress: operation.progress,
+      },
+      `cancelled a ${operation.operation} that no record of ours owns`,
+    );
     cancelled.push(operation);
   }
   return { operations: check.operations, unchecked: check.unchecked, cancelled };
 }
 
 export function formatStale(check: StaleCheck & { cancelled?: StaleOperation[] }): string {
-  const lines = check.operations.length === 0 ? ['no stale key operation in progress'] : check.operations.map((op) => `${check.cancelled ? 'cancelled' : 'stale'} ${op.operation} at ${op.path}: ${op.progress} of ${op.required} shares in (not ours)`);
+  const lines =
+    check.operations.length === 0
+      ? ['no stale key operation in progress']
+      : check.operations.map(
+          (op) =>
+            `${check.cancelled ? 'cancelled' : 'stale'} ${op.operation} at ${op.path}: ${op.progress} of ${op.required} shares in (not ours)`,
+        );
   return [...lines, ...check.unchecked.map((reason) => `not checked: ${reason}`)].join('\n');
 }

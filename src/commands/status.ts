@@ -41,17 +41,31 @@ export async function status(context: StepContext): Promise<StatusReport> {
   const seen = await observe(context, context.config.policies);
   const vault = viewOf(context.vault.address.origin, seen.vault);
   const secrets = await Promise.all(
-    Object.values(records.names).map(async (name) => ({ name, versions: (await records.store.listVersions(name)).length })),
+    Object.values(records.names).map(async (name) => ({
+      name,
+      versions: (await records.store.listVersions(name)).length,
+    })),
   );
   const root = await records.readRootToken();
-  let provisionerToken: StatusReport['provisionerToken'] = { state: 'missing', expiresAt: null, ttlSeconds: null, policies: [] };
+  let provisionerToken: StatusReport['provisionerToken'] = {
+    state: 'missing',
+    expiresAt: null,
+    ttlSeconds: null,
+    policies: [],
+  };
   const stored = await records.readProvisionerToken();
   if (stored !== undefined) {
-    provisionerToken = { state: 'unknown (Vault not unsealed)', expiresAt: stored.expiresAt, ttlSeconds: null, policies: stored.policies };
+    provisionerToken = {
+      state: 'unknown (Vault not unsealed)',
+      expiresAt: stored.expiresAt,
+      ttlSeconds: null,
+      policies: stored.policies,
+    };
     if (isUnsealed(vault.health)) {
       const inspected = await inspectProvisionerToken(context);
       provisionerToken.state = inspected.kind;
-      if (inspected.kind === 'valid' || inspected.kind === 'rotate') provisionerToken.ttlSeconds = inspected.info.ttlSeconds;
+      if (inspected.kind === 'valid' || inspected.kind === 'rotate')
+        provisionerToken.ttlSeconds = inspected.info.ttlSeconds;
     }
   }
   const versions = await records.readUnsealKeyVersions();
@@ -70,12 +84,23 @@ export async function status(context: StepContext): Promise<StatusReport> {
   return {
     vault,
     store: { kind: records.store.kind, secrets },
-    selfInit: context.config.selfInit === undefined ? null : { method: context.config.selfInit.method, mount: context.config.selfInit.mount, role: context.config.selfInit.role },
+    selfInit:
+      context.config.selfInit === undefined
+        ? null
+        : {
+            method: context.config.selfInit.method,
+            mount: context.config.selfInit.mount,
+            role: context.config.selfInit.role,
+          },
     keys,
     rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
     provisionerToken,
     sealIntent: intent.kind === 'valid' ? intent.value : null,
-    decision: { state: planned.state, reason: planned.reason, blocker: planned.action.kind === 'hold' ? planned.action.blocker : null },
+    decision: {
+      state: planned.state,
+      reason: planned.reason,
+      blocker: planned.action.kind === 'hold' ? planned.action.blocker : null,
+    },
     staleOperations: planned.staleOperations,
     privilegedAuthRoles: isUnsealed(vault.health) ? ((await privilegedAuthRoles(context)) ?? null) : null,
   };
@@ -90,16 +115,27 @@ export function problemsOf(report: StatusReport): string[] {
   const { vault } = report;
   const unsealed = isUnsealed(vault.health);
   if (!unsealed) problems.push(`the server is ${vault.health}${vault.error ? `: ${vault.error}` : ''}`);
-  if (report.decision.blocker !== null) problems.push(`needs a person [${report.decision.blocker}]: ${report.decision.reason}`);
-  if (report.sealIntent?.active) problems.push(`seal intent active since ${report.sealIntent.at} (${report.sealIntent.reason}): vault-bootstrap resume ends it`);
+  if (report.decision.blocker !== null)
+    problems.push(`needs a person [${report.decision.blocker}]: ${report.decision.reason}`);
+  if (report.sealIntent?.active)
+    problems.push(
+      `seal intent active since ${report.sealIntent.at} (${report.sealIntent.reason}): vault-bootstrap resume ends it`,
+    );
   if (report.keys.pendingRotation) problems.push('a key rotation is pending: re-run vault-bootstrap rotate-keys');
   if (unsealed && (report.provisionerToken.state === 'invalid' || report.provisionerToken.state === 'missing')) {
-    problems.push(`the provisioner token is ${report.provisionerToken.state}: the sidecar issues a new one when it runs`);
+    problems.push(
+      `the provisioner token is ${report.provisionerToken.state}: the sidecar issues a new one when it runs`,
+    );
   }
   for (const role of report.privilegedAuthRoles ?? []) {
-    problems.push(`${role.path} hands out ${role.policies.join(', ')} at login: whoever logs in there holds that power (README, "Reachable in several steps"); remove it unless an operator made it on purpose`);
+    problems.push(
+      `${role.path} hands out ${role.policies.join(', ')} at login: whoever logs in there holds that power (README, "Reachable in several steps"); remove it unless an operator made it on purpose`,
+    );
   }
-  for (const operation of report.staleOperations.operations) problems.push(`a ${operation.operation} no record of ours owns is in progress: vault-bootstrap cancel-stale cancels it`);
+  for (const operation of report.staleOperations.operations)
+    problems.push(
+      `a ${operation.operation} no record of ours owns is in progress: vault-bootstrap cancel-stale cancels it`,
+    );
   return problems;
 }
 
@@ -113,14 +149,19 @@ export function formatStatus(report: StatusReport): string {
     `vault      ${vault.address}: ${vault.health}${vault.status ? ` (HTTP ${vault.status})` : ''}${vault.version ? `, version ${vault.version}` : ''}${vault.error ? `: ${vault.error}` : ''}`,
   ];
   if (vault.seal) {
-    lines.push(`seal       ${vault.seal.type}, ${vault.seal.initialized ? 'initialized' : 'not initialized'}, ${vault.seal.sealed ? 'sealed' : 'unsealed'}, threshold ${vault.seal.threshold} of ${vault.seal.shares}`);
+    lines.push(
+      `seal       ${vault.seal.type}, ${vault.seal.initialized ? 'initialized' : 'not initialized'}, ${vault.seal.sealed ? 'sealed' : 'unsealed'}, threshold ${vault.seal.threshold} of ${vault.seal.shares}`,
+    );
   }
   if (report.selfInit !== null) {
     const { method, mount, role } = report.selfInit;
-    lines.push(`mode       self-init: the server initialized itself; no keys or root token are stored; the management token is a ${method} login at auth/${mount} (${method === 'approle' ? 'role ID' : 'role'} ${role})`);
+    lines.push(
+      `mode       self-init: the server initialized itself; no keys or root token are stored; the management token is a ${method} login at auth/${mount} (${method === 'approle' ? 'role ID' : 'role'} ${role})`,
+    );
   }
   lines.push(`store      ${report.store.kind}`);
-  for (const secret of report.store.secrets) lines.push(`  ${secret.name.padEnd(40)} ${secret.versions === 0 ? 'absent' : `${secret.versions} version(s)`}`);
+  for (const secret of report.store.secrets)
+    lines.push(`  ${secret.name.padEnd(40)} ${secret.versions === 0 ? 'absent' : `${secret.versions} version(s)`}`);
   const { keys } = report;
   if (keys.versions > 0) {
     lines.push(
@@ -130,12 +171,21 @@ export function formatStatus(report: StatusReport): string {
   }
   lines.push(`root token ${report.rootToken}`);
   const token = report.provisionerToken;
-  lines.push(`provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`);
+  lines.push(
+    `provisioner token ${token.state}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}${token.ttlSeconds !== null ? `, ${token.ttlSeconds}s left` : ''}`,
+  );
   const intent = report.sealIntent;
-  lines.push(intent === null ? 'seal intent none' : `seal intent ${intent.active ? 'ACTIVE' : 'ended'}: by ${intent.by} at ${intent.at} (${intent.reason})`);
-  for (const operation of formatStale({ ...report.staleOperations, unchecked: [] }).split('\n')) lines.push(`operations ${operation}`);
+  lines.push(
+    intent === null
+      ? 'seal intent none'
+      : `seal intent ${intent.active ? 'ACTIVE' : 'ended'}: by ${intent.by} at ${intent.at} (${intent.reason})`,
+  );
+  for (const operation of formatStale({ ...report.staleOperations, unchecked: [] }).split('\n'))
+    lines.push(`operations ${operation}`);
   // Checks that could not run are information: a default OpenBao, for one, serves no unauthenticated generate-root endpoints.
   for (const reason of report.staleOperations.unchecked) lines.push(`note       not checked: ${reason}`);
-  lines.push(`decision   ${report.decision.state}${report.decision.blocker ? ` [${report.decision.blocker}]` : ''}: ${report.decision.reason}`);
+  lines.push(
+    `decision   ${report.decision.state}${report.decision.blocker ? ` [${report.decision.blocker}]` : ''}: ${report.decision.reason}`,
+  );
   return lines.join('\n');
 }

@@ -48,7 +48,8 @@ export class HelpRequested extends Error {
 
 /** parseArgs' first line, or for an unknown option the closest known one; always the way to --help. */
 function describeParseError(error: Error & { code?: string }): string {
-  const unknown = error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']+)'/.exec(error.message)?.[1] : undefined;
+  const unknown =
+    error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']+)'/.exec(error.message)?.[1] : undefined;
   if (unknown === undefined) return `${error.message.split('\n')[0]} (vault-bootstrap --help lists every option)`;
   const suggestion = closestName(unknown.replace(/^-+/, '').split('=')[0]!, Object.keys(OPTIONS));
   const hint = suggestion === undefined ? '' : `; did you mean --${suggestion}?`;
@@ -59,7 +60,12 @@ function describeParseError(error: Error & { code?: string }): string {
 export function loadConfig(argv: readonly string[], env: Environment = process.env): Config {
   let parsed: { values: Flags; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({
+      args: [...argv],
+      options: PARSE_ARGS_OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    }) as typeof parsed;
   } catch (error) {
     throw new ConfigError(`command line: ${describeParseError(error as Error & { code?: string })}`);
   }
@@ -68,13 +74,17 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
 
   const [given, ...extra] = parsed.positionals;
   if (!COMMANDS.includes(given as Command)) {
-    throw new ConfigError(`command line: expected a command, one of ${COMMANDS.join(', ')} (got ${given === undefined ? 'none' : JSON.stringify(given)})`);
+    throw new ConfigError(
+      `command line: expected a command, one of ${COMMANDS.join(', ')} (got ${given === undefined ? 'none' : JSON.stringify(given)})`,
+    );
   }
   const command = given as Command;
   if (extra.length > 0) throw new ConfigError(`command line: unexpected argument ${JSON.stringify(extra[0])}`);
   if (flags.once && command !== 'run') throw new ConfigError('--once: only valid with the run command');
-  if (flags.reason !== undefined && command !== 'seal') throw new ConfigError('--reason: only valid with the seal command');
-  if (flags.reason !== undefined && !/^[^\u0000-\u001f]{1,500}$/.test(flags.reason)) throw new ConfigError('--reason: expected 1-500 characters of text on one line');
+  if (flags.reason !== undefined && command !== 'seal')
+    throw new ConfigError('--reason: only valid with the seal command');
+  if (flags.reason !== undefined && !/^[^\u0000-\u001f]{1,500}$/.test(flags.reason))
+    throw new ConfigError('--reason: expected 1-500 characters of text on one line');
 
   const read = new OptionReader(flags, env);
   const vaultAddressSetting = read.text('vault-addr');
@@ -88,14 +98,18 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const auditFileSetting = read.text('audit-file');
   const auditFile = auditFileSetting.value ?? 'stdout';
   if (auditFile !== 'off' && auditFile !== 'stdout' && !auditFile.startsWith('/')) {
-    throw new ConfigError(`${auditFileSetting.name}: expected stdout, an absolute file path on the server, or off, got ${JSON.stringify(auditFile)}`);
+    throw new ConfigError(
+      `${auditFileSetting.name}: expected stdout, an absolute file path on the server, or off, got ${JSON.stringify(auditFile)}`,
+    );
   }
   const store = parseStore(read, env);
 
   const prefix = read.text('store-prefix');
   const storePrefix = prefix.value ?? 'vault';
   if (!PREFIX.test(storePrefix)) {
-    throw new ConfigError(`${prefix.name}: expected 1-200 letters, digits, "_" or "-", got ${JSON.stringify(storePrefix)}`);
+    throw new ConfigError(
+      `${prefix.name}: expected 1-200 letters, digits, "_" or "-", got ${JSON.stringify(storePrefix)}`,
+    );
   }
 
   const splits = parseSplits(read, command);
@@ -109,30 +123,43 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
   const logLevelSetting = read.text('log-level');
   const logLevel = logLevelSetting.value ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`${logLevelSetting.name}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+    throw new ConfigError(
+      `${logLevelSetting.name}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
   }
 
   const once = flags.once === true;
   const revokeAfter = read.boolean('revoke-after');
-  if (revokeAfter && command !== 'generate-root') throw new ConfigError('--revoke-after/VB_REVOKE_AFTER: only valid with the generate-root command');
+  if (revokeAfter && command !== 'generate-root')
+    throw new ConfigError('--revoke-after/VB_REVOKE_AFTER: only valid with the generate-root command');
   const policiesDirectory = read.text('policies-dir').value;
   const spool = read.text('spool-dir');
   const raftJoin = read.text('raft-join');
 
   const selfInit = parseSelfInit(read, command);
   const allowReinit = read.boolean('allow-reinit');
-  if (selfInit && allowReinit) throw new ConfigError('--allow-reinit/VB_ALLOW_REINIT: not valid with --self-init (the server initializes itself; vault-bootstrap never does)');
+  if (selfInit && allowReinit)
+    throw new ConfigError(
+      '--allow-reinit/VB_ALLOW_REINIT: not valid with --self-init (the server initializes itself; vault-bootstrap never does)',
+    );
 
   const snapshots = parseSnapshots(read, command, env);
   const snapshotId = read.text('snapshot');
-  if (snapshotId.value !== undefined && command !== 'restore') throw new ConfigError(`${snapshotId.name}: only valid with the restore command`);
+  if (snapshotId.value !== undefined && command !== 'restore')
+    throw new ConfigError(`${snapshotId.name}: only valid with the restore command`);
   if (snapshotId.value !== undefined && !/^snapshot-\d{8}T\d{9}Z-[0-9a-f]{6}$/.test(snapshotId.value)) {
-    throw new ConfigError(`${snapshotId.name}: expected a snapshot id such as snapshot-20261207T183500123Z-a1b2c3 (a .manifest.json object's name without the suffix), got ${JSON.stringify(snapshotId.value)}`);
+    throw new ConfigError(
+      `${snapshotId.name}: expected a snapshot id such as snapshot-20261207T183500123Z-a1b2c3 (a .manifest.json object's name without the suffix), got ${JSON.stringify(snapshotId.value)}`,
+    );
   }
   const restore = read.boolean('restore');
   if (restore && command !== 'run') throw new ConfigError('--restore/VB_RESTORE: only valid with the run command');
-  if (restore && snapshots === undefined) throw new ConfigError('--restore/VB_RESTORE: needs --snapshot-to/VB_SNAPSHOT_TO (where the snapshots are)');
-  if (restore && selfInit) throw new ConfigError('--restore/VB_RESTORE: not valid with --self-init (no keys are stored to unseal a restored snapshot with)');
+  if (restore && snapshots === undefined)
+    throw new ConfigError('--restore/VB_RESTORE: needs --snapshot-to/VB_SNAPSHOT_TO (where the snapshots are)');
+  if (restore && selfInit)
+    throw new ConfigError(
+      '--restore/VB_RESTORE: not valid with --self-init (no keys are stored to unseal a restored snapshot with)',
+    );
 
   const config: Config = {
     command,
@@ -149,12 +176,19 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     policiesDirectory,
     spoolDirectory: spool.value === undefined ? undefined : checkSpoolDirectory(spool.value, spool.name),
     allowReinit,
-    claimStaleAfterMs: read.duration('claim-stale-after', CLAIM_STALE_MINIMUM_MS, 'a live holder may take that long from claiming to storing the keys; a shorter value lets replicas take its claim over and initialize twice'),
+    claimStaleAfterMs: read.duration(
+      'claim-stale-after',
+      CLAIM_STALE_MINIMUM_MS,
+      'a live holder may take that long from claiming to storing the keys; a shorter value lets replicas take its claim over and initialize twice',
+    ),
     raftJoin: raftJoin.value === undefined ? undefined : parseVaultAddress(raftJoin),
     shutdownTimeoutMs: read.duration('shutdown-timeout', 0),
     rootToken,
     provisionerTtlMs: read.duration('provisioner-ttl', 60_000),
-    provisionerOverlapMs: read.text('provisioner-overlap').value === undefined || read.text('provisioner-overlap').value === 'expiry' ? undefined : read.duration('provisioner-overlap', 0),
+    provisionerOverlapMs:
+      read.text('provisioner-overlap').value === undefined || read.text('provisioner-overlap').value === 'expiry'
+        ? undefined
+        : read.duration('provisioner-overlap', 0),
     auditFile: auditFile === 'off' ? undefined : auditFile,
     intervalMs: read.duration('interval', 100),
     reconcileIntervalMs: read.duration('reconcile-interval', 1000),
@@ -177,7 +211,8 @@ function parseListen({ value, name }: Given, offByDefault: boolean): Config['lis
   if (text === 'off') return undefined;
   const match = /^(.*):(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
-  if (match === null || port > 65535) throw new ConfigError(`${name}: expected [host]:port or off, got ${JSON.stringify(text)}`);
+  if (match === null || port > 65535)
+    throw new ConfigError(`${name}: expected [host]:port or off, got ${JSON.stringify(text)}`);
   const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
   return { host: host === '' ? undefined : host, port };
 }

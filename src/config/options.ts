@@ -5,8 +5,35 @@
  * are all read from here.
  */
 
-export type Command = 'run' | 'status' | 'plan' | 'seal' | 'resume' | 'rotate-keys' | 'generate-root' | 'cancel-stale' | 'migrate-seal' | 'seal-key' | 'rotate-seal-key' | 'snapshot' | 'restore';
-export const COMMANDS: readonly Command[] = ['run', 'status', 'plan', 'seal', 'resume', 'rotate-keys', 'generate-root', 'cancel-stale', 'migrate-seal', 'seal-key', 'rotate-seal-key', 'snapshot', 'restore'];
+export type Command =
+  | 'run'
+  | 'status'
+  | 'plan'
+  | 'seal'
+  | 'resume'
+  | 'rotate-keys'
+  | 'generate-root'
+  | 'cancel-stale'
+  | 'migrate-seal'
+  | 'seal-key'
+  | 'rotate-seal-key'
+  | 'snapshot'
+  | 'restore';
+export const COMMANDS: readonly Command[] = [
+  'run',
+  'status',
+  'plan',
+  'seal',
+  'resume',
+  'rotate-keys',
+  'generate-root',
+  'cancel-stale',
+  'migrate-seal',
+  'seal-key',
+  'rotate-seal-key',
+  'snapshot',
+  'restore',
+];
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -25,10 +52,35 @@ export const SELF_INIT_COMMANDS: readonly Command[] = ['run', 'status', 'plan', 
 const WRITES_KEYS: readonly Command[] = ['run', 'rotate-keys', 'generate-root', 'migrate-seal'];
 
 export const OPTIONS = {
-  help: { type: 'boolean', short: 'h', env: [], default: '', help: 'print this help (with a command: that command\'s options) and exit', commands: 'all' },
-  once: { type: 'boolean', env: [], default: 'false', help: 'exit once the server is ready (0), or on a blocker (3), a bad config (2) or --timeout (4)', commands: ['run'] },
-  json: { type: 'boolean', env: [], default: 'false', help: 'print one JSON document instead of text', commands: ['status', 'plan'] },
-  'vault-addr': { type: 'string', env: ['VAULT_ADDR', 'BAO_ADDR'], default: 'https://127.0.0.1:8200', help: 'the colocated server', commands: 'all' },
+  help: {
+    type: 'boolean',
+    short: 'h',
+    env: [],
+    default: '',
+    help: "print this help (with a command: that command's options) and exit",
+    commands: 'all',
+  },
+  once: {
+    type: 'boolean',
+    env: [],
+    default: 'false',
+    help: 'exit once the server is ready (0), or on a blocker (3), a bad config (2) or --timeout (4)',
+    commands: ['run'],
+  },
+  json: {
+    type: 'boolean',
+    env: [],
+    default: 'false',
+    help: 'print one JSON document instead of text',
+    commands: ['status', 'plan'],
+  },
+  'vault-addr': {
+    type: 'string',
+    env: ['VAULT_ADDR', 'BAO_ADDR'],
+    default: 'https://127.0.0.1:8200',
+    help: 'the colocated server',
+    commands: 'all',
+  },
   'allow-insecure-http': {
     type: 'boolean',
     env: ['VB_ALLOW_INSECURE_HTTP'],
@@ -36,16 +88,76 @@ export const OPTIONS = {
     help: 'accept a plain http:// --vault-addr to a host other than loopback (a loud warning on every start); without it that address exits 2',
     commands: 'all',
   },
-  store: { type: 'string', env: ['VB_STORE'], default: 'required', help: 'gcp, aws or file (file is refused when KUBERNETES_SERVICE_HOST is set, unless --allow-file-store)', commands: 'all' },
-  'store-prefix': { type: 'string', env: ['VB_STORE_PREFIX'], default: 'vault', help: 'prefix of every secret name', commands: 'all' },
-  'gcp-project': { type: 'string', env: ['VB_GCP_PROJECT'], default: 'from ADC', help: 'GCP project of the secrets', commands: 'all' },
-  'gcp-endpoint': { type: 'string', env: ['VB_GCP_ENDPOINT'], default: "Google's", help: 'host:port of a Secret Manager endpoint; plaintext gRPC only on loopback', commands: 'all' },
-  'aws-region': { type: 'string', env: ['VB_AWS_REGION', 'AWS_REGION'], default: 'SDK default', help: 'region of the secrets', commands: 'all' },
-  'kms-key': { type: 'string', env: ['VB_KMS_KEY'], default: 'none', help: 'CMEK (GCP) or KMS key id (AWS) for the secrets', commands: 'all' },
-  'file-dir': { type: 'string', env: ['VB_FILE_DIR'], default: './.vault-bootstrap', help: 'file store directory (0700 directory, 0600 files)', commands: 'all' },
-  'allow-file-store': { type: 'boolean', env: ['VB_ALLOW_FILE_STORE'], default: 'false', help: 'accept --store file inside Kubernetes (local development only)', commands: 'all' },
-  'secret-shares': { type: 'string', env: ['VB_SECRET_SHARES'], default: '5', help: 'Shamir split: key shares (1-255)', commands: ['run', 'rotate-keys'] },
-  'secret-threshold': { type: 'string', env: ['VB_SECRET_THRESHOLD'], default: '3', help: 'Shamir split: shares needed to unseal (≤ shares, ≥ 2 when shares > 1)', commands: ['run', 'rotate-keys'] },
+  store: {
+    type: 'string',
+    env: ['VB_STORE'],
+    default: 'required',
+    help: 'gcp, aws or file (file is refused when KUBERNETES_SERVICE_HOST is set, unless --allow-file-store)',
+    commands: 'all',
+  },
+  'store-prefix': {
+    type: 'string',
+    env: ['VB_STORE_PREFIX'],
+    default: 'vault',
+    help: 'prefix of every secret name',
+    commands: 'all',
+  },
+  'gcp-project': {
+    type: 'string',
+    env: ['VB_GCP_PROJECT'],
+    default: 'from ADC',
+    help: 'GCP project of the secrets',
+    commands: 'all',
+  },
+  'gcp-endpoint': {
+    type: 'string',
+    env: ['VB_GCP_ENDPOINT'],
+    default: "Google's",
+    help: 'host:port of a Secret Manager endpoint; plaintext gRPC only on loopback',
+    commands: 'all',
+  },
+  'aws-region': {
+    type: 'string',
+    env: ['VB_AWS_REGION', 'AWS_REGION'],
+    default: 'SDK default',
+    help: 'region of the secrets',
+    commands: 'all',
+  },
+  'kms-key': {
+    type: 'string',
+    env: ['VB_KMS_KEY'],
+    default: 'none',
+    help: 'CMEK (GCP) or KMS key id (AWS) for the secrets',
+    commands: 'all',
+  },
+  'file-dir': {
+    type: 'string',
+    env: ['VB_FILE_DIR'],
+    default: './.vault-bootstrap',
+    help: 'file store directory (0700 directory, 0600 files)',
+    commands: 'all',
+  },
+  'allow-file-store': {
+    type: 'boolean',
+    env: ['VB_ALLOW_FILE_STORE'],
+    default: 'false',
+    help: 'accept --store file inside Kubernetes (local development only)',
+    commands: 'all',
+  },
+  'secret-shares': {
+    type: 'string',
+    env: ['VB_SECRET_SHARES'],
+    default: '5',
+    help: 'Shamir split: key shares (1-255)',
+    commands: ['run', 'rotate-keys'],
+  },
+  'secret-threshold': {
+    type: 'string',
+    env: ['VB_SECRET_THRESHOLD'],
+    default: '3',
+    help: 'Shamir split: shares needed to unseal (≤ shares, ≥ 2 when shares > 1)',
+    commands: ['run', 'rotate-keys'],
+  },
   'recovery-shares': {
     type: 'string',
     env: ['VB_RECOVERY_SHARES'],
@@ -53,7 +165,13 @@ export const OPTIONS = {
     help: 'auto-unseal (recovery key) split: shares (1-255); rotate-keys keeps the current split unless given',
     commands: ['run', 'rotate-keys'],
   },
-  'recovery-threshold': { type: 'string', env: ['VB_RECOVERY_THRESHOLD'], default: '3', help: 'auto-unseal (recovery key) split: threshold', commands: ['run', 'rotate-keys'] },
+  'recovery-threshold': {
+    type: 'string',
+    env: ['VB_RECOVERY_THRESHOLD'],
+    default: '3',
+    help: 'auto-unseal (recovery key) split: threshold',
+    commands: ['run', 'rotate-keys'],
+  },
   'recovery-pgp-keys': {
     type: 'string',
     env: ['VB_RECOVERY_PGP_KEYS'],
@@ -61,7 +179,13 @@ export const OPTIONS = {
     help: 'FILE,… OpenPGP public keys, one per recovery share: each share is encrypted to one custodian. Auto-unseal only; without --recovery-shares the share count is the number of keys',
     commands: ['run', 'plan', 'rotate-keys'],
   },
-  'revoke-after': { type: 'boolean', env: ['VB_REVOKE_AFTER'], default: 'false', help: 'revoke the generated root token once configuring is done', commands: ['generate-root'] },
+  'revoke-after': {
+    type: 'boolean',
+    env: ['VB_REVOKE_AFTER'],
+    default: 'false',
+    help: 'revoke the generated root token once configuring is done',
+    commands: ['generate-root'],
+  },
   'policies-dir': {
     type: 'string',
     env: ['VB_POLICIES_DIR'],
@@ -76,7 +200,13 @@ export const OPTIONS = {
     help: 'memory-backed directory (tmpfs, checked) where keys wait if the process must stop before they are stored',
     commands: WRITES_KEYS,
   },
-  'allow-reinit': { type: 'boolean', env: ['VB_ALLOW_REINIT'], default: 'false', help: 'initialize even though keys exist in the store (old keys stay as an earlier version)', commands: ['run', 'plan'] },
+  'allow-reinit': {
+    type: 'boolean',
+    env: ['VB_ALLOW_REINIT'],
+    default: 'false',
+    help: 'initialize even though keys exist in the store (old keys stay as an earlier version)',
+    commands: ['run', 'plan'],
+  },
   'claim-stale-after': {
     type: 'string',
     env: ['VB_CLAIM_STALE_AFTER'],
@@ -84,14 +214,32 @@ export const OPTIONS = {
     help: 'a claim whose holder never stored keys may be taken over after this; at least 2m30s (the longest a live holder may take from claiming to storing the keys), a shorter value exits 2',
     commands: ['run', 'plan'],
   },
-  'raft-join': { type: 'string', env: ['VB_RAFT_JOIN'], default: 'none', help: 'leader API address to join through sys/storage/raft/join, for servers without retry_join', commands: ['run'] },
-  'shutdown-timeout': { type: 'string', env: ['VB_SHUTDOWN_TIMEOUT'], default: '25s', help: 'how long a signal waits for unstored secrets to be stored', commands: ['run'] },
-  'root-token': { type: 'string', env: ['VB_ROOT_TOKEN'], default: 'store', help: 'store, or revoke once configured and the management token is stored', commands: ['run', 'plan'] },
+  'raft-join': {
+    type: 'string',
+    env: ['VB_RAFT_JOIN'],
+    default: 'none',
+    help: 'leader API address to join through sys/storage/raft/join, for servers without retry_join',
+    commands: ['run'],
+  },
+  'shutdown-timeout': {
+    type: 'string',
+    env: ['VB_SHUTDOWN_TIMEOUT'],
+    default: '25s',
+    help: 'how long a signal waits for unstored secrets to be stored',
+    commands: ['run'],
+  },
+  'root-token': {
+    type: 'string',
+    env: ['VB_ROOT_TOKEN'],
+    default: 'store',
+    help: 'store, or revoke once configured and the management token is stored',
+    commands: ['run', 'plan'],
+  },
   'provisioner-ttl': {
     type: 'string',
     env: ['VB_PROVISIONER_TTL'],
     default: '720h',
-    help: 'provisioner token lifetime (≥ 1m), rotated when a third is left; also the management token\'s period',
+    help: "provisioner token lifetime (≥ 1m), rotated when a third is left; also the management token's period",
     commands: ['run', 'plan'],
   },
   'provisioner-overlap': {
@@ -108,12 +256,48 @@ export const OPTIONS = {
     help: 'HashiCorp Vault: the file audit device the sidecar ensures (stdout, an absolute path on the server, or off)',
     commands: ['run', 'plan'],
   },
-  interval: { type: 'string', env: ['VB_INTERVAL'], default: '5s', help: 'health re-check period once ready (a cheap pass: no token, no store call)', commands: ['run'] },
-  'reconcile-interval': { type: 'string', env: ['VB_RECONCILE_INTERVAL'], default: '10m', help: 'a full reconcile at least this often; drift is repaired within it', commands: ['run'] },
-  timeout: { type: 'string', env: ['VB_TIMEOUT'], default: '10m', help: "--once gives up after this (exit 4), counted from the process's start", commands: ['run'] },
-  listen: { type: 'string', env: ['VB_LISTEN'], default: ':8099 (sidecar), off otherwise', help: '/healthz, /readyz, /metrics; off to disable', commands: ['run'] },
-  'log-level': { type: 'string', env: ['VB_LOG_LEVEL'], default: 'info', help: 'trace, debug, info, warn, error, fatal or silent', commands: 'all' },
-  reason: { type: 'string', env: [], default: 'none', help: 'why, recorded with the seal intent (one line, ≤ 500 characters)', commands: ['seal'] },
+  interval: {
+    type: 'string',
+    env: ['VB_INTERVAL'],
+    default: '5s',
+    help: 'health re-check period once ready (a cheap pass: no token, no store call)',
+    commands: ['run'],
+  },
+  'reconcile-interval': {
+    type: 'string',
+    env: ['VB_RECONCILE_INTERVAL'],
+    default: '10m',
+    help: 'a full reconcile at least this often; drift is repaired within it',
+    commands: ['run'],
+  },
+  timeout: {
+    type: 'string',
+    env: ['VB_TIMEOUT'],
+    default: '10m',
+    help: "--once gives up after this (exit 4), counted from the process's start",
+    commands: ['run'],
+  },
+  listen: {
+    type: 'string',
+    env: ['VB_LISTEN'],
+    default: ':8099 (sidecar), off otherwise',
+    help: '/healthz, /readyz, /metrics; off to disable',
+    commands: ['run'],
+  },
+  'log-level': {
+    type: 'string',
+    env: ['VB_LOG_LEVEL'],
+    default: 'info',
+    help: 'trace, debug, info, warn, error, fatal or silent',
+    commands: 'all',
+  },
+  reason: {
+    type: 'string',
+    env: [],
+    default: 'none',
+    help: 'why, recorded with the seal intent (one line, ≤ 500 characters)',
+    commands: ['seal'],
+  },
   'self-init': {
     type: 'boolean',
     env: ['VB_SELF_INIT'],
@@ -121,9 +305,27 @@ export const OPTIONS = {
     help: 'the server initializes itself from its initialize stanzas: never sys/init, no keys stored, the management token from a login',
     commands: SELF_INIT_COMMANDS,
   },
-  'login-method': { type: 'string', env: ['VB_LOGIN_METHOD'], default: 'kubernetes', help: '--self-init: kubernetes or approle', commands: SELF_INIT_COMMANDS },
-  'login-mount': { type: 'string', env: ['VB_LOGIN_MOUNT'], default: "the method's name", help: '--self-init: the auth mount (auth/{mount}/login)', commands: SELF_INIT_COMMANDS },
-  'login-role': { type: 'string', env: ['VB_LOGIN_ROLE'], default: 'vault-bootstrap', help: '--self-init: the Kubernetes auth role, or the AppRole role ID', commands: SELF_INIT_COMMANDS },
+  'login-method': {
+    type: 'string',
+    env: ['VB_LOGIN_METHOD'],
+    default: 'kubernetes',
+    help: '--self-init: kubernetes or approle',
+    commands: SELF_INIT_COMMANDS,
+  },
+  'login-mount': {
+    type: 'string',
+    env: ['VB_LOGIN_MOUNT'],
+    default: "the method's name",
+    help: '--self-init: the auth mount (auth/{mount}/login)',
+    commands: SELF_INIT_COMMANDS,
+  },
+  'login-role': {
+    type: 'string',
+    env: ['VB_LOGIN_ROLE'],
+    default: 'vault-bootstrap',
+    help: '--self-init: the Kubernetes auth role, or the AppRole role ID',
+    commands: SELF_INIT_COMMANDS,
+  },
   'login-secret-file': {
     type: 'string',
     env: ['VB_LOGIN_SECRET_FILE'],
@@ -138,7 +340,13 @@ export const OPTIONS = {
     help: 'seal-key: memory-backed directory (emptyDir, medium: Memory) shared with the server, where the static seal key files and seal.hcl go',
     commands: ['seal-key'],
   },
-  'seal-key-uid': { type: 'string', env: ['VB_SEAL_KEY_UID'], default: "this process's uid", help: "seal-key: owner of the key files (0400): the server's uid", commands: ['seal-key'] },
+  'seal-key-uid': {
+    type: 'string',
+    env: ['VB_SEAL_KEY_UID'],
+    default: "this process's uid",
+    help: "seal-key: owner of the key files (0400): the server's uid",
+    commands: ['seal-key'],
+  },
   'snapshot-to': {
     type: 'string',
     env: ['VB_SNAPSHOT_TO'],
@@ -146,8 +354,20 @@ export const OPTIONS = {
     help: 'where raft snapshots go: s3://bucket/prefix, gs://bucket/prefix, or file:///dir (refused inside Kubernetes unless --allow-file-store)',
     commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
   },
-  'snapshot-retain': { type: 'string', env: ['VB_SNAPSHOT_RETAIN'], default: '30', help: 'snapshots kept after each successful one (1-10000; the newest is never removed)', commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'] },
-  'snapshot-max-age': { type: 'string', env: ['VB_SNAPSHOT_MAX_AGE'], default: 'none', help: 'retention also removes snapshots older than this (≥ 1m; never the newest)', commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'] },
+  'snapshot-retain': {
+    type: 'string',
+    env: ['VB_SNAPSHOT_RETAIN'],
+    default: '30',
+    help: 'snapshots kept after each successful one (1-10000; the newest is never removed)',
+    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
+  },
+  'snapshot-max-age': {
+    type: 'string',
+    env: ['VB_SNAPSHOT_MAX_AGE'],
+    default: 'none',
+    help: 'retention also removes snapshots older than this (≥ 1m; never the newest)',
+    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
+  },
   'snapshot-kms-key': {
     type: 'string',
     env: ['VB_SNAPSHOT_KMS_KEY'],
@@ -175,7 +395,10 @@ export type OptionName = keyof typeof OPTIONS;
 
 /** The option table in the shape node:util parseArgs takes. */
 export const PARSE_ARGS_OPTIONS = Object.fromEntries(
-  Object.entries(OPTIONS).map(([name, spec]: [string, OptionSpec]) => [name, spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short }]),
+  Object.entries(OPTIONS).map(([name, spec]: [string, OptionSpec]) => [
+    name,
+    spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short },
+  ]),
 ) as { [K in OptionName]: { type: (typeof OPTIONS)[K]['type'] } };
 
 /** The parsed flags: a string or boolean per option given on the command line. */

@@ -60,7 +60,9 @@ export class OptionReader {
       throw new ConfigError(`${name}: expected a duration such as 90s, 5m or 720h, got ${JSON.stringify(value)}`);
     }
     if (milliseconds < minimumMs) {
-      throw new ConfigError(`${name}: must be at least ${why === undefined ? `${minimumMs}ms` : `${formatDuration(minimumMs)} (${why})`}, got ${JSON.stringify(value)}`);
+      throw new ConfigError(
+        `${name}: must be at least ${why === undefined ? `${minimumMs}ms` : `${formatDuration(minimumMs)} (${why})`}, got ${JSON.stringify(value)}`,
+      );
     }
     return milliseconds;
   }

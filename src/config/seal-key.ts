@@ -16,10 +16,14 @@ export function parseSealKey(read: OptionReader, command: Command): SealKeyOptio
     if (stray) throw new ConfigError(`${stray.name}: only valid with the seal-key command`);
     return undefined;
   }
-  if (directory.value === undefined) throw new ConfigError(`${directory.name}: required by seal-key (a memory-backed directory shared with the server container)`);
+  if (directory.value === undefined)
+    throw new ConfigError(
+      `${directory.name}: required by seal-key (a memory-backed directory shared with the server container)`,
+    );
   let owner: number | undefined;
   if (uid.value !== undefined) {
-    if (!/^\d{1,10}$/.test(uid.value) || Number(uid.value) > 2 ** 31 - 1) throw new ConfigError(`${uid.name}: expected a numeric user id, got ${JSON.stringify(uid.value)}`);
+    if (!/^\d{1,10}$/.test(uid.value) || Number(uid.value) > 2 ** 31 - 1)
+      throw new ConfigError(`${uid.name}: expected a numeric user id, got ${JSON.stringify(uid.value)}`);
     owner = Number(uid.value);
   }
   return Object.freeze({ directory: checkSpoolDirectory(directory.value, directory.name), uid: owner });

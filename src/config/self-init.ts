@@ -20,18 +20,37 @@ export function parseSelfInit(read: OptionReader, command: Command): SelfInitLog
     return undefined;
   }
   if (!SELF_INIT_COMMANDS.includes(command)) {
-    throw new ConfigError(`--self-init/VB_SELF_INIT: not valid with ${command} (a self-initialized server returned no keys and no root token to work with)`);
+    throw new ConfigError(
+      `--self-init/VB_SELF_INIT: not valid with ${command} (a self-initialized server returned no keys and no root token to work with)`,
+    );
   }
   const method = methodSetting.value ?? 'kubernetes';
-  if (method !== 'kubernetes' && method !== 'approle') throw new ConfigError(`${methodSetting.name}: expected "kubernetes" or "approle", got ${JSON.stringify(method)}`);
-  if (method === 'approle' && secretFile.value === undefined) throw new ConfigError(`${secretFile.name}: required with --login-method approle (the file holding the AppRole secret ID)`);
-  const login: SelfInitLogin = { method, mount: mount.value ?? method, role: role.value ?? 'vault-bootstrap', secretFile: secretFile.value ?? SERVICE_ACCOUNT_TOKEN_FILE };
-  if (!MOUNT_PATH.test(login.mount)) throw new ConfigError(`${mount.name}: expected an auth mount path such as kubernetes, got ${JSON.stringify(login.mount)}`);
-  if (!ROLE_NAME.test(login.role)) throw new ConfigError(`${role.name}: expected a role name (letters, digits, "_", "-", "."), got ${JSON.stringify(login.role)}`);
+  if (method !== 'kubernetes' && method !== 'approle')
+    throw new ConfigError(`${methodSetting.name}: expected "kubernetes" or "approle", got ${JSON.stringify(method)}`);
+  if (method === 'approle' && secretFile.value === undefined)
+    throw new ConfigError(
+      `${secretFile.name}: required with --login-method approle (the file holding the AppRole secret ID)`,
+    );
+  const login: SelfInitLogin = {
+    method,
+    mount: mount.value ?? method,
+    role: role.value ?? 'vault-bootstrap',
+    secretFile: secretFile.value ?? SERVICE_ACCOUNT_TOKEN_FILE,
+  };
+  if (!MOUNT_PATH.test(login.mount))
+    throw new ConfigError(
+      `${mount.name}: expected an auth mount path such as kubernetes, got ${JSON.stringify(login.mount)}`,
+    );
+  if (!ROLE_NAME.test(login.role))
+    throw new ConfigError(
+      `${role.name}: expected a role name (letters, digits, "_", "-", "."), got ${JSON.stringify(login.role)}`,
+    );
   try {
     readFileSync(login.secretFile);
   } catch (error) {
-    throw new ConfigError(`${secretFile.name}: cannot read the login's secret file ${JSON.stringify(login.secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    throw new ConfigError(
+      `${secretFile.name}: cannot read the login's secret file ${JSON.stringify(login.secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
   }
   return Object.freeze(login);
 }

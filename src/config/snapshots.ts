@@ -27,15 +27,28 @@ export function parseSnapshots(read: OptionReader, command: Command, env: Enviro
   if (to.value === undefined) {
     const stray = [retain, maxAge, kmsKey].find((each) => each.value !== undefined);
     if (stray) throw new ConfigError(`${stray.name}: only valid with --snapshot-to/VB_SNAPSHOT_TO`);
-    if (SNAPSHOT_COMMANDS.includes(command)) throw new ConfigError(`${to.name}: required by ${command} (s3://bucket/prefix, gs://bucket/prefix or file:///dir)`);
+    if (SNAPSHOT_COMMANDS.includes(command))
+      throw new ConfigError(
+        `${to.name}: required by ${command} (s3://bucket/prefix, gs://bucket/prefix or file:///dir)`,
+      );
     return undefined;
   }
-  const target = parseSnapshotTarget(to.value, to.name, { insideKubernetes: Boolean(env.KUBERNETES_SERVICE_HOST), allowFile: read.boolean('allow-file-store'), kmsKey: kmsKey.value });
+  const target = parseSnapshotTarget(to.value, to.name, {
+    insideKubernetes: Boolean(env.KUBERNETES_SERVICE_HOST),
+    allowFile: read.boolean('allow-file-store'),
+    kmsKey: kmsKey.value,
+  });
   const durationOf = (setting: Given, minimumMs: number): number | undefined => {
     if (setting.value === undefined) return undefined;
     const milliseconds = parseDuration(setting.value);
-    if (milliseconds === undefined) throw new ConfigError(`${setting.name}: expected a duration such as 1h or 720h, got ${JSON.stringify(setting.value)}`);
-    if (milliseconds < minimumMs) throw new ConfigError(`${setting.name}: must be at least ${minimumMs / 1000}s, got ${JSON.stringify(setting.value)}`);
+    if (milliseconds === undefined)
+      throw new ConfigError(
+        `${setting.name}: expected a duration such as 1h or 720h, got ${JSON.stringify(setting.value)}`,
+      );
+    if (milliseconds < minimumMs)
+      throw new ConfigError(
+        `${setting.name}: must be at least ${minimumMs / 1000}s, got ${JSON.stringify(setting.value)}`,
+      );
     return milliseconds;
   };
   const intervalMs = undefined;

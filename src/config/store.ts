@@ -13,7 +13,9 @@ export function parseStore(read: OptionReader, env: Environment): StoreConfig {
   switch (kind) {
     case 'file': {
       if (env.KUBERNETES_SERVICE_HOST && !allowFileStore) {
-        throw new ConfigError(`${name}: the file store is for local development and is refused inside Kubernetes; use gcp or aws (or --allow-file-store)`);
+        throw new ConfigError(
+          `${name}: the file store is for local development and is refused inside Kubernetes; use gcp or aws (or --allow-file-store)`,
+        );
       }
       return { kind, directory: read.text('file-dir').value ?? './.vault-bootstrap' };
     }
@@ -27,7 +29,9 @@ export function parseStore(read: OptionReader, env: Environment): StoreConfig {
     case 'aws': {
       const region = read.text('aws-region');
       if (region.value !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region.value)) {
-        throw new ConfigError(`${region.name}: expected an AWS region such as eu-west-1, got ${JSON.stringify(region.value)}`);
+        throw new ConfigError(
+          `${region.name}: expected an AWS region such as eu-west-1, got ${JSON.stringify(region.value)}`,
+        );
       }
       return { kind, region: region.value, kmsKey };
     }

@@ -12,8 +12,17 @@ export function parseVaultAddress({ value, name }: Given): URL {
   } catch {
     throw new ConfigError(`${name}: expected an address such as https://127.0.0.1:8200, got ${JSON.stringify(text)}`);
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.username || url.password || url.search || url.hash) {
-    throw new ConfigError(`${name}: expected http(s)://host:port with no credentials or query, got ${JSON.stringify(text)}`);
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.hostname === '' ||
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash
+  ) {
+    throw new ConfigError(
+      `${name}: expected http(s)://host:port with no credentials or query, got ${JSON.stringify(text)}`,
+    );
   }
   return url;
 }
@@ -37,7 +46,9 @@ export function loadTls(env: Environment): TlsConfig {
     try {
       entries = readdirSync(env.VAULT_CAPATH).sort();
     } catch (error) {
-      throw new ConfigError(`VAULT_CAPATH: cannot read directory ${env.VAULT_CAPATH} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        `VAULT_CAPATH: cannot read directory ${env.VAULT_CAPATH} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     for (const entry of entries) {
       const path = join(env.VAULT_CAPATH, entry);

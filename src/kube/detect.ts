@@ -22,7 +22,12 @@ export interface PodIdentity {
  * The pod's identity for Events, or undefined: off the cluster, without a mounted token, or with
  * VB_KUBE_EVENTS=false. POD_NAME names the pod; the namespace is POD_NAMESPACE or the mounted one.
  */
-export function podIdentity(env: NodeJS.ProcessEnv = process.env, directory = SERVICE_ACCOUNT_DIRECTORY, exists: (path: string) => boolean = existsSync, read: (path: string) => string = readText): PodIdentity | undefined {
+export function podIdentity(
+  env: NodeJS.ProcessEnv = process.env,
+  directory = SERVICE_ACCOUNT_DIRECTORY,
+  exists: (path: string) => boolean = existsSync,
+  read: (path: string) => string = readText,
+): PodIdentity | undefined {
   if (env.VB_KUBE_EVENTS === 'false') return undefined;
   const host = env.KUBERNETES_SERVICE_HOST;
   const podName = env.POD_NAME;

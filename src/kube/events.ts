@@ -29,13 +29,29 @@ const text = (value: unknown): string => (typeof value === 'string' || typeof va
 export function eventForLog(fields: Readonly<Record<string, unknown>>): EventSpec | undefined {
   switch (fields.event) {
     case 'init-secrets-stored':
-      return { type: 'Normal', reason: 'Initialized', message: `initialized the cluster; its unseal keys and root token are stored in the ${text(fields.store) || 'secret'} store` };
+      return {
+        type: 'Normal',
+        reason: 'Initialized',
+        message: `initialized the cluster; its unseal keys and root token are stored in the ${text(fields.store) || 'secret'} store`,
+      };
     case 'unsealed':
-      return { type: 'Normal', reason: 'Unsealed', message: `unsealed this node with version ${text(fields.version)} of the stored keys` };
+      return {
+        type: 'Normal',
+        reason: 'Unsealed',
+        message: `unsealed this node with version ${text(fields.version)} of the stored keys`,
+      };
     case 'pending-keys-activated':
-      return { type: 'Normal', reason: 'KeysRotated', message: `the keys of a verified rotation are active now (version ${text(fields.version)})` };
+      return {
+        type: 'Normal',
+        reason: 'KeysRotated',
+        message: `the keys of a verified rotation are active now (version ${text(fields.version)})`,
+      };
     case 'rotation-complete':
-      return { type: 'Normal', reason: 'KeysRotated', message: `key rotation complete: version ${text(fields.version)} of the keys is active` };
+      return {
+        type: 'Normal',
+        reason: 'KeysRotated',
+        message: `key rotation complete: version ${text(fields.version)} of the keys is active`,
+      };
     case 'blocked':
       return {
         type: 'Warning',
@@ -43,11 +59,23 @@ export function eventForLog(fields: Readonly<Record<string, unknown>>): EventSpe
         message: `needs a person: ${text(fields.blocker)}: ${text(fields.reason)}. What to do: the row "blocked, ${text(fields.blocker)}" (README: Recovery)`,
       };
     case 'seal-intent-recorded':
-      return { type: 'Warning', reason: 'SealIntent', message: 'a seal intent is recorded: every sidecar keeps its node sealed until vault-bootstrap resume' };
+      return {
+        type: 'Warning',
+        reason: 'SealIntent',
+        message: 'a seal intent is recorded: every sidecar keeps its node sealed until vault-bootstrap resume',
+      };
     case 'sealed-for-intent':
-      return { type: 'Warning', reason: 'SealedForIntent', message: 'sealed this node: a seal intent is active (vault-bootstrap resume ends it)' };
+      return {
+        type: 'Warning',
+        reason: 'SealedForIntent',
+        message: 'sealed this node: a seal intent is active (vault-bootstrap resume ends it)',
+      };
     case 'seal-intent-ended':
-      return { type: 'Normal', reason: 'SealIntentEnded', message: 'the seal intent ended: the sidecars unseal as usual' };
+      return {
+        type: 'Normal',
+        reason: 'SealIntentEnded',
+        message: 'the seal intent ended: the sidecars unseal as usual',
+      };
     default:
       return undefined;
   }
@@ -156,7 +184,10 @@ export class EventRecorder {
   async flush(timeoutMs: number): Promise<void> {
     if (!this.#worker) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#worker.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    await Promise.race([
+      this.#worker.catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
     clearTimeout(timer);
   }
 
@@ -195,7 +226,12 @@ export class EventRecorder {
     if (previous) {
       this.#sent.delete(key);
       try {
-        await this.#api.patch(namespace, previous.name, { count: previous.count + 1, lastTimestamp: timestamp }, AbortSignal.timeout(this.#deadlineMs));
+        await this.#api.patch(
+          namespace,
+          previous.name,
+          { count: previous.count + 1, lastTimestamp: timestamp },
+          AbortSignal.timeout(this.#deadlineMs),
+        );
         this.#remember(key, { ...previous, count: previous.count + 1 });
         this.counts.patched += 1;
         return;
@@ -267,7 +303,17 @@ export function inClusterApi(identity: PodIdentity): EventsApi {
       const payload = JSON.stringify(body);
       const outgoing = request(
         `${identity.apiServer}${path}`,
-        { method, ca, signal, headers: { authorization: `Bearer ${token}`, 'content-type': contentType, accept: 'application/json', 'content-length': Buffer.byteLength(payload) } },
+        {
+          method,
+          ca,
+          signal,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': contentType,
+            accept: 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          },
+        },
         (answer) => {
           let received = '';
           answer.setEncoding('utf8');
@@ -293,13 +339,22 @@ export function inClusterApi(identity: PodIdentity): EventsApi {
   const events = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
   return {
     create: (namespace, event, signal) => call('POST', events(namespace), event, 'application/json', signal),
-    patch: (namespace, name, patch, signal) => call('PATCH', `${events(namespace)}/${encodeURIComponent(name)}`, patch, 'application/merge-patch+json', signal),
+    patch: (namespace, name, patch, signal) =>
+      call('PATCH', `${events(namespace)}/${encodeURIComponent(name)}`, patch, 'application/merge-patch+json', signal),
   };
 }
 
 /** The recorder for this pod, fed by the log records that stand for an Event. */
-export function startEvents(identity: PodIdentity, onError: (message: string) => void): { onRecord: (fields: Readonly<Record<string, unknown>>) => void; recorder: EventRecorder } {
-  const recorder = new EventRecorder({ api: inClusterApi(identity), pod: identity, container: 'vault-bootstrap', onError });
+export function startEvents(
+  identity: PodIdentity,
+  onError: (message: string) => void,
+): { onRecord: (fields: Readonly<Record<string, unknown>>) => void; recorder: EventRecorder } {
+  const recorder = new EventRecorder({
+    api: inClusterApi(identity),
+    pod: identity,
+    container: 'vault-bootstrap',
+    onError,
+  });
   return {
     recorder,
     onRecord: (fields) => {

@@ -30,7 +30,14 @@ export type Enter = (state: State, reason: string) => void;
  * no configuration to choose). Its one look before acting is the seal status before sys/init
  * (see claimAndInitialize). What it reports back is the outcome (in memory), for the next decide().
  */
-export async function act(context: StepContext, action: Action, seen: Pick<Observation, 'at' | 'policyHashes'>, memory: Memory, policies: ReadonlyMap<string, string>, enter: Enter): Promise<ActResult> {
+export async function act(
+  context: StepContext,
+  action: Action,
+  seen: Pick<Observation, 'at' | 'policyHashes'>,
+  memory: Memory,
+  policies: ReadonlyMap<string, string>,
+  enter: Enter,
+): Promise<ActResult> {
   switch (action.kind) {
     case 'store-spooled':
       await storeSecretsInFlight(context, action.pending, 'keys waiting in the spool', enter);
@@ -62,7 +69,10 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       return { memory };
     case 'record-seal-intent':
       await context.records.writeSealIntent(action.intent);
-      context.log.warn({ event: 'seal-intent-recorded', secret: context.records.names.sealIntent }, 'the node was sealed while running: recorded as a seal intent; the sidecars keep every node sealed until vault-bootstrap resume');
+      context.log.warn(
+        { event: 'seal-intent-recorded', secret: context.records.names.sealIntent },
+        'the node was sealed while running: recorded as a seal intent; the sidecars keep every node sealed until vault-bootstrap resume',
+      );
       return { memory };
     case 'seal':
       await context.vault.seal(action.management.token, { signal: context.signal });
@@ -70,21 +80,37 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
       return { memory };
     case 'record-cluster-id':
       await context.records.writeUnsealKeys(action.keys);
-      context.log.info({ event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys }, 'cluster id recorded with the keys');
+      context.log.info(
+        { event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys },
+        'cluster id recorded with the keys',
+      );
       return { memory };
     case 'record-self-init-cluster':
       await context.records.writeSelfInitCluster(action.cluster);
-      context.log.info({ event: 'cluster-id-recorded', clusterId: action.cluster.clusterId, secret: context.records.names.selfInitCluster }, 'cluster id of the self-initialized cluster recorded');
+      context.log.info(
+        {
+          event: 'cluster-id-recorded',
+          clusterId: action.cluster.clusterId,
+          secret: context.records.names.selfInitCluster,
+        },
+        'cluster id of the self-initialized cluster recorded',
+      );
       return { memory };
     case 'adopt-migrated-keys': {
       const outcome = await adoptMigratedKeys(context, action.keys, action.token);
       if (outcome === 'refused') {
-        context.log.error({ event: 'migrated-keys-refused', secret: context.records.names.unsealKeys, seal: action.sealType }, 'the server does not take the stored Shamir keys as its recovery keys');
+        context.log.error(
+          { event: 'migrated-keys-refused', secret: context.records.names.unsealKeys, seal: action.sealType },
+          'the server does not take the stored Shamir keys as its recovery keys',
+        );
         return { memory: { ...memory, migratedKeysRefusedAt: seen.at } };
       }
       if (outcome === 'busy') {
         // A trial would cancel the rotation someone started: look again later.
-        context.log.warn({ event: 'migrated-keys-check-deferred' }, 'a recovery-key rotation is in progress: the migrated keys are checked once it ends');
+        context.log.warn(
+          { event: 'migrated-keys-check-deferred' },
+          'a recovery-key rotation is in progress: the migrated keys are checked once it ends',
+        );
         return { memory, pace: 'slow' };
       }
       return { memory: { ...memory, migratedKeysRefusedAt: undefined } };
@@ -100,7 +126,12 @@ export async function act(context: StepContext, action: Action, seen: Pick<Obser
 }
 
 /** Stores keys that exist nowhere else yet; nothing else happens meanwhile, and shutdown waits for it. */
-async function storeSecretsInFlight(context: StepContext, pending: PendingSecrets, reason: string, enter: Enter): Promise<void> {
+async function storeSecretsInFlight(
+  context: StepContext,
+  pending: PendingSecrets,
+  reason: string,
+  enter: Enter,
+): Promise<void> {
   await context.secretsInFlight.hold(async () => {
     enter('storing', reason);
     await storeInitSecrets(context, pending);
@@ -112,7 +143,13 @@ async function storeSecretsInFlight(context: StepContext, pending: PendingSecret
  * Losing the create always means losing, even when the generation then reads empty: GCP
  * creates the secret and its first version in two calls, and the winner may be between them.
  */
-async function claimAndInitialize(context: StepContext, action: Extract<Action, { kind: 'claim-and-init' }>, at: number, memory: Memory, enter: Enter): Promise<ActResult> {
+async function claimAndInitialize(
+  context: StepContext,
+  action: Extract<Action, { kind: 'claim-and-init' }>,
+  at: number,
+  memory: Memory,
+  enter: Enter,
+): Promise<ActResult> {
   const { vault, signal, log, records } = context;
   const { claim } = action;
   const secret = claimName(records.names.initClaim, claim.generation);
@@ -121,17 +158,26 @@ async function claimAndInitialize(context: StepContext, action: Extract<Action, 
       await records.createClaim(claim.generation, claim.record);
     } catch (error) {
       if (!(error instanceof StoreAlreadyExistsError)) throw error;
-      log.info({ event: 'claim-lost', secret, generation: claim.generation }, `another replica created ${secret} first; waiting for this node to join the cluster`);
+      log.info(
+        { event: 'claim-lost', secret, generation: claim.generation },
+        `another replica created ${secret} first; waiting for this node to join the cluster`,
+      );
       const since = memory.unreadableClaim?.generation === claim.generation ? memory.unreadableClaim.since : at;
       return { memory: { ...memory, unreadableClaim: { generation: claim.generation, since } }, pace: 'join' };
     }
-    log.info({ event: 'claim-won', secret, generation: claim.generation, takesOver: claim.takesOver }, `created ${secret}: this replica initializes`);
+    log.info(
+      { event: 'claim-won', secret, generation: claim.generation, takesOver: claim.takesOver },
+      `created ${secret}: this replica initializes`,
+    );
   }
   checkpoint('claimed');
   // The one read act makes: sys/init on an initialized node is refused, and the claim was the
   // slow step, so a node that joined its cluster meanwhile is reported, not initialized.
   if ((await vault.sealStatus({ signal })).initialized) {
-    log.info({ event: 'init-skipped', secret }, 'the node was initialized while the claim was made (it joined its cluster): not initializing');
+    log.info(
+      { event: 'init-skipped', secret },
+      'the node was initialized while the claim was made (it joined its cluster): not initializing',
+    );
     return { memory };
   }
   await context.secretsInFlight.hold(async () => {
@@ -152,24 +198,38 @@ async function joinCluster(context: StepContext, leader: string): Promise<void> 
   if (joined) log.info({ event: 'raft-joined', leader }, 'joined the raft cluster');
 }
 
-async function unsealNode(context: StepContext, action: Extract<Action, { kind: 'unseal' }>, at: number, memory: Memory): Promise<ActResult> {
+async function unsealNode(
+  context: StepContext,
+  action: Extract<Action, { kind: 'unseal' }>,
+  at: number,
+  memory: Memory,
+): Promise<ActResult> {
   const { log, metrics, records } = context;
   if (action.resetProgress) {
     metrics.unsealProgressReset();
-    log.warn({ event: 'unseal-progress-reset' }, 'the server held unseal shares this process did not submit: reset them before submitting the stored keys');
+    log.warn(
+      { event: 'unseal-progress-reset' },
+      'the server held unseal shares this process did not submit: reset them before submitting the stored keys',
+    );
   }
   const outcome = await submitUnsealKeys(context, action.keys, action.resetProgress);
   switch (outcome) {
     case 'unsealed':
       if (action.pending) {
         await records.writeUnsealKeys({ ...action.keys, status: 'active' });
-        log.info({ event: 'pending-keys-activated', version: action.version }, 'the pending keys of a verified rotation unsealed the server; stored them as the active version');
+        log.info(
+          { event: 'pending-keys-activated', version: action.version },
+          'the pending keys of a verified rotation unsealed the server; stored them as the active version',
+        );
       }
       log.info({ event: 'unsealed', version: action.version }, 'unsealed');
       checkpoint('unsealed');
       return { memory: { ...memory, refusedKeys: new Map(), opened: true } };
     case 'refused':
-      log.error({ event: 'keys-refused', version: action.version, secret: records.names.unsealKeys }, `the server refused version ${action.version} of the stored unseal keys, submitted from zero progress`);
+      log.error(
+        { event: 'keys-refused', version: action.version, secret: records.names.unsealKeys },
+        `the server refused version ${action.version} of the stored unseal keys, submitted from zero progress`,
+      );
       return { memory: refused(memory, action.version, at) };
     case 'interfered':
       return { memory, pace: 'join' };
@@ -177,11 +237,17 @@ async function unsealNode(context: StepContext, action: Extract<Action, { kind: 
       // Every share in and more wanted: decide() said what that means (a later version to try, or a joining node).
       if (action.stillSealed === 'next-version') {
         await context.vault.resetUnseal({ signal: context.signal });
-        log.warn({ event: 'keys-insufficient', version: action.version }, 'every share of this version was taken and the server wants more: the split changed with a rotation; trying the pending version next');
+        log.warn(
+          { event: 'keys-insufficient', version: action.version },
+          'every share of this version was taken and the server wants more: the split changed with a rotation; trying the pending version next',
+        );
         return { memory: refused(memory, action.version, at) };
       }
       // A node joining raft unseals once it has caught up; submitting again at once would only spin.
-      log.info({ event: 'unseal-pending-join' }, 'still sealed after submitting every stored share (a node joining raft unseals once it has caught up)');
+      log.info(
+        { event: 'unseal-pending-join' },
+        'still sealed after submitting every stored share (a node joining raft unseals once it has caught up)',
+      );
       return { memory, pace: 'join' };
   }
 }
@@ -190,7 +256,13 @@ function refused(memory: Memory, version: number, at: number): Memory {
   return { ...memory, refusedKeys: new Map([...memory.refusedKeys, [version, at]]) };
 }
 
-async function configureServer(context: StepContext, action: Extract<Action, { kind: 'configure' }>, seen: Pick<Observation, 'at' | 'policyHashes'>, memory: Memory, policies: ReadonlyMap<string, string>): Promise<ActResult> {
+async function configureServer(
+  context: StepContext,
+  action: Extract<Action, { kind: 'configure' }>,
+  seen: Pick<Observation, 'at' | 'policyHashes'>,
+  memory: Memory,
+  policies: ReadonlyMap<string, string>,
+): Promise<ActResult> {
   const { token } = action.management;
   const rejectedPolicies = new Map(memory.rejectedPolicies);
   for (const name of action.policies) {
@@ -201,7 +273,10 @@ async function configureServer(context: StepContext, action: Extract<Action, { k
     } catch (error) {
       if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
       const message = `${error.message} (${policyFile(context, name)})`;
-      context.log.error({ event: 'policy-rejected', policy: name, error: { code: error.code, message } }, `policy ${name} rejected by the server; writing the others`);
+      context.log.error(
+        { event: 'policy-rejected', policy: name, error: { code: error.code, message } },
+        `policy ${name} rejected by the server; writing the others`,
+      );
       rejectedPolicies.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
     }
   }

@@ -19,14 +19,21 @@ export type { Converged } from './memory.js';
  * Why this pass must be a full reconcile, or undefined when a cheap pass suffices. Every event
  * that can mean the server or our desired configuration changed is one line here.
  */
-export function reconcileDue(vault: VaultSeen, policyHashes: ReadonlyMap<string, string>, at: number, converged: Converged | undefined, reconcileIntervalMs: number): string | undefined {
+export function reconcileDue(
+  vault: VaultSeen,
+  policyHashes: ReadonlyMap<string, string>,
+  at: number,
+  converged: Converged | undefined,
+  reconcileIntervalMs: number,
+): string | undefined {
   if (converged === undefined) return 'not converged since start, a change or a failed call';
   if (!isUnsealed(vault.health)) return `health ${vault.health}`;
   if (vault.health !== converged.health) return `${converged.health} → ${vault.health} (leadership changed)`;
   if (vault.clusterId !== converged.clusterId) return 'the cluster id changed';
   if (vault.connectionsClosed !== converged.connectionsClosed) return 'a connection to the server closed';
   if (policiesDigest(policyHashes) !== converged.policies) return 'the policy files changed';
-  if (converged.rotateAt !== undefined && at >= converged.rotateAt) return 'a token (provisioner or management) reached its rotation time';
+  if (converged.rotateAt !== undefined && at >= converged.rotateAt)
+    return 'a token (provisioner or management) reached its rotation time';
   if (at - converged.at >= reconcileIntervalMs) return '--reconcile-interval elapsed';
   return undefined;
 }
@@ -37,7 +44,8 @@ export function reconcileDue(vault: VaultSeen, policyHashes: ReadonlyMap<string,
  * drops it, so the next pass reconciles in full.
  */
 export function afterDecision(memory: Memory, seen: Observation, decision: Decision): Memory {
-  if (decision.action.kind !== 'done') return memory.converged === undefined ? memory : { ...memory, converged: undefined };
+  if (decision.action.kind !== 'done')
+    return memory.converged === undefined ? memory : { ...memory, converged: undefined };
   if (seen.reconcile === undefined) return memory;
   const { vault } = seen;
   const converged: Converged = {
@@ -46,9 +54,17 @@ export function afterDecision(memory: Memory, seen: Observation, decision: Decis
     clusterId: vault.clusterId,
     connectionsClosed: vault.connectionsClosed,
     policies: policiesDigest(seen.policyHashes),
-    sealStatus: { sealType: vault.sealType, migration: vault.migration, ...(vault.seal === undefined ? {} : { seal: vault.seal }) },
+    sealStatus: {
+      sealType: vault.sealType,
+      migration: vault.migration,
+      ...(vault.seal === undefined ? {} : { seal: vault.seal }),
+    },
     // Times already due at a reconcile that still ends ready (a standby, whose active node's sidecar rotates the token) are left to the interval.
-    rotateAt: earliest(...[seen.server?.provisionerRotateAt, seen.server?.managementRenewAt, previousRevokeAt(seen)].filter((time) => time !== undefined && time > seen.at)),
+    rotateAt: earliest(
+      ...[seen.server?.provisionerRotateAt, seen.server?.managementRenewAt, previousRevokeAt(seen)].filter(
+        (time) => time !== undefined && time > seen.at,
+      ),
+    ),
   };
   return { ...memory, convergedOnce: true, converged };
 }
@@ -87,5 +103,8 @@ export function awayPauseMs(awayForMs: number, random: () => number = Math.rando
 }
 
 function policiesDigest(policyHashes: ReadonlyMap<string, string>): string {
-  return [...policyHashes].map(([name, hash]) => `${name}:${hash}`).sort().join(',');
+  return [...policyHashes]
+    .map(([name, hash]) => `${name}:${hash}`)
+    .sort()
+    .join(',');
 }

@@ -1,9 +1,24 @@
 import { BootstrapError } from '../errors.js';
 import { custodyProblem, isAutoUnseal, keyTypeFor, splitFor } from '../seal.js';
-import { claimName, describeInvalidRecord, type InitClaim, type StoredRecord, type UnsealKeys } from '../store/records.js';
+import {
+  claimName,
+  describeInvalidRecord,
+  type InitClaim,
+  type StoredRecord,
+  type UnsealKeys,
+} from '../store/records.js';
 import type { Blocker, State } from '../states.js';
 import { intentActive, type Memory } from './memory.js';
-import type { Action, ClaimStep, Decision, ManagementToken, Observation, Pace, PolicyRejection, ServerSeen } from './model.js';
+import type {
+  Action,
+  ClaimStep,
+  Decision,
+  ManagementToken,
+  Observation,
+  Pace,
+  PolicyRejection,
+  ServerSeen,
+} from './model.js';
 import { RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS, type DecideSettings } from './settings.js';
 
 // The loop's types, memory, settings and action descriptions, re-exported: most modules import them from here.
@@ -18,7 +33,11 @@ export * from './describe.js';
  * README's decision table is this function, rule for rule.
  */
 export function decide(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
-  if (seen.spool !== undefined) return go('storing', 'keys waiting in the spool are stored before anything else', { kind: 'store-spooled', pending: seen.spool });
+  if (seen.spool !== undefined)
+    return go('storing', 'keys waiting in the spool are stored before anything else', {
+      kind: 'store-spooled',
+      pending: seen.spool,
+    });
   const { vault } = seen;
   switch (vault.health) {
     case 'unreachable':
@@ -55,12 +74,21 @@ function decideUnreachable(seen: Observation, memory: Memory): Decision {
 
 function decideUninitialized(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   if (settings.selfInit) {
-    return go('uninitialized', '--self-init: the server initializes itself from its initialize stanzas at first start; waiting for it (vault-bootstrap never calls sys/init in this mode)', { kind: 'wait', pace: 'join' });
+    return go(
+      'uninitialized',
+      '--self-init: the server initializes itself from its initialize stanzas at first start; waiting for it (vault-bootstrap never calls sys/init in this mode)',
+      { kind: 'wait', pace: 'join' },
+    );
   }
   const keys = required(seen.keys, 'keys');
-  if (keys.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(keys)}; not initializing because of it`);
+  if (keys.kind === 'invalid')
+    return hold('store-record-invalid', `${describeInvalidRecord(keys)}; not initializing because of it`);
   if (keys.kind === 'valid' && !settings.allowReinit) {
-    return go('uninitialized', `keys exist in ${settings.unsealKeysName}: restore, don't init; waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`, joinAction(settings));
+    return go(
+      'uninitialized',
+      `keys exist in ${settings.unsealKeysName}: restore, don't init; waiting for this node to join the initialized cluster (--allow-reinit initializes anew)`,
+      joinAction(settings),
+    );
   }
   // Known before acting: refused here, before any claim, so no replica claims an init it cannot make.
   const keyType = keyTypeFor(seen.vault.sealType);
@@ -68,7 +96,11 @@ function decideUninitialized(seen: Observation, memory: Memory, settings: Decide
   if (custody !== undefined) return hold('config-rejected', custody);
   const { generation, record: claim } = required(seen.claim, 'claim');
   const claimSecret = claimName(settings.initClaimName, generation);
-  if (claim.kind === 'invalid') return hold('store-record-invalid', `${describeInvalidRecord(claim)}; not initializing while the claim is unreadable`);
+  if (claim.kind === 'invalid')
+    return hold(
+      'store-record-invalid',
+      `${describeInvalidRecord(claim)}; not initializing while the claim is unreadable`,
+    );
   const split = keyType === 'recovery' ? `${seen.vault.sealType} seal: recovery shares` : 'Shamir seal';
   const initialize = (step: ClaimStep): Action => ({
     kind: 'claim-and-init',
@@ -77,56 +109,109 @@ function decideUninitialized(seen: Observation, memory: Memory, settings: Decide
     ...splitFor(keyType, settings),
     ...(settings.custodians === undefined ? {} : { custodians: settings.custodians }),
   });
-  const create = (nextGeneration: number, takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver']): ClaimStep => ({
+  const create = (
+    nextGeneration: number,
+    takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'],
+  ): ClaimStep => ({
     kind: 'create',
     generation: nextGeneration,
     takesOver,
     record: { holder: settings.holder, claimedAt: new Date(seen.at).toISOString(), clusterHint: settings.vaultAddress },
   });
-  const takeOver = (takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'], why: string) => go('uninitialized', `${why}; ${split}`, initialize(create(generation + 1, takesOver)));
+  const takeOver = (takesOver: Extract<ClaimStep, { kind: 'create' }>['takesOver'], why: string) =>
+    go('uninitialized', `${why}; ${split}`, initialize(create(generation + 1, takesOver)));
   // A generation we lost the create of and still cannot read: being written, or its writer died halfway.
   const unreadable = memory.unreadableClaim?.generation === generation + 1 ? memory.unreadableClaim : undefined;
   if (unreadable !== undefined) {
     if (!(seen.at - unreadable.since >= settings.claimStaleAfterMs)) {
-      return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} exists but reads empty (being written); waiting for this node to join the cluster`, joinAction(settings));
+      return go(
+        'uninitialized',
+        `${claimName(settings.initClaimName, unreadable.generation)} exists but reads empty (being written); waiting for this node to join the cluster`,
+        joinAction(settings),
+      );
     }
-    return go('uninitialized', `${claimName(settings.initClaimName, unreadable.generation)} has read empty past --claim-stale-after: creating the generation after it; ${split}`, initialize(create(generation + 2, 'unreadable')));
+    return go(
+      'uninitialized',
+      `${claimName(settings.initClaimName, unreadable.generation)} has read empty past --claim-stale-after: creating the generation after it; ${split}`,
+      initialize(create(generation + 2, 'unreadable')),
+    );
   }
   if (claim.kind === 'absent') return takeOver('nothing', 'no claim yet');
   const { holder, claimedAt } = claim.value;
   // The claim of the keys this process found first: the old cluster that --allow-reinit replaces.
   // Keys stored since, or a claim newer than the keys, are a racing replica's new cluster.
-  const oldCluster = keys.kind === 'valid' && keys.value.initializedAt === memory.keysFoundFirst && Date.parse(claimedAt) <= Date.parse(keys.value.initializedAt);
-  if (oldCluster) return takeOver('old-cluster', `--allow-reinit: taking over ${claimSecret}, the old cluster's claim (held by ${holder})`);
+  const oldCluster =
+    keys.kind === 'valid' &&
+    keys.value.initializedAt === memory.keysFoundFirst &&
+    Date.parse(claimedAt) <= Date.parse(keys.value.initializedAt);
+  if (oldCluster)
+    return takeOver(
+      'old-cluster',
+      `--allow-reinit: taking over ${claimSecret}, the old cluster's claim (held by ${holder})`,
+    );
   // Ours, and made for no cluster yet stored: a restart between claiming and storing.
   const claimedSinceKeys = keys.kind === 'absent' || Date.parse(claimedAt) > Date.parse(keys.value.initializedAt);
-  if (holder === settings.holder && claimedSinceKeys) return go('uninitialized', `${claimSecret} is ours (${holder}); ${split}`, initialize({ kind: 'held', generation }));
-  if (keys.kind === 'valid') return go('uninitialized', `--allow-reinit: ${claimSecret} of ${holder} is not the claim of the keys this process found (another replica's cluster); waiting for this node to join the cluster`, joinAction(settings));
-  if (!(seen.at - Date.parse(claimedAt) < settings.claimStaleAfterMs)) return takeOver('stale', `${claimSecret} of ${holder} is stale (no keys stored since ${claimedAt})`);
-  return go('uninitialized', `initialization is claimed by ${holder} (${claimSecret}); waiting for this node to join the cluster`, joinAction(settings));
+  if (holder === settings.holder && claimedSinceKeys)
+    return go(
+      'uninitialized',
+      `${claimSecret} is ours (${holder}); ${split}`,
+      initialize({ kind: 'held', generation }),
+    );
+  if (keys.kind === 'valid')
+    return go(
+      'uninitialized',
+      `--allow-reinit: ${claimSecret} of ${holder} is not the claim of the keys this process found (another replica's cluster); waiting for this node to join the cluster`,
+      joinAction(settings),
+    );
+  if (!(seen.at - Date.parse(claimedAt) < settings.claimStaleAfterMs))
+    return takeOver('stale', `${claimSecret} of ${holder} is stale (no keys stored since ${claimedAt})`);
+  return go(
+    'uninitialized',
+    `initialization is claimed by ${holder} (${claimSecret}); waiting for this node to join the cluster`,
+    joinAction(settings),
+  );
 }
 
 function decideSealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const intent = intentActive(seen);
   if (intent !== undefined) {
-    return go('sealed', `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`, { kind: 'hold', blocker: 'seal-intent', pace: 'interval' });
+    return go(
+      'sealed',
+      `sealed on purpose by ${intent.by} at ${intent.at} (${intent.reason}): run vault-bootstrap resume to unseal`,
+      { kind: 'hold', blocker: 'seal-intent', pace: 'interval' },
+    );
   }
-  if (memory.sealedOnPurposeAtCloses === seen.vault.connectionsClosed && keyTypeFor(seen.vault.sealType) === 'recovery') {
+  if (
+    memory.sealedOnPurposeAtCloses === seen.vault.connectionsClosed &&
+    keyTypeFor(seen.vault.sealType) === 'recovery'
+  ) {
     const reason =
       `the seal intent has ended, but this node's ${seen.vault.sealType} seal unseals it only when its server starts: it was sealed on purpose and its process kept running, ` +
       'and recovery keys do not unseal; restart the pod (kubectl -n vault delete pod NAME) to unseal it (README: emergency seal)';
     return go('sealed', reason, { kind: 'hold', blocker: 'sealed-until-restart', pace: 'interval' });
   }
   if (memory.unsealedAtCloses !== undefined && seen.vault.connectionsClosed === memory.unsealedAtCloses) {
-    return go('sealed', 'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal', {
-      kind: 'record-seal-intent',
-      intent: { active: true, by: settings.holder, at: new Date(seen.at).toISOString(), reason: 'sealed while running (not by vault-bootstrap seal)' },
-    });
+    return go(
+      'sealed',
+      'sealed while its process kept running (not a restart): recording it as a seal intent; run vault-bootstrap resume to unseal',
+      {
+        kind: 'record-seal-intent',
+        intent: {
+          active: true,
+          by: settings.holder,
+          at: new Date(seen.at).toISOString(),
+          reason: 'sealed while running (not by vault-bootstrap seal)',
+        },
+      },
+    );
   }
   const keys = required(seen.keys, 'keys');
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
   if (keys.kind === 'absent' && settings.selfInit && keyTypeFor(seen.vault.sealType) === 'shamir') {
-    return hold('seal-mismatch', '--self-init: this node has a Shamir seal, but self-initialization needs an auto-unseal seal (static, a KMS, transit): fix the seal stanza');
+    return hold(
+      'seal-mismatch',
+      '--self-init: this node has a Shamir seal, but self-initialization needs an auto-unseal seal (static, a KMS, transit): fix the seal stanza',
+    );
   }
   if (keys.kind === 'absent' && !settings.selfInit) return initializedWithoutKeys(seen, memory, settings);
   const mismatch = keys.kind === 'valid' ? sealMismatch(seen, keys.value, settings) : undefined;
@@ -153,7 +238,11 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
   const versions = seen.keyVersions;
   const candidates = [
     { keys: versions?.active?.record ?? active, version: versions?.active?.version ?? 0, pending: false },
-    ...(versions?.pending ?? []).map((candidate) => ({ keys: candidate.record, version: candidate.version, pending: true })),
+    ...(versions?.pending ?? []).map((candidate) => ({
+      keys: candidate.record,
+      version: candidate.version,
+      pending: true,
+    })),
   ];
   const refusedLately = (version: number) => {
     const at = memory.refusedKeys.get(version);
@@ -161,13 +250,21 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
   };
   const index = candidates.findIndex((candidate) => !refusedLately(candidate.version));
   if (index === -1) {
-    const which = candidates.length === 1 ? `the active keys (version ${candidates[0]!.version})` : `every stored version (${candidates.map((candidate) => candidate.version).join(', ')})`;
-    return hold('keys-rejected', `the server refused ${which} of ${settings.unsealKeysName}, each submitted from zero progress: they do not open this node's barrier (README: recovery)`);
+    const which =
+      candidates.length === 1
+        ? `the active keys (version ${candidates[0]!.version})`
+        : `every stored version (${candidates.map((candidate) => candidate.version).join(', ')})`;
+    return hold(
+      'keys-rejected',
+      `the server refused ${which} of ${settings.unsealKeysName}, each submitted from zero progress: they do not open this node's barrier (README: recovery)`,
+    );
   }
   const chosen = candidates[index]!;
   const { progress } = seen.vault.unsealProgress;
   const stray = progress > 0 ? `; ${progress} share(s) someone else submitted are reset first` : '';
-  const which = chosen.pending ? `the pending keys of an unfinished rotation (version ${chosen.version}; the active ones were refused)` : `up to ${chosen.keys.threshold} stored shares`;
+  const which = chosen.pending
+    ? `the pending keys of an unfinished rotation (version ${chosen.version}; the active ones were refused)`
+    : `up to ${chosen.keys.threshold} stored shares`;
   return go('sealed', `health 503; unsealing with ${which}${stray}`, {
     kind: 'unseal',
     keys: chosen.keys,
@@ -181,12 +278,17 @@ function decideUnseal(seen: Observation, memory: Memory, settings: DecideSetting
 
 function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSettings): Decision {
   const { health, clusterId } = seen.vault;
-  if (seen.reconcile === undefined) return go('ready', `converged and unchanged since the last reconcile (${health})`, { kind: 'done' });
+  if (seen.reconcile === undefined)
+    return go('ready', `converged and unchanged since the last reconcile (${health})`, { kind: 'done' });
   const keys = required(seen.keys, 'keys');
   const server = seen.server;
   const management = server === undefined ? undefined : managementTokenOf(seen, server);
   if (intentActive(seen) !== undefined) {
-    if (management === undefined) return hold('no-management-token', 'a seal intent is active, but no valid token is stored to seal this node with; run vault-bootstrap generate-root (README: recovery)');
+    if (management === undefined)
+      return hold(
+        'no-management-token',
+        'a seal intent is active, but no valid token is stored to seal this node with; run vault-bootstrap generate-root (README: recovery)',
+      );
     return go('sealed', 'a seal intent is active: sealing this node too', { kind: 'seal', management });
   }
   if (keys.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(keys));
@@ -196,83 +298,162 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     if (guard !== undefined) return guard;
   } else {
     const mismatch = sealMismatch(seen, keys.value, settings);
-    if (mismatch !== undefined) return decideMigrated(seen, memory, keys.value, mismatch, management) ?? hold('seal-mismatch', mismatch);
+    if (mismatch !== undefined)
+      return decideMigrated(seen, memory, keys.value, mismatch, management) ?? hold('seal-mismatch', mismatch);
     if (keys.value.clusterId !== undefined && clusterId !== undefined && clusterId !== keys.value.clusterId) {
-      return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`);
+      return hold(
+        'cluster-mismatch',
+        `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`,
+      );
     }
   }
   required(server, 'server');
   if (management === undefined && server!.loginProblem !== undefined) {
-    return hold('login-rejected', `--self-init: the server refused the sidecar's login: ${server!.loginProblem}; check the auth method and role its initialize stanzas declare and the pod's service account (README: self-initialized OpenBao)`);
+    return hold(
+      'login-rejected',
+      `--self-init: the server refused the sidecar's login: ${server!.loginProblem}; check the auth method and role its initialize stanzas declare and the pod's service account (README: self-initialized OpenBao)`,
+    );
   }
   if (management === undefined) {
-    return hold('no-management-token', 'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)');
+    return hold(
+      'no-management-token',
+      'no valid token to configure with: the management token is missing or not accepted and the root token is revoked or invalid; run vault-bootstrap generate-root (README: recovery)',
+    );
   }
   const rejected = stillRejected(seen, memory);
   const policies = server!.policiesDiffering.filter((name) => !rejected.has(name));
   const repair = memory.convergedOnce;
   if (policies.length > 0 || server!.roleDiffers || server!.auditDiffers) {
-    const differing = [...policies.map((name) => `policy ${name}`), ...(server!.roleDiffers ? ['token role provisioner'] : []), ...(server!.auditDiffers ? ['audit device'] : [])];
-    return go('configuring', `${repair ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`, {
-      kind: 'configure',
-      policies,
-      role: server!.roleDiffers,
-      audit: server!.auditDiffers,
-      management,
-      repair,
-    });
+    const differing = [
+      ...policies.map((name) => `policy ${name}`),
+      ...(server!.roleDiffers ? ['token role provisioner'] : []),
+      ...(server!.auditDiffers ? ['audit device'] : []),
+    ];
+    return go(
+      'configuring',
+      `${repair ? 'drift' : 'unsealed'} (${health}): ${differing.join(', ')} differ${differing.length === 1 ? 's' : ''} from the desired configuration; writing with the ${management.source} token`,
+      {
+        kind: 'configure',
+        policies,
+        role: server!.roleDiffers,
+        audit: server!.auditDiffers,
+        management,
+        repair,
+      },
+    );
   }
   const own = server!.ownManagementToken;
   const rootToken = valid(seen.rootToken);
   if ((own === 'missing' || own === 'invalid') && server!.rootTokenLive && rootToken?.token && health === 'active') {
-    return go('issuing', own === 'missing' ? 'the sidecar has no management token of its own yet: issuing it with the root token' : 'the stored management token is not valid on this server: issuing another with the root token', {
-      kind: 'issue-management-token',
-      rootToken: rootToken.token,
-    });
+    return go(
+      'issuing',
+      own === 'missing'
+        ? 'the sidecar has no management token of its own yet: issuing it with the root token'
+        : 'the stored management token is not valid on this server: issuing another with the root token',
+      {
+        kind: 'issue-management-token',
+        rootToken: rootToken.token,
+      },
+    );
   }
   const ownRecord = valid(seen.managementToken);
   if (own === 'renew' && ownRecord !== undefined && health === 'active') {
-    return go('issuing', 'the management token is in the last third of its period', { kind: 'renew-management-token', record: ownRecord });
+    return go('issuing', 'the management token is in the last third of its period', {
+      kind: 'renew-management-token',
+      record: ownRecord,
+    });
   }
   const token = server!.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {
     if (health === 'active') {
-      const why = { missing: 'no provisioner token stored', invalid: 'the stored provisioner token is not valid on this server', rotate: 'the provisioner token is in the last third of its life' }[token];
+      const why = {
+        missing: 'no provisioner token stored',
+        invalid: 'the stored provisioner token is not valid on this server',
+        rotate: 'the provisioner token is in the last third of its life',
+      }[token];
       const replaced = token === 'missing' ? undefined : valid(seen.provisionerToken);
-      return go('issuing', `${why}; issuing with the ${management.source} token`, { kind: 'issue-token', replaces: token === 'missing' ? 'none' : token === 'invalid' ? 'invalid' : 'expiring', replaced, management, repair });
+      return go('issuing', `${why}; issuing with the ${management.source} token`, {
+        kind: 'issue-token',
+        replaces: token === 'missing' ? 'none' : token === 'invalid' ? 'invalid' : 'expiring',
+        replaced,
+        management,
+        repair,
+      });
     }
-    return go('issuing', `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`, { kind: 'wait', pace: 'join' });
+    return go(
+      'issuing',
+      `this node is ${health}: waiting for the active node's sidecar to issue the provisioner token`,
+      { kind: 'wait', pace: 'join' },
+    );
   }
   const current = valid(seen.provisionerToken);
   if (current?.previous !== undefined && Date.parse(current.previous.revokeAt) <= seen.at && health === 'active') {
-    return go('issuing', `the provisioner token rotated out at its last third has had its --provisioner-overlap (until ${current.previous.revokeAt}): revoking it`, {
-      kind: 'revoke-previous-token',
-      record: { ...current, previous: current.previous },
-      management,
-    });
+    return go(
+      'issuing',
+      `the provisioner token rotated out at its last third has had its --provisioner-overlap (until ${current.previous.revokeAt}): revoking it`,
+      {
+        kind: 'revoke-previous-token',
+        record: { ...current, previous: current.previous },
+        management,
+      },
+    );
   }
   const keptByGenerateRoot = rootToken?.keepUntil !== undefined && Date.parse(rootToken.keepUntil) > seen.at;
-  if (settings.rootToken === 'revoke' && server!.rootTokenLive && management.source === 'management' && health === 'active' && rootToken?.token && !keptByGenerateRoot) {
-    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', { kind: 'revoke-root', rootToken: { ...rootToken, token: rootToken.token } });
+  if (
+    settings.rootToken === 'revoke' &&
+    server!.rootTokenLive &&
+    management.source === 'management' &&
+    health === 'active' &&
+    rootToken?.token &&
+    !keptByGenerateRoot
+  ) {
+    return go('issuing', '--root-token revoke: the management and provisioner tokens are stored and valid', {
+      kind: 'revoke-root',
+      rootToken: { ...rootToken, token: rootToken.token },
+    });
   }
-  if (keys.kind === 'valid' && keys.value.clusterId === undefined && clusterId !== undefined && memory.opened && health === 'active') {
-    return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, { kind: 'record-cluster-id', clusterId, keys: { ...keys.value, clusterId } });
+  if (
+    keys.kind === 'valid' &&
+    keys.value.clusterId === undefined &&
+    clusterId !== undefined &&
+    memory.opened &&
+    health === 'active'
+  ) {
+    return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, {
+      kind: 'record-cluster-id',
+      clusterId,
+      keys: { ...keys.value, clusterId },
+    });
   }
   const rewrap = seen.sealKeyRollout;
   // Not on a self-initialized server: it has no recovery key, and OpenBao's key upgrade stops there (openbao/openbao#3996).
-  if (health === 'active' && !settings.selfInit && rewrap?.newestKeyId !== undefined && rewrap.ownKeyId === rewrap.newestKeyId && rewrap.rewrappedKeyId !== rewrap.newestKeyId) {
+  if (
+    health === 'active' &&
+    !settings.selfInit &&
+    rewrap?.newestKeyId !== undefined &&
+    rewrap.ownKeyId === rewrap.newestKeyId &&
+    rewrap.rewrappedKeyId !== rewrap.newestKeyId
+  ) {
     // OpenBao re-wraps the stored keys with its current static key when a node becomes active;
     // this node's current key is the newest, so the previous key is no longer needed to unseal.
-    return go('configuring', `static seal: this active node runs on the newest seal key ${rewrap.newestKeyId}, so becoming active re-wrapped the stored keys with it; recording that in ${settings.sealKeyRolloutName}`, {
-      kind: 'record-seal-rewrap',
-      keyId: rewrap.newestKeyId,
-    });
+    return go(
+      'configuring',
+      `static seal: this active node runs on the newest seal key ${rewrap.newestKeyId}, so becoming active re-wrapped the stored keys with it; recording that in ${settings.sealKeyRolloutName}`,
+      {
+        kind: 'record-seal-rewrap',
+        keyId: rewrap.newestKeyId,
+      },
+    );
   }
   if (rejected.size > 0) {
     // Re-checked at the normal pace: the pass writes nothing while the text is unchanged, and a fixed file is picked up soon.
     return hold('policy-rejected', [...rejected.values()].map((rejection) => rejection.message).join('; '), 'interval');
   }
-  return go('ready', health === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${health})`, { kind: 'done' });
+  return go(
+    'ready',
+    health === 'active' ? 'configured, provisioner token valid' : `configured, provisioner token valid (${health})`,
+    { kind: 'done' },
+  );
 }
 
 /**
@@ -282,20 +463,49 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
  * sidecar asks the server (a trial recovery-key rotation, cancelled) and stores the keys as
  * type `recovery` only if they are. Anything else stays a seal-mismatch for a person.
  */
-function decideMigrated(seen: Observation, memory: Memory, keys: UnsealKeys, mismatch: string, management: ManagementToken | undefined): Decision | undefined {
+function decideMigrated(
+  seen: Observation,
+  memory: Memory,
+  keys: UnsealKeys,
+  mismatch: string,
+  management: ManagementToken | undefined,
+): Decision | undefined {
   const sealType = seen.vault.sealType;
-  if (seen.vault.migration || keys.type !== 'shamir' || !isAutoUnseal(sealType) || keys.encrypted === true || sealType === undefined) return undefined;
+  if (
+    seen.vault.migration ||
+    keys.type !== 'shamir' ||
+    !isAutoUnseal(sealType) ||
+    keys.encrypted === true ||
+    sealType === undefined
+  )
+    return undefined;
   if (memory.migratedKeysRefusedAt !== undefined && seen.at - memory.migratedKeysRefusedAt < RECHECK_AFTER_MS) {
-    return hold('seal-mismatch', `${mismatch}; the server does not take the stored Shamir keys as its recovery keys, so this is not a completed seal migration of this cluster`);
+    return hold(
+      'seal-mismatch',
+      `${mismatch}; the server does not take the stored Shamir keys as its recovery keys, so this is not a completed seal migration of this cluster`,
+    );
   }
-  if (seen.vault.health !== 'active') return go('configuring', `${mismatch}; the active node's sidecar checks whether a seal migration made them the recovery keys`, { kind: 'wait', pace: 'join' });
-  if (management === undefined) return hold('seal-mismatch', `${mismatch}; checking whether a seal migration made them the recovery keys needs the management or root token (vault-bootstrap generate-root)`);
-  return go('configuring', `the ${sealType} seal unsealed this node and the stored keys are Shamir keys: a completed seal migration makes them the recovery keys; checking that with the server`, {
-    kind: 'adopt-migrated-keys',
-    keys,
-    token: management.token,
-    sealType,
-  });
+  if (seen.vault.health !== 'active')
+    return go(
+      'configuring',
+      `${mismatch}; the active node's sidecar checks whether a seal migration made them the recovery keys`,
+      { kind: 'wait', pace: 'join' },
+    );
+  if (management === undefined)
+    return hold(
+      'seal-mismatch',
+      `${mismatch}; checking whether a seal migration made them the recovery keys needs the management or root token (vault-bootstrap generate-root)`,
+    );
+  return go(
+    'configuring',
+    `the ${sealType} seal unsealed this node and the stored keys are Shamir keys: a completed seal migration makes them the recovery keys; checking that with the server`,
+    {
+      kind: 'adopt-migrated-keys',
+      keys,
+      token: management.token,
+      sealType,
+    },
+  );
 }
 
 /**
@@ -309,13 +519,20 @@ function decideSelfInitCluster(seen: Observation, settings: DecideSettings): Dec
   if (recorded.kind === 'invalid') return hold('store-record-invalid', describeInvalidRecord(recorded));
   if (recorded.kind === 'valid') {
     if (clusterId === undefined || clusterId === recorded.value.clusterId) return undefined;
-    return hold('cluster-mismatch', `this node belongs to cluster ${clusterId}, but ${settings.selfInitClusterName} records cluster ${recorded.value.clusterId} (first seen ${recorded.value.firstSeenAt}): its storage was wiped and it initialized itself anew, or it points at another cluster's store; not configuring it (README: recovery)`);
+    return hold(
+      'cluster-mismatch',
+      `this node belongs to cluster ${clusterId}, but ${settings.selfInitClusterName} records cluster ${recorded.value.clusterId} (first seen ${recorded.value.firstSeenAt}): its storage was wiped and it initialized itself anew, or it points at another cluster's store; not configuring it (README: recovery)`,
+    );
   }
   if (clusterId === undefined) return undefined;
-  return go('configuring', `--self-init: first sight of this self-initialized cluster; recording its id in ${settings.selfInitClusterName} (the split-brain check)`, {
-    kind: 'record-self-init-cluster',
-    cluster: { clusterId, firstSeenAt: new Date(seen.at).toISOString(), sealType: sealType ?? '' },
-  });
+  return go(
+    'configuring',
+    `--self-init: first sight of this self-initialized cluster; recording its id in ${settings.selfInitClusterName} (the split-brain check)`,
+    {
+      kind: 'record-self-init-cluster',
+      cluster: { clusterId, firstSeenAt: new Date(seen.at).toISOString(), sealType: sealType ?? '' },
+    },
+  );
 }
 
 /** The token observe() chose (steps/management-token.ts) to write with: a --self-init login's, else the sidecar's own, else the root token; never the CI token. */
@@ -334,7 +551,8 @@ function valid<T>(record: StoredRecord<T> | undefined): T | undefined {
 
 /** Why the stored keys cannot serve this seal (a changed seal stanza, a migration), or undefined. */
 function sealMismatch(seen: Observation, keys: UnsealKeys, settings: DecideSettings): string | undefined {
-  if (seen.vault.migration) return `a seal migration is in progress: run vault-bootstrap migrate-seal (or unseal each node with -migrate); the sidecar feeds no keys to it (README: seal migration)`;
+  if (seen.vault.migration)
+    return `a seal migration is in progress: run vault-bootstrap migrate-seal (or unseal each node with -migrate); the sidecar feeds no keys to it (README: seal migration)`;
   const expected = keyTypeFor(seen.vault.sealType);
   if (keys.type === expected) return undefined;
   return `the server has a ${seen.vault.sealType ?? 'shamir'} seal, which takes ${expected} keys, but ${settings.unsealKeysName} holds ${keys.type} keys: the seal stanza changed (README: seal migration)`;
@@ -370,7 +588,7 @@ function initializedWithoutKeys(seen: Observation, memory: Memory, settings: Dec
   return hold(
     'initialized-elsewhere',
     `this server was initialized, but not by vault-bootstrap: ${settings.unsealKeysName} is absent and no init claim (${settings.initClaimName}) was ever made under this --store-prefix; ${who}. ` +
-      'Nothing is lost and nothing should be wiped: check that --store and --store-prefix name this cluster\'s records; a self-initialized OpenBao is managed with --self-init and a login its initialize stanzas declare (README: self-initialized OpenBao)',
+      "Nothing is lost and nothing should be wiped: check that --store and --store-prefix name this cluster's records; a self-initialized OpenBao is managed with --self-init and a login its initialize stanzas declare (README: self-initialized OpenBao)",
   );
 }
 
@@ -403,6 +621,7 @@ function hold(blocker: Blocker, reason: string, pace: Pace = 'slow'): Decision {
 function required<T>(value: T | undefined, what: string): T {
   // observe() reads what each health kind needs; a gap here is a bug, not a server state: a
   // person must see it, a retry would only repeat it.
-  if (value === undefined) throw new BootstrapError('INTERNAL', `decide: the observation lacks ${what} (a bug: please report it)`);
+  if (value === undefined)
+    throw new BootstrapError('INTERNAL', `decide: the observation lacks ${what} (a bug: please report it)`);
   return value;
 }

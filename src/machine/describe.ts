@@ -18,11 +18,19 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `${how}, initialize (${action.shares} ${action.keyType === 'recovery' ? 'recovery shares' : 'shares'}, threshold ${action.threshold}${action.custodians === undefined ? '' : ', each share encrypted to one custodian'}), store ${names.unsealKeys} and ${names.rootToken}`;
     }
     case 'join':
-      return action.leader === undefined ? 'wait for this node to join the cluster (raft retry_join)' : `ask this node to join the cluster through ${action.leader} (--raft-join)`;
+      return action.leader === undefined
+        ? 'wait for this node to join the cluster (raft retry_join)'
+        : `ask this node to join the cluster through ${action.leader} (--raft-join)`;
     case 'unseal':
-      return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? ' (a rotation\'s pending keys; stored as active once they unseal)' : ''}`;
+      return `${action.resetProgress ? 'reset the unseal progress someone else started, then ' : ''}unseal with version ${action.version} of ${names.unsealKeys}${action.pending ? " (a rotation's pending keys; stored as active once they unseal)" : ''}`;
     case 'configure':
-      return [...action.policies.map((name) => `write policy ${name}`), ...(action.role ? ['write token role provisioner'] : []), ...(action.audit ? ['enable the audit device'] : [])].join(', ') + ` (with the ${action.management.source} token)`;
+      return (
+        [
+          ...action.policies.map((name) => `write policy ${name}`),
+          ...(action.role ? ['write token role provisioner'] : []),
+          ...(action.audit ? ['enable the audit device'] : []),
+        ].join(', ') + ` (with the ${action.management.source} token)`
+      );
     case 'issue-management-token':
       return `issue the management token with the root token, store it in ${names.managementToken}`;
     case 'renew-management-token':

@@ -33,5 +33,11 @@ export function classifyHealth(status: number | undefined): HealthKind {
 
 /** Unsealed and serving (or forwarding) requests: configuring may proceed. */
 export function isUnsealed(kind: HealthKind): boolean {
-  return kind === 'active' || kind === 'standby' || kind === 'performance-standby' || kind === 'standby-no-active' || kind === 'dr-secondary';
+  return (
+    kind === 'active' ||
+    kind === 'standby' ||
+    kind === 'performance-standby' ||
+    kind === 'standby-no-active' ||
+    kind === 'dr-secondary'
+  );
 }

@@ -94,14 +94,20 @@ export function remember(memory: Memory, seen: Observation): Memory {
     // The first id seen is the node this process set up or opened; a different one later is another cluster.
     next = memory.clusterId === undefined ? { ...memory, clusterId } : { ...EMPTY_MEMORY, clusterId, ...carried };
   }
-  if (seen.keys?.kind === 'valid' && next.keysFoundFirst === undefined) next = { ...next, keysFoundFirst: seen.keys.value.initializedAt };
-  if (seen.claim !== undefined && next.unreadableClaim !== undefined && seen.claim.generation >= next.unreadableClaim.generation) {
+  if (seen.keys?.kind === 'valid' && next.keysFoundFirst === undefined)
+    next = { ...next, keysFoundFirst: seen.keys.value.initializedAt };
+  if (
+    seen.claim !== undefined &&
+    next.unreadableClaim !== undefined &&
+    seen.claim.generation >= next.unreadableClaim.generation
+  ) {
     next = { ...next, unreadableClaim: undefined };
   }
   const { health, connectionsClosed, sealType } = seen.vault;
   let unsealedAtCloses = next.unsealedAtCloses;
   if (health === 'unreachable' || intentActive(seen)) unsealedAtCloses = undefined;
-  else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed') unsealedAtCloses = connectionsClosed;
+  else if (health !== 'sealed' && health !== 'uninitialized' && health !== 'unknown' && health !== 'removed')
+    unsealedAtCloses = connectionsClosed;
   if (unsealedAtCloses !== next.unsealedAtCloses) next = { ...next, unsealedAtCloses };
   let sealedOnPurposeAtCloses = next.sealedOnPurposeAtCloses;
   if (health === 'sealed' && intentActive(seen)) sealedOnPurposeAtCloses = connectionsClosed;

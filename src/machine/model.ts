@@ -7,7 +7,18 @@ import type { KeyType } from '../seal.js';
 import type { Secret } from '../secret.js';
 import type { ManagementTokenVerdict } from '../steps/management-token.js';
 import type { PendingSecrets } from '../steps/spool.js';
-import type { ClaimSeen, InitClaim, ManagementToken as ManagementTokenRecord, ProvisionerToken, RootToken, SealIntent, SelfInitCluster, StoredRecord, UnsealKeys, UnsealKeyVersions } from '../store/records.js';
+import type {
+  ClaimSeen,
+  InitClaim,
+  ManagementToken as ManagementTokenRecord,
+  ProvisionerToken,
+  RootToken,
+  SealIntent,
+  SelfInitCluster,
+  StoredRecord,
+  UnsealKeys,
+  UnsealKeyVersions,
+} from '../store/records.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from '../states.js';
@@ -132,7 +143,12 @@ export interface ManagementToken {
  * our own claim from before a restart.
  */
 export type ClaimStep =
-  | { kind: 'create'; generation: number; takesOver: 'nothing' | 'stale' | 'unreadable' | 'old-cluster'; record: InitClaim }
+  | {
+      kind: 'create';
+      generation: number;
+      takesOver: 'nothing' | 'stale' | 'unreadable' | 'old-cluster';
+      record: InitClaim;
+    }
   | { kind: 'held'; generation: number };
 
 /**
@@ -143,7 +159,14 @@ export type Action =
   | { kind: 'wait'; pace: Pace }
   | { kind: 'store-spooled'; pending: PendingSecrets }
   /** sys/init with this split of this key type, shares encrypted to the custodians when given (recovery keys only). */
-  | { kind: 'claim-and-init'; claim: ClaimStep; keyType: KeyType; shares: number; threshold: number; custodians?: readonly PgpPublicKey[] }
+  | {
+      kind: 'claim-and-init';
+      claim: ClaimStep;
+      keyType: KeyType;
+      shares: number;
+      threshold: number;
+      custodians?: readonly PgpPublicKey[];
+    }
   /** Wait for the node to join; with a leader (--raft-join), ask it to join through that leader. */
   | { kind: 'join'; leader?: string }
   /**
@@ -151,13 +174,38 @@ export type Action =
    * `next-version` (later versions are stored: the split changed with a rotation, so reset and
    * count this version as refused) or `joining` (a raft follower unseals once caught up).
    */
-  | { kind: 'unseal'; keys: UnsealKeys; version: number; pending: boolean; resetProgress: boolean; laterVersions: number; stillSealed: 'next-version' | 'joining' }
-  | { kind: 'configure'; policies: string[]; role: boolean; audit: boolean; management: ManagementToken; repair: boolean }
+  | {
+      kind: 'unseal';
+      keys: UnsealKeys;
+      version: number;
+      pending: boolean;
+      resetProgress: boolean;
+      laterVersions: number;
+      stillSealed: 'next-version' | 'joining';
+    }
+  | {
+      kind: 'configure';
+      policies: string[];
+      role: boolean;
+      audit: boolean;
+      management: ManagementToken;
+      repair: boolean;
+    }
   | { kind: 'issue-management-token'; rootToken: Secret }
   | { kind: 'renew-management-token'; record: ManagementTokenRecord }
-  | { kind: 'issue-token'; replaces: 'none' | 'invalid' | 'expiring'; replaced: ProvisionerToken | undefined; management: ManagementToken; repair: boolean }
+  | {
+      kind: 'issue-token';
+      replaces: 'none' | 'invalid' | 'expiring';
+      replaced: ProvisionerToken | undefined;
+      management: ManagementToken;
+      repair: boolean;
+    }
   | { kind: 'revoke-root'; rootToken: RootToken & { token: Secret } }
-  | { kind: 'revoke-previous-token'; record: ProvisionerToken & { previous: { accessor: string; revokeAt: string } }; management: ManagementToken }
+  | {
+      kind: 'revoke-previous-token';
+      record: ProvisionerToken & { previous: { accessor: string; revokeAt: string } };
+      management: ManagementToken;
+    }
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }

@@ -21,7 +21,12 @@ import { classifyHealth, isUnsealed } from './health.js';
  * read per policy, one of the token role and, on HashiCorp Vault, one of the audit devices. A
  * sealed node held by an active seal intent reads no keys.
  */
-export async function observe(context: StepContext, policies: ReadonlyMap<string, string>, memory: Memory = EMPTY_MEMORY, at: number = Date.now()): Promise<Observation> {
+export async function observe(
+  context: StepContext,
+  policies: ReadonlyMap<string, string>,
+  memory: Memory = EMPTY_MEMORY,
+  at: number = Date.now(),
+): Promise<Observation> {
   const { records } = context;
   const spool = await context.spool?.read();
   const vault = await observeHealth(context);
@@ -52,8 +57,17 @@ export async function observe(context: StepContext, policies: ReadonlyMap<string
       seen.provisionerToken = await records.inspectProvisionerToken();
       seen.rootToken = await records.inspectRootToken();
       seen.managementToken = await records.inspectManagementToken();
-      seen.server = await observeServer(context, seen.provisionerToken, seen.rootToken, seen.managementToken, policies, vault.serverKind, at);
-      if (vault.health === 'active' && vault.sealType === 'static') seen.sealKeyRollout = await observeSealKeyRollout(context);
+      seen.server = await observeServer(
+        context,
+        seen.provisionerToken,
+        seen.rootToken,
+        seen.managementToken,
+        policies,
+        vault.serverKind,
+        at,
+      );
+      if (vault.health === 'active' && vault.sealType === 'static')
+        seen.sealKeyRollout = await observeSealKeyRollout(context);
     } else if (seen.keys.kind === 'absent') {
       seen.claim = await records.inspectClaims();
     }
@@ -75,12 +89,34 @@ async function observeHealth(context: StepContext): Promise<VaultSeen> {
     response = await vault.health({ signal });
   } catch (error) {
     if (!(error instanceof BootstrapError) || error.code !== 'VAULT_UNREACHABLE') throw error;
-    return { health: 'unreachable', status: undefined, detail: error.message, clusterId: undefined, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed: vault.closedConnections };
+    return {
+      health: 'unreachable',
+      status: undefined,
+      detail: error.message,
+      clusterId: undefined,
+      sealType: undefined,
+      migration: false,
+      unsealProgress: NO_PROGRESS,
+      connectionsClosed: vault.closedConnections,
+    };
   }
   const connectionsClosed = vault.closedConnections;
   const health = classifyHealth(response.status);
-  const clusterId = typeof response.body.cluster_id === 'string' && response.body.cluster_id !== '' ? response.body.cluster_id : undefined;
-  const seen: VaultSeen = { health, status: response.status, detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '', clusterId, sealType: undefined, migration: false, unsealProgress: NO_PROGRESS, connectionsClosed, serverKind: serverKindOf(response.body) };
+  const clusterId =
+    typeof response.body.cluster_id === 'string' && response.body.cluster_id !== ''
+      ? response.body.cluster_id
+      : undefined;
+  const seen: VaultSeen = {
+    health,
+    status: response.status,
+    detail: health === 'unreachable' ? `health answered HTTP ${response.status}` : '',
+    clusterId,
+    sealType: undefined,
+    migration: false,
+    unsealProgress: NO_PROGRESS,
+    connectionsClosed,
+    serverKind: serverKindOf(response.body),
+  };
   if (typeof response.body.version === 'string') seen.version = response.body.version;
   return seen;
 }
@@ -93,7 +129,12 @@ async function observeSealStatus(context: StepContext, seen: VaultSeen): Promise
   seen.sealType = sealStatus.type;
   seen.migration = sealStatus.migration;
   if (health === 'sealed') seen.unsealProgress = { progress: sealStatus.progress, nonce: sealStatus.nonce };
-  seen.seal = { initialized: sealStatus.initialized, sealed: sealStatus.sealed, threshold: sealStatus.threshold, shares: sealStatus.shares };
+  seen.seal = {
+    initialized: sealStatus.initialized,
+    sealed: sealStatus.sealed,
+    threshold: sealStatus.threshold,
+    shares: sealStatus.shares,
+  };
 }
 
 async function observeServer(
@@ -123,9 +164,13 @@ async function observeServer(
     ...(management.source === 'login' ? { loginToken: management.token } : {}),
     ...(management.loginProblem !== undefined ? { loginProblem: management.loginProblem } : {}),
   };
-  if (management.token === undefined) return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
+  if (management.token === undefined)
+    return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
   const changes = await planConfiguration(context, policies, management.token);
-  const auditDiffers = serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi && (await auditDeviceDiffers(context, management.token));
+  const auditDiffers =
+    serverKind !== undefined &&
+    SERVER_TRAITS[serverKind].auditThroughApi &&
+    (await auditDeviceDiffers(context, management.token));
   return { ...known, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, auditDiffers };
 }
 
@@ -134,7 +179,12 @@ let hashed: { policies: ReadonlyMap<string, string>; hashes: ReadonlyMap<string,
 
 function hashPolicies(policies: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
   if (hashed?.policies !== policies) {
-    hashed = { policies, hashes: new Map([...policies].map(([name, text]) => [name, createHash('sha256').update(text).digest('hex').slice(0, 16)])) };
+    hashed = {
+      policies,
+      hashes: new Map(
+        [...policies].map(([name, text]) => [name, createHash('sha256').update(text).digest('hex').slice(0, 16)]),
+      ),
+    };
   }
   return hashed.hashes;
 }

@@ -5,7 +5,16 @@ import { BootstrapError, describeError, isAborted, isTransientError } from '../e
 import type { StepContext } from '../steps/context.js';
 import { act } from './act.js';
 import { afterDecision, afterFailure, awayPauseMs } from './cadence.js';
-import { decide, decideSettings, describeAction, EMPTY_MEMORY, remember, type DecideSettings, type Memory, type Pace } from './decide.js';
+import {
+  decide,
+  decideSettings,
+  describeAction,
+  EMPTY_MEMORY,
+  remember,
+  type DecideSettings,
+  type Memory,
+  type Pace,
+} from './decide.js';
 import { observe } from './observe.js';
 import { servesClients } from '../readiness.js';
 import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
@@ -78,7 +87,10 @@ export class Runner {
       while (!signal.aborted) {
         this.#lastBeat = Date.now();
         if (this.#lastBeat >= deadline) {
-          log.error({ event: 'timed-out', state: this.#state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) }, '--once gave up: not ready within --timeout');
+          log.error(
+            { event: 'timed-out', state: this.#state, reason: this.#reason, timeout: formatDuration(config.timeoutMs) },
+            '--once gave up: not ready within --timeout',
+          );
           return 'timed-out';
         }
         const result = await this.#pass();
@@ -99,15 +111,22 @@ export class Runner {
       this.#reloadPolicies();
       const seen = await observe(this.#context, this.#policies, this.#memory);
       metrics.vaultUp(seen.vault.health !== 'unreachable');
-      if (seen.sealIntent !== undefined) metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
+      if (seen.sealIntent !== undefined)
+        metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
       if (seen.keys?.kind === 'valid') metrics.keysCreated(seen.keys.value.rotatedAt ?? seen.keys.value.initializedAt);
-      if (seen.provisionerToken?.kind === 'valid') metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
+      if (seen.provisionerToken?.kind === 'valid')
+        metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
       this.#memory = remember(this.#memory, seen);
       const decision = decide(seen, this.#memory, this.#settings);
       this.#memory = afterDecision(this.#memory, seen, decision);
       this.#enter(decision.state, decision.reason);
       if (decision.state === 'waiting') {
-        this.#sayOnce(`waiting:${decision.reason}`, () => this.#context.log.warn({ event: 'vault-unreachable', reason: decision.reason }, 'Vault unreachable; retrying'));
+        this.#sayOnce(`waiting:${decision.reason}`, () =>
+          this.#context.log.warn(
+            { event: 'vault-unreachable', reason: decision.reason },
+            'Vault unreachable; retrying',
+          ),
+        );
       }
       const { action } = decision;
       this.#block(action.kind === 'hold' ? action.blocker : undefined, decision.reason);
@@ -120,12 +139,25 @@ export class Runner {
         if (outcome !== undefined) return outcome;
       }
       if (action.kind !== 'wait' && action.kind !== 'hold' && action.kind !== 'done') {
-        this.#context.log.info({ event: 'act', action: action.kind, detail: describeAction(action, this.#context.records.names) }, 'act');
+        this.#context.log.info(
+          { event: 'act', action: action.kind, detail: describeAction(action, this.#context.records.names) },
+          'act',
+        );
       }
-      const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) => this.#enter(state, reason));
+      const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) =>
+        this.#enter(state, reason),
+      );
       this.#memory = result.memory;
       // reconcile: why this pass read the store and the server's configuration; null for a cheap pass.
-      this.#context.log.debug({ event: 'pass', action: action.kind, reconcile: seen.reconcile ?? null, ms: Math.round((performance.now() - started) * 10) / 10 }, 'pass');
+      this.#context.log.debug(
+        {
+          event: 'pass',
+          action: action.kind,
+          reconcile: seen.reconcile ?? null,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        },
+        'pass',
+      );
       this.#errorBackoff.reset();
       return result.pace === undefined ? 0 : this.#pauseFor(result.pace);
     } catch (error) {
@@ -145,7 +177,12 @@ export class Runner {
     this.#memory = afterFailure(this.#memory);
     if (error instanceof BootstrapError && error.code.startsWith('STORE_')) metrics.storeError('pass');
     if (isTransientError(error)) {
-      this.#sayOnce(`transient:${described.message}`, () => log.warn({ event: 'transient-failure', state: this.#state, error: described }, 'transient failure; retrying with backoff'));
+      this.#sayOnce(`transient:${described.message}`, () =>
+        log.warn(
+          { event: 'transient-failure', state: this.#state, error: described },
+          'transient failure; retrying with backoff',
+        ),
+      );
       return this.#errorBackoff.next();
     }
     const blocker = blockerOf(error);
@@ -183,7 +220,12 @@ export class Runner {
       if (!samePolicies(reloaded, this.#policies)) this.#policies = reloaded;
     } catch (error) {
       const { message } = describeError(error);
-      this.#sayOnce(`policies:${message}`, () => this.#context.log.error({ event: 'policies-not-reloaded', error: { message } }, `policies not reloaded, keeping the last good set: ${message}`));
+      this.#sayOnce(`policies:${message}`, () =>
+        this.#context.log.error(
+          { event: 'policies-not-reloaded', error: { message } },
+          `policies not reloaded, keeping the last good set: ${message}`,
+        ),
+      );
     }
   }
 
@@ -201,7 +243,9 @@ export class Runner {
     if (blocker !== this.#blocker) this.#context.metrics.blocked(blocker);
     this.#blocker = blocker;
     if (blocker === undefined) return;
-    this.#sayOnce(`blocked:${blocker}:${reason}`, () => this.#context.log.error({ event: 'blocked', blocker, reason }, 'needs a person'));
+    this.#sayOnce(`blocked:${blocker}:${reason}`, () =>
+      this.#context.log.error({ event: 'blocked', blocker, reason }, 'needs a person'),
+    );
   }
 
   /** Says something once until something else has been said: a change is news, a repeat is not. */

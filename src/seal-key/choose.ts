@@ -14,7 +14,10 @@ export interface SealKeyChoice {
  * (the sidecar saw its node active on it), and every node that ever started under seal-key last
  * started with it as current. Only then may the previous key leave the files.
  */
-export function rolloutComplete(newestKeyId: string, rollout: SealKeyRollout): { complete: boolean; waitingFor: string[] } {
+export function rolloutComplete(
+  newestKeyId: string,
+  rollout: SealKeyRollout,
+): { complete: boolean; waitingFor: string[] } {
   const waitingFor = Object.entries(rollout.nodes)
     .filter(([, entry]) => entry.keyId !== newestKeyId)
     .map(([node]) => node)
@@ -29,10 +32,18 @@ export function rolloutComplete(newestKeyId: string, rollout: SealKeyRollout): {
  * `rewrapped`, or else the version before the newest) until the rollout is complete. A record
  * the choice needs that is not a valid 32-byte key is refused, naming its version.
  */
-export function chooseSealKeys(name: string, versions: readonly SealKeyVersion[], rollout: SealKeyRollout): SealKeyChoice {
+export function chooseSealKeys(
+  name: string,
+  versions: readonly SealKeyVersion[],
+  rollout: SealKeyRollout,
+): SealKeyChoice {
   const newest = versions.at(-1);
   if (newest === undefined) throw new BootstrapError('STORE_NOT_FOUND', `${name}: no version stored`);
-  if (newest.record === undefined) throw new BootstrapError('STORE_CORRUPT', `${name}: the latest version (${newest.version}) is not a valid seal key record: ${newest.problem}`);
+  if (newest.record === undefined)
+    throw new BootstrapError(
+      'STORE_CORRUPT',
+      `${name}: the latest version (${newest.version}) is not a valid seal key record: ${newest.problem}`,
+    );
   const current = { version: newest.version, record: newest.record };
   if (versions.length === 1) return { current, previous: undefined, reason: 'one key version' };
   const { complete, waitingFor } = rolloutComplete(current.record.keyId, rollout);
@@ -42,8 +53,21 @@ export function chooseSealKeys(name: string, versions: readonly SealKeyVersion[]
     wrappedWith !== undefined && wrappedWith !== current.record.keyId
       ? versions.findLast((each) => each.record?.keyId === wrappedWith)
       : versions.at(-2);
-  if (previous === undefined) throw new BootstrapError('STORE_CORRUPT', `${name}: no stored version holds key ${wrappedWith}, which ${name}-rollout says the stored keys are wrapped with`);
-  if (previous.record === undefined) throw new BootstrapError('STORE_CORRUPT', `${name}: version ${previous.version}, the previous key, is not a valid seal key record: ${previous.problem}`);
-  if (previous.record.keyId === current.record.keyId) return { current, previous: undefined, reason: 'the previous version holds the same key' };
-  return { current, previous: { version: previous.version, record: previous.record }, reason: `waiting for ${waitingFor.join(', ')}` };
+  if (previous === undefined)
+    throw new BootstrapError(
+      'STORE_CORRUPT',
+      `${name}: no stored version holds key ${wrappedWith}, which ${name}-rollout says the stored keys are wrapped with`,
+    );
+  if (previous.record === undefined)
+    throw new BootstrapError(
+      'STORE_CORRUPT',
+      `${name}: version ${previous.version}, the previous key, is not a valid seal key record: ${previous.problem}`,
+    );
+  if (previous.record.keyId === current.record.keyId)
+    return { current, previous: undefined, reason: 'the previous version holds the same key' };
+  return {
+    current,
+    previous: { version: previous.version, record: previous.record },
+    reason: `waiting for ${waitingFor.join(', ')}`,
+  };
 }

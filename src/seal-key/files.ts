@@ -17,7 +17,12 @@ export function sealStanza(directory: string, current: SealKey, previous: SealKe
     'seal "static" {',
     `  current_key_id = "${current.keyId}"`,
     `  current_key    = "file://${join(directory, CURRENT_KEY_FILE)}"`,
-    ...(previous ? [`  previous_key_id = "${previous.keyId}"`, `  previous_key    = "file://${join(directory, PREVIOUS_KEY_FILE)}"`] : []),
+    ...(previous
+      ? [
+          `  previous_key_id = "${previous.keyId}"`,
+          `  previous_key    = "file://${join(directory, PREVIOUS_KEY_FILE)}"`,
+        ]
+      : []),
     '}',
     '',
   ].join('\n');
@@ -28,7 +33,12 @@ export function sealStanza(directory: string, current: SealKey, previous: SealKe
  * owned by `uid` when given (else by this process), written under a temporary name and renamed
  * into place, keys first and the stanza last; a previous key no longer needed is removed.
  */
-export async function writeSealKeyFiles(directory: string, current: SealKey, previous: SealKey | undefined, uid: number | undefined): Promise<void> {
+export async function writeSealKeyFiles(
+  directory: string,
+  current: SealKey,
+  previous: SealKey | undefined,
+  uid: number | undefined,
+): Promise<void> {
   await writeFileAtomically(directory, CURRENT_KEY_FILE, current.key.reveal(), uid);
   if (previous) await writeFileAtomically(directory, PREVIOUS_KEY_FILE, previous.key.reveal(), uid);
   await writeFileAtomically(directory, SEAL_CONFIG_FILE, sealStanza(directory, current, previous), uid);
@@ -39,7 +49,12 @@ export async function writeSealKeyFiles(directory: string, current: SealKey, pre
   }
 }
 
-async function writeFileAtomically(directory: string, name: string, text: string, uid: number | undefined): Promise<void> {
+async function writeFileAtomically(
+  directory: string,
+  name: string,
+  text: string,
+  uid: number | undefined,
+): Promise<void> {
   const temporary = join(directory, `.${name}.${randomBytes(6).toString('hex')}`);
   const handle = await open(temporary, 'wx', 0o400);
   try {

@@ -13,14 +13,23 @@ export async function observeSealKeyRollout(context: StepContext): Promise<SealK
   const newest = versions.at(-1)?.record;
   if (newest === undefined) return { newestKeyId: undefined, ownKeyId: undefined, rewrappedKeyId: undefined };
   const rollout = await records.readRollout();
-  return { newestKeyId: newest.keyId, ownKeyId: rollout.nodes[context.config.holder]?.keyId, rewrappedKeyId: rollout.rewrapped?.keyId };
+  return {
+    newestKeyId: newest.keyId,
+    ownKeyId: rollout.nodes[context.config.holder]?.keyId,
+    rewrappedKeyId: rollout.rewrapped?.keyId,
+  };
 }
 
 /** Records that the stored keys are re-wrapped with `keyId` (what decide() concluded). */
 export async function recordSealRewrap(context: StepContext, keyId: string): Promise<void> {
   const records = new SealKeyRecords(context.records.store, context.config.storePrefix);
   const by = context.config.holder;
-  await records.updateRollout((seen) => (seen.rewrapped?.keyId === keyId ? undefined : { ...seen, rewrapped: { keyId, at: new Date().toISOString(), by } }));
+  await records.updateRollout((seen) =>
+    seen.rewrapped?.keyId === keyId ? undefined : { ...seen, rewrapped: { keyId, at: new Date().toISOString(), by } },
+  );
   checkpoint('seal-key-rewrap-recorded');
-  context.log.info({ event: 'seal-key-rewrap-recorded', keyId, secret: records.rolloutName }, `recorded the re-wrap of the stored keys with static seal key ${keyId}`);
+  context.log.info(
+    { event: 'seal-key-rewrap-recorded', keyId, secret: records.rolloutName },
+    `recorded the re-wrap of the stored keys with static seal key ${keyId}`,
+  );
 }

@@ -73,7 +73,12 @@ export class VerifyingStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.size === 0) {
-      callback(new BootstrapError('SNAPSHOT_INVALID', `${this.#what}: empty (a standby answers an empty 200; snapshots come from the active node)`));
+      callback(
+        new BootstrapError(
+          'SNAPSHOT_INVALID',
+          `${this.#what}: empty (a standby answers an empty 200; snapshots come from the active node)`,
+        ),
+      );
       return;
     }
     if (this.size < GZIP_MAGIC.length) {
@@ -95,11 +100,13 @@ export function decodeManifest(text: string): SnapshotManifest {
   if (typeof value.clusterId !== 'string') problems.push('clusterId');
   if (typeof value.server?.kind !== 'string' || typeof value.server.version !== 'string') problems.push('server');
   if (typeof value.sealType !== 'string') problems.push('sealType');
-  if (value.keysVersion !== null && !(Number.isInteger(value.keysVersion) && value.keysVersion! >= 1)) problems.push('keysVersion');
+  if (value.keysVersion !== null && !(Number.isInteger(value.keysVersion) && value.keysVersion! >= 1))
+    problems.push('keysVersion');
   if (typeof value.takenAt !== 'string' || Number.isNaN(Date.parse(value.takenAt))) problems.push('takenAt');
   if (!(Number.isInteger(value.size) && value.size! > 0)) problems.push('size');
   if (typeof value.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(value.sha256)) problems.push('sha256');
-  if (problems.length > 0) throw new BootstrapError('SNAPSHOT_INVALID', `manifest: invalid field(s) ${problems.join(', ')}`);
+  if (problems.length > 0)
+    throw new BootstrapError('SNAPSHOT_INVALID', `manifest: invalid field(s) ${problems.join(', ')}`);
   return value as SnapshotManifest;
 }
 
@@ -130,12 +137,19 @@ export async function readCatalog(store: ObjectStore): Promise<Catalog> {
     }
     described.add(manifest.object);
     const data = byName.get(manifest.object);
-    if (data === undefined) invalid.push({ name: object.name, problem: `its data object ${manifest.object} is missing` });
-    else if (data.size !== manifest.size) invalid.push({ name: object.name, problem: `its data object holds ${data.size} bytes, the manifest says ${manifest.size}` });
+    if (data === undefined)
+      invalid.push({ name: object.name, problem: `its data object ${manifest.object} is missing` });
+    else if (data.size !== manifest.size)
+      invalid.push({
+        name: object.name,
+        problem: `its data object holds ${data.size} bytes, the manifest says ${manifest.size}`,
+      });
     else snapshots.push(manifest);
   }
   const orphans = objects.filter((object) => object.name.endsWith(DATA_SUFFIX) && !described.has(object.name));
-  snapshots.sort((a, b) => (a.takenAt === b.takenAt ? b.id.localeCompare(a.id) : Date.parse(b.takenAt) - Date.parse(a.takenAt)));
+  snapshots.sort((a, b) =>
+    a.takenAt === b.takenAt ? b.id.localeCompare(a.id) : Date.parse(b.takenAt) - Date.parse(a.takenAt),
+  );
   return { snapshots, invalid, orphans };
 }
 
@@ -152,19 +166,30 @@ async function readSmall(store: ObjectStore, name: string): Promise<string> {
 
 /** Publishes a snapshot: its manifest, the one small object that makes the data count. */
 export async function writeManifest(store: ObjectStore, manifest: SnapshotManifest): Promise<void> {
-  await store.put(`${manifest.id}${MANIFEST_SUFFIX}`, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), { contentType: 'application/json' });
+  await store.put(
+    `${manifest.id}${MANIFEST_SUFFIX}`,
+    Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]),
+    { contentType: 'application/json' },
+  );
 }
 
 /**
  * Reads the whole data object and checks it against its manifest (size and sha256) before
  * anything is changed with it: a corrupted or truncated object is refused by name.
  */
-export async function verifyStoredSnapshot(store: ObjectStore, manifest: SnapshotManifest, signal?: AbortSignal): Promise<void> {
+export async function verifyStoredSnapshot(
+  store: ObjectStore,
+  manifest: SnapshotManifest,
+  signal?: AbortSignal,
+): Promise<void> {
   const verifier = new VerifyingStream(`${store.location}/${manifest.object}`);
   const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
   await pipeline(await store.get(manifest.object), verifier, sink, signal ? { signal } : {});
   if (verifier.size !== manifest.size || verifier.sha256 !== manifest.sha256) {
-    throw new BootstrapError('SNAPSHOT_INVALID', `${store.location}/${manifest.object}: its content does not match its manifest (${verifier.size} bytes with another sha256 than recorded): refusing to restore from it`);
+    throw new BootstrapError(
+      'SNAPSHOT_INVALID',
+      `${store.location}/${manifest.object}: its content does not match its manifest (${verifier.size} bytes with another sha256 than recorded): refusing to restore from it`,
+    );
   }
 }
 
@@ -180,7 +205,11 @@ export interface RetentionPolicy {
  * removed, whatever the policy says; beyond it, one is removed when it is past the count or
  * (with an age limit) older than the limit.
  */
-export function planRetention(snapshots: readonly SnapshotManifest[], policy: RetentionPolicy, now: number): SnapshotManifest[] {
+export function planRetention(
+  snapshots: readonly SnapshotManifest[],
+  policy: RetentionPolicy,
+  now: number,
+): SnapshotManifest[] {
   return snapshots.filter((snapshot, index) => {
     if (index === 0) return false;
     if (policy.retain !== undefined && index >= policy.retain) return true;

@@ -24,11 +24,21 @@ export class FileObjectStore implements ObjectStore {
     this.location = location;
   }
 
-  async put(name: string, body: Readable, options: { contentType: string; signal?: AbortSignal }): Promise<{ size: number }> {
+  async put(
+    name: string,
+    body: Readable,
+    options: { contentType: string; signal?: AbortSignal },
+  ): Promise<{ size: number }> {
     await this.#guard('create the directory', () => mkdir(this.#directory, { recursive: true, mode: 0o700 }));
     const temporary = join(this.#directory, `.partial-${randomBytes(6).toString('hex')}-${name}`);
     try {
-      await this.#guard(`write ${name}`, () => pipeline(body, createWriteStream(temporary, { mode: 0o600, flags: 'wx' }), options.signal ? { signal: options.signal } : {}));
+      await this.#guard(`write ${name}`, () =>
+        pipeline(
+          body,
+          createWriteStream(temporary, { mode: 0o600, flags: 'wx' }),
+          options.signal ? { signal: options.signal } : {},
+        ),
+      );
       const handle = await open(temporary, 'r');
       try {
         await handle.sync();
@@ -64,7 +74,8 @@ export class FileObjectStore implements ObjectStore {
     try {
       await stat(path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new BootstrapError('SNAPSHOT_NOT_FOUND', `${this.location}: ${name} does not exist`);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new BootstrapError('SNAPSHOT_NOT_FOUND', `${this.location}: ${name} does not exist`);
       throw failure(`read ${name}`, error);
     }
     return createReadStream(path);
@@ -92,5 +103,8 @@ export class FileObjectStore implements ObjectStore {
 function failure(what: string, error: unknown): BootstrapError {
   const code = (error as NodeJS.ErrnoException).code;
   const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-  return new BootstrapError(denied ? 'SNAPSHOT_STORE_DENIED' : 'SNAPSHOT_STORE_UNAVAILABLE', `snapshot directory: cannot ${what} (${code ?? 'failed'})`);
+  return new BootstrapError(
+    denied ? 'SNAPSHOT_STORE_DENIED' : 'SNAPSHOT_STORE_UNAVAILABLE',
+    `snapshot directory: cannot ${what} (${code ?? 'failed'})`,
+  );
 }

@@ -18,19 +18,29 @@ export class GcsObjectStore implements ObjectStore {
   readonly #prefix: string;
   readonly #kmsKey: string | undefined;
 
-  constructor(options: { bucket: string; prefix: string; location: string; kmsKey: string | undefined }, env: Readonly<Record<string, string | undefined>> = process.env) {
+  constructor(
+    options: { bucket: string; prefix: string; location: string; kmsKey: string | undefined },
+    env: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
     this.location = options.location;
     this.#bucket = options.bucket;
     this.#prefix = options.prefix;
     this.#kmsKey = options.kmsKey;
     const emulator = emulatorOrigin(env.STORAGE_EMULATOR_HOST);
-    this.#storage = new Storage({ retryOptions: { autoRetry: true, maxRetries: 3, totalTimeout: 120 }, ...(emulator === undefined ? {} : { apiEndpoint: emulator }) });
+    this.#storage = new Storage({
+      retryOptions: { autoRetry: true, maxRetries: 3, totalTimeout: 120 },
+      ...(emulator === undefined ? {} : { apiEndpoint: emulator }),
+    });
     // The client takes STORAGE_EMULATOR_HOST verbatim as the JSON API's base (no /storage/v1), where
     // emulators (fake-gcs-server) and Google's other clients put it under /storage/v1: give it that.
     if (emulator !== undefined) Object.assign(this.#storage, { baseUrl: `${emulator}/storage/v1` });
   }
 
-  async put(name: string, body: Readable, options: { contentType: string; signal?: AbortSignal }): Promise<{ size: number }> {
+  async put(
+    name: string,
+    body: Readable,
+    options: { contentType: string; signal?: AbortSignal },
+  ): Promise<{ size: number }> {
     const file = this.#file(name);
     const upload = file.createWriteStream({
       resumable: true,
@@ -63,7 +73,11 @@ export class GcsObjectStore implements ObjectStore {
       throw this.#failure('list', error);
     }
     return files
-      .map((file) => ({ name: file.name.slice(prefix.length), size: Number(file.metadata.size ?? 0), createdAt: file.metadata.timeCreated }))
+      .map((file) => ({
+        name: file.name.slice(prefix.length),
+        size: Number(file.metadata.size ?? 0),
+        createdAt: file.metadata.timeCreated,
+      }))
       .filter((object) => object.name !== '' && !object.name.includes('/'))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -98,8 +112,12 @@ export class GcsObjectStore implements ObjectStore {
     if (error instanceof BootstrapError) return error;
     const status = (error as { code?: unknown }).code;
     const denied = status === 401 || status === 403 || status === 404;
-    const reason = typeof status === 'number' ? `HTTP ${status}` : typeof status === 'string' ? status : 'request failed';
-    return new BootstrapError(denied ? 'SNAPSHOT_STORE_DENIED' : 'SNAPSHOT_STORE_UNAVAILABLE', `${this.location}: cannot ${what}: ${reason}`);
+    const reason =
+      typeof status === 'number' ? `HTTP ${status}` : typeof status === 'string' ? status : 'request failed';
+    return new BootstrapError(
+      denied ? 'SNAPSHOT_STORE_DENIED' : 'SNAPSHOT_STORE_UNAVAILABLE',
+      `${this.location}: cannot ${what}: ${reason}`,
+    );
   }
 }
 

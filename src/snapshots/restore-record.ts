@@ -35,7 +35,12 @@ export async function readRestoreRecord(store: SecretStore, name: string): Promi
   }
   try {
     const value = JSON.parse(text) as RestoreRecord;
-    if (typeof value.snapshot !== 'string' || !['started', 'restored', 'done'].includes(value.stage) || !Number.isInteger(value.keysVersion)) throw new Error('shape');
+    if (
+      typeof value.snapshot !== 'string' ||
+      !['started', 'restored', 'done'].includes(value.stage) ||
+      !Number.isInteger(value.keysVersion)
+    )
+      throw new Error('shape');
     return value;
   } catch {
     throw new BootstrapError('STORE_CORRUPT', `${name}: the latest version is not a valid restore record`);
@@ -57,7 +62,8 @@ export async function createRestoreRecord(store: SecretStore, name: string, reco
 export async function writeRestoreStage(store: SecretStore, name: string, record: RestoreRecord): Promise<void> {
   const text = JSON.stringify(record);
   await store.addVersion(name, text);
-  if ((await store.readLatest(name)) !== text) throw new BootstrapError('STORE_MISMATCH', `${name}: the stage read back differs from the one written`);
+  if ((await store.readLatest(name)) !== text)
+    throw new BootstrapError('STORE_MISMATCH', `${name}: the stage read back differs from the one written`);
 }
 
 /** The throwaway init's answer: its key shares and root token, only ever in memory and the memory-backed spool. */
@@ -79,14 +85,21 @@ export class ThrowawaySpool {
   async write(throwaway: Throwaway): Promise<void> {
     if (this.#directory === undefined) return;
     const temporary = join(this.#directory, `.${THROWAWAY_FILE}.${randomBytes(6).toString('hex')}`);
-    await writeFile(temporary, JSON.stringify({ keys: throwaway.keys.map((key) => key.reveal()), rootToken: throwaway.rootToken.reveal() }), { mode: 0o600, flag: 'wx' });
+    await writeFile(
+      temporary,
+      JSON.stringify({ keys: throwaway.keys.map((key) => key.reveal()), rootToken: throwaway.rootToken.reveal() }),
+      { mode: 0o600, flag: 'wx' },
+    );
     await rename(temporary, join(this.#directory, THROWAWAY_FILE));
   }
 
   async read(): Promise<Throwaway | undefined> {
     if (this.#directory === undefined) return undefined;
     try {
-      const value = JSON.parse(await readFile(join(this.#directory, THROWAWAY_FILE), 'utf8')) as { keys: string[]; rootToken: string };
+      const value = JSON.parse(await readFile(join(this.#directory, THROWAWAY_FILE), 'utf8')) as {
+        keys: string[];
+        rootToken: string;
+      };
       return { keys: value.keys.map((key) => new Secret(key)), rootToken: new Secret(value.rootToken) };
     } catch {
       return undefined;

@@ -1,4 +1,11 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type ListObjectsV2CommandOutput,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { BootstrapError } from '../errors.js';
@@ -24,7 +31,10 @@ export class S3ObjectStore implements ObjectStore {
   readonly #prefix: string;
   readonly #kmsKey: string | undefined;
 
-  constructor(options: { bucket: string; prefix: string; location: string; kmsKey: string | undefined }, env: Readonly<Record<string, string | undefined>> = process.env) {
+  constructor(
+    options: { bucket: string; prefix: string; location: string; kmsKey: string | undefined },
+    env: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
     this.location = options.location;
     this.#bucket = options.bucket;
     this.#prefix = options.prefix;
@@ -32,11 +42,19 @@ export class S3ObjectStore implements ObjectStore {
     const endpointOverride = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
     this.#client = new S3Client({
       forcePathStyle: endpointOverride,
-      requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
+      requestHandler: {
+        connectionTimeout: CONNECTION_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        throwOnRequestTimeout: true,
+      },
     });
   }
 
-  async put(name: string, body: Readable, options: { contentType: string; signal?: AbortSignal }): Promise<{ size: number }> {
+  async put(
+    name: string,
+    body: Readable,
+    options: { contentType: string; signal?: AbortSignal },
+  ): Promise<{ size: number }> {
     const key = this.#key(name);
     const upload = new Upload({
       client: this.#client,
@@ -79,7 +97,9 @@ export class S3ObjectStore implements ObjectStore {
     do {
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token }));
+        page = await this.#client.send(
+          new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token }),
+        );
       } catch (error) {
         throw this.#failure('list', error);
       }
@@ -98,7 +118,8 @@ export class S3ObjectStore implements ObjectStore {
       const output = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#key(name) }));
       return output.Body as Readable;
     } catch (error) {
-      if (errorName(error) === 'NoSuchKey' || statusOf(error) === 404) throw new BootstrapError('SNAPSHOT_NOT_FOUND', `${this.location}: ${name} does not exist`);
+      if (errorName(error) === 'NoSuchKey' || statusOf(error) === 404)
+        throw new BootstrapError('SNAPSHOT_NOT_FOUND', `${this.location}: ${name} does not exist`);
       throw this.#failure(`read ${name}`, error);
     }
   }
@@ -123,9 +144,17 @@ export class S3ObjectStore implements ObjectStore {
   /** Only the error's name and status leave this file: SDK messages may carry request details. */
   #failure(what: string, error: unknown): BootstrapError {
     const status = statusOf(error);
-    const denied = status === 403 || status === 401 || errorName(error) === 'AccessDenied' || errorName(error) === 'NoSuchBucket' || errorName(error) === 'CredentialsProviderError';
+    const denied =
+      status === 403 ||
+      status === 401 ||
+      errorName(error) === 'AccessDenied' ||
+      errorName(error) === 'NoSuchBucket' ||
+      errorName(error) === 'CredentialsProviderError';
     const reason = `${errorName(error) ?? 'request failed'}${status === undefined ? '' : ` (HTTP ${status})`}`;
-    return new BootstrapError(denied ? 'SNAPSHOT_STORE_DENIED' : 'SNAPSHOT_STORE_UNAVAILABLE', `${this.location}: cannot ${what}: ${reason}`);
+    return new BootstrapError(
+      denied ? 'SNAPSHOT_STORE_DENIED' : 'SNAPSHOT_STORE_UNAVAILABLE',
+      `${this.location}: cannot ${what}: ${reason}`,
+    );
   }
 }
 

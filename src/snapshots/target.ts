@@ -10,14 +10,21 @@ const PREFIX = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
  * refused inside Kubernetes unless --allow-file-store, the file store's rule). Throws ConfigError
  * naming the setting.
  */
-export function parseSnapshotTarget(text: string, name: string, options: { insideKubernetes: boolean; allowFile: boolean; kmsKey: string | undefined }): SnapshotTarget {
+export function parseSnapshotTarget(
+  text: string,
+  name: string,
+  options: { insideKubernetes: boolean; allowFile: boolean; kmsKey: string | undefined },
+): SnapshotTarget {
   const expected = 'expected s3://bucket/prefix, gs://bucket/prefix or file:///absolute/dir';
   const scheme = /^([a-z0-9]+):\/\//.exec(text)?.[1];
   if (scheme === 'file') {
     if (options.insideKubernetes && !options.allowFile) {
-      throw new ConfigError(`${name}: file:// snapshots are for local development and are refused inside Kubernetes; use s3:// or gs:// (or --allow-file-store)`);
+      throw new ConfigError(
+        `${name}: file:// snapshots are for local development and are refused inside Kubernetes; use s3:// or gs:// (or --allow-file-store)`,
+      );
     }
-    if (options.kmsKey !== undefined) throw new ConfigError(`--snapshot-kms-key/VB_SNAPSHOT_KMS_KEY: only valid with an s3:// or gs:// --snapshot-to`);
+    if (options.kmsKey !== undefined)
+      throw new ConfigError(`--snapshot-kms-key/VB_SNAPSHOT_KMS_KEY: only valid with an s3:// or gs:// --snapshot-to`);
     let directory: string;
     try {
       directory = fileURLToPath(text);
@@ -31,8 +38,14 @@ export function parseSnapshotTarget(text: string, name: string, options: { insid
   const slash = rest.indexOf('/');
   const bucket = slash === -1 ? rest : rest.slice(0, slash);
   const prefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
-  if (!BUCKET.test(bucket)) throw new ConfigError(`${name}: ${JSON.stringify(bucket)} is not a bucket name (3-63 lower-case letters, digits, ".", "-", "_"); ${expected}`);
-  if (prefix !== '' && (!PREFIX.test(prefix) || prefix.split('/').some((segment) => /^\.+$/.test(segment)))) throw new ConfigError(`${name}: ${JSON.stringify(prefix)} is not an object prefix (letters, digits, ".", "_", "-" between "/"); ${expected}`);
+  if (!BUCKET.test(bucket))
+    throw new ConfigError(
+      `${name}: ${JSON.stringify(bucket)} is not a bucket name (3-63 lower-case letters, digits, ".", "-", "_"); ${expected}`,
+    );
+  if (prefix !== '' && (!PREFIX.test(prefix) || prefix.split('/').some((segment) => /^\.+$/.test(segment))))
+    throw new ConfigError(
+      `${name}: ${JSON.stringify(prefix)} is not an object prefix (letters, digits, ".", "_", "-" between "/"); ${expected}`,
+    );
   return { kind: scheme === 's3' ? 's3' : 'gcs', bucket, prefix, location: text, kmsKey: options.kmsKey };
 }
 

@@ -22,7 +22,11 @@ export interface ConfigureChanges {
 }
 
 /** What configuring would change, read-only: policies whose text differs, and the token role. */
-export async function planConfiguration(context: StepContext, policies: ReadonlyMap<string, string>, token: Secret): Promise<ConfigureChanges> {
+export async function planConfiguration(
+  context: StepContext,
+  policies: ReadonlyMap<string, string>,
+  token: Secret,
+): Promise<ConfigureChanges> {
   const { vault, signal, config } = context;
   const policiesWritten: string[] = [];
   for (const [name, text] of policies) {
@@ -47,7 +51,9 @@ export async function configurePolicy(context: StepContext, name: string, text: 
 }
 
 export async function configureTokenRole(context: StepContext, token: Secret): Promise<void> {
-  await context.vault.writeTokenRole(PROVISIONER_ROLE, provisionerRole(context.config.provisionerTtlMs), token, { signal: context.signal });
+  await context.vault.writeTokenRole(PROVISIONER_ROLE, provisionerRole(context.config.provisionerTtlMs), token, {
+    signal: context.signal,
+  });
   context.log.info({ event: 'token-role-written', role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
 }
 
@@ -65,7 +71,9 @@ export async function auditDeviceDiffers(context: StepContext, token: Secret): P
   if (auditFile === undefined) return false;
   const enabled = (await context.vault.readAuditDevices(token, { signal: context.signal })).get(AUDIT_DEVICE_PATH);
   const desired = desiredAuditDevice(auditFile);
-  return enabled === undefined || enabled.type !== desired.type || enabled.options.file_path !== desired.options.file_path;
+  return (
+    enabled === undefined || enabled.type !== desired.type || enabled.options.file_path !== desired.options.file_path
+  );
 }
 
 /** Enables the audit device, replacing one at the same path that differs (a device's options cannot be tuned). */
@@ -74,7 +82,8 @@ export async function configureAuditDevice(context: StepContext, token: Secret):
   if (auditFile === undefined) return;
   const { vault, signal, log } = context;
   const path = AUDIT_DEVICE_PATH.slice(0, -1);
-  if ((await vault.readAuditDevices(token, { signal })).has(AUDIT_DEVICE_PATH)) await vault.disableAuditDevice(path, token, { signal });
+  if ((await vault.readAuditDevices(token, { signal })).has(AUDIT_DEVICE_PATH))
+    await vault.disableAuditDevice(path, token, { signal });
   await vault.enableAuditDevice(path, desiredAuditDevice(auditFile), token, { signal });
   log.info({ auditDevice: AUDIT_DEVICE_PATH, file: auditFile }, 'audit device enabled');
 }

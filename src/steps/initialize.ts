@@ -19,7 +19,11 @@ export async function initialize(context: StepContext, plan: InitPlan): Promise<
   const { keyType, shares, threshold, custodians } = plan;
   const request: InitRequest =
     keyType === 'recovery'
-      ? { recovery_shares: shares, recovery_threshold: threshold, ...(custodians ? { recovery_pgp_keys: custodians.map((key) => key.keyBase64) } : {}) }
+      ? {
+          recovery_shares: shares,
+          recovery_threshold: threshold,
+          ...(custodians ? { recovery_pgp_keys: custodians.map((key) => key.keyBase64) } : {}),
+        }
       : { secret_shares: shares, secret_threshold: threshold };
   checkpoint('init-sent');
   const result = await context.vault.initialize(request);

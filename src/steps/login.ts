@@ -21,7 +21,8 @@ export class LoginSession {
     if (login === undefined) return { kind: 'rejected', problem: 'no login configured (--self-init)' };
     if (this.#token !== undefined) {
       const info = await vault.lookupSelf(this.#token, { signal });
-      const inLastThird = info !== undefined && info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds;
+      const inLastThird =
+        info !== undefined && info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds;
       if (info !== undefined && !inLastThird) return { kind: 'token', token: this.#token };
       this.#token = undefined;
     }
@@ -29,7 +30,10 @@ export class LoginSession {
     try {
       secret = new Secret((await readFile(login.secretFile, 'utf8')).trim());
     } catch (error) {
-      return { kind: 'rejected', problem: `cannot read the login's secret file ${login.secretFile} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` };
+      return {
+        kind: 'rejected',
+        problem: `cannot read the login's secret file ${login.secretFile} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      };
     }
     const answer =
       login.method === 'kubernetes'
@@ -37,7 +41,17 @@ export class LoginSession {
         : await vault.login(login.mount, { role_id: login.role }, { field: 'secret_id', value: secret }, { signal });
     if (answer.kind === 'rejected') return answer;
     this.#token = answer.token;
-    log.info({ event: 'logged-in', method: login.method, mount: login.mount, role: login.role, policies: answer.policies, ttlSeconds: answer.ttlSeconds }, 'logged in through the auth method the server declared');
+    log.info(
+      {
+        event: 'logged-in',
+        method: login.method,
+        mount: login.mount,
+        role: login.role,
+        policies: answer.policies,
+        ttlSeconds: answer.ttlSeconds,
+      },
+      'logged in through the auth method the server declared',
+    );
     return { kind: 'token', token: answer.token };
   }
 }

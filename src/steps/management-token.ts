@@ -33,7 +33,12 @@ export interface ManagementTokenChoice {
  * with none, a person runs generate-root. Reads nothing from the store: the caller hands in the
  * records it read.
  */
-export async function resolveManagementToken(context: StepContext, own: StoredRecord<ManagementToken>, root: StoredRecord<RootToken>, at: number = Date.now()): Promise<ManagementTokenChoice> {
+export async function resolveManagementToken(
+  context: StepContext,
+  own: StoredRecord<ManagementToken>,
+  root: StoredRecord<RootToken>,
+  at: number = Date.now(),
+): Promise<ManagementTokenChoice> {
   const { vault, signal } = context;
   let verdict: ManagementTokenVerdict = own.kind === 'absent' ? 'missing' : 'invalid';
   let renewAt: number | undefined;
@@ -51,16 +56,28 @@ export async function resolveManagementToken(context: StepContext, own: StoredRe
     if (login.kind === 'token') return { token: login.token, source: 'login', own: verdict, rootTokenLive, renewAt };
     return { token: undefined, source: 'none', loginProblem: login.problem, own: verdict, rootTokenLive, renewAt };
   }
-  if ((verdict === 'valid' || verdict === 'renew') && own.kind === 'valid') return { token: own.value.token, source: 'management', own: verdict, rootTokenLive, renewAt };
-  if (rootTokenLive && rootSecret !== null) return { token: rootSecret, source: 'root', own: verdict, rootTokenLive, renewAt };
+  if ((verdict === 'valid' || verdict === 'renew') && own.kind === 'valid')
+    return { token: own.value.token, source: 'management', own: verdict, rootTokenLive, renewAt };
+  if (rootTokenLive && rootSecret !== null)
+    return { token: rootSecret, source: 'root', own: verdict, rootTokenLive, renewAt };
   return { token: undefined, source: 'none', own: verdict, rootTokenLive, renewAt };
 }
 
 /** The token to configure, seal and repair with now (reads the two records); NO_MANAGEMENT_TOKEN when none works. */
-export async function managementToken(context: StepContext): Promise<{ token: Secret; source: 'management' | 'root' | 'login' }> {
+export async function managementToken(
+  context: StepContext,
+): Promise<{ token: Secret; source: 'management' | 'root' | 'login' }> {
   const { records } = context;
-  const choice = await resolveManagementToken(context, await records.inspectManagementToken(), await records.inspectRootToken());
-  if (choice.loginProblem !== undefined) throw new BootstrapError('NO_MANAGEMENT_TOKEN', `--self-init: the server refused the sidecar's login: ${choice.loginProblem}`);
+  const choice = await resolveManagementToken(
+    context,
+    await records.inspectManagementToken(),
+    await records.inspectRootToken(),
+  );
+  if (choice.loginProblem !== undefined)
+    throw new BootstrapError(
+      'NO_MANAGEMENT_TOKEN',
+      `--self-init: the server refused the sidecar's login: ${choice.loginProblem}`,
+    );
   if (choice.token === undefined || choice.source === 'none') {
     throw new BootstrapError(
       'NO_MANAGEMENT_TOKEN',
@@ -79,10 +96,17 @@ export async function issueManagementToken(context: StepContext, rootToken: Secr
   const { vault, records, log, config } = context;
   const periodSeconds = Math.round(config.provisionerTtlMs / 1000);
   await context.secretsInFlight.hold(async () => {
-    const created = await vault.createPeriodicToken([MANAGEMENT_POLICY], periodSeconds, 'vault-bootstrap-management', rootToken);
+    const created = await vault.createPeriodicToken(
+      [MANAGEMENT_POLICY],
+      periodSeconds,
+      'vault-bootstrap-management',
+      rootToken,
+    );
     checkpoint('management-token-created');
     const record: ManagementToken = tokenRecord(created, periodSeconds);
-    await retryUntilStored(context, 'store-management-token', 'storing the management token failed; retrying', () => records.writeManagementToken(record));
+    await retryUntilStored(context, 'store-management-token', 'storing the management token failed; retrying', () =>
+      records.writeManagementToken(record),
+    );
   });
   log.info({ secret: records.names.managementToken }, 'management token issued and stored');
 }

@@ -38,25 +38,37 @@ const ACTIVE_WITHIN_MS = 60_000;
 export async function migrateSeal(context: StepContext): Promise<MigrationResult> {
   const { vault, records, log, signal } = context;
   const seal = await vault.sealStatus({ signal });
-  if (!seal.initialized) throw new ConfigError('migrate-seal: the server is not initialized; there is nothing to migrate');
+  if (!seal.initialized)
+    throw new ConfigError('migrate-seal: the server is not initialized; there is nothing to migrate');
   const target = seal.type;
   if (keyTypeFor(target) !== 'recovery') {
-    throw new ConfigError(`migrate-seal: the server has a ${target} seal and no migration to an auto-unseal seal is in progress: add the new seal stanza to its configuration and restart it first (README: seal migration)`);
+    throw new ConfigError(
+      `migrate-seal: the server has a ${target} seal and no migration to an auto-unseal seal is in progress: add the new seal stanza to its configuration and restart it first (README: seal migration)`,
+    );
   }
   const stored = await records.readUnsealKeyVersions();
   const active = stored.active?.record;
-  if (active === undefined) throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
+  if (active === undefined)
+    throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
   // A run that stopped after recording the recovery keys: nothing is left to do.
   if (active.type === 'recovery' && active.migratedAt !== undefined && !seal.migration && !seal.sealed) {
-    log.info({ event: 'migration-already-recorded', secret: records.names.unsealKeys }, 'the seal migration is complete and recorded');
+    log.info(
+      { event: 'migration-already-recorded', secret: records.names.unsealKeys },
+      'the seal migration is complete and recorded',
+    );
     return { from: 'shamir', to: target, version: stored.count, alreadyMigrated: true };
   }
   if (active.type !== 'shamir' || active.encrypted === true) {
-    throw new ConfigError(`migrate-seal: ${records.names.unsealKeys} holds ${active.encrypted ? 'encrypted ' : ''}${active.type} keys; it migrates from Shamir (plaintext unseal keys) only: migrate other seals by hand (README: seal migration)`);
+    throw new ConfigError(
+      `migrate-seal: ${records.names.unsealKeys} holds ${active.encrypted ? 'encrypted ' : ''}${active.type} keys; it migrates from Shamir (plaintext unseal keys) only: migrate other seals by hand (README: seal migration)`,
+    );
   }
   // The keys are confirmed with the sidecar's management token (as the loop's own adoption does), else the root token.
   if ((await records.inspectManagementToken()).kind !== 'valid' && !(await records.readRootToken())?.token) {
-    throw new BootstrapError('NO_MANAGEMENT_TOKEN', `migrate-seal needs the management token (${records.names.managementToken}) or the root token to confirm the keys and neither is stored: run vault-bootstrap generate-root first`);
+    throw new BootstrapError(
+      'NO_MANAGEMENT_TOKEN',
+      `migrate-seal needs the management token (${records.names.managementToken}) or the root token to confirm the keys and neither is stored: run vault-bootstrap generate-root first`,
+    );
   }
 
   const alreadyMigrated = !seal.migration && !seal.sealed;
@@ -64,23 +76,39 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   const recordedAt = stored.pending.find((entry) => entry.record.migratedAt !== undefined)?.record.migratedAt;
   const migratedAt = recordedAt ?? new Date().toISOString();
   if (!alreadyMigrated) {
-    if (!seal.migration) throw new BootstrapError('VAULT_SEALED', `migrate-seal: the server's ${target} seal has not unsealed it and no migration is in progress: the seal (KMS) is failing (README: recovery)`);
+    if (!seal.migration)
+      throw new BootstrapError(
+        'VAULT_SEALED',
+        `migrate-seal: the server's ${target} seal has not unsealed it and no migration is in progress: the seal (KMS) is failing (README: recovery)`,
+      );
     if (recordedAt === undefined) {
       await records.writeUnsealKeys({ ...active, type: 'recovery', status: 'pending', migratedAt });
-      log.info({ event: 'migration-recorded', secret: records.names.unsealKeys, to: target }, 'seal migration recorded as a pending version of the keys (type recovery); submitting the Shamir keys with migrate');
+      log.info(
+        { event: 'migration-recorded', secret: records.names.unsealKeys, to: target },
+        'seal migration recorded as a pending version of the keys (type recovery); submitting the Shamir keys with migrate',
+      );
     } else {
-      log.info({ event: 'migration-resumed', startedAt: recordedAt, to: target }, 'resuming the seal migration recorded earlier');
+      log.info(
+        { event: 'migration-resumed', startedAt: recordedAt, to: target },
+        'resuming the seal migration recorded earlier',
+      );
     }
     checkpoint('migration-recorded');
     await submitWithMigrate(context, active);
     checkpoint('migration-unsealed');
-    log.info({ event: 'migration-unsealed', to: target }, `unsealed with migrate: the ${target} seal now holds the barrier key`);
+    log.info(
+      { event: 'migration-unsealed', to: target },
+      `unsealed with migrate: the ${target} seal now holds the barrier key`,
+    );
   }
   await waitUntilActive(context);
   const { token } = await managementToken(context);
   const adopted = await adoptMigratedKeys(context, active, token, migratedAt);
   if (adopted !== 'adopted') {
-    throw new BootstrapError('KEYS_REJECTED', `migrate-seal: the server does not take the stored Shamir keys as its recovery keys${adopted === 'busy' ? ' (a recovery-key rotation is in progress: cancel it or let it finish, then run again)' : ': they are not this cluster\'s keys'}`);
+    throw new BootstrapError(
+      'KEYS_REJECTED',
+      `migrate-seal: the server does not take the stored Shamir keys as its recovery keys${adopted === 'busy' ? ' (a recovery-key rotation is in progress: cancel it or let it finish, then run again)' : ": they are not this cluster's keys"}`,
+    );
   }
   const versions = await records.readUnsealKeyVersions();
   return { from: 'shamir', to: target, version: versions.count, alreadyMigrated };
@@ -95,7 +123,10 @@ async function submitWithMigrate(context: StepContext, keys: UnsealKeys): Promis
     metrics.unsealSubmitted();
     if (!answer.sealed) return;
   }
-  throw new BootstrapError('KEYS_REJECTED', `migrate-seal: every stored share was submitted and the server is still sealed (it wants more shares than ${context.records.names.unsealKeys} holds)`);
+  throw new BootstrapError(
+    'KEYS_REJECTED',
+    `migrate-seal: every stored share was submitted and the server is still sealed (it wants more shares than ${context.records.names.unsealKeys} holds)`,
+  );
 }
 
 async function waitUntilActive(context: StepContext): Promise<void> {
@@ -105,7 +136,10 @@ async function waitUntilActive(context: StepContext): Promise<void> {
     if (status === 200) return;
     if (Date.now() > deadline) {
       // A standby unsealed with migrate while the active node still runs the old seal answers sys/health 500 (OpenBao 2.6.2, measured).
-      throw new BootstrapError('VAULT_REQUEST_FAILED', `migrate-seal: the server did not become active within ${ACTIVE_WITHIN_MS / 1000} s after the migration (sys/health ${status}); run migrate-seal again on the active node`);
+      throw new BootstrapError(
+        'VAULT_REQUEST_FAILED',
+        `migrate-seal: the server did not become active within ${ACTIVE_WITHIN_MS / 1000} s after the migration (sys/health ${status}); run migrate-seal again on the active node`,
+      );
     }
     await sleep(250, context.signal);
   }
@@ -117,15 +151,28 @@ async function waitUntilActive(context: StepContext): Promise<void> {
  * as a new version of type `recovery`. `busy`: a rotation someone started is in progress, which
  * a trial would cancel, so nothing is asked.
  */
-export async function adoptMigratedKeys(context: StepContext, keys: UnsealKeys, token: Secret, migratedAt: string = new Date().toISOString()): Promise<'adopted' | 'refused' | 'busy'> {
+export async function adoptMigratedKeys(
+  context: StepContext,
+  keys: UnsealKeys,
+  token: Secret,
+  migratedAt: string = new Date().toISOString(),
+): Promise<'adopted' | 'refused' | 'busy'> {
   const { vault, records, log, signal } = context;
   const health = await vault.health({ signal });
   const rotation = new KeyRotationApi(vault.client, serverKindOf(health.body), 'recovery', token);
   if ((await rotation.status()).started) return 'busy';
   if (!(await serverAccepts(rotation, keys))) return 'refused';
   const recovery: UnsealKeys = { ...keys, type: 'recovery', status: 'active', migratedAt };
-  await retryUntilStored(context, 'store-migrated-keys', 'storing the migrated keys as recovery keys failed; retrying (the server already takes them)', () => records.writeUnsealKeys(recovery));
+  await retryUntilStored(
+    context,
+    'store-migrated-keys',
+    'storing the migrated keys as recovery keys failed; retrying (the server already takes them)',
+    () => records.writeUnsealKeys(recovery),
+  );
   checkpoint('migration-recorded-recovery');
-  log.info({ event: 'migrated-keys-recorded', secret: records.names.unsealKeys }, 'the server takes the stored Shamir keys as its recovery keys (a completed seal migration): stored them as type recovery');
+  log.info(
+    { event: 'migrated-keys-recorded', secret: records.names.unsealKeys },
+    'the server takes the stored Shamir keys as its recovery keys (a completed seal migration): stored them as type recovery',
+  );
   return 'adopted';
 }

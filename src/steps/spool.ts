@@ -3,7 +3,13 @@ import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
-import { unsealKeysFromObject, encodeRootToken, encodeUnsealKeys, type RootToken, type UnsealKeys } from '../store/records.js';
+import {
+  unsealKeysFromObject,
+  encodeRootToken,
+  encodeUnsealKeys,
+  type RootToken,
+  type UnsealKeys,
+} from '../store/records.js';
 
 export interface PendingSecrets {
   unsealKeys: UnsealKeys;
@@ -27,7 +33,10 @@ export class Spool {
   }
 
   async write(pending: PendingSecrets): Promise<void> {
-    const text = JSON.stringify({ unsealKeys: JSON.parse(encodeUnsealKeys(pending.unsealKeys)), rootToken: JSON.parse(encodeRootToken(pending.rootToken)) });
+    const text = JSON.stringify({
+      unsealKeys: JSON.parse(encodeUnsealKeys(pending.unsealKeys)),
+      rootToken: JSON.parse(encodeRootToken(pending.rootToken)),
+    });
     const temporary = join(this.#directory, `.${FILE_NAME}.${randomBytes(6).toString('hex')}`);
     await writeFile(temporary, text, { mode: 0o600, flag: 'wx' });
     await rename(temporary, this.#path);
@@ -39,10 +48,16 @@ export class Spool {
       text = await readFile(this.#path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new BootstrapError('STORE_UNAVAILABLE', `spool ${this.#path}: ${(error as NodeJS.ErrnoException).code ?? 'read failed'}`);
+      throw new BootstrapError(
+        'STORE_UNAVAILABLE',
+        `spool ${this.#path}: ${(error as NodeJS.ErrnoException).code ?? 'read failed'}`,
+      );
     }
     try {
-      const parsed = JSON.parse(text) as { unsealKeys: Record<string, unknown>; rootToken: { token: string; createdAt: string } };
+      const parsed = JSON.parse(text) as {
+        unsealKeys: Record<string, unknown>;
+        rootToken: { token: string; createdAt: string };
+      };
       return {
         unsealKeys: unsealKeysFromObject(parsed.unsealKeys),
         rootToken: { token: new Secret(parsed.rootToken.token), createdAt: parsed.rootToken.createdAt },

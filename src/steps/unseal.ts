@@ -17,10 +17,17 @@ export type UnsealOutcome = 'unsealed' | 'refused' | 'still-sealed' | 'interfere
  * instead. Progress left by anyone is reset before the first share when `resetFirst`, and
  * after a refusal or an interference, so the next try starts from zero too.
  */
-export async function submitUnsealKeys(context: StepContext, unsealKeys: UnsealKeys, resetFirst: boolean): Promise<UnsealOutcome> {
+export async function submitUnsealKeys(
+  context: StepContext,
+  unsealKeys: UnsealKeys,
+  resetFirst: boolean,
+): Promise<UnsealOutcome> {
   const { vault, log, metrics, signal } = context;
   if (unsealKeys.type !== 'shamir') {
-    throw new BootstrapError('INTERNAL', `${context.records.names.unsealKeys}: unseal was decided with recovery keys (a bug: please report it)`);
+    throw new BootstrapError(
+      'INTERNAL',
+      `${context.records.names.unsealKeys}: unseal was decided with recovery keys (a bug: please report it)`,
+    );
   }
   if (resetFirst) await resetUnsealProgress(context);
   for (const [index, key] of unsealKeys.keys.entries()) {
@@ -33,11 +40,17 @@ export async function submitUnsealKeys(context: StepContext, unsealKeys: UnsealK
       return 'refused';
     }
     metrics.unsealSubmitted();
-    log.debug({ event: 'unseal-share-submitted', share: index + 1, progress: answer.progress }, 'unseal share submitted');
+    log.debug(
+      { event: 'unseal-share-submitted', share: index + 1, progress: answer.progress },
+      'unseal share submitted',
+    );
     if (!answer.sealed) return 'unsealed';
     // The server counts every share it holds: a count ahead of ours includes someone else's.
     if (answer.progress !== 0 && answer.progress !== index + 1) {
-      log.warn({ event: 'unseal-interfered', share: index + 1, progress: answer.progress }, 'someone else submitted unseal shares while we did: resetting and starting again from zero');
+      log.warn(
+        { event: 'unseal-interfered', share: index + 1, progress: answer.progress },
+        'someone else submitted unseal shares while we did: resetting and starting again from zero',
+      );
       await resetUnsealProgress(context);
       return 'interfered';
     }

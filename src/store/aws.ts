@@ -207,7 +207,11 @@ function sdkApi(region: string | undefined): SecretsManagerApi {
     // Without throwOnRequestTimeout the handler only logs a warning and keeps waiting: an endpoint
     // that accepts and never answers would hold the call for ever. The store wrapper bounds the
     // whole operation (SDK retries included); this ends each abandoned request as well.
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: CALL_DEADLINE_MS.store, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      requestTimeout: CALL_DEADLINE_MS.store,
+      throwOnRequestTimeout: true,
+    },
   });
   return {
     createSecret: (input) => client.send(new CreateSecretCommand(input)),
@@ -220,7 +224,8 @@ function sdkApi(region: string | undefined): SecretsManagerApi {
 
 function secretStringOf(output: GetSecretValueCommandOutput, name: string): string {
   // The program writes SecretString only; a binary-only version was written by someone else.
-  if (output.SecretString === undefined) throw new BootstrapError('STORE_CORRUPT', `aws secret ${name} has no text value`);
+  if (output.SecretString === undefined)
+    throw new BootstrapError('STORE_CORRUPT', `aws secret ${name} has no text value`);
   return output.SecretString;
 }
 
@@ -255,7 +260,11 @@ function translate(error: unknown, operation: string, name: string): BootstrapEr
 
 function classify(error: unknown): SdkFailure {
   const statusCode = httpStatusOf(error);
-  return { transient: isTransient(error, statusCode), reason: reasonOf(error), ...(statusCode === undefined ? {} : { statusCode }) };
+  return {
+    transient: isTransient(error, statusCode),
+    reason: reasonOf(error),
+    ...(statusCode === undefined ? {} : { statusCode }),
+  };
 }
 
 function isTransient(error: unknown, statusCode: number | undefined): boolean {
@@ -269,13 +278,21 @@ function isTransient(error: unknown, statusCode: number | undefined): boolean {
 /** Start-up failures an operator fixes in configuration: one line naming what is missing. */
 function startupProblem(error: unknown, probeName: string): ConfigError | undefined {
   const name = errorName(error);
-  if (isRegionMissing(error)) return new ConfigError('AWS region is not set: use --aws-region/VB_AWS_REGION (or AWS_REGION)');
+  if (isRegionMissing(error))
+    return new ConfigError('AWS region is not set: use --aws-region/VB_AWS_REGION (or AWS_REGION)');
   if (name === 'CredentialsProviderError') {
-    return new ConfigError('AWS credentials not found: use an IAM role for the service account (IRSA or EKS Pod Identity) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
+    return new ConfigError(
+      'AWS credentials not found: use an IAM role for the service account (IRSA or EKS Pod Identity) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
+    );
   }
-  if (REJECTED_CREDENTIAL_NAMES.has(name)) return new ConfigError(`AWS credentials were rejected (${reasonOf(error)}): check the role or keys and --aws-region/VB_AWS_REGION`);
+  if (REJECTED_CREDENTIAL_NAMES.has(name))
+    return new ConfigError(
+      `AWS credentials were rejected (${reasonOf(error)}): check the role or keys and --aws-region/VB_AWS_REGION`,
+    );
   if (name === 'AccessDeniedException' || name === 'AccessDenied') {
-    return new ConfigError(`AWS credentials lack secretsmanager:GetSecretValue on secret ${probeName} (the start-up probe); grant it with the other secretsmanager permissions`);
+    return new ConfigError(
+      `AWS credentials lack secretsmanager:GetSecretValue on secret ${probeName} (the start-up probe); grant it with the other secretsmanager permissions`,
+    );
   }
   return undefined;
 }

@@ -5,7 +5,18 @@
 import { createHash } from 'node:crypto';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
-import { SEAL_KEY_BYTES, type ProvisionerToken, type RootToken, type SealIntent, type SealKey, type SealKeyRollout, type SelfInitCluster, type StoredRecord, type UnsealKeys, type InitClaim } from './schema.js';
+import {
+  SEAL_KEY_BYTES,
+  type ProvisionerToken,
+  type RootToken,
+  type SealIntent,
+  type SealKey,
+  type SealKeyRollout,
+  type SelfInitCluster,
+  type StoredRecord,
+  type UnsealKeys,
+  type InitClaim,
+} from './schema.js';
 
 /** Both clouds cap a secret value at 64 KiB; anything larger was not written by us. */
 const MAX_RECORD_BYTES = 64 * 1024;
@@ -52,15 +63,22 @@ export function decodeUnsealKeys(text: string): UnsealKeys {
 
 export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKeys {
   const { type, keysBase64, threshold, shares, status, fingerprints } = record;
-  if (type !== 'shamir' && type !== 'recovery') throw new RecordProblem('unknown type (expected "shamir" or "recovery")');
+  if (type !== 'shamir' && type !== 'recovery')
+    throw new RecordProblem('unknown type (expected "shamir" or "recovery")');
   if (!Array.isArray(keysBase64) || keysBase64.length === 0) throw new RecordProblem('no keys in keysBase64');
-  if (keysBase64.some((key) => typeof key !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(key))) throw new RecordProblem('a key is not a base64 string');
+  if (keysBase64.some((key) => typeof key !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(key)))
+    throw new RecordProblem('a key is not a base64 string');
   if (!Number.isInteger(threshold) || (threshold as number) < 1 || (threshold as number) > keysBase64.length) {
     throw new RecordProblem(`threshold must be a whole number from 1 to the number of keys (${keysBase64.length})`);
   }
-  if (!Number.isInteger(shares) || (shares as number) < keysBase64.length) throw new RecordProblem('shares must be a whole number, at least the number of keys');
-  if (status !== undefined && status !== 'pending' && status !== 'active') throw new RecordProblem('status must be "pending" or "active"');
-  if (fingerprints !== undefined && (!Array.isArray(fingerprints) || fingerprints.some((fingerprint) => typeof fingerprint !== 'string'))) {
+  if (!Number.isInteger(shares) || (shares as number) < keysBase64.length)
+    throw new RecordProblem('shares must be a whole number, at least the number of keys');
+  if (status !== undefined && status !== 'pending' && status !== 'active')
+    throw new RecordProblem('status must be "pending" or "active"');
+  if (
+    fingerprints !== undefined &&
+    (!Array.isArray(fingerprints) || fingerprints.some((fingerprint) => typeof fingerprint !== 'string'))
+  ) {
     throw new RecordProblem('fingerprints must be a list of strings');
   }
   return {
@@ -72,7 +90,9 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
     ...(status ? { status } : {}),
     ...(typeof record.rotatedAt === 'string' ? { rotatedAt: record.rotatedAt } : {}),
     ...(typeof record.nonce === 'string' ? { nonce: record.nonce } : {}),
-    ...(record.encrypted === true ? { encrypted: true, fingerprints: ((fingerprints as string[] | undefined) ?? []).slice() } : {}),
+    ...(record.encrypted === true
+      ? { encrypted: true, fingerprints: ((fingerprints as string[] | undefined) ?? []).slice() }
+      : {}),
     ...(typeof record.clusterId === 'string' && record.clusterId !== '' ? { clusterId: record.clusterId } : {}),
     ...(typeof record.migratedAt === 'string' ? { migratedAt: record.migratedAt } : {}),
   };
@@ -81,19 +101,30 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
 export function decodeSealIntent(text: string): SealIntent {
   const record = parseObject(text);
   if (typeof record.active !== 'boolean') throw new RecordProblem('active must be true or false');
-  return { active: record.active, by: String(record.by ?? ''), at: String(record.at ?? ''), reason: String(record.reason ?? '') };
+  return {
+    active: record.active,
+    by: String(record.by ?? ''),
+    at: String(record.at ?? ''),
+    reason: String(record.reason ?? ''),
+  };
 }
 
 export function decodeSelfInitCluster(text: string): SelfInitCluster {
   const record = parseObject(text);
-  if (typeof record.clusterId !== 'string' || record.clusterId === '') throw new RecordProblem('clusterId must be a non-empty string');
-  return { clusterId: record.clusterId, firstSeenAt: String(record.firstSeenAt ?? ''), sealType: String(record.sealType ?? '') };
+  if (typeof record.clusterId !== 'string' || record.clusterId === '')
+    throw new RecordProblem('clusterId must be a non-empty string');
+  return {
+    clusterId: record.clusterId,
+    firstSeenAt: String(record.firstSeenAt ?? ''),
+    sealType: String(record.sealType ?? ''),
+  };
 }
 
 export function decodeRootToken(text: string): RootToken {
   const record = parseObject(text);
   const token = record.token;
-  if (token !== null && (typeof token !== 'string' || token === '')) throw new RecordProblem('token must be a non-empty string or null');
+  if (token !== null && (typeof token !== 'string' || token === ''))
+    throw new RecordProblem('token must be a non-empty string or null');
   const generation = record.generation as Record<string, unknown> | undefined;
   if (generation !== undefined && (typeof generation?.nonce !== 'string' || typeof generation.otp !== 'string')) {
     throw new RecordProblem('generation must hold a nonce and a one-time pad');
@@ -103,35 +134,60 @@ export function decodeRootToken(text: string): RootToken {
     createdAt: String(record.createdAt ?? ''),
     ...(typeof record.revokedAt === 'string' ? { revokedAt: record.revokedAt } : {}),
     ...(typeof record.keepUntil === 'string' ? { keepUntil: record.keepUntil } : {}),
-    ...(generation ? { generation: { nonce: generation.nonce as string, otp: new Secret(generation.otp as string), startedAt: String(generation.startedAt ?? '') } } : {}),
+    ...(generation
+      ? {
+          generation: {
+            nonce: generation.nonce as string,
+            otp: new Secret(generation.otp as string),
+            startedAt: String(generation.startedAt ?? ''),
+          },
+        }
+      : {}),
   };
 }
 
 export function encodeToken(record: ProvisionerToken): string {
-  return JSON.stringify({ token: record.token.reveal(), accessor: record.accessor, policies: record.policies, expiresAt: record.expiresAt, ...(record.previous ? { previous: record.previous } : {}) });
+  return JSON.stringify({
+    token: record.token.reveal(),
+    accessor: record.accessor,
+    policies: record.policies,
+    expiresAt: record.expiresAt,
+    ...(record.previous ? { previous: record.previous } : {}),
+  });
 }
 
 export function decodeProvisionerToken(text: string): ProvisionerToken {
   const record = parseObject(text);
-  if (typeof record.token !== 'string' || record.token === '') throw new RecordProblem('token must be a non-empty string');
+  if (typeof record.token !== 'string' || record.token === '')
+    throw new RecordProblem('token must be a non-empty string');
   if (typeof record.accessor !== 'string') throw new RecordProblem('accessor must be a string');
   return {
     token: new Secret(record.token),
     accessor: record.accessor,
     policies: Array.isArray(record.policies) ? record.policies.map(String) : [],
     expiresAt: String(record.expiresAt ?? ''),
-    ...(isPrevious(record.previous) ? { previous: { accessor: record.previous.accessor, revokeAt: record.previous.revokeAt } } : {}),
+    ...(isPrevious(record.previous)
+      ? { previous: { accessor: record.previous.accessor, revokeAt: record.previous.revokeAt } }
+      : {}),
   };
 }
 
 function isPrevious(value: unknown): value is { accessor: string; revokeAt: string } {
   const previous = value as { accessor?: unknown; revokeAt?: unknown } | undefined;
-  return typeof previous?.accessor === 'string' && typeof previous.revokeAt === 'string' && !Number.isNaN(Date.parse(previous.revokeAt));
+  return (
+    typeof previous?.accessor === 'string' &&
+    typeof previous.revokeAt === 'string' &&
+    !Number.isNaN(Date.parse(previous.revokeAt))
+  );
 }
 
 export function decodeClaim(text: string): InitClaim {
   const record = parseObject(text);
-  return { holder: String(record.holder ?? ''), claimedAt: String(record.claimedAt ?? ''), clusterHint: String(record.clusterHint ?? '') };
+  return {
+    holder: String(record.holder ?? ''),
+    claimedAt: String(record.claimedAt ?? ''),
+    clusterHint: String(record.clusterHint ?? ''),
+  };
 }
 
 /** The value of a valid record, undefined when absent; an invalid one throws STORE_CORRUPT naming the version. */
@@ -155,7 +211,15 @@ export function encodeRootToken(record: RootToken): string {
     createdAt: record.createdAt,
     ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
     ...(record.keepUntil ? { keepUntil: record.keepUntil } : {}),
-    ...(record.generation ? { generation: { nonce: record.generation.nonce, otp: record.generation.otp.reveal(), startedAt: record.generation.startedAt } } : {}),
+    ...(record.generation
+      ? {
+          generation: {
+            nonce: record.generation.nonce,
+            otp: record.generation.otp.reveal(),
+            startedAt: record.generation.startedAt,
+          },
+        }
+      : {}),
   });
 }
 
@@ -175,10 +239,13 @@ export function encodeSealKey(record: SealKey): string {
 export function decodeSealKey(text: string): SealKey {
   const record = parseObject(text);
   const { keyId, keyBase64 } = record;
-  if (typeof keyBase64 !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyBase64)) throw new RecordProblem('keyBase64 must be a base64 string');
+  if (typeof keyBase64 !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyBase64))
+    throw new RecordProblem('keyBase64 must be a base64 string');
   const bytes = Buffer.from(keyBase64, 'base64');
-  if (bytes.length !== SEAL_KEY_BYTES) throw new RecordProblem(`keyBase64 must decode to ${SEAL_KEY_BYTES} bytes (an AES-256 key), not ${bytes.length}`);
-  if (keyId !== keyIdOf(bytes)) throw new RecordProblem('keyId does not match the key (expected the first 16 hex digits of its SHA-256)');
+  if (bytes.length !== SEAL_KEY_BYTES)
+    throw new RecordProblem(`keyBase64 must decode to ${SEAL_KEY_BYTES} bytes (an AES-256 key), not ${bytes.length}`);
+  if (keyId !== keyIdOf(bytes))
+    throw new RecordProblem('keyId does not match the key (expected the first 16 hex digits of its SHA-256)');
   bytes.fill(0);
   return { keyId, key: new Secret(keyBase64), createdAt: String(record.createdAt ?? '') };
 }
@@ -186,13 +253,26 @@ export function decodeSealKey(text: string): SealKey {
 export function decodeSealKeyRollout(text: string): SealKeyRollout {
   const record = parseObject(text);
   const nodes: SealKeyRollout['nodes'] = {};
-  if (typeof record.nodes !== 'object' || record.nodes === null || Array.isArray(record.nodes)) throw new RecordProblem('nodes must be an object');
+  if (typeof record.nodes !== 'object' || record.nodes === null || Array.isArray(record.nodes))
+    throw new RecordProblem('nodes must be an object');
   for (const [node, value] of Object.entries(record.nodes as Record<string, unknown>)) {
     const entry = value as { keyId?: unknown; at?: unknown } | null;
     if (typeof entry?.keyId !== 'string') throw new RecordProblem(`nodes.${node}.keyId must be a string`);
     nodes[node] = { keyId: entry.keyId, at: String(entry.at ?? '') };
   }
   const rewrapped = record.rewrapped as { keyId?: unknown; at?: unknown; by?: unknown } | undefined | null;
-  if (rewrapped !== undefined && rewrapped !== null && typeof rewrapped.keyId !== 'string') throw new RecordProblem('rewrapped.keyId must be a string');
-  return { nodes, ...(rewrapped ? { rewrapped: { keyId: rewrapped.keyId as string, at: String(rewrapped.at ?? ''), by: String(rewrapped.by ?? '') } } : {}) };
+  if (rewrapped !== undefined && rewrapped !== null && typeof rewrapped.keyId !== 'string')
+    throw new RecordProblem('rewrapped.keyId must be a string');
+  return {
+    nodes,
+    ...(rewrapped
+      ? {
+          rewrapped: {
+            keyId: rewrapped.keyId as string,
+            at: String(rewrapped.at ?? ''),
+            by: String(rewrapped.by ?? ''),
+          },
+        }
+      : {}),
+  };
 }

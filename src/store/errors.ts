@@ -25,8 +25,18 @@ export function foreignSecretError(store: string, name: string): BootstrapError 
  * The one translation every backend ends in: STORE_UNAVAILABLE or STORE_DENIED, naming the
  * store, the operation and the secret. Errors already ours (not found, already exists) pass as they are.
  */
-export function storeError(store: string, operation: string, name: string, error: unknown, classify: (error: unknown) => SdkFailure): BootstrapError {
+export function storeError(
+  store: string,
+  operation: string,
+  name: string,
+  error: unknown,
+  classify: (error: unknown) => SdkFailure,
+): BootstrapError {
   if (error instanceof BootstrapError) return error;
   const failure = classify(error);
-  return new BootstrapError(failure.transient ? 'STORE_UNAVAILABLE' : 'STORE_DENIED', `${store} ${operation} ${name}: ${failure.reason}`, failure.statusCode === undefined ? {} : { statusCode: failure.statusCode });
+  return new BootstrapError(
+    failure.transient ? 'STORE_UNAVAILABLE' : 'STORE_DENIED',
+    `${store} ${operation} ${name}: ${failure.reason}`,
+    failure.statusCode === undefined ? {} : { statusCode: failure.statusCode },
+  );
 }

@@ -30,7 +30,9 @@ export class FileStore implements SecretStore {
       await writeFile(probe, '', { mode: 0o600 });
       await unlink(probe);
     } catch (error) {
-      throw new ConfigError(`--file-dir/VB_FILE_DIR: ${this.#directory} is not a writable directory (${errnoOf(error)})`);
+      throw new ConfigError(
+        `--file-dir/VB_FILE_DIR: ${this.#directory} is not a writable directory (${errnoOf(error)})`,
+      );
     }
   }
 
@@ -60,7 +62,9 @@ export class FileStore implements SecretStore {
   async listVersions(name: string): Promise<VersionInfo[]> {
     const versions = await this.#versionFiles(name);
     return Promise.all(
-      versions.map(async (version) => ({ createdAt: (await guard(name, () => stat(join(this.#directory, name, version)))).mtime.toISOString() })),
+      versions.map(async (version) => ({
+        createdAt: (await guard(name, () => stat(join(this.#directory, name, version)))).mtime.toISOString(),
+      })),
     );
   }
 
@@ -87,7 +91,8 @@ export class FileStore implements SecretStore {
     });
     if (info === undefined) return;
     const owner = process.getuid?.();
-    if ((owner !== undefined && info.uid !== owner) || (info.mode & 0o077) !== 0 || !info.isDirectory()) throw foreignSecretError(this.kind, name);
+    if ((owner !== undefined && info.uid !== owner) || (info.mode & 0o077) !== 0 || !info.isDirectory())
+      throw foreignSecretError(this.kind, name);
   }
 
   async #ensureSecretDirectory(name: string): Promise<void> {
@@ -144,7 +149,9 @@ function versionFileName(version: number): string {
 }
 
 function errnoOf(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'unknown error';
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String((error as { code: unknown }).code)
+    : 'unknown error';
 }
 
 /** File system errors become store errors naming the secret and the errno, nothing else. */

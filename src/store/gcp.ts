@@ -16,13 +16,22 @@ type SecretVersion = protos.google.cloud.secretmanager.v1.ISecretVersion;
 /** The slice of the Secret Manager client this store calls, so tests can hand in a fake. */
 export interface SecretManagerApi {
   getProjectId(): Promise<string>;
-  createSecret(request: protos.google.cloud.secretmanager.v1.ICreateSecretRequest, options?: CallTimeout): Promise<unknown>;
-  addSecretVersion(request: protos.google.cloud.secretmanager.v1.IAddSecretVersionRequest, options?: CallTimeout): Promise<unknown>;
+  createSecret(
+    request: protos.google.cloud.secretmanager.v1.ICreateSecretRequest,
+    options?: CallTimeout,
+  ): Promise<unknown>;
+  addSecretVersion(
+    request: protos.google.cloud.secretmanager.v1.IAddSecretVersionRequest,
+    options?: CallTimeout,
+  ): Promise<unknown>;
   accessSecretVersion(
     request: protos.google.cloud.secretmanager.v1.IAccessSecretVersionRequest,
     options?: CallTimeout,
   ): Promise<[protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse, ...unknown[]]>;
-  listSecretVersions(request: protos.google.cloud.secretmanager.v1.IListSecretVersionsRequest, options?: CallTimeout): Promise<[SecretVersion[], ...unknown[]]>;
+  listSecretVersions(
+    request: protos.google.cloud.secretmanager.v1.IListSecretVersionsRequest,
+    options?: CallTimeout,
+  ): Promise<[SecretVersion[], ...unknown[]]>;
   close(): Promise<void>;
 }
 
@@ -68,7 +77,10 @@ export class GcpStore implements SecretStore {
   async verifyAccess(probeName: string): Promise<void> {
     const project = await this.#projectId();
     try {
-      await this.#api.accessSecretVersion({ name: `projects/${project}/secrets/${probeName}/versions/latest` }, callTimeout());
+      await this.#api.accessSecretVersion(
+        { name: `projects/${project}/secrets/${probeName}/versions/latest` },
+        callTimeout(),
+      );
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return;
       throw startupProblem(error, project) ?? translate(error, 'verifyAccess', probeName);
@@ -99,7 +111,10 @@ export class GcpStore implements SecretStore {
   }
 
   async addVersion(name: string, value: string, options: AddVersionOptions = {}): Promise<void> {
-    if (options.holdsSecret && (await this.#access(`${await this.#secretPath(name)}/versions/latest`, 'addVersion', name)) === undefined) {
+    if (
+      options.holdsSecret &&
+      (await this.#access(`${await this.#secretPath(name)}/versions/latest`, 'addVersion', name)) === undefined
+    ) {
       // Absent, or there without a version: create it ourselves; one that already exists
       // without any version is someone else's (or, rarely, ours after a crash between the two
       // calls that create one: README, "Store layout").
@@ -122,12 +137,16 @@ export class GcpStore implements SecretStore {
 
   async readAllVersions(name: string): Promise<string[]> {
     const enabled = await this.#enabledVersions(name, 'readAllVersions');
-    const values = await Promise.all(enabled.map((version) => this.#access(String(version.name), 'readAllVersions', name)));
+    const values = await Promise.all(
+      enabled.map((version) => this.#access(String(version.name), 'readAllVersions', name)),
+    );
     return values.filter((value) => value !== undefined);
   }
 
   async listVersions(name: string): Promise<VersionInfo[]> {
-    return (await this.#enabledVersions(name, 'listVersions')).map((version) => ({ createdAt: timestampOf(version.createTime) }));
+    return (await this.#enabledVersions(name, 'listVersions')).map((version) => ({
+      createdAt: timestampOf(version.createTime),
+    }));
   }
 
   /** The secret's enabled versions, oldest first: version ids are sequential integers, a total order; create times can tie. */
@@ -140,7 +159,9 @@ export class GcpStore implements SecretStore {
       if (statusOf(error) === Status.NOT_FOUND) return [];
       throw translate(error, operation, name);
     }
-    return versions.filter((version) => isEnabled(version) && version.name).sort((a, b) => versionNumberOf(a) - versionNumberOf(b));
+    return versions
+      .filter((version) => isEnabled(version) && version.name)
+      .sort((a, b) => versionNumberOf(a) - versionNumberOf(b));
   }
 
   async close(): Promise<void> {
@@ -170,11 +191,14 @@ export class GcpStore implements SecretStore {
   async #createSecret(name: string): Promise<void> {
     const project = await this.#projectId();
     try {
-      await this.#api.createSecret({
-        parent: `projects/${project}`,
-        secretId: name,
-        secret: { replication: this.#replication, labels: { ...MANAGED_LABELS } },
-      }, callTimeout());
+      await this.#api.createSecret(
+        {
+          parent: `projects/${project}`,
+          secretId: name,
+          secret: { replication: this.#replication, labels: { ...MANAGED_LABELS } },
+        },
+        callTimeout(),
+      );
     } catch (error) {
       if (statusOf(error) === Status.ALREADY_EXISTS) throw new StoreAlreadyExistsError(name);
       throw translate(error, 'createSecret', name);
@@ -185,7 +209,10 @@ export class GcpStore implements SecretStore {
   async #addSecretVersion(name: string, value: string): Promise<boolean> {
     const secret = await this.#secretPath(name);
     try {
-      await this.#api.addSecretVersion({ parent: secret, payload: { data: Buffer.from(value, 'utf8') } }, callTimeout());
+      await this.#api.addSecretVersion(
+        { parent: secret, payload: { data: Buffer.from(value, 'utf8') } },
+        callTimeout(),
+      );
       return true;
     } catch (error) {
       if (statusOf(error) === Status.NOT_FOUND) return false;
@@ -201,7 +228,8 @@ export class GcpStore implements SecretStore {
     } catch (error) {
       const status = statusOf(error);
       // FAILED_PRECONDITION: the version was disabled or destroyed after we listed it.
-      if (status === Status.NOT_FOUND || (operation === 'readAllVersions' && status === Status.FAILED_PRECONDITION)) return undefined;
+      if (status === Status.NOT_FOUND || (operation === 'readAllVersions' && status === Status.FAILED_PRECONDITION))
+        return undefined;
       throw translate(error, operation, name);
     }
     return decodePayload(response.payload?.data, name);
@@ -225,7 +253,9 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
   const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(endpoint);
   const port = Number(match?.[2]);
   if (!match?.[1] || !(port >= 1 && port <= 65535)) {
-    throw new ConfigError(`--gcp-endpoint/VB_GCP_ENDPOINT: expected host:port (e.g. 127.0.0.1:8085), got ${JSON.stringify(endpoint)}`);
+    throw new ConfigError(
+      `--gcp-endpoint/VB_GCP_ENDPOINT: expected host:port (e.g. 127.0.0.1:8085), got ${JSON.stringify(endpoint)}`,
+    );
   }
   return { host: match[1], port };
 }
@@ -239,7 +269,9 @@ function replicationFor(kmsKey: string | undefined): Replication {
   if (kmsKey === undefined) return { automatic: {} };
   const location = /^projects\/[^/]+\/locations\/([^/]+)\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/.exec(kmsKey)?.[1];
   if (location === undefined) {
-    throw new ConfigError('--kms-key/VB_KMS_KEY: expected projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY for the gcp store');
+    throw new ConfigError(
+      '--kms-key/VB_KMS_KEY: expected projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY for the gcp store',
+    );
   }
   const customerManagedEncryption = { kmsKeyName: kmsKey };
   return location === 'global'
@@ -260,7 +292,8 @@ function versionNumberOf(version: SecretVersion): number {
 }
 
 function decodePayload(data: Uint8Array | string | null | undefined, name: string): string {
-  if (data === null || data === undefined) throw new BootstrapError('STORE_CORRUPT', `gcp secret ${name} has a version without payload`);
+  if (data === null || data === undefined)
+    throw new BootstrapError('STORE_CORRUPT', `gcp secret ${name} has a version without payload`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'base64') : data;
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -289,7 +322,10 @@ function translate(error: unknown, operation: string, name: string): BootstrapEr
 
 function classify(error: unknown): SdkFailure {
   const status = statusOf(error);
-  const transient = status === undefined ? !isMissingCredentials(error) : TRANSIENT_STATUSES.has(status) && !isMissingCredentials(error);
+  const transient =
+    status === undefined
+      ? !isMissingCredentials(error)
+      : TRANSIENT_STATUSES.has(status) && !isMissingCredentials(error);
   return { transient, reason: reasonOf(error) };
 }
 
@@ -297,14 +333,19 @@ function classify(error: unknown): SdkFailure {
 function startupProblem(error: unknown, project: string): ConfigError | undefined {
   const status = statusOf(error);
   if (isMissingCredentials(error) || status === Status.UNAUTHENTICATED) {
-    return new ConfigError('GCP credentials not found or rejected: use Workload Identity or GOOGLE_APPLICATION_CREDENTIALS');
+    return new ConfigError(
+      'GCP credentials not found or rejected: use Workload Identity or GOOGLE_APPLICATION_CREDENTIALS',
+    );
   }
   if (status === Status.PERMISSION_DENIED) {
     return new ConfigError(
       `GCP project ${project}: permission secretmanager.versions.access denied (or the project does not exist or has the Secret Manager API disabled); check --gcp-project/VB_GCP_PROJECT and the service account's roles`,
     );
   }
-  if (status === Status.INVALID_ARGUMENT) return new ConfigError(`GCP project ${project} was rejected (INVALID_ARGUMENT): check --gcp-project/VB_GCP_PROJECT`);
+  if (status === Status.INVALID_ARGUMENT)
+    return new ConfigError(
+      `GCP project ${project} was rejected (INVALID_ARGUMENT): check --gcp-project/VB_GCP_PROJECT`,
+    );
   return undefined;
 }
 
@@ -321,7 +362,9 @@ function isMissingCredentials(error: unknown): boolean {
 /** The gRPC status code (0–16) of a client error; anything else is not one. */
 function statusOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' && Number.isInteger(code) && code >= Status.OK && code <= Status.UNAUTHENTICATED ? code : undefined;
+  return typeof code === 'number' && Number.isInteger(code) && code >= Status.OK && code <= Status.UNAUTHENTICATED
+    ? code
+    : undefined;
 }
 
 function reasonOf(error: unknown): string {

@@ -23,7 +23,9 @@ export function underPrefix(prefix: string, name: string): boolean {
  */
 export function recordNames(prefix: string, generations = 3): string[] {
   const names = secretNames(prefix);
-  const claims = Array.from({ length: Math.max(0, generations - 1) }, (_, index) => claimName(names.initClaim, index + 2));
+  const claims = Array.from({ length: Math.max(0, generations - 1) }, (_, index) =>
+    claimName(names.initClaim, index + 2),
+  );
   return [...Object.values(names), ...claims];
 }
 
@@ -41,7 +43,10 @@ export class PrefixedStore implements SecretStore {
 
   #check(name: string): void {
     if (!underPrefix(this.#prefix, name)) {
-      throw new BootstrapError('INTERNAL', `secret name ${name} is outside the store prefix "${this.#prefix}-": the documented IAM grants only names under the prefix`);
+      throw new BootstrapError(
+        'INTERNAL',
+        `secret name ${name} is outside the store prefix "${this.#prefix}-": the documented IAM grants only names under the prefix`,
+      );
     }
   }
 

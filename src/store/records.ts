@@ -1,11 +1,42 @@
 import { BootstrapError, StoreNotFoundError } from '../errors.js';
-import { decodeClaim, decodeProvisionerToken, decodeRootToken, decodeSealIntent, decodeSelfInitCluster, decodeUnsealKeys, encodeRootToken, encodeToken, encodeUnsealKeys, RecordProblem, sameKeys, valueOf } from './codec.js';
-import { claimName, type ClaimSeen, type InitClaim, type ManagementToken, type ProvisionerToken, type RootToken, type SealIntent, type SelfInitCluster, type StoredRecord, type UnsealKeys, type UnsealKeyVersions } from './schema.js';
+import {
+  decodeClaim,
+  decodeProvisionerToken,
+  decodeRootToken,
+  decodeSealIntent,
+  decodeSelfInitCluster,
+  decodeUnsealKeys,
+  encodeRootToken,
+  encodeToken,
+  encodeUnsealKeys,
+  RecordProblem,
+  sameKeys,
+  valueOf,
+} from './codec.js';
+import {
+  claimName,
+  type ClaimSeen,
+  type InitClaim,
+  type ManagementToken,
+  type ProvisionerToken,
+  type RootToken,
+  type SealIntent,
+  type SelfInitCluster,
+  type StoredRecord,
+  type UnsealKeys,
+  type UnsealKeyVersions,
+} from './schema.js';
 import { secretNames, type AddVersionOptions, type SecretNames, type SecretStore } from './types.js';
 
 // The record types and their JSON form, re-exported: most modules import them from here.
 export * from './schema.js';
-export { decodeUnsealKeys, describeInvalidRecord, encodeRootToken, encodeUnsealKeys, unsealKeysFromObject } from './codec.js';
+export {
+  decodeUnsealKeys,
+  describeInvalidRecord,
+  encodeRootToken,
+  encodeUnsealKeys,
+  unsealKeysFromObject,
+} from './codec.js';
 /**
  * The SPEC §3 records over a SecretStore: JSON in, typed values with Secret fields out.
  * Every write is read back and compared before it counts as stored.
@@ -50,17 +81,23 @@ export class Records {
         return decodeUnsealKeys(text);
       } catch (error) {
         if (!(error instanceof RecordProblem)) throw error;
-        if (index === texts.length - 1) throw new BootstrapError('STORE_CORRUPT', `${this.names.unsealKeys}: the latest version (${texts.length}) is not a valid record: ${error.message}`);
+        if (index === texts.length - 1)
+          throw new BootstrapError(
+            'STORE_CORRUPT',
+            `${this.names.unsealKeys}: the latest version (${texts.length}) is not a valid record: ${error.message}`,
+          );
         return undefined; // an invalid earlier version is skipped
       }
     });
     const activeIndex = records.findLastIndex((record) => record !== undefined && record.status !== 'pending');
     const active = activeIndex === -1 ? undefined : records[activeIndex]!;
-    const firstOfActive = active === undefined ? -1 : records.findIndex((record) => record !== undefined && sameKeys(record, active));
+    const firstOfActive =
+      active === undefined ? -1 : records.findIndex((record) => record !== undefined && sameKeys(record, active));
     const pending: UnsealKeyVersions['pending'] = [];
     for (let index = records.length - 1; index > firstOfActive; index -= 1) {
       const record = records[index];
-      if (record?.status === 'pending' && !(active && sameKeys(record, active))) pending.push({ record, version: index + 1 });
+      if (record?.status === 'pending' && !(active && sameKeys(record, active)))
+        pending.push({ record, version: index + 1 });
     }
     return { active: active && { record: active, version: activeIndex + 1 }, pending, count: texts.length };
   }
@@ -121,11 +158,15 @@ export class Records {
 
   /** Whether the latest stored versions are exactly these keys and this root token. */
   async holdsInitSecrets(unsealKeys: UnsealKeys, rootToken: RootToken): Promise<boolean> {
-    const latest = (name: string) => this.store.readLatest(name).catch((error: unknown) => {
-      if (error instanceof StoreNotFoundError) return undefined;
-      throw error;
-    });
-    return (await latest(this.names.unsealKeys)) === encodeUnsealKeys(unsealKeys) && (await latest(this.names.rootToken)) === encodeRootToken(rootToken);
+    const latest = (name: string) =>
+      this.store.readLatest(name).catch((error: unknown) => {
+        if (error instanceof StoreNotFoundError) return undefined;
+        throw error;
+      });
+    return (
+      (await latest(this.names.unsealKeys)) === encodeUnsealKeys(unsealKeys) &&
+      (await latest(this.names.rootToken)) === encodeRootToken(rootToken)
+    );
   }
 
   async readRootToken(): Promise<RootToken | undefined> {
@@ -179,7 +220,13 @@ export class Records {
           // keep looking further back
         }
       }
-      return { kind: 'invalid', name, problem: error.message, versions: Math.max(history.length, 1), earlierValidVersion };
+      return {
+        kind: 'invalid',
+        name,
+        problem: error.message,
+        versions: Math.max(history.length, 1),
+        earlierValidVersion,
+      };
     }
   }
 

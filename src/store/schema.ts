@@ -133,7 +133,8 @@ export interface SealKey {
 }
 
 /** A stored version as read: its 1-based number, and the record or why it is not one. */
-export type SealKeyVersion = { version: number; record: SealKey; problem?: undefined } | { version: number; record?: undefined; problem: string };
+export type SealKeyVersion =
+  { version: number; record: SealKey; problem?: undefined } | { version: number; record?: undefined; problem: string };
 
 /**
  * `{prefix}-seal-key-rollout`: which key each node's files held as current at its last start

@@ -49,7 +49,10 @@ export class SealKeyRecords {
     const text = encodeSealKey(record);
     await this.store.addVersion(this.sealKeyName, text);
     if ((await this.store.readLatest(this.sealKeyName)) !== text) {
-      throw new BootstrapError('STORE_MISMATCH', `${this.sealKeyName}: the value read back differs from the value written`);
+      throw new BootstrapError(
+        'STORE_MISMATCH',
+        `${this.sealKeyName}: the value read back differs from the value written`,
+      );
     }
   }
 
@@ -65,7 +68,10 @@ export class SealKeyRecords {
       return decodeSealKeyRollout(text);
     } catch (error) {
       if (!(error instanceof RecordProblem)) throw error;
-      throw new BootstrapError('STORE_CORRUPT', `${this.rolloutName}: the latest version is not a valid record: ${error.message}`);
+      throw new BootstrapError(
+        'STORE_CORRUPT',
+        `${this.rolloutName}: the latest version is not a valid record: ${error.message}`,
+      );
     }
   }
 

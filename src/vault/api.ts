@@ -99,8 +99,16 @@ export class VaultApi {
   }
 
   /** Status code of sys/health; VAULT_UNREACHABLE is thrown when there is no answer (within `timeoutMs`, by default the health deadline). */
-  async health(options: Signal & Pick<CallOptions, 'timeoutMs'> = {}): Promise<VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>> {
-    return this.#client.call('GET', 'sys/health', { query: { ...HEALTH_QUERY }, timeoutMs: CALL_DEADLINE_MS.vaultHealth, ...options });
+  async health(
+    options: Signal & Pick<CallOptions, 'timeoutMs'> = {},
+  ): Promise<
+    VaultResponse<{ initialized?: boolean; sealed?: boolean; standby?: boolean; version?: string; cluster_id?: string }>
+  > {
+    return this.#client.call('GET', 'sys/health', {
+      query: { ...HEALTH_QUERY },
+      timeoutMs: CALL_DEADLINE_MS.vaultHealth,
+      ...options,
+    });
   }
 
   async sealStatus(options: Signal = {}): Promise<SealStatus> {
@@ -119,7 +127,10 @@ export class VaultApi {
 
   /** PUT sys/init. Not abortable: once sent, its answer holds the only copy of the keys. */
   async initialize(request: InitRequest): Promise<InitResult> {
-    const response = await this.#client.call<Record<string, unknown>>('PUT', 'sys/init', { body: request, timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
+    const response = await this.#client.call<Record<string, unknown>>('PUT', 'sys/init', {
+      body: request,
+      timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration,
+    });
     const body = expectOk(response, 'initialize');
     const recovery = Array.isArray(body.recovery_keys_base64) && body.recovery_keys_base64.length > 0;
     const keys = (recovery ? body.recovery_keys_base64 : body.keys_base64) as unknown;
@@ -133,11 +144,22 @@ export class VaultApi {
    * Submits one unseal key share; returns whether the server is still sealed. A 400 means the
    * server refused the share (not base64, or the shares do not open this barrier): KEYS_REJECTED.
    */
-  async unseal(key: Secret, options: Signal = {}, how: { migrate?: boolean } = {}): Promise<{ sealed: boolean; progress: number }> {
+  async unseal(
+    key: Secret,
+    options: Signal = {},
+    how: { migrate?: boolean } = {},
+  ): Promise<{ sealed: boolean; progress: number }> {
     // migrate=true: the share also authorizes a seal migration in progress (migrate-seal only).
-    const response = await this.#client.call('PUT', 'sys/unseal', { body: { key: key.reveal(), ...(how.migrate ? { migrate: true } : {}) }, ...options });
+    const response = await this.#client.call('PUT', 'sys/unseal', {
+      body: { key: key.reveal(), ...(how.migrate ? { migrate: true } : {}) },
+      ...options,
+    });
     if (response.status === 400) {
-      throw new BootstrapError('KEYS_REJECTED', `unseal: the server refused the stored shares: ${firstError(response.body)}`, { statusCode: 400 });
+      throw new BootstrapError(
+        'KEYS_REJECTED',
+        `unseal: the server refused the stored shares: ${firstError(response.body)}`,
+        { statusCode: 400 },
+      );
     }
     const body = expectOk(response, 'unseal');
     return { sealed: body.sealed === true, progress: Number(body.progress ?? 0) };
@@ -145,41 +167,71 @@ export class VaultApi {
 
   /** PUT sys/unseal {"reset":true}: the server drops the unseal shares it holds. */
   async resetUnseal(options: Signal = {}): Promise<void> {
-    expectOk(await this.#client.call('PUT', 'sys/unseal', { body: { reset: true }, ...options }), 'reset unseal progress');
+    expectOk(
+      await this.#client.call('PUT', 'sys/unseal', { body: { reset: true }, ...options }),
+      'reset unseal progress',
+    );
   }
 
   /** The policy's text, or undefined when the server has no such policy. */
   async readPolicy(name: string, token: Secret, options: Signal = {}): Promise<string | undefined> {
-    const response = await this.#client.call<{ data?: { policy?: string } }>('GET', `sys/policies/acl/${name}`, { token, ...options });
+    const response = await this.#client.call<{ data?: { policy?: string } }>('GET', `sys/policies/acl/${name}`, {
+      token,
+      ...options,
+    });
     if (response.status === 404) return undefined;
     return String(expectOk(response, `read policy ${name}`).data?.policy ?? '');
   }
 
   async writePolicy(name: string, text: string, token: Secret, options: Signal = {}): Promise<void> {
-    const response = await this.#client.call('PUT', `sys/policies/acl/${name}`, { token, body: { policy: text }, ...options });
+    const response = await this.#client.call('PUT', `sys/policies/acl/${name}`, {
+      token,
+      body: { policy: text },
+      ...options,
+    });
     if (response.status === 400) {
-      throw new BootstrapError('POLICY_REJECTED', `policy ${name}: rejected by the server: ${firstError(response.body)}`, { statusCode: 400 });
+      throw new BootstrapError(
+        'POLICY_REJECTED',
+        `policy ${name}: rejected by the server: ${firstError(response.body)}`,
+        { statusCode: 400 },
+      );
     }
     expectOk(response, `write policy ${name}`);
   }
 
   async readTokenRole(name: string, token: Secret, options: Signal = {}): Promise<TokenRole | undefined> {
-    const response = await this.#client.call<{ data?: TokenRole }>('GET', `auth/token/roles/${name}`, { token, ...options });
+    const response = await this.#client.call<{ data?: TokenRole }>('GET', `auth/token/roles/${name}`, {
+      token,
+      ...options,
+    });
     if (response.status === 404) return undefined;
     return expectOk(response, `read token role ${name}`).data;
   }
 
-  async writeTokenRole(name: string, role: Record<string, unknown>, token: Secret, options: Signal = {}): Promise<void> {
-    expectOk(await this.#client.call('POST', `auth/token/roles/${name}`, { token, body: role, ...options }), `write token role ${name}`);
+  async writeTokenRole(
+    name: string,
+    role: Record<string, unknown>,
+    token: Secret,
+    options: Signal = {},
+  ): Promise<void> {
+    expectOk(
+      await this.#client.call('POST', `auth/token/roles/${name}`, { token, body: role, ...options }),
+      `write token role ${name}`,
+    );
   }
 
   /** Creates a token through a role. Not abortable: the answer is a secret that must be stored. */
-  async createTokenWithRole(role: string, ttlSeconds: number, token: Secret): Promise<{ token: Secret; accessor: string; policies: string[] }> {
-    const response = await this.#client.call<{ auth?: { client_token?: string; accessor?: string; policies?: string[] } }>(
-      'POST',
-      `auth/token/create/${role}`,
-      { token, body: { ttl: `${ttlSeconds}s`, display_name: 'vault-bootstrap-provisioner', no_parent: true } },
-    );
+  async createTokenWithRole(
+    role: string,
+    ttlSeconds: number,
+    token: Secret,
+  ): Promise<{ token: Secret; accessor: string; policies: string[] }> {
+    const response = await this.#client.call<{
+      auth?: { client_token?: string; accessor?: string; policies?: string[] };
+    }>('POST', `auth/token/create/${role}`, {
+      token,
+      body: { ttl: `${ttlSeconds}s`, display_name: 'vault-bootstrap-provisioner', no_parent: true },
+    });
     const auth = expectOk(response, `create token with role ${role}`).auth;
     if (typeof auth?.client_token !== 'string' || typeof auth.accessor !== 'string') {
       throw new BootstrapError('VAULT_REQUEST_FAILED', `create token with role ${role}: the answer holds no token`);
@@ -192,25 +244,50 @@ export class VaultApi {
    * 400/403 is the server's refusal (role, binding, TokenReview, secret ID), given back in its
    * words; the secret sent is never part of it.
    */
-  async login(mount: string, fields: Record<string, string>, secret: { field: string; value: Secret }, options: Signal = {}): Promise<{ kind: 'token'; token: Secret; policies: string[]; ttlSeconds: number } | { kind: 'rejected'; problem: string }> {
-    const response = await this.#client.call<{ auth?: { client_token?: string; policies?: string[]; lease_duration?: number } }>('POST', `auth/${mount}/login`, {
+  async login(
+    mount: string,
+    fields: Record<string, string>,
+    secret: { field: string; value: Secret },
+    options: Signal = {},
+  ): Promise<
+    { kind: 'token'; token: Secret; policies: string[]; ttlSeconds: number } | { kind: 'rejected'; problem: string }
+  > {
+    const response = await this.#client.call<{
+      auth?: { client_token?: string; policies?: string[]; lease_duration?: number };
+    }>('POST', `auth/${mount}/login`, {
       body: { ...fields, [secret.field]: secret.value.reveal() },
       ...options,
     });
     if (response.status === 400 || response.status === 403 || response.status === 404) {
-      return { kind: 'rejected', problem: `auth/${mount}/login: HTTP ${response.status}: ${firstError(response.body)}` };
+      return {
+        kind: 'rejected',
+        problem: `auth/${mount}/login: HTTP ${response.status}: ${firstError(response.body)}`,
+      };
     }
     const auth = expectOk(response, `log in through auth/${mount}`).auth;
-    if (typeof auth?.client_token !== 'string') throw new BootstrapError('VAULT_REQUEST_FAILED', `log in through auth/${mount}: the answer holds no token`);
-    return { kind: 'token', token: new Secret(auth.client_token), policies: auth.policies ?? [], ttlSeconds: Number(auth.lease_duration ?? 0) };
+    if (typeof auth?.client_token !== 'string')
+      throw new BootstrapError('VAULT_REQUEST_FAILED', `log in through auth/${mount}: the answer holds no token`);
+    return {
+      kind: 'token',
+      token: new Secret(auth.client_token),
+      policies: auth.policies ?? [],
+      ttlSeconds: Number(auth.lease_duration ?? 0),
+    };
   }
 
   /**
    * Creates an orphan periodic token with exactly these policies (the sidecar's management
    * token). Needs the root token. Not abortable: the answer is a secret that must be stored.
    */
-  async createPeriodicToken(policies: string[], periodSeconds: number, displayName: string, token: Secret): Promise<{ token: Secret; accessor: string; policies: string[] }> {
-    const response = await this.#client.call<{ auth?: { client_token?: string; accessor?: string; policies?: string[] } }>('POST', 'auth/token/create', {
+  async createPeriodicToken(
+    policies: string[],
+    periodSeconds: number,
+    displayName: string,
+    token: Secret,
+  ): Promise<{ token: Secret; accessor: string; policies: string[] }> {
+    const response = await this.#client.call<{
+      auth?: { client_token?: string; accessor?: string; policies?: string[] };
+    }>('POST', 'auth/token/create', {
       token,
       body: { policies, period: `${periodSeconds}s`, no_parent: true, renewable: true, display_name: displayName },
     });
@@ -228,29 +305,44 @@ export class VaultApi {
 
   /** Enabled audit devices by path (`stdout/`): their type and options. Needs sudo on sys/audit. */
   async readAuditDevices(token: Secret, options: Signal = {}): Promise<Map<string, AuditDevice>> {
-    const body = expectOk(await this.#client.call<Record<string, unknown>>('GET', 'sys/audit', { token, ...options }), 'read audit devices');
+    const body = expectOk(
+      await this.#client.call<Record<string, unknown>>('GET', 'sys/audit', { token, ...options }),
+      'read audit devices',
+    );
     // Vault answers the devices both at the top level and under `data`; `data` alone is enough.
     const devices = (typeof body.data === 'object' && body.data !== null ? body.data : body) as Record<string, unknown>;
     const found = new Map<string, AuditDevice>();
     for (const [path, value] of Object.entries(devices)) {
       if (!path.endsWith('/') || typeof value !== 'object' || value === null) continue;
       const device = value as { type?: unknown; options?: Record<string, unknown> | null };
-      found.set(path, { type: String(device.type ?? ''), options: Object.fromEntries(Object.entries(device.options ?? {}).map(([key, option]) => [key, String(option)])) });
+      found.set(path, {
+        type: String(device.type ?? ''),
+        options: Object.fromEntries(Object.entries(device.options ?? {}).map(([key, option]) => [key, String(option)])),
+      });
     }
     return found;
   }
 
   async enableAuditDevice(path: string, device: AuditDevice, token: Secret, options: Signal = {}): Promise<void> {
-    expectOk(await this.#client.call('PUT', `sys/audit/${path}`, { token, body: device, ...options }), `enable audit device ${path}`);
+    expectOk(
+      await this.#client.call('PUT', `sys/audit/${path}`, { token, body: device, ...options }),
+      `enable audit device ${path}`,
+    );
   }
 
   async disableAuditDevice(path: string, token: Secret, options: Signal = {}): Promise<void> {
-    expectOk(await this.#client.call('DELETE', `sys/audit/${path}`, { token, ...options }), `disable audit device ${path}`);
+    expectOk(
+      await this.#client.call('DELETE', `sys/audit/${path}`, { token, ...options }),
+      `disable audit device ${path}`,
+    );
   }
 
   /** Looks a token up with itself; undefined when the server no longer accepts it. */
   async lookupSelf(token: Secret, options: Signal = {}): Promise<TokenInfo | undefined> {
-    const response = await this.#client.call<{ data?: Record<string, unknown> }>('GET', 'auth/token/lookup-self', { token, ...options });
+    const response = await this.#client.call<{ data?: Record<string, unknown> }>('GET', 'auth/token/lookup-self', {
+      token,
+      ...options,
+    });
     if (response.status === 403 || response.status === 401) return undefined;
     const data = expectOk(response, 'look up token').data ?? {};
     return {
@@ -262,7 +354,11 @@ export class VaultApi {
   }
 
   async revokeAccessor(accessor: string, token: Secret, options: Signal = {}): Promise<void> {
-    const response = await this.#client.call('POST', 'auth/token/revoke-accessor', { token, body: { accessor }, ...options });
+    const response = await this.#client.call('POST', 'auth/token/revoke-accessor', {
+      token,
+      body: { accessor },
+      ...options,
+    });
     // 400 "invalid accessor": already revoked or expired, which is the goal.
     if (response.status === 400) return;
     expectOk(response, 'revoke token by accessor');
@@ -279,18 +375,28 @@ export class VaultApi {
    * that reports to it), from sys/ha-status; a sealed node is not among them.
    */
   async clusterNodes(token: Secret, options: Signal = {}): Promise<Array<{ apiAddress: string; active: boolean }>> {
-    const response = await this.#client.call<{ data?: { nodes?: unknown }; nodes?: unknown }>('GET', 'sys/ha-status', { token, ...options });
+    const response = await this.#client.call<{ data?: { nodes?: unknown }; nodes?: unknown }>('GET', 'sys/ha-status', {
+      token,
+      ...options,
+    });
     const body = expectOk(response, 'read HA status');
     const nodes = body.data?.nodes ?? body.nodes;
     if (!Array.isArray(nodes)) return [];
     return nodes
-      .filter((node): node is { api_address: string; active_node?: unknown } => typeof node?.api_address === 'string' && node.api_address !== '')
+      .filter(
+        (node): node is { api_address: string; active_node?: unknown } =>
+          typeof node?.api_address === 'string' && node.api_address !== '',
+      )
       .map((node) => ({ apiAddress: node.api_address, active: node.active_node === true }));
   }
 
   /** How many servers the raft configuration holds (voters or not); undefined when storage is not raft. */
   async raftServerCount(token: Secret, options: Signal = {}): Promise<number | undefined> {
-    const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>('GET', 'sys/storage/raft/configuration', { token, ...options });
+    const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>(
+      'GET',
+      'sys/storage/raft/configuration',
+      { token, ...options },
+    );
     if (response.status < 200 || response.status >= 300) return undefined;
     const servers = response.body.data?.config?.servers;
     return Array.isArray(servers) ? servers.length : undefined;
@@ -307,14 +413,23 @@ export class VaultApi {
    * answers: the caller's verification refuses it.
    */
   async readSnapshot(token: Secret, options: Signal = {}): Promise<Readable> {
-    const response = await this.#client.stream('GET', 'sys/storage/raft/snapshot', { token, idleTimeoutMs: SNAPSHOT_IDLE_TIMEOUT_MS, ...options });
+    const response = await this.#client.stream('GET', 'sys/storage/raft/snapshot', {
+      token,
+      idleTimeoutMs: SNAPSHOT_IDLE_TIMEOUT_MS,
+      ...options,
+    });
     if (response.status === 200) return response.body;
     throw await streamFailure(response, 'read raft snapshot');
   }
 
   /** POST sys/storage/raft/snapshot-force: replaces this cluster's data with the snapshot streamed from `body`. */
   async forceRestoreSnapshot(token: Secret, body: Readable, options: Signal = {}): Promise<void> {
-    const response = await this.#client.stream('POST', 'sys/storage/raft/snapshot-force', { token, body, idleTimeoutMs: SNAPSHOT_IDLE_TIMEOUT_MS, ...options });
+    const response = await this.#client.stream('POST', 'sys/storage/raft/snapshot-force', {
+      token,
+      body,
+      idleTimeoutMs: SNAPSHOT_IDLE_TIMEOUT_MS,
+      ...options,
+    });
     if (response.status >= 200 && response.status < 300) {
       response.body.resume();
       return;
@@ -324,7 +439,10 @@ export class VaultApi {
 
   /** Asks the server to join a raft cluster through the given leader address. */
   async joinRaft(leaderAddress: string, options: Signal = {}): Promise<boolean> {
-    const response = await this.#client.call<{ joined?: boolean }>('POST', 'sys/storage/raft/join', { body: { leader_api_addr: leaderAddress }, ...options });
+    const response = await this.#client.call<{ joined?: boolean }>('POST', 'sys/storage/raft/join', {
+      body: { leader_api_addr: leaderAddress },
+      ...options,
+    });
     return expectOk(response, 'join raft cluster').joined === true;
   }
 }
@@ -347,12 +465,16 @@ async function streamFailure(response: VaultStreamResponse, what: string): Promi
   } catch {
     // not JSON: no error text
   }
-  return new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(parsed)}`, { statusCode: response.status });
+  return new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(parsed)}`, {
+    statusCode: response.status,
+  });
 }
 
 function expectOk<Body>(response: VaultResponse<Body>, what: string): Body {
   if (response.status >= 200 && response.status < 300) return response.body;
-  throw new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(response.body)}`, { statusCode: response.status });
+  throw new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(response.body)}`, {
+    statusCode: response.status,
+  });
 }
 
 /** Vault's error text names paths and reasons, never a submitted value; cut it short all the same. */

@@ -69,7 +69,11 @@ export class VaultClient {
     this.transport.close();
   }
 
-  async call<Body = Record<string, unknown>>(method: string, path: string, options: CallOptions = {}): Promise<VaultResponse<Body>> {
+  async call<Body = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: CallOptions = {},
+  ): Promise<VaultResponse<Body>> {
     const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
     const send = ({ ms }: { ms: number }) => {
       for (const listener of this.#requestListeners) listener(options.token !== undefined);
@@ -82,9 +86,11 @@ export class VaultClient {
       }) as Promise<{ statusCode: number; body: unknown }>;
       return abortable(request, options.signal);
     };
-    const response = await this.#deadlines.call('vault', 'vault', `${method} /v1/${path}`, options.timeoutMs ?? CALL_DEADLINE_MS.vault, send).catch((error: unknown) => {
-      throw transportError(method, path, error);
-    });
+    const response = await this.#deadlines
+      .call('vault', 'vault', `${method} /v1/${path}`, options.timeoutMs ?? CALL_DEADLINE_MS.vault, send)
+      .catch((error: unknown) => {
+        throw transportError(method, path, error);
+      });
     const body = typeof response.body === 'object' && response.body !== null ? response.body : {};
     return { status: response.statusCode, body: body as Body };
   }
@@ -99,7 +105,13 @@ export class VaultClient {
     const base = this.address.origin + this.address.pathname.replace(/\/$/, '');
     try {
       const response = await abortable(
-        this.transport.stream({ method, uri: `${base}/v1/${path}`, headers: { 'X-Vault-Token': options.token.reveal() }, ...(options.body ? { body: options.body } : {}), idleTimeoutMs: options.idleTimeoutMs }),
+        this.transport.stream({
+          method,
+          uri: `${base}/v1/${path}`,
+          headers: { 'X-Vault-Token': options.token.reveal() },
+          ...(options.body ? { body: options.body } : {}),
+          idleTimeoutMs: options.idleTimeoutMs,
+        }),
         options.signal,
       );
       return { status: response.statusCode ?? 0, body: response };
@@ -137,6 +149,9 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
 /** Transport errors may carry the request (headers, token, body): keep only the method, path and error code. */
 function transportError(method: string, path: string, error: unknown): BootstrapError {
   if (error instanceof BootstrapError) return error;
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'request failed';
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error
+      ? String((error as { code: unknown }).code)
+      : 'request failed';
   return new BootstrapError('VAULT_UNREACHABLE', `${method} /v1/${path}: ${code}`);
 }

@@ -73,7 +73,12 @@ export class KeyRotationApi {
   }
 
   /** Starts a rotation; `pgpKeys` (base64 public keys) encrypt each new share to one custodian. */
-  async start(request: { shares: number; threshold: number; requireVerification: boolean; pgpKeys?: string[] }): Promise<RotationStatus> {
+  async start(request: {
+    shares: number;
+    threshold: number;
+    requireVerification: boolean;
+    pgpKeys?: string[];
+  }): Promise<RotationStatus> {
     const body = {
       secret_shares: request.shares,
       secret_threshold: request.threshold,
@@ -98,7 +103,8 @@ export class KeyRotationApi {
     const data = dataOf(expectOk(response, 'submit key share to rotation'));
     if (data.complete !== true) return { complete: false, progress: Number(data.progress ?? 0) };
     const keys = data.keys_base64;
-    if (!Array.isArray(keys) || keys.length === 0) throw new BootstrapError('ROTATION_FAILED', 'rotation update: the answer holds no new keys');
+    if (!Array.isArray(keys) || keys.length === 0)
+      throw new BootstrapError('ROTATION_FAILED', 'rotation update: the answer holds no new keys');
     return {
       complete: true,
       keys: keys.map((key) => new Secret(String(key))),
@@ -109,9 +115,15 @@ export class KeyRotationApi {
 
   async verificationStatus(): Promise<VerificationStatus> {
     const response = await this.#call('GET', 'verify');
-    if (response.status === 400 || response.status === 404) return { started: false, nonce: '', progress: 0, threshold: 0 };
+    if (response.status === 400 || response.status === 404)
+      return { started: false, nonce: '', progress: 0, threshold: 0 };
     const data = dataOf(expectOk(response, 'read verification status'));
-    return { started: data.started === true || Boolean(data.nonce), nonce: String(data.nonce ?? ''), progress: Number(data.progress ?? 0), threshold: Number(data.t ?? 0) };
+    return {
+      started: data.started === true || Boolean(data.nonce),
+      nonce: String(data.nonce ?? ''),
+      progress: Number(data.progress ?? 0),
+      threshold: Number(data.t ?? 0),
+    };
   }
 
   /**
@@ -127,7 +139,11 @@ export class KeyRotationApi {
   }
 
   async #call(method: string, step: 'init' | 'update' | 'verify', body?: unknown): Promise<VaultResponse> {
-    return this.#client.call(method, this.#paths[step], { ...(this.#token ? { token: this.#token } : {}), ...(body === undefined ? {} : { body }), timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
+    return this.#client.call(method, this.#paths[step], {
+      ...(this.#token ? { token: this.#token } : {}),
+      ...(body === undefined ? {} : { body }),
+      timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration,
+    });
   }
 }
 
@@ -178,7 +194,10 @@ export class GenerateRootApi {
   async start(): Promise<{ nonce: string; otp: Secret }> {
     const body = await this.#call('PUT', 'attempt', {}, 'start generate-root');
     if (typeof body.nonce !== 'string' || typeof body.otp !== 'string' || body.otp === '') {
-      throw new BootstrapError('GENERATE_ROOT_FAILED', 'start generate-root: the answer holds no nonce or one-time pad');
+      throw new BootstrapError(
+        'GENERATE_ROOT_FAILED',
+        'start generate-root: the answer holds no nonce or one-time pad',
+      );
     }
     return { nonce: body.nonce, otp: new Secret(body.otp) };
   }
@@ -188,18 +207,29 @@ export class GenerateRootApi {
   }
 
   /** Submits one key share; the answer completing the attempt holds the encoded token. Not abortable. */
-  async update(key: Secret, nonce: string): Promise<{ complete: false; progress: number } | { complete: true; encodedToken: Secret }> {
-    const response = await this.#client.call('PUT', `${this.path}/update`, { ...this.#auth(), body: { key: key.reveal(), nonce }, timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration });
+  async update(
+    key: Secret,
+    nonce: string,
+  ): Promise<{ complete: false; progress: number } | { complete: true; encodedToken: Secret }> {
+    const response = await this.#client.call('PUT', `${this.path}/update`, {
+      ...this.#auth(),
+      body: { key: key.reveal(), nonce },
+      timeoutMs: CALL_DEADLINE_MS.vaultKeyGeneration,
+    });
     if (response.status === 400) throw rejected('generate-root update', response);
     const body = this.#fields(expectGenerateRoot(response, 'submit key share to generate-root'));
     if (body.complete !== true) return { complete: false, progress: Number(body.progress ?? 0) };
     const encoded = body.encoded_token || body.encoded_root_token;
-    if (typeof encoded !== 'string' || encoded === '') throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the answer holds no encoded token');
+    if (typeof encoded !== 'string' || encoded === '')
+      throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the answer holds no encoded token');
     return { complete: true, encodedToken: new Secret(encoded) };
   }
 
   async #call(method: string, step: 'attempt', body: unknown, what: string): Promise<Record<string, unknown>> {
-    const response = await this.#client.call(method, `${this.path}/${step}`, { ...this.#auth(), ...(body === undefined ? {} : { body }) });
+    const response = await this.#client.call(method, `${this.path}/${step}`, {
+      ...this.#auth(),
+      ...(body === undefined ? {} : { body }),
+    });
     return this.#fields(expectGenerateRoot(response, what));
   }
 
@@ -218,7 +248,11 @@ export class GenerateRootApi {
 export function decodeRootToken(encodedToken: Secret, otp: Secret): Secret {
   const encoded = Buffer.from(encodedToken.reveal(), 'base64');
   const pad = Buffer.from(otp.reveal(), 'utf8');
-  if (encoded.length !== pad.length) throw new BootstrapError('GENERATE_ROOT_FAILED', 'generate-root: the encoded token and the one-time pad differ in length');
+  if (encoded.length !== pad.length)
+    throw new BootstrapError(
+      'GENERATE_ROOT_FAILED',
+      'generate-root: the encoded token and the one-time pad differ in length',
+    );
   const token = Buffer.alloc(encoded.length);
   for (let index = 0; index < encoded.length; index += 1) token[index] = encoded[index]! ^ pad[index]!;
   return new Secret(token.toString('utf8'));
@@ -236,7 +270,12 @@ function expectGenerateRoot(response: VaultResponse, what: string): Record<strin
 }
 
 function decodeGenerateRoot(body: Record<string, unknown>): GenerateRootStatus {
-  return { started: body.started === true, nonce: String(body.nonce ?? ''), progress: Number(body.progress ?? 0), required: Number(body.required ?? 0) };
+  return {
+    started: body.started === true,
+    nonce: String(body.nonce ?? ''),
+    progress: Number(body.progress ?? 0),
+    required: Number(body.required ?? 0),
+  };
 }
 
 function decodeStatus(data: Record<string, unknown>): RotationStatus {
@@ -259,11 +298,17 @@ function dataOf(body: Record<string, unknown>): Record<string, unknown> {
 
 function expectOk(response: VaultResponse, what: string): Record<string, unknown> {
   if (response.status >= 200 && response.status < 300) return response.body;
-  throw new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(response.body)}`, { statusCode: response.status });
+  throw new BootstrapError('VAULT_REQUEST_FAILED', `${what}: HTTP ${response.status}: ${firstError(response.body)}`, {
+    statusCode: response.status,
+  });
 }
 
 function rejected(what: string, response: VaultResponse): BootstrapError {
-  return new BootstrapError('KEYS_REJECTED', `${what}: the server rejected the key shares: ${firstError(response.body)}`, { statusCode: 400 });
+  return new BootstrapError(
+    'KEYS_REJECTED',
+    `${what}: the server rejected the key shares: ${firstError(response.body)}`,
+    { statusCode: 400 },
+  );
 }
 
 /** Server error text names reasons and nonces, never a submitted key; cut short all the same. */

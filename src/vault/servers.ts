@@ -35,7 +35,12 @@ const VAULT: ServerTraits = Object.freeze({
   name: 'HashiCorp Vault',
   rotation: {
     unseal: { init: 'sys/rekey/init', update: 'sys/rekey/update', verify: 'sys/rekey/verify', authenticated: false },
-    recovery: { init: 'sys/rekey-recovery-key/init', update: 'sys/rekey-recovery-key/update', verify: 'sys/rekey-recovery-key/verify', authenticated: false },
+    recovery: {
+      init: 'sys/rekey-recovery-key/init',
+      update: 'sys/rekey-recovery-key/update',
+      verify: 'sys/rekey-recovery-key/verify',
+      authenticated: false,
+    },
   },
   auditThroughApi: true,
 });
@@ -49,13 +54,26 @@ const VAULT: ServerTraits = Object.freeze({
 const OPENBAO: ServerTraits = Object.freeze({
   name: 'OpenBao',
   rotation: {
-    unseal: { init: 'sys/rotate/root/init', update: 'sys/rotate/root/update', verify: 'sys/rotate/root/verify', authenticated: true },
-    recovery: { init: 'sys/rotate/recovery/init', update: 'sys/rotate/recovery/update', verify: 'sys/rotate/recovery/verify', authenticated: true },
+    unseal: {
+      init: 'sys/rotate/root/init',
+      update: 'sys/rotate/root/update',
+      verify: 'sys/rotate/root/verify',
+      authenticated: true,
+    },
+    recovery: {
+      init: 'sys/rotate/recovery/init',
+      update: 'sys/rotate/recovery/update',
+      verify: 'sys/rotate/recovery/verify',
+      authenticated: true,
+    },
   },
   auditThroughApi: false,
 });
 
-export const SERVER_TRAITS: Readonly<Record<ServerKind, ServerTraits>> = Object.freeze({ vault: VAULT, openbao: OPENBAO });
+export const SERVER_TRAITS: Readonly<Record<ServerKind, ServerTraits>> = Object.freeze({
+  vault: VAULT,
+  openbao: OPENBAO,
+});
 
 /**
  * Which server answered, from a sys/health body: Vault reports `enterprise` (true or false) there,

@@ -81,16 +81,27 @@ export class Transport {
     const url = new URL(request.uri);
     const payload = request.json === undefined ? undefined : Buffer.from(JSON.stringify(request.json));
     const headers: Record<string, string | number> = { accept: 'application/json', ...request.headers };
-    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+    if (payload !== undefined)
+      Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
     return new Promise((resolve, reject) => {
-      const outgoing: ClientRequest = this.#request(url, { method: request.method, headers, agent: this.#agent }, (response) => {
-        readBody(response).then((body) => resolve({ statusCode: response.statusCode ?? 0, body, request: { path: url.pathname } }), reject);
-      });
+      const outgoing: ClientRequest = this.#request(
+        url,
+        { method: request.method, headers, agent: this.#agent },
+        (response) => {
+          readBody(response).then(
+            (body) => resolve({ statusCode: response.statusCode ?? 0, body, request: { path: url.pathname } }),
+            reject,
+          );
+        },
+      );
       outgoing.on('socket', (socket) => this.#watch(socket));
       outgoing.on('error', reject);
       if (request.timeout !== undefined) {
         // The whole exchange, not the idle time between bytes: a server that trickles its answer is cut off too.
-        const timer = setTimeout(() => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), request.timeout);
+        const timer = setTimeout(
+          () => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+          request.timeout,
+        );
         outgoing.once('close', () => clearTimeout(timer));
       }
       outgoing.end(payload);
@@ -103,14 +114,29 @@ export class Transport {
    * discards it. A connection silent for `idleTimeoutMs` is destroyed (ETIMEDOUT), whatever the
    * whole transfer takes.
    */
-  stream(request: { method: string; uri: string; headers: Record<string, string>; body?: Readable; idleTimeoutMs: number }): Promise<IncomingMessage> {
+  stream(request: {
+    method: string;
+    uri: string;
+    headers: Record<string, string>;
+    body?: Readable;
+    idleTimeoutMs: number;
+  }): Promise<IncomingMessage> {
     const url = new URL(request.uri);
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { ...request.headers, ...(request.body ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}) };
-      const outgoing: ClientRequest = this.#request(url, { method: request.method, headers, agent: this.#agent }, resolve);
+      const headers: Record<string, string> = {
+        ...request.headers,
+        ...(request.body ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}),
+      };
+      const outgoing: ClientRequest = this.#request(
+        url,
+        { method: request.method, headers, agent: this.#agent },
+        resolve,
+      );
       outgoing.on('socket', (socket) => this.#watch(socket));
       outgoing.on('error', reject);
-      outgoing.setTimeout(request.idleTimeoutMs, () => outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      outgoing.setTimeout(request.idleTimeoutMs, () =>
+        outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+      );
       if (request.body === undefined) {
         outgoing.end();
         return;

@@ -6,7 +6,10 @@ import { formatTable, type ScenarioResult } from '../../harness/chaos/scenarios.
  * What each shortened chaos suite in CI shares: one moto for its scenarios, the table
  * printed at the end, and the invariants every scenario must hold.
  */
-export function useChaosStore(): { store(): ChaosStore; expectHeld(result: ScenarioResult, expectedConverged?: number): void } {
+export function useChaosStore(): {
+  store(): ChaosStore;
+  expectHeld(result: ScenarioResult, expectedConverged?: number): void;
+} {
   let store: ChaosStore | undefined;
   const results: ScenarioResult[] = [];
   const endpointBefore = process.env.AWS_ENDPOINT_URL;

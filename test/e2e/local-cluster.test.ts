@@ -21,7 +21,10 @@ const NAMESPACE = 'vault';
 const SERVER_PODS = ['openbao-0', 'openbao-1', 'openbao-2'];
 const SELECTOR = 'app.kubernetes.io/name=openbao,app.kubernetes.io/component=server';
 
-const skipReason = missingLocalCluster() ?? missingImageTools() ?? (process.env.VB_SKIP_E2E ? `VB_SKIP_E2E=${process.env.VB_SKIP_E2E}` : undefined);
+const skipReason =
+  missingLocalCluster() ??
+  missingImageTools() ??
+  (process.env.VB_SKIP_E2E ? `VB_SKIP_E2E=${process.env.VB_SKIP_E2E}` : undefined);
 if (skipReason) console.warn(`local-cluster e2e: skipped: ${skipReason}`);
 
 let cluster: LocalCluster;
@@ -31,7 +34,12 @@ function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 1_000): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 1_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -41,7 +49,10 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
     } catch (error) {
       last = error;
     }
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}\n${await diagnostics()}`);
+    if (Date.now() >= deadline)
+      throw new Error(
+        `${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}\n${await diagnostics()}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
@@ -56,7 +67,9 @@ async function diagnostics(): Promise<string> {
     parts.push((await cluster.kubectl(args, { allowFailure: true })).stdout.split('\n').slice(-40).join('\n'));
   }
   for (const pod of SERVER_PODS) {
-    const logs = await cluster.kubectl(['logs', '-n', NAMESPACE, pod, '-c', 'vault-bootstrap', '--tail=8'], { allowFailure: true });
+    const logs = await cluster.kubectl(['logs', '-n', NAMESPACE, pod, '-c', 'vault-bootstrap', '--tail=8'], {
+      allowFailure: true,
+    });
     parts.push(`${pod}: ${logs.stdout}${logs.stderr}`);
   }
   return parts.join('\n');
@@ -74,8 +87,12 @@ async function serverPods(namespace = NAMESPACE): Promise<PodState[]> {
   return list.items.map((pod: any) => ({
     name: pod.metadata.name,
     uid: pod.metadata.uid,
-    ready: pod.metadata.deletionTimestamp === undefined && (pod.status.conditions ?? []).some((condition: any) => condition.type === 'Ready' && condition.status === 'True'),
-    restarts: Object.fromEntries((pod.status.containerStatuses ?? []).map((status: any) => [status.name, status.restartCount])),
+    ready:
+      pod.metadata.deletionTimestamp === undefined &&
+      (pod.status.conditions ?? []).some((condition: any) => condition.type === 'Ready' && condition.status === 'True'),
+    restarts: Object.fromEntries(
+      (pod.status.containerStatuses ?? []).map((status: any) => [status.name, status.restartCount]),
+    ),
   }));
 }
 
@@ -95,7 +112,10 @@ function allReady(not: string[] = [], namespace = NAMESPACE, count = 3): Promise
 async function sidecarRecords(pods: string[], namespace = NAMESPACE, previous = false): Promise<any[]> {
   const records: any[] = [];
   for (const pod of pods) {
-    const logs = await cluster.kubectl(['logs', '-n', namespace, pod, '-c', 'vault-bootstrap', ...(previous ? ['--previous'] : [])], { allowFailure: true });
+    const logs = await cluster.kubectl(
+      ['logs', '-n', namespace, pod, '-c', 'vault-bootstrap', ...(previous ? ['--previous'] : [])],
+      { allowFailure: true },
+    );
     for (const line of logs.stdout.split('\n')) {
       if (!line.startsWith('{')) continue;
       try {
@@ -124,12 +144,16 @@ async function ourEvents(namespace = NAMESPACE): Promise<KubeEvent[]> {
 
 /** Every secret value moto holds (read from inside the cluster's network), as test/helpers/secrets.ts collects them. */
 async function storedSecrets(prefix = 'vault'): Promise<string[]> {
-  const { stdout } = await cluster.exec([process.execPath, join(ROOT, 'test/fixtures/e2e/read-store.mjs'), LOCAL_MOTO_ENDPOINT], { timeoutMs: 60_000 });
+  const { stdout } = await cluster.exec(
+    [process.execPath, join(ROOT, 'test/fixtures/e2e/read-store.mjs'), LOCAL_MOTO_ENDPOINT],
+    { timeoutMs: 60_000 },
+  );
   const stored = JSON.parse(stdout) as Record<string, string[]>;
   const names = secretNames(prefix);
   const values: string[] = [];
   for (const text of stored[names.unsealKeys] ?? []) {
-    for (const key of (JSON.parse(text) as { keysBase64: string[] }).keysBase64) values.push(key, Buffer.from(key, 'base64').toString('hex'));
+    for (const key of (JSON.parse(text) as { keysBase64: string[] }).keysBase64)
+      values.push(key, Buffer.from(key, 'base64').toString('hex'));
   }
   for (const name of [names.rootToken, names.provisionerToken, names.managementToken]) {
     for (const text of stored[name] ?? []) {
@@ -142,7 +166,10 @@ async function storedSecrets(prefix = 'vault'): Promise<string[]> {
 
 /** `vault-bootstrap COMMAND` in a sidecar, as an operator runs it (README, "Emergency seal"). */
 function sidecarCommand(pod: string, args: string[]) {
-  return cluster.kubectl(['exec', '-n', NAMESPACE, pod, '-c', 'vault-bootstrap', '--', '/nodejs/bin/node', '/app/dist/cli.js', ...args], { timeoutMs: 120_000 });
+  return cluster.kubectl(
+    ['exec', '-n', NAMESPACE, pod, '-c', 'vault-bootstrap', '--', '/nodejs/bin/node', '/app/dist/cli.js', ...args],
+    { timeoutMs: 120_000 },
+  );
 }
 
 describe.skipIf(skipReason !== undefined)('the manifests on a real kubelet (k8s/overlays/local)', () => {
@@ -158,120 +185,216 @@ describe.skipIf(skipReason !== undefined)('the manifests on a real kubelet (k8s/
     if (cluster) await cluster.stop();
   }, 5 * 60_000);
 
-  it('kubectl apply -k: three pods Ready, exactly one sys/init, Events on the pods', async () => {
-    const started = Date.now();
-    // As k8s/README.md ("Try it locally") says, word for word.
-    await cluster.exec(['kubectl', 'apply', '-k', 'k8s/overlays/local'], { timeoutMs: 120_000 });
-    const pods = await allReady();
-    figures['apply -> 3 Ready'] = seconds(started);
-    expect(pods.map((pod) => pod.name).sort()).toEqual(SERVER_PODS);
+  it(
+    'kubectl apply -k: three pods Ready, exactly one sys/init, Events on the pods',
+    async () => {
+      const started = Date.now();
+      // As k8s/README.md ("Try it locally") says, word for word.
+      await cluster.exec(['kubectl', 'apply', '-k', 'k8s/overlays/local'], { timeoutMs: 120_000 });
+      const pods = await allReady();
+      figures['apply -> 3 Ready'] = seconds(started);
+      expect(pods.map((pod) => pod.name).sort()).toEqual(SERVER_PODS);
 
-    const records = await sidecarRecords(SERVER_PODS);
-    const initializers = records.filter((record) => record.event === 'init-secrets-stored').map((record) => record.pod);
-    expect(initializers, 'exactly one sidecar initialized').toHaveLength(1);
-    expect(records.filter((record) => record.event === 'claim-won')).toHaveLength(1);
+      const records = await sidecarRecords(SERVER_PODS);
+      const initializers = records
+        .filter((record) => record.event === 'init-secrets-stored')
+        .map((record) => record.pod);
+      expect(initializers, 'exactly one sidecar initialized').toHaveLength(1);
+      expect(records.filter((record) => record.event === 'claim-won')).toHaveLength(1);
 
-    const events = await until('the Initialized and Unsealed Events', async () => {
-      const all = await ourEvents();
-      // The nodes that join raft are unsealed by the join itself (their sidecars log unseal-interfered): only the initializer says Unsealed now.
-      return all.some((event) => event.reason === 'Initialized') && all.some((event) => event.reason === 'Unsealed') ? all : undefined;
-    }, 60_000);
-    const listed = await cluster.exec(['kubectl', '-n', 'vault', 'get', 'events']);
-    expect(listed.stdout).toMatch(/Normal\s+Initialized\s+pod\/openbao-\d/);
-    expect((await cluster.exec(['kubectl', '-n', 'vault', 'get', 'pods'])).stdout).toMatch(/openbao-0\s+2\/2\s+Running/);
-    const initialized = events.filter((event) => event.reason === 'Initialized');
-    expect(initialized.map((event) => event.involvedObject.name)).toEqual(initializers);
-    expect(initialized[0]!.involvedObject.uid).toBe(pods.find((pod) => pod.name === initializers[0])!.uid);
-    // What a person sees first: `kubectl describe pod` lists them.
-    const described = await cluster.kubectl(['describe', 'pod', '-n', NAMESPACE, initializers[0]!]);
-    expect(described.stdout).toMatch(/Normal\s+Initialized\s+.*vault-bootstrap/);
+      const events = await until(
+        'the Initialized and Unsealed Events',
+        async () => {
+          const all = await ourEvents();
+          // The nodes that join raft are unsealed by the join itself (their sidecars log unseal-interfered): only the initializer says Unsealed now.
+          return all.some((event) => event.reason === 'Initialized') && all.some((event) => event.reason === 'Unsealed')
+            ? all
+            : undefined;
+        },
+        60_000,
+      );
+      const listed = await cluster.exec(['kubectl', '-n', 'vault', 'get', 'events']);
+      expect(listed.stdout).toMatch(/Normal\s+Initialized\s+pod\/openbao-\d/);
+      expect((await cluster.exec(['kubectl', '-n', 'vault', 'get', 'pods'])).stdout).toMatch(
+        /openbao-0\s+2\/2\s+Running/,
+      );
+      const initialized = events.filter((event) => event.reason === 'Initialized');
+      expect(initialized.map((event) => event.involvedObject.name)).toEqual(initializers);
+      expect(initialized[0]!.involvedObject.uid).toBe(pods.find((pod) => pod.name === initializers[0])!.uid);
+      // What a person sees first: `kubectl describe pod` lists them.
+      const described = await cluster.kubectl(['describe', 'pod', '-n', NAMESPACE, initializers[0]!]);
+      expect(described.stdout).toMatch(/Normal\s+Initialized\s+.*vault-bootstrap/);
 
-    const secrets = await storedSecrets();
-    const printed = [JSON.stringify(await cluster.get(['events', '-n', NAMESPACE])), ...records.map((record) => JSON.stringify(record))];
-    expectNoSecretIn(printed, secrets);
-  }, 15 * 60_000);
+      const secrets = await storedSecrets();
+      const printed = [
+        JSON.stringify(await cluster.get(['events', '-n', NAMESPACE])),
+        ...records.map((record) => JSON.stringify(record)),
+      ];
+      expectNoSecretIn(printed, secrets);
+    },
+    15 * 60_000,
+  );
 
-  it('a deleted pod comes back Ready (its sidecar unseals it; no second init)', async () => {
-    const before = await serverPods();
-    const victim = before.find((pod) => pod.name === 'openbao-1')!;
-    const started = Date.now();
-    await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, 'openbao-1', '--wait=false']);
-    await allReady([victim.uid]);
-    figures['pod deleted -> Ready'] = seconds(started);
-    const records = await sidecarRecords(SERVER_PODS);
-    expect(records.filter((record) => record.pod === 'openbao-1' && (record.event === 'claim-won' || record.event === 'init-secrets-stored'))).toEqual([]);
-    expect(records.some((record) => record.pod === 'openbao-1' && record.event === 'unsealed')).toBe(true);
-    const fresh = (await serverPods()).find((pod) => pod.name === 'openbao-1')!;
-    await until('an Unsealed Event on the new pod', async () => ((await ourEvents()).some((event) => event.reason === 'Unsealed' && event.involvedObject.uid === fresh.uid) ? true : undefined), 60_000);
-  }, 15 * 60_000);
+  it(
+    'a deleted pod comes back Ready (its sidecar unseals it; no second init)',
+    async () => {
+      const before = await serverPods();
+      const victim = before.find((pod) => pod.name === 'openbao-1')!;
+      const started = Date.now();
+      await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, 'openbao-1', '--wait=false']);
+      await allReady([victim.uid]);
+      figures['pod deleted -> Ready'] = seconds(started);
+      const records = await sidecarRecords(SERVER_PODS);
+      expect(
+        records.filter(
+          (record) =>
+            record.pod === 'openbao-1' && (record.event === 'claim-won' || record.event === 'init-secrets-stored'),
+        ),
+      ).toEqual([]);
+      expect(records.some((record) => record.pod === 'openbao-1' && record.event === 'unsealed')).toBe(true);
+      const fresh = (await serverPods()).find((pod) => pod.name === 'openbao-1')!;
+      await until(
+        'an Unsealed Event on the new pod',
+        async () =>
+          (await ourEvents()).some((event) => event.reason === 'Unsealed' && event.involvedObject.uid === fresh.uid)
+            ? true
+            : undefined,
+        60_000,
+      );
+    },
+    15 * 60_000,
+  );
 
-  it('all pods deleted: all come back Ready, unsealed from the store, no init', async () => {
-    const before = await serverPods();
-    const started = Date.now();
-    await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, '-l', SELECTOR, '--wait=false']);
-    const after = await allReady(before.map((pod) => pod.uid));
-    figures['all pods deleted -> all Ready'] = seconds(started);
-    const records = await sidecarRecords(SERVER_PODS);
-    expect(records.filter((record) => record.event === 'claim-won' || record.event === 'init-secrets-stored')).toEqual([]);
-    expect(new Set(records.filter((record) => record.event === 'unsealed').map((record) => record.pod))).toEqual(new Set(SERVER_PODS));
-    expect(after).toHaveLength(3);
-  }, 15 * 60_000);
+  it(
+    'all pods deleted: all come back Ready, unsealed from the store, no init',
+    async () => {
+      const before = await serverPods();
+      const started = Date.now();
+      await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, '-l', SELECTOR, '--wait=false']);
+      const after = await allReady(before.map((pod) => pod.uid));
+      figures['all pods deleted -> all Ready'] = seconds(started);
+      const records = await sidecarRecords(SERVER_PODS);
+      expect(
+        records.filter((record) => record.event === 'claim-won' || record.event === 'init-secrets-stored'),
+      ).toEqual([]);
+      expect(new Set(records.filter((record) => record.event === 'unsealed').map((record) => record.pod))).toEqual(
+        new Set(SERVER_PODS),
+      );
+      expect(after).toHaveLength(3);
+    },
+    15 * 60_000,
+  );
 
-  it('a rolling update of the sidecar image: one pod at a time, each Ready again, no init', async () => {
-    // The same image under a second name: the template changes, so the StatefulSet rolls.
-    await cluster.ctr(['images', 'tag', '--force', 'localhost/vault-bootstrap:dev', 'localhost/vault-bootstrap:dev-rollout']);
-    const before = await serverPods();
-    const started = Date.now();
-    await cluster.kubectl(['-n', NAMESPACE, 'set', 'image', 'statefulset/openbao', 'vault-bootstrap=localhost/vault-bootstrap:dev-rollout']);
-    await cluster.kubectl(['-n', NAMESPACE, 'rollout', 'status', 'statefulset/openbao', '--timeout=15m'], { timeoutMs: 16 * 60_000 });
-    await allReady(before.map((pod) => pod.uid));
-    figures['rolling update of the sidecar -> all Ready'] = seconds(started);
-    const records = await sidecarRecords(SERVER_PODS);
-    expect(records.filter((record) => record.event === 'claim-won' || record.event === 'init-secrets-stored')).toEqual([]);
-  }, 20 * 60_000);
-
-  it('a drain under the PodDisruptionBudget: one pod evicted, a second eviction refused while it is down', async () => {
-    const node = 'local-node';
-    await cluster.kubectl(['drain', node, '--pod-selector=statefulset.kubernetes.io/pod-name=openbao-2', '--delete-emptydir-data', '--ignore-daemonsets', '--timeout=5m'], { timeoutMs: 6 * 60_000 });
-    try {
-      // openbao-2 is gone and cannot come back on the cordoned node: the budget (maxUnavailable 1) is spent.
-      const refused = await cluster.kubectl(['drain', node, '--pod-selector=statefulset.kubernetes.io/pod-name=openbao-1', '--delete-emptydir-data', '--ignore-daemonsets', '--timeout=20s'], {
-        allowFailure: true,
-        timeoutMs: 120_000,
+  it(
+    'a rolling update of the sidecar image: one pod at a time, each Ready again, no init',
+    async () => {
+      // The same image under a second name: the template changes, so the StatefulSet rolls.
+      await cluster.ctr([
+        'images',
+        'tag',
+        '--force',
+        'localhost/vault-bootstrap:dev',
+        'localhost/vault-bootstrap:dev-rollout',
+      ]);
+      const before = await serverPods();
+      const started = Date.now();
+      await cluster.kubectl([
+        '-n',
+        NAMESPACE,
+        'set',
+        'image',
+        'statefulset/openbao',
+        'vault-bootstrap=localhost/vault-bootstrap:dev-rollout',
+      ]);
+      await cluster.kubectl(['-n', NAMESPACE, 'rollout', 'status', 'statefulset/openbao', '--timeout=15m'], {
+        timeoutMs: 16 * 60_000,
       });
-      expect(refused.code).not.toBe(0);
-      expect(refused.stdout + refused.stderr).toMatch(/disruption budget/);
-      expect((await serverPods()).find((pod) => pod.name === 'openbao-1')?.ready).toBe(true);
-    } finally {
-      await cluster.kubectl(['uncordon', node]);
-    }
-    await allReady();
-  }, 15 * 60_000);
+      await allReady(before.map((pod) => pod.uid));
+      figures['rolling update of the sidecar -> all Ready'] = seconds(started);
+      const records = await sidecarRecords(SERVER_PODS);
+      expect(
+        records.filter((record) => record.event === 'claim-won' || record.event === 'init-secrets-stored'),
+      ).toEqual([]);
+    },
+    20 * 60_000,
+  );
 
-  it('vault-bootstrap seal through kubectl exec: stays sealed across a pod deletion until resume', async () => {
-    await sidecarCommand('openbao-0', ['seal']);
-    await until('every pod not Ready (sealed)', async () => ((await serverPods()).every((pod) => !pod.ready) ? true : undefined), 5 * 60_000);
-    const before = (await serverPods()).find((pod) => pod.name === 'openbao-2')!;
-    await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, 'openbao-2', '--wait=false']);
-    // The new pod runs, and its sidecar holds the node sealed: blocked on the seal intent.
-    await until(
-      'the new openbao-2 held sealed by the intent',
-      async () => {
-        const pod = (await serverPods()).find((candidate) => candidate.name === 'openbao-2');
-        if (!pod || pod.uid === before.uid) return undefined;
-        const records = await sidecarRecords(['openbao-2']);
-        return records.some((record) => record.event === 'blocked' && record.blocker === 'seal-intent') ? pod : undefined;
-      },
-      5 * 60_000,
-    );
-    expect((await serverPods()).every((pod) => !pod.ready)).toBe(true);
-    const events = await ourEvents();
-    expect(events.some((event) => event.reason === 'SealIntent' || event.reason === 'SealedForIntent')).toBe(true);
-    expect(events.some((event) => event.reason === 'Blocked' && event.message.includes('seal-intent'))).toBe(true);
+  it(
+    'a drain under the PodDisruptionBudget: one pod evicted, a second eviction refused while it is down',
+    async () => {
+      const node = 'local-node';
+      await cluster.kubectl(
+        [
+          'drain',
+          node,
+          '--pod-selector=statefulset.kubernetes.io/pod-name=openbao-2',
+          '--delete-emptydir-data',
+          '--ignore-daemonsets',
+          '--timeout=5m',
+        ],
+        { timeoutMs: 6 * 60_000 },
+      );
+      try {
+        // openbao-2 is gone and cannot come back on the cordoned node: the budget (maxUnavailable 1) is spent.
+        const refused = await cluster.kubectl(
+          [
+            'drain',
+            node,
+            '--pod-selector=statefulset.kubernetes.io/pod-name=openbao-1',
+            '--delete-emptydir-data',
+            '--ignore-daemonsets',
+            '--timeout=20s',
+          ],
+          {
+            allowFailure: true,
+            timeoutMs: 120_000,
+          },
+        );
+        expect(refused.code).not.toBe(0);
+        expect(refused.stdout + refused.stderr).toMatch(/disruption budget/);
+        expect((await serverPods()).find((pod) => pod.name === 'openbao-1')?.ready).toBe(true);
+      } finally {
+        await cluster.kubectl(['uncordon', node]);
+      }
+      await allReady();
+    },
+    15 * 60_000,
+  );
 
-    const started = Date.now();
-    await sidecarCommand('openbao-0', ['resume']);
-    await allReady();
-    figures['resume -> all Ready'] = seconds(started);
-  }, 15 * 60_000);
+  it(
+    'vault-bootstrap seal through kubectl exec: stays sealed across a pod deletion until resume',
+    async () => {
+      await sidecarCommand('openbao-0', ['seal']);
+      await until(
+        'every pod not Ready (sealed)',
+        async () => ((await serverPods()).every((pod) => !pod.ready) ? true : undefined),
+        5 * 60_000,
+      );
+      const before = (await serverPods()).find((pod) => pod.name === 'openbao-2')!;
+      await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, 'openbao-2', '--wait=false']);
+      // The new pod runs, and its sidecar holds the node sealed: blocked on the seal intent.
+      await until(
+        'the new openbao-2 held sealed by the intent',
+        async () => {
+          const pod = (await serverPods()).find((candidate) => candidate.name === 'openbao-2');
+          if (!pod || pod.uid === before.uid) return undefined;
+          const records = await sidecarRecords(['openbao-2']);
+          return records.some((record) => record.event === 'blocked' && record.blocker === 'seal-intent')
+            ? pod
+            : undefined;
+        },
+        5 * 60_000,
+      );
+      expect((await serverPods()).every((pod) => !pod.ready)).toBe(true);
+      const events = await ourEvents();
+      expect(events.some((event) => event.reason === 'SealIntent' || event.reason === 'SealedForIntent')).toBe(true);
+      expect(events.some((event) => event.reason === 'Blocked' && event.message.includes('seal-intent'))).toBe(true);
+
+      const started = Date.now();
+      await sidecarCommand('openbao-0', ['resume']);
+      await allReady();
+      figures['resume -> all Ready'] = seconds(started);
+    },
+    15 * 60_000,
+  );
 });

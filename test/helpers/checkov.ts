@@ -44,12 +44,20 @@ export interface Scan {
  */
 export async function scan(directory: string): Promise<Scan> {
   const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(CHECKOV, ['--directory', directory, '--framework', 'kubernetes', '--output', 'json', '--skip-download'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, out, err) => {
-      if (error && error.code !== 1) reject(new Error(`checkov exited ${String(error.code)}: ${err.split('\n').slice(-3).join(' ')}`));
-      else resolve(out);
-    });
+    execFile(
+      CHECKOV,
+      ['--directory', directory, '--framework', 'kubernetes', '--output', 'json', '--skip-download'],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (error, out, err) => {
+        if (error && error.code !== 1)
+          reject(new Error(`checkov exited ${String(error.code)}: ${err.split('\n').slice(-3).join(' ')}`));
+        else resolve(out);
+      },
+    );
   });
-  const reports = [JSON.parse(stdout)].flat() as Array<{ results: { failed_checks: Finding[]; skipped_checks: Finding[]; passed_checks: Finding[] } }>;
+  const reports = [JSON.parse(stdout)].flat() as Array<{
+    results: { failed_checks: Finding[]; skipped_checks: Finding[]; passed_checks: Finding[] };
+  }>;
   return {
     failed: reports.flatMap((report) => report.results.failed_checks),
     skipped: reports.flatMap((report) => report.results.skipped_checks),

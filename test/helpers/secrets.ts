@@ -8,7 +8,8 @@ export async function secretValuesIn(store: SecretStore, prefix = 'vault'): Prom
   const names = secretNames(prefix);
   const values: string[] = [];
   for (const text of await store.readAllVersions(names.unsealKeys)) {
-    for (const key of (JSON.parse(text) as { keysBase64: string[] }).keysBase64) values.push(key, Buffer.from(key, 'base64').toString('hex'));
+    for (const key of (JSON.parse(text) as { keysBase64: string[] }).keysBase64)
+      values.push(key, Buffer.from(key, 'base64').toString('hex'));
   }
   for (const name of [names.rootToken, names.provisionerToken, names.managementToken]) {
     for (const text of await store.readAllVersions(name)) {

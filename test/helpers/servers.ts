@@ -1,7 +1,14 @@
 // The server helper as the test files use it: everything in server-process.ts (which scripts
 // import too, so it must not load vitest) plus the per-server describe.
 import { describe } from 'vitest';
-import { KMS_SERVER_BUILDS, kindOfBuild, missingServer, SERVER_KINDS, type ServerBuild, type ServerKind } from '../../harness/server-process.js';
+import {
+  KMS_SERVER_BUILDS,
+  kindOfBuild,
+  missingServer,
+  SERVER_KINDS,
+  type ServerBuild,
+  type ServerKind,
+} from '../../harness/server-process.js';
 
 export * from '../../harness/server-process.js';
 

@@ -15,7 +15,20 @@ describeEachServer('auto-unseal', (kind) => {
   let server: TestServer;
   let proxy: RecordingProxy;
   let storeDirectory: string;
-  const args = () => ['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', proxy.address, '--recovery-shares', '4', '--recovery-threshold', '2'];
+  const args = () => [
+    'run',
+    '--once',
+    '--store',
+    'file',
+    '--file-dir',
+    storeDirectory,
+    '--vault-addr',
+    proxy.address,
+    '--recovery-shares',
+    '4',
+    '--recovery-threshold',
+    '2',
+  ];
 
   beforeAll(async () => {
     server = await TestServer.start({ kind, seal: 'auto' });
@@ -29,7 +42,9 @@ describeEachServer('auto-unseal', (kind) => {
   });
 
   it('initializes with recovery shares, stores them as type recovery, and never calls unseal', async () => {
-    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.type).toBe(TEST_SERVER_TRAITS[kind].testAutoUnsealSeal);
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.type).toBe(
+      TEST_SERVER_TRAITS[kind].testAutoUnsealSeal,
+    );
     const result = await runCli(args());
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(transitions(result.stdout)).toContain('initializing');
@@ -40,7 +55,9 @@ describeEachServer('auto-unseal', (kind) => {
 
     // The server restarts unsealed by itself; a second run unseals nothing either.
     await server.restart();
-    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 })
+      .toBe(200);
     const again = await runCli(args());
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(transitions(again.stdout)).not.toContain('initializing');

@@ -20,25 +20,52 @@ describeEachKmsServer('awskms seal, 3-node cluster, recovery keys in Secrets Man
   let nodes: TestServer[];
   let proxies: RecordingProxy[];
   let sidecars: RunningCli[] = [];
-  const prefix = `kms-${build.replace(/\W/g, "-")}`;
+  const prefix = `kms-${build.replace(/\W/g, '-')}`;
   const store = () => new AwsStore({ region: 'us-east-1' });
   const env = (pod: string) => cleanEnv({ ...moto.env, POD_NAME: pod, VB_LOG_LEVEL: 'info' });
   const storeArgs = () => ['--store', 'aws', '--store-prefix', prefix];
-  const keyVersions = async () => (await store().readAllVersions(`${prefix}-unseal-keys`)).map((text) => JSON.parse(text) as StoredKeys);
-  const rootToken = async () => (JSON.parse(await store().readLatest(`${prefix}-root-token`)) as { token: string }).token;
-  const requests = (method: string, path: string) => proxies.reduce((total, proxy) => total + proxy.paths(method, path).length, 0);
-  const healthOf = async (node: TestServer) => (await serverRequest(node, 'GET', 'sys/health').catch(() => ({ status: 0, body: {} }))).status;
-  const allUnsealed = async () => (await Promise.all(nodes.map(healthOf))).every((status) => status === 200 || status === 429);
+  const keyVersions = async () =>
+    (await store().readAllVersions(`${prefix}-unseal-keys`)).map((text) => JSON.parse(text) as StoredKeys);
+  const rootToken = async () =>
+    (JSON.parse(await store().readLatest(`${prefix}-root-token`)) as { token: string }).token;
+  const requests = (method: string, path: string) =>
+    proxies.reduce((total, proxy) => total + proxy.paths(method, path).length, 0);
+  const healthOf = async (node: TestServer) =>
+    (await serverRequest(node, 'GET', 'sys/health').catch(() => ({ status: 0, body: {} }))).status;
+  const allUnsealed = async () =>
+    (await Promise.all(nodes.map(healthOf))).every((status) => status === 200 || status === 429);
   /** The active node, once raft has elected one. */
   async function activeNode(): Promise<TestServer> {
     let active: TestServer | undefined;
-    await expect.poll(async () => (active = nodes[(await Promise.all(nodes.map(healthOf))).indexOf(200)]), { timeout: 30_000, interval: 250 }).toBeDefined();
+    await expect
+      .poll(async () => (active = nodes[(await Promise.all(nodes.map(healthOf))).indexOf(200)]), {
+        timeout: 30_000,
+        interval: 250,
+      })
+      .toBeDefined();
     return active!;
   }
 
   function startSidecars(extraArgs: string[] = []): RunningCli[] {
     sidecars = proxies.map((proxy, index) =>
-      startCli(['run', ...storeArgs(), '--vault-addr', proxy.address, '--interval', '1s', '--listen', 'off', '--recovery-shares', '3', '--recovery-threshold', '2', ...extraArgs], env(`vault-${index}`)),
+      startCli(
+        [
+          'run',
+          ...storeArgs(),
+          '--vault-addr',
+          proxy.address,
+          '--interval',
+          '1s',
+          '--listen',
+          'off',
+          '--recovery-shares',
+          '3',
+          '--recovery-threshold',
+          '2',
+          ...extraArgs,
+        ],
+        env(`vault-${index}`),
+      ),
     );
     return sidecars;
   }
@@ -70,7 +97,11 @@ describeEachKmsServer('awskms seal, 3-node cluster, recovery keys in Secrets Man
     expect((await serverRequest(nodes[0]!, 'GET', 'sys/seal-status')).body.type).toBe('awskms');
     await Promise.all(startSidecars().map((sidecar) => sidecar.waitFor('"to":"ready"', 120_000)));
     expect(await allUnsealed()).toBe(true);
-    const clusterIds = new Set((await Promise.all(nodes.map((node) => serverRequest(node, 'GET', 'sys/health')))).map((answer) => answer.body.cluster_id));
+    const clusterIds = new Set(
+      (await Promise.all(nodes.map((node) => serverRequest(node, 'GET', 'sys/health')))).map(
+        (answer) => answer.body.cluster_id,
+      ),
+    );
     expect(clusterIds.size).toBe(1);
 
     const init = proxies.flatMap((proxy) => proxy.paths('PUT', 'sys/init'));
@@ -88,7 +119,11 @@ describeEachKmsServer('awskms seal, 3-node cluster, recovery keys in Secrets Man
     await Promise.all(nodes.map((node) => node.start()));
     await expect.poll(allUnsealed, { timeout: 60_000, interval: 250 }).toBe(true);
     // Each sidecar has seen its node again (its connections closed and came back) and is ready.
-    await Promise.all(sidecars.map((sidecar) => expect.poll(() => sidecar.output().split('"to":"ready"').length, { timeout: 60_000 }).toBeGreaterThan(2)));
+    await Promise.all(
+      sidecars.map((sidecar) =>
+        expect.poll(() => sidecar.output().split('"to":"ready"').length, { timeout: 60_000 }).toBeGreaterThan(2),
+      ),
+    );
     expect(requests('PUT', 'sys/init')).toBe(before.init);
     expect(requests('PUT', 'sys/unseal')).toBe(before.unseal);
     expect(requests('PUT', 'sys/unseal')).toBe(0);
@@ -99,7 +134,11 @@ describeEachKmsServer('awskms seal, 3-node cluster, recovery keys in Secrets Man
     const active = await activeNode();
     const rotated = await runCli(['rotate-keys', ...storeArgs(), '--vault-addr', active.address], env('operator'));
     expect(rotated.code, rotated.stdout + rotated.stderr).toBe(0);
-    expect(JSON.parse(rotated.stdout.trim().split('\n').at(-1)!)).toMatchObject({ kind: 'recovery', shares: 3, threshold: 2 });
+    expect(JSON.parse(rotated.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      kind: 'recovery',
+      shares: 3,
+      threshold: 2,
+    });
     const latest = (await keyVersions()).at(-1)!;
     expect(latest).toMatchObject({ type: 'recovery', status: 'active' });
     expect(latest.keysBase64).not.toEqual(old.keysBase64);
@@ -116,13 +155,30 @@ describeEachKmsServer('awskms seal, 3-node cluster, recovery keys in Secrets Man
     await Promise.all(nodes.map((node) => node.start()));
     const initBefore = requests('PUT', 'sys/init');
 
-    const refused = await runCli(['run', '--once', '--timeout', '5s', ...storeArgs(), '--vault-addr', proxies[0]!.address], env('vault-0'));
+    const refused = await runCli(
+      ['run', '--once', '--timeout', '5s', ...storeArgs(), '--vault-addr', proxies[0]!.address],
+      env('vault-0'),
+    );
     expect(refused.code, refused.stdout).toBe(4);
     expect(requests('PUT', 'sys/init')).toBe(initBefore);
     expect(await healthOf(nodes[0]!)).toBe(501);
 
     // The documented way to make a new cluster on purpose: one run with --allow-reinit; then the sidecars.
-    const reinit = await runCli(['run', '--once', '--allow-reinit', ...storeArgs(), '--vault-addr', proxies[0]!.address, '--recovery-shares', '3', '--recovery-threshold', '2'], env('vault-0'));
+    const reinit = await runCli(
+      [
+        'run',
+        '--once',
+        '--allow-reinit',
+        ...storeArgs(),
+        '--vault-addr',
+        proxies[0]!.address,
+        '--recovery-shares',
+        '3',
+        '--recovery-threshold',
+        '2',
+      ],
+      env('vault-0'),
+    );
     expect(reinit.code, reinit.stdout).toBe(0);
     await Promise.all(startSidecars().map((sidecar) => sidecar.waitFor('"to":"ready"', 120_000)));
     expect(requests('PUT', 'sys/init')).toBe(initBefore + 1);
@@ -173,7 +229,16 @@ describe.skipIf(GPG === undefined)('awskms seal with PGP custodians (keys made h
         const { home, custodians } = await makeCustodians(['alice', 'bob', 'carol']);
         const env = cleanEnv({ ...moto.env, VB_LOG_LEVEL: 'info' });
         const args = ['run', '--once', '--store', 'aws', '--store-prefix', 'pgp', '--vault-addr', server.address];
-        const result = await runCli([...args, '--recovery-pgp-keys', custodians.map((custodian) => custodian.publicKeyFile).join(','), '--recovery-threshold', '2'], env);
+        const result = await runCli(
+          [
+            ...args,
+            '--recovery-pgp-keys',
+            custodians.map((custodian) => custodian.publicKeyFile).join(','),
+            '--recovery-threshold',
+            '2',
+          ],
+          env,
+        );
         expect(result.code, result.stdout + result.stderr).toBe(0);
         const store = new AwsStore({ region: 'us-east-1' });
         const stored = JSON.parse(await store.readLatest('pgp-unseal-keys')) as StoredKeys;
@@ -183,7 +248,9 @@ describe.skipIf(GPG === undefined)('awskms seal with PGP custodians (keys made h
         const plain = stored.keysBase64.map((share) => decryptShare(home, share));
         expect(await rotationAccepts(server, root, 'recovery', plain.slice(0, 2))).toBe(true);
         await server.restart();
-        await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 }).toBe(200);
+        await expect
+          .poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 })
+          .toBe(200);
         expect((await runCli(args, env)).code).toBe(0);
         expectNoSecretIn(capturedOutput, [...(await secretValuesIn(store, 'pgp')), ...plain]);
       } finally {

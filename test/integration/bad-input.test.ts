@@ -26,19 +26,35 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
   let rootToken: string;
   let busy: Server | undefined;
   const cases: BadInput[] = [
-    { case: 'threshold above shares', args: ['--secret-shares', '3', '--secret-threshold', '4'], names: '--secret-threshold' },
+    {
+      case: 'threshold above shares',
+      args: ['--secret-shares', '3', '--secret-threshold', '4'],
+      names: '--secret-threshold',
+    },
     { case: 'zero shares', args: ['--secret-shares', '0'], names: '--secret-shares' },
-    { case: 'threshold 1 of several shares', env: { VB_RECOVERY_SHARES: '5', VB_RECOVERY_THRESHOLD: '1' }, names: 'VB_RECOVERY_THRESHOLD' },
+    {
+      case: 'threshold 1 of several shares',
+      env: { VB_RECOVERY_SHARES: '5', VB_RECOVERY_THRESHOLD: '1' },
+      names: 'VB_RECOVERY_THRESHOLD',
+    },
     { case: 'unknown store', args: ['--store', 's3'], names: '--store' },
     { case: 'missing store', args: ['--store', ''], names: '--store' },
     { case: 'malformed address', args: ['--vault-addr', 'not a url'], names: '--vault-addr' },
     { case: 'address with another scheme', env: { VAULT_ADDR: 'ftp://127.0.0.1:8200' }, names: 'VAULT_ADDR' },
-    { case: 'plain http to another host (no --allow-insecure-http)', args: ['--vault-addr', 'http://vault.example.com:8200'], names: '--vault-addr' },
+    {
+      case: 'plain http to another host (no --allow-insecure-http)',
+      args: ['--vault-addr', 'http://vault.example.com:8200'],
+      names: '--vault-addr',
+    },
     { case: 'audit file not an absolute path', env: { VB_AUDIT_FILE: 'audit.log' }, names: 'VB_AUDIT_FILE' },
     { case: 'malformed duration', args: ['--interval', '5 minutes'], names: '--interval' },
     { case: 'bare number duration', env: { VB_TIMEOUT: '10' }, names: 'VB_TIMEOUT' },
     { case: 'provisioner ttl too short', args: ['--provisioner-ttl', '10s'], names: '--provisioner-ttl' },
-    { case: 'claim stale-after shorter than an init can take', args: ['--claim-stale-after', '1s'], names: '--claim-stale-after' },
+    {
+      case: 'claim stale-after shorter than an init can take',
+      args: ['--claim-stale-after', '1s'],
+      names: '--claim-stale-after',
+    },
     { case: 'unknown root-token mode', args: ['--root-token', 'forever'], names: '--root-token' },
     { case: 'unknown log level', env: { VB_LOG_LEVEL: 'loud' }, names: 'VB_LOG_LEVEL' },
     { case: 'malformed listen address', args: ['--listen', 'everywhere'], names: '--listen' },
@@ -48,7 +64,11 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
     { case: 'missing CA file', env: { VAULT_CACERT: '/nonexistent/ca.pem' }, names: 'VAULT_CACERT' },
     { case: 'client cert without key', env: { VAULT_CLIENT_CERT: '/nonexistent/cert.pem' }, names: 'VAULT_CLIENT_KEY' },
     { case: 'VAULT_SKIP_VERIFY not a boolean', env: { VAULT_SKIP_VERIFY: 'maybe' }, names: 'VAULT_SKIP_VERIFY' },
-    { case: 'file store inside Kubernetes', env: { KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' }, names: '--store' },
+    {
+      case: 'file store inside Kubernetes',
+      env: { KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' },
+      names: '--store',
+    },
     { case: 'spool dir on disk', args: ['--spool-dir', tmpdir()], names: '--spool-dir' },
     { case: '--once with status', args: ['--once'], names: '--once' },
   ];
@@ -57,7 +77,16 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
     work = await mkdtemp(join(tmpdir(), 'vb-bad-'));
     storeDirectory = join(work, 'store');
     [server, fresh] = await Promise.all([OpenBao.start({ audit: true }), OpenBao.start()]);
-    const first = await runCli(['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
+    const first = await runCli([
+      'run',
+      '--once',
+      '--store',
+      'file',
+      '--file-dir',
+      storeDirectory,
+      '--vault-addr',
+      server.address,
+    ]);
     expect(first.code, first.stdout).toBe(0);
     rootToken = JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')).token;
     await mkdir(join(work, 'broken'));
@@ -68,9 +97,17 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
     busy = createServer();
     await new Promise<void>((resolve) => busy!.listen(0, '127.0.0.1', resolve));
     cases.push(
-      { case: '--listen port in use', args: ['--listen', `127.0.0.1:${(busy.address() as AddressInfo).port}`], names: '--listen' },
+      {
+        case: '--listen port in use',
+        args: ['--listen', `127.0.0.1:${(busy.address() as AddressInfo).port}`],
+        names: '--listen',
+      },
       { case: 'policy with broken syntax', args: ['--policies-dir', join(work, 'broken')], names: 'tenant.hcl' },
-      { case: 'policy with an unknown capability', args: ['--policies-dir', join(work, 'capability')], names: 'tenant.hcl' },
+      {
+        case: 'policy with an unknown capability',
+        args: ['--policies-dir', join(work, 'capability')],
+        names: 'tenant.hcl',
+      },
     );
   });
 
@@ -94,7 +131,16 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
       for (const vault of [server, fresh]) {
         const directory = vault === server ? storeDirectory : freshStore;
         const command = input.case === '--once with status' ? 'status' : 'run';
-        const args = [command, ...(command === 'run' ? ['--once'] : []), '--store', 'file', '--file-dir', directory, ...(input.env?.VAULT_ADDR ? [] : ['--vault-addr', vault.address]), ...(input.args ?? [])];
+        const args = [
+          command,
+          ...(command === 'run' ? ['--once'] : []),
+          '--store',
+          'file',
+          '--file-dir',
+          directory,
+          ...(input.env?.VAULT_ADDR ? [] : ['--vault-addr', vault.address]),
+          ...(input.args ?? []),
+        ];
         const result = await runCli(args, cleanEnv(input.env));
         expect(result.code, `${input.case}: ${result.stdout}${result.stderr}`).toBe(2);
         const lines = result.stderr.trim().split('\n');
@@ -115,5 +161,7 @@ describe('bad input: exit 2, one line naming what and where, nothing changed', (
 async function snapshot(storeDirectory: string): Promise<Record<string, string[]>> {
   const store = new FileStore(storeDirectory);
   const names = ['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token'];
-  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await store.readAllVersions(name)] as const)));
+  return Object.fromEntries(
+    await Promise.all(names.map(async (name) => [name, await store.readAllVersions(name)] as const)),
+  );
 }

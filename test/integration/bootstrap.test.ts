@@ -13,7 +13,10 @@ import { expectNoSecretIn, expectNoSecretInFiles, filesUnder, secretValuesIn } f
 const SHIPPED = (name: string) => readFileSync(new URL(`../../policies/${name}.hcl`, import.meta.url), 'utf8');
 
 /** Audit entries (requests) written after a given line count. */
-async function auditRequestsAfter(server: TestServer, lineCount: number): Promise<Array<{ path: string; operation: string }>> {
+async function auditRequestsAfter(
+  server: TestServer,
+  lineCount: number,
+): Promise<Array<{ path: string; operation: string }>> {
   const lines = (await readFile(server.auditLog, 'utf8')).split('\n').filter(Boolean);
   return lines
     .slice(lineCount)
@@ -47,7 +50,9 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
   it('one scenario: run --once initializes, stores, unseals, configures and issues; a restart is unsealed without an init; a third run writes nothing; status and plan show names, never values', async () => {
     const result = await runCli(['run', '--once', ...args()]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(transitions(result.stdout)).toEqual(expect.arrayContaining(['uninitialized', 'initializing', 'storing', 'sealed', 'configuring', 'issuing', 'ready']));
+    expect(transitions(result.stdout)).toEqual(
+      expect.arrayContaining(['uninitialized', 'initializing', 'storing', 'sealed', 'configuring', 'issuing', 'ready']),
+    );
 
     const health = await serverRequest(server, 'GET', 'sys/health');
     expect(health.status).toBe(200);
@@ -61,7 +66,10 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     const root = JSON.parse(await store.readLatest('vault-root-token'));
     expect(root.token.startsWith(TEST_SERVER_TRAITS[kind].tokenPrefixes.service)).toBe(true);
     await server.enableAudit(root.token);
-    expect(JSON.parse(await store.readLatest('vault-init-claim'))).toMatchObject({ holder: expect.any(String), clusterHint: server.address });
+    expect(JSON.parse(await store.readLatest('vault-init-claim'))).toMatchObject({
+      holder: expect.any(String),
+      clusterHint: server.address,
+    });
 
     for (const name of ['admin', 'provisioner']) {
       const policy = await serverRequest(server, 'GET', `sys/policies/acl/${name}`, root.token);
@@ -96,7 +104,9 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
 
     // A third run changes nothing on the server (shown by the audit log).
     // Let the unsealed node settle as the active node first.
-    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 20_000 })
+      .toBe(200);
     const before = await auditLineCount(server);
     const tokensBefore = await store.readAllVersions('vault-provisioner-token');
 
@@ -115,7 +125,17 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     expect(statusResult.code, statusResult.stderr).toBe(0);
     const report = JSON.parse(statusResult.stdout);
     expect(report.vault.health).toBe('active');
-    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual(['vault-init-claim', 'vault-unseal-keys', 'vault-root-token', 'vault-provisioner-token', 'vault-management-token', 'vault-seal-intent', 'vault-self-init-cluster', 'vault-seal-key', 'vault-seal-key-rollout']);
+    expect(report.store.secrets.map((secret: { name: string }) => secret.name)).toEqual([
+      'vault-init-claim',
+      'vault-unseal-keys',
+      'vault-root-token',
+      'vault-provisioner-token',
+      'vault-management-token',
+      'vault-seal-intent',
+      'vault-self-init-cluster',
+      'vault-seal-key',
+      'vault-seal-key-rollout',
+    ]);
     expect(report.provisionerToken.state).toBe('valid');
     expect(report.rootToken).toBe('stored');
     // A converged cluster has no problem, even where a check cannot run (a default OpenBao serves no generate-root endpoints).
@@ -133,7 +153,9 @@ describeEachServer('a fresh Shamir server, end to end', (kind) => {
     const secrets = await secretValuesIn(store);
     expect(secrets.length).toBeGreaterThanOrEqual(5 * 2 + 2);
     expectNoSecretIn(capturedOutput, secrets);
-    expect(logLines(capturedOutput.join('\n')).some((line) => line.level === 'trace' || line.level === 'debug')).toBe(true);
+    expect(logLines(capturedOutput.join('\n')).some((line) => line.level === 'trace' || line.level === 'debug')).toBe(
+      true,
+    );
     // No file outside the store holds a secret.
     await expectNoSecretInFiles(await filesUnder(workDirectory, [storeDirectory]), secrets);
     expect((await stat(storeDirectory)).mode & 0o777).toBe(0o700);

@@ -1,5 +1,10 @@
 import { describe, it } from 'vitest';
-import { activeRestartsWhileConfiguring, redeployOnOldData, threeNodesStartedTogether, wipedServerWithKeys } from '../../harness/chaos/scenarios.js';
+import {
+  activeRestartsWhileConfiguring,
+  redeployOnOldData,
+  threeNodesStartedTogether,
+  wipedServerWithKeys,
+} from '../../harness/chaos/scenarios.js';
 import { useChaosStore } from '../chaos/suite.js';
 import { missingServer, SERVER_KINDS } from '../helpers/servers.js';
 
@@ -10,9 +15,13 @@ describe('fault injection (shortened), clusters: one init per cluster, no key lo
   for (const kind of SERVER_KINDS) {
     const missing = missingServer(kind);
     if (missing) console.warn(`chaos scenario 1 [${kind}]: skipped: ${missing}`);
-    it.skipIf(missing !== undefined)(`1: three sidecars on a 3-node raft cluster started together, twice [${kind}]`, async () => {
-      expectHeld(await threeNodesStartedTogether(store(), 2, kind));
-    }, 300_000);
+    it.skipIf(missing !== undefined)(
+      `1: three sidecars on a 3-node raft cluster started together, twice [${kind}]`,
+      async () => {
+        expectHeld(await threeNodesStartedTogether(store(), 2, kind));
+      },
+      300_000,
+    );
   }
 
   it('4: the active node restarts sealed while configuring', async () => {

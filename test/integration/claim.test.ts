@@ -21,13 +21,26 @@ describeEachServer('the init claim against a real server', (kind) => {
     servers.push(server);
     const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-claim-')), 'store');
     const store = new FileStore(storeDirectory);
-    await store.createIfAbsent('vault-init-claim', JSON.stringify({ holder: 'vault-first', claimedAt: new Date(claimedAt.getTime() - 60_000).toISOString(), clusterHint: server.address }));
-    await store.addVersion('vault-init-claim', JSON.stringify({ holder: 'vault-ghost', claimedAt: claimedAt.toISOString(), clusterHint: server.address }));
+    await store.createIfAbsent(
+      'vault-init-claim',
+      JSON.stringify({
+        holder: 'vault-first',
+        claimedAt: new Date(claimedAt.getTime() - 60_000).toISOString(),
+        clusterHint: server.address,
+      }),
+    );
+    await store.addVersion(
+      'vault-init-claim',
+      JSON.stringify({ holder: 'vault-ghost', claimedAt: claimedAt.toISOString(), clusterHint: server.address }),
+    );
     return { server, storeDirectory };
   }
 
   const run = (storeDirectory: string, server: TestServer, extra: string[]) =>
-    runCli(['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra], cleanEnv({ POD_NAME: 'vault-1' }));
+    runCli(
+      ['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra],
+      cleanEnv({ POD_NAME: 'vault-1' }),
+    );
 
   it("someone else's fresh claim binds: no init while it holds", async () => {
     const { server, storeDirectory } = await claimedByGhost(new Date());
@@ -42,11 +55,18 @@ describeEachServer('the init claim against a real server', (kind) => {
     const { server, storeDirectory } = await claimedByGhost(new Date(Date.now() - 10 * 60_000));
     const result = await run(storeDirectory, server, []);
     expect(result.code, result.stdout).toBe(0);
-    expect(events(result.stdout, 'claim-won')).toEqual([expect.objectContaining({ secret: 'vault-init-claim-g2', generation: 2, takesOver: 'stale' })]);
+    expect(events(result.stdout, 'claim-won')).toEqual([
+      expect.objectContaining({ secret: 'vault-init-claim-g2', generation: 2, takesOver: 'stale' }),
+    ]);
     expect(transitions(result.stdout).filter((state) => state === 'initializing')).toHaveLength(1);
     const store = new FileStore(storeDirectory);
     // The earlier release's record is left as it was; the takeover is a record of its own.
-    expect((await store.readAllVersions('vault-init-claim')).map((text) => JSON.parse(text).holder)).toEqual(['vault-first', 'vault-ghost']);
-    expect((await store.readAllVersions('vault-init-claim-g2')).map((text) => JSON.parse(text).holder)).toEqual(['vault-1']);
+    expect((await store.readAllVersions('vault-init-claim')).map((text) => JSON.parse(text).holder)).toEqual([
+      'vault-first',
+      'vault-ghost',
+    ]);
+    expect((await store.readAllVersions('vault-init-claim-g2')).map((text) => JSON.parse(text).holder)).toEqual([
+      'vault-1',
+    ]);
   });
 });

@@ -38,10 +38,28 @@ describe('--store aws against real OpenBao and moto', () => {
     expect((await baoRequest(server, 'GET', 'sys/health')).status).toBe(200);
 
     const aws = store();
-    expect(JSON.parse(await aws.readLatest('vault-init-claim'))).toMatchObject({ holder: expect.any(String), claimedAt: expect.any(String), clusterHint: server.address });
-    expect(JSON.parse(await aws.readLatest('vault-unseal-keys'))).toMatchObject({ type: 'shamir', shares: 5, threshold: 3, keysBase64: expect.any(Array), initializedAt: expect.any(String) });
-    expect(JSON.parse(await aws.readLatest('vault-root-token'))).toMatchObject({ token: expect.stringMatching(/^s\./), createdAt: expect.any(String) });
-    expect(JSON.parse(await aws.readLatest('vault-provisioner-token'))).toMatchObject({ token: expect.any(String), accessor: expect.any(String), policies: expect.arrayContaining(['provisioner']), expiresAt: expect.any(String) });
+    expect(JSON.parse(await aws.readLatest('vault-init-claim'))).toMatchObject({
+      holder: expect.any(String),
+      claimedAt: expect.any(String),
+      clusterHint: server.address,
+    });
+    expect(JSON.parse(await aws.readLatest('vault-unseal-keys'))).toMatchObject({
+      type: 'shamir',
+      shares: 5,
+      threshold: 3,
+      keysBase64: expect.any(Array),
+      initializedAt: expect.any(String),
+    });
+    expect(JSON.parse(await aws.readLatest('vault-root-token'))).toMatchObject({
+      token: expect.stringMatching(/^s\./),
+      createdAt: expect.any(String),
+    });
+    expect(JSON.parse(await aws.readLatest('vault-provisioner-token'))).toMatchObject({
+      token: expect.any(String),
+      accessor: expect.any(String),
+      policies: expect.arrayContaining(['provisioner']),
+      expiresAt: expect.any(String),
+    });
     const client = new SecretsManagerClient({ region: 'us-east-1' });
     for (const name of NAMES) {
       const described = await client.send(new DescribeSecretCommand({ SecretId: name }));
@@ -64,7 +82,10 @@ describe('--store aws against real OpenBao and moto', () => {
     const fresh = await OpenBao.start();
     try {
       const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _key, ...withoutKeys } = awsEnv;
-      const noCredentials = await runCli(['run', '--once', '--store', 'aws', '--vault-addr', fresh.address], withoutKeys);
+      const noCredentials = await runCli(
+        ['run', '--once', '--store', 'aws', '--vault-addr', fresh.address],
+        withoutKeys,
+      );
       expect(noCredentials.code, noCredentials.stderr).toBe(2);
       expect(noCredentials.stderr.trim().split('\n')).toHaveLength(1);
       expect(noCredentials.stderr).toContain('credentials');
@@ -74,7 +95,10 @@ describe('--store aws against real OpenBao and moto', () => {
       expect(noRegion.code, noRegion.stderr).toBe(2);
       expect(noRegion.stderr).toContain('--aws-region');
 
-      const badRegion = await runCli(['run', '--once', '--store', 'aws', '--aws-region', 'mars', '--vault-addr', fresh.address], awsEnv);
+      const badRegion = await runCli(
+        ['run', '--once', '--store', 'aws', '--aws-region', 'mars', '--vault-addr', fresh.address],
+        awsEnv,
+      );
       expect(badRegion.code).toBe(2);
       expect(badRegion.stderr).toContain('--aws-region');
 
@@ -89,7 +113,20 @@ describe('--store aws against real OpenBao and moto', () => {
     const port = Number(new URL(moto.endpoint).port);
     try {
       const metricsPort = await freePort();
-      const cli = startCli(['run', '--store', 'aws', '--store-prefix', 'outage', '--vault-addr', fresh.address, '--listen', `127.0.0.1:${metricsPort}`], awsEnv);
+      const cli = startCli(
+        [
+          'run',
+          '--store',
+          'aws',
+          '--store-prefix',
+          'outage',
+          '--vault-addr',
+          fresh.address,
+          '--listen',
+          `127.0.0.1:${metricsPort}`,
+        ],
+        awsEnv,
+      );
       await cli.waitFor('"to":"initializing"');
       await moto.stop();
       await cli.waitFor('"event":"store-retry"', 60_000);
@@ -112,7 +149,8 @@ describe('--store aws against real OpenBao and moto', () => {
       const root = JSON.parse(await store().readLatest('outage-root-token')).token;
       expect((await baoRequest(fresh, 'PUT', 'sys/seal', root)).status).toBe(204);
       let sealed = true;
-      for (const key of keys.keysBase64.slice(0, 3)) sealed = (await baoRequest(fresh, 'PUT', 'sys/unseal', undefined, { key })).body.sealed;
+      for (const key of keys.keysBase64.slice(0, 3))
+        sealed = (await baoRequest(fresh, 'PUT', 'sys/unseal', undefined, { key })).body.sealed;
       expect(sealed).toBe(false);
       secretsSeen.push(...(await secretValuesIn(store(), 'outage')));
     } finally {
@@ -129,7 +167,16 @@ describe('--store gcp start-up checks (no emulator installs here: see GCP_EMULAT
   it('no project from flags or the environment: exit 2 naming --gcp-project, before any Vault call', async () => {
     const closedPort = await freePort();
     const result = await runCli(
-      ['run', '--once', '--store', 'gcp', '--gcp-endpoint', `127.0.0.1:${closedPort}`, '--vault-addr', `http://127.0.0.1:${closedPort}`],
+      [
+        'run',
+        '--once',
+        '--store',
+        'gcp',
+        '--gcp-endpoint',
+        `127.0.0.1:${closedPort}`,
+        '--vault-addr',
+        `http://127.0.0.1:${closedPort}`,
+      ],
       cleanEnv({ METADATA_SERVER_DETECTION: 'none', HOME: await mkdtemp(join(tmpdir(), 'vb-home-')) }),
     );
     expect(result.code).toBe(2);

@@ -10,13 +10,21 @@ import { TestServer } from '../helpers/servers.js';
 const SLACK_MS = 2_500;
 
 /** Asks a probe; the answer's status, body and how long it took. */
-async function probe(port: number, path: '/healthz' | '/readyz'): Promise<{ status: number; body: string; ms: number }> {
+async function probe(
+  port: number,
+  path: '/healthz' | '/readyz',
+): Promise<{ status: number; body: string; ms: number }> {
   const started = Date.now();
   const answer = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
   return { status: answer.status, body: await answer.text(), ms: Date.now() - started };
 }
 
-async function waitForProbe(port: number, path: '/healthz' | '/readyz', expected: (answer: { status: number; body: string }) => boolean, timeoutMs = 30_000): Promise<void> {
+async function waitForProbe(
+  port: number,
+  path: '/healthz' | '/readyz',
+  expected: (answer: { status: number; body: string }) => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answer = await probe(port, path).catch(() => undefined);
@@ -48,7 +56,20 @@ describe('every call has a deadline (real OpenBao, moto, and a fault proxy betwe
     const port = await freePort();
     try {
       const cli = startCli(
-        ['run', '--once', '--timeout', '8s', '--store', 'aws', '--store-prefix', 'holed', '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`],
+        [
+          'run',
+          '--once',
+          '--timeout',
+          '8s',
+          '--store',
+          'aws',
+          '--store-prefix',
+          'holed',
+          '--vault-addr',
+          server.address,
+          '--listen',
+          `127.0.0.1:${port}`,
+        ],
         cleanEnv({ ...moto.env, AWS_ENDPOINT_URL_SECRETS_MANAGER: store.address }),
       );
       await waitForProbe(port, '/healthz', (answer) => answer.status === 200, 10_000);
@@ -62,7 +83,10 @@ describe('every call has a deadline (real OpenBao, moto, and a fault proxy betwe
       expect(result.elapsedMs).toBeLessThan(8_000 + SLACK_MS);
       const timedOut = timedOutCalls(cli);
       expect(timedOut.length).toBeGreaterThan(0);
-      expect(timedOut[0]).toMatchObject({ dependency: 'aws secrets manager', operation: 'verifyAccess holed-init-claim' });
+      expect(timedOut[0]).toMatchObject({
+        dependency: 'aws secrets manager',
+        operation: 'verifyAccess holed-init-claim',
+      });
       // Its own deadline, cut short by what was left of --timeout: the run never outlives it.
       expect(Number(timedOut[0]!.deadlineMs)).toBeLessThanOrEqual(CALL_DEADLINE_MS.store);
       expect(Number(timedOut[0]!.elapsedMs)).toBeGreaterThanOrEqual(Number(timedOut[0]!.deadlineMs) - 50);
@@ -77,7 +101,17 @@ describe('every call has a deadline (real OpenBao, moto, and a fault proxy betwe
     await store.set('black-hole');
     const port = await freePort();
     const env = cleanEnv({ ...moto.env, AWS_ENDPOINT_URL_SECRETS_MANAGER: store.address });
-    const args = ['run', '--store', 'aws', '--store-prefix', 'lifted', '--vault-addr', server.address, '--interval', '1s'];
+    const args = [
+      'run',
+      '--store',
+      'aws',
+      '--store-prefix',
+      'lifted',
+      '--vault-addr',
+      server.address,
+      '--interval',
+      '1s',
+    ];
     try {
       const waiting = startCli([...args, '--listen', `127.0.0.1:${port}`], env);
       await waitForProbe(port, '/readyz', (answer) => answer.body.includes('waiting for the aws store'), 10_000);
@@ -100,12 +134,30 @@ describe('every call has a deadline (real OpenBao, moto, and a fault proxy betwe
     const vault = await FaultProxy.start(server.address, { trickleBytes: 1, trickleEveryMs: 100 });
     await vault.set('trickle');
     try {
-      const cli = startCli(['run', '--once', '--timeout', '9s', '--store', 'aws', '--store-prefix', 'trickled', '--vault-addr', vault.address], cleanEnv(moto.env));
+      const cli = startCli(
+        [
+          'run',
+          '--once',
+          '--timeout',
+          '9s',
+          '--store',
+          'aws',
+          '--store-prefix',
+          'trickled',
+          '--vault-addr',
+          vault.address,
+        ],
+        cleanEnv(moto.env),
+      );
       const result = await cli.result;
       expect(result.code, result.stdout).toBe(4);
       expect(result.elapsedMs).toBeLessThan(9_000 + SLACK_MS);
       const timedOut = timedOutCalls(cli);
-      expect(timedOut[0]).toMatchObject({ dependency: 'vault', operation: 'GET /v1/sys/health', deadlineMs: CALL_DEADLINE_MS.vaultHealth });
+      expect(timedOut[0]).toMatchObject({
+        dependency: 'vault',
+        operation: 'GET /v1/sys/health',
+        deadlineMs: CALL_DEADLINE_MS.vaultHealth,
+      });
     } finally {
       await vault.stop();
     }
@@ -116,7 +168,20 @@ describe('every call has a deadline (real OpenBao, moto, and a fault proxy betwe
     await gcp.set('black-hole');
     try {
       const cli = startCli(
-        ['run', '--once', '--timeout', '6s', '--store', 'gcp', '--gcp-project', 'p', '--gcp-endpoint', new URL(gcp.address).host, '--vault-addr', server.address],
+        [
+          'run',
+          '--once',
+          '--timeout',
+          '6s',
+          '--store',
+          'gcp',
+          '--gcp-project',
+          'p',
+          '--gcp-endpoint',
+          new URL(gcp.address).host,
+          '--vault-addr',
+          server.address,
+        ],
         cleanEnv({ METADATA_SERVER_DETECTION: 'none' }),
       );
       const result = await cli.result;

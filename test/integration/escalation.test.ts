@@ -24,7 +24,19 @@ async function setUp(kind: ServerKind, servers: TestServer[], ...extra: string[]
   servers.push(server);
   const work = await mkdtemp(join(tmpdir(), 'vb-escalation-'));
   const storeDirectory = join(work, 'store');
-  const args = (...more: string[]) => ['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--audit-file', server.auditLog, ...more];
+  const args = (...more: string[]) => [
+    'run',
+    '--once',
+    '--store',
+    'file',
+    '--file-dir',
+    storeDirectory,
+    '--vault-addr',
+    server.address,
+    '--audit-file',
+    server.auditLog,
+    ...more,
+  ];
   const result = await runCli(args(...extra));
   expect(result.code, result.stdout + result.stderr).toBe(0);
   return { server, store: new FileStore(storeDirectory), storeDirectory, args };
@@ -49,9 +61,19 @@ function escalations(managementAccessor: string): Array<[string, string, string,
     ['rewrite the default policy (every token has it)', 'PUT', 'sys/policies/acl/default', { policy: ANY_POWER }],
     ['rewrite the default policy, trailing space', 'PUT', 'sys/policies/acl/default%20', { policy: ANY_POWER }],
     ["rewrite the sidecar's management policy", 'PUT', 'sys/policies/acl/vault-bootstrap', { policy: ANY_POWER }],
-    ["rewrite the sidecar's management policy, a capital inside", 'PUT', 'sys/policies/acl/vault-Bootstrap', { policy: ANY_POWER }],
+    [
+      "rewrite the sidecar's management policy, a capital inside",
+      'PUT',
+      'sys/policies/acl/vault-Bootstrap',
+      { policy: ANY_POWER },
+    ],
     ['create a token role that grants admin', 'POST', 'auth/token/roles/escalate', { allowed_policies: ['admin'] }],
-    ['widen its own token role', 'POST', 'auth/token/roles/provisioner', { allowed_policies: ['provisioner', 'admin'] }],
+    [
+      'widen its own token role',
+      'POST',
+      'auth/token/roles/provisioner',
+      { allowed_policies: ['provisioner', 'admin'] },
+    ],
     ['create a token with the admin policy', 'POST', 'auth/token/create', { policies: ['admin'] }],
     ['create an orphan token with the admin policy', 'POST', 'auth/token/create-orphan', { policies: ['admin'] }],
     ['create a token through the provisioner role', 'POST', 'auth/token/create/provisioner', {}],
@@ -67,7 +89,10 @@ async function auditEntries(server: TestServer, path: string, policy: string): P
   const lines = (await readFile(server.auditLog, 'utf8')).split('\n').filter(Boolean);
   return lines
     .map((line) => JSON.parse(line) as { type?: string; auth?: { policies?: string[] }; request?: { path?: string } })
-    .filter((entry) => entry.type === 'request' && entry.request?.path === path && (entry.auth?.policies ?? []).includes(policy));
+    .filter(
+      (entry) =>
+        entry.type === 'request' && entry.request?.path === path && (entry.auth?.policies ?? []).includes(policy),
+    );
 }
 
 describeEachServer('the CI token cannot widen its own power', (kind) => {
@@ -89,16 +114,41 @@ describeEachServer('the CI token cannot widen its own power', (kind) => {
     console.log(`[${kind}] the CI token's escalation attempts:\n  ${results.join('\n  ')}`);
     // Nothing changed: the shipped policies are intact and the token role still grants provisioner alone.
     const root = await latest(store, 'vault-root-token');
-    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', root.token)).body.data.policy).not.toContain('path "*"');
-    expect((await serverRequest(server, 'GET', 'auth/token/roles/provisioner', root.token)).body.data.allowed_policies).toEqual(['provisioner']);
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', root.token)).body.data.policy).not.toContain(
+      'path "*"',
+    );
+    expect(
+      (await serverRequest(server, 'GET', 'auth/token/roles/provisioner', root.token)).body.data.allowed_policies,
+    ).toEqual(['provisioner']);
     expect((await serverRequest(server, 'GET', 'auth/token/roles/escalate', root.token)).status).toBe(404);
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', management.token)).status).toBe(200);
 
     // What the provisioner persona is for still works.
-    expect((await serverRequest(server, 'PUT', 'sys/policies/acl/tenant-a', provisioner.token, { policy: 'path "secret/data/tenant-a/*" {\n  capabilities = ["read"]\n}\n' })).status).toBe(204);
-    expect((await serverRequest(server, 'POST', 'sys/auth/tenant-a-approle', provisioner.token, { type: 'approle' })).status).toBe(204);
-    expect((await serverRequest(server, 'POST', 'auth/tenant-a-approle/role/app', provisioner.token, { token_policies: ['tenant-a'] })).status).toBe(204);
-    expect((await serverRequest(server, 'POST', 'sys/mounts/tenant-a-kv', provisioner.token, { type: 'kv', options: { version: '2' } })).status).toBe(204);
+    expect(
+      (
+        await serverRequest(server, 'PUT', 'sys/policies/acl/tenant-a', provisioner.token, {
+          policy: 'path "secret/data/tenant-a/*" {\n  capabilities = ["read"]\n}\n',
+        })
+      ).status,
+    ).toBe(204);
+    expect(
+      (await serverRequest(server, 'POST', 'sys/auth/tenant-a-approle', provisioner.token, { type: 'approle' })).status,
+    ).toBe(204);
+    expect(
+      (
+        await serverRequest(server, 'POST', 'auth/tenant-a-approle/role/app', provisioner.token, {
+          token_policies: ['tenant-a'],
+        })
+      ).status,
+    ).toBe(204);
+    expect(
+      (
+        await serverRequest(server, 'POST', 'sys/mounts/tenant-a-kv', provisioner.token, {
+          type: 'kv',
+          options: { version: '2' },
+        })
+      ).status,
+    ).toBe(204);
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', provisioner.token)).status).toBe(200);
 
     // The audit device (OpenBao: its config file; Vault: ensured by the sidecar) recorded the CI token's refused request.
@@ -110,11 +160,18 @@ describeEachServer('the CI token cannot widen its own power', (kind) => {
     const { server, store, args } = await setUp(kind, servers);
     const root = await latest(store, 'vault-root-token');
     await serverRequest(server, 'PUT', 'sys/policies/acl/provisioner', root.token, { policy: ANY_POWER });
-    await serverRequest(server, 'POST', 'auth/token/roles/provisioner', root.token, { allowed_policies: ['provisioner', 'admin'], orphan: true });
+    await serverRequest(server, 'POST', 'auth/token/roles/provisioner', root.token, {
+      allowed_policies: ['provisioner', 'admin'],
+      orphan: true,
+    });
     const repair = await runCli(args());
     expect(repair.code, repair.stdout + repair.stderr).toBe(0);
-    expect((await serverRequest(server, 'GET', 'sys/policies/acl/provisioner', root.token)).body.data.policy).not.toContain('path "*"');
-    expect((await serverRequest(server, 'GET', 'auth/token/roles/provisioner', root.token)).body.data.allowed_policies).toEqual(['provisioner']);
+    expect(
+      (await serverRequest(server, 'GET', 'sys/policies/acl/provisioner', root.token)).body.data.policy,
+    ).not.toContain('path "*"');
+    expect(
+      (await serverRequest(server, 'GET', 'auth/token/roles/provisioner', root.token)).body.data.allowed_policies,
+    ).toEqual(['provisioner']);
   });
 
   it('with the root token revoked, the management token configures, repairs drift, keeps the audit device, rotates keys and seals; the CI token is never used', async () => {
@@ -132,25 +189,52 @@ describeEachServer('the CI token cannot widen its own power', (kind) => {
     if (kind === 'vault') await serverRequest(server, 'DELETE', 'sys/audit/vault-bootstrap', management.token);
     // And a provisioner token the CI lost (revoked): reissued through the role.
     const provisioner = await latest(store, 'vault-provisioner-token');
-    await serverRequest(server, 'POST', 'auth/token/revoke-accessor', management.token, { accessor: provisioner.accessor });
+    await serverRequest(server, 'POST', 'auth/token/revoke-accessor', management.token, {
+      accessor: provisioner.accessor,
+    });
 
     const repair = await runCli(args('--root-token', 'revoke'));
     expect(repair.code, repair.stdout + repair.stderr).toBe(0);
-    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', management.token)).body.data.policy).not.toContain('path "*"');
+    expect(
+      (await serverRequest(server, 'GET', 'sys/policies/acl/admin', management.token)).body.data.policy,
+    ).not.toContain('path "*"');
     const reissued = await latest(store, 'vault-provisioner-token');
     expect(reissued.accessor).not.toBe(provisioner.accessor);
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', reissued.token)).status).toBe(200);
     if (kind === 'vault') {
       const devices = await serverRequest(server, 'GET', 'sys/audit', management.token);
-      expect(devices.body.data['vault-bootstrap/']).toMatchObject({ type: 'file', options: { file_path: server.auditLog } });
+      expect(devices.body.data['vault-bootstrap/']).toMatchObject({
+        type: 'file',
+        options: { file_path: server.auditLog },
+      });
     }
-    const acts = logLines(repair.stdout).filter((line) => line.msg === 'act').map((line) => String(line.action));
+    const acts = logLines(repair.stdout)
+      .filter((line) => line.msg === 'act')
+      .map((line) => String(line.action));
     expect(acts).toEqual(expect.arrayContaining(['configure', 'issue-token']));
 
-    const rotation = await runCli(['rotate-keys', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
+    const rotation = await runCli([
+      'rotate-keys',
+      '--store',
+      'file',
+      '--file-dir',
+      storeDirectory,
+      '--vault-addr',
+      server.address,
+    ]);
     expect(rotation.code, rotation.stdout + rotation.stderr).toBe(0);
 
-    const sealed = await runCli(['seal', '--reason', 'drill', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
+    const sealed = await runCli([
+      'seal',
+      '--reason',
+      'drill',
+      '--store',
+      'file',
+      '--file-dir',
+      storeDirectory,
+      '--vault-addr',
+      server.address,
+    ]);
     expect(sealed.code, sealed.stdout + sealed.stderr).toBe(0);
     expect((await serverRequest(server, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
@@ -166,8 +250,13 @@ describeEachServer('the CI token cannot widen its own power', (kind) => {
     expect((await serverRequest(server, 'PUT', 'sys/policies/acl/tenant-a', token, tenantPolicy)).status).toBe(204);
     expect((await serverRequest(server, 'PUT', 'sys/policies/acl/other-team', token, tenantPolicy)).status).toBe(403);
     expect((await serverRequest(server, 'PUT', 'sys/policies/acl/Other-Team', token, tenantPolicy)).status).toBe(403);
-    expect((await serverRequest(server, 'POST', 'sys/auth/tenant-approle', token, { type: 'approle' })).status).toBe(204);
-    expect((await serverRequest(server, 'POST', 'auth/tenant-approle/role/app', token, { token_policies: ['tenant-a'] })).status).toBe(204);
+    expect((await serverRequest(server, 'POST', 'sys/auth/tenant-approle', token, { type: 'approle' })).status).toBe(
+      204,
+    );
+    expect(
+      (await serverRequest(server, 'POST', 'auth/tenant-approle/role/app', token, { token_policies: ['tenant-a'] }))
+        .status,
+    ).toBe(204);
     expect((await serverRequest(server, 'POST', 'sys/auth/approle', token, { type: 'approle' })).status).toBe(403);
     expect((await serverRequest(server, 'POST', 'sys/mounts/tenant-kv', token, { type: 'kv' })).status).toBe(204);
     expect((await serverRequest(server, 'POST', 'sys/mounts/kv', token, { type: 'kv' })).status).toBe(403);

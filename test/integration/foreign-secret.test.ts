@@ -5,7 +5,12 @@
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateSecretCommand, DeleteSecretCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  ListSecretVersionIdsCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { AwsStore } from '../../src/store/aws.js';
@@ -25,7 +30,13 @@ const spools: string[] = [];
 
 /** The distinct error codes of the store writes the run retried. */
 function refusals(stdout: string): string[] {
-  return [...new Set(logLines(stdout).filter((line) => line.event === 'store-retry').map((line) => String((line.error as { code?: string }).code)))];
+  return [
+    ...new Set(
+      logLines(stdout)
+        .filter((line) => line.event === 'store-retry')
+        .map((line) => String((line.error as { code?: string }).code)),
+    ),
+  ];
 }
 
 const running: RunningCli[] = [];
@@ -58,7 +69,17 @@ describe('a key is never written into a secret someone else created', () => {
     const storeDirectory = join(work, 'store');
     await mkdir(join(storeDirectory, 'vault-unseal-keys'), { recursive: true });
     await chmod(join(storeDirectory, 'vault-unseal-keys'), 0o755);
-    const sidecar = startCli(['run', '--store', 'file', '--file-dir', storeDirectory, '--spool-dir', await memorySpool(), '--vault-addr', server.address]);
+    const sidecar = startCli([
+      'run',
+      '--store',
+      'file',
+      '--file-dir',
+      storeDirectory,
+      '--spool-dir',
+      await memorySpool(),
+      '--vault-addr',
+      server.address,
+    ]);
     running.push(sidecar);
     // Initialized, the keys held (memory and spool) and the write refused, named, retried.
     await sidecar.waitFor('vault-unseal-keys: the secret exists but holds no version: someone else created it', 60_000);
@@ -68,8 +89,16 @@ describe('a key is never written into a secret someone else created', () => {
     // The operator removes it; the same process stores the keys it kept.
     await rm(join(storeDirectory, 'vault-unseal-keys'), { recursive: true });
     const store = new FileStore(storeDirectory);
-    await until('the keys stored and the CI token issued', async () => (await store.readLatest('vault-provisioner-token').catch(() => undefined)) ?? undefined, 60_000, 200);
-    expect(JSON.parse(await store.readLatest('vault-unseal-keys'))).toMatchObject({ type: 'shamir', keysBase64: expect.any(Array) });
+    await until(
+      'the keys stored and the CI token issued',
+      async () => (await store.readLatest('vault-provisioner-token').catch(() => undefined)) ?? undefined,
+      60_000,
+      200,
+    );
+    expect(JSON.parse(await store.readLatest('vault-unseal-keys'))).toMatchObject({
+      type: 'shamir',
+      keysBase64: expect.any(Array),
+    });
     await stop(sidecar);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
@@ -82,17 +111,35 @@ describe('a key is never written into a secret someone else created', () => {
     const client = new SecretsManagerClient({ region: 'us-east-1' });
     try {
       // Someone with CreateSecret under the prefix, no value, their own tags (and, in AWS, their resource policy or KMS key).
-      await client.send(new CreateSecretCommand({ Name: 'foreign-unseal-keys', Tags: [{ Key: 'owner', Value: 'someone-else' }] }));
-      const sidecar = startCli(['run', '--store', 'aws', '--spool-dir', await memorySpool(), '--vault-addr', server.address], env);
+      await client.send(
+        new CreateSecretCommand({ Name: 'foreign-unseal-keys', Tags: [{ Key: 'owner', Value: 'someone-else' }] }),
+      );
+      const sidecar = startCli(
+        ['run', '--store', 'aws', '--spool-dir', await memorySpool(), '--vault-addr', server.address],
+        env,
+      );
       running.push(sidecar);
-      await sidecar.waitFor('foreign-unseal-keys: the secret exists but holds no version: someone else created it', 60_000);
-      expect((await client.send(new ListSecretVersionIdsCommand({ SecretId: 'foreign-unseal-keys' }))).Versions ?? []).toEqual([]);
+      await sidecar.waitFor(
+        'foreign-unseal-keys: the secret exists but holds no version: someone else created it',
+        60_000,
+      );
+      expect(
+        (await client.send(new ListSecretVersionIdsCommand({ SecretId: 'foreign-unseal-keys' }))).Versions ?? [],
+      ).toEqual([]);
       expect(refusals(sidecar.output())).toEqual(['STORE_DENIED']);
 
       await client.send(new DeleteSecretCommand({ SecretId: 'foreign-unseal-keys', ForceDeleteWithoutRecovery: true }));
       const store = new AwsStore({ region: 'us-east-1' });
-      await until('the keys stored and the CI token issued', async () => (await store.readLatest('foreign-provisioner-token').catch(() => undefined)) ?? undefined, 60_000, 200);
-      expect(JSON.parse(await store.readLatest('foreign-unseal-keys'))).toMatchObject({ type: 'shamir', keysBase64: expect.any(Array) });
+      await until(
+        'the keys stored and the CI token issued',
+        async () => (await store.readLatest('foreign-provisioner-token').catch(() => undefined)) ?? undefined,
+        60_000,
+        200,
+      );
+      expect(JSON.parse(await store.readLatest('foreign-unseal-keys'))).toMatchObject({
+        type: 'shamir',
+        keysBase64: expect.any(Array),
+      });
       await stop(sidecar);
       expectNoSecretIn(capturedOutput, await secretValuesIn(store, 'foreign'));
       await store.close();

@@ -10,8 +10,13 @@ import { describeEachServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
 /** A server initialized by hand, not by us: its own keys, its own cluster. */
-async function initializedOnItsOwn(server: OpenBao, autoUnseal = false): Promise<{ keys: string[]; rootToken: string }> {
-  const request = autoUnseal ? { recovery_shares: 1, recovery_threshold: 1 } : { secret_shares: 1, secret_threshold: 1 };
+async function initializedOnItsOwn(
+  server: OpenBao,
+  autoUnseal = false,
+): Promise<{ keys: string[]; rootToken: string }> {
+  const request = autoUnseal
+    ? { recovery_shares: 1, recovery_threshold: 1 }
+    : { secret_shares: 1, secret_threshold: 1 };
   const answer = (await baoRequest(server, 'PUT', 'sys/init', undefined, request)).body;
   return { keys: autoUnseal ? answer.recovery_keys_base64 : answer.keys_base64, rootToken: answer.root_token };
 }
@@ -46,13 +51,28 @@ describeEachServer('guards: a node our keys do not belong to is never acted on',
   async function expectGuard(server: OpenBao, blocker: string, statusSays: string | null = blocker): Promise<void> {
     const once = await runCli(['run', '--once', ...storeArgs(), '--vault-addr', server.address]);
     expect(once.code, once.stdout).toBe(1);
-    expect(logLines(once.stdout).filter((line) => line.event === 'blocked').map((line) => line.blocker)).toEqual([blocker]);
+    expect(
+      logLines(once.stdout)
+        .filter((line) => line.event === 'blocked')
+        .map((line) => line.blocker),
+    ).toEqual([blocker]);
     const status = await runCli(['status', '--json', ...storeArgs(), '--vault-addr', server.address]);
     expect(JSON.parse(status.stdout).decision.blocker).toBe(statusSays);
     const port = await freePort();
-    const sidecar = startCli(['run', ...storeArgs(), '--vault-addr', server.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s']);
+    const sidecar = startCli([
+      'run',
+      ...storeArgs(),
+      '--vault-addr',
+      server.address,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--interval',
+      '1s',
+    ]);
     await sidecar.waitFor('"event":"listening"');
-    await expect.poll(() => metric(port, `vault_bootstrap_blocked{reason="${blocker}"}`), { timeout: 20_000, interval: 100 }).toBe(1);
+    await expect
+      .poll(() => metric(port, `vault_bootstrap_blocked{reason="${blocker}"}`), { timeout: 20_000, interval: 100 })
+      .toBe(1);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
     sidecar.child.kill('SIGTERM');
     expect((await sidecar.result).code).toBe(0);
@@ -86,7 +106,9 @@ describeEachServer('guards: a node our keys do not belong to is never acted on',
     const autoUnsealed = await OpenBao.start({ kind, seal: 'auto' });
     servers.push(autoUnsealed);
     const own = await initializedOnItsOwn(autoUnsealed, true);
-    await expect.poll(async () => (await baoRequest(autoUnsealed, 'GET', 'sys/health')).status, { timeout: 20_000 }).toBe(200);
+    await expect
+      .poll(async () => (await baoRequest(autoUnsealed, 'GET', 'sys/health')).status, { timeout: 20_000 })
+      .toBe(200);
     await expectGuard(autoUnsealed, 'seal-mismatch');
     expect((await baoRequest(autoUnsealed, 'GET', 'sys/policies/acl/provisioner', own.rootToken)).status).toBe(404);
   });

@@ -13,7 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { freePort } from '../../harness/child-server.js';
 import { logLines } from '../../harness/cli.js';
-import { buildImage, IMAGE_USER, imageSizes, missingImageTools, podman, RUN_FLAGS, runContainer, WRITABLE_PATHS_SCRIPT, type ContainerResult } from '../../harness/image.js';
+import {
+  buildImage,
+  IMAGE_USER,
+  imageSizes,
+  missingImageTools,
+  podman,
+  RUN_FLAGS,
+  runContainer,
+  WRITABLE_PATHS_SCRIPT,
+  type ContainerResult,
+} from '../../harness/image.js';
 import { baoRequest, OpenBao } from '../../harness/openbao.js';
 import { missingServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
@@ -105,10 +115,12 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
 
   it('has nothing the runtime user can write: not /app in the image, not anything under the deployment flags', async () => {
     const inspect = (flags: string[], root: string) =>
-      runContainer(image, [...flags, '--entrypoint', '/nodejs/bin/node'], ['-e', WRITABLE_PATHS_SCRIPT, root]).then((result) => {
-        expect(result.code, result.stderr).toBe(0);
-        return JSON.parse(result.stdout) as string[];
-      });
+      runContainer(image, [...flags, '--entrypoint', '/nodejs/bin/node'], ['-e', WRITABLE_PATHS_SCRIPT, root]).then(
+        (result) => {
+          expect(result.code, result.stderr).toBe(0);
+          return JSON.parse(result.stdout) as string[];
+        },
+      );
     // Even where a runtime leaves the root filesystem writable, the program's own files are root's.
     expect(await inspect(['--pull=never', '--network=none', `--user=${IMAGE_USER}`], '/app')).toEqual([]);
     // With the deployment's flags, the only writable place is the mounted store.
@@ -118,24 +130,63 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
   it('loads each store chunk and builds both cloud SDK clients from the pruned node_modules', async () => {
     const result = await runContainer(
       image,
-      [...RUN_FLAGS, '--network=none', '--env', 'METADATA_SERVER_DETECTION=none', '--env', 'AWS_EC2_METADATA_DISABLED=true', '--entrypoint', '/nodejs/bin/node'].filter((flag) => flag !== '--network=host'),
+      [
+        ...RUN_FLAGS,
+        '--network=none',
+        '--env',
+        'METADATA_SERVER_DETECTION=none',
+        '--env',
+        'AWS_EC2_METADATA_DISABLED=true',
+        '--entrypoint',
+        '/nodejs/bin/node',
+      ].filter((flag) => flag !== '--network=host'),
       ['-e', CLOUD_SDKS_SCRIPT],
     );
     expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ chunks: expect.arrayContaining([expect.stringMatching(/^aws-/), expect.stringMatching(/^gcp-/)]), gcpProject: 'p', awsError: 'ECONNREFUSED' });
+    expect(JSON.parse(result.stdout)).toEqual({
+      chunks: expect.arrayContaining([expect.stringMatching(/^aws-/), expect.stringMatching(/^gcp-/)]),
+      gcpProject: 'p',
+      awsError: 'ECONNREFUSED',
+    });
   });
 
   it('keeps every licence file its packages ship (compared with the same packages installed here)', async () => {
-    const result = await runContainer(image, ['--pull=never', '--network=none', '--entrypoint', '/nodejs/bin/node'], ['-e', PACKAGES_SCRIPT]);
+    const result = await runContainer(
+      image,
+      ['--pull=never', '--network=none', '--entrypoint', '/nodejs/bin/node'],
+      ['-e', PACKAGES_SCRIPT],
+    );
     expect(result.code, result.stderr).toBe(0);
     const packages = JSON.parse(result.stdout) as Array<{ path: string; version: string; licences: string[] }>;
-    expect(packages.map((entry) => entry.path)).toEqual(expect.arrayContaining(['node_modules/@aws-sdk/client-secrets-manager', 'node_modules/@google-cloud/secret-manager', 'node_modules/google-gax']));
+    expect(packages.map((entry) => entry.path)).toEqual(
+      expect.arrayContaining([
+        'node_modules/@aws-sdk/client-secrets-manager',
+        'node_modules/@google-cloud/secret-manager',
+        'node_modules/google-gax',
+      ]),
+    );
     // The bundled packages are not there.
-    expect(packages.map((entry) => entry.path).filter((path) => /node_modules\/(node-vault|pino|prom-client|axios)$/.test(path))).toEqual([]);
+    expect(
+      packages
+        .map((entry) => entry.path)
+        .filter((path) => /node_modules\/(node-vault|pino|prom-client|axios)$/.test(path)),
+    ).toEqual([]);
     const compared = packages.flatMap((entry) => {
       const here = join(ROOT, entry.path);
-      if (!existsSync(join(here, 'package.json')) || JSON.parse(readFileSync(join(here, 'package.json'), 'utf8')).version !== entry.version) return [];
-      return [{ path: entry.path, inImage: entry.licences, shipped: readdirSync(here).filter((file) => LICENCE_FILE.test(file)).sort() }];
+      if (
+        !existsSync(join(here, 'package.json')) ||
+        JSON.parse(readFileSync(join(here, 'package.json'), 'utf8')).version !== entry.version
+      )
+        return [];
+      return [
+        {
+          path: entry.path,
+          inImage: entry.licences,
+          shipped: readdirSync(here)
+            .filter((file) => LICENCE_FILE.test(file))
+            .sort(),
+        },
+      ];
     });
     expect(compared.length).toBeGreaterThan(packages.length / 2);
     expect(compared.filter((entry) => entry.inImage.join() !== entry.shipped.join())).toEqual([]);
@@ -144,7 +195,11 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
   it('run --once initializes and unseals a fresh server to ready, keys in the mounted store; plan and status read it', async () => {
     const once = await inImage(['run', '--once', ...cliFlags()]);
     expect(once.code, once.stderr).toBe(0);
-    expect(logLines(once.stdout).filter((line) => line.event === 'state').map((line) => line.to)).toContain('ready');
+    expect(
+      logLines(once.stdout)
+        .filter((line) => line.event === 'state')
+        .map((line) => line.to),
+    ).toContain('ready');
     expect((await baoRequest(server, 'GET', 'sys/health')).status).toBe(200);
 
     const store = new FileStore(join(storeMount, 'keys'));
@@ -163,14 +218,34 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
     const port = await freePort();
     const name = `vb-image-test-${randomUUID().slice(0, 8)}`;
     containers.push(name);
-    await podman(['run', '--detach', '--name', name, ...RUN_FLAGS, ...storeFlags(), image, 'run', ...cliFlags(), '--listen', `127.0.0.1:${port}`, '--interval', '1s']);
-    const probe = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined))?.status;
+    await podman([
+      'run',
+      '--detach',
+      '--name',
+      name,
+      ...RUN_FLAGS,
+      ...storeFlags(),
+      image,
+      'run',
+      ...cliFlags(),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--interval',
+      '1s',
+    ]);
+    const probe = async (path: string) =>
+      (await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined))?.status;
     await expect.poll(() => probe('/healthz'), { timeout: 30_000, interval: 100 }).toBe(200);
     await expect.poll(() => probe('/readyz'), { timeout: 30_000, interval: 100 }).toBe(200);
 
     // A restarted server comes back sealed: the sidecar in the container opens it with the stored keys.
     await server.restart();
-    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed, { timeout: 30_000, interval: 100 }).toBe(false);
+    await expect
+      .poll(async () => (await baoRequest(server, 'GET', 'sys/seal-status')).body.sealed, {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBe(false);
     await expect.poll(() => probe('/readyz'), { timeout: 30_000, interval: 100 }).toBe(200);
 
     const stopping = Date.now();
@@ -183,66 +258,95 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
     outputs.push(stdout, stderr);
     // The signal reached node, PID 1 with no init: its handler logged it.
     expect(logLines(stdout).some((line) => line.signal === 'SIGTERM')).toBe(true);
-    expect(JSON.parse(await new FileStore(join(storeMount, 'keys')).readLatest('vault-unseal-keys')).keysBase64.length).toBeGreaterThan(0);
+    expect(
+      JSON.parse(await new FileStore(join(storeMount, 'keys')).readLatest('vault-unseal-keys')).keysBase64.length,
+    ).toBeGreaterThan(0);
   });
 
-  it('the day-2 recipes: status, seal, resume, rotate-keys and generate-root exec\'d in the running sidecar container, with its own environment (kubectl exec)', async () => {
-    // The shipped sidecar's settings come from its environment (the ConfigMap), VB_ROOT_TOKEN=revoke among them.
-    const day2Server = await OpenBao.create();
-    const config = join(day2Server.directory, 'server.hcl');
-    await writeFile(config, (await readFile(config, 'utf8')).replace('listener "tcp" {', 'listener "tcp" {\n  disable_unauthed_generate_root_endpoints = false'));
-    await day2Server.start();
-    try {
-      const port = await freePort();
-      const name = `vb-image-day2-${randomUUID().slice(0, 8)}`;
-      containers.push(name);
-      const environment = { VB_STORE: 'file', VB_FILE_DIR: '/store/day2', VAULT_ADDR: day2Server.address, VB_ROOT_TOKEN: 'revoke', VB_LISTEN: `127.0.0.1:${port}`, VB_INTERVAL: '1s' };
-      const envFlags = Object.entries(environment).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
-      await podman(['run', '--detach', '--name', name, ...RUN_FLAGS, ...storeFlags(), ...envFlags, image, 'run']);
-      const probe = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined))?.status;
-      await expect.poll(() => probe('/readyz'), { timeout: 60_000, interval: 200 }).toBe(200);
-      const store = new FileStore(join(storeMount, 'day2'));
-      await expect.poll(async () => JSON.parse(await store.readLatest('vault-root-token')).token, { timeout: 30_000, interval: 200 }).toBeNull();
+  it(
+    "the day-2 recipes: status, seal, resume, rotate-keys and generate-root exec'd in the running sidecar container, with its own environment (kubectl exec)",
+    async () => {
+      // The shipped sidecar's settings come from its environment (the ConfigMap), VB_ROOT_TOKEN=revoke among them.
+      const day2Server = await OpenBao.create();
+      const config = join(day2Server.directory, 'server.hcl');
+      await writeFile(
+        config,
+        (await readFile(config, 'utf8')).replace(
+          'listener "tcp" {',
+          'listener "tcp" {\n  disable_unauthed_generate_root_endpoints = false',
+        ),
+      );
+      await day2Server.start();
+      try {
+        const port = await freePort();
+        const name = `vb-image-day2-${randomUUID().slice(0, 8)}`;
+        containers.push(name);
+        const environment = {
+          VB_STORE: 'file',
+          VB_FILE_DIR: '/store/day2',
+          VAULT_ADDR: day2Server.address,
+          VB_ROOT_TOKEN: 'revoke',
+          VB_LISTEN: `127.0.0.1:${port}`,
+          VB_INTERVAL: '1s',
+        };
+        const envFlags = Object.entries(environment).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
+        await podman(['run', '--detach', '--name', name, ...RUN_FLAGS, ...storeFlags(), ...envFlags, image, 'run']);
+        const probe = async (path: string) =>
+          (await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined))?.status;
+        await expect.poll(() => probe('/readyz'), { timeout: 60_000, interval: 200 }).toBe(200);
+        const store = new FileStore(join(storeMount, 'day2'));
+        await expect
+          .poll(async () => JSON.parse(await store.readLatest('vault-root-token')).token, {
+            timeout: 30_000,
+            interval: 200,
+          })
+          .toBeNull();
 
-      /** k8s/README.md's recipe: kubectl -n vault exec openbao-0 -c vault-bootstrap -- /nodejs/bin/node /app/dist/cli.js COMMAND. */
-      const exec = async (...args: string[]): Promise<ContainerResult> => {
-        const result = await podman(['exec', name, '/nodejs/bin/node', '/app/dist/cli.js', ...args], 180_000).then(
-          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-          (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : null, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
-        );
-        outputs.push(result.stdout, result.stderr);
-        return result;
-      };
-      const sealed = async () => (await baoRequest(day2Server, 'GET', 'sys/seal-status')).body.sealed as boolean;
+        /** k8s/README.md's recipe: kubectl -n vault exec openbao-0 -c vault-bootstrap -- /nodejs/bin/node /app/dist/cli.js COMMAND. */
+        const exec = async (...args: string[]): Promise<ContainerResult> => {
+          const result = await podman(['exec', name, '/nodejs/bin/node', '/app/dist/cli.js', ...args], 180_000).then(
+            ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+            (error: { code?: number; stdout?: string; stderr?: string }) => ({
+              code: typeof error.code === 'number' ? error.code : null,
+              stdout: error.stdout ?? '',
+              stderr: error.stderr ?? '',
+            }),
+          );
+          outputs.push(result.stdout, result.stderr);
+          return result;
+        };
+        const sealed = async () => (await baoRequest(day2Server, 'GET', 'sys/seal-status')).body.sealed as boolean;
 
-      const status = await exec('status', '--json');
-      expect(status.code, status.stderr).toBe(0);
-      expect(JSON.parse(status.stdout)).toMatchObject({ decision: { state: 'ready' } });
+        const status = await exec('status', '--json');
+        expect(status.code, status.stderr).toBe(0);
+        expect(JSON.parse(status.stdout)).toMatchObject({ decision: { state: 'ready' } });
 
-      const seal = await exec('seal', '--reason', 'drill');
-      expect(seal.code, seal.stderr).toBe(0);
-      expect(await sealed()).toBe(true);
-      const resume = await exec('resume');
-      expect(resume.code, resume.stderr).toBe(0);
-      await expect.poll(sealed, { timeout: 60_000, interval: 200 }).toBe(false);
-      await expect.poll(() => probe('/readyz'), { timeout: 60_000, interval: 200 }).toBe(200);
+        const seal = await exec('seal', '--reason', 'drill');
+        expect(seal.code, seal.stderr).toBe(0);
+        expect(await sealed()).toBe(true);
+        const resume = await exec('resume');
+        expect(resume.code, resume.stderr).toBe(0);
+        await expect.poll(sealed, { timeout: 60_000, interval: 200 }).toBe(false);
+        await expect.poll(() => probe('/readyz'), { timeout: 60_000, interval: 200 }).toBe(200);
 
-      const rotate = await exec('rotate-keys');
-      expect(rotate.code, rotate.stderr).toBe(0);
+        const rotate = await exec('rotate-keys');
+        expect(rotate.code, rotate.stderr).toBe(0);
 
-      const generate = await exec('generate-root');
-      expect(generate.code, generate.stderr).toBe(0);
-      const root = JSON.parse(await store.readLatest('vault-root-token')).token as string;
-      expect((await baoRequest(day2Server, 'GET', 'auth/token/lookup-self', root)).status).toBe(200);
+        const generate = await exec('generate-root');
+        expect(generate.code, generate.stderr).toBe(0);
+        const root = JSON.parse(await store.readLatest('vault-root-token')).token as string;
+        expect((await baoRequest(day2Server, 'GET', 'auth/token/lookup-self', root)).status).toBe(200);
 
-      await podman(['stop', '--time', String(GRACE_SECONDS), name], (GRACE_SECONDS + 30) * 1000);
-      const { stdout, stderr } = await podman(['logs', name]);
-      outputs.push(stdout, stderr);
-      expectNoSecretIn(outputs, await secretValuesIn(store));
-    } finally {
-      await day2Server.stop();
-    }
-  }, 6 * 60_000);
+        await podman(['stop', '--time', String(GRACE_SECONDS), name], (GRACE_SECONDS + 30) * 1000);
+        const { stdout, stderr } = await podman(['logs', name]);
+        outputs.push(stdout, stderr);
+        expectNoSecretIn(outputs, await secretValuesIn(store));
+      } finally {
+        await day2Server.stop();
+      }
+    },
+    6 * 60_000,
+  );
 
   it('prints no secret value: every container output and podman logs', async () => {
     expect(outputs.length).toBeGreaterThan(0);
@@ -262,7 +366,11 @@ describe.skipIf(missing !== undefined)('the image (podman, read-only root, user 
       const name = `vb-image-start-${randomUUID().slice(0, 8)}`;
       containers.push(name);
       const started = Date.now();
-      const container = runContainer(image, ['--name', name, ...RUN_FLAGS, ...storeFlags()], ['run', '--once', '--store', 'file', '--file-dir', '/store/start', '--vault-addr', address]);
+      const container = runContainer(
+        image,
+        ['--name', name, ...RUN_FLAGS, ...storeFlags()],
+        ['run', '--once', '--store', 'file', '--file-dir', '/store/start', '--vault-addr', address],
+      );
       await expect.poll(() => firstRequestAt, { timeout: 30_000, interval: 5 }).toBeGreaterThan(0);
       samples.push(firstRequestAt - started);
       await podman(['rm', '--force', '--time', '0', name]);

@@ -12,14 +12,22 @@ import { expectNoSecretIn } from '../helpers/secrets.js';
 const CRASH_HOOK = fileURLToPath(new URL('../../harness/chaos/crash-hook.mjs', import.meta.url));
 
 /** OpenBao initializing itself at first start: one stanza mounting a secrets engine, as the issue's operator tried. */
-const SELF_INIT = ['initialize "mounts" {', '  request "mount-kv" {', '    operation = "update"', '    path = "sys/mounts/kv"', '    data = { type = "kv", options = { version = "2" } }', '  }', '}'].join('\n');
+const SELF_INIT = [
+  'initialize "mounts" {',
+  '  request "mount-kv" {',
+  '    operation = "update"',
+  '    path = "sys/mounts/kv"',
+  '    data = { type = "kv", options = { version = "2" } }',
+  '  }',
+  '}',
+].join('\n');
 
 /**
  * An initialized server with no keys in the store is either our lost init or somebody else's;
  * only ours is `orphaned` (exit 3, wipe advice behind a check), the other is
  * `initialized-elsewhere` and nothing is advised to be wiped. Told apart by the init claim.
  */
-describeEachServer('an initialized server without stored keys: our orphan or someone else\'s init', (kind) => {
+describeEachServer("an initialized server without stored keys: our orphan or someone else's init", (kind) => {
   const servers: OpenBao[] = [];
   /** What the inits made elsewhere returned: never to appear in our output. */
   const handedOut: string[] = [];
@@ -57,7 +65,11 @@ describeEachServer('an initialized server without stored keys: our orphan or som
     // OpenBao takes its audit device from the config, so the advice's check can be made here.
     const node = await server({ audit: kind === 'openbao' });
     const storeDirectory = await emptyStore();
-    const killed = startCli(['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', node.address], cleanEnv({ VB_TEST_CRASH_AT: 'init-spooled' }), ['--import', CRASH_HOOK]);
+    const killed = startCli(
+      ['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', node.address],
+      cleanEnv({ VB_TEST_CRASH_AT: 'init-spooled' }),
+      ['--import', CRASH_HOOK],
+    );
     expect((await killed.result).signal).toBe('SIGKILL');
     expect((await baoRequest(node, 'GET', 'sys/health')).status).toBe(503);
     expect(await new FileStore(storeDirectory).readLatest('vault-init-claim')).toContain('holder');
@@ -70,7 +82,10 @@ describeEachServer('an initialized server without stored keys: our orphan or som
     expect(seen.plan.action.kind).toBe('hold');
     if (kind === 'openbao') {
       // The check the advice names holds: since the claim, no request carried a token.
-      const entries = (await readFile(node.auditLog, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line));
+      const entries = (await readFile(node.auditLog, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line));
       expect(entries.filter((entry) => entry.type === 'request' && entry.auth?.client_token)).toEqual([]);
     }
   });
@@ -87,14 +102,22 @@ describeEachServer('an initialized server without stored keys: our orphan or som
     expect(seen.blocked).toEqual(['initialized-elsewhere']);
     expect(seen.status).toMatchObject({ state: 'blocked', blocker: 'initialized-elsewhere' });
     expect(seen.status.reason).not.toMatch(/wipe the server storage and run again/);
-    await expect(new FileStore(storeDirectory).readLatest('vault-init-claim')).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
+    await expect(new FileStore(storeDirectory).readLatest('vault-init-claim')).rejects.toMatchObject({
+      code: 'STORE_NOT_FOUND',
+    });
     expect((await baoRequest(node, 'GET', 'sys/seal-status')).body.sealed).toBe(true);
   });
 
   it('an auto-unseal node that initialized itself (OpenBao initialize stanzas) or was initialized with recovery shares elsewhere: initialized-elsewhere', async () => {
-    const node = kind === 'openbao' ? await server({ seal: 'auto', initialize: SELF_INIT }) : await server({ seal: 'auto' });
-    if (kind !== 'openbao') expect((await baoRequest(node, 'PUT', 'sys/init', undefined, { recovery_shares: 1, recovery_threshold: 1 })).status).toBe(200);
-    await expect.poll(async () => (await baoRequest(node, 'GET', 'sys/health')).status, { timeout: 30_000, interval: 100 }).toBe(200);
+    const node =
+      kind === 'openbao' ? await server({ seal: 'auto', initialize: SELF_INIT }) : await server({ seal: 'auto' });
+    if (kind !== 'openbao')
+      expect(
+        (await baoRequest(node, 'PUT', 'sys/init', undefined, { recovery_shares: 1, recovery_threshold: 1 })).status,
+      ).toBe(200);
+    await expect
+      .poll(async () => (await baoRequest(node, 'GET', 'sys/health')).status, { timeout: 30_000, interval: 100 })
+      .toBe(200);
     const storeDirectory = await emptyStore();
 
     const seen = await verdict(node.address, storeDirectory);

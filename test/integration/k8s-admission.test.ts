@@ -16,7 +16,11 @@ const STRATEGIC = 'application/strategic-merge-patch+json';
 function documents(file: string): Array<{ kind: string; name: string; yaml: string }> {
   return readFileSync(file, 'utf8')
     .split(/^---$/m)
-    .map((yaml) => ({ yaml, kind: /^kind: (\S+)$/m.exec(yaml)?.[1] ?? '', name: /^ {2}name: (\S+)$/m.exec(yaml)?.[1] ?? '' }))
+    .map((yaml) => ({
+      yaml,
+      kind: /^kind: (\S+)$/m.exec(yaml)?.[1] ?? '',
+      name: /^ {2}name: (\S+)$/m.exec(yaml)?.[1] ?? '',
+    }))
     .filter((document) => document.kind !== '');
 }
 
@@ -36,70 +40,151 @@ const AS_SERVER = {
 const missing = missingKubeApiServer();
 if (missing) console.warn(`k8s-admission: skipped: ${missing}`);
 
-describe.skipIf(missing !== undefined)("k8s/admission: the server's service account changes its pods' metadata only (real kube-apiserver)", () => {
-  let api: KubeApiServer;
+describe.skipIf(missing !== undefined)(
+  "k8s/admission: the server's service account changes its pods' metadata only (real kube-apiserver)",
+  () => {
+    let api: KubeApiServer;
 
-  const ok = (answer: KubeAnswer, what: string) => expect([200, 201], `${what}: ${JSON.stringify(answer.body)}`).toContain(answer.status);
-  const apply = async (file: string) => {
-    for (const { kind, name, yaml } of documents(file)) {
-      const collection = COLLECTIONS[kind];
-      expect(collection, `${file}: ${kind} known to the test`).toBeDefined();
-      ok(await api.request('PATCH', `${collection}/${name}?fieldManager=vault-bootstrap-test&fieldValidation=Strict`, yaml, 'application/apply-patch+yaml'), `${kind}/${name}`);
-    }
-  };
-  const imagePatch = (image: string) => ({ spec: { containers: [{ name: 'openbao', image }] } });
+    const ok = (answer: KubeAnswer, what: string) =>
+      expect([200, 201], `${what}: ${JSON.stringify(answer.body)}`).toContain(answer.status);
+    const apply = async (file: string) => {
+      for (const { kind, name, yaml } of documents(file)) {
+        const collection = COLLECTIONS[kind];
+        expect(collection, `${file}: ${kind} known to the test`).toBeDefined();
+        ok(
+          await api.request(
+            'PATCH',
+            `${collection}/${name}?fieldManager=vault-bootstrap-test&fieldValidation=Strict`,
+            yaml,
+            'application/apply-patch+yaml',
+          ),
+          `${kind}/${name}`,
+        );
+      }
+    };
+    const imagePatch = (image: string) => ({ spec: { containers: [{ name: 'openbao', image }] } });
 
-  beforeAll(async () => {
-    api = await KubeApiServer.start();
-    ok(await api.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } }), 'namespace');
-    ok(await api.request('POST', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'openbao' } }), 'service account');
-    await apply(RBAC);
-    ok(
-      await api.request('POST', `/api/v1/namespaces/${NAMESPACE}/pods`, {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'openbao-0', labels: { 'app.kubernetes.io/name': 'openbao' } },
-        spec: { serviceAccountName: 'openbao', automountServiceAccountToken: false, containers: [{ name: 'openbao', image: 'quay.io/openbao/openbao:2.7.2' }] },
-      }),
-      'pod openbao-0',
-    );
-  }, 180_000);
+    beforeAll(async () => {
+      api = await KubeApiServer.start();
+      ok(
+        await api.request('POST', '/api/v1/namespaces', {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: NAMESPACE },
+        }),
+        'namespace',
+      );
+      ok(
+        await api.request('POST', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, {
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: { name: 'openbao' },
+        }),
+        'service account',
+      );
+      await apply(RBAC);
+      ok(
+        await api.request('POST', `/api/v1/namespaces/${NAMESPACE}/pods`, {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'openbao-0', labels: { 'app.kubernetes.io/name': 'openbao' } },
+          spec: {
+            serviceAccountName: 'openbao',
+            automountServiceAccountToken: false,
+            containers: [{ name: 'openbao', image: 'quay.io/openbao/openbao:2.7.2' }],
+          },
+        }),
+        'pod openbao-0',
+      );
+    }, 180_000);
 
-  afterAll(async () => {
-    await api?.stop();
-  });
+    afterAll(async () => {
+      await api?.stop();
+    });
 
-  it("without the policy the Role lets the server's token swap the image (the hole); with it, the image patch is refused, a label patch is admitted, and others are unaffected", async () => {
-    // RBAC alone: update/patch on its own pod, so a new image is admitted (dry run: nothing stored).
-    ok(await api.request('PATCH', `${POD}?dryRun=All`, imagePatch('attacker.example/openbao:evil'), STRATEGIC, AS_SERVER), 'image patch before the policy');
+    it("without the policy the Role lets the server's token swap the image (the hole); with it, the image patch is refused, a label patch is admitted, and others are unaffected", async () => {
+      // RBAC alone: update/patch on its own pod, so a new image is admitted (dry run: nothing stored).
+      ok(
+        await api.request(
+          'PATCH',
+          `${POD}?dryRun=All`,
+          imagePatch('attacker.example/openbao:evil'),
+          STRATEGIC,
+          AS_SERVER,
+        ),
+        'image patch before the policy',
+      );
 
-    await apply(ADMISSION);
-    // The policy takes effect once the API server has compiled it: poll for the refusal.
-    const refused = await until(
-      'the admission policy in force',
-      async () => {
-        const answer = await api.request('PATCH', `${POD}?dryRun=All`, imagePatch('attacker.example/openbao:evil'), STRATEGIC, AS_SERVER);
-        return answer.status === 403 ? answer : undefined;
-      },
-      60_000,
-      250,
-    );
-    expect(String(refused.body.message)).toMatch(/ValidatingAdmissionPolicy 'openbao-pod-metadata-only'.*only its pods' metadata/);
+      await apply(ADMISSION);
+      // The policy takes effect once the API server has compiled it: poll for the refusal.
+      const refused = await until(
+        'the admission policy in force',
+        async () => {
+          const answer = await api.request(
+            'PATCH',
+            `${POD}?dryRun=All`,
+            imagePatch('attacker.example/openbao:evil'),
+            STRATEGIC,
+            AS_SERVER,
+          );
+          return answer.status === 403 ? answer : undefined;
+        },
+        60_000,
+        250,
+      );
+      expect(String(refused.body.message)).toMatch(
+        /ValidatingAdmissionPolicy 'openbao-pod-metadata-only'.*only its pods' metadata/,
+      );
 
-    // For real now: the label that service registration sets is admitted and stored.
-    ok(await api.request('PATCH', POD, { metadata: { labels: { 'openbao-active': 'true' } } }, STRATEGIC, AS_SERVER), 'label patch');
-    // A spec change of any kind is refused: the image, a toleration, a JSON patch, a full update.
-    expect((await api.request('PATCH', POD, imagePatch('attacker.example/openbao:evil'), STRATEGIC, AS_SERVER)).status).toBe(403);
-    expect((await api.request('PATCH', POD, { spec: { tolerations: [{ key: 'x', operator: 'Exists', effect: 'NoSchedule' }] } }, STRATEGIC, AS_SERVER)).status).toBe(403);
-    expect((await api.request('PATCH', POD, [{ op: 'replace', path: '/spec/containers/0/image', value: 'attacker.example/openbao:evil' }], 'application/json-patch+json', AS_SERVER)).status).toBe(403);
-    const current = (await api.request('GET', POD)).body;
-    const replaced = { ...current, spec: { ...current.spec, containers: [{ ...current.spec.containers[0], image: 'attacker.example/openbao:evil' }] } };
-    expect((await api.request('PUT', POD, replaced, 'application/json', AS_SERVER)).status).toBe(403);
-    const stored = (await api.request('GET', POD)).body;
-    expect(stored.spec.containers[0].image).toBe('quay.io/openbao/openbao:2.7.2');
-    expect(stored.metadata.labels['openbao-active']).toBe('true');
+      // For real now: the label that service registration sets is admitted and stored.
+      ok(
+        await api.request('PATCH', POD, { metadata: { labels: { 'openbao-active': 'true' } } }, STRATEGIC, AS_SERVER),
+        'label patch',
+      );
+      // A spec change of any kind is refused: the image, a toleration, a JSON patch, a full update.
+      expect(
+        (await api.request('PATCH', POD, imagePatch('attacker.example/openbao:evil'), STRATEGIC, AS_SERVER)).status,
+      ).toBe(403);
+      expect(
+        (
+          await api.request(
+            'PATCH',
+            POD,
+            { spec: { tolerations: [{ key: 'x', operator: 'Exists', effect: 'NoSchedule' }] } },
+            STRATEGIC,
+            AS_SERVER,
+          )
+        ).status,
+      ).toBe(403);
+      expect(
+        (
+          await api.request(
+            'PATCH',
+            POD,
+            [{ op: 'replace', path: '/spec/containers/0/image', value: 'attacker.example/openbao:evil' }],
+            'application/json-patch+json',
+            AS_SERVER,
+          )
+        ).status,
+      ).toBe(403);
+      const current = (await api.request('GET', POD)).body;
+      const replaced = {
+        ...current,
+        spec: {
+          ...current.spec,
+          containers: [{ ...current.spec.containers[0], image: 'attacker.example/openbao:evil' }],
+        },
+      };
+      expect((await api.request('PUT', POD, replaced, 'application/json', AS_SERVER)).status).toBe(403);
+      const stored = (await api.request('GET', POD)).body;
+      expect(stored.spec.containers[0].image).toBe('quay.io/openbao/openbao:2.7.2');
+      expect(stored.metadata.labels['openbao-active']).toBe('true');
 
-    // The policy binds the server's account only: an administrator still changes the spec.
-    ok(await api.request('PATCH', `${POD}?dryRun=All`, imagePatch('quay.io/openbao/openbao:2.7.3'), STRATEGIC), 'image patch by an administrator');
-  });
-});
+      // The policy binds the server's account only: an administrator still changes the spec.
+      ok(
+        await api.request('PATCH', `${POD}?dryRun=All`, imagePatch('quay.io/openbao/openbao:2.7.3'), STRATEGIC),
+        'image patch by an administrator',
+      );
+    });
+  },
+);

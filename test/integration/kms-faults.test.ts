@@ -26,13 +26,17 @@ describeEachKmsServer('KMS faults under a sidecar', (build) => {
   let sealUser: AwsCredentials;
 
   /** seal-failing reports the sidecar has logged so far (one per episode). */
-  const sealFailing = () => logLines(sidecar.output()).filter((line) => line.event === 'blocked' && line.blocker === 'seal-failing');
-  const readyCount = () => logLines(sidecar.output()).filter((line) => line.event === 'state' && line.to === 'ready').length;
+  const sealFailing = () =>
+    logLines(sidecar.output()).filter((line) => line.event === 'blocked' && line.blocker === 'seal-failing');
+  const readyCount = () =>
+    logLines(sidecar.output()).filter((line) => line.event === 'state' && line.to === 'ready').length;
   const keyCalls = () => proxy.paths('PUT', 'sys/unseal').length + proxy.paths('PUT', 'sys/init').length;
 
   /** Waits for one more seal-failing report; returns it and how long it took from `since`. */
   async function nextReport(before: number, since: number): Promise<{ reason: string; afterMs: number }> {
-    await expect.poll(() => sealFailing().length, { timeout: SEAL_SILENT_AFTER_MS + 30_000, interval: 200 }).toBeGreaterThan(before);
+    await expect
+      .poll(() => sealFailing().length, { timeout: SEAL_SILENT_AFTER_MS + 30_000, interval: 200 })
+      .toBeGreaterThan(before);
     return { reason: String(sealFailing()[before]!.reason), afterMs: Date.now() - since };
   }
 
@@ -49,7 +53,14 @@ describeEachKmsServer('KMS faults under a sidecar', (build) => {
     sealUser = await kms.userAllowed('seal', [...SEAL_KMS_ACTIONS]);
     server = await TestServer.start({ build, seal: await kms.seal({ keyId, credentials: sealUser }) });
     proxy = await RecordingProxy.start(server.address);
-    const storeArgs = ['--store', 'file', '--file-dir', join(await mkdtemp(join(tmpdir(), 'vb-kms-faults-')), 'store'), '--vault-addr', proxy.address];
+    const storeArgs = [
+      '--store',
+      'file',
+      '--file-dir',
+      join(await mkdtemp(join(tmpdir(), 'vb-kms-faults-')), 'store'),
+      '--vault-addr',
+      proxy.address,
+    ];
     const first = await runCli(['run', '--once', ...storeArgs]);
     expect(first.code, first.stdout).toBe(0);
     sidecar = startCli(['run', ...storeArgs, '--interval', '1s', '--listen', 'off']);
@@ -65,7 +76,10 @@ describeEachKmsServer('KMS faults under a sidecar', (build) => {
   });
 
   it('Decrypt denied: the server stays up sealed; seal-failing, no key submitted, and it unseals once IAM allows Decrypt again', async () => {
-    const withoutDecrypt = await kms.userAllowed('seal-no-decrypt', SEAL_KMS_ACTIONS.filter((action) => action !== 'kms:Decrypt'));
+    const withoutDecrypt = await kms.userAllowed(
+      'seal-no-decrypt',
+      SEAL_KMS_ACTIONS.filter((action) => action !== 'kms:Decrypt'),
+    );
     await kms.enforceIam();
     try {
       await server.stop();
@@ -96,7 +110,9 @@ describeEachKmsServer('KMS faults under a sidecar', (build) => {
     await expect.poll(() => launched.running(), { timeout: 30_000 }).toBe(false);
     expect(launched.exitCode()).not.toBe(0);
     const report = await nextReport(before.reports, since);
-    console.log(`[${build}] KMS refused at start → server exited, seal-failing after ${report.afterMs} ms: ${report.reason.slice(0, 160)}`);
+    console.log(
+      `[${build}] KMS refused at start → server exited, seal-failing after ${report.afterMs} ms: ${report.reason.slice(0, 160)}`,
+    );
     expect(keyCalls()).toBe(before.keyCalls);
 
     await kms.faults.set('none');
@@ -111,7 +127,9 @@ describeEachKmsServer('KMS faults under a sidecar', (build) => {
     const since = Date.now();
     const launched = await server.launch();
     const report = await nextReport(before.reports, since);
-    console.log(`[${build}] KMS black hole → server hung (running: ${launched.running()}), seal-failing after ${report.afterMs} ms`);
+    console.log(
+      `[${build}] KMS black hole → server hung (running: ${launched.running()}), seal-failing after ${report.afterMs} ms`,
+    );
     expect(launched.running()).toBe(true);
     await expect(serverRequest(server, 'GET', 'sys/health')).rejects.toThrow();
     expect(keyCalls()).toBe(before.keyCalls);

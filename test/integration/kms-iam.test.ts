@@ -21,7 +21,9 @@ import { describeEachKmsServer, missingServer, serverRequest, TestServer } from 
 const SIDECAR_SECRETS_ACTIONS = (() => {
   const readme = readFileSync(fileURLToPath(new URL('../../k8s/README.md', import.meta.url)), 'utf8');
   const policy = /### IAM on AWS[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)![1]!;
-  const actions = (JSON.parse(policy) as { Statement: Array<{ Action: string[] }> }).Statement.flatMap((statement) => statement.Action);
+  const actions = (JSON.parse(policy) as { Statement: Array<{ Action: string[] }> }).Statement.flatMap(
+    (statement) => statement.Action,
+  );
   return [...new Set(actions)].filter((action) => action !== 'secretsmanager:TagResource');
 })();
 
@@ -56,24 +58,48 @@ const userFor = (actions: readonly string[]) => kms.userAllowed(`user-${(userCou
 
 describeEachKmsServer('least privilege of the awskms seal', (build) => {
   /** Whether a server with these credentials starts, initializes, and auto-unseals after a restart; the first step that failed otherwise. */
-  async function sealWorksWith(credentials: AwsCredentials, keyId: string): Promise<'works' | 'start' | 'init' | 'unseal'> {
+  async function sealWorksWith(
+    credentials: AwsCredentials,
+    keyId: string,
+  ): Promise<'works' | 'start' | 'init' | 'unseal'> {
     const server = await TestServer.create({ build, seal: await kms.seal({ keyId, credentials }) });
     servers.push(server);
     const launched = await server.launch();
-    const listening = await waitFor(async () => (await serverRequest(server, 'GET', 'sys/health').catch(() => undefined))?.status === 501, 20_000);
+    const listening = await waitFor(
+      async () => (await serverRequest(server, 'GET', 'sys/health').catch(() => undefined))?.status === 501,
+      20_000,
+    );
     if (!listening || !launched.running()) return 'start';
-    const init = await serverRequest(server, 'PUT', 'sys/init', undefined, { recovery_shares: 1, recovery_threshold: 1 });
+    const init = await serverRequest(server, 'PUT', 'sys/init', undefined, {
+      recovery_shares: 1,
+      recovery_threshold: 1,
+    });
     if (init.status !== 200) return 'init';
     await server.stop();
     await server.launch();
-    const unsealed = await waitFor(async () => (await serverRequest(server, 'GET', 'sys/health').catch(() => undefined))?.status === 200, 20_000);
+    const unsealed = await waitFor(
+      async () => (await serverRequest(server, 'GET', 'sys/health').catch(() => undefined))?.status === 200,
+      20_000,
+    );
     await server.stop();
     return unsealed ? 'works' : 'unseal';
   }
 
   it(`the documented KMS actions (${SEAL_KMS_ACTIONS.join(', ')}) are enough, and each one left out fails`, async () => {
-    const cases = [{ without: 'none', actions: [...SEAL_KMS_ACTIONS] }, ...SEAL_KMS_ACTIONS.map((left) => ({ without: left, actions: SEAL_KMS_ACTIONS.filter((action) => action !== left) }))];
-    const prepared = await Promise.all(cases.map(async (entry) => ({ ...entry, keyId: await kms.createKey(), credentials: await userFor(entry.actions) })));
+    const cases = [
+      { without: 'none', actions: [...SEAL_KMS_ACTIONS] },
+      ...SEAL_KMS_ACTIONS.map((left) => ({
+        without: left,
+        actions: SEAL_KMS_ACTIONS.filter((action) => action !== left),
+      })),
+    ];
+    const prepared = await Promise.all(
+      cases.map(async (entry) => ({
+        ...entry,
+        keyId: await kms.createKey(),
+        credentials: await userFor(entry.actions),
+      })),
+    );
     const outcomes: Record<string, string> = {};
     await underEnforcedIam(async () => {
       for (const entry of prepared) outcomes[entry.without] = await sealWorksWith(entry.credentials, entry.keyId);
@@ -85,18 +111,37 @@ describeEachKmsServer('least privilege of the awskms seal', (build) => {
 });
 
 describe.skipIf(missingServer('openbao') !== undefined)('least privilege of the sidecar in Secrets Manager', () => {
-  async function sidecarWorksWith(credentials: AwsCredentials, prefix: string): Promise<{ code: number | null; stdout: string }> {
+  async function sidecarWorksWith(
+    credentials: AwsCredentials,
+    prefix: string,
+  ): Promise<{ code: number | null; stdout: string }> {
     const server = await TestServer.start({ kind: 'openbao' });
     servers.push(server);
-    const env = cleanEnv({ ...moto.env, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, VB_LOG_LEVEL: 'info' });
-    const result = await runCli(['run', '--once', '--timeout', '20s', '--store', 'aws', '--store-prefix', prefix, '--vault-addr', server.address], env);
+    const env = cleanEnv({
+      ...moto.env,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      VB_LOG_LEVEL: 'info',
+    });
+    const result = await runCli(
+      ['run', '--once', '--timeout', '20s', '--store', 'aws', '--store-prefix', prefix, '--vault-addr', server.address],
+      env,
+    );
     await server.stop();
     return result;
   }
 
   it(`the documented Secrets Manager actions (${SIDECAR_SECRETS_ACTIONS.join(', ')}) are enough, and each one left out fails`, async () => {
-    const cases = [{ without: 'none', actions: [...SIDECAR_SECRETS_ACTIONS] }, ...SIDECAR_SECRETS_ACTIONS.map((left) => ({ without: left, actions: SIDECAR_SECRETS_ACTIONS.filter((action) => action !== left) }))];
-    const prepared = await Promise.all(cases.map(async (entry) => ({ ...entry, credentials: await userFor(entry.actions) })));
+    const cases = [
+      { without: 'none', actions: [...SIDECAR_SECRETS_ACTIONS] },
+      ...SIDECAR_SECRETS_ACTIONS.map((left) => ({
+        without: left,
+        actions: SIDECAR_SECRETS_ACTIONS.filter((action) => action !== left),
+      })),
+    ];
+    const prepared = await Promise.all(
+      cases.map(async (entry) => ({ ...entry, credentials: await userFor(entry.actions) })),
+    );
     const exits: Record<string, number | null> = {};
     await underEnforcedIam(async () => {
       for (const [index, entry] of prepared.entries()) {

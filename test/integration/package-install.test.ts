@@ -34,17 +34,32 @@ function runInstalled(args: string[], extraEnv: Record<string, string> = {}) {
     timeout: 120_000,
   }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: error.code ?? -1,
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }),
   );
 }
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run npm run build first');
   workDirectory = await mkdtemp(join(tmpdir(), 'vb-package-'));
-  const npmEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  const npmEnv = {
+    ...process.env,
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
 
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', workDirectory], { cwd: ROOT, env: npmEnv });
-  const [pack] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', workDirectory], {
+    cwd: ROOT,
+    env: npmEnv,
+  });
+  const [pack] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   packedFiles = pack!.files.map((file) => file.path);
 
   appDirectory = join(workDirectory, 'app');
@@ -52,7 +67,11 @@ beforeAll(async () => {
   await run('tar', ['-xzf', join(workDirectory, pack!.filename), '-C', appDirectory, '--strip-components=1']);
   // The Dockerfile installs from the lockfile, which npm pack leaves out.
   await copyFile(join(ROOT, 'package-lock.json'), join(appDirectory, 'package-lock.json'));
-  await run('npm', ['ci', '--omit=dev', '--ignore-scripts'], { cwd: appDirectory, env: npmEnv, timeout: INSTALL_TIMEOUT_MS });
+  await run('npm', ['ci', '--omit=dev', '--ignore-scripts'], {
+    cwd: appDirectory,
+    env: npmEnv,
+    timeout: INSTALL_TIMEOUT_MS,
+  });
 }, INSTALL_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
@@ -62,7 +81,9 @@ afterAll(async () => {
 describe('the production install (npm pack + npm ci --omit=dev)', () => {
   it('ships compiled JS, the built-in policies and package.json; no sources, tests or tools', () => {
     const topLevel = new Set(packedFiles.map((path) => path.split('/')[0]));
-    expect([...topLevel].filter((entry) => !['dist', 'policies', 'package.json', 'README.md', 'LICENSE'].includes(entry!))).toEqual([]);
+    expect(
+      [...topLevel].filter((entry) => !['dist', 'policies', 'package.json', 'README.md', 'LICENSE'].includes(entry!)),
+    ).toEqual([]);
     expect(packedFiles).toContain('dist/cli.js');
     expect(packedFiles).toContain('policies/admin.hcl');
     expect(packedFiles).toContain('policies/provisioner.hcl');
@@ -70,12 +91,17 @@ describe('the production install (npm pack + npm ci --omit=dev)', () => {
   });
 
   it('holds production dependencies only (nothing the lockfile marks dev)', async () => {
-    const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const devOnly = Object.entries(lock.packages).filter(([path, entry]) => path !== '' && entry.dev === true).map(([path]) => path);
+    const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const devOnly = Object.entries(lock.packages)
+      .filter(([path, entry]) => path !== '' && entry.dev === true)
+      .map(([path]) => path);
     expect(devOnly).toContain('node_modules/typescript');
     expect(devOnly.filter((path) => existsSync(join(appDirectory, path)))).toEqual([]);
     const installed = await readdir(join(appDirectory, 'node_modules'));
-    for (const dependency of ['node-vault', 'pino', 'prom-client', '@aws-sdk', '@google-cloud', 'google-gax']) expect(installed).toContain(dependency);
+    for (const dependency of ['node-vault', 'pino', 'prom-client', '@aws-sdk', '@google-cloud', 'google-gax'])
+      expect(installed).toContain(dependency);
   });
 
   it('--help exits 0 with the usage text', async () => {
@@ -104,7 +130,16 @@ describe('the production install (npm pack + npm ci --omit=dev)', () => {
 
     it('run --once initializes, unseals and configures the server, then exits 0', async () => {
       const storeDirectory = join(workDirectory, 'store');
-      const result = await runInstalled(['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address]);
+      const result = await runInstalled([
+        'run',
+        '--once',
+        '--store',
+        'file',
+        '--file-dir',
+        storeDirectory,
+        '--vault-addr',
+        server.address,
+      ]);
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
 
       const health = await baoRequest(server, 'GET', 'sys/health');
@@ -113,7 +148,9 @@ describe('the production install (npm pack + npm ci --omit=dev)', () => {
       expect(result.stdout).toContain('"event":"state"');
       expect((await readdir(storeDirectory)).length).toBeGreaterThan(0);
       // The built-in policies were read from the installed package's policies/ folder.
-      const rootToken = (JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')) as { token: string }).token;
+      const rootToken = (
+        JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')) as { token: string }
+      ).token;
       for (const name of ['admin', 'provisioner']) {
         const policy = await baoRequest(server, 'GET', `sys/policies/acl/${name}`, rootToken);
         expect(policy.body.data.policy).toBe(await readFile(join(appDirectory, 'policies', `${name}.hcl`), 'utf8'));

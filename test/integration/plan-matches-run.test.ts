@@ -15,7 +15,16 @@ describe('plan prints what the following run does (the same decide())', () => {
   let server: OpenBao;
   let spool: string;
   let storeDirectory: string;
-  const args = () => ['--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--spool-dir', spool];
+  const args = () => [
+    '--store',
+    'file',
+    '--file-dir',
+    storeDirectory,
+    '--vault-addr',
+    server.address,
+    '--spool-dir',
+    spool,
+  ];
 
   beforeAll(async () => {
     server = await OpenBao.start();
@@ -38,7 +47,10 @@ describe('plan prints what the following run does (the same decide())', () => {
   it('one scenario, step by step, plan prints what the following run does: claim and init (the run killed after spooling), store the spool, unseal, repair drift, nothing', async () => {
     const freshPlan = await planned();
     expect(freshPlan.action).toBe('claim-and-init');
-    const killed = startCli(['run', '--once', ...args()], cleanEnv({ VB_TEST_CRASH_AT: 'init-spooled' }), ['--import', CRASH_HOOK]);
+    const killed = startCli(['run', '--once', ...args()], cleanEnv({ VB_TEST_CRASH_AT: 'init-spooled' }), [
+      '--import',
+      CRASH_HOOK,
+    ]);
     const killedRun = await killed.result;
     expect(killedRun.signal).toBe('SIGKILL');
     expect(actions(killedRun.stdout)[0]).toEqual(freshPlan);
@@ -61,7 +73,9 @@ describe('plan prints what the following run does (the same decide())', () => {
     // Drift: plan names the deleted policy; the run writes exactly that.
     const root = JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')).token;
     // Ready includes a node that is still taking over as active; a write needs the active one.
-    await until('the node is active', async () => ((await baoRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined));
+    await until('the node is active', async () =>
+      (await baoRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined,
+    );
     expect((await baoRequest(server, 'DELETE', 'sys/policies/acl/provisioner', root)).status).toBe(204);
     const driftPlan = await planned();
     expect(driftPlan).toEqual({ action: 'configure', detail: 'write policy provisioner (with the management token)' });

@@ -47,12 +47,30 @@ describe('quiet when converged: cheap passes, full reconciles on events and ever
 
   it('between reconciles: no store call, no token-bearing request, no write; a deleted policy is back within the interval', async () => {
     const port = await freePort();
-    const env = cleanEnv({ ...moto.env, AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address, HOME: await mkdtemp(join(tmpdir(), 'vb-quiet-')) });
+    const env = cleanEnv({
+      ...moto.env,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: storeProxy.address,
+      HOME: await mkdtemp(join(tmpdir(), 'vb-quiet-')),
+    });
     cli = startCli(
-      ['run', '--store', 'aws', '--vault-addr', vaultProxy.address, '--listen', `127.0.0.1:${port}`, '--interval', '250ms', '--reconcile-interval', `${RECONCILE_INTERVAL_MS}ms`],
+      [
+        'run',
+        '--store',
+        'aws',
+        '--vault-addr',
+        vaultProxy.address,
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--interval',
+        '250ms',
+        '--reconcile-interval',
+        `${RECONCILE_INTERVAL_MS}ms`,
+      ],
       env,
     );
-    await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, { timeout: 60_000, interval: 50 }).toBe(200);
+    await expect
+      .poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, { timeout: 60_000, interval: 50 })
+      .toBe(200);
 
     // A window of whole passes: it opens and closes on a pass's log line (the pause after one is 250 ms).
     const window = await passWindow(cli, () => [vaultProxy.requests.length, storeProxy.requests.length], 3);
@@ -60,7 +78,9 @@ describe('quiet when converged: cheap passes, full reconciles on events and ever
     const storeCalls = storeProxy.requests.slice(window.from[1], window.to[1]);
     expect(window.cheap).toBeGreaterThanOrEqual(5);
     expect(window.full).toBe(3);
-    expect(storeCalls.map((call) => call.operation)).toEqual(Array(window.full * STORE_READS_PER_RECONCILE).fill('secretsmanager.GetSecretValue'));
+    expect(storeCalls.map((call) => call.operation)).toEqual(
+      Array(window.full * STORE_READS_PER_RECONCILE).fill('secretsmanager.GetSecretValue'),
+    );
     expect(vaultRequests.filter((request) => request.token)).toHaveLength(window.full * TOKEN_REQUESTS_PER_RECONCILE);
     expect(vaultRequests.filter((request) => request.method !== 'GET')).toEqual([]);
     // A cheap pass asks sys/health alone; a full reconcile adds sys/seal-status (a cheap pass reuses what it said).
@@ -70,8 +90,15 @@ describe('quiet when converged: cheap passes, full reconciles on events and ever
     expect(unauthenticated.filter((line) => line === 'GET /v1/sys/seal-status')).toHaveLength(window.full);
 
     // The sidecar's own cost metrics agree with what arrived (the counts are still between reconciles).
-    await expect.poll(async () => metric(port, 'vault_bootstrap_vault_requests_total{token="true"}'), { timeout: 5_000, interval: 20 }).toBe(vaultProxy.requests.filter((request) => request.token).length);
-    expect(await metric(port, 'vault_bootstrap_store_calls_total{op="readLatest"}')).toBeGreaterThanOrEqual(window.full * STORE_READS_PER_RECONCILE);
+    await expect
+      .poll(async () => metric(port, 'vault_bootstrap_vault_requests_total{token="true"}'), {
+        timeout: 5_000,
+        interval: 20,
+      })
+      .toBe(vaultProxy.requests.filter((request) => request.token).length);
+    expect(await metric(port, 'vault_bootstrap_store_calls_total{op="readLatest"}')).toBeGreaterThanOrEqual(
+      window.full * STORE_READS_PER_RECONCILE,
+    );
 
     // Drift: someone deletes a policy. Cheap passes cannot see it; the next reconcile puts it back.
     const root = JSON.parse(await new AwsStore({ region: 'us-east-1' }).readLatest('vault-root-token')).token as string;
@@ -79,7 +106,12 @@ describe('quiet when converged: cheap passes, full reconciles on events and ever
     const configuredBefore = configurePasses();
     expect((await baoRequest(server, 'DELETE', 'sys/policies/acl/provisioner', root)).status).toBe(204);
     const deletedAt = Date.now();
-    await expect.poll(async () => (await baoRequest(server, 'GET', 'sys/policies/acl/provisioner', root)).status, { timeout: 30_000, interval: 50 }).toBe(200);
+    await expect
+      .poll(async () => (await baoRequest(server, 'GET', 'sys/policies/acl/provisioner', root)).status, {
+        timeout: 30_000,
+        interval: 50,
+      })
+      .toBe(200);
     // Within the interval, plus one pass of slack for the pass that sees it due.
     expect(Date.now() - deletedAt).toBeLessThan(RECONCILE_INTERVAL_MS + 1500);
     await expect.poll(configurePasses, { timeout: 5_000, interval: 20 }).toBe(configuredBefore + 1);
@@ -104,15 +136,29 @@ function requestLine(request: RecordedRequest): string {
  * Waits for the next pass to end, notes `counts()`, then waits until `fullPasses` more full
  * reconciles have ended and notes them again. Returns both notes and the passes in between.
  */
-async function passWindow(cli: RunningCli, counts: () => number[], fullPasses: number): Promise<{ from: number[]; to: number[]; cheap: number; full: number }> {
+async function passWindow(
+  cli: RunningCli,
+  counts: () => number[],
+  fullPasses: number,
+): Promise<{ from: number[]; to: number[]; cheap: number; full: number }> {
   const atStart = passes(cli).length;
   await until(() => passes(cli).length > atStart);
   const from = counts();
   const opened = passes(cli).length;
-  await until(() => passes(cli).slice(opened).filter((line) => line.reconcile !== null).length >= fullPasses);
+  await until(
+    () =>
+      passes(cli)
+        .slice(opened)
+        .filter((line) => line.reconcile !== null).length >= fullPasses,
+  );
   const to = counts();
   const inWindow = passes(cli).slice(opened);
-  return { from, to, cheap: inWindow.filter((line) => line.reconcile === null).length, full: inWindow.filter((line) => line.reconcile !== null).length };
+  return {
+    from,
+    to,
+    cheap: inWindow.filter((line) => line.reconcile === null).length,
+    full: inWindow.filter((line) => line.reconcile !== null).length,
+  };
 }
 
 /** The `pass` log lines printed so far (whole lines only: the last one may still be arriving). */

@@ -34,14 +34,32 @@ async function started(kind: ServerKind): Promise<TestServer> {
   return server;
 }
 
-const failure = (stderr: string) => logLines(stderr).find((line) => line.event === 'failed') as { error?: { code?: string } } | undefined;
+const failure = (stderr: string) =>
+  logLines(stderr).find((line) => line.event === 'failed') as { error?: { code?: string } } | undefined;
 
 describeEachServer('restore', (kind: ServerKind) => {
   let work: string;
   let store: FileStore;
   let storeDirectory: string;
-  let original: { clusterId: string; keysVersion: number; latestKeysVersion: number; snapshotTo: string; fileTarget: string; drTarget: string };
-  const args = (server: TestServer, command: string, ...extra: string[]) => [command, ...(command === 'run' ? ['--once'] : []), '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra];
+  let original: {
+    clusterId: string;
+    keysVersion: number;
+    latestKeysVersion: number;
+    snapshotTo: string;
+    fileTarget: string;
+    drTarget: string;
+  };
+  const args = (server: TestServer, command: string, ...extra: string[]) => [
+    command,
+    ...(command === 'run' ? ['--once'] : []),
+    '--store',
+    'file',
+    '--file-dir',
+    storeDirectory,
+    '--vault-addr',
+    server.address,
+    ...extra,
+  ];
   const env = () => cleanEnv({ ...moto.env, AWS_ENDPOINT_URL_S3: moto.endpoint });
 
   // The lost cluster: initialized, data written, a snapshot taken (S3 and file), then its keys rotated.
@@ -70,7 +88,9 @@ describeEachServer('restore', (kind: ServerKind) => {
       expect(rotated.code, rotated.stderr).toBe(0);
       const first = logLines(rotated.stderr).find((line) => line.event === 'snapshot-before-change');
       expect(first).toMatchObject({ keysVersion: JSON.parse(taken.stdout).keysVersion });
-      expect((await readdir(beforeRotation)).filter((name) => name.endsWith('.manifest.json'))).toEqual([`${first!.id as string}.manifest.json`]);
+      expect((await readdir(beforeRotation)).filter((name) => name.endsWith('.manifest.json'))).toEqual([
+        `${first!.id as string}.manifest.json`,
+      ]);
       original = {
         clusterId: JSON.parse(taken.stdout).clusterId,
         keysVersion: JSON.parse(taken.stdout).keysVersion,
@@ -86,11 +106,15 @@ describeEachServer('restore', (kind: ServerKind) => {
     }
   }, 180_000);
 
-  it('from S3 into an empty server, after the keys were rotated: the snapshot\'s keys version unseals it; data, cluster id and CI token are back; run converges', async () => {
+  it("from S3 into an empty server, after the keys were rotated: the snapshot's keys version unseals it; data, cluster id and CI token are back; run converges", async () => {
     const server = await started(kind);
     const result = await runCli(args(server, 'restore', '--snapshot-to', original.snapshotTo), env());
     expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ keysVersion: original.keysVersion, clusterId: original.clusterId, resumed: false });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      keysVersion: original.keysVersion,
+      clusterId: original.clusterId,
+      resumed: false,
+    });
     const health = await serverRequest(server, 'GET', 'sys/health');
     expect(health.body).toMatchObject({ initialized: true, sealed: false, cluster_id: original.clusterId });
     const root = await storedRootToken(store);
@@ -119,19 +143,29 @@ describeEachServer('restore', (kind: ServerKind) => {
   }, 60_000);
 
   // Every step on OpenBao; on Vault the two where it differs (its silence after a force-restore), to keep the suite short.
-  const steps = kind === 'openbao' ? ['restore-recorded', 'restore-throwaway-initialized', 'restore-snapshot-restored', 'restore-unsealed'] : ['restore-snapshot-restored', 'restore-unsealed'];
+  const steps =
+    kind === 'openbao'
+      ? ['restore-recorded', 'restore-throwaway-initialized', 'restore-snapshot-restored', 'restore-unsealed']
+      : ['restore-snapshot-restored', 'restore-unsealed'];
   for (const step of steps) {
     it(`killed at ${step} (spool on tmpfs): the next run resumes and finishes, one cluster, the original one`, async () => {
       const server = await started(kind);
       const spool = await mkdtemp('/dev/shm/vb-restore-spool-');
       try {
         const restoreArgs = args(server, 'restore', '--snapshot-to', original.fileTarget, '--spool-dir', spool);
-        const killed = await startCli(restoreArgs, cleanEnv({ VB_TEST_CRASH_AT: step }), ['--import', CRASH_HOOK]).result;
+        const killed = await startCli(restoreArgs, cleanEnv({ VB_TEST_CRASH_AT: step }), ['--import', CRASH_HOOK])
+          .result;
         expect(killed.signal).toBe('SIGKILL');
         const again = await runCli(restoreArgs);
         expect(again.code, again.stderr).toBe(0);
-        expect(JSON.parse(again.stdout)).toMatchObject({ clusterId: original.clusterId, keysVersion: original.keysVersion });
-        expect((await serverRequest(server, 'GET', 'sys/health')).body).toMatchObject({ sealed: false, cluster_id: original.clusterId });
+        expect(JSON.parse(again.stdout)).toMatchObject({
+          clusterId: original.clusterId,
+          keysVersion: original.keysVersion,
+        });
+        expect((await serverRequest(server, 'GET', 'sys/health')).body).toMatchObject({
+          sealed: false,
+          cluster_id: original.clusterId,
+        });
         expect(await readdir(spool)).toEqual([]);
       } finally {
         await rm(spool, { recursive: true, force: true });
@@ -142,7 +176,10 @@ describeEachServer('restore', (kind: ServerKind) => {
   it('killed after the throwaway init without a spool: RESTORE_INTERRUPTED, named, with the way out', async () => {
     const server = await started(kind);
     const restoreArgs = args(server, 'restore', '--snapshot-to', original.fileTarget);
-    const killed = await startCli(restoreArgs, cleanEnv({ VB_TEST_CRASH_AT: 'restore-throwaway-initialized' }), ['--import', CRASH_HOOK]).result;
+    const killed = await startCli(restoreArgs, cleanEnv({ VB_TEST_CRASH_AT: 'restore-throwaway-initialized' }), [
+      '--import',
+      CRASH_HOOK,
+    ]).result;
     expect(killed.signal).toBe('SIGKILL');
     const again = await runCli(restoreArgs);
     expect(again.code).toBe(1);
@@ -153,13 +190,31 @@ describeEachServer('restore', (kind: ServerKind) => {
     const nodes = await TestServer.createCluster(3, { kind });
     servers.push(...nodes);
     await Promise.all(nodes.map((node) => node.start()));
-    const runs = await Promise.all(nodes.map((node, index) => runCli(args(node, 'run', '--restore', '--snapshot-to', original.drTarget, '--timeout', '3m'), cleanEnv({ POD_NAME: `openbao-${index}` }))));
-    for (const run of runs) expect(run.code, run.stdout.split("\n").filter((line) => /"event":"(restore-[a-z-]+|failed|state|blocked)"/.test(line)).map((line) => line.slice(0, 400)).join("\n")).toBe(0);
+    const runs = await Promise.all(
+      nodes.map((node, index) =>
+        runCli(
+          args(node, 'run', '--restore', '--snapshot-to', original.drTarget, '--timeout', '3m'),
+          cleanEnv({ POD_NAME: `openbao-${index}` }),
+        ),
+      ),
+    );
+    for (const run of runs)
+      expect(
+        run.code,
+        run.stdout
+          .split('\n')
+          .filter((line) => /"event":"(restore-[a-z-]+|failed|state|blocked)"/.test(line))
+          .map((line) => line.slice(0, 400))
+          .join('\n'),
+      ).toBe(0);
     expect(runs.filter((run) => logLines(run.stdout).some((line) => line.event === 'restore-done'))).toHaveLength(1);
     const root = await storedRootToken(store);
     const ci = JSON.parse(await store.readLatest('vault-provisioner-token')).token as string;
     for (const node of nodes) {
-      expect((await serverRequest(node, 'GET', 'sys/health')).body).toMatchObject({ sealed: false, cluster_id: original.clusterId });
+      expect((await serverRequest(node, 'GET', 'sys/health')).body).toMatchObject({
+        sealed: false,
+        cluster_id: original.clusterId,
+      });
       expect((await serverRequest(node, 'GET', 'secret/dr', root)).body.data).toEqual({ value: 'back' });
       expect((await serverRequest(node, 'GET', 'auth/token/lookup-self', ci)).status).toBe(200);
     }

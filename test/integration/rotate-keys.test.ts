@@ -28,8 +28,30 @@ describeEachServer('rotate-keys', (kind: ServerKind) => {
     const server = await TestServer.start({ kind, seal });
     servers.push(server);
     const storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-rotate-')), 'store');
-    const args = (command: string, ...extra: string[]) => [command, ...(command === 'run' ? ['--once'] : []), '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra];
-    const first = await runCli(args('run', '--secret-shares', '3', '--secret-threshold', '2', '--recovery-shares', '3', '--recovery-threshold', '2'));
+    const args = (command: string, ...extra: string[]) => [
+      command,
+      ...(command === 'run' ? ['--once'] : []),
+      '--store',
+      'file',
+      '--file-dir',
+      storeDirectory,
+      '--vault-addr',
+      server.address,
+      ...extra,
+    ];
+    const first = await runCli(
+      args(
+        'run',
+        '--secret-shares',
+        '3',
+        '--secret-threshold',
+        '2',
+        '--recovery-shares',
+        '3',
+        '--recovery-threshold',
+        '2',
+      ),
+    );
     expect(first.code, first.stdout + first.stderr).toBe(0);
     const store = new FileStore(storeDirectory);
     return { server, store, args, before: (await keyVersions(store)).length };
@@ -40,7 +62,10 @@ describeEachServer('rotate-keys', (kind: ServerKind) => {
 
   /** A rotate-keys run killed by the fault-injection hook at a checkpoint. */
   async function rotateKilledAt(setup: Setup, checkpoint: string, ...extra: string[]): Promise<void> {
-    const killed = await startCli(setup.args('rotate-keys', ...extra), cleanEnv({ VB_TEST_CRASH_AT: checkpoint }), ['--import', CRASH_HOOK]).result;
+    const killed = await startCli(setup.args('rotate-keys', ...extra), cleanEnv({ VB_TEST_CRASH_AT: checkpoint }), [
+      '--import',
+      CRASH_HOOK,
+    ]).result;
     expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
   }
 
@@ -69,7 +94,11 @@ describeEachServer('rotate-keys', (kind: ServerKind) => {
     expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ sealed: false, t: 3, n: 4 });
 
     const status = await runCli(args('status', '--json'));
-    expect(JSON.parse(status.stdout).keys).toMatchObject({ activeVersion: before + 2, pendingRotation: false, lastRotatedAt: active!.rotatedAt });
+    expect(JSON.parse(status.stdout).keys).toMatchObject({
+      activeVersion: before + 2,
+      pendingRotation: false,
+      lastRotatedAt: active!.rotatedAt,
+    });
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   }, 180_000);
 
@@ -159,7 +188,9 @@ describeEachServer('rotate-keys', (kind: ServerKind) => {
     await server.restart();
     const sealed = await runCli(args('rotate-keys'));
     expect(sealed.code).toBe(1);
-    expect(logLines(sealed.stderr).find((line) => line.level === 'error')).toMatchObject({ error: { code: 'VAULT_SEALED' } });
+    expect(logLines(sealed.stderr).find((line) => line.level === 'error')).toMatchObject({
+      error: { code: 'VAULT_SEALED' },
+    });
     expect(await keyVersions(store)).toHaveLength(before);
   }, 180_000);
 });

@@ -39,23 +39,40 @@ describeEachServer('vault-bootstrap seal on a 3-node raft cluster', (kind: Serve
       const port = await freePort();
       ports.push(port);
       // A reconcile interval of an hour: whatever seals a node in this test, it is not a sidecar's reconcile.
-      const args = ['run', ...storeArgs, '--vault-addr', node.address, '--listen', `127.0.0.1:${port}`, '--interval', '1s', '--reconcile-interval', '1h'];
+      const args = [
+        'run',
+        ...storeArgs,
+        '--vault-addr',
+        node.address,
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--interval',
+        '1s',
+        '--reconcile-interval',
+        '1h',
+      ];
       sidecars.push(startCli(args, cleanEnv({ POD_NAME: `vault-${index}` })));
     }
-    for (const port of ports) await expect.poll(async () => (await readyz(port)).status, { timeout: 120_000, interval: 100 }).toBe(200);
+    for (const port of ports)
+      await expect.poll(async () => (await readyz(port)).status, { timeout: 120_000, interval: 100 }).toBe(200);
 
     // Run against one node; it finds the others through the cluster and seals each.
     const seal = await runCli(['seal', '--json', '--reason', 'drill', ...storeArgs, '--vault-addr', nodes[1]!.address]);
     expect(seal.code, seal.stderr).toBe(0);
     const report = JSON.parse(seal.stdout);
     expect(report.error).toBeNull();
-    expect(report.nodes.map((node: { address: string }) => node.address).sort()).toEqual(nodes.map((node) => node.address).sort());
+    expect(report.nodes.map((node: { address: string }) => node.address).sort()).toEqual(
+      nodes.map((node) => node.address).sort(),
+    );
     if (kind === 'openbao') {
       expect(report.nodes.every((node: { outcome: string }) => node.outcome === 'sealed')).toBe(true);
       // Sealed when the command returns: no waiting for any sidecar.
       for (const node of nodes) expect(await sealed(node)).toBe(true);
       // Each sidecar sees its node sealed, reads the intent and holds it sealed.
-      for (const port of ports) await expect.poll(async () => (await readyz(port)).text.split(':')[0], { timeout: 20_000, interval: 100 }).toBe('sealed');
+      for (const port of ports)
+        await expect
+          .poll(async () => (await readyz(port)).text.split(':')[0], { timeout: 20_000, interval: 100 })
+          .toBe('sealed');
       for (const node of nodes) expect(await sealed(node)).toBe(true);
     } else {
       // Vault refuses to seal a standby ("please restart instead"): the active node is sealed, each
@@ -66,7 +83,8 @@ describeEachServer('vault-bootstrap seal on a 3-node raft cluster', (kind: Serve
     }
 
     expect((await runCli(['resume', ...storeArgs, '--vault-addr', nodes[0]!.address])).code).toBe(0);
-    for (const port of ports) await expect.poll(async () => (await readyz(port)).status, { timeout: 60_000, interval: 100 }).toBe(200);
+    for (const port of ports)
+      await expect.poll(async () => (await readyz(port)).status, { timeout: 60_000, interval: 100 }).toBe(200);
     for (const node of nodes) expect(await sealed(node)).toBe(false);
     for (const sidecar of sidecars.splice(0)) {
       sidecar.child.kill('SIGTERM');

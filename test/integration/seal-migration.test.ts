@@ -26,14 +26,25 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
   const stores: FileStore[] = [];
 
   /** A Shamir node bootstrapped by the sidecar into its own file store, behind a recording proxy. */
-  async function bootstrappedShamirNode(...extra: string[]): Promise<{ server: TestServer; proxy: RecordingProxy; storeArgs: string[]; store: FileStore }> {
+  async function bootstrappedShamirNode(
+    ...extra: string[]
+  ): Promise<{ server: TestServer; proxy: RecordingProxy; storeArgs: string[]; store: FileStore }> {
     const server = await TestServer.start({ build });
     servers.push(server);
     const proxy = await RecordingProxy.start(server.address);
     proxies.push(proxy);
     const directory = join(await mkdtemp(join(tmpdir(), 'vb-migration-')), 'store');
     const storeArgs = ['--store', 'file', '--file-dir', directory, '--vault-addr', proxy.address];
-    const first = await runCli(['run', '--once', ...storeArgs, '--secret-shares', '3', '--secret-threshold', '2', ...extra]);
+    const first = await runCli([
+      'run',
+      '--once',
+      ...storeArgs,
+      '--secret-shares',
+      '3',
+      '--secret-threshold',
+      '2',
+      ...extra,
+    ]);
     expect(first.code, first.stdout).toBe(0);
     const store = new FileStore(directory);
     stores.push(store);
@@ -50,8 +61,14 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     expect(status).toMatchObject({ sealed: true, migration: true });
   }
 
-  const blockers = (output: string) => logLines(output).filter((line) => line.event === 'blocked').map((line) => line.blocker);
-  const calls = (proxy: RecordingProxy) => ({ unseal: proxy.paths('PUT', 'sys/unseal').length, init: proxy.paths('PUT', 'sys/init').length });
+  const blockers = (output: string) =>
+    logLines(output)
+      .filter((line) => line.event === 'blocked')
+      .map((line) => line.blocker);
+  const calls = (proxy: RecordingProxy) => ({
+    unseal: proxy.paths('PUT', 'sys/unseal').length,
+    init: proxy.paths('PUT', 'sys/init').length,
+  });
 
   beforeAll(async () => {
     moto = await startMoto();
@@ -70,7 +87,12 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     // Before the new seal stanza: bad input, one line, nothing changed.
     const early = await runCli(['migrate-seal', ...storeArgs]);
     expect(early.code).toBe(2);
-    expect(early.stderr.trim().split('\n').filter((line) => line.startsWith('vault-bootstrap: '))).toHaveLength(1);
+    expect(
+      early.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('vault-bootstrap: ')),
+    ).toHaveLength(1);
     expect((await keyVersions(store)).at(-1)).toEqual(shamir);
     await addKmsSeal(server);
     const before = calls(proxy);
@@ -88,11 +110,17 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     expect(versions.at(-2)).toMatchObject({ type: 'recovery', status: 'pending' });
     expect(versions.at(-1)).toMatchObject({ type: 'recovery', status: 'active' });
     expect(versions.at(-1)!.keysBase64).toEqual(shamir.keysBase64);
-    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ type: 'awskms', sealed: false, migration: false });
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({
+      type: 'awskms',
+      sealed: false,
+      migration: false,
+    });
 
     // From now on the KMS unseals it: a restart needs no key, and the sidecar submits none.
     await server.restart();
-    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 }).toBe(200);
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 })
+      .toBe(200);
     const afterMigration = calls(proxy);
     const converged = await runCli(['run', '--once', ...storeArgs]);
     expect(converged.code, converged.stdout).toBe(0);
@@ -106,15 +134,22 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     const migrated = await runCli(['migrate-seal', ...storeArgs]);
     expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
     expect((await keyVersions(store)).at(-1)).toMatchObject({ type: 'recovery', status: 'active' });
-    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ type: 'awskms', sealed: false, migration: false });
+    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({
+      type: 'awskms',
+      sealed: false,
+      migration: false,
+    });
   });
 
   it('a migration made by a person (unseal with migrate and the stored keys): the sidecar records the keys as recovery keys by itself', async () => {
     const { server, proxy, storeArgs, store } = await bootstrappedShamirNode();
     const shamir = (await keyVersions(store)).at(-1)!;
     await addKmsSeal(server);
-    for (const key of shamir.keysBase64.slice(0, shamir.threshold)) await serverRequest(server, 'PUT', 'sys/unseal', undefined, { key, migrate: true });
-    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 }).toBe(200);
+    for (const key of shamir.keysBase64.slice(0, shamir.threshold))
+      await serverRequest(server, 'PUT', 'sys/unseal', undefined, { key, migrate: true });
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 })
+      .toBe(200);
     const before = calls(proxy);
 
     const converged = await runCli(['run', '--once', ...storeArgs]);
@@ -128,8 +163,11 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     const { server, storeArgs, store } = await bootstrappedShamirNode();
     const shamir = (await keyVersions(store)).at(-1)!;
     await addKmsSeal(server);
-    for (const key of shamir.keysBase64.slice(0, shamir.threshold)) await serverRequest(server, 'PUT', 'sys/unseal', undefined, { key, migrate: true });
-    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 }).toBe(200);
+    for (const key of shamir.keysBase64.slice(0, shamir.threshold))
+      await serverRequest(server, 'PUT', 'sys/unseal', undefined, { key, migrate: true });
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 })
+      .toBe(200);
     // The store now holds another cluster's Shamir keys (the first test's node), with this cluster's id and root token.
     const stranger = (await keyVersions(stores[0]!)).find((version) => version.type === 'shamir')!;
     await store.addVersion('vault-unseal-keys', JSON.stringify({ ...shamir, keysBase64: stranger.keysBase64 }));
@@ -141,19 +179,31 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     expect((await keyVersions(store)).at(-1)).toMatchObject({ type: 'shamir' });
   });
 
-  it.each(['migration-recorded', 'migration-unsealed', 'migration-recorded-recovery'])('migrate-seal killed at %s: a re-run finishes, the keys end as the active recovery version', async (checkpointName) => {
-    const { server, storeArgs, store } = await bootstrappedShamirNode();
-    const shamir = (await keyVersions(store)).at(-1)!;
-    await addKmsSeal(server);
-    const killed = await startCli(['migrate-seal', ...storeArgs], cleanEnv({ VB_TEST_CRASH_AT: checkpointName }), ['--import', CRASH_HOOK]).result;
-    expect(killed.signal).toBe('SIGKILL');
+  it.each(['migration-recorded', 'migration-unsealed', 'migration-recorded-recovery'])(
+    'migrate-seal killed at %s: a re-run finishes, the keys end as the active recovery version',
+    async (checkpointName) => {
+      const { server, storeArgs, store } = await bootstrappedShamirNode();
+      const shamir = (await keyVersions(store)).at(-1)!;
+      await addKmsSeal(server);
+      const killed = await startCli(['migrate-seal', ...storeArgs], cleanEnv({ VB_TEST_CRASH_AT: checkpointName }), [
+        '--import',
+        CRASH_HOOK,
+      ]).result;
+      expect(killed.signal).toBe('SIGKILL');
 
-    const rerun = await runCli(['migrate-seal', ...storeArgs]);
-    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
-    expect((await keyVersions(store)).at(-1)).toMatchObject({ type: 'recovery', status: 'active', keysBase64: shamir.keysBase64 });
-    await server.restart();
-    await expect.poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 }).toBe(200);
-  });
+      const rerun = await runCli(['migrate-seal', ...storeArgs]);
+      expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+      expect((await keyVersions(store)).at(-1)).toMatchObject({
+        type: 'recovery',
+        status: 'active',
+        keysBase64: shamir.keysBase64,
+      });
+      await server.restart();
+      await expect
+        .poll(async () => (await serverRequest(server, 'GET', 'sys/health')).status, { timeout: 30_000 })
+        .toBe(200);
+    },
+  );
 
   it('no key or token value appears in any output', async () => {
     const secrets = (await Promise.all(stores.map((store) => secretValuesIn(store)))).flat();

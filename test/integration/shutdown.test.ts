@@ -8,7 +8,14 @@ import { RecordingProxy } from '../../harness/recording-proxy.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 import { describeEachServer, serverRequest, TestServer } from '../helpers/servers.js';
 
-const storeArgs = async () => ['--store', 'file', '--file-dir', join(await mkdtemp(join(tmpdir(), 'vb-shutdown-')), 'store'), '--listen', 'off'];
+const storeArgs = async () => [
+  '--store',
+  'file',
+  '--file-dir',
+  join(await mkdtemp(join(tmpdir(), 'vb-shutdown-')), 'store'),
+  '--listen',
+  'off',
+];
 
 describe('shutdown (SPEC §7): a signal ends the pause at once', () => {
   it('SIGTERM during a 10-minute --interval pause of a ready sidecar exits 0 without another pass', async () => {

@@ -39,7 +39,17 @@ describeEachServer('snapshot', (kind: ServerKind) => {
   let store: FileStore;
   let storeDirectory: string;
   let work: string;
-  const args = (node: TestServer, command: string, ...extra: string[]) => [command, ...(command === 'run' ? ['--once'] : []), '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', node.address, ...extra];
+  const args = (node: TestServer, command: string, ...extra: string[]) => [
+    command,
+    ...(command === 'run' ? ['--once'] : []),
+    '--store',
+    'file',
+    '--file-dir',
+    storeDirectory,
+    '--vault-addr',
+    node.address,
+    ...extra,
+  ];
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'vb-snapshot-'));
@@ -61,7 +71,9 @@ describeEachServer('snapshot', (kind: ServerKind) => {
     const directory = join(work, 'standby');
     const result = await runCli(args(nodes[1]!, 'snapshot', '--snapshot-to', `file://${directory}`));
     expect(result.code).toBe(1);
-    expect(logLines(result.stderr).find((line) => line.event === 'failed')).toMatchObject({ error: { code: 'SNAPSHOT_NOT_ACTIVE' } });
+    expect(logLines(result.stderr).find((line) => line.event === 'failed')).toMatchObject({
+      error: { code: 'SNAPSHOT_NOT_ACTIVE' },
+    });
     expect((await readCatalog(new FileObjectStore(directory, 'file'))).snapshots).toEqual([]);
   }, 60_000);
 
@@ -74,7 +86,10 @@ describeEachServer('snapshot', (kind: ServerKind) => {
     it(`${target.scheme}://: streamed, verified, paired with the keys version, retention keeps the newest`, async () => {
       const taken: Array<Record<string, any>> = [];
       for (let round = 0; round < 3; round += 1) {
-        const result = await runCli(args(nodes[0]!, 'snapshot', '--snapshot-to', target.to(), '--snapshot-retain', '2'), objectStoreEnv());
+        const result = await runCli(
+          args(nodes[0]!, 'snapshot', '--snapshot-to', target.to(), '--snapshot-retain', '2'),
+          objectStoreEnv(),
+        );
         expect(result.code, result.stdout + result.stderr).toBe(0);
         taken.push(JSON.parse(result.stdout));
       }
@@ -83,7 +98,10 @@ describeEachServer('snapshot', (kind: ServerKind) => {
       for (const each of taken) expect(each).toMatchObject({ keysVersion, clusterId: health.cluster_id });
       // The third run's retention removed the first; the newest two remain, each whole.
       expect(taken[2]!.removed).toEqual([taken[0]!.id]);
-      const listed = await runCli(args(nodes[0]!, 'snapshot', '--snapshot-to', target.to(), '--snapshot-retain', '1'), objectStoreEnv());
+      const listed = await runCli(
+        args(nodes[0]!, 'snapshot', '--snapshot-to', target.to(), '--snapshot-retain', '1'),
+        objectStoreEnv(),
+      );
       expect(listed.code).toBe(0);
       const newest = JSON.parse(listed.stdout);
       expect(newest.removed.sort()).toEqual([taken[1]!.id, taken[2]!.id].sort());
@@ -102,19 +120,34 @@ describeEachServer('snapshot', (kind: ServerKind) => {
     const data = await readFile(join(directory, `${id}.snap`));
     expect([data[0], data[1]]).toEqual([0x1f, 0x8b]);
     const keysVersion = (await store.readAllVersions('vault-unseal-keys')).length;
-    expect(manifest).toMatchObject({ format: 1, id, object: `${id}.snap`, size: data.length, sha256: createHash('sha256').update(data).digest('hex'), sealType: 'shamir', keysVersion, server: { kind } });
+    expect(manifest).toMatchObject({
+      format: 1,
+      id,
+      object: `${id}.snap`,
+      size: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      sealType: 'shamir',
+      keysVersion,
+      server: { kind },
+    });
   }, 60_000);
 
   it('killed after the upload, before the manifest: nothing is visible; the next run publishes its own', async () => {
     const directory = join(work, 'killed');
-    const killed = await startCli(args(nodes[0]!, 'snapshot', '--snapshot-to', `file://${directory}`), cleanEnv({ VB_TEST_CRASH_AT: 'snapshot-uploaded' }), ['--import', CRASH_HOOK]).result;
+    const killed = await startCli(
+      args(nodes[0]!, 'snapshot', '--snapshot-to', `file://${directory}`),
+      cleanEnv({ VB_TEST_CRASH_AT: 'snapshot-uploaded' }),
+      ['--import', CRASH_HOOK],
+    ).result;
     expect(killed.signal).toBe('SIGKILL');
     const catalog = await readCatalog(new FileObjectStore(directory, 'file'));
     expect(catalog.snapshots).toEqual([]);
     expect(catalog.orphans).toHaveLength(1);
     const again = await runCli(args(nodes[0]!, 'snapshot', '--snapshot-to', `file://${directory}`));
     expect(again.code).toBe(0);
-    expect((await readCatalog(new FileObjectStore(directory, 'file'))).snapshots.map((each) => each.id)).toEqual([JSON.parse(again.stdout).id]);
+    expect((await readCatalog(new FileObjectStore(directory, 'file'))).snapshots.map((each) => each.id)).toEqual([
+      JSON.parse(again.stdout).id,
+    ]);
     expect((await readdir(directory)).filter((name) => name.startsWith('.partial-'))).toEqual([]);
   }, 60_000);
 });
@@ -134,7 +167,10 @@ describe('snapshot: bad input', () => {
   });
 
   it('file:// is refused inside Kubernetes', async () => {
-    const result = await runCli(['snapshot', '--store', 'aws', '--snapshot-to', 'file:///tmp/x'], cleanEnv({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }));
+    const result = await runCli(
+      ['snapshot', '--store', 'aws', '--snapshot-to', 'file:///tmp/x'],
+      cleanEnv({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }),
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--snapshot-to');
   });

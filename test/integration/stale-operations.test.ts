@@ -10,7 +10,16 @@ import { describeEachServer, serverRequest, TestServer } from '../helpers/server
 describeEachServer('stale key operations: reported by status and plan, cancelled by cancel-stale', (kind) => {
   let server: TestServer;
   let storeDirectory: string;
-  const args = (command: string, ...extra: string[]) => [command, '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra];
+  const args = (command: string, ...extra: string[]) => [
+    command,
+    '--store',
+    'file',
+    '--file-dir',
+    storeDirectory,
+    '--vault-addr',
+    server.address,
+    ...extra,
+  ];
   const rotationPath = kind === 'openbao' ? 'sys/rotate/root/init' : 'sys/rekey/init';
 
   beforeAll(async () => {
@@ -18,7 +27,13 @@ describeEachServer('stale key operations: reported by status and plan, cancelled
     if (kind === 'openbao') {
       // OpenBao ≥ 2.5.3 switches the unauthenticated generate-root endpoints off by default.
       const config = join(server.directory, 'server.hcl');
-      await writeFile(config, (await readFile(config, 'utf8')).replace('listener "tcp" {', 'listener "tcp" {\n  disable_unauthed_generate_root_endpoints = false'));
+      await writeFile(
+        config,
+        (await readFile(config, 'utf8')).replace(
+          'listener "tcp" {',
+          'listener "tcp" {\n  disable_unauthed_generate_root_endpoints = false',
+        ),
+      );
     }
     await server.start();
     storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-stale-')), 'store');
@@ -33,12 +48,16 @@ describeEachServer('stale key operations: reported by status and plan, cancelled
   it('a rotation and a root generation started by someone else are reported, then cancelled', async () => {
     const root = JSON.parse(await new FileStore(storeDirectory).readLatest('vault-root-token')).token as string;
     const method = kind === 'openbao' ? 'POST' : 'PUT';
-    expect((await serverRequest(server, method, rotationPath, root, { secret_shares: 3, secret_threshold: 2 })).status).toBe(200);
+    expect(
+      (await serverRequest(server, method, rotationPath, root, { secret_shares: 3, secret_threshold: 2 })).status,
+    ).toBe(200);
     expect((await serverRequest(server, 'PUT', 'sys/generate-root/attempt', undefined, {})).status).toBe(200);
 
     const status = await runCli(args('status', '--json'));
     expect(status.code, status.stderr).toBe(0);
-    const reported = JSON.parse(status.stdout).staleOperations.operations.map((operation: { operation: string }) => operation.operation).sort();
+    const reported = JSON.parse(status.stdout)
+      .staleOperations.operations.map((operation: { operation: string }) => operation.operation)
+      .sort();
     expect(reported).toEqual(['generate-root', 'rotation']);
     const plan = await runCli(args('plan'));
     expect(plan.stdout).toContain('vault-bootstrap cancel-stale');

@@ -8,7 +8,14 @@ import { capturedOutput, cleanEnv, events, runCli, transitions } from '../../har
 import { appRoleStanzas, SIDECAR_POLICY_FILE, writeSecretFile } from '../../harness/self-init.js';
 import { FileStore } from '../../src/store/file.js';
 import { until } from '../../harness/poll.js';
-import { memoryDirectory, runRotateSealKey, runSealKey, sealKeyValues, useSealKeyDirectory, type StaticSealPod } from '../../harness/static-seal.js';
+import {
+  memoryDirectory,
+  runRotateSealKey,
+  runSealKey,
+  sealKeyValues,
+  useSealKeyDirectory,
+  type StaticSealPod,
+} from '../../harness/static-seal.js';
 import { missingServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
@@ -55,15 +62,27 @@ describe.skipIf(missing !== undefined)('static seal key held in the store [openb
     const result = await runSealKey(pod, storeArgs, store.env());
     expect(result.code, result.stderr).toBe(0);
     await pod.server.start();
-    return JSON.parse(result.stdout) as { keyId: string; version: number; previousKeyId: string | null; generated: boolean };
+    return JSON.parse(result.stdout) as {
+      keyId: string;
+      version: number;
+      previousKeyId: string | null;
+      generated: boolean;
+    };
   };
-  const everyUnsealed = () => Promise.all(pods.map((pod) => until(`${pod.name} unsealed`, () => unsealed(pod), 30_000)));
+  const everyUnsealed = () =>
+    Promise.all(pods.map((pod) => until(`${pod.name} unsealed`, () => unsealed(pod), 30_000)));
   const versions = () => store.versions(prefix, 'seal-key');
-  const rollout = async () => JSON.parse((await store.versions(prefix, 'seal-key-rollout')).at(-1)!) as { nodes: Record<string, { keyId: string }>; rewrapped?: { keyId: string } };
+  const rollout = async () =>
+    JSON.parse((await store.versions(prefix, 'seal-key-rollout')).at(-1)!) as {
+      nodes: Record<string, { keyId: string }>;
+      rewrapped?: { keyId: string };
+    };
 
   it('first start: three pods race for the key (one key, one init), then every restart unseals with no key submitted', async () => {
     // openbao-0's init container is SIGKILLed right after its create, if it wins it: its key stands, and its restart reads it.
-    const raced = await Promise.all(pods.map((pod, index) => runSealKey(pod, storeArgs, store.env(), index === 0 ? 'seal-key-created' : undefined)));
+    const raced = await Promise.all(
+      pods.map((pod, index) => runSealKey(pod, storeArgs, store.env(), index === 0 ? 'seal-key-created' : undefined)),
+    );
     const winnerKilled = raced[0]!.signal === 'SIGKILL';
     const results = winnerKilled ? [await runSealKey(pods[0]!, storeArgs, store.env()), ...raced.slice(1)] : raced;
     for (const result of results) expect(result.code, result.stderr).toBe(0);
@@ -83,14 +102,19 @@ describe.skipIf(missing !== undefined)('static seal key held in the store [openb
         expect(info.mode & 0o777).toBe(0o400);
         expect(info.uid).toBe(process.getuid!());
       }
-      expect(await readFile(join(pod.directory, 'seal.hcl'), 'utf8')).toContain(`current_key_id = "${written[0]!.keyId}"`);
+      expect(await readFile(join(pod.directory, 'seal.hcl'), 'utf8')).toContain(
+        `current_key_id = "${written[0]!.keyId}"`,
+      );
     }
 
     await Promise.all(pods.map((pod) => pod.server.start()));
-    for (const pod of pods) expect((await serverRequest(pod.server, 'GET', 'sys/seal-status')).body.type).toBe('static');
+    for (const pod of pods)
+      expect((await serverRequest(pod.server, 'GET', 'sys/seal-status')).body.type).toBe('static');
     const counters = await initCounters(pods.map((pod) => pod.server));
     try {
-      const sidecars = pods.map((pod, index) => startSidecar(store, counters.proxies[index]!.address, { prefix, podName: pod.name, once: true }));
+      const sidecars = pods.map((pod, index) =>
+        startSidecar(store, counters.proxies[index]!.address, { prefix, podName: pod.name, once: true }),
+      );
       for (const sidecar of sidecars) {
         const result = await sidecar.cli.result;
         expect(result.code, result.stdout + result.stderr).toBe(0);
@@ -134,14 +158,23 @@ describe.skipIf(missing !== undefined)('static seal key held in the store [openb
     await Promise.all(pods.map((pod) => pod.server.stop()));
     await Promise.all(pods.map((pod) => startPod(pod)));
     await everyUnsealed();
-    expect(Object.values((await rollout()).nodes).map((node) => node.keyId)).toEqual([second.keyId, second.keyId, second.keyId]);
+    expect(Object.values((await rollout()).nodes).map((node) => node.keyId)).toEqual([
+      second.keyId,
+      second.keyId,
+      second.keyId,
+    ]);
 
     // The sidecars: the active node's records the re-wrap (killed once right after recording it).
     const active = await until('an active node', async () => {
       for (const pod of pods) if ((await serverRequest(pod.server, 'GET', 'sys/health')).status === 200) return pod;
       return undefined;
     });
-    const crashed = startSidecar(store, active.server.address, { prefix, podName: active.name, once: true, crashAt: 'seal-key-rewrap-recorded' });
+    const crashed = startSidecar(store, active.server.address, {
+      prefix,
+      podName: active.name,
+      once: true,
+      crashAt: 'seal-key-rewrap-recorded',
+    });
     expect((await crashed.cli.result).signal).toBe('SIGKILL');
     expect((await rollout()).rewrapped?.keyId).toBe(second.keyId);
     for (const pod of pods) {
@@ -162,30 +195,44 @@ describe.skipIf(missing !== undefined)('static seal key held in the store [openb
     // The history keeps both keys; a new rotation is allowed again.
     expect(await versions()).toHaveLength(2);
 
-    expectNoSecretIn(capturedOutput, [...sealKeyValues(await versions()), ...(await secretValuesIn(store.client(), prefix))]);
+    expectNoSecretIn(capturedOutput, [
+      ...sealKeyValues(await versions()),
+      ...(await secretValuesIn(store.client(), prefix)),
+    ]);
   }, 180_000);
 
-  it('a node given a key that does not open its storage (another prefix\'s key) is named, never fed keys', async () => {
+  it("a node given a key that does not open its storage (another prefix's key) is named, never fed keys", async () => {
     const pod = pods[0]!;
     await pod.server.stop();
     const other = await runSealKey(pod, ['--store', 'aws', '--store-prefix', 'another-cluster'], store.env());
     expect(other.code, other.stderr).toBe(0);
     await pod.server.start();
-    const sidecar = startSidecar(store, pod.server.address, { prefix, podName: pod.name, once: true, extraArgs: ['--timeout', '5s'] });
+    const sidecar = startSidecar(store, pod.server.address, {
+      prefix,
+      podName: pod.name,
+      once: true,
+      extraArgs: ['--timeout', '5s'],
+    });
     const result = await sidecar.cli.result;
     expect(result.code).toBe(4);
     const blocked = events(result.stdout, 'blocked');
     expect(blocked.map((line) => line.blocker)).toEqual(['seal-failing']);
     expect(String(blocked[0]!.reason)).toContain('static seal key this node was given does not open its storage');
-    expect((await serverRequest(pod.server, 'GET', 'sys/seal-status')).body).toMatchObject({ type: 'static', initialized: true, sealed: true });
+    expect((await serverRequest(pod.server, 'GET', 'sys/seal-status')).body).toMatchObject({
+      type: 'static',
+      initialized: true,
+      sealed: true,
+    });
     // Its own pod's key again: it unseals.
     await pod.server.stop();
     await startPod(pod);
     await everyUnsealed();
-    expectNoSecretIn(capturedOutput, [...sealKeyValues(await versions()), ...sealKeyValues(await store.versions('another-cluster', 'seal-key'))]);
+    expectNoSecretIn(capturedOutput, [
+      ...sealKeyValues(await versions()),
+      ...sealKeyValues(await store.versions('another-cluster', 'seal-key')),
+    ]);
   }, 60_000);
 });
-
 
 // The pairing with OpenBao's self-initialization on the file store: no key and no token is ever
 // held by a person. The cloud store's seal key is the only root of trust.
@@ -214,13 +261,39 @@ describe.skipIf(missing !== undefined)('static seal key with self-initialization
     for (const cleanup of cleanups) await cleanup();
   });
 
-  const sidecar = () => runCli(['run', '--once', '--timeout', '2m', ...storeArgs, '--vault-addr', server.address, '--self-init', '--login-method', 'approle', '--login-secret-file', secretIdFile], cleanEnv({ POD_NAME: pod.name }));
+  const sidecar = () =>
+    runCli(
+      [
+        'run',
+        '--once',
+        '--timeout',
+        '2m',
+        ...storeArgs,
+        '--vault-addr',
+        server.address,
+        '--self-init',
+        '--login-method',
+        'approle',
+        '--login-secret-file',
+        secretIdFile,
+      ],
+      cleanEnv({ POD_NAME: pod.name }),
+    );
   const podStart = async () => {
     const result = await runSealKey(pod, storeArgs, cleanEnv());
     expect(result.code, result.stderr).toBe(0);
     await server.start();
-    await until('unsealed', async () => ((await serverRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined), 30_000);
-    return JSON.parse(result.stdout) as { keyId: string; version: number; previousKeyId: string | null; generated: boolean };
+    await until(
+      'unsealed',
+      async () => ((await serverRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined),
+      30_000,
+    );
+    return JSON.parse(result.stdout) as {
+      keyId: string;
+      version: number;
+      previousKeyId: string | null;
+      generated: boolean;
+    };
   };
 
   it('the server initializes itself on the stored key; the sidecar converges by login; no unseal or recovery key, no root token stored; restarts unseal; rotation is refused (openbao/openbao#3996)', async () => {
@@ -228,15 +301,20 @@ describe.skipIf(missing !== undefined)('static seal key with self-initialization
     const once = await sidecar();
     expect(once.code, once.stdout).toBe(0);
     expect(transitions(once.stdout)).not.toContain('initializing');
-    for (const name of ['vault-unseal-keys', 'vault-root-token', 'vault-init-claim']) await expect(store.readLatest(name)).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
+    for (const name of ['vault-unseal-keys', 'vault-root-token', 'vault-init-claim'])
+      await expect(store.readLatest(name)).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
     expect(JSON.parse(await store.readLatest('vault-self-init-cluster'))).toMatchObject({ sealType: 'static' });
-    expect(JSON.parse(await store.readLatest('vault-seal-key-rollout'))).toEqual({ nodes: { 'openbao-0': { keyId: first.keyId, at: expect.any(String) } } });
+    expect(JSON.parse(await store.readLatest('vault-seal-key-rollout'))).toEqual({
+      nodes: { 'openbao-0': { keyId: first.keyId, at: expect.any(String) } },
+    });
 
     // OpenBao does not re-wrap a self-initialized server's stored keys with a new static key
     // (no recovery key, where its upgrade stops: openbao/openbao#3996): rotation is refused, named.
     const refused = await runRotateSealKey(storeArgs, cleanEnv());
     expect(refused.code).toBe(1);
-    expect(events(refused.stderr, 'failed')[0]).toMatchObject({ error: { code: 'ROTATION_FAILED', message: expect.stringContaining('openbao/openbao#3996') } });
+    expect(events(refused.stderr, 'failed')[0]).toMatchObject({
+      error: { code: 'ROTATION_FAILED', message: expect.stringContaining('openbao/openbao#3996') },
+    });
     await server.stop();
     expect(await podStart()).toEqual({ keyId: first.keyId, version: 1, previousKeyId: null, generated: false });
     expect(events((await sidecar()).stdout, 'seal-key-rewrap-recorded')).toEqual([]);
@@ -249,46 +327,78 @@ describe.skipIf(missing !== undefined)('static seal key with self-initialization
 
 // Shamir → static through the existing migrate-seal path: the key seal-key stores becomes the
 // seal, and the former unseal keys become the recovery keys.
-describe.skipIf(missing !== undefined)('seal migration Shamir → static seal key from the store, file store [openbao]', () => {
-  let server: TestServer;
-  const cleanups: Array<() => Promise<void>> = [];
-  afterAll(async () => {
-    await server?.stop();
-    for (const cleanup of cleanups) await cleanup();
-  });
+describe.skipIf(missing !== undefined)(
+  'seal migration Shamir → static seal key from the store, file store [openbao]',
+  () => {
+    let server: TestServer;
+    const cleanups: Array<() => Promise<void>> = [];
+    afterAll(async () => {
+      await server?.stop();
+      for (const cleanup of cleanups) await cleanup();
+    });
 
-  it('migrate-seal moves a Shamir cluster onto the stored static key; restarts then unseal with no key submitted', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'vb-static-migration-'));
-    server = await TestServer.start();
-    const storeArgs = ['--store', 'file', '--file-dir', join(home, 'store')];
-    const store = new FileStore(join(home, 'store'));
-    const first = await runCli(['run', '--once', ...storeArgs, '--vault-addr', server.address, '--secret-shares', '3', '--secret-threshold', '2']);
-    expect(first.code, first.stdout).toBe(0);
-    const shamir = JSON.parse(await store.readLatest('vault-unseal-keys')) as { type: string; keysBase64: string[] };
-    expect(shamir.type).toBe('shamir');
+    it('migrate-seal moves a Shamir cluster onto the stored static key; restarts then unseal with no key submitted', async () => {
+      const home = await mkdtemp(join(tmpdir(), 'vb-static-migration-'));
+      server = await TestServer.start();
+      const storeArgs = ['--store', 'file', '--file-dir', join(home, 'store')];
+      const store = new FileStore(join(home, 'store'));
+      const first = await runCli([
+        'run',
+        '--once',
+        ...storeArgs,
+        '--vault-addr',
+        server.address,
+        '--secret-shares',
+        '3',
+        '--secret-threshold',
+        '2',
+      ]);
+      expect(first.code, first.stdout).toBe(0);
+      const shamir = JSON.parse(await store.readLatest('vault-unseal-keys')) as { type: string; keysBase64: string[] };
+      expect(shamir.type).toBe('shamir');
 
-    // The pod gains the static-seal init container: the key is generated and stored, the server restarts with it.
-    const { directory, remove } = await memoryDirectory('vb-seal-key-migration');
-    cleanups.push(remove);
-    const pod = { name: 'openbao-0', directory };
-    expect((await runSealKey(pod, storeArgs, cleanEnv())).code).toBe(0);
-    await server.stop();
-    useSealKeyDirectory(server, directory);
-    await server.start();
-    expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ type: 'static', sealed: true, migration: true });
+      // The pod gains the static-seal init container: the key is generated and stored, the server restarts with it.
+      const { directory, remove } = await memoryDirectory('vb-seal-key-migration');
+      cleanups.push(remove);
+      const pod = { name: 'openbao-0', directory };
+      expect((await runSealKey(pod, storeArgs, cleanEnv())).code).toBe(0);
+      await server.stop();
+      useSealKeyDirectory(server, directory);
+      await server.start();
+      expect((await serverRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({
+        type: 'static',
+        sealed: true,
+        migration: true,
+      });
 
-    const migrated = await runCli(['migrate-seal', ...storeArgs, '--vault-addr', server.address]);
-    expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
-    expect(JSON.parse(migrated.stdout.trim())).toMatchObject({ from: 'shamir', to: 'static', alreadyMigrated: false });
-    expect(JSON.parse(await store.readLatest('vault-unseal-keys'))).toMatchObject({ type: 'recovery', status: 'active', keysBase64: shamir.keysBase64 });
+      const migrated = await runCli(['migrate-seal', ...storeArgs, '--vault-addr', server.address]);
+      expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
+      expect(JSON.parse(migrated.stdout.trim())).toMatchObject({
+        from: 'shamir',
+        to: 'static',
+        alreadyMigrated: false,
+      });
+      expect(JSON.parse(await store.readLatest('vault-unseal-keys'))).toMatchObject({
+        type: 'recovery',
+        status: 'active',
+        keysBase64: shamir.keysBase64,
+      });
 
-    await server.stop();
-    expect((await runSealKey(pod, storeArgs, cleanEnv())).code).toBe(0);
-    await server.start();
-    await until('unsealed by the static seal', async () => ((await serverRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined), 30_000);
-    const converged = await runCli(['run', '--once', ...storeArgs, '--vault-addr', server.address]);
-    expect(converged.code, converged.stdout).toBe(0);
-    expect(events(converged.stdout, 'act').map((line) => line.action)).not.toContain('unseal');
-    expectNoSecretIn(capturedOutput, [...sealKeyValues(await store.readAllVersions('vault-seal-key')), ...(await secretValuesIn(store))]);
-  }, 60_000);
-});
+      await server.stop();
+      expect((await runSealKey(pod, storeArgs, cleanEnv())).code).toBe(0);
+      await server.start();
+      await until(
+        'unsealed by the static seal',
+        async () => ((await serverRequest(server, 'GET', 'sys/health')).status === 200 ? true : undefined),
+        30_000,
+      );
+      const converged = await runCli(['run', '--once', ...storeArgs, '--vault-addr', server.address]);
+      expect(converged.code, converged.stdout).toBe(0);
+      expect(events(converged.stdout, 'act').map((line) => line.action)).not.toContain('unseal');
+      expectNoSecretIn(capturedOutput, [
+        ...sealKeyValues(await store.readAllVersions('vault-seal-key')),
+        ...(await secretValuesIn(store)),
+      ]);
+    }, 60_000);
+  },
+);

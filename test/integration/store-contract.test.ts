@@ -29,7 +29,10 @@ interface Backend {
 
 const VALID_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 
-const unicodeValue = JSON.stringify({ token: 'hvs.ÄÖÜ-日本語-🔑', note: 'line one\nline two\r\n\ttabbed "quoted" \\ backslash' });
+const unicodeValue = JSON.stringify({
+  token: 'hvs.ÄÖÜ-日本語-🔑',
+  note: 'line one\nline two\r\n\ttabbed "quoted" \\ backslash',
+});
 const multilineValue = '\n  leading blank line and spaces\nlast line without newline at the end';
 /** About 60 KiB, multi-byte included: under both clouds' 64 KiB limit. */
 const largeValue = (() => {
@@ -79,7 +82,9 @@ function storeContract(start: () => Promise<Backend>): void {
     for (let round = 0; round < 5; round += 1) {
       const name = uniqueName(`claim${round}`);
       const values = ['{"holder":"writer-a"}', '{"holder":"writer-b"}'];
-      const results = await Promise.allSettled(writers.map((writer, index) => writer.createIfAbsent(name, values[index] as string)));
+      const results = await Promise.allSettled(
+        writers.map((writer, index) => writer.createIfAbsent(name, values[index] as string)),
+      );
       const winners = results.flatMap((result, index) => (result.status === 'fulfilled' ? [values[index]] : []));
       const losers = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
       expect(winners).toHaveLength(1);
@@ -110,7 +115,8 @@ function storeContract(start: () => Promise<Backend>): void {
     expect(listed).toHaveLength(values.length);
     const times = listed.map((version) => Date.parse(version.createdAt ?? ''));
     expect(times.every((time, index) => !Number.isNaN(time) && (index === 0 || time >= times[index - 1]!))).toBe(true);
-    if (!backend.historyOfMissingSecretBroken) await expect(store.listVersions(uniqueName('absent'))).resolves.toEqual([]);
+    if (!backend.historyOfMissingSecretBroken)
+      await expect(store.listVersions(uniqueName('absent'))).resolves.toEqual([]);
   });
 
   test('add version on top of a created secret keeps the first value as history', async () => {
@@ -182,7 +188,8 @@ describe('file store', () => {
     const directory = await mkdtemp(join(tmpdir(), 'vb-store-'));
     return {
       openStore: () => createStore({ kind: 'file', directory }, new Deadlines()),
-      labelsOf: async (name) => JSON.parse(await readFile(join(directory, name, 'labels.json'), 'utf8')) as Record<string, string>,
+      labelsOf: async (name) =>
+        JSON.parse(await readFile(join(directory, name, 'labels.json'), 'utf8')) as Record<string, string>,
       versionSpacingMs: 0,
       stop: () => rm(directory, { recursive: true, force: true }),
     };
@@ -213,7 +220,10 @@ describe('aws store against moto', () => {
   });
 
   test('new secrets use the configured KMS key', async () => {
-    const store = await createStore({ kind: 'aws', region: 'us-east-1', kmsKey: 'alias/vault-bootstrap-test' }, new Deadlines());
+    const store = await createStore(
+      { kind: 'aws', region: 'us-east-1', kmsKey: 'alias/vault-bootstrap-test' },
+      new Deadlines(),
+    );
     const sdk = new SecretsManagerClient({});
     try {
       const name = uniqueName('kms');

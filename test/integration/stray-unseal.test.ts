@@ -9,7 +9,9 @@ import { describeEachServer, serverRequest, TestServer } from '../helpers/server
 
 /** An operator typed a share by hand (a wrong or an old one) and walked away: progress 1 that is not ours. */
 async function strayShare(server: TestServer): Promise<void> {
-  const answer = await serverRequest(server, 'PUT', 'sys/unseal', undefined, { key: randomBytes(33).toString('base64') });
+  const answer = await serverRequest(server, 'PUT', 'sys/unseal', undefined, {
+    key: randomBytes(33).toString('base64'),
+  });
   expect(answer.body).toMatchObject({ sealed: true, progress: 1 });
 }
 

@@ -13,12 +13,30 @@ describeEachServer('TLS: verification on by default, Vault variables honoured', 
   let server: TestServer;
   let storeDirectory: string;
   const run = (env: Record<string, string>, extra: string[] = []) =>
-    runCli(['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, '--timeout', '3s', ...extra], cleanEnv(env));
+    runCli(
+      [
+        'run',
+        '--once',
+        '--store',
+        'file',
+        '--file-dir',
+        storeDirectory,
+        '--vault-addr',
+        server.address,
+        '--timeout',
+        '3s',
+        ...extra,
+      ],
+      cleanEnv(env),
+    );
   const clientEnv = () => ({ VAULT_CLIENT_CERT: pki.clientCertFile, VAULT_CLIENT_KEY: pki.clientKeyFile });
 
   beforeAll(async () => {
     pki = await createTestPki(SERVER_NAME);
-    server = await TestServer.start({ kind, tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile, clientCaFile: pki.caFile } });
+    server = await TestServer.start({
+      kind,
+      tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile, clientCaFile: pki.caFile },
+    });
     storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-tls-')), 'store');
   });
 
@@ -29,7 +47,9 @@ describeEachServer('TLS: verification on by default, Vault variables honoured', 
   it('refuses an unverified server: no CA given → never past waiting, exit 4, the TLS error named', async () => {
     const result = await run({ ...clientEnv(), VAULT_TLS_SERVER_NAME: SERVER_NAME });
     expect(result.code).toBe(4);
-    const reasons = logLines(result.stdout).filter((line) => line.event === 'vault-unreachable').map((line) => String(line.reason));
+    const reasons = logLines(result.stdout)
+      .filter((line) => line.event === 'vault-unreachable')
+      .map((line) => String(line.reason));
     expect(reasons.join(' ')).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
   });
 
@@ -50,7 +70,10 @@ describeEachServer('TLS: verification on by default, Vault variables honoured', 
   });
 
   it('VAULT_CACERT + VAULT_TLS_SERVER_NAME + client certificate → bootstraps over TLS', async () => {
-    const result = await run({ ...clientEnv(), VAULT_CACERT: pki.caFile, VAULT_TLS_SERVER_NAME: SERVER_NAME }, ['--timeout', '2m']);
+    const result = await run({ ...clientEnv(), VAULT_CACERT: pki.caFile, VAULT_TLS_SERVER_NAME: SERVER_NAME }, [
+      '--timeout',
+      '2m',
+    ]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
   });
 
@@ -58,7 +81,10 @@ describeEachServer('TLS: verification on by default, Vault variables honoured', 
     const caDirectory = join(pki.directory, 'ca-path');
     await mkdir(caDirectory);
     await copyFile(pki.caFile, join(caDirectory, 'ca.pem'));
-    const result = await run({ ...clientEnv(), VAULT_CAPATH: caDirectory, VAULT_TLS_SERVER_NAME: SERVER_NAME }, ['--timeout', '1m']);
+    const result = await run({ ...clientEnv(), VAULT_CAPATH: caDirectory, VAULT_TLS_SERVER_NAME: SERVER_NAME }, [
+      '--timeout',
+      '1m',
+    ]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
   });
 

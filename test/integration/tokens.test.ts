@@ -7,7 +7,9 @@ import { actions, capturedOutput, runCli } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
-async function setUp(kind: ServerKind): Promise<{ server: TestServer; work: string; store: FileStore; args: (...extra: string[]) => string[] }> {
+async function setUp(
+  kind: ServerKind,
+): Promise<{ server: TestServer; work: string; store: FileStore; args: (...extra: string[]) => string[] }> {
   const server = await TestServer.start({ kind });
   const work = await mkdtemp(join(tmpdir(), 'vb-tokens-'));
   const storeDirectory = join(work, 'store');
@@ -15,7 +17,17 @@ async function setUp(kind: ServerKind): Promise<{ server: TestServer; work: stri
     server,
     work,
     store: new FileStore(storeDirectory),
-    args: (...extra) => ['run', '--once', '--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address, ...extra],
+    args: (...extra) => [
+      'run',
+      '--once',
+      '--store',
+      'file',
+      '--file-dir',
+      storeDirectory,
+      '--vault-addr',
+      server.address,
+      ...extra,
+    ],
   };
 }
 
@@ -42,7 +54,10 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     await server.restart();
     const policies = join(work, 'policies');
     await mkdir(policies);
-    await writeFile(join(policies, 'tenant-a.hcl'), 'path "secret/data/tenant-a/*" {\n  capabilities = ["read", "list"]\n}\n');
+    await writeFile(
+      join(policies, 'tenant-a.hcl'),
+      'path "secret/data/tenant-a/*" {\n  capabilities = ["read", "list"]\n}\n',
+    );
     const second = await runCli(args('--root-token', 'revoke', '--policies-dir', policies));
     expect(second.code, second.stdout).toBe(0);
     expect(second.stdout).toContain('"policy":"tenant-a"');
@@ -50,7 +65,9 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     const written = await serverRequest(server, 'GET', 'sys/policies/acl/tenant-a', provisioner.token);
     expect(written.body.data.policy).toContain('tenant-a');
     const management = await latest(store, 'vault-management-token');
-    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', management.token)).body.data.policies).toContain('vault-bootstrap');
+    expect(
+      (await serverRequest(server, 'GET', 'auth/token/lookup-self', management.token)).body.data.policies,
+    ).toContain('vault-bootstrap');
     expect(await store.readAllVersions('vault-root-token')).toHaveLength(2);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
@@ -67,7 +84,10 @@ describeEachServer('the provisioner token and the root token', (kind) => {
 
     // Wait until less than a third of the 60s is left.
     await expect
-      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, { timeout: 50_000, interval: 1000 })
+      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, {
+        timeout: 50_000,
+        interval: 1000,
+      })
       .toBeLessThan(19);
     const rotation = await runCli(args('--provisioner-ttl', '1m', '--provisioner-overlap', '0s'));
     expect(rotation.code, rotation.stdout).toBe(0);
@@ -84,7 +104,9 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expect(actions(rotation.stdout).map((entry) => entry.action)).toContain('renew-management-token');
     const renewed = await latest(store, 'vault-management-token');
     expect(renewed.accessor).toBe(management.accessor);
-    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', renewed.token)).body.data.ttl).toBeGreaterThan(40);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', renewed.token)).body.data.ttl).toBeGreaterThan(
+      40,
+    );
 
     // A stored token the server no longer accepts is replaced.
     const root = (await latest(store, 'vault-root-token')).token;
@@ -103,7 +125,10 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expect((await runCli(args('--provisioner-ttl', '1m'))).code).toBe(0);
     const first = await latest(store, 'vault-provisioner-token');
     await expect
-      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, { timeout: 50_000, interval: 1000 })
+      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).body.data?.ttl, {
+        timeout: 50_000,
+        interval: 1000,
+      })
       .toBeLessThan(19);
     const rotation = await runCli(args('--provisioner-ttl', '1m', '--provisioner-overlap', '3s'));
     expect(rotation.code, rotation.stdout).toBe(0);
@@ -117,13 +142,20 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).status).toBe(200);
 
     // Once the overlap has ended: revoked, and the record forgets it.
-    await expect.poll(() => Date.now(), { timeout: 10_000, interval: 200 }).toBeGreaterThan(Date.parse(second.previous.revokeAt));
+    await expect
+      .poll(() => Date.now(), { timeout: 10_000, interval: 200 })
+      .toBeGreaterThan(Date.parse(second.previous.revokeAt));
     const late = await runCli(args('--provisioner-ttl', '1m', '--provisioner-overlap', '3s'));
     expect(late.code, late.stdout).toBe(0);
     expect(actions(late.stdout).map((entry) => entry.action)).toContain('revoke-previous-token');
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', first.token)).status).toBe(403);
     const third = await latest(store, 'vault-provisioner-token');
-    expect(third).toEqual({ token: second.token, accessor: second.accessor, policies: second.policies, expiresAt: second.expiresAt });
+    expect(third).toEqual({
+      token: second.token,
+      accessor: second.accessor,
+      policies: second.policies,
+      expiresAt: second.expiresAt,
+    });
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', second.token)).status).toBe(200);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });

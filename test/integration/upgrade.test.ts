@@ -65,7 +65,11 @@ describe.skipIf(missing !== undefined)('upgrading the sidecar over a live cluste
       // status, written for this release, reads the old records without a problem.
       const status = await run(undefined, ['status', '--json', ...args]);
       expect(status.code, status.stderr).toBe(0);
-      expect(JSON.parse(status.stdout)).toMatchObject({ problems: [], sealIntent: { active: false }, provisionerToken: { state: 'valid' } });
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        problems: [],
+        sealIntent: { active: false },
+        provisionerToken: { state: 'valid' },
+      });
 
       expectNoSecretIn(capturedOutput, await secretValuesIn(store));
     });

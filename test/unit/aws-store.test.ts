@@ -56,7 +56,10 @@ describe('AwsStore error translation', () => {
     ['InternalServiceError', 500],
     ['ServiceUnavailable', 503],
   ])('%s (HTTP %i) is STORE_UNAVAILABLE without payload or request id', async (name, status) => {
-    const store = new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(sdkError(name, status, status >= 500 ? 'server' : 'client')) }));
+    const store = new AwsStore(
+      {},
+      fakeApi({ getSecretValue: () => Promise.reject(sdkError(name, status, status >= 500 ? 'server' : 'client')) }),
+    );
     const error = await failure(store.readLatest('vault-root-token'));
     expect(error.code).toBe('STORE_UNAVAILABLE');
     expect(error.message).toBe(`aws readLatest vault-root-token: ${name} (HTTP ${status})`);
@@ -71,13 +74,19 @@ describe('AwsStore error translation', () => {
   });
 
   test('access denied during work is STORE_DENIED', async () => {
-    const store = new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(sdkError('AccessDeniedException', 400)) }));
+    const store = new AwsStore(
+      {},
+      fakeApi({ getSecretValue: () => Promise.reject(sdkError('AccessDeniedException', 400)) }),
+    );
     const error = await failure(store.readLatest('vault-root-token'));
     expect(error.code).toBe('STORE_DENIED');
   });
 
   test('a service-chosen error name that does not look like one is not repeated', async () => {
-    const store = new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(sdkError(`Bad ${FAKE_SECRET_VALUE}`, 400)) }));
+    const store = new AwsStore(
+      {},
+      fakeApi({ getSecretValue: () => Promise.reject(sdkError(`Bad ${FAKE_SECRET_VALUE}`, 400)) }),
+    );
     const error = await failure(store.readLatest('vault-root-token'));
     expect(error.message).toBe('aws readLatest vault-root-token: unknown error (HTTP 400)');
   });
@@ -92,8 +101,16 @@ describe('AwsStore.verifyAccess', () => {
 
   test.each([
     ['AccessDeniedException', sdkError('AccessDeniedException', 400), /secretsmanager:GetSecretValue/],
-    ['CredentialsProviderError', Object.assign(new Error(`no creds ${FAKE_SECRET_VALUE}`), { name: 'CredentialsProviderError' }), /AWS credentials not found/],
-    ['UnrecognizedClientException', sdkError('UnrecognizedClientException', 400), /credentials were rejected \(UnrecognizedClientException/],
+    [
+      'CredentialsProviderError',
+      Object.assign(new Error(`no creds ${FAKE_SECRET_VALUE}`), { name: 'CredentialsProviderError' }),
+      /AWS credentials not found/,
+    ],
+    [
+      'UnrecognizedClientException',
+      sdkError('UnrecognizedClientException', 400),
+      /credentials were rejected \(UnrecognizedClientException/,
+    ],
     ['missing region', new Error('Region is missing'), /--aws-region\/VB_AWS_REGION/],
   ])('%s is a ConfigError naming what to fix', async (_label, thrown, message) => {
     const store = new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(thrown) }));
@@ -104,7 +121,10 @@ describe('AwsStore.verifyAccess', () => {
   });
 
   test('a throttled probe stays STORE_UNAVAILABLE, not a configuration error', async () => {
-    const store = new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(sdkError('ThrottlingException', 400)) }));
+    const store = new AwsStore(
+      {},
+      fakeApi({ getSecretValue: () => Promise.reject(sdkError('ThrottlingException', 400)) }),
+    );
     expect((await failure(store.verifyAccess('vault-init-claim'))).code).toBe('STORE_UNAVAILABLE');
   });
 });
@@ -122,7 +142,10 @@ describe('AwsStore writes', () => {
   });
 
   test('create-if-absent loses with STORE_ALREADY_EXISTS on ResourceExistsException', async () => {
-    const store = new AwsStore({}, fakeApi({ createSecret: () => Promise.reject(sdkError('ResourceExistsException', 400)) }));
+    const store = new AwsStore(
+      {},
+      fakeApi({ createSecret: () => Promise.reject(sdkError('ResourceExistsException', 400)) }),
+    );
     expect((await failure(store.createIfAbsent('vault-init-claim', '{}'))).code).toBe('STORE_ALREADY_EXISTS');
   });
 
@@ -131,18 +154,34 @@ describe('AwsStore writes', () => {
     const putSecretValue = vi.fn(() => Promise.resolve({ $metadata: {} }));
     const store = new AwsStore(
       {},
-      fakeApi({ getSecretValue: notFound, createSecret: () => Promise.reject(sdkError('ResourceExistsException', 400)), listSecretVersionIds: async () => ({ Versions: [], $metadata: {} }), putSecretValue }),
+      fakeApi({
+        getSecretValue: notFound,
+        createSecret: () => Promise.reject(sdkError('ResourceExistsException', 400)),
+        listSecretVersionIds: async () => ({ Versions: [], $metadata: {} }),
+        putSecretValue,
+      }),
     );
     const error = await failure(store.addVersion('vault-unseal-keys', FAKE_SECRET_VALUE, { holdsSecret: true }));
     expect(error.code).toBe('STORE_DENIED');
-    expect(error.message).toMatch(/^aws addVersion vault-unseal-keys: the secret exists but holds no version: someone else created it/);
+    expect(error.message).toMatch(
+      /^aws addVersion vault-unseal-keys: the secret exists but holds no version: someone else created it/,
+    );
     expect(putSecretValue).not.toHaveBeenCalled();
   });
 
   test('a key or token: an absent secret is created with its first value in one call', async () => {
     const createSecret = vi.fn(() => Promise.resolve({ $metadata: {} }));
-    await new AwsStore({}, fakeApi({ getSecretValue: () => Promise.reject(sdkError('ResourceNotFoundException', 400)), createSecret })).addVersion('vault-root-token', 'value', { holdsSecret: true });
-    expect(createSecret).toHaveBeenCalledWith(expect.objectContaining({ Name: 'vault-root-token', SecretString: 'value', Tags: [{ Key: 'managed-by', Value: 'vault-bootstrap' }] }));
+    await new AwsStore(
+      {},
+      fakeApi({ getSecretValue: () => Promise.reject(sdkError('ResourceNotFoundException', 400)), createSecret }),
+    ).addVersion('vault-root-token', 'value', { holdsSecret: true });
+    expect(createSecret).toHaveBeenCalledWith(
+      expect.objectContaining({
+        Name: 'vault-root-token',
+        SecretString: 'value',
+        Tags: [{ Key: 'managed-by', Value: 'vault-bootstrap' }],
+      }),
+    );
   });
 
   test('add version on a secret another writer creates meanwhile lands on top of theirs', async () => {
@@ -183,7 +222,9 @@ describe('AwsStore reads', () => {
       previous: { $metadata: {}, SecretString: 'v2', CreatedDate: second },
       oldest: { $metadata: {}, SecretString: 'v1', CreatedDate: new Date('2026-01-01T00:00:00Z') },
     };
-    const listSecretVersionIds = vi.fn<SecretsManagerApi['listSecretVersionIds']>(async (input) => pages[input.NextToken ?? 'first'] as ListSecretVersionIdsCommandOutput);
+    const listSecretVersionIds = vi.fn<SecretsManagerApi['listSecretVersionIds']>(
+      async (input) => pages[input.NextToken ?? 'first'] as ListSecretVersionIdsCommandOutput,
+    );
     const getSecretValue = vi.fn<SecretsManagerApi['getSecretValue']>(async (input) => {
       const value = values[input.VersionId ?? ''];
       if (value === undefined) throw sdkError('ResourceNotFoundException', 400);
@@ -195,7 +236,10 @@ describe('AwsStore reads', () => {
   });
 
   test('a version without text is STORE_CORRUPT', async () => {
-    const store = new AwsStore({}, fakeApi({ getSecretValue: async () => ({ $metadata: {}, SecretBinary: new Uint8Array([1]) }) }));
+    const store = new AwsStore(
+      {},
+      fakeApi({ getSecretValue: async () => ({ $metadata: {}, SecretBinary: new Uint8Array([1]) }) }),
+    );
     expect((await failure(store.readLatest('vault-root-token'))).code).toBe('STORE_CORRUPT');
   });
 });

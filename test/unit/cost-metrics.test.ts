@@ -9,7 +9,10 @@ import { FileStore } from '../../src/store/file.js';
 describe('what the sidecar costs (SPEC §9)', () => {
   it('counts each store operation by name, and Vault requests with and without a token', async () => {
     const metrics = new Metrics();
-    const store = new CountingStore(new FileStore(join(await mkdtemp(join(tmpdir(), 'vb-counting-')), 'store')), (operation) => metrics.storeCall(operation));
+    const store = new CountingStore(
+      new FileStore(join(await mkdtemp(join(tmpdir(), 'vb-counting-')), 'store')),
+      (operation) => metrics.storeCall(operation),
+    );
     await store.addVersion('vault-seal-intent', '{}');
     await store.readLatest('vault-seal-intent');
     await store.readLatest('vault-seal-intent');

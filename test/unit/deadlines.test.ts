@@ -8,7 +8,9 @@ import type { SecretStore } from '../../src/store/types.js';
 /** A logger whose lines a test can read. */
 function recordingLog(): { log: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const log = createLogger('info', {
+    write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+  });
   return { log, lines };
 }
 
@@ -33,12 +35,18 @@ describe('Deadlines', () => {
     expect(aborted).toBe(true);
     const timedOut = lines.filter((line) => line.event === 'call-timed-out');
     expect(timedOut).toHaveLength(1);
-    expect(timedOut[0]).toMatchObject({ dependency: 'aws secrets manager', operation: 'readLatest vault-unseal-keys', deadlineMs: 150 });
+    expect(timedOut[0]).toMatchObject({
+      dependency: 'aws secrets manager',
+      operation: 'readLatest vault-unseal-keys',
+      deadlineMs: 150,
+    });
     expect(timedOut[0]!.elapsedMs).toBeGreaterThanOrEqual(140);
   });
 
   test('a Vault call that times out reads as an unreachable server', async () => {
-    const error = await new Deadlines().call('vault', 'vault', 'GET /v1/sys/health', 20, never).catch((caught: unknown) => caught);
+    const error = await new Deadlines()
+      .call('vault', 'vault', 'GET /v1/sys/health', 20, never)
+      .catch((caught: unknown) => caught);
     expect((error as DeadlineExceededError).code).toBe('VAULT_UNREACHABLE');
   });
 
@@ -58,7 +66,9 @@ describe('Deadlines', () => {
     const deadlines = new Deadlines({ secretsInFlight: () => holdingSecrets });
     deadlines.endRunAt(Date.now() - 1, 3_000);
     let sent = false;
-    const error = await deadlines.call('store', 'file store', 'readLatest x', 1_000, async () => (sent = true)).catch((caught: unknown) => caught);
+    const error = await deadlines
+      .call('store', 'file store', 'readLatest x', 1_000, async () => (sent = true))
+      .catch((caught: unknown) => caught);
     expect(sent).toBe(false);
     expect(error).toBeInstanceOf(DeadlineExceededError);
     holdingSecrets = true;
@@ -70,10 +80,18 @@ describe('Deadlines', () => {
     const shutdown = new AbortController();
     let holdingSecrets = false;
     const deadlines = new Deadlines({ signal: shutdown.signal, secretsInFlight: () => holdingSecrets });
-    const ordinary = deadlines.call('vault', 'vault', 'GET /v1/sys/health', 10_000, never).catch((caught: unknown) => caught);
+    const ordinary = deadlines
+      .call('vault', 'vault', 'GET /v1/sys/health', 10_000, never)
+      .catch((caught: unknown) => caught);
     holdingSecrets = true;
     let finish!: (value: string) => void;
-    const holding = deadlines.call('store', 'file store', 'addVersion keys', 10_000, () => new Promise<string>((resolve) => (finish = resolve)));
+    const holding = deadlines.call(
+      'store',
+      'file store',
+      'addVersion keys',
+      10_000,
+      () => new Promise<string>((resolve) => (finish = resolve)),
+    );
     shutdown.abort();
     expect(isAborted(await ordinary)).toBe(true);
     finish('stored');
@@ -96,7 +114,11 @@ describe('DeadlineStore', () => {
     const deadlines = new Deadlines();
     deadlines.endRunAt(Date.now() + 100, 0);
     const store = new DeadlineStore(hung, deadlines);
-    for (const operation of [() => store.readLatest('vault-keys'), () => store.addVersion('vault-keys', 'v'), () => store.listVersions('vault-keys')]) {
+    for (const operation of [
+      () => store.readLatest('vault-keys'),
+      () => store.addVersion('vault-keys', 'v'),
+      () => store.listVersions('vault-keys'),
+    ]) {
       const error = await operation().catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(DeadlineExceededError);
       expect((error as DeadlineExceededError).code).toBe('STORE_UNAVAILABLE');

@@ -43,7 +43,10 @@ function isExcluded(path: string, rules: ReturnType<typeof dockerignoreRules>): 
 function workingTreeFiles(directory = ROOT): string[] {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
     const path = join(directory, entry.name);
-    if (entry.isDirectory()) return ['.git', 'node_modules', '.tools'].includes(entry.name) && directory === ROOT ? [] : workingTreeFiles(path);
+    if (entry.isDirectory())
+      return ['.git', 'node_modules', '.tools'].includes(entry.name) && directory === ROOT
+        ? []
+        : workingTreeFiles(path);
     return entry.isFile() ? [relative(ROOT, path)] : [];
   });
 }
@@ -54,7 +57,11 @@ function copySources(dockerfile: string): string[] {
     .split('\n')
     .filter((line) => /^COPY\s/i.test(line) && !/--from=/.test(line))
     .flatMap((line) => {
-      const words = line.trim().split(/\s+/).slice(1).filter((word) => !word.startsWith('--'));
+      const words = line
+        .trim()
+        .split(/\s+/)
+        .slice(1)
+        .filter((word) => !word.startsWith('--'));
       return words.slice(0, -1).map((source) => source.replace(/^\.\//, '').replace(/\/+$/, ''));
     });
 }
@@ -66,7 +73,16 @@ describe('.dockerignore', () => {
   const under = (source: string) => files.filter((file) => file === source || file.startsWith(`${source}/`));
 
   it('finds the COPY sources', () => {
-    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'scripts/build.mjs', 'scripts/bundle', 'src', 'policies']));
+    expect(sources).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'package-lock.json',
+        'scripts/build.mjs',
+        'scripts/bundle',
+        'src',
+        'policies',
+      ]),
+    );
   });
 
   it.each(sources)('lets every file of the COPY source %s into the build context', (source) => {
@@ -77,8 +93,15 @@ describe('.dockerignore', () => {
 
   it('keeps everything else out (local stores, .tools, tests, docs)', () => {
     const sent = files.filter((file) => !isExcluded(file, rules));
-    expect(sent.filter((file) => !sources.some((source) => file === source || file.startsWith(`${source}/`)))).toEqual([]);
-    for (const secretish of ['.vault-bootstrap/vault-root-token', 'test/unit/dockerignore.test.ts', 'src/cli.test.ts', 'README.md']) {
+    expect(sent.filter((file) => !sources.some((source) => file === source || file.startsWith(`${source}/`)))).toEqual(
+      [],
+    );
+    for (const secretish of [
+      '.vault-bootstrap/vault-root-token',
+      'test/unit/dockerignore.test.ts',
+      'src/cli.test.ts',
+      'README.md',
+    ]) {
       expect(isExcluded(secretish, rules), secretish).toBe(true);
     }
   });

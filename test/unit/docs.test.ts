@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DOCUMENTS = ['README.md', 'CONTRIBUTING.md', 'k8s/README.md', ...readdirSync(join(ROOT, 'docs')).map((name) => `docs/${name}`)];
+const DOCUMENTS = [
+  'README.md',
+  'CONTRIBUTING.md',
+  'k8s/README.md',
+  ...readdirSync(join(ROOT, 'docs')).map((name) => `docs/${name}`),
+];
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
 function anchorOf(heading: string): string {
@@ -23,7 +28,11 @@ function headingsOf(document: string): string[] {
 
 function sourceFiles(directory: string): string[] {
   return readdirSync(join(ROOT, directory), { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sourceFiles(join(directory, entry.name)) : entry.name.endsWith('.ts') ? [join(directory, entry.name)] : [],
+    entry.isDirectory()
+      ? sourceFiles(join(directory, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(directory, entry.name)]
+        : [],
   );
 }
 
@@ -60,7 +69,9 @@ describe('the documents', () => {
 
 describe('the tree', () => {
   it('holds no merge conflict markers', () => {
-    const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter((file) => file !== '' && existsSync(join(ROOT, file)));
+    const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((file) => file !== '' && existsSync(join(ROOT, file)));
     const marked = files.filter((file) => /^(<{7}|>{7}) /m.test(readFileSync(join(ROOT, file), 'latin1')));
     expect(marked).toEqual([]);
   });
@@ -70,10 +81,15 @@ describe('messages that point into README', () => {
   it('name a heading that exists', () => {
     const anchors = headingsOf('README.md').map((heading) => heading.toLowerCase());
     const pointers = sourceFiles('src').flatMap((file) =>
-      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/README: ([^)'`"]+)\)/g)].map((match) => ({ file, heading: match[1]!.trim() })),
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/README: ([^)'`"]+)\)/g)].map((match) => ({
+        file,
+        heading: match[1]!.trim(),
+      })),
     );
     expect(pointers.length).toBeGreaterThan(0);
-    const dangling = pointers.filter(({ heading }) => !anchors.some((anchor) => anchor.includes(heading.toLowerCase())));
+    const dangling = pointers.filter(
+      ({ heading }) => !anchors.some((anchor) => anchor.includes(heading.toLowerCase())),
+    );
     expect(dangling).toEqual([]);
   });
 });

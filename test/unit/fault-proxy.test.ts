@@ -13,7 +13,11 @@ beforeEach(async () => {
     outgoing.end(ANSWER);
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  proxy = await FaultProxy.start(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, { latencyMs: 300, trickleBytes: 8, trickleEveryMs: 50 });
+  proxy = await FaultProxy.start(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, {
+    latencyMs: 300,
+    trickleBytes: 8,
+    trickleEveryMs: 50,
+  });
 });
 
 afterEach(async () => {

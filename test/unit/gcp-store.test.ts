@@ -13,7 +13,10 @@ const FAKE_SECRET_VALUE = 'hvs.fake-secret-value-never-printed';
 const CALL_TIMEOUT = { timeout: CALL_DEADLINE_MS.store };
 
 /** An error shaped like the client's, carrying things we must never repeat. */
-function clientError(code: Status, message = `${Status[code]}: request ${FAKE_REQUEST_ID} failed for ${FAKE_SECRET_VALUE}`): GoogleError {
+function clientError(
+  code: Status,
+  message = `${Status[code]}: request ${FAKE_REQUEST_ID} failed for ${FAKE_SECRET_VALUE}`,
+): GoogleError {
   return Object.assign(new GoogleError(message), {
     code,
     details: `payload ${FAKE_SECRET_VALUE}`,
@@ -67,13 +70,19 @@ describe('GcpStore error translation', () => {
     },
   );
 
-  test.each([Status.PERMISSION_DENIED, Status.UNAUTHENTICATED, Status.INVALID_ARGUMENT])('status %i during work is STORE_DENIED', async (code) => {
-    const store = storeWith({ addSecretVersion: () => Promise.reject(clientError(code)) });
-    expect((await failure(store.addVersion('vault-unseal-keys', FAKE_SECRET_VALUE))).code).toBe('STORE_DENIED');
-  });
+  test.each([Status.PERMISSION_DENIED, Status.UNAUTHENTICATED, Status.INVALID_ARGUMENT])(
+    'status %i during work is STORE_DENIED',
+    async (code) => {
+      const store = storeWith({ addSecretVersion: () => Promise.reject(clientError(code)) });
+      expect((await failure(store.addVersion('vault-unseal-keys', FAKE_SECRET_VALUE))).code).toBe('STORE_DENIED');
+    },
+  );
 
   test('credentials that cannot be found are STORE_DENIED even though gRPC calls it UNAVAILABLE', async () => {
-    const thrown = clientError(Status.UNAVAILABLE, 'Getting metadata from plugin failed with error: Could not load the default credentials.');
+    const thrown = clientError(
+      Status.UNAVAILABLE,
+      'Getting metadata from plugin failed with error: Could not load the default credentials.',
+    );
     const store = storeWith({ accessSecretVersion: () => Promise.reject(thrown) });
     const error = await failure(store.readLatest('vault-root-token'));
     expect(error.code).toBe('STORE_DENIED');
@@ -85,15 +94,28 @@ describe('GcpStore.verifyAccess', () => {
   test('a missing probe secret means access works', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
     await storeWith({ accessSecretVersion }).verifyAccess('vault-init-claim');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-init-claim/versions/latest` }, CALL_TIMEOUT);
+    expect(accessSecretVersion).toHaveBeenCalledWith(
+      { name: `projects/${PROJECT}/secrets/vault-init-claim/versions/latest` },
+      CALL_TIMEOUT,
+    );
   });
 
   test.each([
-    ['PERMISSION_DENIED', clientError(Status.PERMISSION_DENIED), /secretmanager\.versions\.access.*--gcp-project\/VB_GCP_PROJECT/],
+    [
+      'PERMISSION_DENIED',
+      clientError(Status.PERMISSION_DENIED),
+      /secretmanager\.versions\.access.*--gcp-project\/VB_GCP_PROJECT/,
+    ],
     ['UNAUTHENTICATED', clientError(Status.UNAUTHENTICATED), /GCP credentials not found or rejected/],
-    ['missing credentials', clientError(Status.UNAVAILABLE, 'Could not load the default credentials.'), /GCP credentials not found/],
+    [
+      'missing credentials',
+      clientError(Status.UNAVAILABLE, 'Could not load the default credentials.'),
+      /GCP credentials not found/,
+    ],
   ])('%s is a ConfigError naming what to fix', async (_label, thrown, message) => {
-    const error = await failure(storeWith({ accessSecretVersion: () => Promise.reject(thrown) }).verifyAccess('vault-init-claim'));
+    const error = await failure(
+      storeWith({ accessSecretVersion: () => Promise.reject(thrown) }).verifyAccess('vault-init-claim'),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(message);
   });
@@ -108,12 +130,21 @@ describe('GcpStore.verifyAccess', () => {
 
   test('the project comes from the credentials when not configured', async () => {
     const accessSecretVersion = vi.fn(() => Promise.reject(clientError(Status.NOT_FOUND)));
-    await new GcpStore({}, fakeApi({ getProjectId: async () => 'from-adc', accessSecretVersion })).verifyAccess('vault-init-claim');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/from-adc/secrets/vault-init-claim/versions/latest` }, CALL_TIMEOUT);
+    await new GcpStore({}, fakeApi({ getProjectId: async () => 'from-adc', accessSecretVersion })).verifyAccess(
+      'vault-init-claim',
+    );
+    expect(accessSecretVersion).toHaveBeenCalledWith(
+      { name: `projects/from-adc/secrets/vault-init-claim/versions/latest` },
+      CALL_TIMEOUT,
+    );
   });
 
   test('an unavailable service stays STORE_UNAVAILABLE, not a configuration error', async () => {
-    const error = await failure(storeWith({ accessSecretVersion: () => Promise.reject(clientError(Status.UNAVAILABLE)) }).verifyAccess('vault-init-claim'));
+    const error = await failure(
+      storeWith({ accessSecretVersion: () => Promise.reject(clientError(Status.UNAVAILABLE)) }).verifyAccess(
+        'vault-init-claim',
+      ),
+    );
     expect(error.code).toBe('STORE_UNAVAILABLE');
   });
 });
@@ -123,20 +154,29 @@ describe('GcpStore writes', () => {
     const createSecret = vi.fn(() => Promise.resolve([{}]));
     const addSecretVersion = vi.fn(() => Promise.resolve([{}]));
     await storeWith({ createSecret, addSecretVersion }).createIfAbsent('vault-init-claim', '{"holder":"a"}');
-    expect(createSecret).toHaveBeenCalledWith({
-      parent: `projects/${PROJECT}`,
-      secretId: 'vault-init-claim',
-      secret: { replication: { automatic: {} }, labels: { 'managed-by': 'vault-bootstrap' } },
-    }, CALL_TIMEOUT);
-    expect(addSecretVersion).toHaveBeenCalledWith({
-      parent: `projects/${PROJECT}/secrets/vault-init-claim`,
-      payload: { data: Buffer.from('{"holder":"a"}', 'utf8') },
-    }, CALL_TIMEOUT);
+    expect(createSecret).toHaveBeenCalledWith(
+      {
+        parent: `projects/${PROJECT}`,
+        secretId: 'vault-init-claim',
+        secret: { replication: { automatic: {} }, labels: { 'managed-by': 'vault-bootstrap' } },
+      },
+      CALL_TIMEOUT,
+    );
+    expect(addSecretVersion).toHaveBeenCalledWith(
+      {
+        parent: `projects/${PROJECT}/secrets/vault-init-claim`,
+        payload: { data: Buffer.from('{"holder":"a"}', 'utf8') },
+      },
+      CALL_TIMEOUT,
+    );
   });
 
   test('create-if-absent loses with STORE_ALREADY_EXISTS on ALREADY_EXISTS and adds nothing', async () => {
     const addSecretVersion = vi.fn();
-    const store = storeWith({ createSecret: () => Promise.reject(clientError(Status.ALREADY_EXISTS)), addSecretVersion });
+    const store = storeWith({
+      createSecret: () => Promise.reject(clientError(Status.ALREADY_EXISTS)),
+      addSecretVersion,
+    });
     expect((await failure(store.createIfAbsent('vault-init-claim', '{}'))).code).toBe('STORE_ALREADY_EXISTS');
     expect(addSecretVersion).not.toHaveBeenCalled();
   });
@@ -146,7 +186,10 @@ describe('GcpStore writes', () => {
       .fn<SecretManagerApi['addSecretVersion']>()
       .mockRejectedValueOnce(clientError(Status.UNAVAILABLE))
       .mockResolvedValueOnce([{}]);
-    await storeWith({ createSecret: () => Promise.resolve([{}]), addSecretVersion }).createIfAbsent('vault-init-claim', '{}');
+    await storeWith({ createSecret: () => Promise.resolve([{}]), addSecretVersion }).createIfAbsent(
+      'vault-init-claim',
+      '{}',
+    );
     expect(addSecretVersion).toHaveBeenCalledTimes(2);
   });
 
@@ -175,14 +218,20 @@ describe('GcpStore writes', () => {
     });
     const error = await failure(store.addVersion('vault-unseal-keys', FAKE_SECRET_VALUE, { holdsSecret: true }));
     expect(error.code).toBe('STORE_DENIED');
-    expect(error.message).toMatch(/^gcp addVersion vault-unseal-keys: the secret exists but holds no version: someone else created it/);
+    expect(error.message).toMatch(
+      /^gcp addVersion vault-unseal-keys: the secret exists but holds no version: someone else created it/,
+    );
     expect(addSecretVersion).not.toHaveBeenCalled();
   });
 
   test('a key or token: an absent secret is created with labels, then filled; one holding a version gets a new one', async () => {
     const addSecretVersion = vi.fn(() => Promise.resolve([{}]));
     const createSecret = vi.fn(() => Promise.resolve([{}]));
-    await storeWith({ accessSecretVersion: () => Promise.reject(clientError(Status.NOT_FOUND)), createSecret, addSecretVersion }).addVersion('vault-root-token', 'value', { holdsSecret: true });
+    await storeWith({
+      accessSecretVersion: () => Promise.reject(clientError(Status.NOT_FOUND)),
+      createSecret,
+      addSecretVersion,
+    }).addVersion('vault-root-token', 'value', { holdsSecret: true });
     expect(createSecret).toHaveBeenCalledOnce();
     expect(addSecretVersion).toHaveBeenCalledOnce();
     const existing = storeWith({ accessSecretVersion: async () => payload('older'), addSecretVersion });
@@ -202,16 +251,37 @@ describe('GcpStore writes', () => {
   });
 
   test.each([
-    ['a global key: automatic replication with CMEK', 'projects/p/locations/global/keyRings/r/cryptoKeys/k', { automatic: { customerManagedEncryption: { kmsKeyName: 'projects/p/locations/global/keyRings/r/cryptoKeys/k' } } }],
+    [
+      'a global key: automatic replication with CMEK',
+      'projects/p/locations/global/keyRings/r/cryptoKeys/k',
+      {
+        automatic: { customerManagedEncryption: { kmsKeyName: 'projects/p/locations/global/keyRings/r/cryptoKeys/k' } },
+      },
+    ],
     [
       'a regional key: one user-managed replica in its region',
       'projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k',
-      { userManaged: { replicas: [{ location: 'europe-west1', customerManagedEncryption: { kmsKeyName: 'projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k' } }] } },
+      {
+        userManaged: {
+          replicas: [
+            {
+              location: 'europe-west1',
+              customerManagedEncryption: { kmsKeyName: 'projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k' },
+            },
+          ],
+        },
+      },
     ],
   ])('%s', async (_label, kmsKey, replication) => {
     const createSecret = vi.fn(() => Promise.resolve([{}]));
-    await storeWith({ createSecret, addSecretVersion: () => Promise.resolve([{}]) }, { kmsKey }).createIfAbsent('vault-init-claim', '{}');
-    expect(createSecret).toHaveBeenCalledWith(expect.objectContaining({ secret: expect.objectContaining({ replication }) }), CALL_TIMEOUT);
+    await storeWith({ createSecret, addSecretVersion: () => Promise.resolve([{}]) }, { kmsKey }).createIfAbsent(
+      'vault-init-claim',
+      '{}',
+    );
+    expect(createSecret).toHaveBeenCalledWith(
+      expect.objectContaining({ secret: expect.objectContaining({ replication }) }),
+      CALL_TIMEOUT,
+    );
   });
 
   test('a KMS key that is not a Cloud KMS key name is a ConfigError naming the flag', () => {
@@ -223,7 +293,10 @@ describe('GcpStore reads', () => {
   test('latest reads the latest alias as UTF-8', async () => {
     const accessSecretVersion = vi.fn(async () => payload('ÄÖÜ-🔑\n'));
     await expect(storeWith({ accessSecretVersion }).readLatest('vault-root-token')).resolves.toBe('ÄÖÜ-🔑\n');
-    expect(accessSecretVersion).toHaveBeenCalledWith({ name: `projects/${PROJECT}/secrets/vault-root-token/versions/latest` }, CALL_TIMEOUT);
+    expect(accessSecretVersion).toHaveBeenCalledWith(
+      { name: `projects/${PROJECT}/secrets/vault-root-token/versions/latest` },
+      CALL_TIMEOUT,
+    );
   });
 
   test('a missing secret has no history', async () => {
@@ -277,9 +350,12 @@ describe('GcpStore endpoint', () => {
     expect(parseEndpoint(endpoint)).toEqual(expected);
   });
 
-  test.each(['127.0.0.1', 'http://127.0.0.1:8085', '127.0.0.1:0', '127.0.0.1:70000', ':8085'])('%s is a ConfigError naming the flag', (endpoint) => {
-    expect(() => parseEndpoint(endpoint)).toThrow(/--gcp-endpoint\/VB_GCP_ENDPOINT/);
-  });
+  test.each(['127.0.0.1', 'http://127.0.0.1:8085', '127.0.0.1:0', '127.0.0.1:70000', ':8085'])(
+    '%s is a ConfigError naming the flag',
+    (endpoint) => {
+      expect(() => parseEndpoint(endpoint)).toThrow(/--gcp-endpoint\/VB_GCP_ENDPOINT/);
+    },
+  );
 
   test.each([
     ['127.0.0.1', true],

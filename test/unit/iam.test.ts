@@ -50,7 +50,11 @@ function gcpCondition(expression: string): (resourceName: string) => boolean {
 }
 
 /** What IAM checks for each call the GCP store makes: the secret (create, list versions) and a version (add, access). */
-const gcpResources = (name: string) => [`${PROJECT}/secrets/${name}`, `${PROJECT}/secrets/${name}/versions/1`, `${PROJECT}/secrets/${name}/versions/latest`];
+const gcpResources = (name: string) => [
+  `${PROJECT}/secrets/${name}`,
+  `${PROJECT}/secrets/${name}/versions/1`,
+  `${PROJECT}/secrets/${name}/versions/latest`,
+];
 
 const documentedGcpCondition = (() => {
   const match = /--condition 'title=[^,]+,expression=([^']+)'/.exec(section('IAM on GCP'));
@@ -61,7 +65,9 @@ const documentedGcpCondition = (() => {
 // ---- AWS: IAM resource ARN patterns (* any run of characters, ? exactly one) ----
 
 function arnPattern(pattern: string): RegExp {
-  const body = [...pattern].map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  const body = [...pattern]
+    .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
   return new RegExp(`^${body}$`);
 }
 
@@ -82,12 +88,17 @@ const documentedAwsPolicy = (() => {
 
 function awsAllows(policy: { Statement: Statement[] }, action: string, arn: string): boolean {
   return policy.Statement.some(
-    (statement) => statement.Effect === 'Allow' && statement.Action.includes(action) && [statement.Resource].flat().some((resource) => arnPattern(resource).test(arn)),
+    (statement) =>
+      statement.Effect === 'Allow' &&
+      statement.Action.includes(action) &&
+      [statement.Resource].flat().some((resource) => arnPattern(resource).test(arn)),
   );
 }
 
 /** The Secrets Manager actions the AWS store makes: one per SDK command it sends (src/store/aws.ts). */
-const AWS_ACTIONS = [...readFileSync(join(ROOT, 'src/store/aws.ts'), 'utf8').matchAll(/new (\w+)Command\(/g)].map((match) => `secretsmanager:${match[1]}`);
+const AWS_ACTIONS = [...readFileSync(join(ROOT, 'src/store/aws.ts'), 'utf8').matchAll(/new (\w+)Command\(/g)].map(
+  (match) => `secretsmanager:${match[1]}`,
+);
 
 /** The GCP permission each method of the store's client interface needs (src/store/gcp.ts, SecretManagerApi). */
 const GCP_PERMISSIONS: Record<string, string | null> = {
@@ -121,7 +132,11 @@ describe('the record names (store/names.ts)', () => {
       PREFIX,
     );
     called = 0;
-    for (const operation of [() => store.readLatest('other-unseal-keys'), () => store.addVersion('vaultx-seal-intent', '{}'), () => store.verifyAccess('vault')]) {
+    for (const operation of [
+      () => store.readLatest('other-unseal-keys'),
+      () => store.addVersion('vaultx-seal-intent', '{}'),
+      () => store.verifyAccess('vault'),
+    ]) {
       await expect(operation()).rejects.toMatchObject({ code: 'INTERNAL' });
     }
     expect(called).toBe(0);
@@ -129,7 +144,9 @@ describe('the record names (store/names.ts)', () => {
 
   it('never coincide between two prefixes: no record name ends in "-" + another record name', () => {
     const suffixes = recordNames('P', 50).map((name) => name.slice('P-'.length));
-    const clashes = suffixes.flatMap((longer) => suffixes.filter((shorter) => longer.endsWith(`-${shorter}`)).map((shorter) => `${longer} / ${shorter}`));
+    const clashes = suffixes.flatMap((longer) =>
+      suffixes.filter((shorter) => longer.endsWith(`-${shorter}`)).map((shorter) => `${longer} / ${shorter}`),
+    );
     expect(clashes).toEqual([]);
   });
 });
@@ -140,12 +157,14 @@ describe('IAM on GCP, as documented', () => {
     const api = /export interface SecretManagerApi \{([\s\S]*?)\n\}/.exec(gcpSource)![1]!;
     const methods = [...api.matchAll(/^\s+(\w+)\(/gm)].map((match) => match[1]!);
     expect(methods.filter((method) => !(method in GCP_PERMISSIONS))).toEqual([]);
-    const permissions = methods.map((method) => GCP_PERMISSIONS[method]).filter((permission): permission is string => permission !== null);
+    const permissions = methods
+      .map((method) => GCP_PERMISSIONS[method])
+      .filter((permission): permission is string => permission !== null);
     const documented = section('IAM on GCP');
     for (const permission of permissions) expect(documented, permission).toContain(permission);
   });
 
-  it('the sidecar\'s condition is one startsWith clause and covers every name, its versions, and the DR scratch prefix', () => {
+  it("the sidecar's condition is one startsWith clause and covers every name, its versions, and the DR scratch prefix", () => {
     expect(documentedGcpCondition).toBe(`resource.name.startsWith("${PROJECT}/secrets/${PREFIX}-")`);
     const allowed = gcpCondition(documentedGcpCondition);
     const denied = [...NAMES, ...SCRATCH_NAMES].flatMap(gcpResources).filter((resource) => !allowed(resource));
@@ -160,13 +179,18 @@ describe('IAM on GCP, as documented', () => {
     // The documented hazard: `vault` beside `vault-prod` lets the first read the second's keys.
     expect(allowed(`${PROJECT}/secrets/${secretNames('vault-prod').unsealKeys}`)).toBe(true);
     // Prefixes chosen by the rule (neither is the other followed by "-") never see each other.
-    const conditionFor = (prefix: string) => gcpCondition(documentedGcpCondition.replace(`secrets/${PREFIX}-`, `secrets/${prefix}-`));
-    for (const [mine, theirs] of [['vault-prod-eu1', 'vault-staging-eu1'], ['vault-staging-eu1', 'vault-prod-eu1'], ['team-a', 'team-b']] as const) {
+    const conditionFor = (prefix: string) =>
+      gcpCondition(documentedGcpCondition.replace(`secrets/${PREFIX}-`, `secrets/${prefix}-`));
+    for (const [mine, theirs] of [
+      ['vault-prod-eu1', 'vault-staging-eu1'],
+      ['vault-staging-eu1', 'vault-prod-eu1'],
+      ['team-a', 'team-b'],
+    ] as const) {
       expect(recordNames(theirs).flatMap(gcpResources).filter(conditionFor(mine)), `${mine} vs ${theirs}`).toEqual([]);
     }
   });
 
-  it('CI\'s per-secret binding names the provisioner token, and break-glass the keys and the root token', () => {
+  it("CI's per-secret binding names the provisioner token, and break-glass the keys and the root token", () => {
     const text = section('IAM on GCP');
     const bound = [...text.matchAll(/gcloud secrets add-iam-policy-binding (\S+)/g)].map((match) => match[1]);
     expect(bound).toEqual([secretNames(PREFIX).provisionerToken]);
@@ -184,32 +208,46 @@ describe('IAM on AWS, as documented', () => {
     const missing: string[] = [];
     for (const name of [...NAMES, ...SCRATCH_NAMES]) {
       for (const suffix of ['AbC12z', '000000', 'zzzzzz']) {
-        for (const action of AWS_ACTIONS) if (!awsAllows(documentedAwsPolicy, action, awsArn(name, suffix))) missing.push(`${action} ${name}`);
+        for (const action of AWS_ACTIONS)
+          if (!awsAllows(documentedAwsPolicy, action, awsArn(name, suffix))) missing.push(`${action} ${name}`);
       }
     }
     expect(missing).toEqual([]);
   });
 
   it('another cluster\'s secrets fall outside it, unless its prefix is this one followed by "-" (the documented rule)', () => {
-    const reaches = (policy: typeof documentedAwsPolicy, prefix: string) => recordNames(prefix).filter((name) => AWS_ACTIONS.some((action) => awsAllows(policy, action, awsArn(name))));
-    for (const other of ['vaultprod', 'vault_prod', 'vaul', 'other', 'vault2']) expect(reaches(documentedAwsPolicy, other), other).toEqual([]);
+    const reaches = (policy: typeof documentedAwsPolicy, prefix: string) =>
+      recordNames(prefix).filter((name) => AWS_ACTIONS.some((action) => awsAllows(policy, action, awsArn(name))));
+    for (const other of ['vaultprod', 'vault_prod', 'vaul', 'other', 'vault2'])
+      expect(reaches(documentedAwsPolicy, other), other).toEqual([]);
     expect(reaches(documentedAwsPolicy, 'vault-prod')).toContain(secretNames('vault-prod').unsealKeys); // the documented hazard
-    const policyFor = (prefix: string) => JSON.parse(JSON.stringify(documentedAwsPolicy).replaceAll(`secret:${PREFIX}-*`, `secret:${prefix}-*`)) as typeof documentedAwsPolicy;
-    for (const [mine, theirs] of [['vault-prod-eu1', 'vault-staging-eu1'], ['vault-staging-eu1', 'vault-prod-eu1'], ['team-a', 'team-b']] as const) {
+    const policyFor = (prefix: string) =>
+      JSON.parse(
+        JSON.stringify(documentedAwsPolicy).replaceAll(`secret:${PREFIX}-*`, `secret:${prefix}-*`),
+      ) as typeof documentedAwsPolicy;
+    for (const [mine, theirs] of [
+      ['vault-prod-eu1', 'vault-staging-eu1'],
+      ['vault-staging-eu1', 'vault-prod-eu1'],
+      ['team-a', 'team-b'],
+    ] as const) {
       expect(reaches(policyFor(mine), theirs), `${mine} vs ${theirs}`).toEqual([]);
     }
   });
 
-  it('CI\'s and break-glass\'s exact ARNs (-??????) match their secrets and nothing else the program names', () => {
+  it("CI's and break-glass's exact ARNs (-??????) match their secrets and nothing else the program names", () => {
     const text = section('IAM on AWS');
     const ciArn = /secretsmanager:GetSecretValue` on `([^`]+)`/.exec(text)![1]!;
     const every = [...NAMES, ...recordNames('vault-prod'), ...SCRATCH_NAMES];
-    expect(every.filter((name) => arnPattern(ciArn).test(awsArn(name)))).toEqual([secretNames(PREFIX).provisionerToken]);
+    expect(every.filter((name) => arnPattern(ciArn).test(awsArn(name)))).toEqual([
+      secretNames(PREFIX).provisionerToken,
+    ]);
     // -?????? is exactly six characters: not five, not seven, not a longer name's tail.
     expect(arnPattern(ciArn).test(awsArn(secretNames(PREFIX).provisionerToken, 'AbC12'))).toBe(false);
     expect(arnPattern(ciArn).test(awsArn(secretNames(PREFIX).provisionerToken, 'AbC12zz'))).toBe(false);
     const breakGlass = [...text.matchAll(/`(vault-[a-z-]+-\?{6})`/g)].map((match) => `${ARN_BASE}${match[1]}`);
     expect(breakGlass.length).toBeGreaterThan(0);
-    expect(every.filter((name) => breakGlass.some((pattern) => arnPattern(pattern).test(awsArn(name)))).sort()).toEqual([secretNames(PREFIX).rootToken, secretNames(PREFIX).unsealKeys].sort());
+    expect(every.filter((name) => breakGlass.some((pattern) => arnPattern(pattern).test(awsArn(name)))).sort()).toEqual(
+      [secretNames(PREFIX).rootToken, secretNames(PREFIX).unsealKeys].sort(),
+    );
   });
 });

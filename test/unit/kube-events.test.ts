@@ -9,7 +9,10 @@ interface Call {
 }
 
 /** An API that records calls; `answer` decides each one's fate. */
-function fakeApi(answer: (call: Call, signal: AbortSignal) => Promise<void> = () => Promise.resolve()): { api: EventsApi; calls: Call[] } {
+function fakeApi(answer: (call: Call, signal: AbortSignal) => Promise<void> = () => Promise.resolve()): {
+  api: EventsApi;
+  calls: Call[];
+} {
   const calls: Call[] = [];
   return {
     calls,
@@ -29,7 +32,11 @@ function fakeApi(answer: (call: Call, signal: AbortSignal) => Promise<void> = ()
 }
 
 const POD = { namespace: 'vault', podName: 'openbao-0', podUid: 'uid-0' };
-const UNSEALED = { type: 'Normal', reason: 'Unsealed', message: 'unsealed this node with version 1 of the stored keys' } as const;
+const UNSEALED = {
+  type: 'Normal',
+  reason: 'Unsealed',
+  message: 'unsealed this node with version 1 of the stored keys',
+} as const;
 
 function clock(start = Date.parse('2026-01-01T00:00:00Z')): { now: () => number; advance: (ms: number) => void } {
   let time = start;
@@ -49,8 +56,21 @@ describe('EventRecorder', () => {
     await recorder.flush(1_000);
     expect(calls.map((call) => call.method)).toEqual(['create', 'patch', 'patch']);
     const created = calls[0]!.body as KubeEvent;
-    expect(created.involvedObject).toEqual({ apiVersion: 'v1', kind: 'Pod', namespace: 'vault', name: 'openbao-0', uid: 'uid-0', fieldPath: 'spec.containers{vault-bootstrap}' });
-    expect(created).toMatchObject({ reason: 'Unsealed', type: 'Normal', count: 1, source: { component: 'vault-bootstrap' }, reportingInstance: 'openbao-0' });
+    expect(created.involvedObject).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      namespace: 'vault',
+      name: 'openbao-0',
+      uid: 'uid-0',
+      fieldPath: 'spec.containers{vault-bootstrap}',
+    });
+    expect(created).toMatchObject({
+      reason: 'Unsealed',
+      type: 'Normal',
+      count: 1,
+      source: { component: 'vault-bootstrap' },
+      reportingInstance: 'openbao-0',
+    });
     expect(created.metadata.name).toMatch(/^openbao-0\.[0-9a-f]+$/);
     expect(calls.slice(1).map((call) => [call.name, call.body.count])).toEqual([
       [created.metadata.name, 2],
@@ -71,7 +91,9 @@ describe('EventRecorder', () => {
   });
 
   it('creates a new Event when the one to bump is gone (404), as the kubelet does', async () => {
-    const { api, calls } = fakeApi((call) => (call.method === 'patch' ? Promise.reject(new KubeApiError(404, 'HTTP 404 NotFound')) : Promise.resolve()));
+    const { api, calls } = fakeApi((call) =>
+      call.method === 'patch' ? Promise.reject(new KubeApiError(404, 'HTTP 404 NotFound')) : Promise.resolve(),
+    );
     const recorder = new EventRecorder({ api, pod: POD });
     recorder.record(UNSEALED);
     await recorder.flush(1_000);
@@ -104,10 +126,20 @@ describe('EventRecorder', () => {
 
   it('never blocks the caller: a hung API server meets the deadline, and the queue is bounded', async () => {
     const errors: string[] = [];
-    const { api, calls } = fakeApi((_call, signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('deadline')))));
-    const recorder = new EventRecorder({ api, pod: POD, deadlineMs: 50, queueLimit: 2, onError: (message) => errors.push(message) });
+    const { api, calls } = fakeApi(
+      (_call, signal) =>
+        new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('deadline')))),
+    );
+    const recorder = new EventRecorder({
+      api,
+      pod: POD,
+      deadlineMs: 50,
+      queueLimit: 2,
+      onError: (message) => errors.push(message),
+    });
     // record() returns undefined at once (no promise to wait on), whatever the API server does.
-    for (let index = 0; index < 6; index += 1) expect(recorder.record({ ...UNSEALED, message: `m${index}` })).toBeUndefined();
+    for (let index = 0; index < 6; index += 1)
+      expect(recorder.record({ ...UNSEALED, message: `m${index}` })).toBeUndefined();
     await recorder.flush(5_000);
     // The first is in flight at once; two wait; the rest do not fit.
     expect(calls.map((call) => call.body.message)).toEqual(['m0', 'm1', 'm2']);
@@ -135,16 +167,31 @@ describe('EventRecorder', () => {
 
 describe('eventForLog', () => {
   it('turns the state changes a person cares about into Events, and nothing else', () => {
-    expect(eventForLog({ event: 'init-secrets-stored', store: 'aws', secrets: ['vault-unseal-keys'] })).toMatchObject({ type: 'Normal', reason: 'Initialized' });
-    expect(eventForLog({ event: 'unsealed', version: 2 })).toEqual({ type: 'Normal', reason: 'Unsealed', message: 'unsealed this node with version 2 of the stored keys' });
+    expect(eventForLog({ event: 'init-secrets-stored', store: 'aws', secrets: ['vault-unseal-keys'] })).toMatchObject({
+      type: 'Normal',
+      reason: 'Initialized',
+    });
+    expect(eventForLog({ event: 'unsealed', version: 2 })).toEqual({
+      type: 'Normal',
+      reason: 'Unsealed',
+      message: 'unsealed this node with version 2 of the stored keys',
+    });
     expect(eventForLog({ event: 'seal-intent-recorded' })).toMatchObject({ type: 'Warning', reason: 'SealIntent' });
     expect(eventForLog({ event: 'sealed-for-intent' })).toMatchObject({ type: 'Warning', reason: 'SealedForIntent' });
-    expect(eventForLog({ event: 'rotation-complete', version: 3 })).toMatchObject({ type: 'Normal', reason: 'KeysRotated' });
-    for (const event of ['state', 'act', 'pass', 'unseal-share-submitted', 'claim-won', undefined]) expect(eventForLog({ event })).toBeUndefined();
+    expect(eventForLog({ event: 'rotation-complete', version: 3 })).toMatchObject({
+      type: 'Normal',
+      reason: 'KeysRotated',
+    });
+    for (const event of ['state', 'act', 'pass', 'unseal-share-submitted', 'claim-won', undefined])
+      expect(eventForLog({ event })).toBeUndefined();
   });
 
   it('a blocked Event names the blocker, its reason and where the README says what to do', () => {
-    const spec = eventForLog({ event: 'blocked', blocker: 'keys-rejected', reason: 'the server refused every stored key version' });
+    const spec = eventForLog({
+      event: 'blocked',
+      blocker: 'keys-rejected',
+      reason: 'the server refused every stored key version',
+    });
     expect(spec).toMatchObject({ type: 'Warning', reason: 'Blocked' });
     expect(spec!.message).toContain('keys-rejected: the server refused every stored key version');
     expect(spec!.message).toContain('the row "blocked, keys-rejected" (README: Recovery)');
@@ -152,8 +199,24 @@ describe('eventForLog', () => {
 
   it('reads only its own fields: a token or key beside them never reaches the message', () => {
     const secret = 'hvs.SECRETSECRETSECRET';
-    for (const event of ['init-secrets-stored', 'unsealed', 'blocked', 'seal-intent-recorded', 'rotation-complete', 'pending-keys-activated']) {
-      const spec = eventForLog({ event, token: secret, keys: [secret], key: secret, root_token: secret, value: secret, blocker: 'store-denied', reason: 'denied' });
+    for (const event of [
+      'init-secrets-stored',
+      'unsealed',
+      'blocked',
+      'seal-intent-recorded',
+      'rotation-complete',
+      'pending-keys-activated',
+    ]) {
+      const spec = eventForLog({
+        event,
+        token: secret,
+        keys: [secret],
+        key: secret,
+        root_token: secret,
+        value: secret,
+        blocker: 'store-denied',
+        reason: 'denied',
+      });
       expect(JSON.stringify(spec)).not.toContain(secret);
     }
   });
@@ -161,14 +224,28 @@ describe('eventForLog', () => {
 
 describe('podIdentity', () => {
   const files = (present: string[]) => (path: string) => present.some((name) => path.endsWith(name));
-  const env = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', POD_NAME: 'openbao-1', POD_NAMESPACE: 'vault', POD_UID: 'u' };
+  const env = {
+    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    KUBERNETES_SERVICE_PORT: '443',
+    POD_NAME: 'openbao-1',
+    POD_NAMESPACE: 'vault',
+    POD_UID: 'u',
+  };
 
   it('is the pod, the API server and the namespace when a token is mounted', () => {
-    expect(podIdentity(env, '/sa', files(['/sa/token', '/sa/ca.crt']))).toEqual({ apiServer: 'https://10.96.0.1:443', namespace: 'vault', podName: 'openbao-1', podUid: 'u', serviceAccountDirectory: '/sa' });
+    expect(podIdentity(env, '/sa', files(['/sa/token', '/sa/ca.crt']))).toEqual({
+      apiServer: 'https://10.96.0.1:443',
+      namespace: 'vault',
+      podName: 'openbao-1',
+      podUid: 'u',
+      serviceAccountDirectory: '/sa',
+    });
   });
 
   it('reads the namespace from the mounted file when POD_NAMESPACE is not set', () => {
-    expect(podIdentity({ ...env, POD_NAMESPACE: undefined }, '/sa', files(['token', 'ca.crt']), () => 'other\n')?.namespace).toBe('other');
+    expect(
+      podIdentity({ ...env, POD_NAMESPACE: undefined }, '/sa', files(['token', 'ca.crt']), () => 'other\n')?.namespace,
+    ).toBe('other');
   });
 
   it('is undefined off Kubernetes, without a token, without POD_NAME, or with VB_KUBE_EVENTS=false', () => {

@@ -18,7 +18,9 @@ describe('parseDuration (Go-style, as Vault)', () => {
     ['250ms', 250],
     ['0', 0],
   ])('%s → %d ms', (text, milliseconds) => expect(parseDuration(text)).toBe(milliseconds));
-  it.each(['', '10', '5 minutes', 's', '1d', '-5s', '5s ', 'h1'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(['', '10', '5 minutes', 's', '1d', '-5s', '5s ', 'h1'])('rejects %j', (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
   it('formats back', () => {
     expect(formatDuration(90_000)).toBe('1m30s');
     expect(formatDuration(2_592_000_000)).toBe('720h');
@@ -52,7 +54,10 @@ describe('classifyHealth names every documented status', () => {
 describe('checkPolicy', () => {
   it('accepts the grammar policies use', () => {
     expect(() =>
-      checkPolicy('p', '# c\n// c\n/* c\n */ path "a/*" {\n capabilities = ["read", "list",]\n allowed_parameters = { "x" = [] }\n min_wrapping_ttl = "1s"\n}\n'),
+      checkPolicy(
+        'p',
+        '# c\n// c\n/* c\n */ path "a/*" {\n capabilities = ["read", "list",]\n allowed_parameters = { "x" = [] }\n min_wrapping_ttl = "1s"\n}\n',
+      ),
     ).not.toThrow();
   });
   it.each([
@@ -97,13 +102,22 @@ describe('Secret and logging never print a value', () => {
     });
     const log = createLogger('trace', sink);
     log.trace({ secret: new Secret(value) }, 'one');
-    log.trace({ token: value, keys: [value], nested: { root_token: value, headers: { 'x-vault-token': value } } }, 'two');
-    log.error({ error: describeError(Object.assign(new Error(value), { config: { headers: { 'X-Vault-Token': value } } })) }, 'three');
+    log.trace(
+      { token: value, keys: [value], nested: { root_token: value, headers: { 'x-vault-token': value } } },
+      'two',
+    );
+    log.error(
+      { error: describeError(Object.assign(new Error(value), { config: { headers: { 'X-Vault-Token': value } } })) },
+      'three',
+    );
     expect(output.split('\n').filter(Boolean)).toHaveLength(3);
     expect(output).not.toContain(value);
   });
   it('describeError keeps our messages and hides foreign ones', () => {
-    expect(describeError(new BootstrapError('STORE_UNAVAILABLE', 'store down'))).toEqual({ code: 'STORE_UNAVAILABLE', message: 'store down' });
+    expect(describeError(new BootstrapError('STORE_UNAVAILABLE', 'store down'))).toEqual({
+      code: 'STORE_UNAVAILABLE',
+      message: 'store down',
+    });
     expect(describeError(new TypeError(value)).message).not.toContain(value);
   });
 });

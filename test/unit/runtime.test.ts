@@ -11,7 +11,9 @@ describe('the Node runtime of this test pass', () => {
   });
 
   it("meets package.json's engines floor", () => {
-    const { engines } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } };
+    const { engines } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      engines: { node: string };
+    };
     const [floorMajor, floorMinor] = /^>=(\d+)\.(\d+)/.exec(engines.node)!.slice(1).map(Number) as [number, number];
     const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
     expect(major > floorMajor || (major === floorMajor && minor >= floorMinor)).toBe(true);

@@ -43,15 +43,26 @@ const manifest = (id: string, takenAt: string): SnapshotManifest => ({
 
 describe('planRetention', () => {
   const now = Date.parse('2026-12-07T12:00:00Z');
-  const newestFirst = [manifest('snapshot-3', '2026-12-07T11:00:00Z'), manifest('snapshot-2', '2026-12-06T11:00:00Z'), manifest('snapshot-1', '2026-11-01T11:00:00Z')];
+  const newestFirst = [
+    manifest('snapshot-3', '2026-12-07T11:00:00Z'),
+    manifest('snapshot-2', '2026-12-06T11:00:00Z'),
+    manifest('snapshot-1', '2026-11-01T11:00:00Z'),
+  ];
 
   it('keeps the count given, newest first', () => {
-    expect(planRetention(newestFirst, { retain: 2, maxAgeMs: undefined }, now).map((each) => each.id)).toEqual(['snapshot-1']);
+    expect(planRetention(newestFirst, { retain: 2, maxAgeMs: undefined }, now).map((each) => each.id)).toEqual([
+      'snapshot-1',
+    ]);
   });
 
   it('an age limit removes older ones but never the newest, even when every one is older', () => {
-    expect(planRetention(newestFirst, { retain: 10, maxAgeMs: 3_600_000 * 48 }, now).map((each) => each.id)).toEqual(['snapshot-1']);
-    expect(planRetention(newestFirst, { retain: 1, maxAgeMs: 1 }, now + 1e10).map((each) => each.id)).toEqual(['snapshot-2', 'snapshot-1']);
+    expect(planRetention(newestFirst, { retain: 10, maxAgeMs: 3_600_000 * 48 }, now).map((each) => each.id)).toEqual([
+      'snapshot-1',
+    ]);
+    expect(planRetention(newestFirst, { retain: 1, maxAgeMs: 1 }, now + 1e10).map((each) => each.id)).toEqual([
+      'snapshot-2',
+      'snapshot-1',
+    ]);
     expect(planRetention(newestFirst.slice(0, 1), { retain: 1, maxAgeMs: 1 }, now + 1e10)).toEqual([]);
   });
 });
@@ -67,24 +78,52 @@ describe('decodeManifest', () => {
 describe('--snapshot-to', () => {
   const outside = { insideKubernetes: false, allowFile: false, kmsKey: undefined };
   it('parses the three schemes', () => {
-    expect(parseSnapshotTarget('s3://my-bucket/vault/prod/', '--snapshot-to', outside)).toMatchObject({ kind: 's3', bucket: 'my-bucket', prefix: 'vault/prod' });
-    expect(parseSnapshotTarget('gs://my-bucket', '--snapshot-to', outside)).toMatchObject({ kind: 'gcs', bucket: 'my-bucket', prefix: '' });
-    expect(parseSnapshotTarget('file:///var/backups/vault', '--snapshot-to', outside)).toMatchObject({ kind: 'file', directory: '/var/backups/vault' });
+    expect(parseSnapshotTarget('s3://my-bucket/vault/prod/', '--snapshot-to', outside)).toMatchObject({
+      kind: 's3',
+      bucket: 'my-bucket',
+      prefix: 'vault/prod',
+    });
+    expect(parseSnapshotTarget('gs://my-bucket', '--snapshot-to', outside)).toMatchObject({
+      kind: 'gcs',
+      bucket: 'my-bucket',
+      prefix: '',
+    });
+    expect(parseSnapshotTarget('file:///var/backups/vault', '--snapshot-to', outside)).toMatchObject({
+      kind: 'file',
+      directory: '/var/backups/vault',
+    });
   });
 
-  it.each(['http://x/y', 's3://', 's3://UPPER/x', 'gs://ok-bucket/../x', 's3://ok-bucket//x'])('%s: CONFIG_INVALID naming the setting', (text) => {
-    expect(() => parseSnapshotTarget(text, '--snapshot-to', outside)).toThrow(/^--snapshot-to: /);
-  });
+  it.each(['http://x/y', 's3://', 's3://UPPER/x', 'gs://ok-bucket/../x', 's3://ok-bucket//x'])(
+    '%s: CONFIG_INVALID naming the setting',
+    (text) => {
+      expect(() => parseSnapshotTarget(text, '--snapshot-to', outside)).toThrow(/^--snapshot-to: /);
+    },
+  );
 
   it('file:// is refused inside Kubernetes unless --allow-file-store', () => {
-    expect(() => parseSnapshotTarget('file:///x', 'VB_SNAPSHOT_TO', { ...outside, insideKubernetes: true })).toThrow(/refused inside Kubernetes/);
-    expect(parseSnapshotTarget('file:///x', 'VB_SNAPSHOT_TO', { ...outside, insideKubernetes: true, allowFile: true }).kind).toBe('file');
+    expect(() => parseSnapshotTarget('file:///x', 'VB_SNAPSHOT_TO', { ...outside, insideKubernetes: true })).toThrow(
+      /refused inside Kubernetes/,
+    );
+    expect(
+      parseSnapshotTarget('file:///x', 'VB_SNAPSHOT_TO', { ...outside, insideKubernetes: true, allowFile: true }).kind,
+    ).toBe('file');
   });
 
   it('env names and defaults', () => {
-    const config = loadConfig(['snapshot', '--store', 'file'], { VB_SNAPSHOT_TO: 's3://b-1/p', VB_SNAPSHOT_MAX_AGE: '720h', VB_SNAPSHOT_KMS_KEY: 'alias/vault' });
-    expect(config.snapshots).toMatchObject({ retain: 30, maxAgeMs: 720 * 3_600_000, target: { kind: 's3', kmsKey: 'alias/vault' } });
+    const config = loadConfig(['snapshot', '--store', 'file'], {
+      VB_SNAPSHOT_TO: 's3://b-1/p',
+      VB_SNAPSHOT_MAX_AGE: '720h',
+      VB_SNAPSHOT_KMS_KEY: 'alias/vault',
+    });
+    expect(config.snapshots).toMatchObject({
+      retain: 30,
+      maxAgeMs: 720 * 3_600_000,
+      target: { kind: 's3', kmsKey: 'alias/vault' },
+    });
     expect(loadConfig(['run', '--store', 'file'], {}).snapshots).toBeUndefined();
-    expect(() => loadConfig(['snapshot', '--store', 'file', '--snapshot-to', 'file:///x', '--snapshot-kms-key', 'k'], {})).toThrow(/^--snapshot-kms-key/);
+    expect(() =>
+      loadConfig(['snapshot', '--store', 'file', '--snapshot-to', 'file:///x', '--snapshot-kms-key', 'k'], {}),
+    ).toThrow(/^--snapshot-kms-key/);
   });
 });

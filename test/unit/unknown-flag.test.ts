@@ -23,8 +23,12 @@ describe('a mistyped flag', () => {
   });
 
   it('with a value attached, and in short forms of a long flag', () => {
-    expect(configErrorOf(['run', '--store', 'file', '--secret-treshold=2']).message).toContain('did you mean --secret-threshold?');
-    expect(configErrorOf(['run', '--store', 'file', '--provisioner']).message).toContain('did you mean --provisioner-ttl?');
+    expect(configErrorOf(['run', '--store', 'file', '--secret-treshold=2']).message).toContain(
+      'did you mean --secret-threshold?',
+    );
+    expect(configErrorOf(['run', '--store', 'file', '--provisioner']).message).toContain(
+      'did you mean --provisioner-ttl?',
+    );
   });
 
   it('suggests nothing when no flag is close, and still points to --help', () => {

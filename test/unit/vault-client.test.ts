@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/secret.js';
 import { VaultClient } from '../../src/vault/client.js';
 
-const NO_TLS = { caCertificates: [], clientCertificate: undefined, clientKey: undefined, serverName: undefined, skipVerify: false };
+const NO_TLS = {
+  caCertificates: [],
+  clientCertificate: undefined,
+  clientKey: undefined,
+  serverName: undefined,
+  skipVerify: false,
+};
 
 /**
  * What we rely on in node-vault, pinned so an upgrade cannot change it silently: the URI it
@@ -25,7 +31,12 @@ describe('VaultClient over node-vault', () => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+        seen.push({
+          method: request.method ?? '',
+          url: request.url ?? '',
+          headers: request.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
         const status = Number(new URL(request.url ?? '/', 'http://x').searchParams.get('answer') ?? 200);
         response.writeHead(status, { 'content-type': 'application/json' });
         response.end(JSON.stringify(status < 300 ? { ok: true } : { errors: [`status ${status}`] }));
@@ -47,7 +58,10 @@ describe('VaultClient over node-vault', () => {
     const client = new VaultClient(address, NO_TLS);
     try {
       seen.length = 0;
-      expect(await client.call('PUT', 'sys/unseal', { body: { reset: true }, query: { a: '1', b: 'x y' } })).toEqual({ status: 200, body: { ok: true } });
+      expect(await client.call('PUT', 'sys/unseal', { body: { reset: true }, query: { a: '1', b: 'x y' } })).toEqual({
+        status: 200,
+        body: { ok: true },
+      });
       expect(seen).toHaveLength(1);
       const [request] = seen;
       expect(request).toMatchObject({ method: 'PUT', url: '/v1/sys/unseal?a=1&b=x+y' });
@@ -62,14 +76,20 @@ describe('VaultClient over node-vault', () => {
     }
   });
 
-  it.each([400, 403, 404, 429, 500, 503])('returns HTTP %i as a status with its body, never throws it', async (status) => {
-    const client = new VaultClient(address, NO_TLS);
-    try {
-      expect(await client.call('PUT', 'sys/unseal', { query: { answer: String(status) } })).toEqual({ status, body: { errors: [`status ${status}`] } });
-    } finally {
-      client.close();
-    }
-  });
+  it.each([400, 403, 404, 429, 500, 503])(
+    'returns HTTP %i as a status with its body, never throws it',
+    async (status) => {
+      const client = new VaultClient(address, NO_TLS);
+      try {
+        expect(await client.call('PUT', 'sys/unseal', { query: { answer: String(status) } })).toEqual({
+          status,
+          body: { errors: [`status ${status}`] },
+        });
+      } finally {
+        client.close();
+      }
+    },
+  );
 
   it('throws only when nothing answers: VAULT_UNREACHABLE naming method and path, no request detail', async () => {
     const closed = createServer();
@@ -78,8 +98,13 @@ describe('VaultClient over node-vault', () => {
     await new Promise((resolve) => closed.close(resolve));
     const client = new VaultClient(new URL(`http://127.0.0.1:${port}`), NO_TLS);
     try {
-      const failure = await client.call('PUT', 'sys/unseal', { body: { key: 'c2VjcmV0' }, token: new Secret('our-token') }).catch((error: unknown) => error);
-      expect(failure).toMatchObject({ code: 'VAULT_UNREACHABLE', message: expect.stringMatching(/^PUT \/v1\/sys\/unseal: /) });
+      const failure = await client
+        .call('PUT', 'sys/unseal', { body: { key: 'c2VjcmV0' }, token: new Secret('our-token') })
+        .catch((error: unknown) => error);
+      expect(failure).toMatchObject({
+        code: 'VAULT_UNREACHABLE',
+        message: expect.stringMatching(/^PUT \/v1\/sys\/unseal: /),
+      });
       expect(JSON.stringify(failure) + String(failure)).not.toMatch(/c2VjcmV0|our-token/);
     } finally {
       client.close();
