@@ -140,6 +140,8 @@ describe.skipIf(missingBao !== undefined)(
         '1s',
         '--provisioner-ttl',
         '1m',
+        '--provisioner-overlap',
+        '0s',
       ]);
       try {
         const admin = (
@@ -176,7 +178,7 @@ describe.skipIf(missingBao !== undefined)(
         const replaced = JSON.parse(await store.readLatest('vault-provisioner-token'));
         expect((await baoRequest(server, 'GET', 'auth/token/lookup-self', replaced.token)).status).toBe(200);
 
-        // Issued with a one-minute TTL: rotated once a third of it is left, the old one revoked.
+        // Issued with a one-minute TTL: rotated once a third of it is left, the old one revoked (overlap 0s).
         await expect
           .poll(async () => JSON.parse(await store.readLatest('vault-provisioner-token')).accessor, {
             timeout: 60_000,
