@@ -259,7 +259,7 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
   );
 
   it.each(OVERLAYS)(
-    "%s: the admission policy keeps the server's account to pod metadata; metadata egress only on GCP, as two exact rules; on EKS the server container gets no IAM role",
+    "%s: the admission policy keeps the server's account to pod metadata; metadata egress only on GCP, as two exact rules, and only to the pods that ask it (not the Job layout's server pods); on EKS the server container gets no IAM role",
     (overlay) => {
       const objects = objectsOf(overlay);
       const policy = objects.find(
@@ -278,6 +278,17 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
       expect(binding.spec).toEqual({ policyName: 'openbao-pod-metadata-only', validationActions: ['Deny'] });
 
       const gcp = objects.some((object) => object.kind === 'ConfigMap' && object.data?.VB_STORE === 'gcp');
+      const gcpckmsSeal = objects.some(
+        (object) =>
+          object.kind === 'ConfigMap' &&
+          Object.values(object.data ?? {}).some((file) => /seal "gcpckms"/.test(String(file))),
+      );
+      const sidecar = objects
+        .find((object) => object.kind === 'StatefulSet')
+        .spec.template.spec.containers.some((container: any) => container.name === 'vault-bootstrap');
+      // Who in the server pods asks the metadata server: the sidecar (Workload Identity for the
+      // store), the gcpckms seal. In the Job layout without that seal, nothing: no rule.
+      const serverNeedsMetadata = gcp && (sidecar || gcpckmsSeal);
       for (const networkPolicy of objects.filter(
         (object) => object.kind === 'NetworkPolicy' && object.metadata.name !== 'default-deny',
       )) {
@@ -294,7 +305,8 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
             what,
           ).not.toEqual(expect.arrayContaining([80]));
         }
-        if (!gcp) {
+        const needsMetadata = networkPolicy.metadata.name === 'openbao' ? serverNeedsMetadata : gcp;
+        if (!needsMetadata) {
           expect(metadataRules, what).toEqual([]);
           continue;
         }
