@@ -17,7 +17,7 @@ import {
 } from './decide.js';
 import { observe } from './observe.js';
 import { servesClients } from '../readiness.js';
-import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
+import { blockerOf, ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
 import { Backoff, Waker } from '../wait.js';
 
 /** A person must act: re-check at this pace, not at the pace of a transient fault. */
@@ -174,7 +174,8 @@ export class Runner {
   /**
    * The error policy: a transient fault (network, 5xx, 429, throttling) keeps the state and
    * backs off; anything else needs a person: blocked, said once, re-checked slowly, and with
-   * --once the run ends with the documented code.
+   * --once the run ends with the documented code. An error that is not ours is a bug
+   * (`internal-error`): not retried as transient, logged once with its stack, exit 1 with --once.
    */
   #onError(error: unknown): Outcome | number {
     const { log, metrics, config } = this.#context;
@@ -192,7 +193,7 @@ export class Runner {
     }
     const blocker = blockerOf(error);
     this.#enter('blocked', described.message);
-    this.#block(blocker, described.message);
+    this.#block(blocker, described.message, described);
     if (config.once) return ONCE_OUTCOME[blocker] ?? 'needs-person';
     return SLOW_RECHECK_MS;
   }
@@ -244,12 +245,15 @@ export class Runner {
   }
 
   /** Sets the blocker in force; logs each new one once, not every pass. */
-  #block(blocker: Blocker | undefined, reason: string): void {
+  #block(blocker: Blocker | undefined, reason: string, error?: ReturnType<typeof describeError>): void {
     if (blocker !== this.#blocker) this.#context.metrics.blocked(blocker);
     this.#blocker = blocker;
     if (blocker === undefined) return;
     this.#sayOnce(`blocked:${blocker}:${reason}`, () =>
-      this.#context.log.error({ event: 'blocked', blocker, reason }, 'needs a person'),
+      this.#context.log.error(
+        { event: 'blocked', blocker, reason, ...(error === undefined ? {} : { error }) },
+        'needs a person',
+      ),
     );
   }
 
@@ -258,30 +262,6 @@ export class Runner {
     if (key === this.#said) return;
     this.#said = key;
     say();
-  }
-}
-
-function blockerOf(error: unknown): Blocker {
-  if (!(error instanceof BootstrapError)) return 'vault-request-rejected';
-  switch (error.code) {
-    case 'STORE_DENIED':
-    case 'STORE_NOT_FOUND':
-      return 'store-denied';
-    case 'STORE_CORRUPT':
-      return 'store-record-invalid';
-    case 'KEYS_REJECTED':
-      return 'keys-rejected';
-    case 'POLICY_REJECTED':
-      return 'policy-rejected';
-    case 'NO_MANAGEMENT_TOKEN':
-      return 'no-management-token';
-    case 'INTERNAL':
-      return 'internal-error';
-    case 'CONFIG_INVALID':
-      // A configuration the server's answer shows to be unusable, found while acting.
-      return 'config-rejected';
-    default:
-      return 'vault-request-rejected';
   }
 }
 
