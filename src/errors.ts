@@ -3,34 +3,39 @@
  * Messages never contain a secret value: callers build them from names, paths and
  * status codes only, and SDK or HTTP errors are mapped here before they are logged.
  */
-export type ErrorCode =
-  | 'CONFIG_INVALID'
-  | 'STORE_NOT_FOUND'
-  | 'STORE_ALREADY_EXISTS'
-  | 'STORE_UNAVAILABLE'
-  | 'STORE_DENIED'
-  | 'STORE_CORRUPT'
-  | 'STORE_MISMATCH'
-  | 'VAULT_UNREACHABLE'
-  | 'VAULT_REQUEST_FAILED'
-  | 'POLICY_REJECTED'
-  | 'ABORTED'
-  | 'KEYS_REJECTED'
-  | 'VAULT_NOT_INITIALIZED'
-  | 'VAULT_SEALED'
-  | 'SEAL_FAILING'
-  | 'ROTATION_FAILED'
-  | 'GENERATE_ROOT_FAILED'
-  | 'NO_MANAGEMENT_TOKEN'
+
+/** Every code a BootstrapError can have: stable, logged as `error.code`, asserted on by tests. */
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'STORE_NOT_FOUND',
+  'STORE_ALREADY_EXISTS',
+  'STORE_UNAVAILABLE',
+  'STORE_DENIED',
+  'STORE_CORRUPT',
+  'STORE_MISMATCH',
+  'VAULT_UNREACHABLE',
+  'VAULT_REQUEST_FAILED',
+  'POLICY_REJECTED',
+  'ABORTED',
+  'KEYS_REJECTED',
+  'VAULT_NOT_INITIALIZED',
+  'VAULT_SEALED',
+  'SEAL_FAILING',
+  'ROTATION_FAILED',
+  'GENERATE_ROOT_FAILED',
+  'NO_MANAGEMENT_TOKEN',
   // Snapshots and restore (SPEC §12)
-  | 'SNAPSHOT_NOT_ACTIVE'
-  | 'SNAPSHOT_INVALID'
-  | 'SNAPSHOT_NOT_FOUND'
-  | 'SNAPSHOT_STORE_UNAVAILABLE'
-  | 'SNAPSHOT_STORE_DENIED'
-  | 'RESTORE_REFUSED'
-  | 'RESTORE_INTERRUPTED'
-  | 'INTERNAL';
+  'SNAPSHOT_NOT_ACTIVE',
+  'SNAPSHOT_INVALID',
+  'SNAPSHOT_NOT_FOUND',
+  'SNAPSHOT_STORE_UNAVAILABLE',
+  'SNAPSHOT_STORE_DENIED',
+  'RESTORE_REFUSED',
+  'RESTORE_INTERRUPTED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * Codes that say "try again later" by themselves. A VAULT_REQUEST_FAILED is transient only

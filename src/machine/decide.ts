@@ -1,4 +1,4 @@
-import { BootstrapError } from '../errors.js';
+import { BootstrapError, describeError, isTransientError } from '../errors.js';
 import { custodyProblem, isAutoUnseal, keyTypeFor, splitFor } from '../seal.js';
 import {
   claimName,
@@ -7,7 +7,7 @@ import {
   type StoredRecord,
   type UnsealKeys,
 } from '../store/records.js';
-import type { Blocker, State } from '../states.js';
+import { blockerOf, type Blocker, type State } from '../states.js';
 import { intentActive, type Memory } from './memory.js';
 import type {
   Action,
@@ -613,6 +613,18 @@ function joinAction(settings: DecideSettings): Action {
 
 function go(state: State, reason: string, action: Action): Decision {
   return { state, reason, action };
+}
+
+/**
+ * The rule for a pass that failed (observe, decide or act threw), beside decide's own: a
+ * transient fault is waited out; anything else holds on the blocker the error stands for
+ * (blockerOf). `run` enters this decision and `plan` prints it, so run reaches no blocker that
+ * plan cannot show.
+ */
+export function decideFailure(error: unknown): Decision {
+  const { message } = describeError(error);
+  if (isTransientError(error)) return go('waiting', message, { kind: 'wait', pace: 'fast' });
+  return hold(blockerOf(error), message);
 }
 
 function hold(blocker: Blocker, reason: string, pace: Pace = 'slow'): Decision {

@@ -1,12 +1,13 @@
 import { checkpoint } from '../checkpoints.js';
 import { loadPolicies } from '../policy.js';
 import { formatDuration } from '../duration.js';
-import { BootstrapError, describeError, isAborted, isTransientError } from '../errors.js';
+import { BootstrapError, describeError, isAborted } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { act } from './act.js';
 import { afterDecision, afterFailure, awayPauseMs } from './cadence.js';
 import {
   decide,
+  decideFailure,
   decideSettings,
   describeAction,
   EMPTY_MEMORY,
@@ -17,7 +18,7 @@ import {
 } from './decide.js';
 import { observe } from './observe.js';
 import { servesClients } from '../readiness.js';
-import { blockerOf, ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
+import { ONCE_OUTCOME, type Blocker, type Outcome, type State } from '../states.js';
 import { Backoff, Waker } from '../wait.js';
 
 /** A person must act: re-check at this pace, not at the pace of a transient fault. */
@@ -182,7 +183,8 @@ export class Runner {
     const described = describeError(error);
     this.#memory = afterFailure(this.#memory);
     if (error instanceof BootstrapError && error.code.startsWith('STORE_')) metrics.storeError('pass');
-    if (isTransientError(error)) {
+    const decision = decideFailure(error);
+    if (decision.action.kind !== 'hold') {
       this.#sayOnce(`transient:${described.message}`, () =>
         log.warn(
           { event: 'transient-failure', state: this.#state, error: described },
@@ -191,9 +193,9 @@ export class Runner {
       );
       return this.#errorBackoff.next();
     }
-    const blocker = blockerOf(error);
-    this.#enter('blocked', described.message);
-    this.#block(blocker, described.message, described);
+    const { blocker } = decision.action;
+    this.#enter(decision.state, decision.reason);
+    this.#block(blocker, decision.reason, described);
     if (config.once) return ONCE_OUTCOME[blocker] ?? 'needs-person';
     return SLOW_RECHECK_MS;
   }
