@@ -21,6 +21,7 @@ import type {
 } from './model.js';
 import { RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS, type DecideSettings } from './settings.js';
 import { downgradeOf, raisesHighest, type HighestServer, type ServerRelease } from '../vault/server-version.js';
+import { decideSnapshot } from './snapshots.js';
 
 // The loop's types, memory, settings and action descriptions, re-exported: most modules import them from here.
 export * from './model.js';
@@ -52,7 +53,7 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
     case 'sealed':
       return decideSealed(seen, memory, settings);
     default:
-      return decideUnsealed(seen, memory, settings);
+      return decideSnapshot(seen, settings.snapshotIntervalMs, decideUnsealed(seen, memory, settings));
   }
 }
 
