@@ -78,7 +78,7 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   if (!alreadyMigrated) {
     if (!seal.migration)
       throw new BootstrapError(
-        'VAULT_SEALED',
+        'SEAL_FAILING',
         `migrate-seal: the server's ${target} seal has not unsealed it and no migration is in progress: the seal (KMS) is failing (README: recovery)`,
       );
     if (recordedAt === undefined) {
