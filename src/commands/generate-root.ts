@@ -48,7 +48,7 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   const seal = await vault.sealStatus({ signal });
   if (!seal.initialized || seal.sealed)
     throw new BootstrapError(
-      'VAULT_SEALED',
+      seal.initialized ? 'VAULT_SEALED' : 'VAULT_NOT_INITIALIZED',
       'generate-root: the server must be initialized and unsealed (vault-bootstrap run)',
     );
   const keys = await records.readUnsealKeys();

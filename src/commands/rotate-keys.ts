@@ -62,7 +62,8 @@ export interface RotationResult {
 export async function rotateKeys(context: StepContext): Promise<RotationResult> {
   const { vault, records, log, config, signal } = context;
   const seal = await vault.sealStatus({ signal });
-  if (!seal.initialized) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is not initialized');
+  if (!seal.initialized)
+    throw new BootstrapError('VAULT_NOT_INITIALIZED', 'rotate-keys: the server is not initialized');
   if (seal.sealed)
     throw new BootstrapError(
       'VAULT_SEALED',

@@ -13,6 +13,7 @@ import { issueProvisionerToken, revokePreviousProvisionerToken, revokeRootToken 
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
 import { recordSealRewrap } from '../seal-key/rewrap.js';
+import { takeScheduledSnapshot } from '../snapshots/in-loop.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
 import type { State } from '../states.js';
 
@@ -118,6 +119,8 @@ export async function act(
     case 'record-seal-rewrap':
       await recordSealRewrap(context, action.keyId);
       return { memory };
+    case 'take-snapshot':
+      return { memory: await takeScheduledSnapshot(context, memory, seen.at), pace: 'interval' };
     case 'wait':
     case 'hold':
     case 'done':

@@ -1,4 +1,4 @@
-import { BootstrapError } from '../errors.js';
+import { BootstrapError, describeError, isTransientError } from '../errors.js';
 import { custodyProblem, isAutoUnseal, keyTypeFor, splitFor } from '../seal.js';
 import {
   claimName,
@@ -7,7 +7,7 @@ import {
   type StoredRecord,
   type UnsealKeys,
 } from '../store/records.js';
-import type { Blocker, State } from '../states.js';
+import { blockerOf, type Blocker, type State } from '../states.js';
 import { intentActive, type Memory } from './memory.js';
 import type {
   Action,
@@ -20,6 +20,7 @@ import type {
   ServerSeen,
 } from './model.js';
 import { RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS, type DecideSettings } from './settings.js';
+import { decideSnapshot } from './snapshots.js';
 
 // The loop's types, memory, settings and action descriptions, re-exported: most modules import them from here.
 export * from './model.js';
@@ -51,7 +52,7 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
     case 'sealed':
       return decideSealed(seen, memory, settings);
     default:
-      return decideUnsealed(seen, memory, settings);
+      return decideSnapshot(seen, settings.snapshotIntervalMs, decideUnsealed(seen, memory, settings));
   }
 }
 
@@ -612,6 +613,18 @@ function joinAction(settings: DecideSettings): Action {
 
 function go(state: State, reason: string, action: Action): Decision {
   return { state, reason, action };
+}
+
+/**
+ * The rule for a pass that failed (observe, decide or act threw), beside decide's own: a
+ * transient fault is waited out; anything else holds on the blocker the error stands for
+ * (blockerOf). `run` enters this decision and `plan` prints it, so run reaches no blocker that
+ * plan cannot show.
+ */
+export function decideFailure(error: unknown): Decision {
+  const { message } = describeError(error);
+  if (isTransientError(error)) return go('waiting', message, { kind: 'wait', pace: 'fast' });
+  return hold(blockerOf(error), message);
 }
 
 function hold(blocker: Blocker, reason: string, pace: Pace = 'slow'): Decision {
