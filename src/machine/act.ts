@@ -13,6 +13,7 @@ import { issueProvisionerToken, revokePreviousProvisionerToken, revokeRootToken 
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
 import { recordSealRewrap } from '../seal-key/rewrap.js';
+import { takeScheduledSnapshot } from '../snapshots/in-loop.js';
 import type { Action, ActOutcome, Observation, Pace, PolicyRejection } from './decide.js';
 import type { State } from '../states.js';
 
@@ -121,6 +122,8 @@ export async function act(
     case 'record-seal-rewrap':
       await recordSealRewrap(context, action.keyId);
       return ACTED;
+    case 'take-snapshot':
+      return { outcome: { kind: 'snapshot', takenAt: await takeScheduledSnapshot(context) }, pace: 'interval' };
     case 'wait':
     case 'hold':
     case 'done':

@@ -20,6 +20,7 @@ import type {
   ServerSeen,
 } from './model.js';
 import { RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS, type DecideSettings } from './settings.js';
+import { decideSnapshot } from './snapshots.js';
 
 // The loop's types, memory, settings and action descriptions, re-exported: most modules import them from here.
 export * from './model.js';
@@ -51,7 +52,7 @@ export function decide(seen: Observation, memory: Memory, settings: DecideSettin
     case 'sealed':
       return decideSealed(seen, memory, settings);
     default:
-      return decideUnsealed(seen, memory, settings);
+      return decideSnapshot(seen, settings.snapshotIntervalMs, decideUnsealed(seen, memory, settings));
   }
 }
 

@@ -53,6 +53,8 @@ export function describeAction(action: Action, names: SecretNames): string {
       return `ask the server whether the stored Shamir keys are its recovery keys (a trial rotation, cancelled); if so store them in ${names.unsealKeys} as type recovery`;
     case 'record-seal-rewrap':
       return `record in ${names.sealKeyRollout} that the stored keys are re-wrapped with static seal key ${action.keyId}`;
+    case 'take-snapshot':
+      return `take a raft snapshot into --snapshot-to (streamed, verified, paired with the version of ${names.unsealKeys} in force), then apply retention`;
     case 'hold':
       return `hold: ${action.blocker} (nothing changes until a person acts)`;
     case 'done':

@@ -109,6 +109,15 @@ export interface Observation {
   sealKeyRollout?: SealKeyRolloutSeen;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
   policyHashes: ReadonlyMap<string, string>;
+  /** --snapshot-interval on an active node, when a look is due (snapshots.ts): the newest snapshot in --snapshot-to. */
+  snapshots?: SnapshotsSeen;
+}
+
+/** What one look at --snapshot-to saw: its newest verified snapshot, or why it could not be read. */
+export interface SnapshotsSeen {
+  newest: { id: string; takenAt: number; size: number } | undefined;
+  /** The destination did not answer or refused (its code and message): no snapshot is taken on this look. */
+  problem?: { code: string; message: string };
 }
 
 /**
@@ -215,6 +224,8 @@ export type Action =
   | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; token: Secret; sealType: string }
   /** Static seal: this active node runs on the newest key, so its unseal re-wrapped the stored keys with it. */
   | { kind: 'record-seal-rewrap'; keyId: string }
+  /** The active node's periodic snapshot (--snapshot-interval): streamed into --snapshot-to, verified, then retention. */
+  | { kind: 'take-snapshot'; newest: string | undefined }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
@@ -238,7 +249,9 @@ export type ActOutcome =
   | { kind: 'unseal-pending' }
   /** Policies written, and those the server refused with why. */
   | { kind: 'configured'; written: readonly string[]; rejected: ReadonlyMap<string, PolicyRejection> }
-  | { kind: 'migrated-keys'; result: 'adopted' | 'refused' | 'busy' };
+  | { kind: 'migrated-keys'; result: 'adopted' | 'refused' | 'busy' }
+  /** A scheduled snapshot: when it was taken, or undefined when it failed. */
+  | { kind: 'snapshot'; takenAt: number | undefined };
 
 export interface Decision {
   state: State;

@@ -11,6 +11,8 @@ import { reconcileDue } from './cadence.js';
 import { observeSealKeyRollout } from '../seal-key/rewrap.js';
 import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
+import { snapshotLookDue } from './snapshots.js';
+import { observeSnapshots } from '../snapshots/in-loop.js';
 
 /**
  * One pass's look at the world: the server's health (and seal type where it matters), the
@@ -37,6 +39,9 @@ export async function observe(
   if (reconcile === undefined && memory.converged !== undefined) Object.assign(vault, memory.converged.sealStatus);
   else await observeSealStatus(context, vault);
   const seen: Observation = { at, vault, reconcile, spool, policyHashes };
+  // --snapshot-interval: the active node looks at --snapshot-to when its schedule says so, cheap passes included.
+  if (spool === undefined && snapshotLookDue(context.config.snapshots?.intervalMs, memory, vault.health, at))
+    seen.snapshots = await observeSnapshots(context);
   if (spool !== undefined || reconcile === undefined) return seen;
   if (vault.health === 'uninitialized') {
     seen.keys = await records.inspectUnsealKeys();

@@ -43,6 +43,7 @@ export class Runner {
   #policies: ReadonlyMap<string, string>;
   #policiesReadAt = Number.NEGATIVE_INFINITY;
   #said = '';
+  #snapshotting = false;
   readonly #waker = new Waker();
   readonly #errorBackoff = new Backoff(500, 15_000);
 
@@ -69,10 +70,11 @@ export class Runner {
   /**
    * When the loop last started a pass: /healthz says stuck when this grows old. Retrying a
    * store write that holds the only copy of the keys is progress, not a hang: a liveness
-   * restart then would only risk the keys.
+   * restart then would only risk the keys. A snapshot streaming is progress too (bounded by its
+   * transfer deadline, and ended sooner when its bytes stop).
    */
   get lastBeat(): number {
-    return this.#context.secretsInFlight.active ? Date.now() : this.#lastBeat;
+    return this.#context.secretsInFlight.active || this.#snapshotting ? Date.now() : this.#lastBeat;
   }
 
   /** Look again now (a connection to the server closed, or a probe saw it change). */
@@ -115,6 +117,8 @@ export class Runner {
       metrics.vaultUp(seen.vault.health !== 'unreachable');
       if (seen.sealIntent !== undefined)
         metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
+      if (seen.snapshots?.newest !== undefined)
+        metrics.snapshotTaken(seen.snapshots.newest.size, seen.snapshots.newest.takenAt / 1000);
       if (seen.keys?.kind === 'valid') metrics.keysCreated(seen.keys.value.rotatedAt ?? seen.keys.value.initializedAt);
       if (seen.provisionerToken?.kind === 'valid')
         metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
@@ -146,9 +150,10 @@ export class Runner {
           'act',
         );
       }
+      this.#snapshotting = action.kind === 'take-snapshot';
       const result = await act(this.#context, action, seen, this.#policies, (state, reason) =>
         this.#enter(state, reason),
-      );
+      ).finally(() => (this.#snapshotting = false));
       this.#memory = learn(this.#memory, result.outcome, seen.at);
       // Configured: every policy written, none refused now or earlier (a refused one stays so until its text changes).
       if (result.outcome.kind === 'configured' && this.#memory.rejectedPolicies.size === 0) checkpoint('configured');
