@@ -5,7 +5,8 @@ import type { ManagementToken, RootToken, StoredRecord } from '../store/records.
 import { ensureManagementRole, MANAGEMENT_POLICY, MANAGEMENT_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
 import { retryUntilStored } from './store-secrets.js';
-import { rotationTime, tokenRecord } from './tokens.js';
+import { tokenRecord } from './tokens.js';
+import { renewalTime, tokenStage } from '../machine/token-stage.js';
 
 /** The stored management token as this server sees it: `reissue` once a third of its life is left. */
 export type ManagementTokenVerdict = 'missing' | 'invalid' | 'reissue' | 'valid';
@@ -42,10 +43,9 @@ export async function resolveManagementToken(
   let renewAt: number | undefined;
   if (own.kind === 'valid') {
     const info = await vault.lookupSelf(own.value.token, { signal });
-    if (info !== undefined && info.policies.includes(MANAGEMENT_POLICY)) {
-      verdict = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds ? 'reissue' : 'valid';
-      renewAt = rotationTime(info, at);
-    }
+    const stage = tokenStage(info, MANAGEMENT_POLICY);
+    verdict = stage === 'renew' ? 'reissue' : stage;
+    if (info !== undefined && stage !== 'invalid') renewAt = renewalTime(info, at);
   }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
   const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
