@@ -85,10 +85,24 @@ export async function act(
     case 'record-cluster-id':
       await context.records.writeUnsealKeys(action.keys);
       context.log.info(
-        { event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys },
+        {
+          event: 'cluster-id-recorded',
+          clusterId: action.clusterId,
+          secret: context.records.names.unsealKeys,
+          ...(action.keys.highestServer ? { version: action.keys.highestServer.version } : {}),
+        },
         'cluster id recorded with the keys',
       );
       return ACTED;
+    case 'record-server-version': {
+      await context.records.writeUnsealKeys(action.keys);
+      const { kind, version } = action.keys.highestServer;
+      context.log.info(
+        { event: 'server-version-recorded', server: kind, version, secret: context.records.names.unsealKeys },
+        `recorded ${kind} ${version} as the highest release active on this cluster: older releases are refused`,
+      );
+      return ACTED;
+    }
     case 'record-self-init-cluster':
       await context.records.writeSelfInitCluster(action.cluster);
       context.log.info(

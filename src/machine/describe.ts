@@ -46,7 +46,9 @@ export function describeAction(action: Action, names: SecretNames): string {
     case 'seal':
       return `seal this node with the ${action.management.source} token (a seal intent is active)`;
     case 'record-cluster-id':
-      return `add the cluster id to ${names.unsealKeys}`;
+      return `add the cluster id${action.keys.highestServer ? ` and the server release ${action.keys.highestServer.version}` : ''} to ${names.unsealKeys}`;
+    case 'record-server-version':
+      return `record ${action.keys.highestServer.kind} ${action.keys.highestServer.version} as the highest release active on this cluster in ${names.unsealKeys} (the downgrade guard)`;
     case 'record-self-init-cluster':
       return `record cluster id ${action.cluster.clusterId} in ${names.selfInitCluster}`;
     case 'adopt-migrated-keys':
