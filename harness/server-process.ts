@@ -7,13 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerKind } from '../src/vault/servers.js';
 import { TEST_SERVER_TRAITS } from './server-traits.js';
-import {
-  freePort,
-  launchChildServer,
-  startChildServer,
-  type ChildServer,
-  type LaunchedServer,
-} from './child-server.js';
+import { freePort, launchChildServer, startChildServer, type LaunchedServer } from './child-server.js';
 import type { AwsKmsSeal } from './kms.js';
 
 export type { ServerKind };
@@ -121,7 +115,7 @@ export class TestServer {
   readonly port: number;
   readonly clusterPort: number;
   options: ServerOptions;
-  #server: ChildServer | undefined;
+  #server: LaunchedServer | undefined;
   #environment: Record<string, string> = {};
 
   private constructor(directory: string, port: number, clusterPort: number, options: ServerOptions) {
@@ -267,6 +261,11 @@ export class TestServer {
   async stop(): Promise<void> {
     await this.#server?.stop();
     this.#server = undefined;
+  }
+
+  /** The last characters the running server printed (for a failure's message; servers log no secret values). */
+  output(): string {
+    return this.#server?.output() ?? '';
   }
 
   async restart(): Promise<void> {

@@ -83,7 +83,9 @@ running() {
 cgroup_pids() {
   local hierarchy=/sys/fs/cgroup/pids/$cgroup
   [[ -d $hierarchy ]] || return 0
-  find "$hierarchy" -name cgroup.procs -exec cat {} + 2>/dev/null
+  # Cgroups vanish while find walks them (the kubelet removes a pod's as its last process ends):
+  # find then fails, and under set -e `pids=$(cgroup_pids)` would end `down` silently.
+  find "$hierarchy" -name cgroup.procs -exec cat {} + 2>/dev/null || true
 }
 
 down() {

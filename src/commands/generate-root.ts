@@ -7,6 +7,7 @@ import {
   decideSettings,
   describeAction,
   EMPTY_MEMORY,
+  learn,
   remember,
   type Action,
   type DecideSettings,
@@ -194,7 +195,7 @@ async function converge(context: StepContext, settings: DecideSettings): Promise
       );
     }
     log.info({ event: 'act', action: action.kind, detail: describeAction(action, context.records.names) }, 'act');
-    memory = (await act(context, action, seen, memory, config.policies, () => undefined)).memory;
+    memory = learn(memory, (await act(context, action, seen, config.policies, () => undefined)).outcome, seen.at);
     done.push(action.kind);
     pass += 1;
   }

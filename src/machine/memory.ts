@@ -1,7 +1,7 @@
 import type { HealthKind } from './health.js';
-import type { Observation, PolicyRejection, VaultSeen } from './model.js';
+import type { ActOutcome, Observation, PolicyRejection, VaultSeen } from './model.js';
 import type { SealIntent } from '../store/records.js';
-import { rememberSnapshots } from './snapshots.js';
+import { learnSnapshot, rememberSnapshots } from './snapshots.js';
 
 /** What the last full reconcile that found everything in place saw; a cheap pass compares the server with it. */
 export interface Converged {
@@ -134,4 +134,39 @@ export function remember(memory: Memory, seen: Observation): Memory {
 
 export function intentActive(seen: Observation): SealIntent | undefined {
   return seen.sealIntent?.kind === 'valid' && seen.sealIntent.value.active ? seen.sealIntent.value : undefined;
+}
+
+/**
+ * The memory after an action reported `outcome` at `at` (the pass's clock): the one place an
+ * action's result becomes something the next decide() reads. Pure.
+ */
+export function learn(memory: Memory, outcome: ActOutcome, at: number): Memory {
+  switch (outcome.kind) {
+    case 'acted':
+    case 'init-skipped':
+    case 'unseal-pending':
+      return memory;
+    case 'claim-lost': {
+      // Since when this generation reads empty: kept across passes that lose the same generation again.
+      const since = memory.unreadableClaim?.generation === outcome.generation ? memory.unreadableClaim.since : at;
+      return { ...memory, unreadableClaim: { generation: outcome.generation, since } };
+    }
+    case 'initialized':
+      return { ...memory, opened: true };
+    case 'unsealed':
+      return { ...memory, refusedKeys: new Map(), opened: true };
+    case 'keys-refused':
+      return { ...memory, refusedKeys: new Map([...memory.refusedKeys, [outcome.version, at]]) };
+    case 'configured': {
+      const rejectedPolicies = new Map(memory.rejectedPolicies);
+      for (const name of outcome.written) rejectedPolicies.delete(name);
+      for (const [name, rejection] of outcome.rejected) rejectedPolicies.set(name, rejection);
+      return { ...memory, rejectedPolicies };
+    }
+    case 'migrated-keys':
+      if (outcome.result === 'busy') return memory;
+      return { ...memory, migratedKeysRefusedAt: outcome.result === 'refused' ? at : undefined };
+    case 'snapshot':
+      return learnSnapshot(memory, at, outcome.takenAt);
+  }
 }

@@ -231,6 +231,30 @@ export type Action =
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
 
+/**
+ * What an action did, as act() reports it: facts, not decisions. learn() (memory.ts) records
+ * what the next decide() needs of them; everything else the next observe() sees for itself.
+ */
+export type ActOutcome =
+  /** Done; nothing in it the next pass cannot observe. */
+  | { kind: 'acted' }
+  /** Another replica created this claim generation first. */
+  | { kind: 'claim-lost'; generation: number }
+  /** The node turned out initialized once the claim was made (it joined its cluster): not initialized. */
+  | { kind: 'init-skipped' }
+  /** sys/init answered and the keys are stored. */
+  | { kind: 'initialized' }
+  | { kind: 'unsealed' }
+  /** The server refused this key version from zero progress, or took every share and wanted more. */
+  | { kind: 'keys-refused'; version: number }
+  /** Still sealed for a reason that passes (a joining node, someone else's shares): look again soon. */
+  | { kind: 'unseal-pending' }
+  /** Policies written, and those the server refused with why. */
+  | { kind: 'configured'; written: readonly string[]; rejected: ReadonlyMap<string, PolicyRejection> }
+  | { kind: 'migrated-keys'; result: 'adopted' | 'refused' | 'busy' }
+  /** A scheduled snapshot: when it was taken, or undefined when it failed. */
+  | { kind: 'snapshot'; takenAt: number | undefined };
+
 export interface Decision {
   state: State;
   reason: string;

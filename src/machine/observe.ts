@@ -3,7 +3,8 @@ import { BootstrapError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { auditDeviceDiffers, planConfiguration } from '../steps/configure.js';
 import { resolveManagementToken } from '../steps/management-token.js';
-import { judgeProvisionerToken, rotationTime } from '../steps/tokens.js';
+import { judgeProvisionerToken } from '../steps/tokens.js';
+import { renewalTime } from './token-stage.js';
 import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
 import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
 import { reconcileDue } from './cadence.js';
@@ -156,7 +157,7 @@ async function observeServer(
   if (provisioner.kind === 'valid') {
     const verdict = await judgeProvisionerToken(context, provisioner.value);
     provisionerToken = verdict.kind;
-    if (verdict.kind !== 'invalid') provisionerRotateAt = rotationTime(verdict.info, at);
+    if (verdict.kind !== 'invalid') provisionerRotateAt = renewalTime(verdict.info, at);
   }
   const management = await resolveManagementToken(context, own, root, at);
   const known = {

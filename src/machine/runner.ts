@@ -11,6 +11,7 @@ import {
   decideSettings,
   describeAction,
   EMPTY_MEMORY,
+  learn,
   remember,
   type DecideSettings,
   type Memory,
@@ -152,10 +153,12 @@ export class Runner {
         );
       }
       this.#snapshotting = action.kind === 'take-snapshot';
-      const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) =>
+      const result = await act(this.#context, action, seen, this.#policies, (state, reason) =>
         this.#enter(state, reason),
       ).finally(() => (this.#snapshotting = false));
-      this.#memory = result.memory;
+      this.#memory = learn(this.#memory, result.outcome, seen.at);
+      // Configured: every policy written, none refused now or earlier (a refused one stays so until its text changes).
+      if (result.outcome.kind === 'configured' && this.#memory.rejectedPolicies.size === 0) checkpoint('configured');
       // reconcile: why this pass read the store and the server's configuration; null for a cheap pass.
       this.#context.log.debug(
         {

@@ -1,6 +1,4 @@
 import { AbortedError, describeError, isAborted } from '../errors.js';
-import { learnSnapshot } from '../machine/snapshots.js';
-import type { Memory } from '../machine/memory.js';
 import type { SnapshotsSeen } from '../machine/model.js';
 import type { StepContext } from '../steps/context.js';
 import { newestSnapshot, readVerifiedRestore } from './catalog.js';
@@ -38,15 +36,16 @@ export async function observeSnapshots(context: StepContext): Promise<SnapshotsS
 
 /**
  * act's take-snapshot: one snapshot (take.ts: active node checked again, streamed, verified,
- * published, retention), its outcome learned into the schedule. A failure is reported (event
- * `snapshot-failed`, the metric) and retried later; it never fails the pass.
+ * published, retention); returns when it was taken, or undefined when it failed (learn() puts
+ * either into the schedule). A failure is reported (event `snapshot-failed`, the metric) and
+ * retried later; it never fails the pass.
  */
-export async function takeScheduledSnapshot(context: StepContext, memory: Memory, at: number): Promise<Memory> {
+export async function takeScheduledSnapshot(context: StepContext): Promise<number | undefined> {
   try {
     const result = await withObjectStore(context, (objects) =>
       takeSnapshot(context, objects, context.config.snapshots!),
     );
-    return learnSnapshot(memory, at, Date.parse(result.takenAt));
+    return Date.parse(result.takenAt);
   } catch (error) {
     if (isAborted(error)) throw error;
     if (context.signal.aborted) throw new AbortedError();
@@ -55,6 +54,6 @@ export async function takeScheduledSnapshot(context: StepContext, memory: Memory
       { event: 'snapshot-failed', target: context.config.snapshots?.target.location, error: describeError(error) },
       'the scheduled snapshot failed; nothing was published, it is tried again later',
     );
-    return learnSnapshot(memory, at, undefined);
+    return undefined;
   }
 }

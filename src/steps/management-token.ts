@@ -4,7 +4,8 @@ import type { Secret } from '../secret.js';
 import type { ManagementToken, RootToken, StoredRecord } from '../store/records.js';
 import type { StepContext } from './context.js';
 import { retryUntilStored } from './store-secrets.js';
-import { rotationTime, tokenRecord } from './tokens.js';
+import { tokenRecord } from './tokens.js';
+import { renewalTime, tokenStage } from '../machine/token-stage.js';
 
 /** The policy of the sidecar's own token (policies/vault-bootstrap.hcl). */
 export const MANAGEMENT_POLICY = 'vault-bootstrap';
@@ -44,10 +45,8 @@ export async function resolveManagementToken(
   let renewAt: number | undefined;
   if (own.kind === 'valid') {
     const info = await vault.lookupSelf(own.value.token, { signal });
-    if (info !== undefined && info.policies.includes(MANAGEMENT_POLICY)) {
-      verdict = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds ? 'renew' : 'valid';
-      renewAt = rotationTime(info, at);
-    }
+    verdict = tokenStage(info, MANAGEMENT_POLICY);
+    if (info !== undefined && verdict !== 'invalid') renewAt = renewalTime(info, at);
   }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
   const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;

@@ -390,6 +390,17 @@ export class VaultApi {
       .map((node) => ({ apiAddress: node.api_address, active: node.active_node === true }));
   }
 
+  /**
+   * The active node's API address as this node knows it (GET sys/leader, unauthenticated), or
+   * undefined when it names none (no HA, sealed, or no leader known yet).
+   */
+  async leaderAddress(options: Signal = {}): Promise<string | undefined> {
+    const response = await this.#client.call<{ leader_address?: unknown }>('GET', 'sys/leader', options);
+    if (response.status < 200 || response.status >= 300) return undefined;
+    const address = response.body.leader_address;
+    return typeof address === 'string' && address !== '' ? address : undefined;
+  }
+
   /** How many servers the raft configuration holds (voters or not); undefined when storage is not raft. */
   async raftServerCount(token: Secret, options: Signal = {}): Promise<number | undefined> {
     const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>(
