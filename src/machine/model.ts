@@ -19,6 +19,7 @@ import type {
   UnsealKeys,
   UnsealKeyVersions,
 } from '../store/records.js';
+import type { HighestServer } from '../vault/server-version.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from '../states.js';
@@ -72,7 +73,7 @@ export interface ServerSeen {
   rootTokenLive: boolean;
   /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
   provisionerRotateAt?: number;
-  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  /** When the management token enters the last third of its life, as looked up (its successor is issued then). */
   managementRenewAt?: number;
 }
 
@@ -203,7 +204,7 @@ export type Action =
       repair: boolean;
     }
   | { kind: 'issue-management-token'; rootToken: Secret }
-  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
+  | { kind: 'reissue-management-token'; record: ManagementTokenRecord }
   | {
       kind: 'issue-token';
       replaces: 'none' | 'invalid' | 'expiring';
@@ -220,6 +221,8 @@ export type Action =
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
+  /** The active node runs a newer release than the keys record names (or it names none): the downgrade guard's record, raised. */
+  | { kind: 'record-server-version'; keys: UnsealKeys & { highestServer: HighestServer } }
   /** --self-init: the first cluster id seen, recorded where a keys record would hold it. */
   | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
