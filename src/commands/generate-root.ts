@@ -20,7 +20,7 @@ import { retryUntilStored } from '../steps/store-secrets.js';
 import type { RootToken } from '../store/records.js';
 import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
-import { MANAGEMENT_POLICY } from '../steps/management-token.js';
+import { MANAGEMENT_POLICY } from '../steps/configure.js';
 
 export interface GenerateRootResult {
   resumed: boolean;

@@ -377,11 +377,15 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     );
   }
   const ownRecord = valid(seen.managementToken);
-  if (own === 'renew' && ownRecord !== undefined && health === 'active') {
-    return go('issuing', 'the management token is in the last third of its period', {
-      kind: 'renew-management-token',
-      record: ownRecord,
-    });
+  if (own === 'reissue' && ownRecord !== undefined && health === 'active') {
+    return go(
+      'issuing',
+      'the management token is in the last third of its life: issuing its successor, then revoking it',
+      {
+        kind: 'reissue-management-token',
+        record: ownRecord,
+      },
+    );
   }
   const token = server!.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {

@@ -32,9 +32,9 @@ export function describeAction(action: Action, names: SecretNames): string {
         ].join(', ') + ` (with the ${action.management.source} token)`
       );
     case 'issue-management-token':
-      return `issue the management token with the root token, store it in ${names.managementToken}`;
-    case 'renew-management-token':
-      return `renew the management token in ${names.managementToken}`;
+      return `issue the management token through the token role vault-bootstrap-management with the root token, store it in ${names.managementToken}`;
+    case 'reissue-management-token':
+      return `issue the management token's successor through the token role vault-bootstrap-management, store it in ${names.managementToken}, then revoke the old one`;
     case 'issue-token':
       return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-previous-token':

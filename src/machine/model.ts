@@ -73,7 +73,7 @@ export interface ServerSeen {
   rootTokenLive: boolean;
   /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
   provisionerRotateAt?: number;
-  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  /** When the management token enters the last third of its life, as looked up (its successor is issued then). */
   managementRenewAt?: number;
 }
 
@@ -202,7 +202,7 @@ export type Action =
       repair: boolean;
     }
   | { kind: 'issue-management-token'; rootToken: Secret }
-  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
+  | { kind: 'reissue-management-token'; record: ManagementTokenRecord }
   | {
       kind: 'issue-token';
       replaces: 'none' | 'invalid' | 'expiring';

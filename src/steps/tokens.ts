@@ -73,7 +73,12 @@ export async function issueProvisionerToken(
       ? undefined
       : previousTokenPlan(replaces, config.provisionerOverlapMs, replaced.expiresAt, Date.now());
   const issued = await context.secretsInFlight.hold(async () => {
-    const created = await vault.createTokenWithRole(PROVISIONER_ROLE, ttlSeconds, managementToken);
+    const created = await vault.createTokenWithRole(
+      PROVISIONER_ROLE,
+      ttlSeconds,
+      'vault-bootstrap-provisioner',
+      managementToken,
+    );
     checkpoint('token-created');
     const record: ProvisionerToken = {
       ...tokenRecord(created, ttlSeconds),

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { capturedOutput, events, logLines, runCli } from '../../harness/cli.js';
 import { baoRequest, OpenBao } from '../../harness/openbao.js';
+import { MotoKms } from '../../harness/kms.js';
+import { startMoto, type Moto } from '../../harness/moto.js';
 import { until } from '../../harness/poll.js';
 import { missingServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
@@ -20,6 +22,8 @@ describe.skipIf(missing !== undefined)('downgrade guard: OpenBao 2.7.2 data is n
   let server: OpenBao;
   let store: FileStore;
   let storeDirectory: string;
+  let moto: Moto | undefined;
+  let kms: MotoKms | undefined;
   const storeArgs = () => ['--store', 'file', '--file-dir', storeDirectory, '--vault-addr', server.address];
   const keysRecord = async () => JSON.parse(await store.readLatest('vault-unseal-keys'));
   const keyVersions = async () => (await store.readAllVersions('vault-unseal-keys')).length;
@@ -32,6 +36,8 @@ describe.skipIf(missing !== undefined)('downgrade guard: OpenBao 2.7.2 data is n
 
   afterAll(async () => {
     await server?.stop();
+    await kms?.faults.stop();
+    await moto?.stop();
     const secrets = await secretValuesIn(store);
     expectNoSecretIn(capturedOutput, secrets);
   });
@@ -101,5 +107,25 @@ describe.skipIf(missing !== undefined)('downgrade guard: OpenBao 2.7.2 data is n
     }
     expect(await keyVersions()).toBe(before);
     expect(await store.readLatest('vault-root-token')).toBe(rootBefore);
+  });
+
+  it("the KMS overlays' 2.6.2 with an awskms stanza over that storage: the sidecar holds, migrate-seal exits 2, nothing moves", async () => {
+    await server.stop();
+    moto = await startMoto();
+    kms = await MotoKms.start(moto);
+    await server.changeSeal(await kms.seal());
+    await server.start();
+    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ sealed: true, migration: true });
+    const before = await keyVersions();
+    const once = await runCli(['run', '--once', ...storeArgs()]);
+    expect(once.code, once.stdout).toBe(2);
+    expect(events(once.stdout, 'blocked').map((line) => line.blocker)).toEqual(['server-downgrade']);
+    const migrate = await runCli(['migrate-seal', ...storeArgs()]);
+    expect(migrate.code, `${migrate.stdout}${migrate.stderr}`).toBe(2);
+    expect(`${migrate.stdout}${migrate.stderr}`).toContain(
+      'migrate-seal: this server runs OpenBao 2.6.2, older than 2.7.2',
+    );
+    expect(await keyVersions()).toBe(before);
+    expect((await baoRequest(server, 'GET', 'sys/seal-status')).body).toMatchObject({ sealed: true, migration: true });
   });
 });

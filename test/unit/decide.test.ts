@@ -701,11 +701,18 @@ describe('decide: one row per rule', () => {
       { state: 'ready', action: 'done' },
     ],
     [
-      'management token in the last third of its period: renewed',
-      withHealth(200, { server: { ...CONVERGED_SERVER, ownManagementToken: 'renew' } }),
+      'management token in the last third of its life: its successor issued (through the role), the old one revoked',
+      withHealth(200, { server: { ...CONVERGED_SERVER, ownManagementToken: 'reissue' } }),
       {},
       EMPTY_MEMORY,
-      { state: 'issuing', action: 'renew-management-token' },
+      { state: 'issuing', action: 'reissue-management-token' },
+    ],
+    [
+      'management token in the last third of its life on a standby: left to the active node',
+      withHealth(429, { server: { ...CONVERGED_SERVER, ownManagementToken: 'reissue' } }),
+      {},
+      EMPTY_MEMORY,
+      { state: 'ready', action: 'done' },
     ],
     [
       'no management token and the root token revoked: a person runs generate-root (never the CI token)',
