@@ -233,7 +233,7 @@ export const OPTIONS = {
     type: 'string',
     env: ['VB_PROVISIONER_TTL'],
     default: '`720h`',
-    help: 'provisioner token lifetime (≥ 1m); rotated when a third is left. Also the management token's lifetime (not renewable, its role's explicit max TTL), re-issued when a third is left',
+    help: "provisioner token lifetime (≥ 1m); rotated when a third is left. Also the management token's lifetime (not renewable, its role's explicit max TTL), re-issued when a third is left",
     commands: ['run', 'plan'],
   },
   'provisioner-overlap': {
