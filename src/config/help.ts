@@ -16,6 +16,8 @@ const COMMAND_SUMMARY: Readonly<Record<Command, string>> = {
   'rotate-seal-key': 'a new static seal key version, rolled out crash-safe',
   snapshot: 'a raft snapshot from the active node into --snapshot-to, verified, paired with its keys version',
   restore: 'an empty server brought back from the newest (or the named) verified snapshot and its keys version',
+  'restore-drill':
+    'the newest snapshot restored into an empty throwaway server (--vault-addr), unsealed with its keys version, checked; the store is only read',
 };
 
 const WIDTH = 100;

@@ -127,8 +127,8 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
 
   const snapshots = parseSnapshots(read, command, env);
   const snapshotId = read.text('snapshot');
-  if (snapshotId.value !== undefined && command !== 'restore')
-    throw new ConfigError(`${snapshotId.name}: only valid with the restore command`);
+  if (snapshotId.value !== undefined && command !== 'restore' && command !== 'restore-drill')
+    throw new ConfigError(`${snapshotId.name}: only valid with the restore and restore-drill commands`);
   if (snapshotId.value !== undefined && !/^snapshot-\d{8}T\d{9}Z-[0-9a-f]{6}$/.test(snapshotId.value)) {
     throw new ConfigError(
       `${snapshotId.name}: expected a snapshot id such as snapshot-20261207T183500123Z-a1b2c3 (a .manifest.json object's name without the suffix), got ${JSON.stringify(snapshotId.value)}`,

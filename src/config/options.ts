@@ -18,7 +18,8 @@ export type Command =
   | 'seal-key'
   | 'rotate-seal-key'
   | 'snapshot'
-  | 'restore';
+  | 'restore'
+  | 'restore-drill';
 export const COMMANDS: readonly Command[] = [
   'run',
   'status',
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   'rotate-seal-key',
   'snapshot',
   'restore',
+  'restore-drill',
 ];
 
 export interface OptionSpec {
@@ -339,7 +341,7 @@ export const OPTIONS = {
     env: ['VB_SNAPSHOT_TO'],
     default: 'none',
     help: "where raft snapshots go: `s3://bucket/prefix`, `gs://bucket/prefix`, or `file:///dir` (refused inside Kubernetes unless `--allow-file-store`). Emulators and S3-compatible stores through the SDKs' own variables (`AWS_ENDPOINT_URL_S3`, then path-style requests; `STORAGE_EMULATOR_HOST`). [Disaster recovery](#disaster-recovery)",
-    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
+    commands: ['snapshot', 'restore', 'restore-drill', 'rotate-keys', 'migrate-seal', 'run'],
   },
   'snapshot-interval': {
     type: 'string',
@@ -352,8 +354,8 @@ export const OPTIONS = {
     type: 'string',
     env: ['VB_SNAPSHOT_ID'],
     default: 'the newest verified',
-    help: '`restore`: the snapshot to bring back (its id, the name of its `.manifest.json` object without the suffix)',
-    commands: ['restore'],
+    help: '`restore`, `restore-drill`: the snapshot to bring back (its id, the name of its `.manifest.json` object without the suffix)',
+    commands: ['restore', 'restore-drill'],
   },
   restore: {
     type: 'boolean',
@@ -381,7 +383,7 @@ export const OPTIONS = {
     env: ['VB_SNAPSHOT_KMS_KEY'],
     default: 'none',
     help: 'server-side encryption of the snapshot objects with this key: a KMS key id, ARN or alias (S3, SSE-KMS) or a Cloud KMS key name (GCS, CMEK)',
-    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
+    commands: ['snapshot', 'restore', 'restore-drill', 'rotate-keys', 'migrate-seal', 'run'],
   },
   'seal-key-dir': {
     type: 'string',
