@@ -15,6 +15,7 @@ import { claimName } from '../store/records.js';
 import { recordSealRewrap } from '../seal-key/rewrap.js';
 import type { Action, Memory, Observation, Pace } from './decide.js';
 import type { State } from '../states.js';
+import { together } from '../wait.js';
 
 export interface ActResult {
   memory: Memory;
@@ -265,7 +266,7 @@ async function configureServer(
 ): Promise<ActResult> {
   const { token } = action.management;
   const rejectedPolicies = new Map(memory.rejectedPolicies);
-  for (const name of action.policies) {
+  const writePolicy = async (name: string): Promise<void> => {
     try {
       await configurePolicy(context, name, policies.get(name)!, token);
       rejectedPolicies.delete(name);
@@ -279,11 +280,19 @@ async function configureServer(
       );
       rejectedPolicies.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
     }
-  }
-  if (action.role) {
-    await configureTokenRole(context, token);
-    if (action.repair) context.metrics.driftRepaired('token-role');
-  }
+  };
+  // Policies and token role at once: each write is whole and idempotent, none depends on
+  // another, and the keys were stored before any of them (claim-and-init).
+  await together([
+    ...action.policies.map(writePolicy),
+    action.role
+      ? configureTokenRole(context, token).then(() => {
+          if (action.repair) context.metrics.driftRepaired('token-role');
+        })
+      : undefined,
+  ]);
+  // The audit device alone, after them: HashiCorp Vault fails the requests in flight while its
+  // audit devices change (HTTP 500, "internal error"), as it must not serve a request unaudited.
   if (action.audit) {
     await configureAuditDevice(context, token);
     if (action.repair) context.metrics.driftRepaired('audit-device');

@@ -3,6 +3,7 @@ import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { ManagementToken, RootToken, StoredRecord } from '../store/records.js';
 import type { StepContext } from './context.js';
+import { together } from '../wait.js';
 import { retryUntilStored } from './store-secrets.js';
 import { rotationTime, tokenRecord } from './tokens.js';
 
@@ -42,15 +43,17 @@ export async function resolveManagementToken(
   const { vault, signal } = context;
   let verdict: ManagementTokenVerdict = own.kind === 'absent' ? 'missing' : 'invalid';
   let renewAt: number | undefined;
-  if (own.kind === 'valid') {
-    const info = await vault.lookupSelf(own.value.token, { signal });
-    if (info !== undefined && info.policies.includes(MANAGEMENT_POLICY)) {
-      verdict = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds ? 'renew' : 'valid';
-      renewAt = rotationTime(info, at);
-    }
-  }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
-  const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
+  // Both look-ups at once: reads.
+  const [info, rootInfo] = await together([
+    own.kind === 'valid' ? vault.lookupSelf(own.value.token, { signal }) : undefined,
+    rootSecret !== null ? vault.lookupSelf(rootSecret, { signal }) : undefined,
+  ]);
+  if (info !== undefined && info.policies.includes(MANAGEMENT_POLICY)) {
+    verdict = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds ? 'renew' : 'valid';
+    renewAt = rotationTime(info, at);
+  }
+  const rootTokenLive = rootInfo !== undefined;
   if (context.login !== undefined) {
     const login = await context.login.token(context);
     if (login.kind === 'token') return { token: login.token, source: 'login', own: verdict, rootTokenLive, renewAt };
