@@ -126,7 +126,7 @@ export async function startChildServer(
   args: string[],
   readyUrl: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<ChildServer> {
+): Promise<LaunchedServer> {
   const server = launchChildServer(command, args, env);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {

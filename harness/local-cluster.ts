@@ -7,7 +7,7 @@
 //   await cluster.kubectl(['apply', '-k', 'k8s/overlays/local']);
 //   await cluster.exec(['helm', 'install', ...], { env: { KUBECONFIG: cluster.kubeconfig } });
 //   await cluster.stop();                                  // leaves nothing behind
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,13 +150,4 @@ export class LocalCluster {
   static logDirectory(name: string): string {
     return join(process.env.VB_CLUSTER_DIR ?? `/tmp/vb-cluster-${name}`, 'logs');
   }
-}
-
-/** execFile, promisified, for the odd host-side call (ctr). */
-export function execHost(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(command, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout) =>
-      error ? reject(error) : resolve(stdout),
-    ),
-  );
 }

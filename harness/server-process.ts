@@ -7,13 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerKind } from '../src/vault/servers.js';
 import { TEST_SERVER_TRAITS } from './server-traits.js';
-import {
-  freePort,
-  launchChildServer,
-  startChildServer,
-  type ChildServer,
-  type LaunchedServer,
-} from './child-server.js';
+import { freePort, launchChildServer, startChildServer, type LaunchedServer } from './child-server.js';
 import type { AwsKmsSeal } from './kms.js';
 
 export type { ServerKind };
@@ -116,12 +110,13 @@ const POD_FILES = [
  */
 export class TestServer {
   readonly kind: ServerKind;
-  readonly build: ServerBuild;
+  /** The binary the next start runs (useBuild changes it: an upgrade or a downgrade over the same storage). */
+  build: ServerBuild;
   readonly directory: string;
   readonly port: number;
   readonly clusterPort: number;
   options: ServerOptions;
-  #server: ChildServer | undefined;
+  #server: LaunchedServer | undefined;
   #environment: Record<string, string> = {};
 
   private constructor(directory: string, port: number, clusterPort: number, options: ServerOptions) {
@@ -209,6 +204,12 @@ export class TestServer {
     return launched;
   }
 
+  /** Another release of the same product from the next start, over the same storage (stop first). */
+  useBuild(build: ServerBuild): void {
+    if (kindOfBuild(build) !== this.kind) throw new Error(`useBuild: ${build} is not a build of ${this.kind}`);
+    this.build = build;
+  }
+
   /** A new seal stanza, in force from the next start (a seal migration starts that way). */
   async changeSeal(seal: ServerOptions['seal']): Promise<void> {
     this.options = { ...this.options, seal };
@@ -267,6 +268,11 @@ export class TestServer {
   async stop(): Promise<void> {
     await this.#server?.stop();
     this.#server = undefined;
+  }
+
+  /** The last characters the running server printed (for a failure's message; servers log no secret values). */
+  output(): string {
+    return this.#server?.output() ?? '';
   }
 
   async restart(): Promise<void> {

@@ -2,7 +2,7 @@ import { AbortedError, BootstrapError } from './errors.js';
 import type { Logger } from './log.js';
 
 /** What the program calls over the network (or the file system), each with its own deadline. */
-export type Dependency = 'vault' | 'store';
+export type Dependency = 'vault' | 'store' | 'snapshots';
 
 /**
  * Every call's own deadline, in one table (README's error policy quotes it). A call that reaches it fails
@@ -20,6 +20,13 @@ export const CALL_DEADLINE_MS = Object.freeze({
   vaultProbe: 500,
   /** One store operation (a read, a create, a new version, a listing), retries of the SDK included. */
   store: 10_000,
+  /** One call to the snapshot object store (a listing, opening an object, a delete). */
+  snapshotStore: 30_000,
+  /**
+   * A whole snapshot transfer, from the server into the object store or back. The bytes must also
+   * keep flowing: a connection silent for a minute ends it sooner (vault/api.ts).
+   */
+  snapshotTransfer: 60 * 60_000,
 });
 
 /**
@@ -35,6 +42,12 @@ export const CLAIM_STALE_MINIMUM_MS =
   CALL_DEADLINE_MS.vaultKeyGeneration +
   4 * CALL_DEADLINE_MS.store +
   30_000;
+
+const DEADLINE_CODES = Object.freeze({
+  vault: 'VAULT_UNREACHABLE',
+  store: 'STORE_UNAVAILABLE',
+  snapshots: 'SNAPSHOT_STORE_UNAVAILABLE',
+} as const);
 
 /** A call that got no answer in time: transient, and logged once with the dependency, operation and elapsed time. */
 export class DeadlineExceededError extends BootstrapError {
@@ -54,7 +67,7 @@ export class DeadlineExceededError extends BootstrapError {
       deadlineMs > 0
         ? `no answer within its ${deadlineMs} ms deadline`
         : 'not sent: the run has no time left (--timeout or shutdown)';
-    super(dependency === 'vault' ? 'VAULT_UNREACHABLE' : 'STORE_UNAVAILABLE', `${dependencyName} ${operation}: ${why}`);
+    super(DEADLINE_CODES[dependency], `${dependencyName} ${operation}: ${why}`);
     this.dependency = dependencyName;
     this.operation = operation;
     this.elapsedMs = elapsedMs;

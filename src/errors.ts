@@ -3,32 +3,39 @@
  * Messages never contain a secret value: callers build them from names, paths and
  * status codes only, and SDK or HTTP errors are mapped here before they are logged.
  */
-export type ErrorCode =
-  | 'CONFIG_INVALID'
-  | 'STORE_NOT_FOUND'
-  | 'STORE_ALREADY_EXISTS'
-  | 'STORE_UNAVAILABLE'
-  | 'STORE_DENIED'
-  | 'STORE_CORRUPT'
-  | 'STORE_MISMATCH'
-  | 'VAULT_UNREACHABLE'
-  | 'VAULT_REQUEST_FAILED'
-  | 'POLICY_REJECTED'
-  | 'ABORTED'
-  | 'KEYS_REJECTED'
-  | 'VAULT_SEALED'
-  | 'ROTATION_FAILED'
-  | 'GENERATE_ROOT_FAILED'
-  | 'NO_MANAGEMENT_TOKEN'
+
+/** Every code a BootstrapError can have: stable, logged as `error.code`, asserted on by tests. */
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'STORE_NOT_FOUND',
+  'STORE_ALREADY_EXISTS',
+  'STORE_UNAVAILABLE',
+  'STORE_DENIED',
+  'STORE_CORRUPT',
+  'STORE_MISMATCH',
+  'VAULT_UNREACHABLE',
+  'VAULT_REQUEST_FAILED',
+  'POLICY_REJECTED',
+  'ABORTED',
+  'KEYS_REJECTED',
+  'VAULT_NOT_INITIALIZED',
+  'VAULT_SEALED',
+  'SEAL_FAILING',
+  'ROTATION_FAILED',
+  'GENERATE_ROOT_FAILED',
+  'NO_MANAGEMENT_TOKEN',
   // Snapshots and restore (SPEC §12)
-  | 'SNAPSHOT_NOT_ACTIVE'
-  | 'SNAPSHOT_INVALID'
-  | 'SNAPSHOT_NOT_FOUND'
-  | 'SNAPSHOT_STORE_UNAVAILABLE'
-  | 'SNAPSHOT_STORE_DENIED'
-  | 'RESTORE_REFUSED'
-  | 'RESTORE_INTERRUPTED'
-  | 'INTERNAL';
+  'SNAPSHOT_NOT_ACTIVE',
+  'SNAPSHOT_INVALID',
+  'SNAPSHOT_NOT_FOUND',
+  'SNAPSHOT_STORE_UNAVAILABLE',
+  'SNAPSHOT_STORE_DENIED',
+  'RESTORE_REFUSED',
+  'RESTORE_INTERRUPTED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * Codes that say "try again later" by themselves. A VAULT_REQUEST_FAILED is transient only
@@ -106,14 +113,40 @@ export function isAborted(error: unknown): boolean {
   return error instanceof BootstrapError && error.code === 'ABORTED';
 }
 
-/** Whether a thrown value should be retried by itself; unknown errors are (a bug is not a person's task). */
+/**
+ * Whether a thrown value should be retried by itself. Only our own transient codes are: an
+ * error that is not ours (a TypeError, an SDK's own class) is a bug, not a fault of the world,
+ * and retrying it hides it (it ends `--once` with exit 1: exitCodeOf in states.ts).
+ */
 export function isTransientError(error: unknown): boolean {
-  return !(error instanceof BootstrapError) || error.transient;
+  return error instanceof BootstrapError && error.transient;
 }
 
-/** A message safe to log for any thrown value: ours verbatim, anything else by class name only. */
-export function describeError(error: unknown): { code: string; message: string } {
+/**
+ * A description safe to log for any thrown value: ours verbatim; anything else is an internal
+ * error, named by its class and with its stack frames (where it happened), never its message,
+ * which may hold what a foreign library put there (a request, a header, a token).
+ */
+export function describeError(error: unknown): { code: string; message: string; stack?: string } {
   if (error instanceof BootstrapError) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: 'UNEXPECTED', message: `unexpected ${error.name}` };
-  return { code: 'UNEXPECTED', message: 'unexpected non-error value thrown' };
+  if (error instanceof Error) {
+    const stack = stackFramesOf(error);
+    return {
+      code: 'INTERNAL',
+      message: `internal error: ${error.name} (a bug: please report it with the log line that has its stack)`,
+      ...(stack === undefined ? {} : { stack }),
+    };
+  }
+  return { code: 'INTERNAL', message: 'internal error: a non-error value was thrown (a bug: please report it)' };
+}
+
+/** The `at …` lines of an error's stack, without the header line that repeats its message. */
+function stackFramesOf(error: Error): string | undefined {
+  if (typeof error.stack !== 'string') return undefined;
+  const header = error.message === '' ? error.name : `${error.name}: ${error.message}`;
+  const frames = (error.stack.startsWith(header) ? error.stack.slice(header.length) : error.stack)
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .map((line) => line.trim());
+  return frames.length === 0 ? undefined : frames.join('\n');
 }

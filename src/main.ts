@@ -1,12 +1,12 @@
 import { HelpRequested, loadConfig, type Config } from './config/index.js';
 import { CALL_DEADLINE_MS, Deadlines } from './deadlines.js';
 import { formatDuration } from './duration.js';
-import { BootstrapError, ConfigError, describeError } from './errors.js';
+import { ConfigError, describeError } from './errors.js';
 import { podIdentity } from './kube/detect.js';
 import { createLogger, type Logger } from './log.js';
 import { classifyHealth, isUnsealed } from './machine/health.js';
 import { Runner } from './machine/runner.js';
-import { EXIT_CODES } from './states.js';
+import { EXIT_CODES, exitCodeOf } from './states.js';
 import { Metrics } from './metrics.js';
 import { startServer, type Probe } from './server.js';
 import { SecretsInFlight, type StepContext } from './steps/context.js';
@@ -46,11 +46,11 @@ function flushEvents(events: { recorder: { flush(timeoutMs: number): Promise<voi
   return events === undefined ? Promise.resolve() : events.recorder.flush(2_000);
 }
 
-const EXIT_FAILURE = 1;
-const EXIT_BAD_INPUT = 2;
+/** Stopped with work unfinished (a second signal, secrets left unstored, a command interrupted). */
+const EXIT_FAILURE = EXIT_CODES['needs-person'];
 
 /**
- * argv → command → exit code (SPEC §2). Typed errors map to codes; nothing here prints a secret.
+ * argv → command → exit code (SPEC §2). Errors map to codes in one place (exitCodeOf); nothing here prints a secret.
  * `run` is what a sidecar and a Job run, so its modules load with this one; every other command
  * imports its own module when chosen (bundled as a chunk of its own).
  */
@@ -193,9 +193,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) return reportStartupError(error);
     const described = describeError(error);
     log.error({ event: 'failed', error: described }, described.message);
-    return error instanceof BootstrapError && (error.code === 'POLICY_REJECTED' || error.code === 'CONFIG_INVALID')
-      ? EXIT_BAD_INPUT
-      : EXIT_FAILURE;
+    return exitCodeOf(error);
   } finally {
     await store.close().catch(() => undefined);
     // The last Events (a command's result, the sidecar's shutdown) get a moment, never more.
@@ -262,7 +260,7 @@ async function runCommand(context: StepContext, controller: AbortController): Pr
     } catch (error) {
       const described = describeError(error);
       log.error({ event: 'failed', error: described }, described.message);
-      return EXIT_FAILURE;
+      return exitCodeOf(error);
     }
   }
   loopStarted = true;
@@ -361,20 +359,20 @@ function stopAtSafePoint(context: StepContext): void {
   );
 }
 
-/** One line on stderr naming what is wrong; exit 2 for bad input, 1 otherwise. */
+/**
+ * Before the logger exists (or for bad input found later): one line on stderr naming what is
+ * wrong, and an internal error's stack frames after it; the exit code from exitCodeOf.
+ */
 function reportStartupError(error: unknown): number {
-  const badInput = error instanceof ConfigError || (error instanceof BootstrapError && error.code === 'STORE_DENIED');
-  process.stderr.write(`vault-bootstrap: ${describeError(error).message}\n`);
-  return badInput ? EXIT_BAD_INPUT : EXIT_FAILURE;
+  const { message, stack } = describeError(error);
+  process.stderr.write(`vault-bootstrap: ${message}\n${stack === undefined ? '' : `${stack}\n`}`);
+  return exitCodeOf(error);
 }
 
-/** The process's end: main's exit code, or 1 with one line for what escaped it. */
+/** The process's end: main's exit code, or the line (and code) for what escaped it. */
 export function exitWith(outcome: Promise<number>): void {
   outcome.then(
     (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`vault-bootstrap: ${describeError(error).message}\n`);
-      process.exit(EXIT_FAILURE);
-    },
+    (error: unknown) => process.exit(reportStartupError(error)),
   );
 }

@@ -86,6 +86,12 @@ export class Metrics {
     help: 'Size of the newest verified raft snapshot',
     registers: [this.registry],
   });
+  readonly #snapshotFailures = new Counter({
+    name: 'vault_bootstrap_snapshot_failures_total',
+    help: "The sidecar's scheduled snapshots that failed (op: look, reading --snapshot-to; take, a snapshot not published)",
+    labelNames: ['op'],
+    registers: [this.registry],
+  });
   readonly #lastVerifiedRestore = new Gauge({
     name: 'vault_bootstrap_last_verified_restore_timestamp_seconds',
     help: 'When a restore drill last restored a snapshot into a throwaway server, unsealed it with its paired keys and checked it (Unix seconds)',
@@ -113,6 +119,11 @@ export class Metrics {
   snapshotTaken(sizeBytes: number, takenAtSeconds: number): void {
     this.#lastSnapshot.set(takenAtSeconds);
     this.#lastSnapshotSize.set(sizeBytes);
+  }
+
+  /** A scheduled snapshot that failed: reading the destination (`look`) or taking one (`take`). */
+  snapshotFailed(op: 'look' | 'take'): void {
+    this.#snapshotFailures.inc({ op });
   }
 
   /** A restore drill that passed. */

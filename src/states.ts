@@ -1,3 +1,5 @@
+import { BootstrapError, isTransientError } from './errors.js';
+
 /**
  * The states of SPEC §1, in the order a fresh server passes through them, plus `blocked`:
  * something only a person can fix (a bad store record, a denied store, a policy the server
@@ -39,6 +41,7 @@ export const BLOCKERS = [
   'cluster-mismatch',
   'seal-mismatch',
   'config-rejected',
+  'server-downgrade',
   'internal-error',
 ] as const;
 
@@ -76,5 +79,48 @@ export const ONCE_OUTCOME: Readonly<Partial<Record<Blocker, Outcome>>> = {
   'cluster-mismatch': 'needs-person',
   'seal-mismatch': 'needs-person',
   'config-rejected': 'bad-input',
+  'server-downgrade': 'bad-input',
   'internal-error': 'needs-person',
 };
+
+/**
+ * The blocker an error stands for when it stops the loop (runner.ts) and so, through
+ * ONCE_OUTCOME, the exit code of every command. Transient errors are retried, not mapped here.
+ * An error that is not ours is `internal-error`: a bug, never retried as a fault of the world.
+ */
+export function blockerOf(error: unknown): Blocker {
+  if (!(error instanceof BootstrapError)) return 'internal-error';
+  switch (error.code) {
+    case 'STORE_DENIED':
+      return 'store-denied';
+    case 'STORE_CORRUPT':
+    case 'STORE_NOT_FOUND':
+      // A record the step needs is not valid, or has no version to read: a person looks at its history.
+      return 'store-record-invalid';
+    case 'KEYS_REJECTED':
+      return 'keys-rejected';
+    case 'POLICY_REJECTED':
+      return 'policy-rejected';
+    case 'NO_MANAGEMENT_TOKEN':
+      return 'no-management-token';
+    case 'SEAL_FAILING':
+      return 'seal-failing';
+    case 'INTERNAL':
+      return 'internal-error';
+    case 'CONFIG_INVALID':
+      // A configuration the server's answer shows to be unusable, found while acting.
+      return 'config-rejected';
+    default:
+      return 'vault-request-rejected';
+  }
+}
+
+/**
+ * The one mapping from an error to the process's exit code (SPEC §2), for every command, at
+ * start-up and later alike: 2 for bad input (a flag, a policy file the server rejects, store
+ * credentials or permissions the store denies), 1 for any other failure, a bug included.
+ */
+export function exitCodeOf(error: unknown): number {
+  if (isTransientError(error)) return EXIT_CODES['needs-person'];
+  return EXIT_CODES[ONCE_OUTCOME[blockerOf(error)] ?? 'needs-person'];
+}

@@ -7,6 +7,7 @@ import {
   decideSettings,
   describeAction,
   EMPTY_MEMORY,
+  learn,
   remember,
   type Action,
   type DecideSettings,
@@ -14,11 +15,12 @@ import {
 import { observe } from '../machine/observe.js';
 import { sleep } from '../wait.js';
 import type { StepContext } from '../steps/context.js';
+import { refuseDowngrade } from '../steps/server-version.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { RootToken } from '../store/records.js';
 import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
-import { MANAGEMENT_POLICY } from '../steps/management-token.js';
+import { MANAGEMENT_POLICY } from '../steps/configure.js';
 
 export interface GenerateRootResult {
   resumed: boolean;
@@ -48,7 +50,7 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
   const seal = await vault.sealStatus({ signal });
   if (!seal.initialized || seal.sealed)
     throw new BootstrapError(
-      'VAULT_SEALED',
+      seal.initialized ? 'VAULT_SEALED' : 'VAULT_NOT_INITIALIZED',
       'generate-root: the server must be initialized and unsealed (vault-bootstrap run)',
     );
   const keys = await records.readUnsealKeys();
@@ -59,6 +61,7 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
       `${records.names.unsealKeys}: the stored recovery shares are PGP-encrypted; the custodians generate a root token with their decrypted shares (bao operator generate-root)`,
     );
   }
+  await refuseDowngrade(context, 'generate-root', keys.highestServer);
   // OpenBao >= 2.6 offers an authenticated route: taken with the stored management token when
   // the server takes it; otherwise the unauthenticated one (Vault; OpenBao's break-glass).
   const api = new GenerateRootApi(vault.client, await authenticatedRouteToken(context));
@@ -194,7 +197,7 @@ async function converge(context: StepContext, settings: DecideSettings): Promise
       );
     }
     log.info({ event: 'act', action: action.kind, detail: describeAction(action, context.records.names) }, 'act');
-    memory = (await act(context, action, seen, memory, config.policies, () => undefined)).memory;
+    memory = learn(memory, (await act(context, action, seen, config.policies, () => undefined)).outcome, seen.at);
     done.push(action.kind);
     pass += 1;
   }

@@ -1,22 +1,25 @@
 import {
   decide,
+  decideFailure,
   decideSettings,
   describeAction,
   EMPTY_MEMORY,
   remember,
   type Action,
+  type Decision,
   type Observation,
   type VaultSeen,
 } from '../machine/decide.js';
 import { observe } from '../machine/observe.js';
 import type { State } from '../states.js';
-import { describeError } from '../errors.js';
+import { describeError, isAborted } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { findStaleOperations, type StaleCheck } from './stale.js';
 
 export interface PlanReport {
   address: string;
-  vault: VaultSeen;
+  /** null: the look at the server and the store failed (the reason says why). */
+  vault: VaultSeen | null;
   state: State;
   reason: string;
   action: Action;
@@ -32,8 +35,23 @@ export interface PlanReport {
  * observation it made, so one look serves both.
  */
 export async function plan(context: StepContext, observed?: Observation): Promise<PlanReport> {
-  const seen = observed ?? (await observe(context, context.config.policies));
-  const decision = decide(seen, remember(EMPTY_MEMORY, seen), decideSettings(context.config, context.records.names));
+  let seen: Observation;
+  let decision: Decision;
+  try {
+    seen = observed ?? (await observe(context, context.config.policies));
+    decision = decide(seen, remember(EMPTY_MEMORY, seen), decideSettings(context.config, context.records.names));
+  } catch (error) {
+    if (isAborted(error)) throw error;
+    // The pass failed: what run does then (decideFailure), so plan shows every blocker run can reach.
+    const failed = decideFailure(error);
+    return {
+      address: context.vault.address.origin,
+      vault: null,
+      ...failed,
+      next: describeAction(failed.action, context.records.names),
+      staleOperations: { operations: [], unchecked: ['not looked at: the pass failed'] },
+    };
+  }
   const { operations, unchecked } = await findStaleOperations(context, seen.vault).catch((error: unknown) => ({
     operations: [],
     unchecked: [describeError(error).message],
@@ -54,7 +72,7 @@ export function formatPlan(report: PlanReport): string {
       `also   a ${op.operation} at ${op.path} is in progress that no record of ours owns: vault-bootstrap cancel-stale`,
   );
   return [
-    `vault ${report.address}: ${report.vault.health}`,
+    `vault ${report.address}: ${report.vault?.health ?? 'not observed'}`,
     `state  ${report.state}: ${report.reason}`,
     `next   ${report.next}`,
     ...stale,

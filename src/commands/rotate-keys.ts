@@ -3,6 +3,7 @@ import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
+import { refuseDowngrade } from '../steps/server-version.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import { custodyProblem, keyTypeFor } from '../seal.js';
 import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
@@ -62,7 +63,8 @@ export interface RotationResult {
 export async function rotateKeys(context: StepContext): Promise<RotationResult> {
   const { vault, records, log, config, signal } = context;
   const seal = await vault.sealStatus({ signal });
-  if (!seal.initialized) throw new BootstrapError('VAULT_SEALED', 'rotate-keys: the server is not initialized');
+  if (!seal.initialized)
+    throw new BootstrapError('VAULT_NOT_INITIALIZED', 'rotate-keys: the server is not initialized');
   if (seal.sealed)
     throw new BootstrapError(
       'VAULT_SEALED',
@@ -88,6 +90,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
         'the custodians rotate with their decrypted shares (bao operator rotate-keys -target=recovery), then store the result',
     );
   }
+  await refuseDowngrade(context, 'rotate-keys', (stored.active ?? stored.pending[0]!).record.highestServer);
   // OpenBao's sys/rotate needs a token (the management policy grants it); Vault's sys/rekey needs none.
   const { token } = await managementToken(context);
   const health = await vault.health({ signal });
@@ -171,6 +174,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
       rotatedAt: now,
       nonce: started.nonce,
       ...(current.clusterId ? { clusterId: current.clusterId } : {}),
+      ...(current.highestServer ? { highestServer: current.highestServer } : {}),
       ...(custodians
         ? {
             encrypted: true,

@@ -110,7 +110,12 @@ async function sealEveryNode(context: StepContext, token: Secret): Promise<NodeS
  * Adds the peers the cluster reports (asked of any node still unsealed) to `apis`; returns the
  * active node's address, when one says so. sys/ha-status lists a standby only once it has
  * reported to the active node (every few seconds), so while it lists fewer nodes than the raft
- * configuration holds, it is asked again, for a bounded time.
+ * configuration holds, it is asked again, for a bounded time. A standby that has not yet found
+ * the active node (one just restarted and unsealed) cannot answer at all (OpenBao: HTTP 500
+ * "active cluster node not found"): then the active node named by its sys/leader is asked
+ * directly, and every node again until PEER_LIST_WAIT_MS has passed. Without a peer list only
+ * the own node is sealed and every other waits for its sidecar's next full reconcile, which is
+ * why this does not give up at the first refusal.
  */
 async function discoverPeers(
   context: StepContext,
@@ -120,30 +125,53 @@ async function discoverPeers(
   done: (address: string) => boolean,
 ): Promise<string | undefined> {
   const { signal, log } = context;
-  for (const [address, api] of [...apis]) {
-    if (done(address)) continue;
-    try {
-      const members = await api.raftServerCount(token, { signal });
-      const deadline = Date.now() + PEER_LIST_WAIT_MS;
-      let nodes = await api.clusterNodes(token, { signal });
-      while (members !== undefined && nodes.length < members && Date.now() < deadline && !signal.aborted) {
-        await sleep(PEER_LIST_POLL_MS, signal);
-        nodes = await api.clusterNodes(token, { signal });
+  const deadline = Date.now() + PEER_LIST_WAIT_MS;
+  for (;;) {
+    const pending = [...apis].filter(([address]) => !done(address));
+    if (pending.length === 0) return undefined;
+    for (const [address, api] of pending) {
+      try {
+        return await peersOf(context, api, apiFor, token, deadline);
+      } catch (error) {
+        log.debug({ event: 'no-peer-list', address, error: describeError(error) }, 'no peer list from this node');
+        const leader = await api.leaderAddress({ signal }).catch(() => undefined);
+        if (leader !== undefined) apiFor(new URL(leader).origin);
       }
-      if (members !== undefined && nodes.length < members) {
-        log.warn(
-          { event: 'seal-peers-unknown', members, known: nodes.length },
-          `the raft configuration holds ${members} servers, but only ${nodes.length} reported an API address: the sidecars seal the others`,
-        );
-      }
-      for (const node of nodes) apiFor(new URL(node.apiAddress).origin);
-      const active = nodes.find((node) => node.active);
-      return active === undefined ? undefined : new URL(active.apiAddress).origin;
-    } catch (error) {
-      log.debug({ event: 'no-peer-list', address, error: describeError(error) }, 'no peer list from this node');
     }
+    if (Date.now() >= deadline || signal.aborted) break;
+    await sleep(PEER_LIST_POLL_MS, signal);
   }
+  log.warn(
+    { event: 'seal-peers-unknown', members: null, known: 0 },
+    'no node listed its peers: only the nodes named by --vault-addr are sealed here, the sidecars seal the others at their next reconcile',
+  );
   return undefined;
+}
+
+/** The peer list of one node (see discoverPeers); throws when this node cannot give one. */
+async function peersOf(
+  context: StepContext,
+  api: VaultApi,
+  apiFor: (address: string) => VaultApi,
+  token: Secret,
+  deadline: number,
+): Promise<string | undefined> {
+  const { signal, log } = context;
+  const members = await api.raftServerCount(token, { signal });
+  let nodes = await api.clusterNodes(token, { signal });
+  while (members !== undefined && nodes.length < members && Date.now() < deadline && !signal.aborted) {
+    await sleep(PEER_LIST_POLL_MS, signal);
+    nodes = await api.clusterNodes(token, { signal });
+  }
+  if (members !== undefined && nodes.length < members) {
+    log.warn(
+      { event: 'seal-peers-unknown', members, known: nodes.length },
+      `the raft configuration holds ${members} servers, but only ${nodes.length} reported an API address: the sidecars seal the others`,
+    );
+  }
+  for (const node of nodes) apiFor(new URL(node.apiAddress).origin);
+  const active = nodes.find((node) => node.active);
+  return active === undefined ? undefined : new URL(active.apiAddress).origin;
 }
 
 async function sealOne(api: VaultApi, token: Secret, signal: AbortSignal): Promise<Omit<NodeSealed, 'address'>> {

@@ -354,6 +354,13 @@ export const OPTIONS = {
     help: 'where raft snapshots go: s3://bucket/prefix, gs://bucket/prefix, or file:///dir (refused inside Kubernetes unless --allow-file-store)',
     commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
   },
+  'snapshot-interval': {
+    type: 'string',
+    env: ['VB_SNAPSHOT_INTERVAL'],
+    default: 'none',
+    help: 'run: the sidecar on the active node takes a snapshot when the newest in --snapshot-to is this old (≥ 1s; standbys take none)',
+    commands: ['run'],
+  },
   'snapshot-retain': {
     type: 'string',
     env: ['VB_SNAPSHOT_RETAIN'],

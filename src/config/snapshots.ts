@@ -24,8 +24,9 @@ export function parseSnapshots(read: OptionReader, command: Command, env: Enviro
   const retain = read.text('snapshot-retain');
   const maxAge = read.text('snapshot-max-age');
   const kmsKey = read.text('snapshot-kms-key');
+  const interval = read.text('snapshot-interval');
   if (to.value === undefined) {
-    const stray = [retain, maxAge, kmsKey].find((each) => each.value !== undefined);
+    const stray = [interval, retain, maxAge, kmsKey].find((each) => each.value !== undefined);
     if (stray) throw new ConfigError(`${stray.name}: only valid with --snapshot-to/VB_SNAPSHOT_TO`);
     if (SNAPSHOT_COMMANDS.includes(command))
       throw new ConfigError(
@@ -51,7 +52,7 @@ export function parseSnapshots(read: OptionReader, command: Command, env: Enviro
       );
     return milliseconds;
   };
-  const intervalMs = undefined;
+  const intervalMs = command === 'run' ? durationOf(interval, 1_000) : undefined;
   return Object.freeze({
     target: Object.freeze(target),
     intervalMs,

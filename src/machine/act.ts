@@ -8,20 +8,24 @@ import { initialize } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { adoptMigratedKeys } from '../steps/seal-migration.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
-import { issueManagementToken, renewManagementToken } from '../steps/management-token.js';
+import { issueManagementToken } from '../steps/management-token.js';
 import { issueProvisionerToken, revokePreviousProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
 import { recordSealRewrap } from '../seal-key/rewrap.js';
-import type { Action, Memory, Observation, Pace } from './decide.js';
+import { takeScheduledSnapshot } from '../snapshots/in-loop.js';
+import type { Action, ActOutcome, Observation, Pace, PolicyRejection } from './decide.js';
 import type { State } from '../states.js';
 import { together } from '../wait.js';
 
 export interface ActResult {
-  memory: Memory;
+  /** What happened, for learn() (memory.ts) to record. */
+  outcome: ActOutcome;
   /** Undefined: look again at once (the action changed something worth seeing). */
   pace?: Pace;
 }
+
+const ACTED: ActResult = { outcome: { kind: 'acted' } };
 
 /** How an action reports the states it passes through while it runs (initializing, storing). */
 export type Enter = (state: State, reason: string) => void;
@@ -29,63 +33,77 @@ export type Enter = (state: State, reason: string) => void;
 /**
  * Does what decide() chose, with what the action carries (its payload is complete: act reads
  * no configuration to choose). Its one look before acting is the seal status before sys/init
- * (see claimAndInitialize). What it reports back is the outcome (in memory), for the next decide().
+ * (see claimAndInitialize). It reports what happened (an ActOutcome); learn() records it for
+ * the next decide(), which chooses what follows.
  */
 export async function act(
   context: StepContext,
   action: Action,
   seen: Pick<Observation, 'at' | 'policyHashes'>,
-  memory: Memory,
   policies: ReadonlyMap<string, string>,
   enter: Enter,
 ): Promise<ActResult> {
   switch (action.kind) {
     case 'store-spooled':
       await storeSecretsInFlight(context, action.pending, 'keys waiting in the spool', enter);
-      return { memory };
+      return ACTED;
     case 'claim-and-init':
-      return claimAndInitialize(context, action, seen.at, memory, enter);
+      return claimAndInitialize(context, action, enter);
     case 'join':
       if (action.leader !== undefined) await joinCluster(context, action.leader);
-      return { memory, pace: 'join' };
+      return { ...ACTED, pace: 'join' };
     case 'unseal':
-      return unsealNode(context, action, seen.at, memory);
+      return unsealNode(context, action);
     case 'configure':
-      return configureServer(context, action, seen, memory, policies);
+      return configureServer(context, action, seen, policies);
     case 'issue-management-token':
       await issueManagementToken(context, action.rootToken);
-      return { memory };
-    case 'renew-management-token':
-      await renewManagementToken(context, action.record);
-      return { memory };
+      return ACTED;
+    case 'reissue-management-token':
+      await issueManagementToken(context, action.record.token, action.record);
+      return ACTED;
     case 'issue-token':
       await issueProvisionerToken(context, action.management.token, action.replaced, action.replaces);
       if (action.repair && action.replaces === 'invalid') context.metrics.driftRepaired('provisioner-token');
-      return { memory };
+      return ACTED;
     case 'revoke-root':
       await revokeRootToken(context, action.rootToken);
-      return { memory };
+      return ACTED;
     case 'revoke-previous-token':
       await revokePreviousProvisionerToken(context, action.record, action.management.token);
-      return { memory };
+      return ACTED;
     case 'record-seal-intent':
       await context.records.writeSealIntent(action.intent);
       context.log.warn(
         { event: 'seal-intent-recorded', secret: context.records.names.sealIntent },
         'the node was sealed while running: recorded as a seal intent; the sidecars keep every node sealed until vault-bootstrap resume',
       );
-      return { memory };
+      return ACTED;
     case 'seal':
       await context.vault.seal(action.management.token, { signal: context.signal });
       context.log.warn({ event: 'sealed-for-intent' }, 'sealed this node: a seal intent is active');
-      return { memory };
+      return ACTED;
     case 'record-cluster-id':
       await context.records.writeUnsealKeys(action.keys);
       context.log.info(
-        { event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys },
+        {
+          event: 'cluster-id-recorded',
+          clusterId: action.clusterId,
+          secret: context.records.names.unsealKeys,
+          ...(action.keys.highestServer ? { version: action.keys.highestServer.version } : {}),
+        },
         'cluster id recorded with the keys',
       );
-      return { memory };
+      return ACTED;
+    case 'record-server-version': {
+      await context.records.writeUnsealKeys(action.keys);
+      const { kind, version } = action.keys.highestServer;
+      context.log.info(
+        { event: 'server-version-recorded', server: kind, version, secret: context.records.names.unsealKeys },
+        `recorded ${kind} ${version} as the highest release active on this cluster: older releases are refused`,
+      );
+      return ACTED;
+    }
     case 'record-self-init-cluster':
       await context.records.writeSelfInitCluster(action.cluster);
       context.log.info(
@@ -96,7 +114,7 @@ export async function act(
         },
         'cluster id of the self-initialized cluster recorded',
       );
-      return { memory };
+      return ACTED;
     case 'adopt-migrated-keys': {
       const outcome = await adoptMigratedKeys(context, action.keys, action.token);
       if (outcome === 'refused') {
@@ -104,7 +122,7 @@ export async function act(
           { event: 'migrated-keys-refused', secret: context.records.names.unsealKeys, seal: action.sealType },
           'the server does not take the stored Shamir keys as its recovery keys',
         );
-        return { memory: { ...memory, migratedKeysRefusedAt: seen.at } };
+        return { outcome: { kind: 'migrated-keys', result: 'refused' } };
       }
       if (outcome === 'busy') {
         // A trial would cancel the rotation someone started: look again later.
@@ -112,17 +130,19 @@ export async function act(
           { event: 'migrated-keys-check-deferred' },
           'a recovery-key rotation is in progress: the migrated keys are checked once it ends',
         );
-        return { memory, pace: 'slow' };
+        return { outcome: { kind: 'migrated-keys', result: 'busy' }, pace: 'slow' };
       }
-      return { memory: { ...memory, migratedKeysRefusedAt: undefined } };
+      return { outcome: { kind: 'migrated-keys', result: 'adopted' } };
     }
     case 'record-seal-rewrap':
       await recordSealRewrap(context, action.keyId);
-      return { memory };
+      return ACTED;
+    case 'take-snapshot':
+      return { outcome: { kind: 'snapshot', takenAt: await takeScheduledSnapshot(context) }, pace: 'interval' };
     case 'wait':
     case 'hold':
     case 'done':
-      return { memory, pace: action.kind === 'done' ? 'interval' : action.pace };
+      return { ...ACTED, pace: action.kind === 'done' ? 'interval' : action.pace };
   }
 }
 
@@ -147,8 +167,6 @@ async function storeSecretsInFlight(
 async function claimAndInitialize(
   context: StepContext,
   action: Extract<Action, { kind: 'claim-and-init' }>,
-  at: number,
-  memory: Memory,
   enter: Enter,
 ): Promise<ActResult> {
   const { vault, signal, log, records } = context;
@@ -163,8 +181,7 @@ async function claimAndInitialize(
         { event: 'claim-lost', secret, generation: claim.generation },
         `another replica created ${secret} first; waiting for this node to join the cluster`,
       );
-      const since = memory.unreadableClaim?.generation === claim.generation ? memory.unreadableClaim.since : at;
-      return { memory: { ...memory, unreadableClaim: { generation: claim.generation, since } }, pace: 'join' };
+      return { outcome: { kind: 'claim-lost', generation: claim.generation }, pace: 'join' };
     }
     log.info(
       { event: 'claim-won', secret, generation: claim.generation, takesOver: claim.takesOver },
@@ -179,14 +196,14 @@ async function claimAndInitialize(
       { event: 'init-skipped', secret },
       'the node was initialized while the claim was made (it joined its cluster): not initializing',
     );
-    return { memory };
+    return { outcome: { kind: 'init-skipped' } };
   }
   await context.secretsInFlight.hold(async () => {
     enter('initializing', action.keyType === 'recovery' ? 'claim held; recovery shares' : 'claim held; Shamir shares');
     const pending = await initialize(context, action);
     await storeSecretsInFlight(context, pending, 'init answered', enter);
   });
-  return { memory: { ...memory, opened: true } };
+  return { outcome: { kind: 'initialized' } };
 }
 
 /** A follower asks its node to join through the leader decide() named (--raft-join). */
@@ -199,12 +216,7 @@ async function joinCluster(context: StepContext, leader: string): Promise<void> 
   if (joined) log.info({ event: 'raft-joined', leader }, 'joined the raft cluster');
 }
 
-async function unsealNode(
-  context: StepContext,
-  action: Extract<Action, { kind: 'unseal' }>,
-  at: number,
-  memory: Memory,
-): Promise<ActResult> {
+async function unsealNode(context: StepContext, action: Extract<Action, { kind: 'unseal' }>): Promise<ActResult> {
   const { log, metrics, records } = context;
   if (action.resetProgress) {
     metrics.unsealProgressReset();
@@ -225,15 +237,15 @@ async function unsealNode(
       }
       log.info({ event: 'unsealed', version: action.version }, 'unsealed');
       checkpoint('unsealed');
-      return { memory: { ...memory, refusedKeys: new Map(), opened: true } };
+      return { outcome: { kind: 'unsealed' } };
     case 'refused':
       log.error(
         { event: 'keys-refused', version: action.version, secret: records.names.unsealKeys },
         `the server refused version ${action.version} of the stored unseal keys, submitted from zero progress`,
       );
-      return { memory: refused(memory, action.version, at) };
+      return { outcome: { kind: 'keys-refused', version: action.version } };
     case 'interfered':
-      return { memory, pace: 'join' };
+      return { outcome: { kind: 'unseal-pending' }, pace: 'join' };
     case 'still-sealed':
       // Every share in and more wanted: decide() said what that means (a later version to try, or a joining node).
       if (action.stillSealed === 'next-version') {
@@ -242,34 +254,30 @@ async function unsealNode(
           { event: 'keys-insufficient', version: action.version },
           'every share of this version was taken and the server wants more: the split changed with a rotation; trying the pending version next',
         );
-        return { memory: refused(memory, action.version, at) };
+        return { outcome: { kind: 'keys-refused', version: action.version } };
       }
       // A node joining raft unseals once it has caught up; submitting again at once would only spin.
       log.info(
         { event: 'unseal-pending-join' },
         'still sealed after submitting every stored share (a node joining raft unseals once it has caught up)',
       );
-      return { memory, pace: 'join' };
+      return { outcome: { kind: 'unseal-pending' }, pace: 'join' };
   }
-}
-
-function refused(memory: Memory, version: number, at: number): Memory {
-  return { ...memory, refusedKeys: new Map([...memory.refusedKeys, [version, at]]) };
 }
 
 async function configureServer(
   context: StepContext,
   action: Extract<Action, { kind: 'configure' }>,
   seen: Pick<Observation, 'at' | 'policyHashes'>,
-  memory: Memory,
   policies: ReadonlyMap<string, string>,
 ): Promise<ActResult> {
   const { token } = action.management;
-  const rejectedPolicies = new Map(memory.rejectedPolicies);
+  const succeeded = new Set<string>();
+  const rejected = new Map<string, PolicyRejection>();
   const writePolicy = async (name: string): Promise<void> => {
     try {
       await configurePolicy(context, name, policies.get(name)!, token);
-      rejectedPolicies.delete(name);
+      succeeded.add(name);
       if (action.repair) context.metrics.driftRepaired('policy');
     } catch (error) {
       if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
@@ -278,7 +286,7 @@ async function configureServer(
         { event: 'policy-rejected', policy: name, error: { code: error.code, message } },
         `policy ${name} rejected by the server; writing the others`,
       );
-      rejectedPolicies.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
+      rejected.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
     }
   };
   // Policies and token role at once: each write is whole and idempotent, none depends on
@@ -297,8 +305,9 @@ async function configureServer(
     await configureAuditDevice(context, token);
     if (action.repair) context.metrics.driftRepaired('audit-device');
   }
-  if (rejectedPolicies.size === 0) checkpoint('configured');
-  return { memory: { ...memory, rejectedPolicies } };
+  // In the action's order, whichever answered first.
+  const written = action.policies.filter((name) => succeeded.has(name));
+  return { outcome: { kind: 'configured', written, rejected } };
 }
 
 /** The file a policy came from, for the person who has to fix it. */

@@ -44,7 +44,8 @@ export function reconcileDue(
  * drops it, so the next pass reconciles in full.
  */
 export function afterDecision(memory: Memory, seen: Observation, decision: Decision): Memory {
-  if (decision.action.kind !== 'done')
+  // A scheduled snapshot is taken by a node that is otherwise done: converged all the same.
+  if (decision.action.kind !== 'done' && decision.action.kind !== 'take-snapshot')
     return memory.converged === undefined ? memory : { ...memory, converged: undefined };
   if (seen.reconcile === undefined) return memory;
   const { vault } = seen;

@@ -1,6 +1,7 @@
 import type { HealthKind } from './health.js';
-import type { Observation, PolicyRejection, VaultSeen } from './model.js';
+import type { ActOutcome, Observation, PolicyRejection, VaultSeen } from './model.js';
 import type { SealIntent } from '../store/records.js';
+import { learnSnapshot, rememberSnapshots } from './snapshots.js';
 
 /** What the last full reconcile that found everything in place saw; a cheap pass compares the server with it. */
 export interface Converged {
@@ -60,6 +61,17 @@ export interface Memory {
   unreachableSince: number | undefined;
   /** When the server last refused the stored Shamir keys as its recovery keys after a seal migration. */
   migratedKeysRefusedAt: number | undefined;
+  /** --snapshot-interval: when to look at --snapshot-to next, and the failures in a row since the last snapshot (snapshots.ts). */
+  snapshots: SnapshotSchedule | undefined;
+}
+
+export interface SnapshotSchedule {
+  /** When --snapshot-to was last looked at, or a snapshot last taken or failed. */
+  lookedAt: number;
+  /** When the newest verified snapshot seen was taken. */
+  newestAt: number | undefined;
+  /** Failed looks and takes in a row since the last snapshot: the retry pause doubles with each. */
+  failures: number;
 }
 
 export const EMPTY_MEMORY: Memory = Object.freeze({
@@ -76,6 +88,7 @@ export const EMPTY_MEMORY: Memory = Object.freeze({
   sealType: undefined,
   unreachableSince: undefined,
   migratedKeysRefusedAt: undefined,
+  snapshots: undefined,
 });
 
 /**
@@ -115,9 +128,45 @@ export function remember(memory: Memory, seen: Observation): Memory {
   if (sealedOnPurposeAtCloses !== next.sealedOnPurposeAtCloses) next = { ...next, sealedOnPurposeAtCloses };
   if (sealType !== undefined && sealType !== next.sealType) next = { ...next, sealType };
   const unreachableSince = health === 'unreachable' ? (next.unreachableSince ?? seen.at) : undefined;
-  return unreachableSince === next.unreachableSince ? next : { ...next, unreachableSince };
+  if (unreachableSince !== next.unreachableSince) next = { ...next, unreachableSince };
+  return rememberSnapshots(next, seen);
 }
 
 export function intentActive(seen: Observation): SealIntent | undefined {
   return seen.sealIntent?.kind === 'valid' && seen.sealIntent.value.active ? seen.sealIntent.value : undefined;
+}
+
+/**
+ * The memory after an action reported `outcome` at `at` (the pass's clock): the one place an
+ * action's result becomes something the next decide() reads. Pure.
+ */
+export function learn(memory: Memory, outcome: ActOutcome, at: number): Memory {
+  switch (outcome.kind) {
+    case 'acted':
+    case 'init-skipped':
+    case 'unseal-pending':
+      return memory;
+    case 'claim-lost': {
+      // Since when this generation reads empty: kept across passes that lose the same generation again.
+      const since = memory.unreadableClaim?.generation === outcome.generation ? memory.unreadableClaim.since : at;
+      return { ...memory, unreadableClaim: { generation: outcome.generation, since } };
+    }
+    case 'initialized':
+      return { ...memory, opened: true };
+    case 'unsealed':
+      return { ...memory, refusedKeys: new Map(), opened: true };
+    case 'keys-refused':
+      return { ...memory, refusedKeys: new Map([...memory.refusedKeys, [outcome.version, at]]) };
+    case 'configured': {
+      const rejectedPolicies = new Map(memory.rejectedPolicies);
+      for (const name of outcome.written) rejectedPolicies.delete(name);
+      for (const [name, rejection] of outcome.rejected) rejectedPolicies.set(name, rejection);
+      return { ...memory, rejectedPolicies };
+    }
+    case 'migrated-keys':
+      if (outcome.result === 'busy') return memory;
+      return { ...memory, migratedKeysRefusedAt: outcome.result === 'refused' ? at : undefined };
+    case 'snapshot':
+      return learnSnapshot(memory, at, outcome.takenAt);
+  }
 }

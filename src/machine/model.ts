@@ -19,6 +19,7 @@ import type {
   UnsealKeys,
   UnsealKeyVersions,
 } from '../store/records.js';
+import type { HighestServer } from '../vault/server-version.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from '../states.js';
@@ -72,7 +73,7 @@ export interface ServerSeen {
   rootTokenLive: boolean;
   /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
   provisionerRotateAt?: number;
-  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  /** When the management token enters the last third of its life, as looked up (its successor is issued then). */
   managementRenewAt?: number;
 }
 
@@ -109,6 +110,15 @@ export interface Observation {
   sealKeyRollout?: SealKeyRolloutSeen;
   /** Policy name → hash of our text, to tell a rejected text from a changed one. */
   policyHashes: ReadonlyMap<string, string>;
+  /** --snapshot-interval on an active node, when a look is due (snapshots.ts): the newest snapshot in --snapshot-to. */
+  snapshots?: SnapshotsSeen;
+}
+
+/** What one look at --snapshot-to saw: its newest verified snapshot, or why it could not be read. */
+export interface SnapshotsSeen {
+  newest: { id: string; takenAt: number; size: number } | undefined;
+  /** The destination did not answer or refused (its code and message): no snapshot is taken on this look. */
+  problem?: { code: string; message: string };
 }
 
 /**
@@ -192,7 +202,7 @@ export type Action =
       repair: boolean;
     }
   | { kind: 'issue-management-token'; rootToken: Secret }
-  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
+  | { kind: 'reissue-management-token'; record: ManagementTokenRecord }
   | {
       kind: 'issue-token';
       replaces: 'none' | 'invalid' | 'expiring';
@@ -209,14 +219,42 @@ export type Action =
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
+  /** The active node runs a newer release than the keys record names (or it names none): the downgrade guard's record, raised. */
+  | { kind: 'record-server-version'; keys: UnsealKeys & { highestServer: HighestServer } }
   /** --self-init: the first cluster id seen, recorded where a keys record would hold it. */
   | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */
   | { kind: 'adopt-migrated-keys'; keys: UnsealKeys; token: Secret; sealType: string }
   /** Static seal: this active node runs on the newest key, so its unseal re-wrapped the stored keys with it. */
   | { kind: 'record-seal-rewrap'; keyId: string }
+  /** The active node's periodic snapshot (--snapshot-interval): streamed into --snapshot-to, verified, then retention. */
+  | { kind: 'take-snapshot'; newest: string | undefined }
   | { kind: 'hold'; blocker: Blocker; pace: Pace }
   | { kind: 'done' };
+
+/**
+ * What an action did, as act() reports it: facts, not decisions. learn() (memory.ts) records
+ * what the next decide() needs of them; everything else the next observe() sees for itself.
+ */
+export type ActOutcome =
+  /** Done; nothing in it the next pass cannot observe. */
+  | { kind: 'acted' }
+  /** Another replica created this claim generation first. */
+  | { kind: 'claim-lost'; generation: number }
+  /** The node turned out initialized once the claim was made (it joined its cluster): not initialized. */
+  | { kind: 'init-skipped' }
+  /** sys/init answered and the keys are stored. */
+  | { kind: 'initialized' }
+  | { kind: 'unsealed' }
+  /** The server refused this key version from zero progress, or took every share and wanted more. */
+  | { kind: 'keys-refused'; version: number }
+  /** Still sealed for a reason that passes (a joining node, someone else's shares): look again soon. */
+  | { kind: 'unseal-pending' }
+  /** Policies written, and those the server refused with why. */
+  | { kind: 'configured'; written: readonly string[]; rejected: ReadonlyMap<string, PolicyRejection> }
+  | { kind: 'migrated-keys'; result: 'adopted' | 'refused' | 'busy' }
+  /** A scheduled snapshot: when it was taken, or undefined when it failed. */
+  | { kind: 'snapshot'; takenAt: number | undefined };
 
 export interface Decision {
   state: State;

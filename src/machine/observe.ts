@@ -3,14 +3,18 @@ import { BootstrapError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { auditDeviceDiffers, planConfiguration } from '../steps/configure.js';
 import { resolveManagementToken } from '../steps/management-token.js';
-import { judgeProvisionerToken, rotationTime } from '../steps/tokens.js';
+import { judgeProvisionerToken } from '../steps/tokens.js';
+import { renewalTime } from './token-stage.js';
 import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
 import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
+import { downgradeOf, type HighestServer } from '../vault/server-version.js';
 import { reconcileDue } from './cadence.js';
 import { observeSealKeyRollout } from '../seal-key/rewrap.js';
 import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
 import { together } from '../wait.js';
+import { snapshotLookDue } from './snapshots.js';
+import { observeSnapshots } from '../snapshots/in-loop.js';
 
 /**
  * One pass's look at the world: the server's health (and seal type where it matters), the
@@ -37,6 +41,9 @@ export async function observe(
   if (reconcile === undefined && memory.converged !== undefined) Object.assign(vault, memory.converged.sealStatus);
   else await observeSealStatus(context, vault);
   const seen: Observation = { at, vault, reconcile, spool, policyHashes };
+  // --snapshot-interval: the active node looks at --snapshot-to when its schedule says so, cheap passes included.
+  if (spool === undefined && snapshotLookDue(context.config.snapshots?.intervalMs, memory, vault.health, at))
+    seen.snapshots = await observeSnapshots(context);
   if (spool !== undefined || reconcile === undefined) return seen;
   if (vault.health === 'uninitialized') {
     seen.keys = await records.inspectUnsealKeys();
@@ -52,6 +59,9 @@ export async function observe(
     [seen.sealIntent, seen.keys] = await together([records.inspectSealIntent(), records.inspectUnsealKeys()]);
     // --self-init: the server keeps no keys with us; its cluster id record is the split-brain check.
     const selfInitialized = context.config.selfInit !== undefined && seen.keys.kind === 'absent';
+    // An older release over newer data (the downgrade guard) is not asked anything more: it may not even serve.
+    if (seen.keys.kind === 'valid' && !isActive(seen.sealIntent) && isDowngrade(vault, seen.keys.value.highestServer))
+      return seen;
     if (selfInitialized) seen.selfInitCluster = await records.inspectSelfInitCluster();
     if (seen.keys.kind === 'valid' || selfInitialized) {
       [seen.provisionerToken, seen.rootToken, seen.managementToken] = await together([
@@ -75,6 +85,10 @@ export async function observe(
     }
   }
   return seen;
+}
+
+function isDowngrade(vault: VaultSeen, highest: HighestServer | undefined): boolean {
+  return downgradeOf({ kind: vault.serverKind, version: vault.version }, highest, '') !== undefined;
 }
 
 function isActive(intent: StoredRecord<SealIntent>): boolean {
@@ -157,7 +171,7 @@ async function observeServer(
   ]);
   if (verdict !== undefined) {
     provisionerToken = verdict.kind;
-    if (verdict.kind !== 'invalid') provisionerRotateAt = rotationTime(verdict.info, at);
+    if (verdict.kind !== 'invalid') provisionerRotateAt = renewalTime(verdict.info, at);
   }
   const known = {
     managementToken: management.source,

@@ -1,15 +1,17 @@
 import { checkpoint } from '../checkpoints.js';
 import { loadPolicies } from '../policy.js';
 import { formatDuration } from '../duration.js';
-import { BootstrapError, describeError, isAborted, isTransientError } from '../errors.js';
+import { BootstrapError, describeError, isAborted } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 import { act } from './act.js';
 import { afterDecision, afterFailure, awayPauseMs } from './cadence.js';
 import {
   decide,
+  decideFailure,
   decideSettings,
   describeAction,
   EMPTY_MEMORY,
+  learn,
   remember,
   type DecideSettings,
   type Memory,
@@ -41,6 +43,7 @@ export class Runner {
   #policies: ReadonlyMap<string, string>;
   #policiesReadAt = Number.NEGATIVE_INFINITY;
   #said = '';
+  #snapshotting = false;
   readonly #waker = new Waker();
   readonly #errorBackoff = new Backoff(500, 15_000);
 
@@ -67,10 +70,11 @@ export class Runner {
   /**
    * When the loop last started a pass: /healthz says stuck when this grows old. Retrying a
    * store write that holds the only copy of the keys is progress, not a hang: a liveness
-   * restart then would only risk the keys.
+   * restart then would only risk the keys. A snapshot streaming is progress too (bounded by its
+   * transfer deadline, and ended sooner when its bytes stop).
    */
   get lastBeat(): number {
-    return this.#context.secretsInFlight.active ? Date.now() : this.#lastBeat;
+    return this.#context.secretsInFlight.active || this.#snapshotting ? Date.now() : this.#lastBeat;
   }
 
   /** Look again now (a connection to the server closed, or a probe saw it change). */
@@ -113,6 +117,8 @@ export class Runner {
       metrics.vaultUp(seen.vault.health !== 'unreachable');
       if (seen.sealIntent !== undefined)
         metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
+      if (seen.snapshots?.newest !== undefined)
+        metrics.snapshotTaken(seen.snapshots.newest.size, seen.snapshots.newest.takenAt / 1000);
       if (seen.keys?.kind === 'valid') metrics.keysCreated(seen.keys.value.rotatedAt ?? seen.keys.value.initializedAt);
       if (seen.provisionerToken?.kind === 'valid')
         metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);
@@ -144,10 +150,13 @@ export class Runner {
           'act',
         );
       }
-      const result = await act(this.#context, action, seen, this.#memory, this.#policies, (state, reason) =>
+      this.#snapshotting = action.kind === 'take-snapshot';
+      const result = await act(this.#context, action, seen, this.#policies, (state, reason) =>
         this.#enter(state, reason),
-      );
-      this.#memory = result.memory;
+      ).finally(() => (this.#snapshotting = false));
+      this.#memory = learn(this.#memory, result.outcome, seen.at);
+      // Configured: every policy written, none refused now or earlier (a refused one stays so until its text changes).
+      if (result.outcome.kind === 'configured' && this.#memory.rejectedPolicies.size === 0) checkpoint('configured');
       // reconcile: why this pass read the store and the server's configuration; null for a cheap pass.
       this.#context.log.debug(
         {
@@ -169,14 +178,16 @@ export class Runner {
   /**
    * The error policy: a transient fault (network, 5xx, 429, throttling) keeps the state and
    * backs off; anything else needs a person: blocked, said once, re-checked slowly, and with
-   * --once the run ends with the documented code.
+   * --once the run ends with the documented code. An error that is not ours is a bug
+   * (`internal-error`): not retried as transient, logged once with its stack, exit 1 with --once.
    */
   #onError(error: unknown): Outcome | number {
     const { log, metrics, config } = this.#context;
     const described = describeError(error);
     this.#memory = afterFailure(this.#memory);
     if (error instanceof BootstrapError && error.code.startsWith('STORE_')) metrics.storeError('pass');
-    if (isTransientError(error)) {
+    const decision = decideFailure(error);
+    if (decision.action.kind !== 'hold') {
       this.#sayOnce(`transient:${described.message}`, () =>
         log.warn(
           { event: 'transient-failure', state: this.#state, error: described },
@@ -185,9 +196,9 @@ export class Runner {
       );
       return this.#errorBackoff.next();
     }
-    const blocker = blockerOf(error);
-    this.#enter('blocked', described.message);
-    this.#block(blocker, described.message);
+    const { blocker } = decision.action;
+    this.#enter(decision.state, decision.reason);
+    this.#block(blocker, decision.reason, described);
     if (config.once) return ONCE_OUTCOME[blocker] ?? 'needs-person';
     return SLOW_RECHECK_MS;
   }
@@ -239,12 +250,15 @@ export class Runner {
   }
 
   /** Sets the blocker in force; logs each new one once, not every pass. */
-  #block(blocker: Blocker | undefined, reason: string): void {
+  #block(blocker: Blocker | undefined, reason: string, error?: ReturnType<typeof describeError>): void {
     if (blocker !== this.#blocker) this.#context.metrics.blocked(blocker);
     this.#blocker = blocker;
     if (blocker === undefined) return;
     this.#sayOnce(`blocked:${blocker}:${reason}`, () =>
-      this.#context.log.error({ event: 'blocked', blocker, reason }, 'needs a person'),
+      this.#context.log.error(
+        { event: 'blocked', blocker, reason, ...(error === undefined ? {} : { error }) },
+        'needs a person',
+      ),
     );
   }
 
@@ -253,30 +267,6 @@ export class Runner {
     if (key === this.#said) return;
     this.#said = key;
     say();
-  }
-}
-
-function blockerOf(error: unknown): Blocker {
-  if (!(error instanceof BootstrapError)) return 'vault-request-rejected';
-  switch (error.code) {
-    case 'STORE_DENIED':
-    case 'STORE_NOT_FOUND':
-      return 'store-denied';
-    case 'STORE_CORRUPT':
-      return 'store-record-invalid';
-    case 'KEYS_REJECTED':
-      return 'keys-rejected';
-    case 'POLICY_REJECTED':
-      return 'policy-rejected';
-    case 'NO_MANAGEMENT_TOKEN':
-      return 'no-management-token';
-    case 'INTERNAL':
-      return 'internal-error';
-    case 'CONFIG_INVALID':
-      // A configuration the server's answer shows to be unusable, found while acting.
-      return 'config-rejected';
-    default:
-      return 'vault-request-rejected';
   }
 }
 

@@ -23,6 +23,8 @@ export interface DecideSettings {
   selfInit: boolean;
   selfInitClusterName: string;
   sealKeyRolloutName: string;
+  /** --snapshot-interval (run): the active node takes a snapshot when the newest is this old; undefined: none in the loop. */
+  snapshotIntervalMs: number | undefined;
 }
 
 export function decideSettings(config: Config, names: SecretNames): DecideSettings {
@@ -41,6 +43,7 @@ export function decideSettings(config: Config, names: SecretNames): DecideSettin
     selfInit: config.selfInit !== undefined,
     selfInitClusterName: names.selfInitCluster,
     sealKeyRolloutName: names.sealKeyRollout,
+    snapshotIntervalMs: config.snapshots?.intervalMs,
   };
 }
 

@@ -153,6 +153,32 @@ export async function readCatalog(store: ObjectStore): Promise<Catalog> {
   return { snapshots, invalid, orphans };
 }
 
+/**
+ * The newest verified snapshot, read cheaply: one listing, then the manifests newest first (ids
+ * sort by time) until one decodes and its data object is there at the recorded size. Usually one
+ * small read, where readCatalog reads every manifest. Undefined when none counts.
+ */
+export async function newestSnapshot(store: ObjectStore): Promise<SnapshotManifest | undefined> {
+  const objects = await store.list();
+  const byName = new Map(objects.map((object) => [object.name, object]));
+  const manifests = objects
+    .filter((object) => object.name.startsWith('snapshot-') && object.name.endsWith(MANIFEST_SUFFIX))
+    .map((object) => object.name)
+    .sort()
+    .reverse();
+  for (const name of manifests) {
+    let manifest: SnapshotManifest;
+    try {
+      manifest = decodeManifest(await readSmall(store, name));
+    } catch (error) {
+      if (error instanceof BootstrapError && error.code !== 'SNAPSHOT_INVALID') throw error;
+      continue;
+    }
+    if (byName.get(manifest.object)?.size === manifest.size) return manifest;
+  }
+  return undefined;
+}
+
 async function readSmall(store: ObjectStore, name: string): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;

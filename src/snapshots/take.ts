@@ -24,6 +24,7 @@ export interface SnapshotResult {
   sha256: string;
   keysVersion: number | null;
   clusterId: string;
+  takenAt: string;
   /** Snapshot ids retention removed after this one was published. */
   removed: string[];
 }
@@ -110,7 +111,15 @@ export async function takeSnapshot(
     'snapshot verified and published',
   );
   const removed = await applyRetention(context, objects, settings);
-  return { id, size: manifest.size, sha256: manifest.sha256, keysVersion, clusterId, removed };
+  return {
+    id,
+    size: manifest.size,
+    sha256: manifest.sha256,
+    keysVersion,
+    clusterId,
+    takenAt: manifest.takenAt,
+    removed,
+  };
 }
 
 /** Retention, after a successful upload only: never the newest verified snapshot; dead uploads once a day old. */

@@ -1,5 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../errors.js';
+import { BootstrapError, ConfigError } from '../errors.js';
+import type { StepContext } from '../steps/context.js';
+import type { Deadlines } from '../deadlines.js';
+import { DeadlineObjectStore } from './deadline.js';
 import type { ObjectStore, SnapshotTarget } from './types.js';
 
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
@@ -50,10 +53,15 @@ export function parseSnapshotTarget(
 }
 
 /**
- * Builds the object store of a target. The SDKs are imported here, on demand: a sidecar with no
- * --snapshot-to (or a file:// one) never loads @aws-sdk/client-s3 or @google-cloud/storage.
+ * Builds the object store of a target, every call of it within its deadline (deadline.ts). The
+ * SDKs are imported here, on demand: a sidecar with no --snapshot-to (or a file:// one) never
+ * loads @aws-sdk/client-s3 or @google-cloud/storage.
  */
-export async function createObjectStore(target: SnapshotTarget): Promise<ObjectStore> {
+export async function createObjectStore(target: SnapshotTarget, deadlines: Deadlines): Promise<ObjectStore> {
+  return new DeadlineObjectStore(await createBackend(target), deadlines);
+}
+
+async function createBackend(target: SnapshotTarget): Promise<ObjectStore> {
   switch (target.kind) {
     case 'file': {
       const { FileObjectStore } = await import('./file.js');
@@ -67,5 +75,17 @@ export async function createObjectStore(target: SnapshotTarget): Promise<ObjectS
       const { GcsObjectStore } = await import('./gcs.js');
       return new GcsObjectStore(target);
     }
+  }
+}
+
+/** Opens --snapshot-to for the length of `work` (the SDK of its kind is loaded only now). */
+export async function withObjectStore<T>(context: StepContext, work: (objects: ObjectStore) => Promise<T>): Promise<T> {
+  const settings = context.config.snapshots;
+  if (settings === undefined) throw new BootstrapError('CONFIG_INVALID', '--snapshot-to/VB_SNAPSHOT_TO: required');
+  const objects = await createObjectStore(settings.target, context.deadlines);
+  try {
+    return await work(objects);
+  } finally {
+    await objects.close().catch(() => undefined);
   }
 }

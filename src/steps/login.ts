@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { tokenStage } from '../machine/token-stage.js';
 import { Secret } from '../secret.js';
 import type { StepContext } from './context.js';
 
@@ -20,10 +21,8 @@ export class LoginSession {
     const login = config.selfInit;
     if (login === undefined) return { kind: 'rejected', problem: 'no login configured (--self-init)' };
     if (this.#token !== undefined) {
-      const info = await vault.lookupSelf(this.#token, { signal });
-      const inLastThird =
-        info !== undefined && info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds;
-      if (info !== undefined && !inLastThird) return { kind: 'token', token: this.#token };
+      if (tokenStage(await vault.lookupSelf(this.#token, { signal })) === 'valid')
+        return { kind: 'token', token: this.#token };
       this.#token = undefined;
     }
     let secret: Secret;

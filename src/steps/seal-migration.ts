@@ -8,6 +8,7 @@ import { serverKindOf } from '../vault/servers.js';
 import type { StepContext } from './context.js';
 import { managementToken } from './management-token.js';
 import { sleep } from '../wait.js';
+import { refuseDowngrade } from './server-version.js';
 import { retryUntilStored } from './store-secrets.js';
 
 /**
@@ -50,6 +51,8 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   const active = stored.active?.record;
   if (active === undefined)
     throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
+  // An older release over newer data (a KMS overlay's 2.6.2 over a 2.7.2 cluster) is not migrated: exit 2 before anything.
+  await refuseDowngrade(context, 'migrate-seal', active.highestServer);
   // A run that stopped after recording the recovery keys: nothing is left to do.
   if (active.type === 'recovery' && active.migratedAt !== undefined && !seal.migration && !seal.sealed) {
     log.info(
@@ -78,7 +81,7 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   if (!alreadyMigrated) {
     if (!seal.migration)
       throw new BootstrapError(
-        'VAULT_SEALED',
+        'SEAL_FAILING',
         `migrate-seal: the server's ${target} seal has not unsealed it and no migration is in progress: the seal (KMS) is failing (README: recovery)`,
       );
     if (recordedAt === undefined) {
@@ -114,19 +117,39 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   return { from: 'shamir', to: target, version: versions.count, alreadyMigrated };
 }
 
-/** Submits the keys from zero progress, each with migrate=true, until the server reports unsealed. */
+/** How many times a round of shares is submitted when the server answers one with a transient failure (5xx). */
+const MIGRATE_ROUNDS = 3;
+
+/**
+ * Submits the keys from zero progress, each with migrate=true, until the server reports unsealed.
+ * A transient failure (a 5xx: OpenBao 2.6.2 once answered a share with 500 "barrier seal type of
+ * shamir does not match loaded type of awskms" under load) starts a new round from zero progress,
+ * after checking the server has not unsealed meanwhile; a refusal (400) is final.
+ */
 async function submitWithMigrate(context: StepContext, keys: UnsealKeys): Promise<void> {
-  const { vault, metrics, signal } = context;
-  await vault.resetUnseal({ signal });
-  for (const key of keys.keys) {
-    const answer = await vault.unseal(key, { signal }, { migrate: true });
-    metrics.unsealSubmitted();
-    if (!answer.sealed) return;
+  const { vault, metrics, signal, log } = context;
+  for (let round = 1; ; round += 1) {
+    try {
+      await vault.resetUnseal({ signal });
+      for (const key of keys.keys) {
+        const answer = await vault.unseal(key, { signal }, { migrate: true });
+        metrics.unsealSubmitted();
+        if (!answer.sealed) return;
+      }
+      throw new BootstrapError(
+        'KEYS_REJECTED',
+        `migrate-seal: every stored share was submitted and the server is still sealed (it wants more shares than ${context.records.names.unsealKeys} holds)`,
+      );
+    } catch (error) {
+      if (!(error instanceof BootstrapError) || !error.transient || round >= MIGRATE_ROUNDS) throw error;
+      log.warn(
+        { event: 'migration-unseal-retried', round, error: { code: error.code, message: error.message } },
+        'the server failed a share submitted with migrate; submitting the shares again from zero progress',
+      );
+      await sleep(1_000 * round, signal);
+      if (!(await vault.sealStatus({ signal })).sealed) return;
+    }
   }
-  throw new BootstrapError(
-    'KEYS_REJECTED',
-    `migrate-seal: every stored share was submitted and the server is still sealed (it wants more shares than ${context.records.names.unsealKeys} holds)`,
-  );
 }
 
 async function waitUntilActive(context: StepContext): Promise<void> {

@@ -2,6 +2,7 @@ import { checkpoint } from '../checkpoints.js';
 import type { Secret } from '../secret.js';
 import type { ProvisionerToken, RootToken } from '../store/records.js';
 import type { TokenInfo } from '../vault/api.js';
+import { tokenStage } from '../machine/token-stage.js';
 import { PROVISIONER_POLICY, PROVISIONER_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
 import { retryUntilStored } from './store-secrets.js';
@@ -12,34 +13,17 @@ export type ProvisionerTokenState =
   | { kind: 'rotate'; stored: ProvisionerToken; info: TokenInfo }
   | { kind: 'valid'; stored: ProvisionerToken; info: TokenInfo };
 
-/** Looks the stored provisioner token up (with itself): kept while valid and not in the last third of its life. */
-export async function inspectProvisionerToken(context: StepContext): Promise<ProvisionerTokenState> {
-  const stored = await context.records.readProvisionerToken();
-  return stored === undefined ? { kind: 'missing' } : judgeProvisionerToken(context, stored);
-}
-
-/** The verdict on a stored provisioner token, from looking it up on this server with itself. */
+/** The verdict on a stored provisioner token, from looking it up on this server with itself (token-stage.ts judges it). */
 export async function judgeProvisionerToken(
   context: StepContext,
   stored: ProvisionerToken,
 ): Promise<Exclude<ProvisionerTokenState, { kind: 'missing' }>> {
   const info = await context.vault.lookupSelf(stored.token, { signal: context.signal });
-  if (info === undefined || !info.policies.includes(PROVISIONER_POLICY)) return { kind: 'invalid', stored };
-  const inLastThird = info.creationTtlSeconds > 0 && info.ttlSeconds * 3 < info.creationTtlSeconds;
-  return { kind: inLastThird ? 'rotate' : 'valid', stored, info };
+  const stage = tokenStage(info, PROVISIONER_POLICY);
+  if (info === undefined || stage === 'invalid') return { kind: 'invalid', stored };
+  return { kind: stage === 'renew' ? 'rotate' : 'valid', stored, info };
 }
 
-/** When a token looked up at `at` enters the last third of its life (the rule above); undefined if it never expires. */
-export function rotationTime(info: TokenInfo, at: number): number | undefined {
-  if (info.creationTtlSeconds <= 0) return undefined;
-  return at + (info.ttlSeconds - info.creationTtlSeconds / 3) * 1000;
-}
-
-/**
- * Issues a provisioner token through the role, stores it as a new version (retrying until
- * stored), then revokes the one it replaces. The token exists only in memory between
- * creation and storage, so that stretch counts as secrets in flight.
- */
 /** The stored form of a token just created: what CI (or the sidecar) needs, and when it expires. */
 export function tokenRecord(
   created: Pick<ProvisionerToken, 'token' | 'accessor' | 'policies'>,
@@ -71,6 +55,11 @@ export function previousTokenPlan(
   return { kind: 'revoke-at', at: now + overlapMs };
 }
 
+/**
+ * Issues a provisioner token through the role, stores it as a new version (retrying until
+ * stored), then revokes the one it replaces. The token exists only in memory between
+ * creation and storage, so that stretch counts as secrets in flight.
+ */
 export async function issueProvisionerToken(
   context: StepContext,
   managementToken: Secret,
@@ -84,7 +73,12 @@ export async function issueProvisionerToken(
       ? undefined
       : previousTokenPlan(replaces, config.provisionerOverlapMs, replaced.expiresAt, Date.now());
   const issued = await context.secretsInFlight.hold(async () => {
-    const created = await vault.createTokenWithRole(PROVISIONER_ROLE, ttlSeconds, managementToken);
+    const created = await vault.createTokenWithRole(
+      PROVISIONER_ROLE,
+      ttlSeconds,
+      'vault-bootstrap-provisioner',
+      managementToken,
+    );
     checkpoint('token-created');
     const record: ProvisionerToken = {
       ...tokenRecord(created, ttlSeconds),

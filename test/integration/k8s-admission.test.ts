@@ -63,6 +63,61 @@ describe.skipIf(missing !== undefined)(
       }
     };
     const imagePatch = (image: string) => ({ spec: { containers: [{ name: 'openbao', image }] } });
+    const asAccount = (name: string) => ({
+      ...AS_SERVER,
+      'Impersonate-User': `system:serviceaccount:${NAMESPACE}:${name}`,
+    });
+    const create = async (collection: string, object: object, what: string) =>
+      ok(await api.request('POST', `/api/v1/namespaces/${NAMESPACE}/${collection}`, object), what);
+    /** A pod running as `account`, and a Role letting `editor` update and patch it (what base/rbac.yaml gives the server). */
+    const podEditableBy = async (pod: string, account: string, editor: string) => {
+      for (const name of new Set([account, editor]))
+        if ((await api.request('GET', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/${name}`)).status === 404)
+          await create('serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } }, name);
+      await create(
+        'pods',
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: pod },
+          spec: {
+            serviceAccountName: account,
+            automountServiceAccountToken: false,
+            containers: [{ name: 'openbao', image: 'quay.io/openbao/openbao:2.7.2' }],
+          },
+        },
+        `pod ${pod}`,
+      );
+      ok(
+        await api.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NAMESPACE}/roles`, {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: `edit-${pod}` },
+          rules: [{ apiGroups: [''], resources: ['pods'], resourceNames: [pod], verbs: ['get', 'update', 'patch'] }],
+        }),
+        `role for ${pod}`,
+      );
+      ok(
+        await api.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NAMESPACE}/rolebindings`, {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: `edit-${pod}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `edit-${pod}` },
+          subjects: [{ kind: 'ServiceAccount', name: editor, namespace: NAMESPACE }],
+        }),
+        `role binding for ${pod}`,
+      );
+    };
+    const patchImageAs = async (pod: string, account: string) =>
+      (
+        await api.request(
+          'PATCH',
+          `/api/v1/namespaces/${NAMESPACE}/pods/${pod}?dryRun=All`,
+          imagePatch('attacker.example/openbao:evil'),
+          STRATEGIC,
+          asAccount(account),
+        )
+      ).status;
 
     beforeAll(async () => {
       api = await KubeApiServer.start();
@@ -184,6 +239,35 @@ describe.skipIf(missing !== undefined)(
       ok(
         await api.request('PATCH', `${POD}?dryRun=All`, imagePatch('quay.io/openbao/openbao:2.7.3'), STRATEGIC),
         'image patch by an administrator',
+      );
+    });
+
+    it("follows the names in use: a renamed server account (a namePrefix, a chart's serviceAccount.name) is held to its pod's metadata too; the Vault chart's account to any pod; an account changing a pod it does not run as is unaffected", async () => {
+      await apply(ADMISSION);
+      // As kustomize's namePrefix renames the base (ServiceAccount, serviceAccountName, Role): no edit of the policy.
+      await podEditableBy('prod-openbao-0', 'prod-openbao', 'prod-openbao');
+      // The Vault chart's account, on a pod it does not run as (a chart discovery Role left on).
+      await podEditableBy('vault-1', 'default', 'vault');
+      // A controller of some other workload, changing a pod that runs as another account.
+      await podEditableBy('worker-0', 'default', 'controller');
+      await until(
+        'the admission policy in force',
+        async () => ((await patchImageAs('prod-openbao-0', 'prod-openbao')) === 403 ? true : undefined),
+        60_000,
+        250,
+      );
+      expect(await patchImageAs('vault-1', 'vault')).toBe(403);
+      expect(await patchImageAs('worker-0', 'controller')).toBe(200);
+      // The renamed account still labels its own pod (service registration).
+      ok(
+        await api.request(
+          'PATCH',
+          `/api/v1/namespaces/${NAMESPACE}/pods/prod-openbao-0`,
+          { metadata: { labels: { 'openbao-active': 'true' } } },
+          STRATEGIC,
+          asAccount('prod-openbao'),
+        ),
+        'label patch by the renamed account',
       );
     });
   },

@@ -886,7 +886,8 @@ describe.skipIf(skipReason !== undefined)('Helm values for the official charts (
           .filter((variable: any) => variable.value !== undefined)
           .map((variable: any) => [variable.name, variable.value]),
       );
-      expect(environment.VAULT_TLS_SERVER_NAME).toBe(`$(POD_NAME).${release}-internal`);
+      // Under the namespace, as the base's: Node refuses a wildcard over one label (*.openbao-internal).
+      expect(environment.VAULT_TLS_SERVER_NAME).toBe(`$(POD_NAME).${release}-internal.$(POD_NAMESPACE).svc`);
       const { VAULT_CACERT, ...rest } = environment;
       // --spool-dir reads the pod's filesystem; the volume is checked below instead.
       const args = (sidecar.args ?? []).filter((arg) => !arg.startsWith('--spool-dir='));

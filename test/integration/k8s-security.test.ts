@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOWED_SKIPS, CHECKOV, NEVER_SKIPPED, scan, type Scan } from '../helpers/checkov.js';
@@ -259,7 +259,7 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
   );
 
   it.each(OVERLAYS)(
-    "%s: the admission policy keeps the server's account to pod metadata; metadata egress only on GCP, as two exact rules; on EKS the server container gets no IAM role",
+    "%s: the admission policy keeps the server's account to pod metadata; metadata egress only on GCP, as two exact rules, and only to the pods that ask it (not the Job layout's server pods); on EKS the server container gets no IAM role",
     (overlay) => {
       const objects = objectsOf(overlay);
       const policy = objects.find(
@@ -278,6 +278,17 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
       expect(binding.spec).toEqual({ policyName: 'openbao-pod-metadata-only', validationActions: ['Deny'] });
 
       const gcp = objects.some((object) => object.kind === 'ConfigMap' && object.data?.VB_STORE === 'gcp');
+      const gcpckmsSeal = objects.some(
+        (object) =>
+          object.kind === 'ConfigMap' &&
+          Object.values(object.data ?? {}).some((file) => /seal "gcpckms"/.test(String(file))),
+      );
+      const sidecar = objects
+        .find((object) => object.kind === 'StatefulSet')
+        .spec.template.spec.containers.some((container: any) => container.name === 'vault-bootstrap');
+      // Who in the server pods asks the metadata server: the sidecar (Workload Identity for the
+      // store), the gcpckms seal. In the Job layout without that seal, nothing: no rule.
+      const serverNeedsMetadata = gcp && (sidecar || gcpckmsSeal);
       for (const networkPolicy of objects.filter(
         (object) => object.kind === 'NetworkPolicy' && object.metadata.name !== 'default-deny',
       )) {
@@ -294,7 +305,8 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
             what,
           ).not.toEqual(expect.arrayContaining([80]));
         }
-        if (!gcp) {
+        const needsMetadata = networkPolicy.metadata.name === 'openbao' ? serverNeedsMetadata : gcp;
+        if (!needsMetadata) {
           expect(metadataRules, what).toEqual([]);
           continue;
         }
@@ -350,6 +362,48 @@ describe.skipIf(skipReason !== undefined)('identity, network and audit in every 
     }
   });
 });
+
+describe.skipIf(skipReason !== undefined)(
+  'components/egress-cidrs: HTTPS to named ranges instead of any address',
+  () => {
+    // Every overlay with the component: the HTTPS rules name address ranges (the example ones of
+    // the component), and nothing else of the NetworkPolicies changes.
+    it.each(OVERLAYS)('%s', (overlay) => {
+      const directory = join(workDirectory, 'egress-cidrs', overlay);
+      mkdirSync(directory, { recursive: true });
+      const k8s = relative(directory, join(ROOT, 'k8s'));
+      writeFileSync(
+        join(directory, 'kustomization.yaml'),
+        [
+          'apiVersion: kustomize.config.k8s.io/v1beta1',
+          'kind: Kustomization',
+          `resources: [${k8s}/overlays/${overlay}]`,
+          `components: [${k8s}/components/egress-cidrs]`,
+          '',
+        ].join('\n'),
+      );
+      const networkPolicies = (objects: any[]) =>
+        objects.filter((object) => object.kind === 'NetworkPolicy' && object.metadata.name !== 'default-deny');
+      const narrowed = networkPolicies(
+        yamlDocuments(execFileSync(KUSTOMIZE, ['build', directory], { encoding: 'utf8' })),
+      );
+      const before = networkPolicies(yamlDocuments(readFileSync(join(renders, `${overlay}.yaml`), 'utf8')));
+      expect(narrowed.map((policy) => policy.metadata.name)).toEqual(before.map((policy) => policy.metadata.name));
+      for (const [index, policy] of narrowed.entries()) {
+        const https = policy.spec.egress.filter((rule: any) =>
+          (rule.ports ?? []).some((port: any) => port.port === 443 || port.port === 6443),
+        );
+        expect(https, policy.metadata.name).toHaveLength(1);
+        expect(https[0].to?.length, policy.metadata.name).toBeGreaterThan(0);
+        for (const peer of https[0].to) expect(Object.keys(peer), policy.metadata.name).toEqual(['ipBlock']);
+        // Only the HTTPS rule gained a `to`; every other rule, and ingress, are the overlay's own.
+        const { to: _ranges, ...rest } = https[0];
+        const withoutRanges = policy.spec.egress.map((rule: any) => (rule === https[0] ? rest : rule));
+        expect({ ...policy.spec, egress: withoutRanges }, policy.metadata.name).toEqual(before[index].spec);
+      }
+    });
+  },
+);
 
 describe.skipIf(skipReason !== undefined)('the Helm values (k8s/helm)', () => {
   it.each(['vault', 'openbao'])(

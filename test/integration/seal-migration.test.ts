@@ -103,7 +103,7 @@ describeEachKmsServer('seal migration Shamir → awskms', (build) => {
     expect(calls(proxy)).toEqual(before);
 
     const migrated = await runCli(['migrate-seal', ...storeArgs]);
-    expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
+    expect(migrated.code, `${migrated.stdout}${migrated.stderr}\nserver:\n${server.output()}`).toBe(0);
     expect(JSON.parse(migrated.stdout.trim())).toMatchObject({ from: 'shamir', to: 'awskms', alreadyMigrated: false });
     const versions = await keyVersions(store);
     // First the intent (pending), then the confirmed recovery keys: the same key bytes throughout.

@@ -16,4 +16,5 @@ export const SETTINGS: DecideSettings = {
   selfInit: false,
   selfInitClusterName: 'vault-self-init-cluster',
   sealKeyRolloutName: 'vault-seal-key-rollout',
+  snapshotIntervalMs: undefined,
 };

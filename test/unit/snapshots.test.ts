@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { decodeManifest, planRetention, VerifyingStream, type SnapshotManifest } from '../../src/snapshots/catalog.js';
 import { parseSnapshotTarget } from '../../src/snapshots/target.js';
+import { DeadlineObjectStore } from '../../src/snapshots/deadline.js';
+import type { ObjectStore } from '../../src/snapshots/types.js';
+import { Deadlines } from '../../src/deadlines.js';
 
 const sink = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 const verify = async (chunks: Buffer[]) => {
@@ -125,5 +128,54 @@ describe('--snapshot-to', () => {
     expect(() =>
       loadConfig(['snapshot', '--store', 'file', '--snapshot-to', 'file:///x', '--snapshot-kms-key', 'k'], {}),
     ).toThrow(/^--snapshot-kms-key/);
+  });
+});
+
+describe('--snapshot-interval', () => {
+  it('run only, with --snapshot-to, at least 1s; env VB_SNAPSHOT_INTERVAL', () => {
+    const run = (extra: string[], env: Record<string, string> = {}) =>
+      loadConfig(['run', '--store', 'file', '--snapshot-to', 'file:///x', ...extra], env);
+    expect(run([], { VB_SNAPSHOT_INTERVAL: '6h' }).snapshots?.intervalMs).toBe(6 * 3_600_000);
+    expect(run([]).snapshots?.intervalMs).toBeUndefined();
+    expect(() => run(['--snapshot-interval', '500ms'])).toThrow(/^--snapshot-interval: must be at least 1s/);
+    expect(() => run(['--snapshot-interval', 'daily'])).toThrow(/^--snapshot-interval: expected a duration/);
+    expect(() => loadConfig(['run', '--store', 'file', '--snapshot-interval', '1h'], {})).toThrow(
+      /^--snapshot-interval: only valid with --snapshot-to/,
+    );
+  });
+});
+
+describe('every object store call has a deadline', () => {
+  /** A destination that never answers: every call hangs until its signal says stop. */
+  const hung: ObjectStore = {
+    kind: 's3',
+    location: 's3://hung/p',
+    put: (_name, _body, options) =>
+      new Promise((_resolve, reject) => options.signal?.addEventListener('abort', () => reject(new Error('aborted')))),
+    list: () => new Promise(() => undefined),
+    get: () => new Promise(() => undefined),
+    delete: () => new Promise(() => undefined),
+    close: async () => undefined,
+  };
+
+  it('a listing, a read, a delete and an upload each end, named, as SNAPSHOT_STORE_UNAVAILABLE (transient)', async () => {
+    const body = Readable.from([Buffer.from([0x1f, 0x8b])]);
+    for (const call of [
+      (objects: ObjectStore) => objects.list(),
+      (objects: ObjectStore) => objects.get('a.manifest.json'),
+      (objects: ObjectStore) => objects.delete('a.snap'),
+      (objects: ObjectStore) => objects.put('a.snap', body, { contentType: 'application/gzip' }),
+    ]) {
+      const deadlines = new Deadlines();
+      // The run's end cuts each call's own deadline short: the same path a call's own deadline takes.
+      deadlines.endRunAt(Date.now() + 100, 0);
+      const error = await call(new DeadlineObjectStore(hung, deadlines)).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'SNAPSHOT_STORE_UNAVAILABLE', transient: true });
+      expect((error as Error).message).toMatch(
+        /^s3:\/\/hung\/p (list|read a\.manifest\.json|delete a\.snap|upload a\.snap): no answer within its \d+ ms deadline$/,
+      );
+    }
+    // The upload's body was ended with it: the server's stream is not left open.
+    expect(body.destroyed).toBe(true);
   });
 });
