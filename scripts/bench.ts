@@ -507,7 +507,7 @@ What is measured
       aws: the same loop against moto (2 restarts). gcp: no Secret Manager emulator installs here, so only the start-up:
       the SDK loaded and its start-up probe refused by a closed loopback port until --once --timeout 5s ends the run (exit 4).
     Process start → first request: a stand-in HTTP server on loopback notes the first request of any kind (${sidecar.ours.startToFirstRequestMs.length} spawns each).
-  Quiet rows: a converged sidecar left alone ${quiet.ours.windowSeconds} s (from 2 s after /readyz 200), recording proxies in front of moto and OpenBao.
+  Quiet rows: a converged sidecar left alone ${quiet.ours.windowSeconds} s (from 20 s after /readyz 200), recording proxies in front of moto and OpenBao.
     vault-bootstrap: --store aws, defaults except --reconcile-interval ${quiet.ours.reconcileSeconds}s; in the window ${quiet.ours.storeCalls} store calls,
       ${quiet.ours.vaultRequests} Vault requests (${quiet.ours.tokenRequests} with a token), ${quiet.ours.reconciles} full reconciles. Per day at the default 10m:
       one measured reconcile's calls × 144, plus the cheap passes as measured (no store call, no token).
