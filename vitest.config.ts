@@ -33,6 +33,8 @@ const NOT_RUNTIME_SPECIFIC = [
   // The sidecar's snapshot schedule is a pure rule (unit-tested) over the streaming that
   // snapshot.test.ts runs on both majors.
   'test/integration/snapshot-loop.test.ts',
+  // The drill's subject is the servers' restore (restore.test.ts's steps, into a throwaway server).
+  'test/integration/restore-drill.test.ts',
   // The manifests on a real kubelet (scripts/local-cluster.sh): their subject is Kubernetes, and the
   // image runs its own Node 24.
   'test/e2e/local-cluster.test.ts',

@@ -117,6 +117,8 @@ export interface Observation {
 /** What one look at --snapshot-to saw: its newest verified snapshot, or why it could not be read. */
 export interface SnapshotsSeen {
   newest: { id: string; takenAt: number; size: number } | undefined;
+  /** When the last restore drill that passed verified a restore (verified-restore.json), if one did. */
+  verifiedRestoreAt?: number;
   /** The destination did not answer or refused (its code and message): no snapshot is taken on this look. */
   problem?: { code: string; message: string };
 }
