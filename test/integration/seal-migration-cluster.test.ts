@@ -1,20 +1,18 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
 import { capturedOutput, events, runCli } from '../../harness/cli.js';
 import { keyVersions } from '../../harness/keys.js';
 import { MotoKms } from '../../harness/kms.js';
 import { startMoto, type Moto } from '../../harness/moto.js';
 import { until } from '../../harness/poll.js';
-import { missingServer, serverRequest, TestServer } from '../helpers/servers.js';
+import { describeEachKmsServer, serverRequest, TestServer } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
-const missing = missingServer('openbao-2.6');
-
 /**
- * Shamir → awskms on a 3-node raft cluster, in the order README and k8s/README prescribe: each
+ * Shamir → awskms on a 3-node raft cluster (OpenBao 2.6.2 and Vault 1.19), in the order README and k8s/README prescribe: each
  * standby restarted with the new seal stanza and `migrate-seal` run in it (it unseals onto the
  * new seal and stays a standby: sys/health 500 while the active node runs Shamir), then
  * `migrate-seal` in the active node (it steps down; a migrated standby takes over and completes
@@ -22,7 +20,7 @@ const missing = missingServer('openbao-2.6');
  * Measured on OpenBao 2.6.2: restarting the active node instead of stepping it down leaves the
  * migrated standbys at 500 and the restarted node sealed with `migration: true`.
  */
-describe.skipIf(missing !== undefined)('seal migration Shamir → awskms on a 3-node cluster (OpenBao 2.6.2)', () => {
+describeEachKmsServer('seal migration Shamir → awskms on a 3-node cluster', (build) => {
   let moto: Moto;
   let kms: MotoKms;
   let nodes: TestServer[] = [];
@@ -34,7 +32,7 @@ describe.skipIf(missing !== undefined)('seal migration Shamir → awskms on a 3-
   beforeAll(async () => {
     moto = await startMoto();
     kms = await MotoKms.start(moto);
-    nodes = await TestServer.createCluster(3, { build: 'openbao-2.6' });
+    nodes = await TestServer.createCluster(3, { build });
     await Promise.all(nodes.map((node) => node.start()));
     storeDirectory = join(await mkdtemp(join(tmpdir(), 'vb-migration-cluster-')), 'store');
     store = new FileStore(storeDirectory);
