@@ -28,9 +28,13 @@ const NOT_RUNTIME_SPECIFIC = [
   // The restore procedure's subject is the servers' force-restore and unseal order; the streaming
   // it shares with snapshot.test.ts (Node streams, the S3 and GCS clients) runs on both majors there.
   'test/integration/restore.test.ts',
+  // The downgrade guard's subject is two server releases over one storage; its rules are unit-tested on both majors.
+  'test/integration/downgrade.test.ts',
   // The sidecar's snapshot schedule is a pure rule (unit-tested) over the streaming that
   // snapshot.test.ts runs on both majors.
   'test/integration/snapshot-loop.test.ts',
+  // The drill's subject is the servers' restore (restore.test.ts's steps, into a throwaway server).
+  'test/integration/restore-drill.test.ts',
   // The manifests on a real kubelet (scripts/local-cluster.sh): their subject is Kubernetes, and the
   // image runs its own Node 24.
   'test/e2e/local-cluster.test.ts',

@@ -29,11 +29,15 @@ const SERVERS = {
 
 export type ChartServer = keyof typeof SERVERS;
 
-/** The tag the chart's values name (server.image: registry localhost, pullPolicy Never). */
-export function chartImage(server: ChartServer): { registry: string; repository: string; tag: string } {
-  const [registry, rest] = SERVERS[server].tag.split(/\/(.*)/s) as [string, string];
-  const [repository, tag] = rest.split(':') as [string, string];
-  return { registry, repository, tag };
+/**
+ * The chart's `server.image` values for the imported image, never pulled. The OpenBao chart
+ * joins registry/repository:tag, the Vault chart repository:tag.
+ */
+export function chartImageValues(server: ChartServer): Record<string, string> {
+  const [name, tag] = SERVERS[server].tag.split(':') as [string, string];
+  if (server === 'vault') return { repository: name, tag, pullPolicy: 'Never' };
+  const [registry, repository] = name.split(/\/(.*)/s) as [string, string];
+  return { registry, repository, tag, pullPolicy: 'Never' };
 }
 
 /** Builds the image (podman, the stand-in runtime base) and imports it into the cluster's containerd. */

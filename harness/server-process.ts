@@ -110,7 +110,8 @@ const POD_FILES = [
  */
 export class TestServer {
   readonly kind: ServerKind;
-  readonly build: ServerBuild;
+  /** The binary the next start runs (useBuild changes it: an upgrade or a downgrade over the same storage). */
+  build: ServerBuild;
   readonly directory: string;
   readonly port: number;
   readonly clusterPort: number;
@@ -201,6 +202,12 @@ export class TestServer {
     const launched = launchChildServer(command, args, this.#processEnvironment());
     this.#server = launched;
     return launched;
+  }
+
+  /** Another release of the same product from the next start, over the same storage (stop first). */
+  useBuild(build: ServerBuild): void {
+    if (kindOfBuild(build) !== this.kind) throw new Error(`useBuild: ${build} is not a build of ${this.kind}`);
+    this.build = build;
   }
 
   /** A new seal stanza, in force from the next start (a seal migration starts that way). */

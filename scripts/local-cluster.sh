@@ -12,7 +12,8 @@
 #   local-cluster.sh status [NAME] exit 0 when it runs, printing the kubeconfig's path
 #   local-cluster.sh tls [NAME] [NAMESPACE]   create NAMESPACE (default vault) and in it the Secret
 #                                  vault-tls the manifests mount: a CA made for this cluster and a
-#                                  certificate for *.openbao-internal (k8s/README.md)
+#                                  certificate for *.openbao-internal (k8s/README.md) and the
+#                                  Vault chart's *.vault-internal (test/e2e/helm-install.test.ts)
 #
 # NAME (default "local", [a-z0-9-], at most 10 characters) lets separate clusters run side by
 # side. Everything runs inside a network namespace this script creates, vbk-NAME: the node
@@ -513,7 +514,7 @@ up() {
   echo "$kubeconfig"
 }
 
-# The Secret vault-tls (tls.crt, tls.key, ca.crt) for the OpenBao pods of NAMESPACE: the names of
+# The Secret vault-tls (tls.crt, tls.key, ca.crt) for the OpenBao (or the Vault chart's) pods of NAMESPACE: the names of
 # k8s/README.md ("The TLS Secret"), signed by a CA made here; the key never leaves this machine.
 tls() {
   local namespace=${1:-vault} work
@@ -525,7 +526,7 @@ tls() {
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3 -subj /CN=openbao-ca 2>/dev/null
     openssl req -newkey rsa:2048 -nodes -keyout tls.key -out tls.csr -subj /CN=openbao 2>/dev/null
     openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 3 -extfile <(printf '%s\n' \
-      "subjectAltName=DNS:*.openbao-internal,DNS:*.openbao-internal.$namespace.svc,DNS:*.openbao-internal.$namespace.svc.cluster.local,DNS:openbao,DNS:openbao.$namespace.svc,DNS:openbao-active,DNS:openbao-active.$namespace.svc,DNS:localhost,IP:127.0.0.1" \
+      "subjectAltName=DNS:*.openbao-internal,DNS:*.openbao-internal.$namespace.svc,DNS:*.openbao-internal.$namespace.svc.cluster.local,DNS:openbao,DNS:openbao.$namespace.svc,DNS:openbao-active,DNS:openbao-active.$namespace.svc,DNS:*.vault-internal,DNS:*.vault-internal.$namespace.svc,DNS:*.vault-internal.$namespace.svc.cluster.local,DNS:vault,DNS:vault.$namespace.svc,DNS:vault-active,DNS:vault-active.$namespace.svc,DNS:localhost,IP:127.0.0.1" \
       "extendedKeyUsage=serverAuth,clientAuth") 2>/dev/null
   )
   kubectl_ create namespace "$namespace" --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null

@@ -10,6 +10,7 @@ export type Checkpoint =
   | 'unsealed'
   | 'configured'
   | 'management-token-created'
+  | 'management-token-stored'
   | 'token-created'
   | 'token-stored'
   | 'ready'

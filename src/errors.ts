@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'SNAPSHOT_STORE_DENIED',
   'RESTORE_REFUSED',
   'RESTORE_INTERRUPTED',
+  'RESTORE_DRILL_FAILED',
   'INTERNAL',
 ] as const;
 
@@ -39,7 +40,10 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * Codes that say "try again later" by themselves. A VAULT_REQUEST_FAILED is transient only
- * for a 5xx or a 429; everything else (denied, rejected input, a bad stored record, keys the
+ * for a 5xx, a 429, or a 307: a standby's redirect to the active node, which Vault answers while
+ * it cannot forward yet (seen for about 30 s after all three pods of the Vault chart restart
+ * together, test/e2e/helm-install.test.ts; the client never follows it: one server, verified
+ * under its own name). Everything else (denied, rejected input, a bad stored record, keys the
  * server refuses) needs a person, and retrying it at full pace only hides it.
  */
 const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set([
@@ -52,7 +56,11 @@ const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set([
 
 function isTransient(code: ErrorCode, statusCode: number | undefined): boolean {
   if (TRANSIENT_CODES.has(code)) return true;
-  return code === 'VAULT_REQUEST_FAILED' && statusCode !== undefined && (statusCode >= 500 || statusCode === 429);
+  return (
+    code === 'VAULT_REQUEST_FAILED' &&
+    statusCode !== undefined &&
+    (statusCode >= 500 || statusCode === 429 || statusCode === 307)
+  );
 }
 
 export class BootstrapError extends Error {

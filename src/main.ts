@@ -172,11 +172,17 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'snapshot':
-      case 'restore': {
+      case 'restore':
+      case 'restore-drill': {
         installSignalHandlers(log, controller, context.secretsInFlight, config, deadlines);
         stopAtSafePoint(context);
-        const { restore, snapshot } = await import('./commands/snapshot.js');
-        const result = config.command === 'snapshot' ? await snapshot(context) : await restore(context);
+        const { restore, restoreDrill, snapshot } = await import('./commands/snapshot.js');
+        const result =
+          config.command === 'snapshot'
+            ? await snapshot(context)
+            : config.command === 'restore'
+              ? await restore(context)
+              : await restoreDrill(context);
         log.info({ event: 'command-done', command: config.command, ...result }, `${config.command} done`);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;

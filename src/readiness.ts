@@ -2,11 +2,12 @@ import type { Blocker, State } from './states.js';
 
 /**
  * Blockers under which a node must not take client traffic, whatever its server answers: a node
- * of another cluster (split brain), one removed from raft, one kept sealed, one whose keys were
+ * of another cluster (split brain), an older release over data a newer one wrote, one removed from raft, one kept sealed, one whose keys were
  * lost before it was ever set up (SPEC §1: orphaned stays not ready).
  */
 const STOPS_SERVING: ReadonlySet<Blocker> = new Set<Blocker>([
   'cluster-mismatch',
+  'server-downgrade',
   'node-removed',
   'seal-intent',
   'sealed-until-restart',

@@ -41,6 +41,7 @@ export const BLOCKERS = [
   'cluster-mismatch',
   'seal-mismatch',
   'config-rejected',
+  'server-downgrade',
   'internal-error',
 ] as const;
 
@@ -78,6 +79,7 @@ export const ONCE_OUTCOME: Readonly<Partial<Record<Blocker, Outcome>>> = {
   'cluster-mismatch': 'needs-person',
   'seal-mismatch': 'needs-person',
   'config-rejected': 'bad-input',
+  'server-downgrade': 'bad-input',
   'internal-error': 'needs-person',
 };
 

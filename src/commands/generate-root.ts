@@ -15,11 +15,12 @@ import {
 import { observe } from '../machine/observe.js';
 import { sleep } from '../wait.js';
 import type { StepContext } from '../steps/context.js';
+import { refuseDowngrade } from '../steps/server-version.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { RootToken } from '../store/records.js';
 import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
-import { MANAGEMENT_POLICY } from '../steps/management-token.js';
+import { MANAGEMENT_POLICY } from '../steps/configure.js';
 
 export interface GenerateRootResult {
   resumed: boolean;
@@ -60,6 +61,7 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
       `${records.names.unsealKeys}: the stored recovery shares are PGP-encrypted; the custodians generate a root token with their decrypted shares (bao operator generate-root)`,
     );
   }
+  await refuseDowngrade(context, 'generate-root', keys.highestServer);
   // OpenBao >= 2.6 offers an authenticated route: taken with the stored management token when
   // the server takes it; otherwise the unauthenticated one (Vault; OpenBao's break-glass).
   const api = new GenerateRootApi(vault.client, await authenticatedRouteToken(context));

@@ -3,6 +3,7 @@ import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { StepContext } from '../steps/context.js';
 import { managementToken } from '../steps/management-token.js';
+import { refuseDowngrade } from '../steps/server-version.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import { custodyProblem, keyTypeFor } from '../seal.js';
 import type { UnsealKeys, UnsealKeyVersions } from '../store/records.js';
@@ -89,6 +90,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
         'the custodians rotate with their decrypted shares (bao operator rotate-keys -target=recovery), then store the result',
     );
   }
+  await refuseDowngrade(context, 'rotate-keys', (stored.active ?? stored.pending[0]!).record.highestServer);
   // OpenBao's sys/rotate needs a token (the management policy grants it); Vault's sys/rekey needs none.
   const { token } = await managementToken(context);
   const health = await vault.health({ signal });
@@ -172,6 +174,7 @@ export async function rotateKeys(context: StepContext): Promise<RotationResult> 
       rotatedAt: now,
       nonce: started.nonce,
       ...(current.clusterId ? { clusterId: current.clusterId } : {}),
+      ...(current.highestServer ? { highestServer: current.highestServer } : {}),
       ...(custodians
         ? {
             encrypted: true,

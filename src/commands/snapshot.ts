@@ -5,6 +5,7 @@ import type { StepContext } from '../steps/context.js';
 import { restoreFromSnapshot, type RestoreResult } from '../snapshots/restore.js';
 import { takeSnapshot, type SnapshotResult } from '../snapshots/take.js';
 import { withObjectStore } from '../snapshots/target.js';
+import type { VerifiedRestore } from '../snapshots/catalog.js';
 
 /** vault-bootstrap snapshot: one verified snapshot from the active node (a CronJob, or the step before an upgrade). */
 export function snapshot(context: StepContext): Promise<SnapshotResult> {
@@ -18,6 +19,12 @@ export async function restore(context: StepContext): Promise<RestoreResult> {
   );
   if (result === undefined) throw new BootstrapError('INTERNAL', 'restore: nothing restored (a bug: please report it)');
   return result;
+}
+
+/** vault-bootstrap restore-drill: the newest snapshot restored into an empty throwaway server and checked; the store is only read. */
+export async function restoreDrill(context: StepContext): Promise<VerifiedRestore> {
+  const { restoreDrill: drill } = await import('../snapshots/drill.js');
+  return withObjectStore(context, (objects) => drill(context, objects, context.config.snapshotId));
 }
 
 /**

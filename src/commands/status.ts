@@ -1,11 +1,11 @@
 import { isUnsealed } from '../machine/health.js';
-import type { SealIntent } from '../store/records.js';
+import { claimName, describeInvalidRecord, type SealIntent, type StoredRecord } from '../store/records.js';
 import { observe } from '../machine/observe.js';
 import { viewOf, type VaultView } from './inspect.js';
 import { plan } from './plan.js';
 import { formatStale, type StaleCheck } from './stale.js';
 import type { StepContext } from '../steps/context.js';
-import { inspectProvisionerToken } from '../steps/tokens.js';
+import { judgeProvisionerToken } from '../steps/tokens.js';
 import { privilegedAuthRoles, type PrivilegedRole } from './privileged-roles.js';
 
 export interface StatusReport {
@@ -13,7 +13,9 @@ export interface StatusReport {
   store: { kind: string; secrets: Array<{ name: string; versions: number }> };
   /** --self-init: the login the management token comes from (never its secret); null: keys and tokens are stored. */
   selfInit: { method: string; mount: string; role: string } | null;
-  rootToken: 'stored' | 'revoked' | 'absent';
+  rootToken: 'stored' | 'revoked' | 'absent' | 'invalid';
+  /** Records whose latest version is not a valid record, each in words (which version, whether an earlier one is intact). */
+  invalidRecords: string[];
   /** The unseal/recovery keys' versions (never values): which one is active, whether a rotation is pending. */
   keys: {
     type: string | null;
@@ -34,26 +36,41 @@ export interface StatusReport {
   privilegedAuthRoles: PrivilegedRole[] | null;
 }
 
-/** Vault health, store contents by name and version count (never values), token validity. */
+/**
+ * Vault health, store contents by name and version count (never values), token validity. Reads
+ * each record once, in the inspecting style: a record that is not valid is reported (and shows
+ * as the decision's blocker, as in plan), never a reason for status itself to fail.
+ */
 export async function status(context: StepContext): Promise<StatusReport> {
   const { records } = context;
   // One look at the server and the store: the view, the decision and the stale check all read it.
   const seen = await observe(context, context.config.policies);
   const vault = viewOf(context.vault.address.origin, seen.vault);
+  const claims = seen.claim ?? (await records.inspectClaims());
+  // Every claim generation made (-g2, -g3, …: takeovers), beside the records of secretNames.
+  const names = [
+    ...Object.values(records.names),
+    ...Array.from({ length: Math.max(0, claims.generation - 1) }, (_, index) =>
+      claimName(records.names.initClaim, index + 2),
+    ),
+  ];
   const secrets = await Promise.all(
-    Object.values(records.names).map(async (name) => ({
-      name,
-      versions: (await records.store.listVersions(name)).length,
-    })),
+    names.map(async (name) => ({ name, versions: (await records.store.listVersions(name)).length })),
   );
-  const root = await records.readRootToken();
+  const invalidRecords: string[] = [];
+  const inspected = <T>(record: StoredRecord<T>): T | undefined => {
+    if (record.kind === 'invalid') invalidRecords.push(describeInvalidRecord(record));
+    return record.kind === 'valid' ? record.value : undefined;
+  };
+  const rootRecord = seen.rootToken ?? (await records.inspectRootToken());
+  const root = inspected(rootRecord);
+  const stored = inspected(seen.provisionerToken ?? (await records.inspectProvisionerToken()));
   let provisionerToken: StatusReport['provisionerToken'] = {
     state: 'missing',
     expiresAt: null,
     ttlSeconds: null,
     policies: [],
   };
-  const stored = await records.readProvisionerToken();
   if (stored !== undefined) {
     provisionerToken = {
       state: 'unknown (Vault not unsealed)',
@@ -62,24 +79,28 @@ export async function status(context: StepContext): Promise<StatusReport> {
       policies: stored.policies,
     };
     if (isUnsealed(vault.health)) {
-      const inspected = await inspectProvisionerToken(context);
-      provisionerToken.state = inspected.kind;
-      if (inspected.kind === 'valid' || inspected.kind === 'rotate')
-        provisionerToken.ttlSeconds = inspected.info.ttlSeconds;
+      const verdict = await judgeProvisionerToken(context, stored);
+      provisionerToken.state = verdict.kind;
+      if (verdict.kind === 'valid' || verdict.kind === 'rotate') provisionerToken.ttlSeconds = verdict.info.ttlSeconds;
     }
   }
-  const versions = await records.readUnsealKeyVersions();
-  const active = versions.active?.record;
+  const keysRecord = seen.keys ?? (await records.inspectUnsealKeys());
+  inspected(keysRecord);
+  // The versions' history only when the latest is a valid record (readUnsealKeyVersions refuses otherwise).
+  const versions = keysRecord.kind === 'valid' ? await records.readUnsealKeyVersions() : undefined;
+  const active = versions?.active?.record;
   const keys: StatusReport['keys'] = {
-    type: (active ?? versions.pending[0]?.record)?.type ?? null,
-    activeVersion: versions.active?.version ?? null,
-    versions: versions.count,
-    pendingRotation: versions.pending.length > 0,
+    type: (active ?? versions?.pending[0]?.record)?.type ?? null,
+    activeVersion: versions?.active?.version ?? null,
+    versions: versions?.count ?? secrets.find((secret) => secret.name === records.names.unsealKeys)?.versions ?? 0,
+    pendingRotation: (versions?.pending.length ?? 0) > 0,
     lastRotatedAt: active?.rotatedAt ?? null,
     initializedAt: active?.initializedAt || null,
     encrypted: active?.encrypted === true,
   };
-  const intent = await records.inspectSealIntent();
+  const intent = inspected(seen.sealIntent ?? (await records.inspectSealIntent()));
+  inspected(seen.managementToken ?? (await records.inspectManagementToken()));
+  inspected(claims.record);
   const planned = await plan(context, seen);
   return {
     vault,
@@ -93,9 +114,17 @@ export async function status(context: StepContext): Promise<StatusReport> {
             role: context.config.selfInit.role,
           },
     keys,
-    rootToken: root === undefined ? 'absent' : root.token === null ? 'revoked' : 'stored',
+    rootToken:
+      rootRecord.kind === 'invalid'
+        ? 'invalid'
+        : root === undefined
+          ? 'absent'
+          : root.token === null
+            ? 'revoked'
+            : 'stored',
+    invalidRecords,
     provisionerToken,
-    sealIntent: intent.kind === 'valid' ? intent.value : null,
+    sealIntent: intent ?? null,
     decision: {
       state: planned.state,
       reason: planned.reason,
@@ -121,6 +150,7 @@ export function problemsOf(report: StatusReport): string[] {
     problems.push(
       `seal intent active since ${report.sealIntent.at} (${report.sealIntent.reason}): vault-bootstrap resume ends it`,
     );
+  for (const record of report.invalidRecords) problems.push(`record not valid: ${record}`);
   if (report.keys.pendingRotation) problems.push('a key rotation is pending: re-run vault-bootstrap rotate-keys');
   if (unsealed && (report.provisionerToken.state === 'invalid' || report.provisionerToken.state === 'missing')) {
     problems.push(

@@ -24,7 +24,7 @@ const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
 const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
        vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
        vault-bootstrap <seal-key|rotate-seal-key> [options]
-       vault-bootstrap <snapshot|restore> [options]
+       vault-bootstrap <snapshot|restore|restore-drill> [options]
 
   run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
   status   [--json]   Vault health, store contents by name (never values), token validity
@@ -39,6 +39,7 @@ const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
   rotate-seal-key     a new static seal key version; the pods write it at their next start, the previous one until every node is on it
   snapshot            a raft snapshot from the active node into --snapshot-to, verified, paired with its keys version
   restore [--snapshot ID]  an empty server brought back from the newest (or the named) verified snapshot and its keys version
+  restore-drill [--snapshot ID]  the newest snapshot restored into an empty throwaway server (--vault-addr), unsealed with its keys version, checked; the store is only read
 
 Every option also reads an environment variable; see README.md for the full reference.`;
 
@@ -145,8 +146,8 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
 
   const snapshots = parseSnapshots(read, command, env);
   const snapshotId = read.text('snapshot');
-  if (snapshotId.value !== undefined && command !== 'restore')
-    throw new ConfigError(`${snapshotId.name}: only valid with the restore command`);
+  if (snapshotId.value !== undefined && command !== 'restore' && command !== 'restore-drill')
+    throw new ConfigError(`${snapshotId.name}: only valid with the restore and restore-drill commands`);
   if (snapshotId.value !== undefined && !/^snapshot-\d{8}T\d{9}Z-[0-9a-f]{6}$/.test(snapshotId.value)) {
     throw new ConfigError(
       `${snapshotId.name}: expected a snapshot id such as snapshot-20261207T183500123Z-a1b2c3 (a .manifest.json object's name without the suffix), got ${JSON.stringify(snapshotId.value)}`,

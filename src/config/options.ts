@@ -18,7 +18,8 @@ export type Command =
   | 'seal-key'
   | 'rotate-seal-key'
   | 'snapshot'
-  | 'restore';
+  | 'restore'
+  | 'restore-drill';
 export const COMMANDS: readonly Command[] = [
   'run',
   'status',
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   'rotate-seal-key',
   'snapshot',
   'restore',
+  'restore-drill',
 ];
 
 export interface OptionSpec {
@@ -352,7 +354,7 @@ export const OPTIONS = {
     env: ['VB_SNAPSHOT_TO'],
     default: 'none',
     help: 'where raft snapshots go: s3://bucket/prefix, gs://bucket/prefix, or file:///dir (refused inside Kubernetes unless --allow-file-store)',
-    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
+    commands: ['snapshot', 'restore', 'restore-drill', 'rotate-keys', 'migrate-seal', 'run'],
   },
   'snapshot-interval': {
     type: 'string',
@@ -380,14 +382,14 @@ export const OPTIONS = {
     env: ['VB_SNAPSHOT_KMS_KEY'],
     default: 'none',
     help: 'server-side encryption of the snapshot objects: a KMS key id, ARN or alias (S3, SSE-KMS) or a Cloud KMS key name (GCS, CMEK)',
-    commands: ['snapshot', 'restore', 'rotate-keys', 'migrate-seal', 'run'],
+    commands: ['snapshot', 'restore', 'restore-drill', 'rotate-keys', 'migrate-seal', 'run'],
   },
   snapshot: {
     type: 'string',
     env: ['VB_SNAPSHOT_ID'],
     default: 'the newest verified',
-    help: 'restore: the snapshot to bring back (its id: the name of its .manifest.json object without the suffix)',
-    commands: ['restore'],
+    help: 'restore, restore-drill: the snapshot to bring back (its id: the name of its .manifest.json object without the suffix)',
+    commands: ['restore', 'restore-drill'],
   },
   restore: {
     type: 'boolean',

@@ -62,4 +62,4 @@ export function parseSnapshots(read: OptionReader, command: Command, env: Enviro
 }
 
 /** The commands that need --snapshot-to. */
-const SNAPSHOT_COMMANDS: readonly Command[] = ['snapshot', 'restore'];
+const SNAPSHOT_COMMANDS: readonly Command[] = ['snapshot', 'restore', 'restore-drill'];

@@ -8,7 +8,7 @@ import { initialize } from '../steps/initialize.js';
 import type { PendingSecrets } from '../steps/spool.js';
 import { adoptMigratedKeys } from '../steps/seal-migration.js';
 import { storeInitSecrets } from '../steps/store-secrets.js';
-import { issueManagementToken, renewManagementToken } from '../steps/management-token.js';
+import { issueManagementToken } from '../steps/management-token.js';
 import { issueProvisionerToken, revokePreviousProvisionerToken, revokeRootToken } from '../steps/tokens.js';
 import { submitUnsealKeys } from '../steps/unseal.js';
 import { claimName } from '../store/records.js';
@@ -58,8 +58,8 @@ export async function act(
     case 'issue-management-token':
       await issueManagementToken(context, action.rootToken);
       return ACTED;
-    case 'renew-management-token':
-      await renewManagementToken(context, action.record);
+    case 'reissue-management-token':
+      await issueManagementToken(context, action.record.token, action.record);
       return ACTED;
     case 'issue-token':
       await issueProvisionerToken(context, action.management.token, action.replaced, action.replaces);
@@ -85,10 +85,24 @@ export async function act(
     case 'record-cluster-id':
       await context.records.writeUnsealKeys(action.keys);
       context.log.info(
-        { event: 'cluster-id-recorded', clusterId: action.clusterId, secret: context.records.names.unsealKeys },
+        {
+          event: 'cluster-id-recorded',
+          clusterId: action.clusterId,
+          secret: context.records.names.unsealKeys,
+          ...(action.keys.highestServer ? { version: action.keys.highestServer.version } : {}),
+        },
         'cluster id recorded with the keys',
       );
       return ACTED;
+    case 'record-server-version': {
+      await context.records.writeUnsealKeys(action.keys);
+      const { kind, version } = action.keys.highestServer;
+      context.log.info(
+        { event: 'server-version-recorded', server: kind, version, secret: context.records.names.unsealKeys },
+        `recorded ${kind} ${version} as the highest release active on this cluster: older releases are refused`,
+      );
+      return ACTED;
+    }
     case 'record-self-init-cluster':
       await context.records.writeSelfInitCluster(action.cluster);
       context.log.info(

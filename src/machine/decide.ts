@@ -20,6 +20,7 @@ import type {
   ServerSeen,
 } from './model.js';
 import { RECHECK_AFTER_MS, SEAL_SILENT_AFTER_MS, type DecideSettings } from './settings.js';
+import { downgradeOf, raisesHighest, type HighestServer, type ServerRelease } from '../vault/server-version.js';
 import { decideSnapshot } from './snapshots.js';
 
 // The loop's types, memory, settings and action descriptions, re-exported: most modules import them from here.
@@ -215,6 +216,8 @@ function decideSealed(seen: Observation, memory: Memory, settings: DecideSetting
     );
   }
   if (keys.kind === 'absent' && !settings.selfInit) return initializedWithoutKeys(seen, memory, settings);
+  const downgrade = keys.kind === 'valid' ? downgradeHold(seen, keys.value, settings) : undefined;
+  if (downgrade !== undefined) return downgrade;
   const mismatch = keys.kind === 'valid' ? sealMismatch(seen, keys.value, settings) : undefined;
   if (mismatch !== undefined) return hold('seal-mismatch', mismatch);
   const sealType = seen.vault.sealType ?? 'shamir';
@@ -298,6 +301,8 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     const guard = decideSelfInitCluster(seen, settings);
     if (guard !== undefined) return guard;
   } else {
+    const downgrade = downgradeHold(seen, keys.value, settings);
+    if (downgrade !== undefined) return downgrade;
     const mismatch = sealMismatch(seen, keys.value, settings);
     if (mismatch !== undefined)
       return decideMigrated(seen, memory, keys.value, mismatch, management) ?? hold('seal-mismatch', mismatch);
@@ -305,6 +310,20 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
       return hold(
         'cluster-mismatch',
         `this node belongs to cluster ${clusterId}, but ${settings.unsealKeysName} opens cluster ${keys.value.clusterId}: it initialized on its own or is pointed at the wrong store; not configuring it (README: recovery)`,
+      );
+    }
+    // The active node writes the storage, and a newer release upgrades it when it becomes active: recorded first, whatever else is due.
+    const release = releaseOf(seen);
+    if (
+      health === 'active' &&
+      keys.value.clusterId !== undefined &&
+      keys.value.clusterId === clusterId &&
+      raisesHighest(release, keys.value.highestServer)
+    ) {
+      return go(
+        'configuring',
+        `the active node runs ${release.kind} ${release.version}${keys.value.highestServer ? `, newer than ${keys.value.highestServer.version}` : ''}: recording it in ${settings.unsealKeysName} (the downgrade guard)`,
+        { kind: 'record-server-version', keys: { ...keys.value, highestServer: highestOf(release, seen.at) } },
       );
     }
   }
@@ -358,11 +377,15 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     );
   }
   const ownRecord = valid(seen.managementToken);
-  if (own === 'renew' && ownRecord !== undefined && health === 'active') {
-    return go('issuing', 'the management token is in the last third of its period', {
-      kind: 'renew-management-token',
-      record: ownRecord,
-    });
+  if (own === 'reissue' && ownRecord !== undefined && health === 'active') {
+    return go(
+      'issuing',
+      'the management token is in the last third of its life: issuing its successor, then revoking it',
+      {
+        kind: 'reissue-management-token',
+        record: ownRecord,
+      },
+    );
   }
   const token = server!.provisionerToken;
   if (token === 'missing' || token === 'invalid' || (token === 'rotate' && health === 'active')) {
@@ -420,10 +443,14 @@ function decideUnsealed(seen: Observation, memory: Memory, settings: DecideSetti
     memory.opened &&
     health === 'active'
   ) {
+    const release = releaseOf(seen);
+    const highest = raisesHighest(release, keys.value.highestServer)
+      ? { highestServer: highestOf(release, seen.at) }
+      : {};
     return go('configuring', `recording the cluster id in ${settings.unsealKeysName} (the split-brain check)`, {
       kind: 'record-cluster-id',
       clusterId,
-      keys: { ...keys.value, clusterId },
+      keys: { ...keys.value, clusterId, ...highest },
     });
   }
   const rewrap = seen.sealKeyRollout;
@@ -548,6 +575,28 @@ function managementTokenOf(seen: Observation, server: ServerSeen): ManagementTok
 
 function valid<T>(record: StoredRecord<T> | undefined): T | undefined {
   return record?.kind === 'valid' ? record.value : undefined;
+}
+
+/**
+ * The downgrade guard: a node older than the highest release recorded active on the cluster is
+ * neither unsealed nor configured (an auto-unseal node unseals itself: then it is reported).
+ */
+function downgradeHold(seen: Observation, keys: UnsealKeys, settings: DecideSettings): Decision | undefined {
+  const problem = downgradeOf(releaseOf(seen), keys.highestServer, settings.unsealKeysName);
+  if (problem === undefined) return undefined;
+  const what =
+    seen.vault.health === 'sealed'
+      ? 'not unsealing it'
+      : 'it is unsealed (its seal did that, or it was before the record), and the sidecar does not configure it';
+  return hold('server-downgrade', `${problem}; ${what}`);
+}
+
+function releaseOf(seen: Observation): Partial<ServerRelease> {
+  return { kind: seen.vault.serverKind, version: seen.vault.version };
+}
+
+function highestOf(release: Partial<ServerRelease>, at: number): HighestServer {
+  return { kind: release.kind!, version: release.version!, seenAt: new Date(at).toISOString() };
 }
 
 /** Why the stored keys cannot serve this seal (a changed seal stanza, a migration), or undefined. */

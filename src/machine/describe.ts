@@ -32,9 +32,9 @@ export function describeAction(action: Action, names: SecretNames): string {
         ].join(', ') + ` (with the ${action.management.source} token)`
       );
     case 'issue-management-token':
-      return `issue the management token with the root token, store it in ${names.managementToken}`;
-    case 'renew-management-token':
-      return `renew the management token in ${names.managementToken}`;
+      return `issue the management token through the token role vault-bootstrap-management with the root token, store it in ${names.managementToken}`;
+    case 'reissue-management-token':
+      return `issue the management token's successor through the token role vault-bootstrap-management, store it in ${names.managementToken}, then revoke the old one`;
     case 'issue-token':
       return `issue a provisioner token with the ${action.management.source} token, store it in ${names.provisionerToken}${action.replaces === 'none' ? '' : ', then revoke the old one'}`;
     case 'revoke-previous-token':
@@ -46,7 +46,9 @@ export function describeAction(action: Action, names: SecretNames): string {
     case 'seal':
       return `seal this node with the ${action.management.source} token (a seal intent is active)`;
     case 'record-cluster-id':
-      return `add the cluster id to ${names.unsealKeys}`;
+      return `add the cluster id${action.keys.highestServer ? ` and the server release ${action.keys.highestServer.version}` : ''} to ${names.unsealKeys}`;
+    case 'record-server-version':
+      return `record ${action.keys.highestServer.kind} ${action.keys.highestServer.version} as the highest release active on this cluster in ${names.unsealKeys} (the downgrade guard)`;
     case 'record-self-init-cluster':
       return `record cluster id ${action.cluster.clusterId} in ${names.selfInitCluster}`;
     case 'adopt-migrated-keys':

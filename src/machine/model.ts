@@ -19,6 +19,7 @@ import type {
   UnsealKeys,
   UnsealKeyVersions,
 } from '../store/records.js';
+import type { HighestServer } from '../vault/server-version.js';
 import type { ServerKind } from '../vault/servers.js';
 import type { HealthKind } from './health.js';
 import type { Blocker, State } from '../states.js';
@@ -72,7 +73,7 @@ export interface ServerSeen {
   rootTokenLive: boolean;
   /** When the stored provisioner token enters the last third of its life (a reconcile is due then). */
   provisionerRotateAt?: number;
-  /** When the management token enters the last third of its period, as looked up (a full reconcile is due then). */
+  /** When the management token enters the last third of its life, as looked up (its successor is issued then). */
   managementRenewAt?: number;
 }
 
@@ -116,6 +117,8 @@ export interface Observation {
 /** What one look at --snapshot-to saw: its newest verified snapshot, or why it could not be read. */
 export interface SnapshotsSeen {
   newest: { id: string; takenAt: number; size: number } | undefined;
+  /** When the last restore drill that passed verified a restore (verified-restore.json), if one did. */
+  verifiedRestoreAt?: number;
   /** The destination did not answer or refused (its code and message): no snapshot is taken on this look. */
   problem?: { code: string; message: string };
 }
@@ -201,7 +204,7 @@ export type Action =
       repair: boolean;
     }
   | { kind: 'issue-management-token'; rootToken: Secret }
-  | { kind: 'renew-management-token'; record: ManagementTokenRecord }
+  | { kind: 'reissue-management-token'; record: ManagementTokenRecord }
   | {
       kind: 'issue-token';
       replaces: 'none' | 'invalid' | 'expiring';
@@ -218,6 +221,8 @@ export type Action =
   | { kind: 'record-seal-intent'; intent: SealIntent }
   | { kind: 'seal'; management: ManagementToken }
   | { kind: 'record-cluster-id'; clusterId: string; keys: UnsealKeys }
+  /** The active node runs a newer release than the keys record names (or it names none): the downgrade guard's record, raised. */
+  | { kind: 'record-server-version'; keys: UnsealKeys & { highestServer: HighestServer } }
   /** --self-init: the first cluster id seen, recorded where a keys record would hold it. */
   | { kind: 'record-self-init-cluster'; cluster: SelfInitCluster }
   /** After a seal migration: check that the stored Shamir keys are now the recovery keys, then store them as such. */

@@ -7,6 +7,7 @@ import { judgeProvisionerToken } from '../steps/tokens.js';
 import { renewalTime } from './token-stage.js';
 import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
 import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
+import { downgradeOf, type HighestServer } from '../vault/server-version.js';
 import { reconcileDue } from './cadence.js';
 import { observeSealKeyRollout } from '../seal-key/rewrap.js';
 import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
@@ -58,6 +59,9 @@ export async function observe(
     seen.keys = await records.inspectUnsealKeys();
     // --self-init: the server keeps no keys with us; its cluster id record is the split-brain check.
     const selfInitialized = context.config.selfInit !== undefined && seen.keys.kind === 'absent';
+    // An older release over newer data (the downgrade guard) is not asked anything more: it may not even serve.
+    if (seen.keys.kind === 'valid' && !isActive(seen.sealIntent) && isDowngrade(vault, seen.keys.value.highestServer))
+      return seen;
     if (selfInitialized) seen.selfInitCluster = await records.inspectSelfInitCluster();
     if (seen.keys.kind === 'valid' || selfInitialized) {
       seen.provisionerToken = await records.inspectProvisionerToken();
@@ -79,6 +83,10 @@ export async function observe(
     }
   }
   return seen;
+}
+
+function isDowngrade(vault: VaultSeen, highest: HighestServer | undefined): boolean {
+  return downgradeOf({ kind: vault.serverKind, version: vault.version }, highest, '') !== undefined;
 }
 
 function isActive(intent: StoredRecord<SealIntent>): boolean {

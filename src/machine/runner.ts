@@ -119,6 +119,8 @@ export class Runner {
         metrics.sealIntent(seen.sealIntent.kind === 'valid' && seen.sealIntent.value.active);
       if (seen.snapshots?.newest !== undefined)
         metrics.snapshotTaken(seen.snapshots.newest.size, seen.snapshots.newest.takenAt / 1000);
+      if (seen.snapshots?.verifiedRestoreAt !== undefined)
+        metrics.restoreVerified(seen.snapshots.verifiedRestoreAt / 1000);
       if (seen.keys?.kind === 'valid') metrics.keysCreated(seen.keys.value.rotatedAt ?? seen.keys.value.initializedAt);
       if (seen.provisionerToken?.kind === 'valid')
         metrics.provisionerToken(seen.provisionerToken.value.expiresAt, config.provisionerTtlMs / 1000);

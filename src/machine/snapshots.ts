@@ -13,8 +13,12 @@ import type { Decision, Observation } from './model.js';
 
 /** A destination that did not answer, or a snapshot that failed, is tried again after this (doubling, at most the interval). */
 export const SNAPSHOT_RETRY_MS = 15_000;
-/** A due snapshot the loop could not take yet (it had other work) is looked at again this soon. */
-const RELOOK_MS = 60_000;
+/**
+ * A due snapshot the loop could not take yet (it was still converging, or holds for a person) is
+ * looked at again this soon: the first snapshot follows convergence closely, and a node that
+ * holds costs one listing per pass at most (a hold's passes are 30 s apart).
+ */
+const RELOOK_MS = 10_000;
 
 /** Whether this pass reads --snapshot-to: an active node, with --snapshot-interval, once the schedule says so. */
 export function snapshotLookDue(

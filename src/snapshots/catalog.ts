@@ -248,3 +248,46 @@ export async function deleteSnapshot(store: ObjectStore, manifest: SnapshotManif
   await store.delete(`${manifest.id}${MANIFEST_SUFFIX}`);
   await store.delete(manifest.object);
 }
+
+/**
+ * The last restore drill that passed (restore-drill), one small object beside the snapshots: the
+ * sidecar reads it with its look at --snapshot-to and publishes
+ * vault_bootstrap_last_verified_restore_timestamp_seconds from it.
+ */
+export interface VerifiedRestore {
+  format: 1;
+  snapshot: string;
+  clusterId: string;
+  keysVersion: number;
+  verifiedAt: string;
+  /** What was checked on the restored server, by name. */
+  checks: string[];
+}
+
+export const VERIFIED_RESTORE_OBJECT = 'verified-restore.json';
+
+export async function writeVerifiedRestore(store: ObjectStore, record: VerifiedRestore): Promise<void> {
+  await store.put(VERIFIED_RESTORE_OBJECT, Readable.from([Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]), {
+    contentType: 'application/json',
+  });
+}
+
+/** The last drill that passed, or undefined (none yet, or an unreadable record: no drill counts then). */
+export async function readVerifiedRestore(store: ObjectStore): Promise<VerifiedRestore | undefined> {
+  let text: string;
+  try {
+    text = await readSmall(store, VERIFIED_RESTORE_OBJECT);
+  } catch (error) {
+    if (error instanceof BootstrapError && (error.code === 'SNAPSHOT_NOT_FOUND' || error.code === 'SNAPSHOT_INVALID'))
+      return undefined;
+    throw error;
+  }
+  try {
+    const value = JSON.parse(text) as Partial<VerifiedRestore>;
+    if (value.format !== 1 || typeof value.verifiedAt !== 'string' || Number.isNaN(Date.parse(value.verifiedAt)))
+      return undefined;
+    return value as VerifiedRestore;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,21 +1,25 @@
 import { AbortedError, describeError, isAborted } from '../errors.js';
 import type { SnapshotsSeen } from '../machine/model.js';
 import type { StepContext } from '../steps/context.js';
-import { newestSnapshot } from './catalog.js';
+import { newestSnapshot, readVerifiedRestore } from './catalog.js';
 import { takeSnapshot } from './take.js';
 import { withObjectStore } from './target.js';
 
 /**
- * The sidecar loop's look at --snapshot-to (observe): its newest verified snapshot. A destination
+ * The sidecar loop's look at --snapshot-to (observe): its newest verified snapshot, and when the
+ * last restore drill passed (the metric the drill's alert reads: a CronJob is not scraped). A destination
  * that does not answer or refuses is reported in the observation, not thrown: a bucket outage
  * must not stop the loop that keeps the server unsealed (nor make the pod unready).
  */
 export async function observeSnapshots(context: StepContext): Promise<SnapshotsSeen> {
   try {
-    const newest = await withObjectStore(context, newestSnapshot);
+    const [newest, verified] = await withObjectStore(context, (objects) =>
+      Promise.all([newestSnapshot(objects), readVerifiedRestore(objects)]),
+    );
     return {
       newest:
         newest === undefined ? undefined : { id: newest.id, takenAt: Date.parse(newest.takenAt), size: newest.size },
+      ...(verified === undefined ? {} : { verifiedRestoreAt: Date.parse(verified.verifiedAt) }),
     };
   } catch (error) {
     if (isAborted(error)) throw error;

@@ -154,7 +154,7 @@ export async function restoreFromSnapshot(
 }
 
 /** The keys record's version `version` (1-based), which the snapshot names. */
-async function keysVersion(context: StepContext, version: number): Promise<UnsealKeys> {
+export async function keysVersion(context: StepContext, version: number): Promise<UnsealKeys> {
   const { records } = context;
   const texts = await records.store.readAllVersions(records.names.unsealKeys);
   const text = texts[version - 1];
@@ -199,14 +199,17 @@ async function throwawayInit(context: StepContext, keys: UnsealKeys, spool: Thro
   return throwaway;
 }
 
-/** Unseals the throwaway cluster, waits for it to be active, and force-restores the snapshot into it. */
-async function restoreWithThrowaway(
+/**
+ * Unseals the throwaway cluster, waits for it to be active, and force-restores the snapshot into
+ * it; records the stage in the restore record when there is one (the drill keeps none).
+ */
+export async function restoreWithThrowaway(
   context: StepContext,
   objects: ObjectStore,
   manifest: SnapshotManifest,
   throwaway: Throwaway,
   keys: UnsealKeys,
-  current: { name: string; record: RestoreRecord },
+  current: { name: string; record: RestoreRecord } | undefined,
 ): Promise<void> {
   const { vault, log, signal, records } = context;
   const seal = await vault.sealStatus({ signal });
@@ -228,11 +231,12 @@ async function restoreWithThrowaway(
   );
   await vault.forceRestoreSnapshot(throwaway.rootToken, source.pipe(verifier), { signal });
   checkpoint('restore-snapshot-restored');
-  await writeRestoreStage(records.store, current.name, {
-    ...current.record,
-    stage: 'restored',
-    at: new Date().toISOString(),
-  });
+  if (current !== undefined)
+    await writeRestoreStage(records.store, current.name, {
+      ...current.record,
+      stage: 'restored',
+      at: new Date().toISOString(),
+    });
   log.info(
     { event: 'restore-snapshot-restored', snapshot: manifest.id, size: verifier.size },
     'restore: the server holds the snapshot',
@@ -248,33 +252,8 @@ async function finish(
   spool: ThrowawaySpool,
   resumed: boolean,
 ): Promise<RestoreResult> {
-  const { vault, log, records } = context;
-  // The server seals itself a moment after the force-restore returns (its keyring is now the snapshot's).
-  const settled = await waitFor(
-    context,
-    (kind, clusterId) => kind === 'sealed' || (isServing(kind) && clusterId === manifest.clusterId),
-    "the restored server to seal itself or serve the snapshot's cluster",
-  );
-  if (settled === 'sealed') {
-    if (keys.type !== 'shamir')
-      await waitFor(context, (kind) => isServing(kind), 'the auto-unseal server to unseal itself with its seal');
-    else {
-      const outcome = await submitUnsealKeys(context, keys, true);
-      if (outcome !== 'unsealed')
-        throw new BootstrapError(
-          'KEYS_REJECTED',
-          `restore: the server does not take version ${manifest.keysVersion} of ${records.names.unsealKeys}, the keys ${manifest.id} names (${outcome})`,
-        );
-    }
-  }
-  await waitFor(context, (kind) => kind === 'active', 'the restored server to become active');
-  const health = await vault.health({ signal: context.signal });
-  if (health.body.cluster_id !== manifest.clusterId) {
-    throw new BootstrapError(
-      'RESTORE_INTERRUPTED',
-      `restore: the server's cluster id is ${health.body.cluster_id ?? 'unknown'}, the snapshot's ${manifest.clusterId}: the restore did not take`,
-    );
-  }
+  const { log, records } = context;
+  await unsealRestored(context, manifest, keys);
   checkpoint('restore-unsealed');
   // The cluster now opens with the snapshot's keys version: make it the latest active one (a copy;
   // keys rotated after the snapshot stay as earlier versions), so every replica unseals with it.
@@ -305,6 +284,45 @@ async function finish(
     'restore: done; the cluster is back with its own keys',
   );
   return { snapshot: manifest.id, keysVersion: manifest.keysVersion!, clusterId: manifest.clusterId, resumed };
+}
+
+/**
+ * After a force-restore: the server seals itself (its keyring is now the snapshot's) and is
+ * unsealed with the keys version the snapshot names (an auto-unseal server unseals itself); it
+ * must then be active and serve the snapshot's cluster id.
+ */
+export async function unsealRestored(
+  context: StepContext,
+  manifest: SnapshotManifest,
+  keys: UnsealKeys,
+): Promise<void> {
+  const { vault, records } = context;
+  // The server seals itself a moment after the force-restore returns (its keyring is now the snapshot's).
+  const settled = await waitFor(
+    context,
+    (kind, clusterId) => kind === 'sealed' || (isServing(kind) && clusterId === manifest.clusterId),
+    "the restored server to seal itself or serve the snapshot's cluster",
+  );
+  if (settled === 'sealed') {
+    if (keys.type !== 'shamir')
+      await waitFor(context, (kind) => isServing(kind), 'the auto-unseal server to unseal itself with its seal');
+    else {
+      const outcome = await submitUnsealKeys(context, keys, true);
+      if (outcome !== 'unsealed')
+        throw new BootstrapError(
+          'KEYS_REJECTED',
+          `restore: the server does not take version ${manifest.keysVersion} of ${records.names.unsealKeys}, the keys ${manifest.id} names (${outcome})`,
+        );
+    }
+  }
+  await waitFor(context, (kind) => kind === 'active', 'the restored server to become active');
+  const health = await vault.health({ signal: context.signal });
+  if (health.body.cluster_id !== manifest.clusterId) {
+    throw new BootstrapError(
+      'RESTORE_INTERRUPTED',
+      `restore: the server's cluster id is ${health.body.cluster_id ?? 'unknown'}, the snapshot's ${manifest.clusterId}: the restore did not take`,
+    );
+  }
 }
 
 /** After a force-restore: 'sealed', 'restored' (serving the snapshot's cluster), or, when neither comes within `timeoutMs`, what the server is. */

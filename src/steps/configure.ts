@@ -1,9 +1,13 @@
 import type { Secret } from '../secret.js';
-import type { AuditDevice } from '../vault/api.js';
+import type { AuditDevice, TokenRole } from '../vault/api.js';
 import type { StepContext } from './context.js';
 
 export const PROVISIONER_ROLE = 'provisioner';
 export const PROVISIONER_POLICY = 'provisioner';
+/** The policy of the sidecar's own token (policies/vault-bootstrap.hcl). */
+export const MANAGEMENT_POLICY = 'vault-bootstrap';
+/** The token role the sidecar's own token is issued through, each period anew (steps/management-token.ts). */
+export const MANAGEMENT_ROLE = 'vault-bootstrap-management';
 
 /** The token role provisioner tokens are created through (SPEC §6): orphan, provisioner policy only. */
 function provisionerRole(provisionerTtlMs: number): Record<string, unknown> {
@@ -16,12 +20,41 @@ function provisionerRole(provisionerTtlMs: number): Record<string, unknown> {
   };
 }
 
+/**
+ * The token role of the sidecar's own token: orphan, the management policy only, not renewable
+ * and never older than --provisioner-ttl (an explicit max TTL: no renewal by anyone stretches
+ * it). The sidecar issues a successor in the last third and revokes the old token, so a copy of
+ * it that nobody uses stops working within one period.
+ */
+function managementRole(provisionerTtlMs: number): Record<string, unknown> {
+  return {
+    allowed_policies: [MANAGEMENT_POLICY],
+    orphan: true,
+    renewable: false,
+    token_type: 'service',
+    token_explicit_max_ttl: Math.round(provisionerTtlMs / 1000),
+  };
+}
+
 export interface ConfigureChanges {
   policiesWritten: string[];
   roleWritten: boolean;
 }
 
-/** What configuring would change, read-only: policies whose text differs, and the token role. */
+/** Whether a token role as the server holds it (undefined: absent) differs from the desired one. */
+function roleDiffers(role: TokenRole | undefined, desired: Record<string, unknown>): boolean {
+  const held = role as unknown as Record<string, unknown> | undefined;
+  return (
+    held === undefined ||
+    JSON.stringify(held.allowed_policies) !== JSON.stringify(desired.allowed_policies) ||
+    held.orphan !== desired.orphan ||
+    held.renewable !== desired.renewable ||
+    held.token_type !== desired.token_type ||
+    Number(held.token_explicit_max_ttl) !== desired.token_explicit_max_ttl
+  );
+}
+
+/** What configuring would change, read-only: policies whose text differs, and the provisioner token role. */
 export async function planConfiguration(
   context: StepContext,
   policies: ReadonlyMap<string, string>,
@@ -33,15 +66,7 @@ export async function planConfiguration(
     if ((await vault.readPolicy(name, token, { signal })) !== text) policiesWritten.push(name);
   }
   const role = await vault.readTokenRole(PROVISIONER_ROLE, token, { signal });
-  const desired = provisionerRole(config.provisionerTtlMs);
-  const roleWritten =
-    role === undefined ||
-    JSON.stringify(role.allowed_policies) !== JSON.stringify(desired.allowed_policies) ||
-    role.orphan !== desired.orphan ||
-    role.renewable !== desired.renewable ||
-    role.token_type !== desired.token_type ||
-    Number((role as unknown as Record<string, unknown>).token_explicit_max_ttl) !== desired.token_explicit_max_ttl;
-  return { policiesWritten, roleWritten };
+  return { policiesWritten, roleWritten: roleDiffers(role, provisionerRole(config.provisionerTtlMs)) };
 }
 
 /** Writes one policy; POLICY_REJECTED when the server refuses its text. */
@@ -55,6 +80,19 @@ export async function configureTokenRole(context: StepContext, token: Secret): P
     signal: context.signal,
   });
   context.log.info({ event: 'token-role-written', role: PROVISIONER_ROLE }, `token role ${PROVISIONER_ROLE} written`);
+}
+
+/**
+ * Writes the management token's role where it differs, with the token about to issue through it.
+ * Checked only then, not at every reconcile: nothing but the sidecar's own token (and an
+ * administrator) may create tokens through it, so a change matters only to the next issue.
+ */
+export async function ensureManagementRole(context: StepContext, token: Secret): Promise<void> {
+  const { vault, signal, config, log } = context;
+  const desired = managementRole(config.provisionerTtlMs);
+  if (!roleDiffers(await vault.readTokenRole(MANAGEMENT_ROLE, token, { signal }), desired)) return;
+  await vault.writeTokenRole(MANAGEMENT_ROLE, desired, token, { signal });
+  log.info({ event: 'token-role-written', role: MANAGEMENT_ROLE }, `token role ${MANAGEMENT_ROLE} written`);
 }
 
 /** Where the sidecar keeps its audit device on HashiCorp Vault (OpenBao declares its own in the config file). */

@@ -2,16 +2,14 @@ import { checkpoint } from '../checkpoints.js';
 import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { ManagementToken, RootToken, StoredRecord } from '../store/records.js';
+import { ensureManagementRole, MANAGEMENT_POLICY, MANAGEMENT_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
 import { retryUntilStored } from './store-secrets.js';
 import { tokenRecord } from './tokens.js';
 import { renewalTime, tokenStage } from '../machine/token-stage.js';
 
-/** The policy of the sidecar's own token (policies/vault-bootstrap.hcl). */
-export const MANAGEMENT_POLICY = 'vault-bootstrap';
-
-/** The stored management token as this server sees it: `renew` once a third of its period is left. */
-export type ManagementTokenVerdict = 'missing' | 'invalid' | 'renew' | 'valid';
+/** The stored management token as this server sees it: `reissue` once a third of its life is left. */
+export type ManagementTokenVerdict = 'missing' | 'invalid' | 'reissue' | 'valid';
 
 export interface ManagementTokenChoice {
   /** What configuring, sealing and drift repair work with; undefined when no stored token works. */
@@ -22,7 +20,7 @@ export interface ManagementTokenChoice {
   own: ManagementTokenVerdict;
   /** The stored root token is still accepted (matters with --root-token revoke). */
   rootTokenLive: boolean;
-  /** When the own token enters the last third of its period (a full reconcile is due then). */
+  /** When the own token enters the last third of its life (a full reconcile is due then). */
   renewAt: number | undefined;
 }
 
@@ -45,8 +43,9 @@ export async function resolveManagementToken(
   let renewAt: number | undefined;
   if (own.kind === 'valid') {
     const info = await vault.lookupSelf(own.value.token, { signal });
-    verdict = tokenStage(info, MANAGEMENT_POLICY);
-    if (info !== undefined && verdict !== 'invalid') renewAt = renewalTime(info, at);
+    const stage = tokenStage(info, MANAGEMENT_POLICY);
+    verdict = stage === 'renew' ? 'reissue' : stage;
+    if (info !== undefined && stage !== 'invalid') renewAt = renewalTime(info, at);
   }
   const rootSecret = root.kind === 'valid' ? root.value.token : null;
   const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
@@ -55,7 +54,7 @@ export async function resolveManagementToken(
     if (login.kind === 'token') return { token: login.token, source: 'login', own: verdict, rootTokenLive, renewAt };
     return { token: undefined, source: 'none', loginProblem: login.problem, own: verdict, rootTokenLive, renewAt };
   }
-  if ((verdict === 'valid' || verdict === 'renew') && own.kind === 'valid')
+  if ((verdict === 'valid' || verdict === 'reissue') && own.kind === 'valid')
     return { token: own.value.token, source: 'management', own: verdict, rootTokenLive, renewAt };
   if (rootTokenLive && rootSecret !== null)
     return { token: rootSecret, source: 'root', own: verdict, rootTokenLive, renewAt };
@@ -87,34 +86,41 @@ export async function managementToken(
 }
 
 /**
- * Issues the sidecar's own token with the root token: orphan, periodic (its period is
- * --provisioner-ttl, renewed when a third is left), the management policy only. Stored
- * before anything else uses it; it exists only in memory until then.
+ * Issues the sidecar's own token through the token role vault-bootstrap-management (orphan, the
+ * management policy only, not renewable, an explicit max TTL of --provisioner-ttl), with the
+ * root token at first, or with the token it replaces once that one is in the last third of its
+ * life. Stored before anything else uses it (it exists only in memory until then); only then is
+ * the replaced token revoked, with itself, so no capability to revoke other tokens is needed. A
+ * crash between the two leaves the old token to expire by itself, at most a third of a period later.
  */
-export async function issueManagementToken(context: StepContext, rootToken: Secret): Promise<void> {
+export async function issueManagementToken(
+  context: StepContext,
+  issuer: Secret,
+  replaced?: ManagementToken,
+): Promise<void> {
   const { vault, records, log, config } = context;
-  const periodSeconds = Math.round(config.provisionerTtlMs / 1000);
-  await context.secretsInFlight.hold(async () => {
-    const created = await vault.createPeriodicToken(
-      [MANAGEMENT_POLICY],
-      periodSeconds,
+  const lifetimeSeconds = Math.round(config.provisionerTtlMs / 1000);
+  await ensureManagementRole(context, issuer);
+  const issued = await context.secretsInFlight.hold(async () => {
+    const created = await vault.createTokenWithRole(
+      MANAGEMENT_ROLE,
+      lifetimeSeconds,
       'vault-bootstrap-management',
-      rootToken,
+      issuer,
     );
     checkpoint('management-token-created');
-    const record: ManagementToken = tokenRecord(created, periodSeconds);
+    const record: ManagementToken = tokenRecord(created, lifetimeSeconds);
     await retryUntilStored(context, 'store-management-token', 'storing the management token failed; retrying', () =>
       records.writeManagementToken(record),
     );
+    return record;
   });
-  log.info({ secret: records.names.managementToken }, 'management token issued and stored');
-}
-
-/** Renews the sidecar's own token for another period, and records the new expiry. */
-export async function renewManagementToken(context: StepContext, stored: ManagementToken): Promise<void> {
-  const { vault, records, log, config, signal } = context;
-  await vault.renewSelf(stored.token, { signal });
-  const expiresAt = new Date(Date.now() + config.provisionerTtlMs).toISOString();
-  await records.writeManagementToken({ ...stored, expiresAt });
-  log.info({ secret: records.names.managementToken, expiresAt }, 'management token renewed');
+  log.info(
+    { event: 'management-token-issued', secret: records.names.managementToken, expiresAt: issued.expiresAt },
+    'management token issued and stored',
+  );
+  if (replaced === undefined) return;
+  checkpoint('management-token-stored');
+  await vault.revokeSelf(replaced.token);
+  log.info({ event: 'management-token-revoked' }, 'previous management token revoked');
 }

@@ -8,6 +8,7 @@ import { serverKindOf } from '../vault/servers.js';
 import type { StepContext } from './context.js';
 import { managementToken } from './management-token.js';
 import { sleep } from '../wait.js';
+import { refuseDowngrade } from './server-version.js';
 import { retryUntilStored } from './store-secrets.js';
 
 /**
@@ -50,6 +51,8 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
   const active = stored.active?.record;
   if (active === undefined)
     throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
+  // An older release over newer data (a KMS overlay's 2.6.2 over a 2.7.2 cluster) is not migrated: exit 2 before anything.
+  await refuseDowngrade(context, 'migrate-seal', active.highestServer);
   // A run that stopped after recording the recovery keys: nothing is left to do.
   if (active.type === 'recovery' && active.migratedAt !== undefined && !seal.migration && !seal.sealed) {
     log.info(

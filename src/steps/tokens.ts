@@ -13,12 +13,6 @@ export type ProvisionerTokenState =
   | { kind: 'rotate'; stored: ProvisionerToken; info: TokenInfo }
   | { kind: 'valid'; stored: ProvisionerToken; info: TokenInfo };
 
-/** Looks the stored provisioner token up (with itself): kept while valid and not in the last third of its life. */
-export async function inspectProvisionerToken(context: StepContext): Promise<ProvisionerTokenState> {
-  const stored = await context.records.readProvisionerToken();
-  return stored === undefined ? { kind: 'missing' } : judgeProvisionerToken(context, stored);
-}
-
 /** The verdict on a stored provisioner token, from looking it up on this server with itself (token-stage.ts judges it). */
 export async function judgeProvisionerToken(
   context: StepContext,
@@ -79,7 +73,12 @@ export async function issueProvisionerToken(
       ? undefined
       : previousTokenPlan(replaces, config.provisionerOverlapMs, replaced.expiresAt, Date.now());
   const issued = await context.secretsInFlight.hold(async () => {
-    const created = await vault.createTokenWithRole(PROVISIONER_ROLE, ttlSeconds, managementToken);
+    const created = await vault.createTokenWithRole(
+      PROVISIONER_ROLE,
+      ttlSeconds,
+      'vault-bootstrap-provisioner',
+      managementToken,
+    );
     checkpoint('token-created');
     const record: ProvisionerToken = {
       ...tokenRecord(created, ttlSeconds),

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { BootstrapError } from '../errors.js';
 import { Secret } from '../secret.js';
+import type { HighestServer } from '../vault/server-version.js';
 import {
   SEAL_KEY_BYTES,
   type ProvisionerToken,
@@ -35,6 +36,7 @@ export function encodeUnsealKeys(record: UnsealKeys): string {
     ...(record.encrypted ? { encrypted: true, fingerprints: record.fingerprints ?? [] } : {}),
     ...(record.clusterId === undefined ? {} : { clusterId: record.clusterId }),
     ...(record.migratedAt === undefined ? {} : { migratedAt: record.migratedAt }),
+    ...(record.highestServer === undefined ? {} : { highestServer: record.highestServer }),
   });
 }
 
@@ -95,7 +97,21 @@ export function unsealKeysFromObject(record: Record<string, unknown>): UnsealKey
       : {}),
     ...(typeof record.clusterId === 'string' && record.clusterId !== '' ? { clusterId: record.clusterId } : {}),
     ...(typeof record.migratedAt === 'string' ? { migratedAt: record.migratedAt } : {}),
+    ...highestServerOf(record.highestServer),
   };
+}
+
+/** The downgrade guard's field; a malformed one is refused like any other bad field, never ignored (it would lift the guard). */
+function highestServerOf(value: unknown): { highestServer?: HighestServer } {
+  if (value === undefined) return {};
+  const highest = value as { kind?: unknown; version?: unknown; seenAt?: unknown } | null;
+  if (
+    (highest?.kind !== 'openbao' && highest?.kind !== 'vault') ||
+    typeof highest.version !== 'string' ||
+    highest.version === ''
+  )
+    throw new RecordProblem('highestServer must hold kind ("openbao" or "vault") and version');
+  return { highestServer: { kind: highest.kind, version: highest.version, seenAt: String(highest.seenAt ?? '') } };
 }
 
 export function decodeSealIntent(text: string): SealIntent {

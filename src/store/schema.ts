@@ -5,6 +5,7 @@
  */
 import type { KeyType } from '../seal.js';
 import type { Secret } from '../secret.js';
+import type { HighestServer } from '../vault/server-version.js';
 
 export type { KeyType } from '../seal.js';
 
@@ -29,6 +30,8 @@ export interface UnsealKeys {
   clusterId?: string;
   /** A seal migration (Shamir → auto-unseal) made these former unseal keys the recovery keys: when it started. */
   migratedAt?: string;
+  /** The highest server release seen active on the cluster these keys open: the downgrade guard (vault/server-version.ts). */
+  highestServer?: HighestServer;
 }
 
 type KeyStatus = 'pending' | 'active';

@@ -224,13 +224,14 @@ export class VaultApi {
   async createTokenWithRole(
     role: string,
     ttlSeconds: number,
+    displayName: string,
     token: Secret,
   ): Promise<{ token: Secret; accessor: string; policies: string[] }> {
     const response = await this.#client.call<{
       auth?: { client_token?: string; accessor?: string; policies?: string[] };
     }>('POST', `auth/token/create/${role}`, {
       token,
-      body: { ttl: `${ttlSeconds}s`, display_name: 'vault-bootstrap-provisioner', no_parent: true },
+      body: { ttl: `${ttlSeconds}s`, display_name: displayName, no_parent: true },
     });
     const auth = expectOk(response, `create token with role ${role}`).auth;
     if (typeof auth?.client_token !== 'string' || typeof auth.accessor !== 'string') {
@@ -273,34 +274,6 @@ export class VaultApi {
       policies: auth.policies ?? [],
       ttlSeconds: Number(auth.lease_duration ?? 0),
     };
-  }
-
-  /**
-   * Creates an orphan periodic token with exactly these policies (the sidecar's management
-   * token). Needs the root token. Not abortable: the answer is a secret that must be stored.
-   */
-  async createPeriodicToken(
-    policies: string[],
-    periodSeconds: number,
-    displayName: string,
-    token: Secret,
-  ): Promise<{ token: Secret; accessor: string; policies: string[] }> {
-    const response = await this.#client.call<{
-      auth?: { client_token?: string; accessor?: string; policies?: string[] };
-    }>('POST', 'auth/token/create', {
-      token,
-      body: { policies, period: `${periodSeconds}s`, no_parent: true, renewable: true, display_name: displayName },
-    });
-    const auth = expectOk(response, 'create periodic token').auth;
-    if (typeof auth?.client_token !== 'string' || typeof auth.accessor !== 'string') {
-      throw new BootstrapError('VAULT_REQUEST_FAILED', 'create periodic token: the answer holds no token');
-    }
-    return { token: new Secret(auth.client_token), accessor: auth.accessor, policies: auth.policies ?? [] };
-  }
-
-  /** Renews a token with itself (a periodic token gets its whole period again). */
-  async renewSelf(token: Secret, options: Signal = {}): Promise<void> {
-    expectOk(await this.#client.call('POST', 'auth/token/renew-self', { token, body: {}, ...options }), 'renew token');
   }
 
   /** Enabled audit devices by path (`stdout/`): their type and options. Needs sudo on sys/audit. */

@@ -157,7 +157,27 @@ describe.skipIf(promtool === undefined)('alerts and dashboard against a real sid
     const server = await OpenBao.create({ kind: 'openbao' });
     cleanups.push(() => server.stop());
     await server.start();
-    const { port, args } = await sidecar(server);
+    // Snapshots in the loop, beside the record of a restore drill that passed (restore-drill.test.ts
+    // shows the drill writing it): the sidecar publishes both times.
+    const snapshots = await mkdtemp(join(tmpdir(), 'vb-alerts-snapshots-'));
+    await writeFile(
+      join(snapshots, 'verified-restore.json'),
+      JSON.stringify({
+        format: 1,
+        snapshot: 'snapshot-20261207T000000000Z-000000',
+        clusterId: 'c',
+        keysVersion: 1,
+        verifiedAt: new Date().toISOString(),
+        checks: [],
+      }),
+    );
+    const { port, args } = await sidecar(server, ['--snapshot-to', `file://${snapshots}`, '--snapshot-interval', '1h']);
+    await expect
+      .poll(async () => valueOf(await scrape(port), 'vault_bootstrap_last_snapshot_size_bytes'), {
+        timeout: 60_000,
+        interval: 200,
+      })
+      .toBeGreaterThan(0);
     await expect
       .poll(async () => valueOf(await scrape(port), 'vault_bootstrap_state', { state: 'ready' }), {
         timeout: 60_000,
@@ -408,8 +428,44 @@ describe.skipIf(promtool === undefined)('alerts and dashboard against a real sid
         ],
       },
     ];
+    const namespace = { namespace: TARGET.namespace };
+    const drills = [
+      {
+        name: 'snapshots taken and a restore drill passed: quiet for a week, fires once it is 8 days old',
+        interval: '1h',
+        input_series: seriesFrom(converged.text, 24 * 12, converged.at),
+        alert_rule_test: [
+          { eval_time: '7d', alertname: 'VaultBootstrapRestoreDrillOld', exp_alerts: [] },
+          {
+            eval_time: '9d',
+            alertname: 'VaultBootstrapRestoreDrillOld',
+            exp_alerts: [expectedAlert(rule('VaultBootstrapRestoreDrillOld'), namespace)],
+          },
+        ],
+      },
+      {
+        name: 'snapshots taken, never a drill: fires after its hour',
+        interval: '1h',
+        input_series: seriesFrom(converged.text, 24, converged.at, (sample) =>
+          sample.name === 'vault_bootstrap_last_verified_restore_timestamp_seconds' ? `${-converged.at}x24` : undefined,
+        ),
+        alert_rule_test: [
+          {
+            eval_time: '2h',
+            alertname: 'VaultBootstrapRestoreDrillOld',
+            exp_alerts: [expectedAlert(rule('VaultBootstrapRestoreDrillOld'), namespace)],
+          },
+        ],
+      },
+      {
+        name: 'no snapshots configured (the blocked sidecar exports zeros): never',
+        interval: '1h',
+        input_series: seriesFrom(blocked.text, 24 * 12, blocked.at),
+        alert_rule_test: [{ eval_time: '10d', alertname: 'VaultBootstrapRestoreDrillOld', exp_alerts: [] }],
+      },
+    ];
     await expectPromtoolPasses(tests, '30s');
-    await expectPromtoolPasses(keysAge, '1h');
+    await expectPromtoolPasses([...keysAge, ...drills], '1h');
   }, 180_000);
 
   it("the PodMonitor selects the OpenBao pods by their template labels and scrapes the sidecar's metrics port", async () => {

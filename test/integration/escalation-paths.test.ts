@@ -414,7 +414,7 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
     ).toEqual(['127.0.0.1']);
   });
 
-  it('the management token reaches what the sidecar sends and no more: no other audit device, no rotation backup', async () => {
+  it('the management token reaches what the sidecar sends and no more: no other audit device, no rotation backup, no life beyond its period', async () => {
     const { server, store } = await setUp(kind, servers);
     const management = (await latest(store, 'vault-management-token')).token as string;
     const attempts: Array<[string, string, unknown]> = [
@@ -433,6 +433,46 @@ describeEachServer('the CI token reaches no key in several steps', (kind) => {
     for (const [method, path, body] of attempts) {
       expect((await serverRequest(server, method, path, management, body)).status, `${method} ${path}`).toBe(403);
     }
+
+    // Finding 6: a copy of the token cannot outlive its period. It is issued through the role
+    // vault-bootstrap-management (explicit max TTL = --provisioner-ttl, not renewable); renewing it
+    // is refused, a token outside the role is refused, the role hands out no other policy, and a
+    // successor minted through it carries the same bound, whatever the request asks.
+    const bound = (await serverRequest(server, 'GET', 'auth/token/lookup-self', management)).body.data;
+    expect(bound).toMatchObject({ renewable: false, path: 'auth/token/create/vault-bootstrap-management' });
+    expect(bound.creation_ttl).toBeGreaterThan(0);
+    expect(bound.creation_ttl).toBeLessThanOrEqual(720 * 3600);
+    expect(
+      (await serverRequest(server, 'POST', 'auth/token/renew-self', management, { increment: '8760h' })).status,
+    ).toBe(400);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', management)).body.data.expire_time).toBe(
+      bound.expire_time,
+    );
+    for (const body of [
+      { policies: ['vault-bootstrap'], no_parent: true, period: '8760h' },
+      { policies: ['vault-bootstrap'], explicit_max_ttl: '8760h' },
+    ])
+      expect((await serverRequest(server, 'POST', 'auth/token/create', management, body)).status).toBe(403);
+    expect(
+      (await serverRequest(server, 'POST', 'auth/token/create-orphan', management, { policies: ['vault-bootstrap'] }))
+        .status,
+    ).toBe(403);
+    const mint = (body: Record<string, unknown>) =>
+      serverRequest(server, 'POST', 'auth/token/create/vault-bootstrap-management', management, body);
+    // Another policy, or a periodic token (which renewals would keep alive), through the role: refused.
+    expect((await mint({ policies: ['admin'] })).status).toBe(400);
+    expect((await mint({ period: '8760h' })).status).toBe(400);
+    // A successor asked for with a long life gets the role's bound, not renewable.
+    const minted = await mint({ ttl: '8760h', explicit_max_ttl: '8760h' });
+    expect(minted.status).toBe(200);
+    expect(minted.body.auth).toMatchObject({ renewable: false, token_policies: ['default', 'vault-bootstrap'] });
+    expect(minted.body.auth.lease_duration).toBeLessThanOrEqual(bound.creation_ttl);
+    // Nor can it hand itself a role of its own making, or the provisioner one with other policies:
+    // token roles other than its two are refused (it rewrites those two: see README, "Policies").
+    expect(
+      (await serverRequest(server, 'POST', 'auth/token/roles/backdoor', management, { allowed_policies: ['admin'] }))
+        .status,
+    ).toBe(403);
   });
 
   it('what CI can still do in several steps (a role that hands out admin) status names, one problem per role', async () => {

@@ -83,16 +83,21 @@ describeEachServer('snapshots in the sidecar loop', (kind: ServerKind) => {
   ];
 
   /** One sidecar per node, the same snapshot flags on each: the active one at index 0. */
-  async function startSidecars(to: string, env: Record<string, string>): Promise<number[]> {
-    const ports: number[] = [];
+  async function startSidecars(
+    to: string,
+    env: Record<string, string>,
+  ): Promise<Array<{ port: number; cli: RunningCli }>> {
+    await stopAll();
+    const started: Array<{ port: number; cli: RunningCli }> = [];
     for (const node of nodes) {
       const port = await freePort();
-      ports.push(port);
       const args = ['run', ...storeArgs(node), '--interval', '1s', '--listen', `127.0.0.1:${port}`];
       const snapshotArgs = ['--snapshot-to', to, '--snapshot-interval', '1s', '--snapshot-retain', '2'];
-      sidecars.push(startCli([...args, ...snapshotArgs], env));
+      const cli = startCli([...args, ...snapshotArgs], env);
+      sidecars.push(cli);
+      started.push({ port, cli });
     }
-    return ports;
+    return started;
   }
 
   async function stopAll(): Promise<void> {
@@ -129,30 +134,36 @@ describeEachServer('snapshots in the sidecar loop', (kind: ServerKind) => {
   ];
   for (const target of targets) {
     it(`${target.scheme}://: the active node's sidecar takes them on schedule, the standby's none; retention keeps 2`, async () => {
-      const [activePort, standbyPort] = await startSidecars(target.to(), target.env());
-      const [active, standby] = sidecars as [RunningCli, RunningCli];
+      const [{ port: activePort, cli: active }, { port: standbyPort, cli: standby }] = (await startSidecars(
+        target.to(),
+        target.env(),
+      )) as [{ port: number; cli: RunningCli }, { port: number; cli: RunningCli }];
       await until(
         'three snapshots published by the active node',
         async () => (events(active.output(), 'snapshot-published').length >= 3 ? true : undefined),
         60_000,
       );
-      const activeMetrics = (await probe(activePort!, '/metrics')).text;
+      const activeMetrics = (await probe(activePort, '/metrics')).text;
       const newest = events(active.output(), 'snapshot-published').at(-1)!;
       expect(metricValue(activeMetrics, 'vault_bootstrap_last_snapshot_size_bytes')).toBeGreaterThan(0);
       expect(metricValue(activeMetrics, 'vault_bootstrap_last_snapshot_timestamp_seconds')).toBeGreaterThan(0);
       expect(newest).toMatchObject({ size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
       // Taking them never took the node out of ready.
       expect(events(active.output(), 'state').map((line) => line.to)).toEqual(['ready']);
-      expect((await probe(activePort!, '/readyz')).status).toBe(200);
+      expect((await probe(activePort, '/readyz')).status).toBe(200);
       // The standby's sidecar is ready too, and never looked, decided or uploaded.
-      expect((await probe(standbyPort!, '/readyz')).status).toBe(200);
+      expect((await probe(standbyPort, '/readyz')).status).toBe(200);
       for (const event of ['snapshot-upload-started', 'snapshot-published', 'snapshot-look-failed', 'snapshot-failed'])
         expect(events(standby.output(), event)).toEqual([]);
       expect(standby.output()).not.toContain('"action":"take-snapshot"');
-      // Retention ran after the third publish: it removed the first.
+      // Retention runs after each publish: the third one's removes the first.
       const [first] = events(active.output(), 'snapshot-published');
-      expect(events(active.output(), 'snapshot-retention').flatMap((line) => line.removed as string[])).toContain(
-        first!.id,
+      await until('retention removing the first snapshot', async () =>
+        events(active.output(), 'snapshot-retention')
+          .flatMap((line) => line.removed as string[])
+          .includes(first!.id as string)
+          ? true
+          : undefined,
       );
       // Read once the sidecars have stopped: a running one's retention may remove what a listing just named.
       await stopAll();
@@ -166,8 +177,9 @@ describeEachServer('snapshots in the sidecar loop', (kind: ServerKind) => {
   }
 
   it('s3://: a destination that refuses connections costs no readiness; snapshots resume when it is back', async () => {
-    const [activePort] = await startSidecars(`s3://vb-loop/${kind}/outage`, s3Env());
-    const active = sidecars[0]!;
+    const [{ port: activePort, cli: active }] = (await startSidecars(`s3://vb-loop/${kind}/outage`, s3Env())) as [
+      { port: number; cli: RunningCli },
+    ];
     await until(
       'a first snapshot',
       async () => (events(active.output(), 'snapshot-published').length >= 1 ? true : undefined),
@@ -181,9 +193,9 @@ describeEachServer('snapshots in the sidecar loop', (kind: ServerKind) => {
         60_000,
       );
       expect(failure).toMatchObject({ error: { code: 'SNAPSHOT_STORE_UNAVAILABLE' } });
-      const metrics = (await probe(activePort!, '/metrics')).text;
+      const metrics = (await probe(activePort, '/metrics')).text;
       expect(metricValue(metrics, 'vault_bootstrap_snapshot_failures_total{op="look"}')).toBeGreaterThanOrEqual(1);
-      expect((await probe(activePort!, '/readyz')).status).toBe(200);
+      expect((await probe(activePort, '/readyz')).status).toBe(200);
       expect(events(active.output(), 'blocked')).toEqual([]);
     } finally {
       await s3Proxy.set('none');

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { actions, capturedOutput, runCli } from '../../harness/cli.js';
+import { actions, capturedOutput, events, runCli } from '../../harness/cli.js';
 import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
@@ -100,13 +100,26 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     const revokedAt = messages.findIndex((line) => line.includes('previous provisioner token revoked'));
     expect(storedAt).toBeGreaterThan(-1);
     expect(revokedAt).toBeGreaterThan(storedAt);
-    // The management token (its period is --provisioner-ttl) reached the last third too: renewed, not replaced.
-    expect(actions(rotation.stdout).map((entry) => entry.action)).toContain('renew-management-token');
-    const renewed = await latest(store, 'vault-management-token');
-    expect(renewed.accessor).toBe(management.accessor);
-    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', renewed.token)).body.data.ttl).toBeGreaterThan(
-      40,
-    );
+    // The management token (its life is --provisioner-ttl too) reached the last third: a successor
+    // through the role, stored, then the old one revoked.
+    expect(actions(rotation.stdout).map((entry) => entry.action)).toContain('reissue-management-token');
+    const successor = await latest(store, 'vault-management-token');
+    expect(successor.accessor).not.toBe(management.accessor);
+    const successorInfo = (await serverRequest(server, 'GET', 'auth/token/lookup-self', successor.token)).body.data;
+    expect(successorInfo).toMatchObject({
+      policies: ['default', 'vault-bootstrap'],
+      renewable: false,
+      path: 'auth/token/create/vault-bootstrap-management',
+    });
+    expect(successorInfo.ttl).toBeGreaterThan(40);
+    // A copy of the old one (a thief's, an old version of the record) is refused from now on.
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', management.token)).status).toBe(403);
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl/admin', management.token)).status).toBe(403);
+    expect((await serverRequest(server, 'PUT', 'sys/seal', management.token)).status).toBe(403);
+    const issuedAt = messages.findIndex((line) => line.includes('"event":"management-token-issued"'));
+    const oldRevokedAt = messages.findIndex((line) => line.includes('"event":"management-token-revoked"'));
+    expect(issuedAt).toBeGreaterThan(-1);
+    expect(oldRevokedAt).toBeGreaterThan(issuedAt);
 
     // A stored token the server no longer accepts is replaced.
     const root = (await latest(store, 'vault-root-token')).token;
@@ -116,6 +129,72 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expect(third.accessor).not.toBe(second.accessor);
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', third.token)).status).toBe(200);
     expect(await store.readAllVersions('vault-provisioner-token')).toHaveLength(3);
+    expectNoSecretIn(capturedOutput, await secretValuesIn(store));
+  });
+
+  it('upgrade: a management token of an earlier release (periodic, not through the role, its policy without the role) is replaced through the role in its last third with no person, the root token revoked', async () => {
+    const { server, store, args } = await setUp(kind);
+    servers.push(server);
+    expect((await runCli(args())).code).toBe(0);
+    const root = (await latest(store, 'vault-root-token')).token as string;
+    // What an earlier release left: its policy text, no management role, a periodic token made with the root token.
+    const current = await readFile(new URL('../../policies/vault-bootstrap.hcl', import.meta.url), 'utf8');
+    const earlier = current.replace(
+      /\n# Its own successor[\s\S]*?path "auth\/token\/create\/vault-bootstrap-management" \{[^}]*\}\n/,
+      '',
+    );
+    expect(earlier).not.toMatch(/path "auth\/token\/[a-z]+\/vault-bootstrap-management"/);
+    expect(
+      (await serverRequest(server, 'PUT', 'sys/policies/acl/vault-bootstrap', root, { policy: earlier })).status,
+    ).toBe(204);
+    expect((await serverRequest(server, 'DELETE', 'auth/token/roles/vault-bootstrap-management', root)).status).toBe(
+      204,
+    );
+    const created = await serverRequest(server, 'POST', 'auth/token/create', root, {
+      policies: ['vault-bootstrap'],
+      period: '30s',
+      no_parent: true,
+      renewable: true,
+      display_name: 'vault-bootstrap-management',
+    });
+    const earlierToken = created.body.auth.client_token as string;
+    await store.addVersion(
+      'vault-management-token',
+      JSON.stringify({
+        token: earlierToken,
+        accessor: created.body.auth.accessor,
+        policies: created.body.auth.policies,
+        expiresAt: new Date(Date.now() + 30_000).toISOString(),
+      }),
+    );
+    expect(
+      (await serverRequest(server, 'GET', 'auth/token/roles/vault-bootstrap-management', earlierToken)).status,
+    ).toBe(403);
+    // Its period (30 s here) in its last third: this release must rewrite the policy, write the
+    // role and issue the successor through it, with that token alone.
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', earlierToken)).body.data?.ttl, {
+        timeout: 30_000,
+        interval: 500,
+      })
+      .toBeLessThan(10);
+    const upgraded = await runCli(args('--root-token', 'revoke'));
+    expect(upgraded.code, upgraded.stdout).toBe(0);
+    expect(events(upgraded.stdout, 'blocked')).toEqual([]);
+    expect(actions(upgraded.stdout).map((entry) => entry.action)).toContain('reissue-management-token');
+    const successor = (await latest(store, 'vault-management-token')).token as string;
+    expect(successor).not.toBe(earlierToken);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', earlierToken)).status).toBe(403);
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', successor)).body.data).toMatchObject({
+      path: 'auth/token/create/vault-bootstrap-management',
+      renewable: false,
+    });
+    expect((await serverRequest(server, 'GET', 'sys/policies/acl/vault-bootstrap', successor)).body.data.policy).toBe(
+      current,
+    );
+    const role = await serverRequest(server, 'GET', 'auth/token/roles/vault-bootstrap-management', successor);
+    expect(role.body.data).toMatchObject({ allowed_policies: ['vault-bootstrap'], orphan: true, renewable: false });
+    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', root)).status).toBe(403);
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
 

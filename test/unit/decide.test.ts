@@ -701,11 +701,18 @@ describe('decide: one row per rule', () => {
       { state: 'ready', action: 'done' },
     ],
     [
-      'management token in the last third of its period: renewed',
-      withHealth(200, { server: { ...CONVERGED_SERVER, ownManagementToken: 'renew' } }),
+      'management token in the last third of its life: its successor issued (through the role), the old one revoked',
+      withHealth(200, { server: { ...CONVERGED_SERVER, ownManagementToken: 'reissue' } }),
       {},
       EMPTY_MEMORY,
-      { state: 'issuing', action: 'renew-management-token' },
+      { state: 'issuing', action: 'reissue-management-token' },
+    ],
+    [
+      'management token in the last third of its life on a standby: left to the active node',
+      withHealth(429, { server: { ...CONVERGED_SERVER, ownManagementToken: 'reissue' } }),
+      {},
+      EMPTY_MEMORY,
+      { state: 'ready', action: 'done' },
     ],
     [
       'no management token and the root token revoked: a person runs generate-root (never the CI token)',
@@ -1109,5 +1116,87 @@ describe('decide: unsealing', () => {
     expect(() => decide(seen, EMPTY_MEMORY, SETTINGS)).toThrow(
       expect.objectContaining({ code: 'INTERNAL', transient: false }),
     );
+  });
+});
+
+describe('decide: the downgrade guard (the highest release seen active, recorded with the keys)', () => {
+  const HIGHEST = { kind: 'openbao' as const, version: '2.7.2', seenAt: '2026-11-20T00:00:00Z' };
+  const keysWith = (highest = HIGHEST): Observation['keys'] => ({
+    kind: 'valid',
+    value: { ...KEYS.value, highestServer: highest },
+  });
+  const running = (seen: Observation, version: string, kind: 'openbao' | 'vault' = 'openbao'): Observation => ({
+    ...seen,
+    vault: { ...seen.vault, version, serverKind: kind },
+  });
+  const outcome = (seen: Observation, memory: Memory = EMPTY_MEMORY) => {
+    const decision = decide(seen, remember(memory, seen), SETTINGS);
+    return {
+      decision,
+      kind: decision.action.kind,
+      blocker: decision.action.kind === 'hold' ? decision.action.blocker : undefined,
+    };
+  };
+
+  it('does not unseal an older server, names both releases and the way back; the same or a newer one is unsealed', () => {
+    const older = outcome(running(withHealth(503, { keys: keysWith() }), '2.6.2'));
+    expect(older).toMatchObject({ kind: 'hold', blocker: 'server-downgrade' });
+    expect(older.decision.state).toBe('blocked');
+    expect(older.decision.reason).toContain('2.6.2');
+    expect(older.decision.reason).toContain('2.7.2');
+    expect(older.decision.reason).toContain('not unsealing');
+    expect(outcome(running(withHealth(503, { keys: keysWith() }), '2.7.2')).kind).toBe('unseal');
+    expect(outcome(running(withHealth(503, { keys: keysWith() }), '2.8.0')).kind).toBe('unseal');
+    // Comes before the seal stanza's mismatch: a KMS overlay on an older release over newer data is a downgrade first.
+    const migrating = running(withHealth(503, { keys: keysWith() }), '2.6.2');
+    migrating.vault = { ...migrating.vault, sealType: 'awskms', migration: true };
+    expect(outcome(migrating).blocker).toBe('server-downgrade');
+  });
+
+  it('an older auto-unseal node that unsealed itself is reported, not configured; a seal intent still seals it', () => {
+    const unsealed = outcome(running(withHealth(429, { keys: keysWith() }), '2.6.2'));
+    expect(unsealed).toMatchObject({ kind: 'hold', blocker: 'server-downgrade' });
+    expect(outcome(running(withHealth(200, { keys: keysWith(), sealIntent: INTENT }), '2.6.2')).kind).toBe('seal');
+  });
+
+  it('compares releases of the same product only, and lifts nothing it cannot parse', () => {
+    expect(outcome(running(withHealth(503, { keys: keysWith() }), '1.19.0', 'vault')).kind).toBe('unseal');
+    expect(outcome(running(withHealth(503, { keys: keysWith() }), 'unknown')).kind).toBe('unseal');
+    expect(outcome(withHealth(503, { keys: keysWith() })).kind).toBe('unseal');
+  });
+
+  it('the active node records a newer release (and the first one), before configuring; a standby never records', () => {
+    const newer = outcome(running(converged(), '2.8.0'), EMPTY_MEMORY);
+    expect(newer.kind).toBe('record-server-version');
+    expect(newer.decision.action).toMatchObject({
+      keys: {
+        highestServer: { kind: 'openbao', version: '2.8.0', seenAt: new Date(NOW).toISOString() },
+        clusterId: 'cluster-a',
+      },
+    });
+    const first = running({ ...converged(), server: { ...CONVERGED_SERVER, policiesDiffering: ['admin'] } }, '2.7.2');
+    expect(outcome(first).kind).toBe('record-server-version');
+    expect(outcome(running(converged(), '2.7.2')).kind).toBe('record-server-version');
+    expect(outcome(running(converged(), '2.7.2'), EMPTY_MEMORY).decision.action).toMatchObject({
+      keys: { highestServer: { version: '2.7.2' } },
+    });
+    expect(outcome(running({ ...converged(), keys: keysWith() }, '2.7.2')).kind).toBe('done');
+    expect(outcome(running(withHealth(429, { keys: keysWith() }), '2.8.0')).kind).toBe('done');
+    // Another cluster's node never raises this cluster's record.
+    const other = running(withHealth(200, { keys: keysWith() }), '2.8.0');
+    other.vault = { ...other.vault, clusterId: 'cluster-b' };
+    expect(outcome(other).blocker).toBe('cluster-mismatch');
+  });
+
+  it('a fresh cluster records its release with the cluster id, in the same write', () => {
+    const fresh = running(
+      withHealth(200, { keys: { kind: 'valid', value: { ...KEYS.value, clusterId: undefined } } }),
+      '2.7.2',
+    );
+    const decision = decide(fresh, remember({ ...EMPTY_MEMORY, opened: true }, fresh), SETTINGS);
+    expect(decision.action).toMatchObject({
+      kind: 'record-cluster-id',
+      keys: { clusterId: 'cluster-a', highestServer: { kind: 'openbao', version: '2.7.2' } },
+    });
   });
 });

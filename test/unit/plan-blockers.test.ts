@@ -25,11 +25,21 @@ const failures: Array<[string, unknown]> = [
     new BootstrapError(code, `${code} met on the first pass`),
   ]),
   ['VAULT_REQUEST_FAILED 503', new BootstrapError('VAULT_REQUEST_FAILED', 'sys/health: 503', { statusCode: 503 })],
+  // A standby's redirect to the active node (it cannot forward yet): retried, never a blocker.
+  [
+    'VAULT_REQUEST_FAILED 307',
+    new BootstrapError('VAULT_REQUEST_FAILED', 'auth/token/lookup-self: 307', { statusCode: 307 }),
+  ],
   ['VAULT_REQUEST_FAILED 403', new BootstrapError('VAULT_REQUEST_FAILED', 'sys/health: 403', { statusCode: 403 })],
   ['a TypeError (a bug)', new TypeError('first pass')],
 ];
 
 describe('plan shows every blocker run can reach through a failed pass', () => {
+  it("a standby's 307 (it cannot forward to the active node yet) is transient; a 4xx is not", () => {
+    const answer = (statusCode: number) => new BootstrapError('VAULT_REQUEST_FAILED', 'x', { statusCode }).transient;
+    expect([307, 429, 503, 403, 400, 302].map(answer)).toEqual([true, true, true, false, false, false]);
+  });
+
   const reached = new Set<string>();
 
   it.each(failures)('%s', async (_, error) => {

@@ -15,6 +15,7 @@ describe('readiness gates serving, not configuration (src/readiness.ts)', () => 
     ['configured once, no management token', 'blocked', 'no-management-token', true, true],
     ['configured once, a bad store record', 'blocked', 'store-record-invalid', true, true],
     ['configured once, split brain', 'blocked', 'cluster-mismatch', true, false],
+    ['configured once, an older release over newer data', 'blocked', 'server-downgrade', true, false],
     ['configured once, removed from raft', 'blocked', 'node-removed', true, false],
     ['configured once, held sealed', 'sealed', 'seal-intent', true, false],
     ['configured once, sealed until a restart', 'sealed', 'sealed-until-restart', true, false],

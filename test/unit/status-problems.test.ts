@@ -15,6 +15,7 @@ function converged(): StatusReport {
     store: { kind: 'file', secrets: [{ name: 'vault-unseal-keys', versions: 1 }] },
     selfInit: null,
     rootToken: 'revoked',
+    invalidRecords: [],
     keys: {
       type: 'shamir',
       activeVersion: 1,
@@ -61,6 +62,11 @@ describe('status separates problems from information', () => {
         void (report.sealIntent = { active: true, by: 'ops', at: '2026-11-30T00:00:00.000Z', reason: 'incident' }),
     ],
     ['a pending rotation', (report: StatusReport) => void (report.keys.pendingRotation = true)],
+    [
+      'a record that is not valid',
+      (report: StatusReport) =>
+        void report.invalidRecords.push('vault-root-token: the latest version (2) is not a valid record: not JSON'),
+    ],
     ['an invalid provisioner token', (report: StatusReport) => void (report.provisionerToken.state = 'invalid')],
     [
       'an auth role handing out admin',

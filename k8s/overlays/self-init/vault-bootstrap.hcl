@@ -1,8 +1,9 @@
 # vault-bootstrap: the policy of the sidecar's own management token ({prefix}-management-token),
-# issued with the root token while it exists. It configures (policies, the provisioner token
-# role, HashiCorp Vault's audit device), issues and revokes provisioner tokens, seals in an
-# emergency, rotates the unseal or recovery keys, and repairs drift once the root token is
-# revoked. Never handed to CI. It reads no secret engine's data.
+# issued through the token role vault-bootstrap-management, first with the root token, then each
+# period by the token it replaces (which is revoked once its successor is stored). It configures
+# (policies, the token roles, HashiCorp Vault's audit device), issues and revokes provisioner
+# tokens, seals in an emergency, rotates the unseal or recovery keys, and repairs drift once the
+# root token is revoked. Never handed to CI. It reads no secret engine's data.
 
 # Policies (the built-in ones and --policies-dir): read to compare, write what differs.
 path "sys/policies/acl/*" {
@@ -18,6 +19,17 @@ path "auth/token/create/provisioner" {
 }
 path "auth/token/revoke-accessor" {
   capabilities = ["update"]
+}
+
+# Its own successor, each period: the role (orphan, this policy only, not renewable, an explicit
+# max TTL) and tokens made through it. The old token revokes itself (the default policy's
+# revoke-self). Writing policies makes this token admin-equivalent anyway: what the role bounds
+# is the life of a copy nobody uses (README, "Policies").
+path "auth/token/roles/vault-bootstrap-management" {
+  capabilities = ["create", "read", "update"]
+}
+path "auth/token/create/vault-bootstrap-management" {
+  capabilities = ["create", "update"]
 }
 
 # The emergency brake (vault-bootstrap seal, and a sidecar obeying a seal intent), and the
