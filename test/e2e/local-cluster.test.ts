@@ -20,7 +20,10 @@ import { secretNames } from '../../src/store/types.js';
 import { expectNoSecretIn } from '../helpers/secrets.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const NAME = 'e2e';
+// A cluster of this run's own: two runs of this file at once (a CI rehearsal and an engineer's
+// run on the same machine) would otherwise share one, and the first to finish would stop it
+// under the other. NAME: at most 10 characters (scripts/local-cluster.sh).
+const NAME = `e2e${process.pid % 10_000_000}`;
 const NAMESPACE = 'vault';
 const SERVER_PODS = ['openbao-0', 'openbao-1', 'openbao-2'];
 const SELECTOR = 'app.kubernetes.io/name=openbao,app.kubernetes.io/component=server';
