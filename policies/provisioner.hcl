@@ -299,9 +299,11 @@ path "sys/policies/acl/\u3000*" {
 # Secrets engines; tuning may not blind the audit log (as for sys/auth above). The sys,
 # cubbyhole and identity mounts are not a tenant's: on OpenBao sys/mounts/sys/tune with
 # audit_non_hmac_response_keys = ["keys"] would put the next rotate-keys' unseal keys in clear
-# into the audit device.
+# into the audit device. No delete: unmounting an engine destroys its data, another team's as
+# well as CI's own; an operator unmounts (or CI with policies/scoped/provisioner.hcl, inside
+# its name prefix).
 path "sys/mounts/*" {
-  capabilities = ["create", "read", "update", "delete", "list"]
+  capabilities = ["create", "read", "update", "list"]
   denied_parameters = {
     "audit_non_hmac_request_keys"  = []
     "audit_non_hmac_response_keys" = []

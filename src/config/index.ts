@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
 import { loadPolicies } from '../policy.js';
 import { COMMANDS, OPTIONS, PARSE_ARGS_OPTIONS, type Command, type Flags } from './options.js';
+import { helpText } from './help.js';
 import { OptionReader, type Environment, type Given } from './read.js';
 import { parseSplits } from './seal.js';
 import { parseSealKey } from './seal-key.js';
@@ -20,28 +21,6 @@ export type { Config, TlsConfig } from './settings.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const PREFIX = /^[A-Za-z0-9_-]{1,200}$/;
-
-const USAGE = `usage: vault-bootstrap <run|status|plan|seal|resume> [options]
-       vault-bootstrap <rotate-keys|generate-root|cancel-stale|migrate-seal> [options]
-       vault-bootstrap <seal-key|rotate-seal-key> [options]
-       vault-bootstrap <snapshot|restore|restore-drill> [options]
-
-  run      [--once]   bring Vault to initialized, unsealed, configured; --once exits when ready
-  status   [--json]   Vault health, store contents by name (never values), token validity
-  plan     [--json]   what run would do now, changing nothing
-  seal     [--reason TEXT]  emergency brake: record a seal intent, seal this node; every sidecar keeps its node sealed
-  resume              end the seal intent: the sidecars unseal as usual
-  rotate-keys         crash-safe rotation of the unseal or recovery keys (new split: --secret-*/--recovery-*)
-  generate-root [--revoke-after]  a new root token from the stored keys, stored first
-  cancel-stale        cancel a rotation or root generation in progress that no record of ours owns
-  migrate-seal        Shamir → auto-unseal (KMS) seal migration with the stored keys, crash-safe; they become the recovery keys
-  seal-key            init container: the OpenBao static seal key(s) into the memory-backed --seal-key-dir
-  rotate-seal-key     a new static seal key version; the pods write it at their next start, the previous one until every node is on it
-  snapshot            a raft snapshot from the active node into --snapshot-to, verified, paired with its keys version
-  restore [--snapshot ID]  an empty server brought back from the newest (or the named) verified snapshot and its keys version
-  restore-drill [--snapshot ID]  the newest snapshot restored into an empty throwaway server (--vault-addr), unsealed with its keys version, checked; the store is only read
-
-Every option also reads an environment variable; see README.md for the full reference.`;
 
 export class HelpRequested extends Error {
   override readonly name = 'HelpRequested';
@@ -71,9 +50,11 @@ export function loadConfig(argv: readonly string[], env: Environment = process.e
     throw new ConfigError(`command line: ${describeParseError(error as Error & { code?: string })}`);
   }
   const flags = parsed.values;
-  if (flags.help) throw new HelpRequested(USAGE);
-
   const [given, ...extra] = parsed.positionals;
+  // `--help` alone: everything; `COMMAND --help`: that command's options.
+  if (flags.help)
+    throw new HelpRequested(helpText(COMMANDS.includes(given as Command) ? (given as Command) : undefined));
+
   if (!COMMANDS.includes(given as Command)) {
     throw new ConfigError(
       `command line: expected a command, one of ${COMMANDS.join(', ')} (got ${given === undefined ? 'none' : JSON.stringify(given)})`,

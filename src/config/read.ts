@@ -1,6 +1,6 @@
 import { formatDuration, parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
-import { OPTIONS, type Flags, type OptionName } from './options.js';
+import { OPTIONS, plainText, type Flags, type OptionName } from './options.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -55,7 +55,7 @@ export class OptionReader {
   /** A Go-style duration in milliseconds; the default is the table's. `why` says why the minimum. */
   duration(option: OptionName, minimumMs: number, why?: string): number {
     const { value, name } = this.text(option);
-    const milliseconds = parseDuration(value ?? OPTIONS[option].default);
+    const milliseconds = parseDuration(value ?? plainText(OPTIONS[option].default));
     if (milliseconds === undefined) {
       throw new ConfigError(`${name}: expected a duration such as 90s, 5m or 720h, got ${JSON.stringify(value)}`);
     }

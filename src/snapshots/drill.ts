@@ -5,7 +5,7 @@ import type { Secret } from '../secret.js';
 import { PROVISIONER_ROLE } from '../steps/configure.js';
 import type { UnsealKeys } from '../store/records.js';
 import { readCatalog, verifyStoredSnapshot, writeVerifiedRestore, type VerifiedRestore } from './catalog.js';
-import { keysVersion, restoreWithThrowaway, unsealRestored } from './restore.js';
+import { answeringHealth, keysVersion, restoreWithThrowaway, unsealRestored } from './restore.js';
 import type { Throwaway } from './restore-record.js';
 import type { ObjectStore } from './types.js';
 
@@ -38,7 +38,8 @@ export async function restoreDrill(
       'RESTORE_DRILL_FAILED',
       `restore-drill: ${manifest.id} names no keys version (taken from a self-initialized server)`,
     );
-  const health = classifyHealth((await vault.health({ signal })).status);
+  // The throwaway server starts beside the drill (its CronJob): wait for it to answer.
+  const health = classifyHealth((await answeringHealth(context)).status);
   if (health !== 'uninitialized')
     throw new BootstrapError(
       'RESTORE_REFUSED',

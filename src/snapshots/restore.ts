@@ -349,7 +349,7 @@ async function settle(
 }
 
 /** sys/health once the server answers (HashiCorp Vault is silent for a few seconds after a force-restore), within SETTLE_MS. */
-async function answeringHealth(context: StepContext): ReturnType<StepContext['vault']['health']> {
+export async function answeringHealth(context: StepContext): ReturnType<StepContext['vault']['health']> {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
     try {

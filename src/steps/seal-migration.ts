@@ -1,7 +1,7 @@
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError, ConfigError } from '../errors.js';
 import type { Secret } from '../secret.js';
-import type { UnsealKeys } from '../store/records.js';
+import { decodeUnsealKeys, type UnsealKeys } from '../store/records.js';
 import { keyTypeFor } from '../seal.js';
 import { KeyRotationApi, serverAccepts } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
@@ -25,6 +25,13 @@ export interface MigrationResult {
   version: number;
   /** The server had already migrated (by a person, or a run that stopped): only the record was written. */
   alreadyMigrated: boolean;
+  /**
+   * What this run did on its node: `recorded` the keys as recovery keys (a single node, or the
+   * node that became active); `standby-unsealed` a standby onto the new seal (the migration
+   * completes once the active node steps down); `stepped-down` the active node still on the old
+   * seal, so that a migrated standby takes over and completes it (restart this node next).
+   */
+  outcome: 'recorded' | 'standby-unsealed' | 'stepped-down';
 }
 
 /** How long the migrated node may take to become active before the keys can be checked. */
@@ -43,6 +50,8 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
     throw new ConfigError('migrate-seal: the server is not initialized; there is nothing to migrate');
   const target = seal.type;
   if (keyTypeFor(target) !== 'recovery') {
+    const steppedDown = await stepDownForMigration(context, target, seal.sealed);
+    if (steppedDown !== undefined) return steppedDown;
     throw new ConfigError(
       `migrate-seal: the server has a ${target} seal and no migration to an auto-unseal seal is in progress: add the new seal stanza to its configuration and restart it first (README: seal migration)`,
     );
@@ -59,7 +68,7 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
       { event: 'migration-already-recorded', secret: records.names.unsealKeys },
       'the seal migration is complete and recorded',
     );
-    return { from: 'shamir', to: target, version: stored.count, alreadyMigrated: true };
+    return { from: 'shamir', to: target, version: stored.count, alreadyMigrated: true, outcome: 'recorded' };
   }
   if (active.type !== 'shamir' || active.encrypted === true) {
     throw new ConfigError(
@@ -104,7 +113,13 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
       `unsealed with migrate: the ${target} seal now holds the barrier key`,
     );
   }
-  await waitUntilActive(context);
+  if ((await waitUntilActive(context)) === 'standby') {
+    log.info(
+      { event: 'migration-standby-unsealed', to: target },
+      `this standby runs on the ${target} seal; the active node still runs the old one: run migrate-seal in every other standby restarted with the new seal, then in the active node (it steps down, and a migrated standby takes over and completes the migration) (README: seal migration)`,
+    );
+    return { from: 'shamir', to: target, version: stored.count, alreadyMigrated, outcome: 'standby-unsealed' };
+  }
   const { token } = await managementToken(context);
   const adopted = await adoptMigratedKeys(context, active, token, migratedAt);
   if (adopted !== 'adopted') {
@@ -114,7 +129,7 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
     );
   }
   const versions = await records.readUnsealKeyVersions();
-  return { from: 'shamir', to: target, version: versions.count, alreadyMigrated };
+  return { from: 'shamir', to: target, version: versions.count, alreadyMigrated, outcome: 'recorded' };
 }
 
 /** How many times a round of shares is submitted when the server answers one with a transient failure (5xx). */
@@ -152,20 +167,91 @@ async function submitWithMigrate(context: StepContext, keys: UnsealKeys): Promis
   }
 }
 
-async function waitUntilActive(context: StepContext): Promise<void> {
+/**
+ * Until the node is active (a single node, or the node that took over), or known to be a standby
+ * of another node: unsealed with migrate while the active node still runs the old seal, it
+ * answers sys/health 500 and sys/leader names the active node (OpenBao 2.6.2, measured) until
+ * that node steps down.
+ */
+async function waitUntilActive(context: StepContext): Promise<'active' | 'standby'> {
   const deadline = Date.now() + ACTIVE_WITHIN_MS;
+  let standbySightings = 0;
   for (;;) {
     const { status } = await context.vault.health({ signal: context.signal });
-    if (status === 200) return;
+    if (status === 200) return 'active';
+    const leader = await context.vault.leader({ signal: context.signal });
+    standbySightings = leader.address !== undefined && !leader.isSelf ? standbySightings + 1 : 0;
+    // Twice in a row, a second apart: a node that just won an election names itself at once.
+    if (standbySightings >= 2) return 'standby';
     if (Date.now() > deadline) {
-      // A standby unsealed with migrate while the active node still runs the old seal answers sys/health 500 (OpenBao 2.6.2, measured).
       throw new BootstrapError(
         'VAULT_REQUEST_FAILED',
         `migrate-seal: the server did not become active within ${ACTIVE_WITHIN_MS / 1000} s after the migration (sys/health ${status}); run migrate-seal again on the active node`,
       );
     }
-    await sleep(250, context.signal);
+    await sleep(standbySightings > 0 ? 1_000 : 250, context.signal);
   }
+}
+
+/**
+ * A step-down with a non-voter among the standbys leaves the cluster with no active node: a
+ * standby restarted for the new seal rejoins raft as a non-voter until autopilot promotes it
+ * after its stabilization time (about 10 s; measured on OpenBao 2.6.2, where stepping down before
+ * left the old active a standby and the migrated ones answering 500, with no leader). So every
+ * raft server must be a healthy voter first; waited for, then refused naming the others.
+ */
+async function untilEveryServerElectable(context: StepContext, token: Secret): Promise<void> {
+  const deadline = Date.now() + ACTIVE_WITHIN_MS;
+  for (;;) {
+    const servers = await context.vault.raftVoters(token, { signal: context.signal });
+    const waiting = (servers ?? []).filter((server) => !server.electable).map((server) => server.id);
+    if (waiting.length === 0) return;
+    if (Date.now() > deadline)
+      throw new BootstrapError(
+        'VAULT_REQUEST_FAILED',
+        `migrate-seal: not stepping down: raft server(s) ${waiting.join(', ')} are not healthy voters after ${ACTIVE_WITHIN_MS / 1000} s (a restarted node is promoted after its stabilization time), and without them no standby on the new seal could take over; run migrate-seal again once they are`,
+      );
+    await sleep(1_000, context.signal);
+  }
+}
+
+/**
+ * migrate-seal in the active node of a cluster whose migration a standby's run recorded (a
+ * pending recovery version with `migratedAt`), the node itself still on the old seal: it steps
+ * down (the management token's policy allows sys/step-down and nothing around it), and a
+ * migrated standby takes over and completes the migration; this node is restarted next, with the
+ * new seal stanza, and unseals itself. Undefined when that is not the situation.
+ */
+async function stepDownForMigration(
+  context: StepContext,
+  sealType: string,
+  sealed: boolean,
+): Promise<MigrationResult | undefined> {
+  const { vault, records, log, signal } = context;
+  if (sealed || (await vault.health({ signal })).status !== 200) return undefined;
+  const stored = await records.readUnsealKeyVersions();
+  // The intent a standby's run recorded: the latest version, the same keys as type recovery, pending.
+  const latest = decodeUnsealKeys(await records.store.readLatest(records.names.unsealKeys));
+  const startedAt = latest.status === 'pending' && latest.type === 'recovery' ? latest.migratedAt : undefined;
+  if (startedAt === undefined || stored.active?.record.type !== 'shamir') return undefined;
+  await refuseDowngrade(context, 'migrate-seal', stored.active.record.highestServer);
+  const { token } = await managementToken(context);
+  await untilEveryServerElectable(context, token);
+  await vault.stepDown(token, { signal });
+  const deadline = Date.now() + ACTIVE_WITHIN_MS;
+  while ((await vault.health({ signal })).status === 200) {
+    if (Date.now() > deadline)
+      throw new BootstrapError(
+        'VAULT_REQUEST_FAILED',
+        `migrate-seal: this node stepped down and is still active after ${ACTIVE_WITHIN_MS / 1000} s: no standby could take over; check that the standbys are unsealed on the new seal (migrate-seal in each)`,
+      );
+    await sleep(250, signal);
+  }
+  log.info(
+    { event: 'migration-stepped-down', from: sealType, startedAt },
+    `this active node still on the ${sealType} seal stepped down, so that a standby on the new seal takes over and completes the migration; restart this node with the new seal stanza next: it unseals itself (README: seal migration)`,
+  );
+  return { from: 'shamir', to: 'the new seal', version: stored.count, alreadyMigrated: false, outcome: 'stepped-down' };
 }
 
 /**

@@ -374,6 +374,52 @@ export class VaultApi {
     return typeof address === 'string' && address !== '' ? address : undefined;
   }
 
+  /**
+   * sys/leader as this node sees it: the active node's API address (undefined when it names none)
+   * and whether that is this node (`is_self`, which OpenBao leaves out when false).
+   */
+  async leader(options: Signal = {}): Promise<{ address: string | undefined; isSelf: boolean }> {
+    const response = await this.#client.call<{ leader_address?: unknown; is_self?: unknown }>(
+      'GET',
+      'sys/leader',
+      options,
+    );
+    if (response.status < 200 || response.status >= 300) return { address: undefined, isSelf: false };
+    const address = response.body.leader_address;
+    return {
+      address: typeof address === 'string' && address !== '' ? address : undefined,
+      isSelf: response.body.is_self === true,
+    };
+  }
+
+  /**
+   * Each raft server as autopilot sees it (sys/storage/raft/autopilot/state): its node id and
+   * whether it may be elected (`leader` or `voter`, and healthy). A restarted node rejoins as a
+   * non-voter until its stabilization time has passed. Undefined when the storage is not raft.
+   */
+  async raftVoters(
+    token: Secret,
+    options: Signal = {},
+  ): Promise<Array<{ id: string; electable: boolean }> | undefined> {
+    const response = await this.#client.call<{ data?: { servers?: Record<string, unknown> } }>(
+      'GET',
+      'sys/storage/raft/autopilot/state',
+      { token, ...options },
+    );
+    if (response.status === 404 || response.status === 400) return undefined;
+    const servers = expectOk(response, 'read the raft autopilot state').data?.servers ?? {};
+    return Object.entries(servers).map(([id, value]) => {
+      const server = value as { status?: unknown; healthy?: unknown };
+      return { id, electable: server.healthy === true && (server.status === 'leader' || server.status === 'voter') };
+    });
+  }
+
+  /** Gives up the active role (sys/step-down): another unsealed node takes over. */
+  async stepDown(token: Secret, options: Signal = {}): Promise<void> {
+    const response = await this.#client.call('PUT', 'sys/step-down', { token, ...options });
+    expectOk(response, 'step down');
+  }
+
   /** How many servers the raft configuration holds (voters or not); undefined when storage is not raft. */
   async raftServerCount(token: Secret, options: Signal = {}): Promise<number | undefined> {
     const response = await this.#client.call<{ data?: { config?: { servers?: unknown } } }>(

@@ -77,6 +77,18 @@ function escalations(managementAccessor: string): Array<[string, string, string,
     ['create a token with the admin policy', 'POST', 'auth/token/create', { policies: ['admin'] }],
     ['create an orphan token with the admin policy', 'POST', 'auth/token/create-orphan', { policies: ['admin'] }],
     ['create a token through the provisioner role', 'POST', 'auth/token/create/provisioner', {}],
+    [
+      "create a token through the sidecar's management role",
+      'POST',
+      'auth/token/create/vault-bootstrap-management',
+      {},
+    ],
+    [
+      "rewrite the sidecar's management role",
+      'POST',
+      'auth/token/roles/vault-bootstrap-management',
+      { allowed_policies: ['admin'] },
+    ],
     ['tune the token auth method', 'POST', 'sys/auth/token/tune', { max_lease_ttl: '87600h' }],
     ["revoke the sidecar's management token", 'POST', 'auth/token/revoke-accessor', { accessor: managementAccessor }],
     ['disable an audit device', 'DELETE', 'sys/audit/vault-bootstrap', undefined],
@@ -150,6 +162,9 @@ describeEachServer('the CI token cannot widen its own power', (kind) => {
       ).status,
     ).toBe(204);
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', provisioner.token)).status).toBe(200);
+    // Not unmounting one: the engine's data would go with it, another team's as well (issue 25, finding 5).
+    expect((await serverRequest(server, 'DELETE', 'sys/mounts/tenant-a-kv', provisioner.token)).status).toBe(403);
+    expect((await serverRequest(server, 'GET', 'sys/mounts', root.token)).body.data['tenant-a-kv/']).toBeDefined();
 
     // The audit device (OpenBao: its config file; Vault: ensured by the sidecar) recorded the CI token's refused request.
     expect(await auditEntries(server, 'sys/policies/acl/admin', 'provisioner')).not.toEqual([]);

@@ -375,6 +375,19 @@ describe.skipIf(skipReason !== undefined)('the official charts rendered with k8s
       ]);
     });
 
+    it("the PodMonitor of k8s/monitoring selects the chart's pods (its app.kubernetes.io/name read as the chart's) and scrapes the sidecar's port", () => {
+      const [monitor] = yamlDocuments(
+        readFileSync(join(ROOT, 'k8s', 'monitoring', 'podmonitor.yaml'), 'utf8'),
+      ) as any[];
+      const wanted = { ...monitor.spec.selector.matchLabels, 'app.kubernetes.io/name': layout.chart };
+      expect(statefulSet(layout).spec.template.metadata.labels).toMatchObject(wanted);
+      expect(monitor.spec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
+      const ports = monitor.spec.podMetricsEndpoints.map((endpoint: any) => endpoint.port);
+      expect(ports.map((port: string) => sidecar(layout).ports!.some((entry: any) => entry.name === port))).toEqual(
+        ports.map(() => true),
+      );
+    });
+
     it('a NetworkPolicy beside the chart selects every pod, in and out; 8201 from the servers only, 8099 from monitoring only', () => {
       const labels = statefulSet(layout).spec.template.metadata.labels;
       const policies = ofKind(layout, 'NetworkPolicy').filter((policy) =>

@@ -36,6 +36,7 @@ const KUSTOMIZATIONS = [
   'overlays/self-init',
   'overlays/static-seal',
   'overlays/static-seal-aws',
+  'overlays/gcp-snapshots',
 ] as const;
 const OVERLAYS = KUSTOMIZATIONS.filter((name) => name !== 'base');
 const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = {
@@ -49,6 +50,7 @@ const EXPECTED_STORE: Record<string, 'gcp' | 'aws'> = {
   'overlays/self-init': 'gcp',
   'overlays/static-seal': 'gcp',
   'overlays/static-seal-aws': 'aws',
+  'overlays/gcp-snapshots': 'gcp',
 };
 /** The static-seal layouts: the seal stanza is written at each start by the seal-key init container, not read from a ConfigMap. */
 const STATIC_SEAL_OVERLAYS: readonly string[] = ['overlays/static-seal', 'overlays/static-seal-aws'];

@@ -107,7 +107,8 @@ describe('the production install (npm pack + npm ci --omit=dev)', () => {
   it('--help exits 0 with the usage text', async () => {
     const result = await runInstalled(['--help']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^usage: vault-bootstrap <run\|status\|plan\|/);
+    expect(result.stdout).toMatch(/^usage: vault-bootstrap COMMAND \[options\]\n/);
+    expect(result.stdout).toMatch(/^ {2}--store VALUE\n {6}env VB_STORE; default required$/m);
   });
 
   it('a bad flag exits 2 with one line naming it', async () => {

@@ -78,10 +78,14 @@ describeEachServer('restore-drill', (kind: ServerKind) => {
     await Promise.all([source, ...throwaways].map((server) => server?.stop()));
   });
 
-  it('restores the newest snapshot into an empty throwaway server, unseals it with its keys version, checks it; the store is only read', async () => {
+  it('waits for its throwaway server, restores the newest snapshot into it while empty, unseals it with its keys version, checks it; the store is only read', async () => {
     const before = await storeFingerprint(storeDirectory);
-    const server = await throwaway();
-    const result = await runCli(args(server, 'restore-drill', '--snapshot-to', `file://${snapshots}`));
+    // Started before its server, as in its CronJob's pod: the drill waits for it to answer.
+    const server = await TestServer.create({ kind });
+    throwaways.push(server);
+    const drill = startCli(args(server, 'restore-drill', '--snapshot-to', `file://${snapshots}`));
+    await server.start();
+    const result = await drill.result;
     expect(result.code, result.stderr).toBe(0);
     const verified = JSON.parse(result.stdout);
     expect(verified).toMatchObject({

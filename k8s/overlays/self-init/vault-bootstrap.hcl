@@ -37,6 +37,15 @@ path "auth/token/create/vault-bootstrap-management" {
 path "sys/seal" {
   capabilities = ["update", "sudo"]
 }
+# migrate-seal on the active node of a cluster whose standbys run the new seal: the active role
+# moves to a migrated standby, which completes the seal migration (leadership only, no data),
+# once autopilot shows every raft server a voter.
+path "sys/step-down" {
+  capabilities = ["update", "sudo"]
+}
+path "sys/storage/raft/autopilot/state" {
+  capabilities = ["read"]
+}
 path "sys/ha-status" {
   capabilities = ["read", "sudo"]
 }
