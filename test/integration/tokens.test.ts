@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { actions, capturedOutput, events, runCli } from '../../harness/cli.js';
+import { actions, capturedOutput, cleanEnv, events, runCli, startCli } from '../../harness/cli.js';
+import { CRASH_HOOK } from '../../harness/keys.js';
 import { describeEachServer, serverRequest, TestServer, type ServerKind } from '../helpers/servers.js';
 import { expectNoSecretIn, secretValuesIn } from '../helpers/secrets.js';
 
@@ -132,7 +133,7 @@ describeEachServer('the provisioner token and the root token', (kind) => {
     expectNoSecretIn(capturedOutput, await secretValuesIn(store));
   });
 
-  it('upgrade: a management token of an earlier release (periodic, not through the role, its policy without the role) is replaced through the role in its last third with no person, the root token revoked', async () => {
+  it('upgrade: a management token of an earlier release (periodic, not through the role, its policy without the role) is replaced through the role in its last third with no person, the root token revoked; a kill between storing the successor and revoking the old one loses nothing', async () => {
     const { server, store, args } = await setUp(kind);
     servers.push(server);
     expect((await runCli(args())).code).toBe(0);
@@ -178,13 +179,29 @@ describeEachServer('the provisioner token and the root token', (kind) => {
         interval: 500,
       })
       .toBeLessThan(10);
+    // And killed (fault injection) once the successor is stored, before the old token revokes itself.
+    const killed = await startCli(
+      args('--root-token', 'revoke'),
+      cleanEnv({ VB_TEST_CRASH_AT: 'management-token-stored' }),
+      ['--import', CRASH_HOOK],
+    ).result;
+    expect(killed.signal).toBe('SIGKILL');
+    expect(actions(killed.stdout).map((entry) => entry.action)).toContain('reissue-management-token');
+    const successor = (await latest(store, 'vault-management-token')).token as string;
+    expect(successor).not.toBe(earlierToken);
+    // The rerun keeps the stored successor and converges, with no person.
     const upgraded = await runCli(args('--root-token', 'revoke'));
     expect(upgraded.code, upgraded.stdout).toBe(0);
     expect(events(upgraded.stdout, 'blocked')).toEqual([]);
-    expect(actions(upgraded.stdout).map((entry) => entry.action)).toContain('reissue-management-token');
-    const successor = (await latest(store, 'vault-management-token')).token as string;
-    expect(successor).not.toBe(earlierToken);
-    expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', earlierToken)).status).toBe(403);
+    expect(actions(upgraded.stdout).map((entry) => entry.action)).not.toContain('reissue-management-token');
+    expect((await latest(store, 'vault-management-token')).token).toBe(successor);
+    // The old token, never revoked after the kill, expires by itself: nothing renews it any more.
+    await expect
+      .poll(async () => (await serverRequest(server, 'GET', 'auth/token/lookup-self', earlierToken)).status, {
+        timeout: 20_000,
+        interval: 500,
+      })
+      .toBe(403);
     expect((await serverRequest(server, 'GET', 'auth/token/lookup-self', successor)).body.data).toMatchObject({
       path: 'auth/token/create/vault-bootstrap-management',
       renewable: false,
