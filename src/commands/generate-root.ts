@@ -18,7 +18,7 @@ import type { StepContext } from '../steps/context.js';
 import { refuseDowngrade } from '../steps/server-version.js';
 import { retryUntilStored } from '../steps/store-secrets.js';
 import type { RootToken } from '../store/records.js';
-import { decodeRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
+import { decodeGeneratedRootToken, GenerateRootApi, type GenerateRootStatus } from '../vault/rotation.js';
 import { serverKindOf } from '../vault/servers.js';
 import { MANAGEMENT_POLICY } from '../steps/configure.js';
 
@@ -119,7 +119,7 @@ export async function generateRoot(context: StepContext): Promise<GenerateRootRe
       );
     }
     checkpoint('root-token-generated');
-    const generated = decodeRootToken(encoded, attempt.otp);
+    const generated = decodeGeneratedRootToken(encoded, attempt.otp);
     const createdAt = new Date();
     // Without --revoke-after the person wants a usable token: a sidecar with --root-token revoke keeps it for ROOT_TOKEN_KEPT_MS.
     const keepUntil = config.revokeAfter

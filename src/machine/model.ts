@@ -10,7 +10,7 @@ import type { PendingSecrets } from '../steps/spool.js';
 import type {
   ClaimSeen,
   InitClaim,
-  ManagementToken as ManagementTokenRecord,
+  ManagementTokenRecord,
   ProvisionerToken,
   RootToken,
   SealIntent,

@@ -5,7 +5,7 @@ import { auditDeviceDiffers, planConfiguration } from '../steps/configure.js';
 import { resolveManagementToken } from '../steps/management-token.js';
 import { judgeProvisionerToken } from '../steps/tokens.js';
 import { renewalTime } from './token-stage.js';
-import type { ManagementToken, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
+import type { ManagementTokenRecord, ProvisionerToken, RootToken, SealIntent, StoredRecord } from '../store/records.js';
 import { SERVER_TRAITS, serverKindOf, type ServerKind } from '../vault/servers.js';
 import { downgradeOf, type HighestServer } from '../vault/server-version.js';
 import { reconcileDue } from './cadence.js';
@@ -155,7 +155,7 @@ async function observeServer(
   context: StepContext,
   provisioner: StoredRecord<ProvisionerToken>,
   root: StoredRecord<RootToken>,
-  own: StoredRecord<ManagementToken>,
+  own: StoredRecord<ManagementTokenRecord>,
   policies: ReadonlyMap<string, string>,
   serverKind: ServerKind | undefined,
   at: number,

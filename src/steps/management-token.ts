@@ -1,7 +1,7 @@
 import { checkpoint } from '../checkpoints.js';
 import { BootstrapError } from '../errors.js';
 import type { Secret } from '../secret.js';
-import type { ManagementToken, RootToken, StoredRecord } from '../store/records.js';
+import type { ManagementTokenRecord, RootToken, StoredRecord } from '../store/records.js';
 import { ensureManagementRole, MANAGEMENT_POLICY, MANAGEMENT_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
 import { retryUntilStored } from './store-secrets.js';
@@ -34,7 +34,7 @@ export interface ManagementTokenChoice {
  */
 export async function resolveManagementToken(
   context: StepContext,
-  own: StoredRecord<ManagementToken>,
+  own: StoredRecord<ManagementTokenRecord>,
   root: StoredRecord<RootToken>,
   at: number = Date.now(),
 ): Promise<ManagementTokenChoice> {
@@ -96,7 +96,7 @@ export async function managementToken(
 export async function issueManagementToken(
   context: StepContext,
   issuer: Secret,
-  replaced?: ManagementToken,
+  replaced?: ManagementTokenRecord,
 ): Promise<void> {
   const { vault, records, log, config } = context;
   const lifetimeSeconds = Math.round(config.provisionerTtlMs / 1000);
@@ -109,7 +109,7 @@ export async function issueManagementToken(
       issuer,
     );
     checkpoint('management-token-created');
-    const record: ManagementToken = tokenRecord(created, lifetimeSeconds);
+    const record: ManagementTokenRecord = tokenRecord(created, lifetimeSeconds);
     await retryUntilStored(context, 'store-management-token', 'storing the management token failed; retrying', () =>
       records.writeManagementToken(record),
     );

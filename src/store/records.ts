@@ -17,7 +17,7 @@ import {
   claimName,
   type ClaimSeen,
   type InitClaim,
-  type ManagementToken,
+  type ManagementTokenRecord,
   type ProvisionerToken,
   type RootToken,
   type SealIntent,
@@ -110,7 +110,7 @@ export class Records {
     return this.#inspect(this.names.provisionerToken, decodeProvisionerToken);
   }
 
-  inspectManagementToken(): Promise<StoredRecord<ManagementToken>> {
+  inspectManagementToken(): Promise<StoredRecord<ManagementTokenRecord>> {
     return this.#inspect(this.names.managementToken, decodeProvisionerToken);
   }
 
@@ -185,7 +185,7 @@ export class Records {
     await this.#writeVerified(this.names.provisionerToken, encodeToken(record), { holdsSecret: true });
   }
 
-  async writeManagementToken(record: ManagementToken): Promise<void> {
+  async writeManagementToken(record: ManagementTokenRecord): Promise<void> {
     await this.#writeVerified(this.names.managementToken, encodeToken(record), { holdsSecret: true });
   }
 

@@ -92,7 +92,7 @@ export interface ProvisionerToken {
 }
 
 /** The sidecar's own token ({prefix}-management-token): the provisioner token's shape, a periodic token. */
-export type ManagementToken = ProvisionerToken;
+export type ManagementTokenRecord = ProvisionerToken;
 
 /**
  * A record as observed: absent, valid, or invalid — with the problem (never the value), how

@@ -245,7 +245,7 @@ export class GenerateRootApi {
 }
 
 /** The token is the encoded token (base64) XOR the one-time pad (its characters' bytes). */
-export function decodeRootToken(encodedToken: Secret, otp: Secret): Secret {
+export function decodeGeneratedRootToken(encodedToken: Secret, otp: Secret): Secret {
   const encoded = Buffer.from(encodedToken.reveal(), 'base64');
   const pad = Buffer.from(otp.reveal(), 'utf8');
   if (encoded.length !== pad.length)

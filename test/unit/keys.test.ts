@@ -11,7 +11,7 @@ import { readPgpPublicKeys } from '../../src/pgp.js';
 import { Secret } from '../../src/secret.js';
 import { FileStore } from '../../src/store/file.js';
 import { Records, type UnsealKeys, type UnsealKeyVersions } from '../../src/store/records.js';
-import { decodeRootToken, type RotationStatus } from '../../src/vault/rotation.js';
+import { decodeGeneratedRootToken, type RotationStatus } from '../../src/vault/rotation.js';
 
 const keys = (status?: 'pending' | 'active', nonce?: string): UnsealKeys => ({
   type: 'shamir',
@@ -125,8 +125,8 @@ describe('the OTP decoding', () => {
     const encoded = Buffer.from([...Buffer.from(token)].map((byte, index) => byte ^ pad.charCodeAt(index)))
       .toString('base64')
       .replace(/=+$/, '');
-    expect(decodeRootToken(new Secret(encoded), new Secret(pad)).reveal()).toBe(token);
-    expect(() => decodeRootToken(new Secret(encoded), new Secret('short'))).toThrow(BootstrapError);
+    expect(decodeGeneratedRootToken(new Secret(encoded), new Secret(pad)).reveal()).toBe(token);
+    expect(() => decodeGeneratedRootToken(new Secret(encoded), new Secret('short'))).toThrow(BootstrapError);
   });
 });
 
