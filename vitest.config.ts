@@ -32,6 +32,8 @@ const NOT_RUNTIME_SPECIFIC = [
   'test/integration/downgrade.test.ts',
   // The 3-node seal migration's subject is the servers' hand-over order.
   'test/integration/seal-migration-cluster.test.ts',
+  // KMS → static seal: the servers' migration between two auto-unseal seals.
+  'test/integration/static-seal-migration.test.ts',
   // The sidecar's snapshot schedule is a pure rule (unit-tested) over the streaming that
   // snapshot.test.ts runs on both majors.
   'test/integration/snapshot-loop.test.ts',

@@ -38,19 +38,25 @@ const FILE_MODE_OVERRIDES = '-dac_override,-dac_read_search';
 
 /**
  * `nodeOptions` go before the script, e.g. `--import` of the fault-injection hook.
- * `honourFileModes` runs it without root's power to ignore file modes (a denied store);
+ * `honourFileModes` runs it without root's power to ignore file modes (a denied store), `withoutChown`
+ * without its power to give files away;
  * `script` runs another build of the CLI (the previous release, for the upgrade test).
  */
 export function startCli(
   args: string[],
   env: Record<string, string> = cleanEnv(),
   nodeOptions: string[] = [],
-  options: { honourFileModes?: boolean; script?: string } = {},
+  options: { honourFileModes?: boolean; withoutChown?: boolean; script?: string } = {},
 ): RunningCli {
   const started = Date.now();
   const command = [process.execPath, ...nodeOptions, options.script ?? CLI, ...args];
-  if (options.honourFileModes === true && process.getuid?.() === 0)
-    command.unshift('setpriv', `--bounding-set=${FILE_MODE_OVERRIDES}`, '--');
+  // Root without CAP_CHOWN: as an init container that was not granted it.
+  const dropped = [
+    ...(options.honourFileModes === true ? [FILE_MODE_OVERRIDES] : []),
+    ...(options.withoutChown === true ? ['-chown'] : []),
+  ];
+  if (dropped.length > 0 && process.getuid?.() === 0)
+    command.unshift('setpriv', `--bounding-set=${dropped.join(',')}`, '--');
   const child = spawn(command[0]!, command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

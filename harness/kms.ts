@@ -15,6 +15,8 @@ export interface AwsKmsSeal {
   endpoint: string;
   /** Given to the server in its environment, never written to its config file. */
   credentials: AwsCredentials;
+  /** `disabled = "true"`: the old seal of a migration to another auto-unseal seal. */
+  disabled?: boolean;
 }
 
 /** Credentials moto accepts while it does not enforce IAM (its default). */

@@ -327,6 +327,7 @@ export class TestServer {
         `  region = "${seal.region}"`,
         `  kms_key_id = "${seal.keyId}"`,
         `  endpoint = "${seal.endpoint}"`,
+        ...(seal.disabled === true ? ['  disabled = "true"'] : []),
         '}',
       );
       // The seal takes the SDK's credential chain: the environment, so no secret is in the config file.

@@ -9,7 +9,8 @@
  *
  *   BENCH_RUNS        samples of (a)–(d) and of start-up, medians reported (default 5)
  *   BENCH_RESTARTS    server restarts for (e)/(f), per contender (default 10)
- *   BENCH_IDLE_SECONDS  how long (g) watches a converged sidecar (default 30)
+ *   BENCH_IDLE_SECONDS  how long (g) watches a converged sidecar (default 60; one 10 ms
+ *                     tick of /proc's CPU time is 0.017 % of 60 s), 20 s after it converged
  *   BENCH_QUIET_SECONDS how long the quiet rows count a converged sidecar's requests (default 120)
  *   BENCH_RECONCILE_SECONDS  its --reconcile-interval there, so the window holds reconciles (default 30)
  *   BENCH_NODE_FLAGS  node/V8 flags for vault-bootstrap (default: those of the Dockerfile's ENTRYPOINT)
@@ -90,7 +91,7 @@ await runScript(async () => {
   const ONLY = parseSections(process.env.BENCH_ONLY);
   const RUNS = parseCount('BENCH_RUNS', process.env.BENCH_RUNS ?? '5', 1);
   const RESTARTS = parseCount('BENCH_RESTARTS', process.env.BENCH_RESTARTS ?? '10', 1);
-  const IDLE_SECONDS = parseCount('BENCH_IDLE_SECONDS', process.env.BENCH_IDLE_SECONDS ?? '30', 0);
+  const IDLE_SECONDS = parseCount('BENCH_IDLE_SECONDS', process.env.BENCH_IDLE_SECONDS ?? '60', 0);
   const QUIET_SECONDS = parseCount('BENCH_QUIET_SECONDS', process.env.BENCH_QUIET_SECONDS ?? '120', 10);
   const RECONCILE_SECONDS = parseCount('BENCH_RECONCILE_SECONDS', process.env.BENCH_RECONCILE_SECONDS ?? '30', 1);
   const peerBinary = process.env.BENCH_PEER === '1' ? PEER_BINARY : undefined;
@@ -330,7 +331,7 @@ function printTable(ours: Sample[], floors: Sample[], sidecar: SidecarResults, q
         String(ourLoop.restarts.length),
       ],
       versus(
-        `(g) idle CPU, converged sidecar, ${process.env.BENCH_IDLE_SECONDS ?? '30'} s`,
+        `(g) idle CPU, converged sidecar, ${process.env.BENCH_IDLE_SECONDS ?? '60'} s`,
         ourLoop.idleCpuPercent ?? Number.NaN,
         peer?.loop?.idleCpuPercent,
         percent,
@@ -506,7 +507,7 @@ What is measured
       aws: the same loop against moto (2 restarts). gcp: no Secret Manager emulator installs here, so only the start-up:
       the SDK loaded and its start-up probe refused by a closed loopback port until --once --timeout 5s ends the run (exit 4).
     Process start → first request: a stand-in HTTP server on loopback notes the first request of any kind (${sidecar.ours.startToFirstRequestMs.length} spawns each).
-  Quiet rows: a converged sidecar left alone ${quiet.ours.windowSeconds} s (from 2 s after /readyz 200), recording proxies in front of moto and OpenBao.
+  Quiet rows: a converged sidecar left alone ${quiet.ours.windowSeconds} s (from 20 s after /readyz 200), recording proxies in front of moto and OpenBao.
     vault-bootstrap: --store aws, defaults except --reconcile-interval ${quiet.ours.reconcileSeconds}s; in the window ${quiet.ours.storeCalls} store calls,
       ${quiet.ours.vaultRequests} Vault requests (${quiet.ours.tokenRequests} with a token), ${quiet.ours.reconciles} full reconciles. Per day at the default 10m:
       one measured reconcile's calls × 144, plus the cheap passes as measured (no store call, no token).

@@ -158,13 +158,20 @@ function tokenize(source: string, text: string): Token[] {
 
 /** Reads and checks every policy: the shipped ones, then *.hcl of --policies-dir (same name overrides). */
 export function loadPolicies(policiesDirectory: string | undefined): Map<string, string> {
-  const policies = readPolicyDirectory(BUILT_IN_POLICIES_DIRECTORY, 'built-in policies');
+  // The shipped ones are part of the program: read once (the sidecar reloads every --interval).
+  builtIn ??= readPolicyDirectory(BUILT_IN_POLICIES_DIRECTORY, 'built-in policies');
+  const policies = new Map(builtIn);
   if (policiesDirectory !== undefined) {
     for (const [name, text] of readPolicyDirectory(policiesDirectory, '--policies-dir/VB_POLICIES_DIR'))
       policies.set(name, text);
   }
   return policies;
 }
+
+let builtIn: ReadonlyMap<string, string> | undefined;
+
+/** The text of each policy file (by path) as it was when it last passed checkPolicy. */
+const checked = new Map<string, string>();
 
 function readPolicyDirectory(directory: string, name: string): Map<string, string> {
   let entries: string[];
@@ -192,7 +199,12 @@ function readPolicyDirectory(directory: string, name: string): Map<string, strin
     } catch (error) {
       throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    checkPolicy(`${name}: ${path}`, text);
+    // A text already checked is not checked again: the sidecar re-reads the files every
+    // --interval, and tokenizing them each time was most of its CPU at rest.
+    if (checked.get(path) !== text) {
+      checkPolicy(`${name}: ${path}`, text);
+      checked.set(path, text);
+    }
     policies.set(policyName, text);
   }
   return policies;

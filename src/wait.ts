@@ -57,3 +57,19 @@ export class Waker {
     else this.#wake();
   }
 }
+
+/**
+ * Independent requests sent at once (reads, or writes whose order does not matter): waits for
+ * every one of them, so none is still in flight when this returns or throws, then throws the
+ * first failure in the order given. Plain values stand for requests not needed.
+ */
+export async function together<T extends readonly unknown[]>(
+  work: readonly [...T],
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+}

@@ -8,6 +8,14 @@ import { readFile } from 'node:fs/promises';
 /** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on every Linux ABI in use). */
 const TICKS_PER_SECOND = 100;
 
+/**
+ * How long a converged process is left alone before its CPU is counted at rest. Node's V8 runs a
+ * one-time heap compaction (its memory reducer: two mark-compacts, 10–25 ms of CPU here) about
+ * 8–16 s after start-up's allocations stop; that is start-up's cost, not the cost of rest, and
+ * in a 30 s window it outweighed all the passes together. The Go peer is left alone as long.
+ */
+export const SETTLE_BEFORE_IDLE_MS = 20_000;
+
 /** Peak resident set size so far (VmHWM, KiB): the kernel's high-water mark, so a short peak is not missed. */
 export async function peakRssKiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

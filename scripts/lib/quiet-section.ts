@@ -5,7 +5,7 @@ import { freePort } from '../../harness/child-server.js';
 import { startMoto } from '../../harness/moto.js';
 import { RecordingProxy } from '../../harness/recording-proxy.js';
 import { LongRunning, type LongRunningCommand } from './long-running.js';
-import { cpuTimeMs } from './proc.js';
+import { cpuTimeMs, SETTLE_BEFORE_IDLE_MS } from './proc.js';
 import { CLI, cleanEnv } from './processes.js';
 import { ThrowawayOpenBao } from './throwaway-openbao.js';
 import { answers, until } from './watchers.js';
@@ -135,7 +135,7 @@ async function countWindow(
   vaultProxy: RecordingProxy,
   storeProxy: RecordingProxy | undefined,
 ): Promise<QuietCounts> {
-  await sleep(2_000); // the pass that made it ready has finished
+  await sleep(SETTLE_BEFORE_IDLE_MS); // the pass that made it ready and start-up's heap compaction done
   const vaultFrom = vaultProxy.requests.length;
   const storeFrom = storeProxy?.requests.length ?? 0;
   const cpuFrom = await cpuTimeMs(contender.pid);

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../harness/child-server.js';
 import { LongRunning, type LongRunningCommand } from './long-running.js';
-import { cpuTimeMs, peakRssKiB } from './proc.js';
+import { cpuTimeMs, peakRssKiB, SETTLE_BEFORE_IDLE_MS } from './proc.js';
 import { ThrowawayOpenBao } from './throwaway-openbao.js';
 import { answers, Prober, SealWatch, until, whenListening } from './watchers.js';
 
@@ -66,7 +66,7 @@ export async function sidecarRun(
 
     let idleCpuPercent: number | undefined;
     if (plan.idleSeconds > 0) {
-      await sleep(2_000); // let the last pass's work finish
+      await sleep(SETTLE_BEFORE_IDLE_MS); // the last pass's work and start-up's heap compaction done
       const before = await cpuTimeMs(sidecar.pid);
       await sleep(plan.idleSeconds * 1000);
       idleCpuPercent = ((await cpuTimeMs(sidecar.pid)) - before) / (plan.idleSeconds * 10);

@@ -69,6 +69,8 @@ export async function sealKey(context: StepContext): Promise<SealKeyResult> {
     choice.previous?.record,
     sealKeyConfig.uid,
   ).catch((error: NodeJS.ErrnoException) => {
+    // Ours already (--seal-key-uid refused by chown): it names the option.
+    if (error instanceof BootstrapError) throw error;
     throw new BootstrapError(
       'INTERNAL',
       `--seal-key-dir ${sealKeyConfig.directory}: cannot write the key files (${error.code ?? 'write failed'})`,

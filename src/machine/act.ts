@@ -16,6 +16,7 @@ import { recordSealRewrap } from '../seal-key/rewrap.js';
 import { takeScheduledSnapshot } from '../snapshots/in-loop.js';
 import type { Action, ActOutcome, Observation, Pace, PolicyRejection } from './decide.js';
 import type { State } from '../states.js';
+import { together } from '../wait.js';
 
 export interface ActResult {
   /** What happened, for learn() (memory.ts) to record. */
@@ -271,12 +272,12 @@ async function configureServer(
   policies: ReadonlyMap<string, string>,
 ): Promise<ActResult> {
   const { token } = action.management;
-  const written: string[] = [];
+  const succeeded = new Set<string>();
   const rejected = new Map<string, PolicyRejection>();
-  for (const name of action.policies) {
+  const writePolicy = async (name: string): Promise<void> => {
     try {
       await configurePolicy(context, name, policies.get(name)!, token);
-      written.push(name);
+      succeeded.add(name);
       if (action.repair) context.metrics.driftRepaired('policy');
     } catch (error) {
       if (!(error instanceof BootstrapError) || error.code !== 'POLICY_REJECTED') throw error;
@@ -287,15 +288,25 @@ async function configureServer(
       );
       rejected.set(name, { textHash: seen.policyHashes.get(name) ?? '', message, at: seen.at });
     }
-  }
-  if (action.role) {
-    await configureTokenRole(context, token);
-    if (action.repair) context.metrics.driftRepaired('token-role');
-  }
+  };
+  // Policies and token role at once: each write is whole and idempotent, none depends on
+  // another, and the keys were stored before any of them (claim-and-init).
+  await together([
+    ...action.policies.map(writePolicy),
+    action.role
+      ? configureTokenRole(context, token).then(() => {
+          if (action.repair) context.metrics.driftRepaired('token-role');
+        })
+      : undefined,
+  ]);
+  // The audit device alone, after them: HashiCorp Vault fails the requests in flight while its
+  // audit devices change (HTTP 500, "internal error"), as it must not serve a request unaudited.
   if (action.audit) {
     await configureAuditDevice(context, token);
     if (action.repair) context.metrics.driftRepaired('audit-device');
   }
+  // In the action's order, whichever answered first.
+  const written = action.policies.filter((name) => succeeded.has(name));
   return { outcome: { kind: 'configured', written, rejected } };
 }
 

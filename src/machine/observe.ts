@@ -12,6 +12,7 @@ import { reconcileDue } from './cadence.js';
 import { observeSealKeyRollout } from '../seal-key/rewrap.js';
 import { EMPTY_MEMORY, type Memory, type Observation, type ServerSeen, type VaultSeen } from './decide.js';
 import { classifyHealth, isUnsealed } from './health.js';
+import { together } from '../wait.js';
 import { snapshotLookDue } from './snapshots.js';
 import { observeSnapshots } from '../snapshots/in-loop.js';
 
@@ -55,8 +56,7 @@ export async function observe(
     // Initialized with no keys: our claim tells our lost init from someone else's.
     if (seen.keys.kind === 'absent') seen.claim = await records.inspectClaims();
   } else if (isUnsealed(vault.health)) {
-    seen.sealIntent = await records.inspectSealIntent();
-    seen.keys = await records.inspectUnsealKeys();
+    [seen.sealIntent, seen.keys] = await together([records.inspectSealIntent(), records.inspectUnsealKeys()]);
     // --self-init: the server keeps no keys with us; its cluster id record is the split-brain check.
     const selfInitialized = context.config.selfInit !== undefined && seen.keys.kind === 'absent';
     // An older release over newer data (the downgrade guard) is not asked anything more: it may not even serve.
@@ -64,9 +64,11 @@ export async function observe(
       return seen;
     if (selfInitialized) seen.selfInitCluster = await records.inspectSelfInitCluster();
     if (seen.keys.kind === 'valid' || selfInitialized) {
-      seen.provisionerToken = await records.inspectProvisionerToken();
-      seen.rootToken = await records.inspectRootToken();
-      seen.managementToken = await records.inspectManagementToken();
+      [seen.provisionerToken, seen.rootToken, seen.managementToken] = await together([
+        records.inspectProvisionerToken(),
+        records.inspectRootToken(),
+        records.inspectManagementToken(),
+      ]);
       seen.server = await observeServer(
         context,
         seen.provisionerToken,
@@ -162,12 +164,15 @@ async function observeServer(
 ): Promise<ServerSeen> {
   let provisionerToken: ServerSeen['provisionerToken'] = provisioner.kind === 'absent' ? 'missing' : 'invalid';
   let provisionerRotateAt: number | undefined;
-  if (provisioner.kind === 'valid') {
-    const verdict = await judgeProvisionerToken(context, provisioner.value);
+  // The token look-ups at once: reads, in no order that matters.
+  const [verdict, management] = await together([
+    provisioner.kind === 'valid' ? judgeProvisionerToken(context, provisioner.value) : undefined,
+    resolveManagementToken(context, own, root, at),
+  ]);
+  if (verdict !== undefined) {
     provisionerToken = verdict.kind;
     if (verdict.kind !== 'invalid') provisionerRotateAt = renewalTime(verdict.info, at);
   }
-  const management = await resolveManagementToken(context, own, root, at);
   const known = {
     managementToken: management.source,
     ownManagementToken: management.own,
@@ -180,11 +185,12 @@ async function observeServer(
   };
   if (management.token === undefined)
     return { ...known, policiesDiffering: [], roleDiffers: false, auditDiffers: false };
-  const changes = await planConfiguration(context, policies, management.token);
-  const auditDiffers =
-    serverKind !== undefined &&
-    SERVER_TRAITS[serverKind].auditThroughApi &&
-    (await auditDeviceDiffers(context, management.token));
+  const [changes, auditDiffers] = await together([
+    planConfiguration(context, policies, management.token),
+    serverKind !== undefined && SERVER_TRAITS[serverKind].auditThroughApi
+      ? auditDeviceDiffers(context, management.token)
+      : false,
+  ]);
   return { ...known, policiesDiffering: changes.policiesWritten, roleDiffers: changes.roleWritten, auditDiffers };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chown, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
 import type { SealKey } from '../store/seal-key.js';
 
 const CURRENT_KEY_FILE = 'current.key';
@@ -63,6 +64,17 @@ async function writeFileAtomically(
   } finally {
     await handle.close();
   }
-  if (uid !== undefined && uid !== process.getuid?.()) await chown(temporary, uid, -1);
+  if (uid !== undefined && uid !== process.getuid?.()) {
+    try {
+      await chown(temporary, uid, -1);
+    } catch (error) {
+      // No key byte is left behind in the shared directory, whatever the reason.
+      await unlink(temporary).catch(() => undefined);
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+      throw new ConfigError(
+        `--seal-key-uid/VB_SEAL_KEY_UID: this process may not give its files to uid ${uid} (chown refused: it lacks CAP_CHOWN); run the init container as uid ${uid} and leave the option unset (as the overlays do), or grant it CAP_CHOWN`,
+      );
+    }
+  }
   await rename(temporary, join(directory, name));
 }

@@ -1,6 +1,7 @@
 import type { Secret } from '../secret.js';
 import type { AuditDevice, TokenRole } from '../vault/api.js';
 import type { StepContext } from './context.js';
+import { together } from '../wait.js';
 
 export const PROVISIONER_ROLE = 'provisioner';
 export const PROVISIONER_POLICY = 'provisioner';
@@ -61,11 +62,13 @@ export async function planConfiguration(
   token: Secret,
 ): Promise<ConfigureChanges> {
   const { vault, signal, config } = context;
-  const policiesWritten: string[] = [];
-  for (const [name, text] of policies) {
-    if ((await vault.readPolicy(name, token, { signal })) !== text) policiesWritten.push(name);
-  }
-  const role = await vault.readTokenRole(PROVISIONER_ROLE, token, { signal });
+  // Every read at once (one round trip instead of one per policy).
+  const names = [...policies.keys()];
+  const [texts, role] = await together([
+    together(names.map((name) => vault.readPolicy(name, token, { signal }))),
+    vault.readTokenRole(PROVISIONER_ROLE, token, { signal }),
+  ]);
+  const policiesWritten = names.filter((name, index) => texts[index] !== policies.get(name));
   return { policiesWritten, roleWritten: roleDiffers(role, provisionerRole(config.provisionerTtlMs)) };
 }
 

@@ -4,6 +4,7 @@ import type { Secret } from '../secret.js';
 import type { ManagementTokenRecord, RootToken, StoredRecord } from '../store/records.js';
 import { ensureManagementRole, MANAGEMENT_POLICY, MANAGEMENT_ROLE } from './configure.js';
 import type { StepContext } from './context.js';
+import { together } from '../wait.js';
 import { retryUntilStored } from './store-secrets.js';
 import { tokenRecord } from './tokens.js';
 import { renewalTime, tokenStage } from '../machine/token-stage.js';
@@ -41,14 +42,18 @@ export async function resolveManagementToken(
   const { vault, signal } = context;
   let verdict: ManagementTokenVerdict = own.kind === 'absent' ? 'missing' : 'invalid';
   let renewAt: number | undefined;
+  const rootSecret = root.kind === 'valid' ? root.value.token : null;
+  // Both look-ups at once: reads.
+  const [info, rootInfo] = await together([
+    own.kind === 'valid' ? vault.lookupSelf(own.value.token, { signal }) : undefined,
+    rootSecret !== null ? vault.lookupSelf(rootSecret, { signal }) : undefined,
+  ]);
   if (own.kind === 'valid') {
-    const info = await vault.lookupSelf(own.value.token, { signal });
     const stage = tokenStage(info, MANAGEMENT_POLICY);
     verdict = stage === 'renew' ? 'reissue' : stage;
     if (info !== undefined && stage !== 'invalid') renewAt = renewalTime(info, at);
   }
-  const rootSecret = root.kind === 'valid' ? root.value.token : null;
-  const rootTokenLive = rootSecret !== null && (await vault.lookupSelf(rootSecret, { signal })) !== undefined;
+  const rootTokenLive = rootInfo !== undefined;
   if (context.login !== undefined) {
     const login = await context.login.token(context);
     if (login.kind === 'token') return { token: login.token, source: 'login', own: verdict, rootTokenLive, renewAt };

@@ -20,7 +20,8 @@ import { retryUntilStored } from './store-secrets.js';
  */
 
 export interface MigrationResult {
-  from: 'shamir';
+  /** `auto-unseal`: from one auto-unseal seal to another (a KMS onto the static seal): the recovery keys stay what they are. */
+  from: 'shamir' | 'auto-unseal';
   to: string;
   version: number;
   /** The server had already migrated (by a person, or a run that stopped): only the record was written. */
@@ -31,7 +32,7 @@ export interface MigrationResult {
    * completes once the active node steps down); `stepped-down` the active node still on the old
    * seal, so that a migrated standby takes over and completes it (restart this node next).
    */
-  outcome: 'recorded' | 'standby-unsealed' | 'stepped-down';
+  outcome: 'recorded' | 'standby-unsealed' | 'stepped-down' | 'migrated';
 }
 
 /** How long the migrated node may take to become active before the keys can be checked. */
@@ -62,6 +63,8 @@ export async function migrateSeal(context: StepContext): Promise<MigrationResult
     throw new BootstrapError('STORE_NOT_FOUND', `migrate-seal: ${records.names.unsealKeys} holds no active keys`);
   // An older release over newer data (a KMS overlay's 2.6.2 over a 2.7.2 cluster) is not migrated: exit 2 before anything.
   await refuseDowngrade(context, 'migrate-seal', active.highestServer);
+  if (active.type === 'recovery' && active.encrypted !== true && seal.migration && seal.sealed)
+    return migrateBetweenAutoUnsealSeals(context, active, target, stored.count);
   // A run that stopped after recording the recovery keys: nothing is left to do.
   if (active.type === 'recovery' && active.migratedAt !== undefined && !seal.migration && !seal.sealed) {
     log.info(
@@ -191,6 +194,39 @@ async function waitUntilActive(context: StepContext): Promise<'active' | 'standb
     }
     await sleep(standbySightings > 0 ? 1_000 : 250, context.signal);
   }
+}
+
+/**
+ * From one auto-unseal seal to another (the old stanza kept with `disabled = "true"`, the new
+ * one added: a KMS onto the static seal key): the recovery keys are submitted with migrate and
+ * stay the recovery keys, so the store has nothing to learn. A re-run after a kill submits again
+ * from zero progress; once migrated, the server runs on the new seal and no migration remains.
+ */
+async function migrateBetweenAutoUnsealSeals(
+  context: StepContext,
+  recovery: UnsealKeys,
+  target: string,
+  version: number,
+): Promise<MigrationResult> {
+  const { log } = context;
+  log.info(
+    { event: 'migration-auto-unseal', to: target },
+    `submitting the stored recovery keys with migrate: the ${target} seal takes over from the disabled one`,
+  );
+  await submitWithMigrate(context, recovery);
+  checkpoint('migration-unsealed');
+  const where = await waitUntilActive(context);
+  log.info(
+    { event: 'migration-unsealed', to: target },
+    `unsealed with migrate: the ${target} seal now holds the root key; the recovery keys are unchanged`,
+  );
+  return {
+    from: 'auto-unseal',
+    to: target,
+    version,
+    alreadyMigrated: false,
+    outcome: where === 'standby' ? 'standby-unsealed' : 'migrated',
+  };
 }
 
 /**

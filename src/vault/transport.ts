@@ -33,12 +33,21 @@ function loadHttps(): typeof Https {
 /**
  * HTTP to the one Vault server over Node's own http/https, plugged into node-vault as its
  * request function. Two reasons (README, design decisions): every TLS setting comes from our
- * Config and nothing from the environment, and the keep-alive connections are ours to watch.
- * A server process that exits closes them at once, so a close is the earliest sign of a
+ * Config and nothing from the environment, and the keep-alive connection is ours to watch.
+ * A server process that exits closes it at once, so its close is the earliest sign of a
  * restart (the loop looks again immediately) — and a seal made in place closes none.
+ *
+ * One watched connection: a request goes over it when it is free, and requests sent at the
+ * same time as it (the reads of a reconcile, the writes of configuring) over other, unwatched
+ * connections. Their closes say nothing: Node's agent closes idle ones itself when it keeps too
+ * many, and the server closes them after its idle timeout, neither of which is a restart.
  */
 export class Transport {
+  /** The watched connection: one socket, kept alive. */
   readonly #agent: HttpAgent;
+  /** Requests sent while the watched connection is busy. */
+  readonly #sideAgent: HttpAgent;
+  #watchedBusy = 0;
   readonly #secure: boolean;
   readonly #request: typeof httpRequest;
   readonly #listeners = new Set<() => void>();
@@ -47,18 +56,23 @@ export class Transport {
 
   constructor(address: URL, tls: TlsConfig) {
     this.#secure = address.protocol === 'https:';
-    const common = { keepAlive: true, maxSockets: 4, maxFreeSockets: 2, scheduling: 'lifo' as const };
     const https = this.#secure ? loadHttps() : undefined;
     this.#request = https?.request ?? httpRequest;
-    this.#agent = https
-      ? new https.Agent({
-          ...common,
-          rejectUnauthorized: !tls.skipVerify,
-          ...(tls.caCertificates.length > 0 ? { ca: [...tls.caCertificates] } : {}),
-          ...(tls.clientCertificate ? { cert: tls.clientCertificate, key: tls.clientKey } : {}),
-          ...(tls.serverName ? { servername: tls.serverName } : {}),
-        })
-      : new HttpAgent(common);
+    const agent = (options: { maxSockets: number; maxFreeSockets: number }): HttpAgent =>
+      https
+        ? new https.Agent({
+            keepAlive: true,
+            scheduling: 'lifo',
+            ...options,
+            rejectUnauthorized: !tls.skipVerify,
+            ...(tls.caCertificates.length > 0 ? { ca: [...tls.caCertificates] } : {}),
+            ...(tls.clientCertificate ? { cert: tls.clientCertificate, key: tls.clientKey } : {}),
+            ...(tls.serverName ? { servername: tls.serverName } : {}),
+          })
+        : new HttpAgent({ keepAlive: true, scheduling: 'lifo', ...options });
+    // One socket: the agent never has a second to close, so every close of it is news.
+    this.#agent = agent({ maxSockets: 1, maxFreeSockets: 1 });
+    this.#sideAgent = agent({ maxSockets: 4, maxFreeSockets: 1 });
   }
 
   /** How many established connections to the server have closed since start. */
@@ -83,10 +97,12 @@ export class Transport {
     const headers: Record<string, string | number> = { accept: 'application/json', ...request.headers };
     if (payload !== undefined)
       Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-    return new Promise((resolve, reject) => {
+    const watched = this.#watchedBusy === 0;
+    if (watched) this.#watchedBusy += 1;
+    return new Promise<TransportResponse>((resolve, reject) => {
       const outgoing: ClientRequest = this.#request(
         url,
-        { method: request.method, headers, agent: this.#agent },
+        { method: request.method, headers, agent: watched ? this.#agent : this.#sideAgent },
         (response) => {
           readBody(response).then(
             (body) => resolve({ statusCode: response.statusCode ?? 0, body, request: { path: url.pathname } }),
@@ -94,7 +110,12 @@ export class Transport {
           );
         },
       );
-      outgoing.on('socket', (socket) => this.#watch(socket));
+      if (watched) {
+        outgoing.on('socket', (socket) => this.#watch(socket));
+        outgoing.once('close', () => {
+          this.#watchedBusy -= 1;
+        });
+      }
       outgoing.on('error', reject);
       if (request.timeout !== undefined) {
         // The whole exchange, not the idle time between bytes: a server that trickles its answer is cut off too.
@@ -127,12 +148,12 @@ export class Transport {
         ...request.headers,
         ...(request.body ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } : {}),
       };
+      // Off the watched connection: a transfer of minutes must not hold up the loop's passes.
       const outgoing: ClientRequest = this.#request(
         url,
-        { method: request.method, headers, agent: this.#agent },
+        { method: request.method, headers, agent: this.#sideAgent },
         resolve,
       );
-      outgoing.on('socket', (socket) => this.#watch(socket));
       outgoing.on('error', reject);
       outgoing.setTimeout(request.idleTimeoutMs, () =>
         outgoing.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
@@ -149,6 +170,7 @@ export class Transport {
   /** Ends every connection (shutdown). */
   close(): void {
     this.#agent.destroy();
+    this.#sideAgent.destroy();
   }
 
   #watch(socket: Socket): void {
