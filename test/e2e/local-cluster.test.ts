@@ -3,11 +3,15 @@
 // manifests of k8s/overlays/local applied with `kubectl apply -k`, run by a kubelet, with the
 // project's image and an OpenBao image. What the dry-runs of k8s-manifests.test.ts cannot see:
 // start order, probes as the kubelet runs them, the memory-backed spool across a container
-// restart, pod deletion, the seal intent across a pod deletion, Kubernetes Events.
+// restart, pod deletion, the seal intent across a pod deletion, the DR and one-shot Job layouts
+// over surviving volumes, Kubernetes Events (Initialized, Unsealed, Blocked, SealIntent,
+// KeysRotated).
 //
 // The steps share one cluster and run in order (each starts from the state the previous left).
 // Durations are printed (docs/benchmarks.md), never asserted.
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingImageTools } from '../../harness/image.js';
@@ -16,7 +20,10 @@ import { secretNames } from '../../src/store/types.js';
 import { expectNoSecretIn } from '../helpers/secrets.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const NAME = 'e2e';
+// A cluster of this run's own: two runs of this file at once (a CI rehearsal and an engineer's
+// run on the same machine) would otherwise share one, and the first to finish would stop it
+// under the other. NAME: at most 10 characters (scripts/local-cluster.sh).
+const NAME = `e2e${process.pid % 10_000_000}`;
 const NAMESPACE = 'vault';
 const SERVER_PODS = ['openbao-0', 'openbao-1', 'openbao-2'];
 const SELECTOR = 'app.kubernetes.io/name=openbao,app.kubernetes.io/component=server';
@@ -28,6 +35,7 @@ const skipReason =
 if (skipReason) console.warn(`local-cluster e2e: skipped: ${skipReason}`);
 
 let cluster: LocalCluster;
+let scratch: string;
 const figures: Record<string, string> = {};
 
 function seconds(since: number): string {
@@ -142,13 +150,18 @@ async function ourEvents(namespace = NAMESPACE): Promise<KubeEvent[]> {
   return list.items.filter((event: KubeEvent) => event.source?.component === 'vault-bootstrap');
 }
 
-/** Every secret value moto holds (read from inside the cluster's network), as test/helpers/secrets.ts collects them. */
-async function storedSecrets(prefix = 'vault'): Promise<string[]> {
+/** Every version of every secret moto holds (read from inside the cluster's network): {name: [SecretString, ...]}. */
+async function storeContents(): Promise<Record<string, string[]>> {
   const { stdout } = await cluster.exec(
     [process.execPath, join(ROOT, 'test/fixtures/e2e/read-store.mjs'), LOCAL_MOTO_ENDPOINT],
     { timeoutMs: 60_000 },
   );
-  const stored = JSON.parse(stdout) as Record<string, string[]>;
+  return JSON.parse(stdout) as Record<string, string[]>;
+}
+
+/** Every secret value moto holds under a prefix, as test/helpers/secrets.ts collects them. */
+async function storedSecrets(prefix = 'vault'): Promise<string[]> {
+  const stored = await storeContents();
   const names = secretNames(prefix);
   const values: string[] = [];
   for (const text of stored[names.unsealKeys] ?? []) {
@@ -164,10 +177,28 @@ async function storedSecrets(prefix = 'vault'): Promise<string[]> {
   return values;
 }
 
+/**
+ * A kustomization of its own over k8s/overlays/local (kustomize takes no absolute path, so the
+ * base is named relative to it): the variants the later steps apply (a second namespace, the DR
+ * settings, the Job layout). `files` are written beside it (a configMapGenerator's inputs).
+ */
+function variant(name: string, body: string, files: Record<string, string> = {}): string {
+  const directory = join(scratch, name);
+  mkdirSync(directory, { recursive: true });
+  const base = (path: string) => relative(directory, join(ROOT, path));
+  writeFileSync(
+    join(directory, 'kustomization.yaml'),
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${base('k8s/overlays/local')}\n` +
+      body.replaceAll('$COMPONENTS', base('k8s/components')),
+  );
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(directory, file), text);
+  return directory;
+}
+
 /** `vault-bootstrap COMMAND` in a sidecar, as an operator runs it (README, "Emergency seal"). */
-function sidecarCommand(pod: string, args: string[]) {
+function sidecarCommand(pod: string, args: string[], namespace = NAMESPACE) {
   return cluster.kubectl(
-    ['exec', '-n', NAMESPACE, pod, '-c', 'vault-bootstrap', '--', '/nodejs/bin/node', '/app/dist/cli.js', ...args],
+    ['exec', '-n', namespace, pod, '-c', 'vault-bootstrap', '--', '/nodejs/bin/node', '/app/dist/cli.js', ...args],
     { timeoutMs: 120_000 },
   );
 }
@@ -175,6 +206,7 @@ function sidecarCommand(pod: string, args: string[]) {
 describe.skipIf(skipReason !== undefined)('the manifests on a real kubelet (k8s/overlays/local)', () => {
   beforeAll(async () => {
     const started = Date.now();
+    scratch = mkdtempSync(join(tmpdir(), 'vb-e2e-'));
     cluster = await LocalCluster.start(NAME);
     figures['cluster up (images included)'] = seconds(started);
     await cluster.tls(NAMESPACE);
@@ -183,6 +215,7 @@ describe.skipIf(skipReason !== undefined)('the manifests on a real kubelet (k8s/
   afterAll(async () => {
     console.info(`local-cluster e2e figures: ${JSON.stringify(figures)}`);
     if (cluster) await cluster.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }, 5 * 60_000);
 
   it(
@@ -417,6 +450,249 @@ describe.skipIf(skipReason !== undefined)('the manifests on a real kubelet (k8s/
       await sidecarCommand('openbao-0', ['resume']);
       await allReady();
       figures['resume -> all Ready'] = seconds(resumed);
+    },
+    15 * 60_000,
+  );
+
+  it(
+    'a sidecar killed between sys/init and the store: the restarted container stores the keys from the memory-backed spool, no key lost, no second init',
+    async () => {
+      // A namespace of its own (one replica, the store prefix "spool"): a fresh init, with the
+      // fault-injection fixture preloaded into the sidecar. It SIGKILLs the process at the
+      // checkpoint init-spooled once (its marker is in the spool), so the kubelet restarts the
+      // container in the same pod, over the same emptyDir.
+      const spool = 'spool';
+      await cluster.tls(spool);
+      const directory = variant(
+        'spool',
+        `namespace: ${spool}
+configMapGenerator:
+  - name: vault-bootstrap
+    behavior: merge
+    literals:
+      - VB_STORE_PREFIX=spool
+      - VB_TEST_CRASH_AT=init-spooled
+      - NODE_OPTIONS=--import=/e2e-fixture/crash-once.mjs
+  - name: e2e-fixture
+    files:
+      - crash-once.mjs
+patches:
+  - target:
+      kind: StatefulSet
+      name: openbao
+    patch: |-
+      - op: replace
+        path: /spec/replicas
+        value: 1
+      - op: add
+        path: /spec/template/spec/volumes/-
+        value: {name: e2e-fixture, configMap: {name: e2e-fixture}}
+      - op: add
+        path: /spec/template/spec/containers/1/volumeMounts/-
+        value: {name: e2e-fixture, mountPath: /e2e-fixture, readOnly: true}
+`,
+        { 'crash-once.mjs': readFileSync(join(ROOT, 'test/fixtures/e2e/crash-once.mjs'), 'utf8') },
+      );
+      const started = Date.now();
+      await cluster.kubectl(['apply', '-k', directory]);
+      const [pod] = await allReady([], spool, 1);
+      figures['spool: apply -> Ready through a killed sidecar'] = seconds(started);
+      expect(pod!.restarts['vault-bootstrap'], 'the sidecar restarted once, in the same pod').toBe(1);
+      expect(pod!.restarts.openbao).toBe(0);
+
+      const killed = await sidecarRecords(['openbao-0'], spool, true);
+      expect(killed.filter((record) => record.event === 'claim-won')).toHaveLength(1);
+      expect(killed.filter((record) => record.event === 'init-secrets-stored')).toEqual([]);
+      const restarted = await sidecarRecords(['openbao-0'], spool);
+      expect(restarted.some((record) => record.event === 'act' && record.action === 'store-spooled')).toBe(true);
+      expect(restarted.filter((record) => record.event === 'init-secrets-stored')).toHaveLength(1);
+      expect(restarted.filter((record) => record.event === 'claim-won')).toEqual([]);
+      expect(restarted.some((record) => record.event === 'unsealed')).toBe(true);
+      // One set of keys, and the spool empty again.
+      const stored = await storeContents();
+      // (The AWS store writes a new secret's first value as two versions of the same text.)
+      const keySets = new Set(
+        (stored[secretNames('spool').unsealKeys] ?? []).map((text) =>
+          (JSON.parse(text) as { keysBase64: string[] }).keysBase64.join(','),
+        ),
+      );
+      expect(keySets.size).toBe(1);
+      const files = await cluster.kubectl([
+        'exec',
+        '-n',
+        spool,
+        'openbao-0',
+        '-c',
+        'vault-bootstrap',
+        '--',
+        '/nodejs/bin/node',
+        '-e',
+        'console.log(JSON.stringify(require("fs").readdirSync("/spool")))',
+      ]);
+      expect((JSON.parse(files.stdout) as string[]).filter((file) => file !== '.crashed-once')).toEqual([]);
+      const events = await until(
+        'the Initialized Event from the restarted container',
+        async () => {
+          const all = await ourEvents(spool);
+          return all.some((event) => event.reason === 'Initialized') ? all : undefined;
+        },
+        60_000,
+      );
+      expectNoSecretIn(
+        [JSON.stringify(events), ...[...killed, ...restarted].map((record) => JSON.stringify(record))],
+        await storedSecrets('spool'),
+      );
+      await cluster.kubectl(['delete', 'namespace', spool, '--wait=false']);
+    },
+    15 * 60_000,
+  );
+
+  it(
+    'the DR overlay over the surviving volumes: a wrong store prefix is a Blocked Event, the right one unseals from the store, no init',
+    async () => {
+      const dr = (prefix: string) =>
+        variant(
+          `dr-${prefix}`,
+          `configMapGenerator:
+  - name: vault-bootstrap
+    behavior: merge
+    literals:
+      - VB_STORE_PREFIX=${prefix}
+      - VB_ALLOW_REINIT=false
+`,
+        );
+      const claims = (await cluster.get(['pvc', '-n', NAMESPACE])).items.map((claim: any) => claim.metadata.uid);
+      const lost = async () => {
+        const before = (await serverPods()).map((pod) => pod.uid);
+        await cluster.kubectl(['delete', 'statefulset', '-n', NAMESPACE, 'openbao', '--cascade=foreground'], {
+          timeoutMs: 5 * 60_000,
+        });
+        return before;
+      };
+
+      // The lost cluster's keys are under "vault"; "vault-lost" holds none: every sidecar refuses to act.
+      let gone = await lost();
+      await cluster.kubectl(['apply', '-k', dr('vault-lost')]);
+      await until(
+        'a Blocked Event (initialized-elsewhere) on each new pod',
+        async () => {
+          const pods = await serverPods();
+          const blocked = (await ourEvents()).filter(
+            (event) =>
+              event.reason === 'Blocked' &&
+              event.message.includes('initialized-elsewhere') &&
+              pods.some((pod) => pod.uid === event.involvedObject.uid && !gone.includes(pod.uid)),
+          );
+          return new Set(blocked.map((event) => event.involvedObject.uid)).size === 3 ? true : undefined;
+        },
+        5 * 60_000,
+      );
+      expect((await serverPods()).every((pod) => !pod.ready)).toBe(true);
+
+      gone = await lost();
+      const started = Date.now();
+      await cluster.kubectl(['apply', '-k', dr('vault')]);
+      await allReady(gone);
+      figures['DR overlay over the volumes -> all Ready'] = seconds(started);
+      // The same claims (volumes), adopted; every node unsealed from the store, none initialized.
+      expect((await cluster.get(['pvc', '-n', NAMESPACE])).items.map((claim: any) => claim.metadata.uid)).toEqual(
+        claims,
+      );
+      const records = await sidecarRecords(SERVER_PODS);
+      expect(
+        records.filter((record) => record.event === 'claim-won' || record.event === 'init-secrets-stored'),
+      ).toEqual([]);
+      expect(new Set(records.filter((record) => record.event === 'unsealed').map((record) => record.pod))).toEqual(
+        new Set(SERVER_PODS),
+      );
+      expect((await storeContents())[secretNames('vault-lost').unsealKeys]).toBeUndefined();
+    },
+    15 * 60_000,
+  );
+
+  it(
+    'rotate-keys through kubectl exec: a KeysRotated Event, and a restarted pod unseals with the new keys',
+    async () => {
+      // On the active node, as k8s/README.md's recipe says (a standby's sys/rotate is refused).
+      const active = await until(
+        'one pod labelled openbao-active=true',
+        async () => {
+          const labelled = (await cluster.get(['pods', '-n', NAMESPACE, '-l', 'openbao-active=true'])).items;
+          return labelled.length === 1 ? (labelled[0].metadata.name as string) : undefined;
+        },
+        60_000,
+      );
+      const keyVersions = async () => (await storeContents())[secretNames('vault').unsealKeys]?.length ?? 0;
+      const versionsBefore = await keyVersions();
+      const usedBefore = Math.max(
+        ...(await sidecarRecords(SERVER_PODS))
+          .filter((record) => record.event === 'unsealed')
+          .map((record) => Number(record.version)),
+      );
+      const rotated = await sidecarCommand(active, ['rotate-keys']);
+      expect(await keyVersions(), rotated.stdout.slice(-400)).toBeGreaterThan(versionsBefore);
+      await until(
+        'a KeysRotated Event',
+        async () => ((await ourEvents()).some((event) => event.reason === 'KeysRotated') ? true : undefined),
+        60_000,
+      );
+      const victim = (await serverPods()).find((pod) => pod.name === 'openbao-1')!;
+      await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, 'openbao-1', '--wait=false']);
+      await allReady([victim.uid]);
+      const unsealed = (await sidecarRecords(['openbao-1'])).filter((record) => record.event === 'unsealed');
+      expect(Number(unsealed.at(-1)?.version)).toBeGreaterThan(usedBefore);
+      expectNoSecretIn(
+        [rotated.stdout, rotated.stderr, JSON.stringify(await cluster.get(['events', '-n', NAMESPACE]))],
+        await storedSecrets(),
+      );
+    },
+    10 * 60_000,
+  );
+
+  it(
+    'the one-shot Job layout over the same volumes: the Job completes, every pod Ready, no init',
+    async () => {
+      const before = (await serverPods()).map((pod) => pod.uid);
+      await cluster.kubectl(['delete', 'statefulset', '-n', NAMESPACE, 'openbao', '--cascade=foreground'], {
+        timeoutMs: 5 * 60_000,
+      });
+      const directory = variant(
+        'job',
+        `components:
+  - $COMPONENTS/job
+patches:
+  - target:
+      kind: Job
+      name: vault-bootstrap
+    patch: |-
+      - op: replace
+        path: /spec/template/spec/containers/0/image
+        value: localhost/vault-bootstrap:dev
+      - op: add
+        path: /spec/template/spec/containers/0/imagePullPolicy
+        value: Never
+`,
+      );
+      const started = Date.now();
+      await cluster.kubectl(['apply', '-k', directory]);
+      const job = await until(
+        'the Job complete',
+        async () => {
+          const status = (await cluster.get(['job', '-n', NAMESPACE, 'vault-bootstrap'])).status;
+          if ((status.failed ?? 0) > 0) throw new Error(`the Job has failed pods: ${JSON.stringify(status)}`);
+          return status.succeeded === 3 ? status : undefined;
+        },
+        10 * 60_000,
+      );
+      figures['Job over the volumes -> complete'] = seconds(started);
+      expect(job.succeeded).toBe(3);
+      await allReady(before);
+      const logs = await cluster.kubectl(
+        ['logs', '-n', NAMESPACE, '-l', 'job-name=vault-bootstrap', '--tail=-1', '--prefix'],
+        { allowFailure: true },
+      );
+      expect(logs.stdout).not.toMatch(/"event":"(claim-won|init-secrets-stored)"/);
+      expect(logs.stdout.match(/"event":"unsealed"/g) ?? []).toHaveLength(3);
     },
     15 * 60_000,
   );
