@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chartImageValues, importChartImage } from '../../harness/chart-images.js';
 import { missingImageTools } from '../../harness/image.js';
 import { LOCAL_MOTO_ENDPOINT, LocalCluster, missingLocalCluster } from '../../harness/local-cluster.js';
+import { until as poll } from '../../harness/poll.js';
 import { secretNames } from '../../src/store/types.js';
 import { expectNoSecretIn } from '../helpers/secrets.js';
 
@@ -193,27 +194,9 @@ async function kubectl(args: string[], timeoutMs = 120_000): Promise<string> {
   return stdout;
 }
 
-async function until<T>(
-  chart: Chart,
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline)
-      throw new Error(
-        `${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}\n${await diagnostics(chart)}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
+/** Polls once a second; a timeout's message carries the chart's pods and Events. */
+function until<T>(chart: Chart, what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  return poll(what, check, timeoutMs, 1_000, () => diagnostics(chart));
 }
 
 /** What a failing step prints: pods, recent events, each container's last log lines. */

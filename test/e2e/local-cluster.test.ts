@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingImageTools } from '../../harness/image.js';
 import { LOCAL_MOTO_ENDPOINT, LocalCluster, missingLocalCluster } from '../../harness/local-cluster.js';
+import { until as poll } from '../../harness/poll.js';
 import { secretNames } from '../../src/store/types.js';
 import { expectNoSecretIn } from '../helpers/secrets.js';
 
@@ -42,27 +43,9 @@ function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  everyMs = 1_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline)
-      throw new Error(
-        `${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}\n${await diagnostics()}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
+/** Polls once a second by default; a timeout's message carries the cluster's pods and Events. */
+function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 1_000): Promise<T> {
+  return poll(what, check, timeoutMs, everyMs, diagnostics);
 }
 
 /** What a failing step prints: pods, recent events, the sidecars' last log lines. */
